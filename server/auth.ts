@@ -1,0 +1,93 @@
+/**
+ * Tokens: verified with the node's HS256 secret, or with RS256 against a
+ * configured public key (an organisation's identity provider signs those).
+ * Invites and creators' tokens are signed by the node with its HS256 secret.
+ * Each algorithm is bound to its own key, so an HS256 token "signed" with the
+ * public key (the classic confusion attack) never verifies.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { errors, importSPKI, jwtVerify, SignJWT, type CryptoKey, type JWTHeaderParameters, type KeyObject } from 'jose';
+import { DuetError } from '../shared/errors.js';
+import type { Role } from '../shared/roles.js';
+import { tokenClaimsSchema, type TokenClaims } from '../shared/schemas.js';
+
+export interface TokenInput {
+  sub: string;
+  name: string;
+  role: Role;
+  iid?: string;
+  jti?: string;
+}
+
+export interface TokenService {
+  verify(token: string): Promise<TokenClaims>;
+  sign(input: TokenInput, expiresInSeconds: number): Promise<string>;
+}
+
+export async function createTokenService(options: { secret: string; publicKeyPem?: string | undefined }): Promise<TokenService> {
+  const secret = new TextEncoder().encode(options.secret);
+  const publicKey: CryptoKey | KeyObject | undefined = options.publicKeyPem
+    ? await importSPKI(options.publicKeyPem, 'RS256')
+    : undefined;
+  const algorithms = publicKey ? ['HS256', 'RS256'] : ['HS256'];
+
+  const keyFor = (header: JWTHeaderParameters) => {
+    if (header.alg === 'HS256') return secret;
+    if (header.alg === 'RS256' && publicKey) return publicKey;
+    throw new DuetError('invalid_token', 'unsupported token algorithm');
+  };
+
+  return {
+    async verify(token) {
+      try {
+        const { payload } = await jwtVerify(token, keyFor, { algorithms, requiredClaims: ['exp', 'sub'] });
+        const claims = tokenClaimsSchema.safeParse(payload);
+        if (!claims.success) throw new DuetError('invalid_token', 'token claims are missing or malformed');
+        return claims.data;
+      } catch (err) {
+        if (err instanceof DuetError) throw err;
+        if (err instanceof errors.JWTExpired) throw new DuetError('token_expired', 'token has expired');
+        throw new DuetError('invalid_token', 'token is not valid');
+      }
+    },
+    async sign(input, expiresInSeconds) {
+      const jwt = new SignJWT({ name: input.name, role: input.role, ...(input.iid ? { iid: input.iid } : {}) })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(input.sub)
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(Date.now() / 1000) + expiresInSeconds);
+      if (input.jti) jwt.setJti(input.jti);
+      return jwt.sign(secret);
+    },
+  };
+}
+
+/**
+ * The configured secret, or the one generated on first start and kept in the
+ * data directory (mode 0600) so tokens survive restarts.
+ */
+export function resolveSecret(configured: string | undefined, dataDir: string): string {
+  if (configured) return configured;
+  const file = join(dataDir, 'jwt-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  // 'wx' fails if another process created it meanwhile; then read theirs.
+  try {
+    writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+    return secret;
+  } catch {
+    return readFileSync(file, 'utf8').trim();
+  }
+}
+
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = header?.match(/^Bearer\s+(\S+)$/i);
+  return match?.[1];
+}
+
+export function randomId(bytes = 9): string {
+  return randomBytes(bytes).toString('base64url');
+}

@@ -1,0 +1,49 @@
+/**
+ * npm run token -- --role interviewer --name "Ada" [--sub ID] [--iid INTERVIEW] [--ttl SECONDS]
+ * Prints a token signed with this node's secret (JWT_SECRET, or the one kept in DATA_DIR).
+ */
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { ROLES } from '../../shared/roles.js';
+import { createTokenService, randomId, resolveSecret } from '../auth.js';
+import { ConfigError, loadConfig } from '../config.js';
+
+const { values } = parseArgs({
+  options: {
+    role: { type: 'string', default: 'interviewer' },
+    name: { type: 'string' },
+    sub: { type: 'string' },
+    iid: { type: 'string' },
+    ttl: { type: 'string', default: String(12 * 3600) },
+  },
+});
+
+const args = z
+  .object({
+    role: z.enum(ROLES),
+    name: z.string().min(1, 'is required'),
+    sub: z.string().min(1).optional(),
+    iid: z.string().min(1).optional(),
+    ttl: z.coerce.number().int().positive(),
+  })
+  .safeParse(values);
+if (!args.success) {
+  const issue = args.error.issues[0]!;
+  console.error(`token: --${String(issue.path[0])}: ${issue.message}`);
+  console.error('usage: npm run token -- --role interviewer|admin|candidate|observer|reviewer --name "Ada" [--iid ID] [--ttl SECONDS]');
+  process.exit(2);
+}
+
+try {
+  const config = loadConfig(process.env);
+  const tokens = await createTokenService({ secret: resolveSecret(config.jwtSecret, config.dataDir) });
+  const { role, name, sub, iid, ttl } = args.data;
+  const token = await tokens.sign({ sub: sub ?? `u_${randomId()}`, name, role, ...(iid ? { iid } : {}) }, ttl);
+  process.stdout.write(token + '\n');
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(`token: ${err.message}`);
+    process.exit(1);
+  }
+  throw err;
+}

@@ -1,0 +1,87 @@
+/**
+ * Environment -> a frozen, validated Config. `main.ts` is the only caller that
+ * passes `process.env`; tests build configs directly.
+ */
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+const envSchema = z.object({
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  JWT_PUBLIC_KEY: z
+    .string()
+    .refine((v) => v.includes('BEGIN PUBLIC KEY'), 'must be a PEM "PUBLIC KEY" (SPKI)')
+    .optional(),
+  PUBLIC_URL: z
+    .url()
+    .transform((v) => v.replace(/\/+$/, ''))
+    .optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  /** Events per second a socket may send (sustained), and its burst. */
+  SOCKET_EVENTS_PER_SECOND: positiveInt.default(200),
+  SOCKET_EVENT_BURST: positiveInt.default(1000),
+  /** Compact a document's log into a snapshot after this many updates. */
+  SNAPSHOT_EVERY: positiveInt.default(500),
+  /** Default lifetime of an invite, in seconds. */
+  INVITE_TTL: positiveInt.default(7 * 24 * 3600),
+});
+
+export type Config = Readonly<{
+  port: number;
+  host: string;
+  dataDir: string;
+  /** Undefined: the node generates one and keeps it in dataDir. */
+  jwtSecret: string | undefined;
+  jwtPublicKey: string | undefined;
+  publicUrl: string | undefined;
+  logLevel: (typeof LOG_LEVELS)[number];
+  socketEventsPerSecond: number;
+  socketEventBurst: number;
+  snapshotEvery: number;
+  inviteTtlSeconds: number;
+}>;
+
+const SECRET_VARS = new Set(['JWT_SECRET', 'JWT_PUBLIC_KEY']);
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment; the first bad variable becomes one line naming it. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // Empty strings mean "unset", as in most shells' `FOO= cmd`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    // Secrets are named, never echoed.
+    const shown = SECRET_VARS.has(name) ? '' : `=${JSON.stringify(env[name] ?? '')}`;
+    throw new ConfigError(`Invalid ${name}${shown}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: e.DATA_DIR,
+    jwtSecret: e.JWT_SECRET,
+    jwtPublicKey: e.JWT_PUBLIC_KEY,
+    publicUrl: e.PUBLIC_URL,
+    logLevel: e.LOG_LEVEL,
+    socketEventsPerSecond: e.SOCKET_EVENTS_PER_SECOND,
+    socketEventBurst: e.SOCKET_EVENT_BURST,
+    snapshotEvery: e.SNAPSHOT_EVERY,
+    inviteTtlSeconds: e.INVITE_TTL,
+  });
+}
+
+/** A config for tests and embedding: defaults plus overrides. */
+export function defaultConfig(overrides: Partial<Config> = {}): Config {
+  return Object.freeze({ ...loadConfig({}), ...overrides });
+}

@@ -1,0 +1,30 @@
+/** What every part of one node shares; built by createServer, never global. */
+import type { Logger } from 'pino';
+import type { Server as IOServer } from 'socket.io';
+import type { ClientToServerEvents, ServerToClientEvents } from '../shared/protocol.js';
+import type { TokenService } from './auth.js';
+import type { Config } from './config.js';
+import type { Metrics } from './metrics.js';
+import type { EventWriter } from './rooms/event-writer.js';
+import type { RoomRegistry } from './rooms/room-registry.js';
+import type { Store } from './store/store.js';
+import type { SocketData } from './realtime/socket-data.js';
+
+export type DuetIO = IOServer<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+export interface ServerContext {
+  config: Config;
+  store: Store;
+  tokens: TokenService;
+  writer: EventWriter;
+  rooms: RoomRegistry;
+  metrics: Metrics;
+  log: Logger;
+  io: DuetIO;
+}
+
+/** Socket.IO rooms: everyone live in an interview, and its panel (interviewers and observers). */
+export const channelOf = {
+  all: (interviewId: string) => `i:${interviewId}`,
+  panel: (interviewId: string) => `p:${interviewId}`,
+};

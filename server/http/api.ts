@@ -1,0 +1,113 @@
+/** The REST API under /api (see docs/protocol.md). */
+import express, { Router } from 'express';
+import * as Y from 'yjs';
+import { DuetError } from '../../shared/errors.js';
+import { LIMITS } from '../../shared/limits.js';
+import type { LoggedEvent } from '../../shared/protocol.js';
+import { can } from '../../shared/roles.js';
+import { createInterviewSchema, createInviteSchema, eventsQuerySchema } from '../../shared/schemas.js';
+import { randomId } from '../auth.js';
+import type { ServerContext } from '../context.js';
+import { actorOf, createInterview, endInterview, loadInterview } from '../interviews.js';
+import { parseOrThrow } from '../realtime/handle.js';
+import type { StoredEvent } from '../store/store.js';
+import { filesOf } from '../rooms/yjs-checks.js';
+import { authenticate, claimsOf } from './authenticate.js';
+
+function toLoggedEvent(e: StoredEvent): LoggedEvent {
+  const data: Record<string, unknown> = { ...e.data };
+  if (e.bin) data.update = Buffer.from(e.bin.buffer, e.bin.byteOffset, e.bin.byteLength).toString('base64');
+  return { seq: e.seq, at: e.at, type: e.type, actor: e.actor, data };
+}
+
+export function apiRouter(ctx: ServerContext): Router {
+  const api = Router();
+  api.use(express.json({ limit: LIMITS.httpBodyBytes, strict: true }));
+  api.use(authenticate(ctx));
+
+  api.post('/interviews', async (req, res) => {
+    const claims = claimsOf(req);
+    if (!can.createInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot create interviews`);
+    if (claims.iid !== undefined) throw new DuetError('forbidden', 'a token scoped to one interview cannot create interviews');
+    const body = parseOrThrow(createInterviewSchema, req.body);
+    const creator = actorOf(claims);
+    const interview = await createInterview(ctx, creator, body);
+    const token = await ctx.tokens.sign(
+      { sub: creator.sub, name: creator.name, role: 'interviewer', iid: interview.id, jti: randomId() },
+      ctx.config.inviteTtlSeconds,
+    );
+    res.status(201).json({ ...interview, token });
+  });
+
+  api.get('/interviews', async (req, res) => {
+    const claims = claimsOf(req);
+    if (claims.iid !== undefined) {
+      const interview = await loadInterview(ctx, claims, claims.iid);
+      if (!can.manageInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot list interviews`);
+      res.json({ interviews: [interview] });
+      return;
+    }
+    if (!can.manageInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot list interviews`);
+    const interviews = await ctx.store.listInterviews(claims.role === 'admin' ? {} : { createdBy: claims.sub });
+    res.json({ interviews });
+  });
+
+  api.get('/interviews/:id', async (req, res) => {
+    const claims = claimsOf(req);
+    if (!can.readInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot read interviews`);
+    res.json(await loadInterview(ctx, claims, req.params.id));
+  });
+
+  api.post('/interviews/:id/invites', async (req, res) => {
+    const claims = claimsOf(req);
+    if (!can.manageInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot invite`);
+    const interview = await loadInterview(ctx, claims, req.params.id);
+    const body = parseOrThrow(createInviteSchema, req.body);
+    const token = await ctx.tokens.sign(
+      { sub: `u_${randomId()}`, name: body.name, role: body.role, iid: interview.id, jti: randomId() },
+      body.expiresIn ?? ctx.config.inviteTtlSeconds,
+    );
+    const base = ctx.config.publicUrl ?? `${req.protocol}://${req.get('host')}`;
+    const page = body.role === 'reviewer' ? 'replay' : 'room';
+    res.status(201).json({ token, url: `${base}/${page}/${interview.id}#token=${token}` });
+  });
+
+  api.post('/interviews/:id/end', async (req, res) => {
+    const claims = claimsOf(req);
+    if (!can.manageInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot end interviews`);
+    const interview = await loadInterview(ctx, claims, req.params.id);
+    res.json(await endInterview(ctx, actorOf(claims), interview));
+  });
+
+  api.get('/interviews/:id/document', async (req, res) => {
+    const claims = claimsOf(req);
+    if (!can.readRecord(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot read the document`);
+    const interview = await loadInterview(ctx, claims, req.params.id);
+    // Built from the log (snapshot + tail), so it is exactly what is durable.
+    const ydoc = new Y.Doc();
+    try {
+      const snapshot = await ctx.store.latestSnapshot(interview.id, 'main');
+      if (snapshot) Y.applyUpdate(ydoc, snapshot.state);
+      const events = await ctx.store.readEvents(interview.id, { after: snapshot?.seq ?? 0, type: 'doc', doc: 'main' });
+      for (const e of events) if (e.bin) Y.applyUpdate(ydoc, e.bin);
+      res.json({ files: filesOf(ydoc) });
+    } finally {
+      ydoc.destroy();
+    }
+  });
+
+  api.get('/interviews/:id/events', async (req, res) => {
+    const claims = claimsOf(req);
+    if (!can.readRecord(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot read the event log`);
+    const interview = await loadInterview(ctx, claims, req.params.id);
+    const { after, limit } = parseOrThrow(eventsQuerySchema, req.query);
+    const events = await ctx.store.readEvents(interview.id, { after, limit: limit + 1 });
+    const page = events.slice(0, limit);
+    res.json({
+      events: page.map(toLoggedEvent),
+      next: events.length > limit ? page[page.length - 1]!.seq : null,
+    });
+  });
+
+  return api;
+}

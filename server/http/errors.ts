@@ -1,0 +1,24 @@
+/** Every HTTP failure leaves as `{error: {code, message}}` with the code's status. */
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { DuetError } from '../../shared/errors.js';
+import type { ServerContext } from '../context.js';
+
+export function notFound(): RequestHandler {
+  return (_req, _res, next) => next(new DuetError('not_found', 'no such route'));
+}
+
+export function errorHandler(ctx: ServerContext): ErrorRequestHandler {
+  return (err, _req, res, _next) => {
+    let e: DuetError;
+    if (err instanceof DuetError) e = err;
+    else if (err?.type === 'entity.too.large') e = new DuetError('too_large', 'request body too large');
+    else if (err?.type === 'entity.parse.failed' || err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported') {
+      e = new DuetError('invalid_payload', 'request body is not valid JSON');
+    } else {
+      ctx.log.error({ err }, 'unhandled error in HTTP handler');
+      e = new DuetError('internal', 'internal error');
+    }
+    ctx.metrics.errors.inc({ code: e.code });
+    res.status(e.status).json(e.toBody());
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * Interview lifecycle and access rules, shared by REST and the realtime layer.
+ */
+import { DuetError } from '../shared/errors.js';
+import { LANGUAGES, DEFAULT_LANGUAGE, type Language } from '../shared/languages.js';
+import type { Actor, Interview } from '../shared/protocol.js';
+import { can } from '../shared/roles.js';
+import type { TokenClaims } from '../shared/schemas.js';
+import { randomId } from './auth.js';
+import { channelOf, type ServerContext } from './context.js';
+import { seedMainDoc } from './rooms/yjs-checks.js';
+
+export function actorOf(claims: TokenClaims): Actor {
+  return { sub: claims.sub, name: claims.name, role: claims.role };
+}
+
+/**
+ * May this token act on this interview at all? A scoped token acts only on its
+ * interview; an unscoped interviewer token on those it created; admin on all.
+ */
+export function assertAccess(claims: TokenClaims, interview: Interview): void {
+  if (claims.iid !== undefined) {
+    if (claims.iid !== interview.id) throw new DuetError('forbidden', 'this token is for another interview');
+    return;
+  }
+  if (claims.role === 'admin') return;
+  if (claims.role === 'interviewer' && interview.createdBy.sub === claims.sub) return;
+  throw new DuetError('forbidden', 'this token has no access to this interview');
+}
+
+export async function loadInterview(ctx: ServerContext, claims: TokenClaims, id: string): Promise<Interview> {
+  const interview = await ctx.store.getInterview(id);
+  // A scoped token learns nothing about other interviews, not even whether they exist.
+  if (!interview || (claims.iid !== undefined && claims.iid !== id)) {
+    if (claims.iid !== undefined && claims.iid !== id) throw new DuetError('forbidden', 'this token is for another interview');
+    throw new DuetError('not_found', 'no such interview');
+  }
+  assertAccess(claims, interview);
+  return interview;
+}
+
+export async function createInterview(
+  ctx: ServerContext,
+  creator: Actor,
+  input: { title: string; language?: Language | undefined },
+): Promise<Interview> {
+  const language = input.language ?? DEFAULT_LANGUAGE;
+  const at = new Date().toISOString();
+  const id = randomId();
+  // The server seeds `main` so clients never race to create the first file.
+  const seed = seedMainDoc(LANGUAGES[language].file);
+  return ctx.store.createInterview(
+    { id, title: input.title, language, createdAt: at, createdBy: creator },
+    [{ type: 'doc', at, actor: creator, doc: 'main', bin: seed, data: { doc: 'main' } }],
+  );
+}
+
+/** Ends the interview once; ending an ended interview returns it unchanged. */
+export async function endInterview(ctx: ServerContext, actor: Actor, interview: Interview): Promise<Interview> {
+  if (interview.status === 'ended') return interview;
+  const at = new Date().toISOString();
+  let ended: Interview;
+  try {
+    ({ interview: ended } = await ctx.writer.append(
+      interview.id,
+      { type: 'end', at, actor, data: {} },
+      { status: 'ended', endedAt: at },
+    ));
+  } catch (err) {
+    if (err instanceof DuetError && err.code === 'interview_ended') {
+      return (await ctx.store.getInterview(interview.id)) ?? interview;
+    }
+    throw err;
+  }
+  await publishInterview(ctx, ended);
+  return ended;
+}
+
+export async function changeLanguage(ctx: ServerContext, actor: Actor, interviewId: string, language: Language): Promise<Interview> {
+  if (!can.changeLanguage(actor.role)) throw new DuetError('forbidden', 'your role cannot change the language');
+  const at = new Date().toISOString();
+  const { interview } = await ctx.writer.append(interviewId, { type: 'language', at, actor, data: { language } }, { language });
+  await publishInterview(ctx, interview);
+  return interview;
+}
+
+/** Tells every node's sockets in the interview, and refreshes this node's cached copy. */
+async function publishInterview(ctx: ServerContext, interview: Interview): Promise<void> {
+  const room = await ctx.rooms.peek(interview.id);
+  if (room) room.interview = interview;
+  ctx.io.to(channelOf.all(interview.id)).emit('interview', interview);
+}

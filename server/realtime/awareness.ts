@@ -1,0 +1,58 @@
+/**
+ * Cursors and selections (y-protocols awareness). The node keeps each room's
+ * awareness so a joiner gets everyone's current cursor, and so a departed
+ * client's cursor can be removed for everyone.
+ */
+import { applyAwarenessUpdate, encodeAwarenessUpdate } from 'y-protocols/awareness';
+import { DuetError } from '../../shared/errors.js';
+import { can, DOC_NAMES, type DocName } from '../../shared/roles.js';
+import { awarenessSchema } from '../../shared/schemas.js';
+import type { ServerContext } from '../context.js';
+import type { Room } from '../rooms/room.js';
+import { docChannel } from './documents.js';
+import { registerHandler } from './handle.js';
+import type { DuetSocket } from './socket-data.js';
+import type { TokenBucket } from './token-bucket.js';
+
+export function registerAwareness(ctx: ServerContext, socket: DuetSocket, bucket: TokenBucket): void {
+  const { actor, interviewId } = socket.data;
+  registerHandler(ctx, socket, bucket, 'awareness', awarenessSchema, async ({ doc, update }) => {
+    if (!can.readDoc(actor.role, doc)) throw new DuetError('forbidden', `your role cannot use the ${doc} document`);
+    const room = await socket.data.room;
+    const awareness = room.docs[doc].awareness;
+    const touched: number[] = [];
+    const track = ({ added, updated }: { added: number[]; updated: number[] }, origin: unknown) => {
+      if (origin === socket) touched.push(...added, ...updated);
+    };
+    awareness.on('update', track);
+    try {
+      applyAwarenessUpdate(awareness, update, socket);
+    } catch {
+      throw new DuetError('invalid_payload', 'update is not a valid awareness update');
+    } finally {
+      awareness.off('update', track);
+    }
+    for (const id of touched) socket.data.awarenessIds[doc].add(id);
+    socket.to(docChannel(interviewId, doc)).emit('awareness', { doc, update });
+    return { ok: true };
+  });
+}
+
+/** Current cursors of a document, for a joining socket. */
+export function sendAwarenessState(socket: DuetSocket, room: Room, doc: DocName): void {
+  const states = room.docs[doc].awareness.getStates();
+  if (states.size === 0) return;
+  socket.emit('awareness', { doc, update: encodeAwarenessUpdate(room.docs[doc].awareness, [...states.keys()]) });
+}
+
+/** Removes a leaving socket's cursors here and on every other client. */
+export function clearAwareness(ctx: ServerContext, socket: DuetSocket, room: Room): void {
+  for (const doc of DOC_NAMES) {
+    const ids = [...socket.data.awarenessIds[doc]];
+    if (ids.length === 0) continue;
+    room.removeAwareness(doc, ids);
+    // Removed states are encoded with a bumped clock and a null state.
+    const update = encodeAwarenessUpdate(room.docs[doc].awareness, ids);
+    ctx.io.to(docChannel(socket.data.interviewId, doc)).emit('awareness', { doc, update });
+  }
+}

@@ -1,0 +1,52 @@
+/** `doc:sync` and `doc:update`: the Yjs sync protocol over Socket.IO events. */
+import * as Y from 'yjs';
+import { DuetError } from '../../shared/errors.js';
+import { LIMITS } from '../../shared/limits.js';
+import { can, type DocName } from '../../shared/roles.js';
+import { docSyncSchema, docUpdateSchema } from '../../shared/schemas.js';
+import { channelOf, type ServerContext } from '../context.js';
+import { docChars, inspectUpdate } from '../rooms/yjs-checks.js';
+import { registerHandler } from './handle.js';
+import type { DuetSocket } from './socket-data.js';
+import type { TokenBucket } from './token-bucket.js';
+
+export function docChannel(interviewId: string, doc: DocName): string {
+  return doc === 'main' ? channelOf.all(interviewId) : channelOf.panel(interviewId);
+}
+
+export function registerDocuments(ctx: ServerContext, socket: DuetSocket, bucket: TokenBucket): void {
+  const { actor, interviewId } = socket.data;
+
+  registerHandler(ctx, socket, bucket, 'doc:sync', docSyncSchema, async ({ doc, stateVector }) => {
+    if (!can.readDoc(actor.role, doc)) throw new DuetError('forbidden', `your role cannot read the ${doc} document`);
+    const room = await socket.data.room;
+    // The socket is already in the room, so anything committed after this read reaches it as a broadcast.
+    await room.catchUp();
+    const ydoc = room.docs[doc].ydoc;
+    let update: Uint8Array;
+    try {
+      update = Y.encodeStateAsUpdate(ydoc, stateVector);
+    } catch {
+      throw new DuetError('invalid_payload', 'stateVector is not a valid Yjs state vector');
+    }
+    return { update, stateVector: Y.encodeStateVector(ydoc) };
+  });
+
+  registerHandler(ctx, socket, bucket, 'doc:update', docUpdateSchema, async ({ doc, update }) => {
+    if (!can.writeDoc(actor.role, doc)) throw new DuetError('forbidden', `your role cannot edit the ${doc} document`);
+    const room = await socket.data.room;
+    if (room.interview.status === 'ended') throw new DuetError('interview_ended', 'the interview has ended');
+    const { insertedChars } = inspectUpdate(doc, update);
+    if (insertedChars > 0 && docChars(doc, room.docs[doc].ydoc) + insertedChars > LIMITS.docChars) {
+      throw new DuetError('too_large', `the ${doc} document would exceed ${LIMITS.docChars} characters`);
+    }
+    const at = new Date().toISOString();
+    // Durable first: apply, broadcast and ack only what the log holds.
+    const { event } = await ctx.writer.append(interviewId, { type: 'doc', at, actor, doc, bin: update, data: { doc } });
+    room.applyCommitted(event);
+    socket.to(docChannel(interviewId, doc)).emit('doc:update', { doc, update });
+    ctx.metrics.docUpdates.inc({ doc });
+    room.snapshotIfDue(doc, ctx.config.snapshotEvery, at)?.catch((err) => ctx.log.warn({ err, interviewId }, 'snapshot failed'));
+    return { ok: true };
+  });
+}

@@ -1,0 +1,66 @@
+/**
+ * The interviews loaded on this node. A room loads on its first socket and
+ * unloads a little after its last one leaves (a reconnecting client finds it warm).
+ */
+import { DuetError } from '../../shared/errors.js';
+import type { Metrics } from '../metrics.js';
+import type { Store } from '../store/store.js';
+import { Room } from './room.js';
+
+export class RoomRegistry {
+  private readonly rooms = new Map<string, Promise<Room>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly metrics: Metrics,
+    private readonly unloadAfterMs: number,
+  ) {}
+
+  /** Loads (or finds) the room and counts one more socket in it. */
+  async acquire(interviewId: string): Promise<Room> {
+    let loading = this.rooms.get(interviewId);
+    if (!loading) {
+      loading = (async () => {
+        const interview = await this.store.getInterview(interviewId);
+        if (!interview) throw new DuetError('not_found', 'no such interview');
+        return Room.load(this.store, interview);
+      })();
+      this.rooms.set(interviewId, loading);
+      loading.then(
+        () => this.metrics.rooms.set(this.rooms.size),
+        () => this.rooms.delete(interviewId),
+      );
+    }
+    const room = await loading;
+    clearTimeout(room.unloadTimer);
+    room.unloadTimer = undefined;
+    room.sockets++;
+    return room;
+  }
+
+  release(room: Room): void {
+    if (--room.sockets > 0) return;
+    room.unloadTimer = setTimeout(() => {
+      if (room.sockets > 0) return;
+      this.rooms.delete(room.id);
+      room.destroy();
+      this.metrics.rooms.set(this.rooms.size);
+    }, this.unloadAfterMs);
+  }
+
+  /** A loaded room, if this node has it (no load). */
+  async peek(interviewId: string): Promise<Room | undefined> {
+    return this.rooms.get(interviewId)?.catch(() => undefined);
+  }
+
+  get size(): number {
+    return this.rooms.size;
+  }
+
+  async closeAll(): Promise<void> {
+    const all = await Promise.allSettled(this.rooms.values());
+    this.rooms.clear();
+    for (const r of all) if (r.status === 'fulfilled') r.value.destroy();
+    this.metrics.rooms.set(0);
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * One interview's live state on this node: its two Yjs documents and their
+ * awareness. The documents are a cache of the event log: loaded from the
+ * latest snapshot plus the log's tail, fed with this node's own commits, and
+ * caught up from the log before answering a sync, so a joiner always gets
+ * every committed edit, whichever node committed it.
+ */
+import * as Y from 'yjs';
+import { Awareness, removeAwarenessStates } from 'y-protocols/awareness';
+import type { Interview } from '../../shared/protocol.js';
+import { DOC_NAMES, type DocName } from '../../shared/roles.js';
+import type { Store, StoredEvent } from '../store/store.js';
+
+export interface DocState {
+  ydoc: Y.Doc;
+  awareness: Awareness;
+  /** Seq of the newest snapshot of this document. */
+  snapshotSeq: number;
+  /** Committed updates applied since the last snapshot. */
+  sinceSnapshot: number;
+}
+
+export class Room {
+  readonly docs: Record<DocName, DocState>;
+  /** Every event with seq <= this has been applied to the documents. */
+  private appliedSeq = 0;
+  /** Own commits ran ahead of appliedSeq (another node wrote in between): catch up before trusting it. */
+  private gap = false;
+  private catchingUp: Promise<void> | null = null;
+  sockets = 0;
+  unloadTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly id: string,
+    public interview: Interview,
+    private readonly store: Store,
+  ) {
+    const make = (): DocState => {
+      const ydoc = new Y.Doc({ gc: true });
+      const awareness = new Awareness(ydoc);
+      // The server has no cursor of its own.
+      awareness.setLocalState(null);
+      return { ydoc, awareness, snapshotSeq: 0, sinceSnapshot: 0 };
+    };
+    this.docs = { main: make(), notes: make() };
+  }
+
+  static async load(store: Store, interview: Interview): Promise<Room> {
+    const room = new Room(interview.id, interview, store);
+    const snapshots = await Promise.all(DOC_NAMES.map((d) => store.latestSnapshot(interview.id, d)));
+    let from = Infinity;
+    DOC_NAMES.forEach((d, i) => {
+      const snap = snapshots[i];
+      const state = room.docs[d];
+      if (snap) {
+        Y.applyUpdate(state.ydoc, snap.state);
+        state.snapshotSeq = snap.seq;
+      }
+      from = Math.min(from, state.snapshotSeq);
+    });
+    room.appliedSeq = from;
+    await room.readTail();
+    return room;
+  }
+
+  /** Brings the documents up to every event committed so far, by any node. */
+  catchUp(): Promise<void> {
+    // Concurrent joiners share one read.
+    this.catchingUp ??= this.readTail().finally(() => {
+      this.catchingUp = null;
+    });
+    return this.catchingUp;
+  }
+
+  private async readTail(): Promise<void> {
+    for (;;) {
+      const events = await this.store.readEvents(this.id, { after: this.appliedSeq, limit: 5000 });
+      for (const e of events) this.applyEvent(e, true);
+      if (events.length < 5000) break;
+    }
+    this.gap = false;
+  }
+
+  /** Applies an event this node just committed. */
+  applyCommitted(event: StoredEvent): void {
+    this.applyEvent(event, false);
+  }
+
+  private applyEvent(event: StoredEvent, fromLog: boolean): void {
+    if (event.type === 'doc' && event.doc && event.bin) {
+      const state = this.docs[event.doc];
+      if (!fromLog || event.seq > state.snapshotSeq) {
+        Y.applyUpdate(state.ydoc, event.bin, 'log');
+        state.sinceSnapshot++;
+      }
+    }
+    if (event.seq === this.appliedSeq + 1 || fromLog) {
+      this.appliedSeq = Math.max(this.appliedSeq, event.seq);
+    } else if (event.seq > this.appliedSeq) {
+      this.gap = true;
+    }
+  }
+
+  /**
+   * A snapshot is only exact when the document holds precisely the events up
+   * to appliedSeq; after a gap it may hold later ones too, so wait.
+   */
+  snapshotIfDue(doc: DocName, every: number, at: string): Promise<void> | undefined {
+    const state = this.docs[doc];
+    if (state.sinceSnapshot < every || this.gap || this.catchingUp) return undefined;
+    const seq = this.appliedSeq;
+    const snapshot = { doc, seq, state: Y.encodeStateAsUpdate(state.ydoc) };
+    state.sinceSnapshot = 0;
+    state.snapshotSeq = seq;
+    return this.store.saveSnapshot(this.id, snapshot, at);
+  }
+
+  /** Drops the cursors a departed client announced, returning the awareness update to broadcast. */
+  removeAwareness(doc: DocName, clientIds: number[]): void {
+    const present = clientIds.filter((id) => this.docs[doc].awareness.getStates().has(id));
+    if (present.length > 0) removeAwarenessStates(this.docs[doc].awareness, present, 'disconnect');
+  }
+
+  destroy(): void {
+    clearTimeout(this.unloadTimer);
+    for (const d of DOC_NAMES) {
+      this.docs[d].awareness.destroy();
+      this.docs[d].ydoc.destroy();
+    }
+  }
+}

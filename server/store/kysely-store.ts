@@ -1,0 +1,219 @@
+/**
+ * The Store on Kysely: one implementation for SQLite and PostgreSQL.
+ */
+import { Migrator, type Kysely, type Selectable } from 'kysely';
+import { DuetError } from '../../shared/errors.js';
+import type { Language } from '../../shared/languages.js';
+import type { Actor, EventType, Interview, InterviewStatus } from '../../shared/protocol.js';
+import type { DocName, Role } from '../../shared/roles.js';
+import { migrationProvider, type Dialect } from './migrations.js';
+import type { Database, EventsTable, InterviewsTable } from './schema.js';
+import type { AppendOptions, EventQuery, NewEvent, NewInterview, Snapshot, Store, StoredEvent } from './store.js';
+
+function toInterview(row: Selectable<InterviewsTable>): Interview {
+  return {
+    id: row.id,
+    title: row.title,
+    language: row.language as Language,
+    status: row.status as InterviewStatus,
+    createdAt: row.created_at,
+    endedAt: row.ended_at,
+    createdBy: { sub: row.created_by_sub, name: row.created_by_name },
+  };
+}
+
+function toEvent(row: Selectable<EventsTable>): StoredEvent {
+  const event: StoredEvent = {
+    seq: Number(row.seq),
+    at: row.at,
+    type: row.type as EventType,
+    actor: { sub: row.actor_sub, name: row.actor_name, role: row.actor_role as Role },
+    data: JSON.parse(row.data) as Record<string, unknown>,
+  };
+  if (row.doc !== null) event.doc = row.doc as DocName;
+  if (row.bin !== null) event.bin = new Uint8Array(row.bin.buffer, row.bin.byteOffset, row.bin.byteLength);
+  return event;
+}
+
+function eventRow(interviewId: string, seq: number, e: NewEvent) {
+  return {
+    interview_id: interviewId,
+    seq,
+    at: e.at,
+    type: e.type,
+    doc: e.doc ?? null,
+    actor_sub: e.actor.sub,
+    actor_name: e.actor.name,
+    actor_role: e.actor.role,
+    data: JSON.stringify(e.data),
+    bin: e.bin ?? null,
+  };
+}
+
+export class KyselyStore implements Store {
+  constructor(
+    readonly kind: Dialect,
+    private readonly db: Kysely<Database>,
+  ) {}
+
+  async migrate(): Promise<void> {
+    const { error, results } = await new Migrator({ db: this.db, provider: migrationProvider(this.kind) }).migrateToLatest();
+    const failed = results?.find((r) => r.status === 'Error');
+    if (error || failed) {
+      throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);
+    }
+  }
+
+  async createInterview(interview: NewInterview, seed: NewEvent[]): Promise<Interview> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .insertInto('interviews')
+        .values({
+          id: interview.id,
+          title: interview.title,
+          language: interview.language,
+          status: 'open',
+          created_at: interview.createdAt,
+          ended_at: null,
+          created_by_sub: interview.createdBy.sub,
+          created_by_name: interview.createdBy.name,
+          last_seq: seed.length,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      if (seed.length > 0) {
+        await trx
+          .insertInto('events')
+          .values(seed.map((e, i) => eventRow(interview.id, i + 1, e)))
+          .execute();
+      }
+      return toInterview(row);
+    });
+  }
+
+  async getInterview(id: string): Promise<Interview | undefined> {
+    const row = await this.db.selectFrom('interviews').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toInterview(row);
+  }
+
+  async listInterviews(filter: { createdBy?: string }): Promise<Interview[]> {
+    let q = this.db.selectFrom('interviews').selectAll().orderBy('created_at', 'desc').limit(1000);
+    if (filter.createdBy !== undefined) q = q.where('created_by_sub', '=', filter.createdBy);
+    return (await q.execute()).map(toInterview);
+  }
+
+  async append(interviewId: string, events: NewEvent[], options: AppendOptions) {
+    return this.db.transaction().execute(async (trx) => {
+      // Bumping last_seq takes the row lock first: concurrent appends to one
+      // interview (from any node) serialise here, so seqs are gapless and in commit order.
+      let q = trx
+        .updateTable('interviews')
+        .set((eb) => ({
+          last_seq: eb('last_seq', '+', events.length),
+          ...(options.patch?.language !== undefined ? { language: options.patch.language } : {}),
+          ...(options.patch?.status !== undefined ? { status: options.patch.status } : {}),
+          ...(options.patch?.endedAt !== undefined ? { ended_at: options.patch.endedAt } : {}),
+        }))
+        .where('id', '=', interviewId);
+      if (options.requireOpen) q = q.where('status', '=', 'open');
+      const row = await q.returningAll().executeTakeFirst();
+      if (!row) {
+        const exists = await trx.selectFrom('interviews').select('id').where('id', '=', interviewId).executeTakeFirst();
+        throw exists
+          ? new DuetError('interview_ended', 'the interview has ended')
+          : new DuetError('not_found', 'no such interview');
+      }
+      const first = Number(row.last_seq) - events.length + 1;
+      if (events.length > 0) {
+        await trx
+          .insertInto('events')
+          .values(events.map((e, i) => eventRow(interviewId, first + i, e)))
+          .execute();
+      }
+      return {
+        events: events.map((e, i) => ({ ...e, seq: first + i })),
+        interview: toInterview(row),
+      };
+    });
+  }
+
+  async readEvents(interviewId: string, query: EventQuery): Promise<StoredEvent[]> {
+    let q = this.db
+      .selectFrom('events')
+      .selectAll()
+      .where('interview_id', '=', interviewId)
+      .where('seq', '>', query.after ?? 0)
+      .orderBy('seq', 'asc');
+    if (query.type !== undefined) q = q.where('type', '=', query.type);
+    if (query.doc !== undefined) q = q.where('doc', '=', query.doc);
+    if (query.limit !== undefined) q = q.limit(query.limit);
+    return (await q.execute()).map(toEvent);
+  }
+
+  async recentChat(interviewId: string, channels: readonly string[], limit: number): Promise<StoredEvent[]> {
+    if (channels.length === 0) return [];
+    // The channel lives in the JSON data; the (interview_id, type, seq) index bounds the scan.
+    const rows = await this.db
+      .selectFrom('events')
+      .selectAll()
+      .where('interview_id', '=', interviewId)
+      .where('type', '=', 'chat')
+      .orderBy('seq', 'desc')
+      .execute();
+    const wanted = new Set(channels);
+    const out: StoredEvent[] = [];
+    for (const row of rows) {
+      const e = toEvent(row);
+      if (wanted.has(String(e.data.channel))) out.push(e);
+      if (out.length >= limit) break;
+    }
+    return out.reverse();
+  }
+
+  async latestSnapshot(interviewId: string, doc: DocName): Promise<Snapshot | undefined> {
+    const row = await this.db
+      .selectFrom('snapshots')
+      .selectAll()
+      .where('interview_id', '=', interviewId)
+      .where('doc', '=', doc)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return { doc, seq: Number(row.seq), state: new Uint8Array(row.state.buffer, row.state.byteOffset, row.state.byteLength) };
+  }
+
+  async saveSnapshot(interviewId: string, snapshot: Snapshot, at: string): Promise<void> {
+    await this.db
+      .insertInto('snapshots')
+      .values({ interview_id: interviewId, doc: snapshot.doc, seq: snapshot.seq, at, state: snapshot.state })
+      .onConflict((oc) => oc.columns(['interview_id', 'doc', 'seq']).doNothing())
+      .execute();
+  }
+
+  async upsertParticipant(interviewId: string, actor: Actor, at: string): Promise<void> {
+    await this.db
+      .insertInto('participants')
+      .values({ interview_id: interviewId, sub: actor.sub, name: actor.name, role: actor.role, first_seen: at })
+      .onConflict((oc) => oc.columns(['interview_id', 'sub']).doUpdateSet({ name: actor.name, role: actor.role }))
+      .execute();
+  }
+
+  async listParticipants(interviewId: string): Promise<Actor[]> {
+    const rows = await this.db
+      .selectFrom('participants')
+      .select(['sub', 'name', 'role'])
+      .where('interview_id', '=', interviewId)
+      .orderBy('id', 'asc')
+      .execute();
+    return rows.map((r) => ({ sub: r.sub, name: r.name, role: r.role as Role }));
+  }
+
+  async ping(): Promise<void> {
+    await this.db.selectFrom('interviews').select('id').limit(1).execute();
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Schema migrations, run at start-up by every node (Kysely's Migrator takes a
+ * lock, so nodes starting together do not race). Written once for both
+ * dialects; only the binary column type differs.
+ */
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+function migrations(dialect: Dialect): Record<string, Migration> {
+  const binary = dialect === 'postgres' ? sql`bytea` : sql`blob`;
+  return {
+    '0001_initial': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('interviews')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('title', 'text', (c) => c.notNull())
+          .addColumn('language', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('ended_at', 'text')
+          .addColumn('created_by_sub', 'text', (c) => c.notNull())
+          .addColumn('created_by_name', 'text', (c) => c.notNull())
+          .addColumn('last_seq', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+        await db.schema.createIndex('interviews_created_by').on('interviews').columns(['created_by_sub', 'created_at']).execute();
+
+        await db.schema
+          .createTable('events')
+          .addColumn('interview_id', 'text', (c) => c.notNull().references('interviews.id').onDelete('cascade'))
+          .addColumn('seq', 'integer', (c) => c.notNull())
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('doc', 'text')
+          .addColumn('actor_sub', 'text', (c) => c.notNull())
+          .addColumn('actor_name', 'text', (c) => c.notNull())
+          .addColumn('actor_role', 'text', (c) => c.notNull())
+          .addColumn('data', 'text', (c) => c.notNull())
+          .addColumn('bin', binary)
+          .addPrimaryKeyConstraint('events_pk', ['interview_id', 'seq'])
+          .execute();
+        await db.schema.createIndex('events_by_type').on('events').columns(['interview_id', 'type', 'seq']).execute();
+
+        await db.schema
+          .createTable('snapshots')
+          .addColumn('interview_id', 'text', (c) => c.notNull().references('interviews.id').onDelete('cascade'))
+          .addColumn('doc', 'text', (c) => c.notNull())
+          .addColumn('seq', 'integer', (c) => c.notNull())
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('state', binary, (c) => c.notNull())
+          .addPrimaryKeyConstraint('snapshots_pk', ['interview_id', 'doc', 'seq'])
+          .execute();
+
+        await db.schema
+          .createTable('participants')
+          .addColumn('id', dialect === 'postgres' ? 'serial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('interview_id', 'text', (c) => c.notNull().references('interviews.id').onDelete('cascade'))
+          .addColumn('sub', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('first_seen', 'text', (c) => c.notNull())
+          .addUniqueConstraint('participants_unique', ['interview_id', 'sub'])
+          .execute();
+      },
+    },
+  };
+}
+
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  return { getMigrations: async () => migrations(dialect) };
+}

@@ -1,0 +1,53 @@
+/** Table types for Kysely; the same tables on SQLite and PostgreSQL. */
+import type { Generated } from 'kysely';
+
+export interface InterviewsTable {
+  id: string;
+  title: string;
+  language: string;
+  status: string;
+  created_at: string;
+  ended_at: string | null;
+  created_by_sub: string;
+  created_by_name: string;
+  /** The last seq handed out; bumping it row-locks the interview, which keeps seqs gapless in commit order. */
+  last_seq: number;
+}
+
+export interface EventsTable {
+  interview_id: string;
+  seq: number;
+  at: string;
+  type: string;
+  doc: string | null;
+  actor_sub: string;
+  actor_name: string;
+  actor_role: string;
+  /** JSON text. */
+  data: string;
+  bin: Uint8Array | null;
+}
+
+export interface SnapshotsTable {
+  interview_id: string;
+  doc: string;
+  seq: number;
+  at: string;
+  state: Uint8Array;
+}
+
+export interface ParticipantsTable {
+  interview_id: string;
+  sub: string;
+  name: string;
+  role: string;
+  first_seen: string;
+  id: Generated<number>;
+}
+
+export interface Database {
+  interviews: InterviewsTable;
+  events: EventsTable;
+  snapshots: SnapshotsTable;
+  participants: ParticipantsTable;
+}

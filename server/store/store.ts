@@ -1,0 +1,81 @@
+/**
+ * The storage contract. SQLite (default) and PostgreSQL implement it through
+ * one Kysely implementation; a shared contract test suite runs against both.
+ */
+import type { Language } from '../../shared/languages.js';
+import type { Actor, EventType, Interview } from '../../shared/protocol.js';
+import type { DocName } from '../../shared/roles.js';
+
+export interface NewEvent {
+  type: EventType;
+  at: string;
+  actor: Actor;
+  /** JSON-serialisable details (chat text, language, ...). */
+  data: Record<string, unknown>;
+  /** For `doc` events: which document, and the Yjs update. */
+  doc?: DocName;
+  bin?: Uint8Array;
+}
+
+export interface StoredEvent extends NewEvent {
+  seq: number;
+}
+
+export interface InterviewPatch {
+  language?: Language;
+  status?: 'ended';
+  endedAt?: string;
+}
+
+export interface AppendOptions {
+  /** Refuse (interview_ended) unless the interview is open, checked in the same transaction. */
+  requireOpen: boolean;
+  /** Applied to the interview row in the same transaction as the events. */
+  patch?: InterviewPatch;
+}
+
+export interface NewInterview {
+  id: string;
+  title: string;
+  language: Language;
+  createdAt: string;
+  createdBy: Actor;
+}
+
+export interface Snapshot {
+  doc: DocName;
+  /** The snapshot holds every `doc` event of this document with seq <= this. */
+  seq: number;
+  state: Uint8Array;
+}
+
+export interface EventQuery {
+  after?: number;
+  limit?: number;
+  type?: EventType;
+  doc?: DocName;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Creates the interview and its first events (the seed of `main`) atomically. */
+  createInterview(interview: NewInterview, seed: NewEvent[]): Promise<Interview>;
+  getInterview(id: string): Promise<Interview | undefined>;
+  /** Newest first; `createdBy` filters by the creator's sub. */
+  listInterviews(filter: { createdBy?: string }): Promise<Interview[]>;
+  /**
+   * Appends events with gapless per-interview seqs in commit order, in one
+   * transaction. Returns them with their seqs, and the interview after the patch.
+   */
+  append(interviewId: string, events: NewEvent[], options: AppendOptions): Promise<{ events: StoredEvent[]; interview: Interview }>;
+  readEvents(interviewId: string, query: EventQuery): Promise<StoredEvent[]>;
+  /** The newest chat messages (oldest first) on the given channels. */
+  recentChat(interviewId: string, channels: readonly string[], limit: number): Promise<StoredEvent[]>;
+  latestSnapshot(interviewId: string, doc: DocName): Promise<Snapshot | undefined>;
+  saveSnapshot(interviewId: string, snapshot: Snapshot, at: string): Promise<void>;
+  upsertParticipant(interviewId: string, actor: Actor, at: string): Promise<void>;
+  listParticipants(interviewId: string): Promise<Actor[]>;
+  /** Throws when the database cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

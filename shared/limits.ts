@@ -1,0 +1,21 @@
+/** Size limits shared by both sides; the server enforces them, the client avoids them. */
+export const LIMITS = {
+  /** One Yjs update (a paste of a large file fits; a whole repository does not). */
+  updateBytes: 1024 * 1024,
+  /** One awareness update: a cursor, a selection, a name and a colour. */
+  awarenessBytes: 16 * 1024,
+  /** A state vector: a few bytes per client that ever edited. */
+  stateVectorBytes: 64 * 1024,
+  /** Characters across all files of one document. */
+  docChars: 1_000_000,
+  chatChars: 4000,
+  titleChars: 200,
+  nameChars: 100,
+  /** Socket.IO packet limit: above the largest legal payload, so oversize gets a code, not a closed transport. */
+  socketPacketBytes: 2 * 1024 * 1024,
+  /** JSON REST bodies. */
+  httpBodyBytes: 64 * 1024,
+  /** Chat messages sent in `session`. */
+  sessionChatMessages: 500,
+  eventsPageMax: 1000,
+} as const;

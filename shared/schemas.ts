@@ -1,0 +1,80 @@
+/**
+ * zod schemas of every inbound payload (Socket.IO events and REST bodies).
+ * The server parses with these before anything else; nothing unparsed reaches a handler.
+ */
+import { z } from 'zod';
+import { CHAT_CHANNELS, DOC_NAMES, INVITE_ROLES, ROLES } from './roles.js';
+import { LANGUAGE_IDS } from './languages.js';
+import { LIMITS } from './limits.js';
+
+/** Binary payload: a Buffer in Node, a Uint8Array from browsers (socket.io-client sends views as-is). */
+export const bytes = (maxBytes: number) =>
+  z
+    .custom<Uint8Array>((v) => v instanceof Uint8Array, { message: 'expected binary data' })
+    .refine((v) => v.byteLength <= maxBytes, { message: `larger than ${maxBytes} bytes`, params: { tooLarge: true } });
+
+const docName = z.enum(DOC_NAMES);
+
+export const docSyncSchema = z.strictObject({
+  doc: docName,
+  stateVector: bytes(LIMITS.stateVectorBytes),
+});
+
+export const docUpdateSchema = z.strictObject({
+  doc: docName,
+  update: bytes(LIMITS.updateBytes),
+});
+
+export const awarenessSchema = z.strictObject({
+  doc: docName,
+  update: bytes(LIMITS.awarenessBytes),
+});
+
+export const chatSendSchema = z.strictObject({
+  channel: z.enum(CHAT_CHANNELS),
+  text: z
+    .string()
+    .trim()
+    .min(1, 'empty message')
+    .max(LIMITS.chatChars, { message: `longer than ${LIMITS.chatChars} characters`, params: { tooLarge: true } }),
+});
+
+export const languageSchema = z.strictObject({ language: z.enum(LANGUAGE_IDS) });
+
+// REST bodies
+
+export const createInterviewSchema = z.strictObject({
+  title: z.string().trim().min(1).max(LIMITS.titleChars),
+  language: z.enum(LANGUAGE_IDS).optional(),
+});
+
+export const createInviteSchema = z.strictObject({
+  role: z.enum(INVITE_ROLES),
+  name: z.string().trim().min(1).max(LIMITS.nameChars),
+  /** Seconds; at most 30 days. */
+  expiresIn: z.number().int().min(60).max(30 * 24 * 3600).optional(),
+});
+
+export const eventsQuerySchema = z.strictObject({
+  after: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(LIMITS.eventsPageMax).default(500),
+});
+
+/** Claims Duet reads from a token; anything else in it is ignored. */
+export const tokenClaimsSchema = z.object({
+  sub: z.string().min(1).max(200),
+  name: z.string().min(1).max(LIMITS.nameChars),
+  role: z.enum(ROLES),
+  iid: z.string().min(1).max(100).optional(),
+  jti: z.string().max(100).optional(),
+  exp: z.number(),
+});
+
+export type DocSyncRequest = z.infer<typeof docSyncSchema>;
+export type DocUpdateMessage = z.infer<typeof docUpdateSchema>;
+export type AwarenessMessage = z.infer<typeof awarenessSchema>;
+export type ChatSendRequest = z.infer<typeof chatSendSchema>;
+export type LanguageRequest = z.infer<typeof languageSchema>;
+export type CreateInterviewRequest = z.infer<typeof createInterviewSchema>;
+export type CreateInviteRequest = z.infer<typeof createInviteSchema>;
+export type TokenClaims = z.infer<typeof tokenClaimsSchema>;

@@ -36,7 +36,7 @@ export const chatSendSchema = z.strictObject({
     .string()
     .trim()
     .min(1, 'empty message')
-    .max(LIMITS.chatChars, { message: `longer than ${LIMITS.chatChars} characters`, params: { tooLarge: true } }),
+    .max(LIMITS.chatChars, `longer than ${LIMITS.chatChars} characters`),
 });
 
 export const languageSchema = z.strictObject({ language: z.enum(LANGUAGE_IDS) });

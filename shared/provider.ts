@@ -1,0 +1,227 @@
+/**
+ * The client half of the sync protocol, for the browser client, the tests and
+ * the benchmark alike: binds Yjs documents and their awareness to a Duet
+ * Socket.IO connection.
+ *
+ * Durability: a local edit counts as pending until the server acknowledges it
+ * (which it does only once the edit is in the event log). After every
+ * (re)connect the provider syncs both ways: it asks for what it lacks, and
+ * sends whatever the server's state vector shows it lacks, which covers every
+ * edit made offline or left unacknowledged when a node died.
+ */
+import { ObservableV2 } from 'lib0/observable';
+import type { Socket } from 'socket.io-client';
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
+import * as Y from 'yjs';
+import { isErrorBody, type WireError } from './errors.js';
+import type { ClientToServerEvents, DocSyncReply, ServerToClientEvents, SessionInfo } from './protocol.js';
+import type { DocName } from './roles.js';
+
+export type DuetClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+const REMOTE = Symbol('remote');
+/** Codes after which an edit is worth sending again (the server kept nothing). */
+const RETRYABLE = new Set(['unavailable', 'rate_limited', 'internal']);
+
+export interface ProviderDoc {
+  doc: Y.Doc;
+  awareness: Awareness;
+  synced: boolean;
+}
+
+export type ProviderStatus = 'connecting' | 'connected' | 'offline';
+
+type Events = {
+  status: (status: ProviderStatus) => void;
+  synced: (doc: DocName) => void;
+  session: (session: SessionInfo) => void;
+  /** Number of local edits not yet acknowledged as durable. */
+  pending: (count: number) => void;
+  /** An edit or sync the server refused for good (forbidden, interview_ended, too_large, ...). */
+  refused: (error: WireError, doc: DocName) => void;
+};
+
+export class DuetProvider extends ObservableV2<Events> {
+  readonly docs = new Map<DocName, ProviderDoc>();
+  session: SessionInfo | undefined;
+  status: ProviderStatus = 'connecting';
+  /** Edits sent and not acknowledged, plus edits made while not synced. */
+  private inFlight = 0;
+  private dirty = new Set<DocName>();
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly offHandlers: Array<() => void> = [];
+
+  constructor(
+    readonly socket: DuetClientSocket,
+    docNames: DocName[] = ['main'],
+  ) {
+    super();
+    for (const name of docNames) this.attach(name);
+
+    const on = <E extends keyof ServerToClientEvents>(event: E, fn: ServerToClientEvents[E]) => {
+      socket.on(event, fn as never);
+      this.offHandlers.push(() => socket.off(event, fn as never));
+    };
+    on('session', (session) => {
+      this.session = session;
+      this.emit('session', [session]);
+      this.setStatus('connected');
+      for (const name of this.docs.keys()) void this.sync(name);
+    });
+    on('doc:update', ({ doc, update }) => {
+      const d = this.docs.get(doc);
+      if (d) Y.applyUpdate(d.doc, toBytes(update), REMOTE);
+    });
+    on('awareness', ({ doc, update }) => {
+      const d = this.docs.get(doc);
+      if (d) applyAwarenessUpdate(d.awareness, toBytes(update), REMOTE);
+    });
+    const onDisconnect = () => {
+      for (const d of this.docs.values()) {
+        d.synced = false;
+        // Others' cursors are stale once we cannot hear them.
+        const others = [...d.awareness.getStates().keys()].filter((id) => id !== d.doc.clientID);
+        removeAwarenessStates(d.awareness, others, REMOTE);
+      }
+      this.setStatus('offline');
+    };
+    socket.on('disconnect', onDisconnect);
+    this.offHandlers.push(() => socket.off('disconnect', onDisconnect));
+  }
+
+  get pending(): number {
+    return this.inFlight + this.dirty.size;
+  }
+
+  doc(name: DocName): Y.Doc {
+    const d = this.docs.get(name);
+    if (!d) throw new Error(`document ${name} is not attached`);
+    return d.doc;
+  }
+
+  awareness(name: DocName): Awareness {
+    const d = this.docs.get(name);
+    if (!d) throw new Error(`document ${name} is not attached`);
+    return d.awareness;
+  }
+
+  /** Resolves once `name` has completed a sync with the server on this connection. */
+  whenSynced(name: DocName = 'main'): Promise<void> {
+    if (this.docs.get(name)?.synced) return Promise.resolve();
+    return new Promise((resolve) => {
+      const fn = (doc: DocName) => {
+        if (doc !== name) return;
+        this.off('synced', fn);
+        resolve();
+      };
+      this.on('synced', fn);
+    });
+  }
+
+  private attach(name: DocName): void {
+    const doc = new Y.Doc();
+    const awareness = new Awareness(doc);
+    const entry: ProviderDoc = { doc, awareness, synced: false };
+    this.docs.set(name, entry);
+    doc.on('update', (update: Uint8Array, origin: unknown) => {
+      if (origin === REMOTE) return;
+      if (!entry.synced || !this.socket.connected) {
+        // Sent by the next sync, as part of what the server lacks.
+        this.markDirty(name);
+        return;
+      }
+      this.send(name, update);
+    });
+    awareness.on('update', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
+      if (origin === REMOTE || !this.socket.connected) return;
+      const changed = [...added, ...updated, ...removed];
+      this.socket.emit('awareness', { doc: name, update: encodeAwarenessUpdate(awareness, changed) });
+    });
+  }
+
+  private send(name: DocName, update: Uint8Array): void {
+    this.inFlight++;
+    this.emit('pending', [this.pending]);
+    this.socket.emit('doc:update', { doc: name, update }, (reply) => {
+      this.inFlight--;
+      if (isErrorBody(reply)) {
+        if (RETRYABLE.has(reply.error.code)) this.markDirty(name);
+        else this.emit('refused', [reply.error, name]);
+      }
+      this.emit('pending', [this.pending]);
+    });
+  }
+
+  private markDirty(name: DocName): void {
+    this.dirty.add(name);
+    this.emit('pending', [this.pending]);
+    // A refused-but-retryable edit is retried by a fresh sync shortly.
+    if (this.socket.connected && this.docs.get(name)?.synced && !this.retryTimer) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        for (const d of this.dirty) void this.sync(d);
+      }, 1000);
+    }
+  }
+
+  /** Both directions: fetch what we lack, then send what the server lacks. */
+  private async sync(name: DocName): Promise<void> {
+    const entry = this.docs.get(name)!;
+    const wasDirty = this.dirty.delete(name);
+    let reply: DocSyncReply | { error: WireError };
+    try {
+      reply = await this.socket
+        .timeout(30_000)
+        .emitWithAck('doc:sync', { doc: name, stateVector: Y.encodeStateVector(entry.doc) });
+    } catch {
+      if (wasDirty) this.markDirty(name);
+      return; // disconnected or timed out: the next connect syncs again
+    }
+    if (isErrorBody(reply)) {
+      if (wasDirty) this.markDirty(name);
+      this.emit('refused', [reply.error, name]);
+      return;
+    }
+    Y.applyUpdate(entry.doc, toBytes(reply.update), REMOTE);
+    const missing = Y.encodeStateAsUpdate(entry.doc, toBytes(reply.stateVector));
+    // `missing` holds every local edit the server lacks, including any made during this round trip.
+    this.dirty.delete(name);
+    entry.synced = true;
+    if (hasContent(missing)) this.send(name, missing);
+    this.emit('pending', [this.pending]);
+    this.emit('synced', [name]);
+    // Announce our cursor to the (re)joined room.
+    if (entry.awareness.getLocalState() !== null) {
+      this.socket.emit('awareness', {
+        doc: name,
+        update: encodeAwarenessUpdate(entry.awareness, [entry.doc.clientID]),
+      });
+    }
+  }
+
+  private setStatus(status: ProviderStatus): void {
+    if (this.status === status) return;
+    this.status = status;
+    this.emit('status', [status]);
+  }
+
+  override destroy(): void {
+    clearTimeout(this.retryTimer);
+    for (const off of this.offHandlers) off();
+    for (const d of this.docs.values()) {
+      d.awareness.destroy();
+      d.doc.destroy();
+    }
+    super.destroy();
+  }
+}
+
+/** Browsers deliver binary as ArrayBuffer, Node as Buffer. */
+export function toBytes(data: Uint8Array | ArrayBuffer): Uint8Array {
+  return data instanceof Uint8Array ? data : new Uint8Array(data);
+}
+
+/** An update with no structs and an empty delete set encodes as [0, 0]. */
+function hasContent(update: Uint8Array): boolean {
+  return !(update.length === 2 && update[0] === 0 && update[1] === 0);
+}

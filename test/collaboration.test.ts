@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { api, seededRandom, connectClient, createInterview, mainFile, startNode, waitFor } from './helpers.js';
+
+describe('collaborative editing on one node', () => {
+  it('two editors typing concurrently converge, and a late joiner gets the whole document', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const a = await connectClient(node.url, await iv.invite('interviewer', 'Ada'));
+    const b = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    expect([...a.files().keys()]).toEqual(['main.ts']);
+
+    // Interleaved typing at random positions, without waiting for each other.
+    const rnd = seededRandom(7);
+    for (let i = 0; i < 200; i++) {
+      for (const c of [a, b]) {
+        const t = mainFile(c);
+        if (t.length > 5 && rnd(4) === 0) t.delete(rnd(t.length - 2), 2);
+        else t.insert(rnd(t.length + 1), c === a ? 'a' : 'b');
+      }
+    }
+    await waitFor(() => a.provider.pending === 0 && b.provider.pending === 0);
+    await waitFor(() => a.text() === b.text() && a.text().length > 50);
+
+    const late = await connectClient(node.url, await iv.invite('observer', 'Obi'));
+    expect(late.text()).toBe(a.text());
+
+    const doc = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
+    expect(doc.body.files['main.ts']).toBe(a.text());
+  });
+
+  it('the event log replayed into a fresh Y.Doc gives exactly the final text', async () => {
+    const node = await startNode({ snapshotEvery: 25 });
+    const iv = await createInterview(node);
+    const a = await connectClient(node.url, await iv.invite('candidate'));
+    for (let i = 0; i < 120; i++) mainFile(a).insert(mainFile(a).length, `line ${i}\n`);
+    await waitFor(() => a.provider.pending === 0);
+
+    const replay = new Y.Doc();
+    let after = 0;
+    for (;;) {
+      const page = await api(node.url, `/api/interviews/${iv.interview.id}/events?after=${after}&limit=50`, { token: iv.token });
+      expect(page.status).toBe(200);
+      for (const e of page.body.events) {
+        expect(e.seq).toBe(after + 1); // gapless
+        after = e.seq;
+        if (e.type === 'doc' && e.data.doc === 'main') Y.applyUpdate(replay, Buffer.from(e.data.update, 'base64'));
+      }
+      if (page.body.next === null) break;
+      expect(page.body.next).toBe(after);
+    }
+    expect(replay.getMap<Y.Text>('files').get('main.ts')!.toString()).toBe(a.text());
+  });
+});

@@ -1,0 +1,226 @@
+/**
+ * Test helpers: real nodes on random ports with their own data directories,
+ * real Socket.IO clients with real Yjs documents, and teardown registered the
+ * moment anything is created.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { io as ioc } from 'socket.io-client';
+import { onTestFinished } from 'vitest';
+import * as Y from 'yjs';
+import { createServer, type DuetServer, type ServerOptions } from '../server/app.js';
+import { defaultConfig, type Config } from '../server/config.js';
+import type { InviteRole, Role } from '../shared/roles.js';
+import type { Interview } from '../shared/protocol.js';
+import { DuetProvider, type DuetClientSocket } from '../shared/provider.js';
+import type { DocName } from '../shared/roles.js';
+
+export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256!';
+
+export function tempDir(prefix = 'duet-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface TestNode {
+  server: DuetServer;
+  url: string;
+  config: Config;
+  close(): Promise<void>;
+}
+
+/** Starts a node on a free port; closed automatically when the test ends. */
+export async function startNode(
+  overrides: Partial<Config> = {},
+  options: ServerOptions & { keepOpen?: boolean } = {},
+): Promise<TestNode> {
+  const config = defaultConfig({
+    port: 0,
+    host: '127.0.0.1',
+    dataDir: overrides.dataDir ?? tempDir(),
+    jwtSecret: TEST_SECRET,
+    logLevel: 'silent',
+    ...overrides,
+  });
+  const server = await createServer(config, { logger: pino({ level: 'silent' }), roomUnloadMs: 200, ...options });
+  const { url } = await server.listen(0, '127.0.0.1');
+  let closed = false;
+  const node: TestNode = {
+    server,
+    url,
+    config,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await server.close();
+    },
+  };
+  if (!options.keepOpen) onTestFinished(() => node.close());
+  return node;
+}
+
+export async function adminToken(node: TestNode, sub = 'admin-1', name = 'Admin'): Promise<string> {
+  return node.server.ctx.tokens.sign({ sub, name, role: 'admin' }, 3600);
+}
+
+export async function interviewerToken(node: TestNode, sub = 'ada', name = 'Ada'): Promise<string> {
+  return node.server.ctx.tokens.sign({ sub, name, role: 'interviewer' }, 3600);
+}
+
+export async function api<T = any>(
+  url: string,
+  path: string,
+  init: { method?: string; token?: string; body?: unknown; rawBody?: string } = {},
+): Promise<{ status: number; body: T }> {
+  const headers: Record<string, string> = {};
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  if (init.body !== undefined || init.rawBody !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(url + path, {
+    method: init.method ?? (init.body !== undefined || init.rawBody !== undefined ? 'POST' : 'GET'),
+    headers,
+    body: init.rawBody ?? (init.body !== undefined ? JSON.stringify(init.body) : undefined),
+  });
+  const text = await res.text();
+  let body: any = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body };
+}
+
+export interface TestInterview {
+  interview: Interview;
+  /** The creator's interviewer token scoped to the interview. */
+  token: string;
+  invite(role: InviteRole, name?: string): Promise<string>;
+}
+
+export async function createInterview(node: TestNode, title = 'Backend interview', language = 'typescript'): Promise<TestInterview> {
+  const owner = await interviewerToken(node);
+  const res = await api(node.url, '/api/interviews', { token: owner, body: { title, language } });
+  if (res.status !== 201) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`);
+  const { token, ...interview } = res.body;
+  return {
+    interview,
+    token,
+    async invite(role, name = role) {
+      const r = await api(node.url, `/api/interviews/${interview.id}/invites`, { token, body: { role, name } });
+      if (r.status !== 201) throw new Error(`invite failed: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body.token as string;
+    },
+  };
+}
+
+/** A raw socket; disconnected when the test ends. */
+export function connectSocket(url: string, token: string, opts: { autoConnect?: boolean; reconnection?: boolean } = {}): DuetClientSocket {
+  const socket: DuetClientSocket = ioc(url, {
+    auth: { token },
+    transports: ['websocket'],
+    forceNew: true,
+    reconnectionDelay: 50,
+    reconnectionDelayMax: 500,
+    ...opts,
+  });
+  onTestFinished(() => {
+    socket.disconnect();
+  });
+  return socket;
+}
+
+export interface TestClient {
+  socket: DuetClientSocket;
+  provider: DuetProvider;
+  text(path?: string): string;
+  files(): Y.Map<Y.Text>;
+}
+
+/** A full client: socket + provider, synced before it resolves. */
+export async function connectClient(url: string, token: string, docs: DocName[] = ['main']): Promise<TestClient> {
+  const socket = connectSocket(url, token);
+  const provider = new DuetProvider(socket, docs);
+  onTestFinished(() => provider.destroy());
+  await Promise.race([
+    Promise.all(docs.map((d) => provider.whenSynced(d))),
+    new Promise((_, reject) =>
+      socket.once('connect_error', (err: Error & { data?: unknown }) =>
+        reject(new Error(`connect_error: ${JSON.stringify(err.data ?? err.message)}`)),
+      ),
+    ),
+  ]);
+  const files = () => provider.doc('main').getMap<Y.Text>('files');
+  return {
+    socket,
+    provider,
+    files,
+    text(path) {
+      const map = files();
+      const key = path ?? [...map.keys()].sort()[0];
+      return key === undefined ? '' : (map.get(key)?.toString() ?? '');
+    },
+  };
+}
+
+/** Polls until `check` passes (or throws its last error after `timeoutMs`). */
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5000, intervalMs = 10): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== false) return value;
+      if (Date.now() > deadline) throw new Error('waitFor: condition still false');
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export function nextEvent<T = unknown>(socket: DuetClientSocket, event: string, timeoutMs = 5000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
+    (socket as any).once(event, (payload: T) => {
+      clearTimeout(timer);
+      resolve(payload);
+    });
+  });
+}
+
+/** The connect_error data of a refused handshake. */
+export function refusal(url: string, token: string | undefined): Promise<{ code: string; message: string }> {
+  const socket = ioc(url, { auth: token === undefined ? {} : { token }, transports: ['websocket'], forceNew: true, reconnection: false });
+  onTestFinished(() => {
+    socket.disconnect();
+  });
+  return new Promise((resolve, reject) => {
+    socket.on('connect', () => reject(new Error('handshake was accepted')));
+    socket.on('connect_error', (err: Error & { data?: { code: string; message: string } }) => {
+      if (err.data) resolve(err.data);
+      else reject(err);
+    });
+  });
+}
+
+export function mainFile(client: TestClient): Y.Text {
+  const map = client.files();
+  const key = [...map.keys()].sort()[0]!;
+  return map.get(key)!;
+}
+
+export type { Role };
+
+/** mulberry32: a small seeded PRNG; returns an integer in [0, n). */
+export function seededRandom(seed: number): (n: number) => number {
+  let a = seed >>> 0;
+  return (n: number) => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+}

@@ -30,6 +30,25 @@ const envSchema = z.object({
   SNAPSHOT_EVERY: positiveInt.default(500),
   /** Default lifetime of an invite, in seconds. */
   INVITE_TTL: positiveInt.default(7 * 24 * 3600),
+  /** Many nodes: Redis carries cross-node broadcasts (see docs/deploy.md). */
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  REDIS_KEY_PREFIX: z.string().regex(/^[\w:.-]{1,64}$/, 'must be 1-64 of letters, digits, _ : . -').default('duet'),
+  /** classic: PSUBSCRIBE, every broadcast to every node; sharded: SPUBLISH per room (Redis 7, Redis Cluster). */
+  REDIS_ADAPTER: z.enum(['classic', 'sharded']).default('sharded'),
+  /** PostgreSQL instead of the embedded SQLite file. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
+    .optional(),
+  /** Cluster mode on one machine: this many nodes behind @socket.io/sticky (1: no cluster). */
+  WORKERS: positiveInt.max(256).default(1),
 });
 
 export type Config = Readonly<{
@@ -45,9 +64,16 @@ export type Config = Readonly<{
   socketEventBurst: number;
   snapshotEvery: number;
   inviteTtlSeconds: number;
+  redisUrl: string | undefined;
+  redisKeyPrefix: string;
+  redisAdapter: 'classic' | 'sharded';
+  databaseUrl: string | undefined;
+  databaseSchema: string | undefined;
+  workers: number;
 }>;
 
-const SECRET_VARS = new Set(['JWT_SECRET', 'JWT_PUBLIC_KEY']);
+// URLs may carry passwords.
+const SECRET_VARS = new Set(['JWT_SECRET', 'JWT_PUBLIC_KEY', 'REDIS_URL', 'DATABASE_URL']);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -78,6 +104,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     socketEventBurst: e.SOCKET_EVENT_BURST,
     snapshotEvery: e.SNAPSHOT_EVERY,
     inviteTtlSeconds: e.INVITE_TTL,
+    redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    redisAdapter: e.REDIS_ADAPTER,
+    databaseUrl: e.DATABASE_URL,
+    databaseSchema: e.DATABASE_SCHEMA,
+    workers: e.WORKERS,
   });
 }
 

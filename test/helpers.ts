@@ -13,7 +13,7 @@ import * as Y from 'yjs';
 import { createServer, type DuetServer, type ServerOptions } from '../server/app.js';
 import { defaultConfig, type Config } from '../server/config.js';
 import type { InviteRole, Role } from '../shared/roles.js';
-import type { Interview } from '../shared/protocol.js';
+import type { Interview, Participant } from '../shared/protocol.js';
 import { DuetProvider, type DuetClientSocket } from '../shared/provider.js';
 import type { DocName } from '../shared/roles.js';
 
@@ -137,12 +137,17 @@ export interface TestClient {
   provider: DuetProvider;
   text(path?: string): string;
   files(): Y.Map<Y.Text>;
+  /** The latest participants list this client was sent. */
+  participants(): Participant[];
 }
 
 /** A full client: socket + provider, synced before it resolves. */
 export async function connectClient(url: string, token: string, docs: DocName[] = ['main']): Promise<TestClient> {
   const socket = connectSocket(url, token);
   const provider = new DuetProvider(socket, docs);
+  let participants: Participant[] = [];
+  provider.on('session', (s) => (participants = s.participants));
+  socket.on('participants', (p) => (participants = p));
   onTestFinished(() => provider.destroy());
   await Promise.race([
     Promise.all(docs.map((d) => provider.whenSynced(d))),
@@ -157,6 +162,7 @@ export async function connectClient(url: string, token: string, docs: DocName[] 
     socket,
     provider,
     files,
+    participants: () => participants,
     text(path) {
       const map = files();
       const key = path ?? [...map.keys()].sort()[0];

@@ -22,7 +22,8 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, payload: unknown): 
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const tooLarge = parsed.error.issues.some(
-    (i) => i.code === 'too_big' || (i.code === 'custom' && (i.params as { tooLarge?: boolean } | undefined)?.tooLarge),
+    // An out-of-range number is just invalid; too much text or data is too large.
+    (i) => (i.code === 'too_big' && i.origin !== 'number') || (i.code === 'custom' && (i.params as { tooLarge?: boolean } | undefined)?.tooLarge),
   );
   const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
   throw new DuetError(tooLarge ? 'too_large' : 'invalid_payload', `${where}${issue?.message ?? 'invalid payload'}`);

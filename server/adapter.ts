@@ -1,0 +1,119 @@
+/**
+ * The Socket.IO adapter of a node that shares rooms with other nodes through
+ * Redis. Each node has its own pub/sub client pair (a subscribed connection
+ * can do nothing else); close() quits both.
+ *
+ * Two flavours, picked by REDIS_ADAPTER:
+ * - classic: PSUBSCRIBE to one pattern, so every broadcast reaches every node;
+ * - sharded: Redis 7 sharded pub/sub (SPUBLISH) with a channel per room, so a
+ *   broadcast only reaches nodes that have members in that room; works on
+ *   Redis Cluster too.
+ */
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
+import type { Logger } from 'pino';
+import { createClient } from 'redis';
+import type { Config } from './config.js';
+
+type RedisClient = ReturnType<typeof createClient>;
+/** What Socket.IO's `adapter` option takes: a factory of one adapter per namespace. */
+export type AdapterFactory = (nsp: any) => any;
+
+export interface RedisAdapterHandle {
+  adapter: AdapterFactory;
+  /** Readiness: both connections up and Redis answering. */
+  ping(): Promise<void>;
+  /**
+   * Resolves once every subscription issued so far on this node is active in
+   * Redis (FIFO on the subscriber connection), so a joiner can be told it is
+   * in without a broadcast slipping past a half-made subscription.
+   */
+  subscribed(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createRedisAdapter(
+  config: Pick<Config, 'redisUrl' | 'redisKeyPrefix' | 'redisAdapter'>,
+  log: Logger,
+): Promise<RedisAdapterHandle> {
+  if (!config.redisUrl) throw new Error('createRedisAdapter needs a REDIS_URL');
+  const pub: RedisClient = createClient({
+    url: config.redisUrl,
+    socket: {
+      // Keep trying while Redis restarts; node-redis re-subscribes on reconnect.
+      reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000),
+      connectTimeout: 5000,
+    },
+  });
+  const sub = pub.duplicate();
+  // Without listeners a lost connection would crash the node; node-redis reconnects by itself.
+  let lastLogged = 0;
+  for (const [name, client] of [['pub', pub], ['sub', sub]] as const) {
+    client.on('error', (err: Error) => {
+      if (Date.now() - lastLogged > 5000) {
+        lastLogged = Date.now();
+        log.warn({ err: err.message, client: name }, 'redis connection error (reconnecting)');
+      }
+    });
+    client.on('ready', () => log.info({ client: name }, 'redis connected'));
+  }
+  await Promise.all([pub.connect(), sub.connect()]);
+
+  const prefix = `${config.redisKeyPrefix}#sio`;
+  let barrierSeq = 0;
+  const subscribed = async () => {
+    // A fresh channel each time, so node-redis really sends the command and
+    // its reply comes after every subscription queued before it.
+    const channel = `${config.redisKeyPrefix}#barrier#${process.pid}#${barrierSeq++}`;
+    const noop = () => {};
+    if (config.redisAdapter === 'sharded') {
+      await sub.sSubscribe(channel, noop);
+      await sub.sUnsubscribe(channel);
+    } else {
+      await sub.subscribe(channel, noop);
+      await sub.unsubscribe(channel);
+    }
+  };
+
+  const base: AdapterFactory =
+    config.redisAdapter === 'sharded'
+      ? createShardedAdapter(pub, sub, { channelPrefix: prefix, subscriptionMode: 'dynamic' })
+      : createAdapter(pub, sub, { key: prefix, publishOnSpecificResponseChannel: true, requestsTimeout: 3000 });
+
+  const adapter: AdapterFactory = (nsp) => {
+    const instance = base(nsp);
+    if (config.redisAdapter === 'sharded') {
+      // socket.join() returns whatever addAll returns; the sharded adapter
+      // subscribes to a new room's channel without waiting (GOTCHAS 14), so make
+      // the join resolve only once that subscription is live.
+      const addAll = instance.addAll.bind(instance) as (id: string, rooms: Set<string>) => void;
+      instance.addAll = (id: string, rooms: Set<string>) => {
+        const fresh = [...rooms].some((r) => !instance.rooms.has(r));
+        addAll(id, rooms);
+        return fresh ? subscribed() : undefined;
+      };
+    }
+    return instance;
+  };
+
+  return {
+    adapter,
+    subscribed,
+    async ping() {
+      if (!pub.isReady || !sub.isReady) throw new Error('redis not connected');
+      await pub.ping();
+    },
+    async close() {
+      // close() (QUIT) lets queued commands finish; destroy() if Redis is gone.
+      await Promise.all(
+        [pub, sub].map(async (c) => {
+          if (!c.isOpen) return;
+          try {
+            await Promise.race([c.close(), new Promise((_, reject) => setTimeout(() => reject(new Error('quit timeout')), 1000).unref())]);
+          } catch {
+            c.destroy();
+          }
+        }),
+      );
+    },
+  };
+}

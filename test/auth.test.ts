@@ -1,0 +1,77 @@
+import { SignJWT } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { api, connectSocket, createInterview, interviewerToken, nextEvent, refusal, startNode, TEST_SECRET } from './helpers.js';
+
+const secret = new TextEncoder().encode(TEST_SECRET);
+
+function sign(claims: Record<string, unknown>, key: Uint8Array = secret) {
+  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(key);
+}
+
+describe('handshake authentication', () => {
+  it('refuses missing, malformed, foreign, expired, unscoped and wrong-role tokens with a connect_error code', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const now = Math.floor(Date.now() / 1000);
+    const base = { sub: 'u1', name: 'Eve', role: 'candidate', iid: iv.interview.id };
+
+    expect((await refusal(node.url, undefined)).code).toBe('unauthorized');
+    expect((await refusal(node.url, 'not-a-jwt')).code).toBe('invalid_token');
+    expect((await refusal(node.url, await sign({ ...base, exp: now + 60 }, new TextEncoder().encode('x'.repeat(40))))).code).toBe(
+      'invalid_token',
+    );
+    expect((await refusal(node.url, await sign({ ...base, exp: now - 10 }))).code).toBe('token_expired');
+    expect((await refusal(node.url, await sign(base))).code).toBe('invalid_token'); // no exp
+    expect((await refusal(node.url, await sign({ ...base, role: 'wizard', exp: now + 60 }))).code).toBe('invalid_token');
+    expect((await refusal(node.url, await interviewerToken(node))).code).toBe('forbidden'); // unscoped
+    expect((await refusal(node.url, await iv.invite('reviewer'))).code).toBe('forbidden'); // replay only
+    expect((await refusal(node.url, await sign({ ...base, iid: 'nope', exp: now + 60 }))).code).toBe('not_found');
+    // alg: none
+    const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
+    const payload = Buffer.from(JSON.stringify({ ...base, exp: now + 60 })).toString('base64url');
+    expect((await refusal(node.url, `${header}.${payload}.`)).code).toBe('invalid_token');
+  });
+
+  it('tells a socket and disconnects it when its token expires mid-session', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const token = await sign({ sub: 'u2', name: 'Cy', role: 'candidate', iid: iv.interview.id, exp: Math.floor(Date.now() / 1000) + 2 });
+    const socket = connectSocket(node.url, token, { reconnection: false });
+    await nextEvent(socket, 'session');
+    const error = await nextEvent<{ code: string }>(socket, 'error', 4000);
+    expect(error.code).toBe('token_expired');
+    await new Promise<void>((resolve) => (socket.disconnected ? resolve() : socket.once('disconnect', () => resolve())));
+  });
+});
+
+describe('REST authorisation', () => {
+  it('answers each refusal with its code and status', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const other = await createInterview(node, 'Other');
+    const id = iv.interview.id;
+    const cand = await iv.invite('candidate');
+    const reviewer = await iv.invite('reviewer');
+
+    expect(await api(node.url, '/api/interviews')).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
+    expect(await api(node.url, '/api/interviews', { token: 'garbage' })).toMatchObject({ status: 401, body: { error: { code: 'invalid_token' } } });
+    expect(await api(node.url, `/api/interviews/${id}/events`, { token: cand })).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
+    expect(await api(node.url, `/api/interviews/${id}/document`, { token: cand })).toMatchObject({ status: 403 });
+    expect(await api(node.url, '/api/interviews', { token: iv.token, body: { title: 'x' } })).toMatchObject({ status: 403 }); // scoped
+    expect(await api(node.url, `/api/interviews/${other.interview.id}`, { token: iv.token })).toMatchObject({ status: 403 });
+    expect(await api(node.url, `/api/interviews/${id}/invites`, { token: reviewer, body: { role: 'candidate', name: 'x' } })).toMatchObject({
+      status: 403,
+    });
+    expect(await api(node.url, `/api/interviews/${id}/end`, { token: cand, method: 'POST' })).toMatchObject({ status: 403 });
+    // Another interviewer (unscoped) cannot see an interview it did not create; an admin can.
+    const stranger = await interviewerToken(node, 'bob', 'Bob');
+    expect(await api(node.url, `/api/interviews/${id}`, { token: stranger })).toMatchObject({ status: 403 });
+    expect((await api(node.url, '/api/interviews', { token: stranger })).body).toEqual({ interviews: [] });
+    const admin = await node.server.ctx.tokens.sign({ sub: 'root', name: 'Root', role: 'admin' }, 60);
+    expect((await api(node.url, '/api/interviews', { token: admin })).body.interviews).toHaveLength(2);
+    expect(await api(node.url, '/api/interviews/nope', { token: admin })).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
+    // A reviewer may read its interview, its document and its log.
+    expect(await api(node.url, `/api/interviews/${id}`, { token: reviewer })).toMatchObject({ status: 200, body: { id } });
+    expect(await api(node.url, `/api/interviews/${id}/events`, { token: reviewer })).toMatchObject({ status: 200 });
+  });
+});

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { LIMITS } from '../shared/limits.js';
+import { api, connectClient, createInterview, mainFile, nextEvent, startNode, waitFor } from './helpers.js';
+
+async function eventCount(url: string, id: string, token: string): Promise<number> {
+  const res = await api(url, `/api/interviews/${id}/events?limit=1000`, { token });
+  return res.body.events.length;
+}
+
+describe('bad input over Socket.IO', () => {
+  it('refuses malformed, oversized and garbage payloads with codes and changes nothing', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const cand = await connectClient(node.url, await iv.invite('candidate'));
+    const ida = await connectClient(node.url, iv.token);
+    mainFile(cand).insert(0, 'print(1)\n');
+    await waitFor(() => ida.text() === 'print(1)\n');
+    const before = await eventCount(node.url, iv.interview.id, iv.token);
+
+    const s = cand.socket;
+    const code = (r: any) => r?.error?.code;
+    expect(code(await s.emitWithAck('doc:update', { doc: 'main', update: new Uint8Array([1, 2, 3, 250, 251]) }))).toBe('invalid_payload');
+    expect(code(await s.emitWithAck('doc:update', { doc: 'main', update: 'text' as any }))).toBe('invalid_payload');
+    expect(code(await s.emitWithAck('doc:update', { doc: 'secret' as any, update: new Uint8Array([0, 0]) }))).toBe('invalid_payload');
+    expect(code(await s.emitWithAck('doc:update', { doc: 'main', update: new Uint8Array(LIMITS.updateBytes + 1) }))).toBe('too_large');
+    expect(code(await s.emitWithAck('doc:update', { doc: 'main', update: new Uint8Array([0, 0]), extra: 1 } as any))).toBe('invalid_payload');
+    expect(code(await s.emitWithAck('doc:sync', { doc: 'main', stateVector: new Uint8Array([255, 255, 255]) }))).toBe('invalid_payload');
+    expect(code(await s.emitWithAck('chat:send', { channel: 'room', text: 'x'.repeat(LIMITS.chatChars + 1) }))).toBe('too_large');
+    expect(code(await s.emitWithAck('chat:send', { channel: 'room', text: '   ' }))).toBe('invalid_payload');
+    expect(code(await s.emitWithAck('chat:send', null as any))).toBe('invalid_payload');
+    expect(code(await s.emitWithAck('interview:language', { language: 'klingon' } as any))).toBe('invalid_payload');
+    expect(code(await (s as any).emitWithAck('admin:nuke', {}))).toBe('unknown_event');
+    expect(code(await (s as any).emitWithAck('chat:message', { text: 'spoofed' }))).toBe('unknown_event');
+    expect(code(await s.emitWithAck('awareness', { doc: 'main', update: new Uint8Array([9, 9, 9]) }))).toBe('invalid_payload');
+
+    // An update touching a root type the document does not have.
+    const rogue = new Y.Doc();
+    rogue.getText('evil').insert(0, 'x');
+    expect(code(await s.emitWithAck('doc:update', { doc: 'main', update: Y.encodeStateAsUpdate(rogue) }))).toBe('invalid_payload');
+
+    // Without an ack, the refusal comes as an `error` event.
+    const err = nextEvent<{ code: string }>(s, 'error');
+    (s as any).emit('doc:update', { doc: 'main', update: new Uint8Array([7, 7]) });
+    expect((await err).code).toBe('invalid_payload');
+
+    expect(await eventCount(node.url, iv.interview.id, iv.token)).toBe(before);
+    const doc = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
+    expect(doc.body.files).toEqual({ 'main.ts': 'print(1)\n' });
+    // The connection survived all of it.
+    mainFile(cand).insert(9, 'print(2)\n');
+    await waitFor(() => ida.text() === 'print(1)\nprint(2)\n');
+  });
+
+  it('refuses an update that would push the document past its size limit', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const cand = await connectClient(node.url, await iv.invite('candidate'));
+    const chunk = 'x'.repeat(400_000);
+    mainFile(cand).insert(0, chunk);
+    mainFile(cand).insert(0, chunk);
+    await waitFor(() => cand.provider.pending === 0);
+    const refused = new Promise<any>((resolve) => cand.provider.on('refused', resolve));
+    mainFile(cand).insert(0, chunk);
+    expect((await refused).code).toBe('too_large');
+    const doc = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
+    expect(doc.body.files['main.ts'].length).toBe(800_000);
+  });
+
+  it('rate-limits a socket that floods events', async () => {
+    const node = await startNode({ socketEventsPerSecond: 5, socketEventBurst: 10 });
+    const iv = await createInterview(node);
+    const cand = await connectClient(node.url, await iv.invite('candidate'));
+    const replies = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => cand.socket.emitWithAck('chat:send', { channel: 'room', text: `m${i}` })),
+    );
+    const codes = replies.map((r: any) => r.error?.code ?? 'ok');
+    expect(codes.filter((c) => c === 'ok').length).toBeLessThanOrEqual(11);
+    expect(codes.filter((c) => c === 'rate_limited').length).toBeGreaterThanOrEqual(19);
+  });
+});
+
+describe('bad input over REST', () => {
+  it('answers malformed, oversized and unknown requests with codes', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const owner = iv.token;
+    const id = iv.interview.id;
+    const admin = await node.server.ctx.tokens.sign({ sub: 'root', name: 'Root', role: 'admin' }, 60);
+    expect(await api(node.url, '/api/interviews', { token: admin, rawBody: '{"title":' })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'invalid_payload' } },
+    });
+    expect(await api(node.url, '/api/interviews', { token: admin, body: { title: '' } })).toMatchObject({ status: 400 });
+    expect(await api(node.url, '/api/interviews', { token: admin, body: { title: 'x', language: 'cobol' } })).toMatchObject({ status: 400 });
+    expect(await api(node.url, '/api/interviews', { token: admin, body: { title: 'x', role: 'admin' } })).toMatchObject({ status: 400 });
+    expect(await api(node.url, '/api/interviews', { token: admin, body: { title: 'x'.repeat(100_000) } })).toMatchObject({
+      status: 413,
+      body: { error: { code: 'too_large' } },
+    });
+    expect(await api(node.url, `/api/interviews/${id}/invites`, { token: owner, body: { role: 'admin', name: 'x' } })).toMatchObject({
+      status: 400,
+    });
+    expect(await api(node.url, `/api/interviews/${id}/events?after=-1`, { token: owner })).toMatchObject({ status: 400 });
+    expect(await api(node.url, `/api/interviews/${id}/events?limit=100000`, { token: owner })).toMatchObject({ status: 400 });
+    expect(await api(node.url, '/api/nothing-here', { token: owner })).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
+  });
+});

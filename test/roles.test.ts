@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { connectClient, connectSocket, createInterview, mainFile, nextEvent, startNode, waitFor } from './helpers.js';
+
+describe('roles in the live room', () => {
+  it('an observer receives edits, but its edits and room chat are refused with forbidden', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const cand = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    const obs = await connectClient(node.url, await iv.invite('observer', 'Olga'), ['main', 'notes']);
+
+    mainFile(cand).insert(0, 'def solve():\n');
+    await waitFor(() => obs.text() === 'def solve():\n');
+
+    // A raw write from the observer: refused, and nothing changes anywhere.
+    const evil = new Y.Doc();
+    Y.applyUpdate(evil, Y.encodeStateAsUpdate(obs.provider.doc('main')));
+    evil.getMap<Y.Text>('files').get('main.ts')!.insert(0, 'HACKED');
+    const reply = await obs.socket.emitWithAck('doc:update', { doc: 'main', update: Y.encodeStateAsUpdate(evil) });
+    expect(reply).toEqual({ error: { code: 'forbidden', message: expect.any(String) } });
+
+    const chat = await obs.socket.emitWithAck('chat:send', { channel: 'room', text: 'hello candidate' });
+    expect(chat).toMatchObject({ error: { code: 'forbidden' } });
+    const lang = await obs.socket.emitWithAck('interview:language', { language: 'python' });
+    expect(lang).toMatchObject({ error: { code: 'forbidden' } });
+
+    // Observers may write the notes and panel chat.
+    obs.provider.doc('notes').getText('notes').insert(0, 'strong start');
+    await waitFor(() => obs.provider.pending === 0);
+    const panel = await obs.socket.emitWithAck('chat:send', { channel: 'panel', text: 'looks good' });
+    expect(panel).toMatchObject({ message: { channel: 'panel', text: 'looks good', from: { role: 'observer' } } });
+
+    const fresh = await connectClient(node.url, await iv.invite('interviewer', 'Ida'));
+    expect(fresh.text()).toBe('def solve():\n');
+  });
+
+  it('a candidate socket listening to every event never sees notes, panel chat or anything derived from them', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+
+    const seen: Array<{ event: string; args: unknown[] }> = [];
+    const candSocket = connectSocket(node.url, await iv.invite('candidate', 'Cy'));
+    candSocket.onAny((event, ...args) => seen.push({ event, args }));
+    await nextEvent(candSocket, 'session');
+
+    const ida = await connectClient(node.url, await iv.invite('interviewer', 'Ida'), ['main', 'notes']);
+    const obs = await connectClient(node.url, await iv.invite('observer', 'Olga'), ['main', 'notes']);
+    ida.provider.doc('notes').getText('notes').insert(0, 'SECRET-NOTE weak on graphs');
+    ida.provider.awareness('notes').setLocalStateField('user', { name: 'SECRET-CURSOR' });
+    await ida.socket.emitWithAck('chat:send', { channel: 'panel', text: 'SECRET-PANEL hire?' });
+    await obs.socket.emitWithAck('chat:send', { channel: 'panel', text: 'SECRET-PANEL maybe' });
+    await ida.socket.emitWithAck('chat:send', { channel: 'room', text: 'welcome!' });
+    await waitFor(() => obs.provider.doc('notes').getText('notes').toString().includes('SECRET-NOTE'));
+    await waitFor(() => seen.some((s) => s.event === 'chat:message'));
+
+    // The candidate's own attempts are refused.
+    expect(await candSocket.emitWithAck('doc:sync', { doc: 'notes', stateVector: Y.encodeStateVector(new Y.Doc()) })).toMatchObject({
+      error: { code: 'forbidden' },
+    });
+    expect(await candSocket.emitWithAck('chat:send', { channel: 'panel', text: 'let me in' })).toMatchObject({
+      error: { code: 'forbidden' },
+    });
+
+    // A reconnecting candidate's session carries no panel chat either.
+    const later = connectSocket(node.url, await iv.invite('candidate', 'Cy2'));
+    const session = await nextEvent<any>(later, 'session');
+    expect(session.chat.map((m: any) => m.text)).toEqual(['welcome!']);
+
+    const dump = JSON.stringify(seen, (_k, v) => (v?.type === 'Buffer' ? Buffer.from(v.data).toString('latin1') : v));
+    expect(dump).not.toContain('SECRET');
+    expect(seen.some((s) => (s.args[0] as any)?.doc === 'notes')).toBe(false);
+    expect(seen.filter((s) => s.event === 'chat:message').map((s) => (s.args[0] as any).text)).toEqual(['welcome!']);
+  });
+
+  it('a disconnected client\'s cursor is removed for everyone', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const a = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    const b = await connectClient(node.url, await iv.invite('interviewer', 'Ida'));
+    a.provider.awareness('main').setLocalStateField('user', { name: 'Cy', color: '#f00' });
+    const aId = a.provider.doc('main').clientID;
+    await waitFor(() => (b.provider.awareness('main').getStates().get(aId) as any)?.user?.name === 'Cy');
+
+    // A late joiner gets current cursors from the node.
+    const c = await connectClient(node.url, await iv.invite('observer', 'Olga'));
+    await waitFor(() => c.provider.awareness('main').getStates().has(aId));
+
+    a.socket.disconnect();
+    await waitFor(() => !b.provider.awareness('main').getStates().has(aId));
+    await waitFor(() => !c.provider.awareness('main').getStates().has(aId));
+  });
+
+  it('participants list everyone once per sub with their online state', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const ida = await connectClient(node.url, iv.token);
+    const candToken = await iv.invite('candidate', 'Cy');
+    const cand = await connectClient(node.url, candToken);
+    const second = await connectClient(node.url, candToken); // a second tab of the same person
+    const summary = () => ida.participants().map((p) => [p.name, p.role, p.online]).sort();
+    await waitFor(() => ida.participants().length === 2);
+    expect(summary()).toEqual([
+      ['Ada', 'interviewer', true],
+      ['Cy', 'candidate', true],
+    ]);
+    expect(cand.participants().map((p) => p.name).sort()).toEqual(['Ada', 'Cy']);
+    cand.socket.disconnect();
+    await new Promise((r) => setTimeout(r, 100));
+    // Still online through the second tab.
+    expect(ida.participants().find((p) => p.name === 'Cy')?.online).toBe(true);
+    second.socket.disconnect();
+    await waitFor(() => ida.participants().find((p) => p.name === 'Cy')?.online === false);
+  });
+});

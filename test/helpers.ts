@@ -35,7 +35,7 @@ export interface TestNode {
 /** Starts a node on a free port; closed automatically when the test ends. */
 export async function startNode(
   overrides: Partial<Config> = {},
-  options: ServerOptions & { keepOpen?: boolean } = {},
+  options: ServerOptions & { keepOpen?: boolean; port?: number } = {},
 ): Promise<TestNode> {
   const config = defaultConfig({
     port: 0,
@@ -46,7 +46,7 @@ export async function startNode(
     ...overrides,
   });
   const server = await createServer(config, { logger: pino({ level: 'silent' }), roomUnloadMs: 200, ...options });
-  const { url } = await server.listen(0, '127.0.0.1');
+  const { url } = await server.listen(options.port ?? 0, '127.0.0.1');
   let closed = false;
   const node: TestNode = {
     server,

@@ -1,0 +1,111 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../server/config.js';
+import { api, connectClient, createInterview, interviewerToken, mainFile, startNode, tempDir, waitFor } from './helpers.js';
+
+describe('configuration', () => {
+  it('has working defaults with no environment', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ port: 3000, dataDir: './data', logLevel: 'info', jwtSecret: undefined });
+  });
+
+  it('stops on a bad value with one line naming the variable, without echoing secrets', () => {
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(ConfigError);
+    expect(() => loadConfig({ PORT: '70000' })).toThrow(/^Invalid PORT="70000"/);
+    expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
+    expect(() => loadConfig({ PUBLIC_URL: 'not a url' })).toThrow(/PUBLIC_URL/);
+    try {
+      loadConfig({ JWT_SECRET: 'short-secret' });
+      expect.unreachable();
+    } catch (err) {
+      expect(String((err as Error).message)).toMatch(/^Invalid JWT_SECRET: /);
+      expect(String((err as Error).message)).not.toContain('short-secret');
+    }
+  });
+
+  it('generates a JWT secret once and keeps it in the data directory', async () => {
+    const dataDir = tempDir();
+    const node = await startNode({ dataDir, jwtSecret: undefined });
+    const file = join(dataDir, 'jwt-secret');
+    expect(existsSync(file)).toBe(true);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const secret = readFileSync(file, 'utf8');
+    const token = await interviewerToken(node);
+    await node.close();
+    const again = await startNode({ dataDir, jwtSecret: undefined });
+    expect(readFileSync(file, 'utf8')).toBe(secret);
+    expect((await api(again.url, '/api/interviews', { token })).status).toBe(200);
+  });
+});
+
+describe('REST contract', () => {
+  it('creates, lists and reads interviews; invites carry absolute URLs with the token in the fragment', async () => {
+    const node = await startNode({ publicUrl: 'https://duet.example.org' });
+    const owner = await interviewerToken(node);
+    const created = await api(node.url, '/api/interviews', { token: owner, body: { title: 'Graphs', language: 'go' } });
+    expect(created).toMatchObject({
+      status: 201,
+      body: { id: expect.any(String), title: 'Graphs', language: 'go', status: 'open', createdAt: expect.any(String), token: expect.any(String) },
+    });
+    const defaulted = await api(node.url, '/api/interviews', { token: owner, body: { title: 'Default' } });
+    expect(defaulted.body.language).toBe('python');
+    const { id, token } = created.body;
+
+    const list = await api(node.url, '/api/interviews', { token: owner });
+    expect(list.body.interviews.map((i: any) => i.title)).toEqual(['Default', 'Graphs']);
+    expect((await api(node.url, '/api/interviews', { token })).body.interviews.map((i: any) => i.id)).toEqual([id]);
+
+    for (const role of ['candidate', 'observer', 'interviewer'] as const) {
+      const invite = await api(node.url, `/api/interviews/${id}/invites`, { token, body: { role, name: 'Pat', expiresIn: 600 } });
+      expect(invite.status).toBe(201);
+      expect(invite.body.url).toBe(`https://duet.example.org/room/${id}#token=${invite.body.token}`);
+      const claims = await node.server.ctx.tokens.verify(invite.body.token);
+      expect(claims).toMatchObject({ role, name: 'Pat', iid: id });
+      expect(claims.exp - Math.floor(Date.now() / 1000)).toBeLessThanOrEqual(600);
+    }
+    const reviewer = await api(node.url, `/api/interviews/${id}/invites`, { token, body: { role: 'reviewer', name: 'Panel' } });
+    expect(reviewer.body.url).toBe(`https://duet.example.org/replay/${id}#token=${reviewer.body.token}`);
+
+    // The seed of `main` is the first doc event, by the creator.
+    const events = await api(node.url, `/api/interviews/${id}/events`, { token });
+    expect(events.body.events[0]).toMatchObject({ seq: 1, type: 'doc', actor: { name: 'Ada', role: 'interviewer' }, data: { doc: 'main' } });
+    expect((await api(node.url, `/api/interviews/${id}/document`, { token })).body).toEqual({ files: { 'main.go': '' } });
+  });
+
+  it('pages the event log with after and next without skipping', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const cand = await connectClient(node.url, await iv.invite('candidate'));
+    for (let i = 0; i < 25; i++) mainFile(cand).insert(0, 'x');
+    await waitFor(() => cand.provider.pending === 0);
+    const seqs: number[] = [];
+    let after = 0;
+    for (;;) {
+      const page = await api(node.url, `/api/interviews/${iv.interview.id}/events?after=${after}&limit=7`, { token: iv.token });
+      seqs.push(...page.body.events.map((e: any) => e.seq));
+      for (const e of page.body.events) expect(new Date(e.at).toISOString()).toBe(e.at);
+      if (page.body.next === null) break;
+      after = page.body.next;
+    }
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+    expect(seqs.length).toBeGreaterThanOrEqual(27); // seed + join + 25 edits
+  });
+
+  it('serves health, readiness and Prometheus metrics', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const cand = await connectClient(node.url, await iv.invite('candidate'));
+    mainFile(cand).insert(0, 'x');
+    await waitFor(() => cand.provider.pending === 0);
+    await cand.socket.emitWithAck('chat:send', { channel: 'panel', text: 'no' });
+    expect(await api(node.url, '/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(await api(node.url, '/readyz')).toMatchObject({ status: 200, body: { status: 'ready' } });
+    const metrics = (await api(node.url, '/metrics')).body as string;
+    expect(metrics).toMatch(/^duet_sockets 1$/m);
+    expect(metrics).toMatch(/^duet_rooms 1$/m);
+    expect(metrics).toMatch(/^duet_doc_updates_total\{doc="main"\} 1$/m);
+    expect(metrics).toMatch(/^duet_errors_total\{code="forbidden"\} 1$/m);
+    expect(metrics).toMatch(/^duet_store_write_seconds_count \d+$/m);
+  });
+});

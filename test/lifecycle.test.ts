@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { api, connectClient, createInterview, mainFile, nextEvent, startNode, tempDir, waitFor } from './helpers.js';
+
+describe('interview lifecycle', () => {
+  it('ending tells everyone, refuses further edits with interview_ended, and is idempotent', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const cand = await connectClient(node.url, await iv.invite('candidate'));
+    const ida = await connectClient(node.url, iv.token);
+    mainFile(cand).insert(0, 'final answer');
+    await waitFor(() => ida.text() === 'final answer');
+
+    const told = nextEvent<any>(cand.socket, 'interview');
+    const ended = await api(node.url, `/api/interviews/${iv.interview.id}/end`, { token: iv.token, method: 'POST' });
+    expect(ended).toMatchObject({ status: 200, body: { status: 'ended', endedAt: expect.any(String) } });
+    expect(await told).toMatchObject({ id: iv.interview.id, status: 'ended' });
+
+    const late = new Y.Doc();
+    Y.applyUpdate(late, Y.encodeStateAsUpdate(cand.provider.doc('main')));
+    late.getMap<Y.Text>('files').get('main.ts')!.insert(0, 'too late: ');
+    const reply = await cand.socket.emitWithAck('doc:update', { doc: 'main', update: Y.encodeStateAsUpdate(late) });
+    expect(reply).toMatchObject({ error: { code: 'interview_ended' } });
+    expect(await cand.socket.emitWithAck('chat:send', { channel: 'room', text: 'wait' })).toMatchObject({ error: { code: 'interview_ended' } });
+    expect(await cand.socket.emitWithAck('interview:language', { language: 'go' })).toMatchObject({ error: { code: 'interview_ended' } });
+
+    const again = await api(node.url, `/api/interviews/${iv.interview.id}/end`, { token: iv.token, method: 'POST' });
+    expect(again).toMatchObject({ status: 200, body: { status: 'ended', endedAt: ended.body.endedAt } });
+
+    // Anyone with a valid token may still join, read-only.
+    const viewer = await connectClient(node.url, await iv.invite('observer'));
+    expect(viewer.text()).toBe('final answer');
+    expect(viewer.provider.session?.interview.status).toBe('ended');
+
+    const log = await api(node.url, `/api/interviews/${iv.interview.id}/events`, { token: iv.token });
+    const types = log.body.events.map((e: any) => e.type);
+    expect(types.filter((t: string) => t === 'end')).toHaveLength(1);
+    expect(types[types.length - 1]).toBe('end');
+    const doc = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
+    expect(doc.body.files['main.ts']).toBe('final answer');
+  });
+
+  it('a language change reaches everyone and is logged', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const cand = await connectClient(node.url, await iv.invite('candidate'));
+    const obs = await connectClient(node.url, await iv.invite('observer'));
+    const told = nextEvent<any>(obs.socket, 'interview');
+    expect(await cand.socket.emitWithAck('interview:language', { language: 'go' })).toEqual({ ok: true });
+    expect((await told).language).toBe('go');
+    expect((await api(node.url, `/api/interviews/${iv.interview.id}`, { token: iv.token })).body.language).toBe('go');
+  });
+
+  it('restarts on the same data directory with the document, notes and chat intact', async () => {
+    const dataDir = tempDir();
+    const first = await startNode({ dataDir, snapshotEvery: 10 });
+    const iv = await createInterview(first);
+    const cand = await connectClient(first.url, await iv.invite('candidate'));
+    const ida = await connectClient(first.url, iv.token, ['main', 'notes']);
+    for (let i = 0; i < 37; i++) mainFile(cand).insert(mainFile(cand).length, `${i};`);
+    ida.provider.doc('notes').getText('notes').insert(0, 'solid');
+    await cand.socket.emitWithAck('chat:send', { channel: 'room', text: 'done?' });
+    await ida.socket.emitWithAck('chat:send', { channel: 'panel', text: 'hire' });
+    await waitFor(() => cand.provider.pending === 0 && ida.provider.pending === 0);
+    const text = cand.text();
+    const observerToken = await iv.invite('observer');
+    await first.close();
+
+    const second = await startNode({ dataDir });
+    const back = await connectClient(second.url, observerToken, ['main', 'notes']);
+    expect(back.text()).toBe(text);
+    expect(back.provider.doc('notes').getText('notes').toString()).toBe('solid');
+    expect(back.provider.session?.chat.map((m) => [m.channel, m.text])).toEqual([
+      ['room', 'done?'],
+      ['panel', 'hire'],
+    ]);
+    // Tokens minted before the restart still work: the generated secret was kept.
+    expect((await api(second.url, `/api/interviews/${iv.interview.id}`, { token: iv.token })).status).toBe(200);
+  });
+
+  it('a client keeps edits made while the node was down and sends them after it returns', async () => {
+    const dataDir = tempDir();
+    const first = await startNode({ dataDir });
+    const port = Number(new URL(first.url).port);
+    const iv = await createInterview(first);
+    const cand = await connectClient(first.url, await iv.invite('candidate'));
+    mainFile(cand).insert(0, 'online;');
+    await waitFor(() => cand.provider.pending === 0);
+    await first.close();
+    await waitFor(() => cand.provider.status === 'offline');
+
+    mainFile(cand).insert(mainFile(cand).length, 'offline;');
+    expect(cand.provider.pending).toBeGreaterThan(0);
+
+    await startNode({ dataDir }, { port });
+    await waitFor(() => cand.provider.status === 'connected' && cand.provider.pending === 0, 10_000);
+    const doc = await api(first.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
+    expect(doc.body.files['main.ts']).toBe('online;offline;');
+  });
+});

@@ -16,11 +16,12 @@ import { apiRouter } from './http/api.js';
 import { clientRouter } from './http/client-pages.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { healthRouter } from './http/health.js';
+import { createRedisAdapter, type AdapterFactory, type RedisAdapterHandle } from './adapter.js';
 import { createMetrics } from './metrics.js';
 import { registerConnections } from './realtime/connection.js';
 import { EventWriter } from './rooms/event-writer.js';
 import { RoomRegistry } from './rooms/room-registry.js';
-import { createSqliteStore } from './store/sqlite.js';
+import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 
 export interface ServerOptions {
@@ -31,6 +32,10 @@ export interface ServerOptions {
   clientDir?: string;
   /** How long an empty room stays loaded. */
   roomUnloadMs?: number;
+  /** A Socket.IO adapter built by the caller (cluster mode); otherwise Redis when REDIS_URL is set. */
+  adapter?: AdapterFactory;
+  /** Bound on close(): flushing writes and closing connections (default 8 s). */
+  shutdownTimeoutMs?: number;
 }
 
 export interface DuetServer {
@@ -47,7 +52,15 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const log = options.logger ?? pino({ level: config.logLevel, base: { pid: process.pid } });
   const metrics = createMetrics();
   const ownsStore = !options.store;
-  const store = options.store ?? (await createSqliteStore(config.dataDir));
+  const store = options.store ?? (await openStore(config));
+  let redis: RedisAdapterHandle | undefined;
+  try {
+    if (!options.adapter && config.redisUrl) redis = await createRedisAdapter(config, log);
+  } catch (err) {
+    if (ownsStore) await store.close();
+    throw err;
+  }
+  const adapter = options.adapter ?? redis?.adapter;
   const tokens = await createTokenService({
     secret: resolveSecret(config.jwtSecret, config.dataDir),
     publicKeyPem: config.jwtPublicKey,
@@ -63,7 +76,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     // A client that missed pongs for this long is gone; its cursor goes with it.
     pingInterval: 10_000,
     pingTimeout: 10_000,
+    ...(adapter ? { adapter } : {}),
   });
+  // The adapter's own channels are live before this node takes anyone.
+  await redis?.subscribed();
+  let draining = false;
 
   const ctx: ServerContext = {
     config,
@@ -76,7 +93,16 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     io,
   };
 
-  app.use(healthRouter(ctx, { store: () => store.ping() }));
+  app.use(
+    healthRouter(ctx, {
+      store: () => store.ping(),
+      ...(redis ? { redis: redis.ping } : {}),
+      // A draining node leaves the load balancer's rotation first.
+      shutdown: async () => {
+        if (draining) throw new Error('shutting down');
+      },
+    }),
+  );
   app.use('/api', apiRouter(ctx));
   app.use('/api', notFound());
   app.use(clientRouter(options.clientDir ?? join(PROJECT_ROOT, 'dist', 'client')));
@@ -101,14 +127,39 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     },
     close() {
       closing ??= (async () => {
-        // Stop taking sockets and requests, let queued log writes land, then release the rest.
-        io.disconnectSockets(true);
-        await new Promise<void>((resolve) => io.close(() => resolve()));
-        await ctx.writer.idle();
+        draining = true;
+        const bound = options.shutdownTimeoutMs ?? 8000;
+        const deadline = Date.now() + bound;
+        const left = () => Math.max(0, deadline - Date.now());
+        // 1. Stop accepting connections (open ones live on for now).
+        if (httpServer.listening) httpServer.close();
+        // 2. Let queued log writes commit, so their acks still reach connected clients.
+        await timeLimit(ctx.writer.idle(), left() / 2);
+        // 3. Tell this node's clients (local only: not the whole cluster), then close
+        //    their transports. A transport close, unlike a server `disconnect`
+        //    packet, makes socket.io-client reconnect, through the load balancer,
+        //    to another node; unacknowledged edits are resent from there.
+        io.local.emit('error', { code: 'unavailable', message: 'this node is shutting down; reconnecting to another' });
+        await timeLimit(new Promise<void>((resolve) => io.close(() => resolve())), left());
+        httpServer.closeAllConnections();
+        // 4. What the disconnects queued (leave events), then release the rest.
+        await timeLimit(ctx.writer.idle(), left());
         await ctx.rooms.closeAll();
+        await redis?.close();
         if (ownsStore) await store.close();
       })();
       return closing;
     },
   };
+}
+
+/** Waits for `p`, but no longer than `ms` (shutdown must be bounded). */
+function timeLimit(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.then(() => {}, () => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

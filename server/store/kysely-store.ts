@@ -54,10 +54,16 @@ export class KyselyStore implements Store {
   constructor(
     readonly kind: Dialect,
     private readonly db: Kysely<Database>,
+    /** PostgreSQL schema holding the tables: the migration bookkeeping goes there too. */
+    private readonly schema?: string,
   ) {}
 
   async migrate(): Promise<void> {
-    const { error, results } = await new Migrator({ db: this.db, provider: migrationProvider(this.kind) }).migrateToLatest();
+    const { error, results } = await new Migrator({
+      db: this.db,
+      provider: migrationProvider(this.kind),
+      ...(this.schema ? { migrationTableSchema: this.schema } : {}),
+    }).migrateToLatest();
     const failed = results?.find((r) => r.status === 'Error');
     if (error || failed) {
       throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);

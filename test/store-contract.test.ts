@@ -1,0 +1,181 @@
+/**
+ * One contract, two stores: every test here runs against SQLite and against
+ * PostgreSQL (a fresh schema per test, dropped after).
+ */
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { DuetError } from '../shared/errors.js';
+import type { Actor } from '../shared/protocol.js';
+import { createPostgresStore } from '../server/store/postgres.js';
+import { createSqliteStore } from '../server/store/sqlite.js';
+import type { NewEvent, Store } from '../server/store/store.js';
+import { PG_URL, uniqueSchema } from './fixtures/services.js';
+import { tempDir } from './helpers.js';
+
+interface Backend {
+  name: string;
+  /** Several processes share it (PostgreSQL); SQLite is one node's file. */
+  shared: boolean;
+  /** A fresh, empty store; `sibling` opens a second handle on the same database (another node). */
+  open(): Promise<{ store: Store; sibling(): Promise<Store> }>;
+}
+
+const backends: Backend[] = [
+  {
+    name: 'sqlite',
+    shared: false,
+    async open() {
+      const dir = tempDir();
+      const make = async () => {
+        const s = await createSqliteStore(dir);
+        onTestFinished(() => s.close());
+        return s;
+      };
+      return { store: await make(), sibling: make };
+    },
+  },
+  {
+    name: 'postgres',
+    shared: true,
+    async open() {
+      const schema = uniqueSchema();
+      const make = async () => {
+        const s = await createPostgresStore({ url: PG_URL, schema, poolSize: 4 });
+        onTestFinished(() => s.close());
+        return s;
+      };
+      return { store: await make(), sibling: make };
+    },
+  },
+];
+
+const ada: Actor = { sub: 'ada', name: 'Ada', role: 'interviewer' };
+const cy: Actor = { sub: 'cy', name: 'Cy', role: 'candidate' };
+let ids = 0;
+const newId = () => `iv_${Date.now().toString(36)}_${ids++}`;
+const at = (ms = 0) => new Date(Date.UTC(2026, 10, 28, 12, 0, 0, ms)).toISOString();
+
+function docEvent(bytes: number[], actor = cy): NewEvent {
+  return { type: 'doc', at: at(), actor, doc: 'main', bin: new Uint8Array(bytes), data: { doc: 'main' } };
+}
+function chat(text: string, channel: 'room' | 'panel' = 'room', actor = ada): NewEvent {
+  return { type: 'chat', at: at(), actor, data: { channel, text } };
+}
+async function interview(store: Store, seed: NewEvent[] = [docEvent([1, 2, 3], ada)], createdBy = ada) {
+  return store.createInterview({ id: newId(), title: 'T', language: 'typescript', createdAt: at(), createdBy }, seed);
+}
+
+describe.each(backends)('store contract: $name', (backend) => {
+  it('creates an interview with its seed as the first events, and finds it', async () => {
+    const { store } = await backend.open();
+    const iv = await interview(store);
+    expect(iv).toMatchObject({ title: 'T', language: 'typescript', status: 'open', endedAt: null, createdBy: { sub: 'ada', name: 'Ada' } });
+    expect(await store.getInterview(iv.id)).toEqual(iv);
+    expect(await store.getInterview('nope')).toBeUndefined();
+    const events = await store.readEvents(iv.id, {});
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ seq: 1, type: 'doc', doc: 'main', actor: ada, data: { doc: 'main' } });
+    expect([...events[0]!.bin!]).toEqual([1, 2, 3]);
+  });
+
+  it('lists newest first, filtered by creator', async () => {
+    const { store } = await backend.open();
+    const a = await store.createInterview({ id: newId(), title: 'A', language: 'python', createdAt: at(1), createdBy: ada }, []);
+    const b = await store.createInterview({ id: newId(), title: 'B', language: 'go', createdAt: at(2), createdBy: cy }, []);
+    expect((await store.listInterviews({})).map((i) => i.id)).toEqual([b.id, a.id]);
+    expect((await store.listInterviews({ createdBy: 'ada' })).map((i) => i.id)).toEqual([a.id]);
+  });
+
+  it('appends with gapless seqs, binary intact, and reads pages by after/limit/type/doc', async () => {
+    const { store } = await backend.open();
+    const iv = await interview(store);
+    const r = await store.append(iv.id, [docEvent([0, 255, 7]), chat('hi'), docEvent([9])], { requireOpen: true });
+    expect(r.events.map((e) => e.seq)).toEqual([2, 3, 4]);
+    expect(r.interview.id).toBe(iv.id);
+    expect((await store.readEvents(iv.id, { after: 1, limit: 2 })).map((e) => e.seq)).toEqual([2, 3]);
+    expect((await store.readEvents(iv.id, { type: 'chat' })).map((e) => e.data)).toEqual([{ channel: 'room', text: 'hi' }]);
+    const docs = await store.readEvents(iv.id, { doc: 'main', after: 1 });
+    expect(docs.map((e) => [...e.bin!])).toEqual([[0, 255, 7], [9]]);
+    expect(await store.readEvents(iv.id, { after: 4 })).toEqual([]);
+  });
+
+  it('keeps seqs gapless and in commit order under concurrent appends (from two nodes when shared)', async () => {
+    const { store, sibling } = await backend.open();
+    const other = backend.shared ? await sibling() : store;
+    const iv = await interview(store);
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        (i % 2 ? store : other).append(iv.id, [docEvent([i]), docEvent([i, i])], { requireOpen: true }),
+      ),
+    );
+    const seqs = (await store.readEvents(iv.id, {})).map((e) => e.seq);
+    expect(seqs).toEqual(Array.from({ length: 81 }, (_, i) => i + 1));
+  });
+
+  it('refuses appends to an ended interview and to a missing one, changing nothing', async () => {
+    const { store } = await backend.open();
+    const iv = await interview(store);
+    const ended = await store.append(iv.id, [{ type: 'end', at: at(), actor: ada, data: {} }], {
+      requireOpen: true,
+      patch: { status: 'ended', endedAt: at(5) },
+    });
+    expect(ended.interview).toMatchObject({ status: 'ended', endedAt: at(5) });
+    await expect(store.append(iv.id, [chat('late')], { requireOpen: true })).rejects.toMatchObject({ code: 'interview_ended' });
+    await expect(store.append('missing', [chat('x')], { requireOpen: true })).rejects.toBeInstanceOf(DuetError);
+    await expect(store.append('missing', [chat('x')], { requireOpen: true })).rejects.toMatchObject({ code: 'not_found' });
+    expect((await store.readEvents(iv.id, {})).map((e) => e.type)).toEqual(['doc', 'end']);
+    // Without requireOpen (e.g. a leave after the end) it still appends.
+    await store.append(iv.id, [{ type: 'leave', at: at(), actor: cy, data: {} }], { requireOpen: false });
+    expect((await store.readEvents(iv.id, {})).map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
+
+  it('applies a language patch in the same transaction', async () => {
+    const { store } = await backend.open();
+    const iv = await interview(store);
+    const r = await store.append(iv.id, [{ type: 'language', at: at(), actor: cy, data: { language: 'python' } }], {
+      requireOpen: true,
+      patch: { language: 'python' },
+    });
+    expect(r.interview.language).toBe('python');
+    expect((await store.getInterview(iv.id))!.language).toBe('python');
+  });
+
+  it('returns recent chat oldest first, by channel, bounded', async () => {
+    const { store } = await backend.open();
+    const iv = await interview(store);
+    await store.append(iv.id, [chat('r1'), chat('p1', 'panel'), chat('r2'), docEvent([1]), chat('r3')], { requireOpen: true });
+    expect((await store.recentChat(iv.id, ['room'], 2)).map((e) => e.data.text)).toEqual(['r2', 'r3']);
+    expect((await store.recentChat(iv.id, ['room', 'panel'], 10)).map((e) => e.data.text)).toEqual(['r1', 'p1', 'r2', 'r3']);
+    expect(await store.recentChat(iv.id, [], 10)).toEqual([]);
+  });
+
+  it('keeps snapshots per document, newest wins, saving twice is harmless', async () => {
+    const { store } = await backend.open();
+    const iv = await interview(store);
+    expect(await store.latestSnapshot(iv.id, 'main')).toBeUndefined();
+    await store.saveSnapshot(iv.id, { doc: 'main', seq: 3, state: new Uint8Array([3]) }, at());
+    await store.saveSnapshot(iv.id, { doc: 'main', seq: 9, state: new Uint8Array([9, 0]) }, at());
+    await store.saveSnapshot(iv.id, { doc: 'main', seq: 9, state: new Uint8Array([9, 0]) }, at());
+    await store.saveSnapshot(iv.id, { doc: 'notes', seq: 5, state: new Uint8Array([5]) }, at());
+    const main = await store.latestSnapshot(iv.id, 'main');
+    expect(main?.seq).toBe(9);
+    expect([...main!.state]).toEqual([9, 0]);
+    expect((await store.latestSnapshot(iv.id, 'notes'))?.seq).toBe(5);
+  });
+
+  it('upserts participants once per sub, in first-seen order', async () => {
+    const { store } = await backend.open();
+    const iv = await interview(store);
+    await store.upsertParticipant(iv.id, cy, at());
+    await store.upsertParticipant(iv.id, ada, at());
+    await store.upsertParticipant(iv.id, { ...cy, name: 'Cyril' }, at());
+    expect(await store.listParticipants(iv.id)).toEqual([{ ...cy, name: 'Cyril' }, ada]);
+  });
+
+  it('answers ping, and a second handle migrates idempotently', async () => {
+    const { store, sibling } = await backend.open();
+    await store.ping();
+    const iv = await interview(store);
+    const again = await sibling();
+    expect(await again.getInterview(iv.id)).toMatchObject({ id: iv.id });
+  });
+});

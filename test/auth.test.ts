@@ -75,3 +75,34 @@ describe('REST authorisation', () => {
     expect(await api(node.url, `/api/interviews/${id}/events`, { token: reviewer })).toMatchObject({ status: 200 });
   });
 });
+
+describe('invites', () => {
+  it('are listed without tokens and revocable: a revoked invite is refused at the handshake and on REST, and its live socket is dropped', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const id = iv.interview.id;
+    const made = await api(node.url, `/api/interviews/${id}/invites`, { token: iv.token, body: { role: 'candidate', name: 'Cy' } });
+    const reviewer = await api(node.url, `/api/interviews/${id}/invites`, { token: iv.token, body: { role: 'reviewer', name: 'Panel' } });
+    expect(made.body).toMatchObject({ id: expect.any(String), role: 'candidate', name: 'Cy', revokedAt: null });
+
+    const listed = await api(node.url, `/api/interviews/${id}/invites`, { token: iv.token });
+    expect(listed.body.invites.map((i: any) => i.name)).toEqual(['Cy', 'Panel']);
+    expect(JSON.stringify(listed.body)).not.toContain(made.body.token);
+
+    const live = connectSocket(node.url, made.body.token, { reconnection: false });
+    await nextEvent(live, 'session');
+    const told = nextEvent<{ code: string }>(live, 'error');
+    const revoked = await api(node.url, `/api/interviews/${id}/invites/${made.body.id}`, { token: iv.token, method: 'DELETE' });
+    expect(revoked).toMatchObject({ status: 200, body: { id: made.body.id, revokedAt: expect.any(String) } });
+    expect((await told).code).toBe('invite_revoked');
+    expect((await refusal(node.url, made.body.token)).code).toBe('invite_revoked');
+
+    await api(node.url, `/api/interviews/${id}/invites/${reviewer.body.id}`, { token: iv.token, method: 'DELETE' });
+    expect(await api(node.url, `/api/interviews/${id}/events`, { token: reviewer.body.token })).toMatchObject({
+      status: 401,
+      body: { error: { code: 'invite_revoked' } },
+    });
+    expect(await api(node.url, `/api/interviews/${id}/invites/nope`, { token: iv.token, method: 'DELETE' })).toMatchObject({ status: 404 });
+    expect(await api(node.url, `/api/interviews/${id}/invites`, { token: reviewer.body.token })).toMatchObject({ status: 401 });
+  });
+});

@@ -7,10 +7,10 @@ import type { LoggedEvent } from '../../shared/protocol.js';
 import { can } from '../../shared/roles.js';
 import { createInterviewSchema, createInviteSchema, eventsQuerySchema } from '../../shared/schemas.js';
 import { randomId } from '../auth.js';
-import type { ServerContext } from '../context.js';
+import { channelOf, type ServerContext } from '../context.js';
 import { actorOf, createInterview, endInterview, loadInterview } from '../interviews.js';
 import { parseOrThrow } from '../realtime/handle.js';
-import type { StoredEvent } from '../store/store.js';
+import type { Invite, StoredEvent } from '../store/store.js';
 import { filesOf } from '../rooms/yjs-checks.js';
 import { authenticate, claimsOf } from './authenticate.js';
 
@@ -18,6 +18,18 @@ function toLoggedEvent(e: StoredEvent): LoggedEvent {
   const data: Record<string, unknown> = { ...e.data };
   if (e.bin) data.update = Buffer.from(e.bin.buffer, e.bin.byteOffset, e.bin.byteLength).toString('base64');
   return { seq: e.seq, at: e.at, type: e.type, actor: e.actor, data };
+}
+
+/** An invite as the API shows it: never its token. */
+function publicInvite(invite: Invite) {
+  return {
+    id: invite.id,
+    role: invite.role,
+    name: invite.name,
+    createdAt: invite.createdAt,
+    expiresAt: invite.expiresAt,
+    revokedAt: invite.revokedAt,
+  };
 }
 
 export function apiRouter(ctx: ServerContext): Router {
@@ -63,13 +75,46 @@ export function apiRouter(ctx: ServerContext): Router {
     if (!can.manageInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot invite`);
     const interview = await loadInterview(ctx, claims, req.params.id);
     const body = parseOrThrow(createInviteSchema, req.body);
-    const token = await ctx.tokens.sign(
-      { sub: `u_${randomId()}`, name: body.name, role: body.role, iid: interview.id, jti: randomId() },
-      body.expiresIn ?? ctx.config.inviteTtlSeconds,
-    );
+    const ttl = body.expiresIn ?? ctx.config.inviteTtlSeconds;
+    const invite: Invite = {
+      id: randomId(),
+      interviewId: interview.id,
+      role: body.role,
+      name: body.name,
+      sub: `u_${randomId()}`,
+      createdAt: new Date().toISOString(),
+      expiresAt: new Date(Date.now() + ttl * 1000).toISOString(),
+      createdBy: claims.sub,
+      revokedAt: null,
+    };
+    await ctx.store.createInvite(invite);
+    const token = await ctx.tokens.sign({ sub: invite.sub, name: invite.name, role: invite.role, iid: interview.id, jti: invite.id }, ttl);
     const base = ctx.config.publicUrl ?? `${req.protocol}://${req.get('host')}`;
     const page = body.role === 'reviewer' ? 'replay' : 'room';
-    res.status(201).json({ token, url: `${base}/${page}/${interview.id}#token=${token}` });
+    res.status(201).json({ token, url: `${base}/${page}/${interview.id}#token=${token}`, ...publicInvite(invite) });
+  });
+
+  api.get('/interviews/:id/invites', async (req, res) => {
+    const claims = claimsOf(req);
+    if (!can.manageInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot list invites`);
+    const interview = await loadInterview(ctx, claims, req.params.id);
+    res.json({ invites: (await ctx.store.listInvites(interview.id)).map(publicInvite) });
+  });
+
+  api.delete('/interviews/:id/invites/:inviteId', async (req, res) => {
+    const claims = claimsOf(req);
+    if (!can.manageInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot revoke invites`);
+    const interview = await loadInterview(ctx, claims, req.params.id);
+    const invite = await ctx.store.revokeInvite(interview.id, req.params.inviteId, new Date().toISOString());
+    if (!invite) throw new DuetError('not_found', 'no such invite');
+    // Whoever is in the room on it leaves now, on every node.
+    const sockets = await ctx.io.in(channelOf.all(interview.id)).fetchSockets();
+    for (const s of sockets) {
+      if (s.data.claims?.jti !== invite.id) continue;
+      s.emit('error', { code: 'invite_revoked', message: 'this invite has been revoked' });
+      s.disconnect(true);
+    }
+    res.json(publicInvite(invite));
   });
 
   api.post('/interviews/:id/end', async (req, res) => {

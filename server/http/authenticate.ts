@@ -2,6 +2,7 @@
 import type { Request, RequestHandler } from 'express';
 import { DuetError } from '../../shared/errors.js';
 import type { TokenClaims } from '../../shared/schemas.js';
+import { verifyToken } from '../access.js';
 import { bearerToken } from '../auth.js';
 import type { ServerContext } from '../context.js';
 
@@ -11,7 +12,7 @@ export function authenticate(ctx: ServerContext): RequestHandler {
   return async (req, _res, next) => {
     const token = bearerToken(req.get('authorization'));
     if (!token) throw new DuetError('unauthorized', 'send Authorization: Bearer <token>');
-    (req as unknown as Record<symbol, TokenClaims>)[CLAIMS] = await ctx.tokens.verify(token);
+    (req as unknown as Record<symbol, TokenClaims>)[CLAIMS] = await verifyToken(ctx, token);
     next();
   };
 }

@@ -7,6 +7,7 @@ import { CLIENT_EVENTS, PROTOCOL_VERSION } from '../../shared/protocol.js';
 import { DuetError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
 import { can } from '../../shared/roles.js';
+import { verifyToken } from '../access.js';
 import { channelOf, type ServerContext } from '../context.js';
 import { actorOf } from '../interviews.js';
 import type { Room } from '../rooms/room.js';
@@ -35,7 +36,7 @@ export function registerConnections(ctx: ServerContext): void {
       if (typeof token !== 'string' || token.length === 0 || token.length > 8192) {
         throw new DuetError('unauthorized', 'a token is required in auth.token');
       }
-      const claims = await ctx.tokens.verify(token);
+      const claims = await verifyToken(ctx, token);
       if (claims.iid === undefined) throw new DuetError('forbidden', 'joining takes a token scoped to one interview (an invite)');
       if (!can.joinLive(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot join the live room`);
       const interview = await ctx.store.getInterview(claims.iid);

@@ -5,10 +5,10 @@ import { Migrator, type Kysely, type Selectable } from 'kysely';
 import { DuetError } from '../../shared/errors.js';
 import type { Language } from '../../shared/languages.js';
 import type { Actor, EventType, Interview, InterviewStatus } from '../../shared/protocol.js';
-import type { DocName, Role } from '../../shared/roles.js';
+import type { DocName, InviteRole, Role } from '../../shared/roles.js';
 import { migrationProvider, type Dialect } from './migrations.js';
-import type { Database, EventsTable, InterviewsTable } from './schema.js';
-import type { AppendOptions, EventQuery, NewEvent, NewInterview, Snapshot, Store, StoredEvent } from './store.js';
+import type { Database, EventsTable, InterviewsTable, InvitesTable } from './schema.js';
+import type { AppendOptions, EventQuery, Invite, NewEvent, NewInterview, Snapshot, Store, StoredEvent } from './store.js';
 
 function toInterview(row: Selectable<InterviewsTable>): Interview {
   return {
@@ -19,6 +19,20 @@ function toInterview(row: Selectable<InterviewsTable>): Interview {
     createdAt: row.created_at,
     endedAt: row.ended_at,
     createdBy: { sub: row.created_by_sub, name: row.created_by_name },
+  };
+}
+
+function toInvite(row: Selectable<InvitesTable>): Invite {
+  return {
+    id: row.id,
+    interviewId: row.interview_id,
+    role: row.role as InviteRole,
+    name: row.name,
+    sub: row.sub,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    createdBy: row.created_by_sub,
+    revokedAt: row.revoked_at,
   };
 }
 
@@ -213,6 +227,49 @@ export class KyselyStore implements Store {
       .orderBy('id', 'asc')
       .execute();
     return rows.map((r) => ({ sub: r.sub, name: r.name, role: r.role as Role }));
+  }
+
+  async createInvite(invite: Invite): Promise<void> {
+    await this.db
+      .insertInto('invites')
+      .values({
+        id: invite.id,
+        interview_id: invite.interviewId,
+        role: invite.role,
+        name: invite.name,
+        sub: invite.sub,
+        created_at: invite.createdAt,
+        expires_at: invite.expiresAt,
+        created_by_sub: invite.createdBy,
+        revoked_at: invite.revokedAt,
+      })
+      .execute();
+  }
+
+  async listInvites(interviewId: string): Promise<Invite[]> {
+    const rows = await this.db
+      .selectFrom('invites')
+      .selectAll()
+      .where('interview_id', '=', interviewId)
+      .orderBy('created_at', 'asc')
+      .execute();
+    return rows.map(toInvite);
+  }
+
+  async revokeInvite(interviewId: string, id: string, at: string): Promise<Invite | undefined> {
+    const row = await this.db
+      .updateTable('invites')
+      .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.val(at)) }))
+      .where('id', '=', id)
+      .where('interview_id', '=', interviewId)
+      .returningAll()
+      .executeTakeFirst();
+    return row && toInvite(row);
+  }
+
+  async isInviteRevoked(id: string): Promise<boolean> {
+    const row = await this.db.selectFrom('invites').select('revoked_at').where('id', '=', id).executeTakeFirst();
+    return row?.revoked_at != null;
   }
 
   async ping(): Promise<void> {

@@ -66,6 +66,24 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0002_invites': {
+      async up(db: Kysely<any>) {
+        // One row per minted invite, so an interviewer can list and revoke them.
+        await db.schema
+          .createTable('invites')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('interview_id', 'text', (c) => c.notNull().references('interviews.id').onDelete('cascade'))
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('sub', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('created_by_sub', 'text', (c) => c.notNull())
+          .addColumn('revoked_at', 'text')
+          .execute();
+        await db.schema.createIndex('invites_by_interview').on('invites').columns(['interview_id', 'created_at']).execute();
+      },
+    },
   };
 }
 

@@ -45,9 +45,22 @@ export interface ParticipantsTable {
   id: Generated<number>;
 }
 
+export interface InvitesTable {
+  id: string;
+  interview_id: string;
+  role: string;
+  name: string;
+  sub: string;
+  created_at: string;
+  expires_at: string;
+  created_by_sub: string;
+  revoked_at: string | null;
+}
+
 export interface Database {
   interviews: InterviewsTable;
   events: EventsTable;
   snapshots: SnapshotsTable;
   participants: ParticipantsTable;
+  invites: InvitesTable;
 }

@@ -4,7 +4,7 @@
  */
 import type { Language } from '../../shared/languages.js';
 import type { Actor, EventType, Interview } from '../../shared/protocol.js';
-import type { DocName } from '../../shared/roles.js';
+import type { DocName, InviteRole } from '../../shared/roles.js';
 
 export interface NewEvent {
   type: EventType;
@@ -56,6 +56,18 @@ export interface EventQuery {
   doc?: DocName;
 }
 
+export interface Invite {
+  id: string;
+  interviewId: string;
+  role: InviteRole;
+  name: string;
+  sub: string;
+  createdAt: string;
+  expiresAt: string;
+  createdBy: string;
+  revokedAt: string | null;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Creates the interview and its first events (the seed of `main`) atomically. */
@@ -75,6 +87,11 @@ export interface Store {
   saveSnapshot(interviewId: string, snapshot: Snapshot, at: string): Promise<void>;
   upsertParticipant(interviewId: string, actor: Actor, at: string): Promise<void>;
   listParticipants(interviewId: string): Promise<Actor[]>;
+  createInvite(invite: Invite): Promise<void>;
+  listInvites(interviewId: string): Promise<Invite[]>;
+  /** Marks the invite revoked; returns it, or undefined when it is not this interview's. */
+  revokeInvite(interviewId: string, id: string, at: string): Promise<Invite | undefined>;
+  isInviteRevoked(id: string): Promise<boolean>;
   /** Throws when the database cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,0 +1,12 @@
+/** Token checks that need the store: a revoked invite stops working everywhere at once. */
+import { DuetError } from '../shared/errors.js';
+import type { TokenClaims } from '../shared/schemas.js';
+import type { ServerContext } from './context.js';
+
+export async function verifyToken(ctx: Pick<ServerContext, 'tokens' | 'store'>, token: string): Promise<TokenClaims> {
+  const claims = await ctx.tokens.verify(token);
+  if (claims.jti !== undefined && claims.iid !== undefined && (await ctx.store.isInviteRevoked(claims.jti))) {
+    throw new DuetError('invite_revoked', 'this invite has been revoked');
+  }
+  return claims;
+}

@@ -34,6 +34,12 @@ export interface RedisAdapterHandle {
 export async function createRedisAdapter(
   config: Pick<Config, 'redisUrl' | 'redisKeyPrefix' | 'redisAdapter'>,
   log: Logger,
+  /**
+   * Called when Redis is back after losing it. Broadcasts sent meanwhile are
+   * gone (pub/sub keeps nothing), so this node's clients may lack other nodes'
+   * edits: the caller makes them resync.
+   */
+  onRecovered: () => void = () => {},
 ): Promise<RedisAdapterHandle> {
   if (!config.redisUrl) throw new Error('createRedisAdapter needs a REDIS_URL');
   const pub: RedisClient = createClient({
@@ -47,14 +53,29 @@ export async function createRedisAdapter(
   const sub = pub.duplicate();
   // Without listeners a lost connection would crash the node; node-redis reconnects by itself.
   let lastLogged = 0;
+  let lost = false;
+  let closing = false;
   for (const [name, client] of [['pub', pub], ['sub', sub]] as const) {
     client.on('error', (err: Error) => {
+      if (closing) return;
+      lost = true;
       if (Date.now() - lastLogged > 5000) {
         lastLogged = Date.now();
         log.warn({ err: err.message, client: name }, 'redis connection error (reconnecting)');
       }
     });
-    client.on('ready', () => log.info({ client: name }, 'redis connected'));
+    client.on('ready', () => {
+      if (!lost || !pub.isReady || !sub.isReady) return;
+      lost = false;
+      // node-redis re-issues the subscriptions on reconnect; wait until they are live.
+      subscribed().then(
+        () => {
+          log.info('redis is back; subscriptions restored');
+          onRecovered();
+        },
+        (err: unknown) => log.warn({ err }, 'redis re-subscription check failed'),
+      );
+    });
   }
   await Promise.all([pub.connect(), sub.connect()]);
 
@@ -103,6 +124,7 @@ export async function createRedisAdapter(
       await pub.ping();
     },
     async close() {
+      closing = true;
       // close() (QUIT) lets queued commands finish; destroy() if Redis is gone.
       await Promise.all(
         [pub, sub].map(async (c) => {

@@ -55,7 +55,13 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const store = options.store ?? (await openStore(config));
   let redis: RedisAdapterHandle | undefined;
   try {
-    if (!options.adapter && config.redisUrl) redis = await createRedisAdapter(config, log);
+    if (!options.adapter && config.redisUrl) {
+      redis = await createRedisAdapter(config, log, () => {
+        // Close this node's transports: each client reconnects and syncs both ways,
+        // getting what the lost broadcasts carried (socket.io-client spreads the retries).
+        for (const socket of io.of('/').sockets.values()) socket.conn.close();
+      });
+    }
   } catch (err) {
     if (ownsStore) await store.close();
     throw err;

@@ -12,6 +12,8 @@ export interface PostgresOptions {
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/** Arbitrary, fixed: the advisory lock key Duet migrates under. */
+const MIGRATION_LOCK = 0x64756574;
 
 export async function createPostgresStore(options: PostgresOptions): Promise<KyselyStore> {
   // Checked before it goes anywhere near SQL: it is interpolated below.
@@ -20,7 +22,8 @@ export async function createPostgresStore(options: PostgresOptions): Promise<Kys
   }
   const pool = new pg.Pool({
     connectionString: options.url,
-    max: options.poolSize ?? 10,
+    // At least 2: start-up holds one connection for the migration lock while migrating on another.
+    max: Math.max(2, options.poolSize ?? 10),
     // A dead database must fail a write quickly, not hang an ack forever:
     // connecting, and each query, give up after a bound; the client resends.
     connectionTimeoutMillis: 5000,
@@ -33,9 +36,19 @@ export async function createPostgresStore(options: PostgresOptions): Promise<Kys
   // listener that would crash the node. The next query reports the outage.
   pool.on('error', () => {});
   try {
-    if (options.schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${options.schema}`);
     const store = new KyselyStore('postgres', new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), options.schema);
-    await store.migrate();
+    // Nodes starting together: one creates the schema and migrates, the others
+    // wait on this session lock and then find nothing to do. (Kysely's own
+    // migration lock comes too late: creating its bookkeeping tables races.)
+    const lock = await pool.connect();
+    try {
+      await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      if (options.schema) await lock.query(`CREATE SCHEMA IF NOT EXISTS ${options.schema}`);
+      await store.migrate();
+    } finally {
+      await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
+      lock.release();
+    }
     return store;
   } catch (err) {
     await pool.end().catch(() => {});

@@ -1,0 +1,76 @@
+/**
+ * Builds the browser client into dist/client when it is missing or older
+ * than its sources (client/, shared/, the lockfile). `npm start` runs it
+ * first (prestart) and the browser tests call it, so a fresh clone serves a
+ * working client with no extra step, and an up-to-date build costs a stat walk.
+ *
+ *   tsx client/scripts/ensure-built.ts [--force]
+ */
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+export const CLIENT_DIST = join(ROOT, 'dist', 'client');
+const SOURCES = [join(ROOT, 'client'), join(ROOT, 'shared'), join(ROOT, 'package-lock.json')];
+const LOCK = join(ROOT, 'dist', '.client-build.lock');
+
+function newestMtime(path: string): number {
+  if (!existsSync(path)) return 0;
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = st.mtimeMs;
+  for (const entry of readdirSync(path)) {
+    if (entry === 'node_modules' || entry.startsWith('.')) continue;
+    newest = Math.max(newest, newestMtime(join(path, entry)));
+  }
+  return newest;
+}
+
+export function clientIsFresh(): boolean {
+  const index = join(CLIENT_DIST, 'index.html');
+  if (!existsSync(index)) return false;
+  const built = statSync(index).mtimeMs;
+  return SOURCES.every((s) => newestMtime(s) <= built);
+}
+
+/** Builds unless fresh; concurrent callers (parallel test files) wait for one build. */
+export async function ensureClientBuilt(options: { force?: boolean; quiet?: boolean } = {}): Promise<'fresh' | 'built'> {
+  if (!options.force && clientIsFresh()) return 'fresh';
+  mkdirSync(join(ROOT, 'dist'), { recursive: true });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      break;
+    } catch {
+      // Someone else is building; a lock older than two minutes is a crashed build.
+      if (existsSync(LOCK) && Date.now() - statSync(LOCK).mtimeMs > 120_000) rmSync(LOCK, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error('timed out waiting for another client build');
+      await new Promise((r) => setTimeout(r, 200));
+      if (!options.force && clientIsFresh()) return 'fresh';
+    }
+  }
+  try {
+    if (!options.force && clientIsFresh()) return 'fresh';
+    const { build } = await import('vite');
+    await build({ configFile: join(ROOT, 'client', 'vite.config.ts'), logLevel: options.quiet ? 'warn' : 'info' });
+    return 'built';
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const started = Date.now();
+  ensureClientBuilt({ force: process.argv.includes('--force') }).then(
+    (result) => {
+      if (result === 'fresh') console.log('client: dist/client is up to date');
+      else console.log(`client: built dist/client in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    },
+    (err: unknown) => {
+      console.error('client: build failed:', err);
+      process.exit(1);
+    },
+  );
+}

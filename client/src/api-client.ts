@@ -1,0 +1,49 @@
+/** The REST API under /api, with the bearer token and the `{error: {code, message}}` shape. */
+import type { Interview } from '../../shared/protocol.js';
+import type { InviteRole } from '../../shared/roles.js';
+import type { Language } from '../../shared/languages.js';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+async function call<T>(token: string, method: string, path: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(`/api${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'unavailable', 'The server cannot be reached.');
+  }
+  const data = (await res.json().catch(() => undefined)) as unknown;
+  if (!res.ok) {
+    const err = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
+    throw new ApiError(res.status, err?.code ?? 'internal', err?.message ?? `HTTP ${res.status}`);
+  }
+  return data as T;
+}
+
+export type CreatedInterview = Interview & { token: string };
+
+export const api = {
+  listInterviews: (token: string) => call<{ interviews: Interview[] }>(token, 'GET', '/interviews'),
+  getInterview: (token: string, id: string) => call<Interview>(token, 'GET', `/interviews/${encodeURIComponent(id)}`),
+  createInterview: (token: string, title: string, language: Language) =>
+    call<CreatedInterview>(token, 'POST', '/interviews', { title, language }),
+  invite: (token: string, id: string, role: InviteRole, name: string) =>
+    call<{ token: string; url: string }>(token, 'POST', `/interviews/${encodeURIComponent(id)}/invites`, { role, name }),
+  end: (token: string, id: string) => call<Interview>(token, 'POST', `/interviews/${encodeURIComponent(id)}/end`),
+};

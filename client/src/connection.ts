@@ -1,0 +1,102 @@
+/**
+ * One live connection to a Duet room: the Socket.IO socket plus DuetProvider
+ * (shared/provider.ts), which does the whole sync protocol. This module only
+ * picks the documents a role may hold and turns socket failures into states
+ * the page can show.
+ */
+import { io } from 'socket.io-client';
+import { DuetProvider, type DuetClientSocket } from '../../shared/provider.js';
+import type { DocName, Role } from '../../shared/roles.js';
+
+/** Errors after which coming back with the same token cannot work. */
+const FATAL = new Set(['token_expired', 'invalid_token', 'invite_revoked', 'unauthorized', 'forbidden', 'not_found']);
+/** Handshake refusals that pass: try again shortly. */
+const TRANSIENT = new Set(['unavailable', 'rate_limited', 'internal']);
+
+export interface Refusal {
+  code: string;
+  message: string;
+}
+
+export interface RoomConnection {
+  socket: DuetClientSocket;
+  provider: DuetProvider;
+  /** True while Socket.IO is between attempts after losing the node. */
+  reconnecting(): boolean;
+  close(): void;
+}
+
+export function connectRoom(token: string, role: Role | undefined, onRefused: (r: Refusal) => void): RoomConnection {
+  const socket: DuetClientSocket = io({
+    auth: { token },
+    // WebSocket first; long-polling only if the WebSocket cannot open (a proxy that strips upgrades).
+    transports: ['websocket', 'polling'],
+    tryAllTransports: true,
+    reconnectionDelay: 300,
+    reconnectionDelayMax: 2000,
+  });
+  // `notes` is never even attached for a candidate: nothing to leak, nothing asked for.
+  const docs: DocName[] = role === 'interviewer' || role === 'observer' ? ['main', 'notes'] : ['main'];
+  const provider = new DuetProvider(socket, docs);
+  let retrying = false;
+  let fatal = false;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let retryDelay = 300;
+
+  const refuse = (r: Refusal) => {
+    fatal = true;
+    retrying = false;
+    clearTimeout(retryTimer);
+    onRefused(r);
+  };
+
+  const retryLater = () => {
+    retrying = true;
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(() => {
+      if (!fatal && socket.disconnected) socket.connect();
+    }, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 2000);
+  };
+
+  socket.on('connect_error', (err: Error & { data?: Refusal }) => {
+    if (!err.data?.code) {
+      retrying = true; // transport failure: Socket.IO retries by itself
+      return;
+    }
+    // The node refused the handshake. Socket.IO never retries that on its own.
+    if (TRANSIENT.has(err.data.code)) retryLater();
+    else refuse(err.data);
+  });
+  socket.on('connect', () => {
+    retrying = false;
+    retryDelay = 300;
+  });
+  socket.io.on('reconnect_attempt', () => {
+    retrying = true;
+  });
+  socket.on('error', (e) => {
+    // Only what ends the session: an `error` for one bad event (rate_limited, ...) does not.
+    if (FATAL.has(e.code) && e.code !== 'forbidden' && e.code !== 'unauthorized') refuse(e);
+  });
+  socket.on('disconnect', (reason) => {
+    // A node that shuts down (deploy, restart) disconnects its sockets on
+    // purpose, and Socket.IO never retries a server-side disconnect. Unless the
+    // node told us why we may not come back, retry: the next node (or this
+    // one, restarted) takes us, and the provider resends what is pending.
+    if (reason !== 'io server disconnect' || fatal) return;
+    retryLater();
+  });
+
+  return {
+    socket,
+    provider,
+    reconnecting: () => retrying,
+    close() {
+      fatal = true;
+      clearTimeout(retryTimer);
+      provider.destroy();
+      socket.disconnect();
+    },
+  };
+}

@@ -1,0 +1,280 @@
+/**
+ * The code editor: one Monaco editor, one model per file of `main`'s `files`
+ * map (path -> Y.Text), each bound with y-monaco, and the file tabs
+ * (add, rename, delete). Models are forced to LF: y-monaco maps offsets one
+ * to one, and a CRLF model shifts them between users (GOTCHAS 1).
+ */
+import { MonacoBinding } from 'y-monaco';
+import * as Y from 'yjs';
+import type { Awareness } from 'y-protocols/awareness';
+import { LANGUAGES, type Language } from '../../shared/languages.js';
+import { clear, h } from './dom.js';
+import { fileNameProblem, freshFileName } from './file-names.js';
+import { monaco, monacoTheme } from './monaco-setup.js';
+import { peersByFile, publishCursor, RemoteCursors } from './remote-cursors.js';
+
+interface FileModel {
+  text: Y.Text;
+  model: monaco.editor.ITextModel;
+  binding: MonacoBinding;
+}
+
+export interface EditorView {
+  readonly element: HTMLElement;
+  setLanguage(language: Language): void;
+  setReadOnly(readOnly: boolean, reason: string): void;
+  /** The editor itself, for focus and tests. */
+  readonly editor: monaco.editor.IStandaloneCodeEditor;
+  destroy(): void;
+}
+
+let uriCounter = 0;
+
+export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLanguage: Language): EditorView {
+  const files = doc.getMap<Y.Text>('files');
+  const models = new Map<string, FileModel>();
+  let language = initialLanguage;
+  let readOnly = false;
+  let currentPath: string | undefined;
+  // A tab being named (path null: a new file), kept across re-renders so remote changes do not eat it.
+  let editing: { path: string | null; element: HTMLElement; input: HTMLInputElement } | undefined;
+  let presenceKey = '';
+
+  const tabs = h('div', { class: 'file-tabs', role: 'tablist', 'aria-label': 'Files' });
+  const addButton = h('button', { class: 'icon-button', type: 'button', title: 'New file', 'aria-label': 'New file' }, '+');
+  const tabBar = h('div', { class: 'file-bar' }, tabs, addButton);
+  const host = h('div', { class: 'editor-host', 'data-testid': 'editor' });
+  const element = h('section', { class: 'editor-pane', 'aria-label': 'Code editor' }, tabBar, host);
+
+  const editor = monaco.editor.create(host, {
+    model: null,
+    theme: monacoTheme(),
+    automaticLayout: true,
+    fontSize: 14,
+    minimap: { enabled: false },
+    scrollBeyondLastLine: false,
+    tabSize: 4,
+    renderWhitespace: 'selection',
+    fixedOverflowWidgets: true,
+    ariaLabel: 'Shared code editor',
+  });
+
+  const cursors = new RemoteCursors(editor, doc, awareness, () =>
+    currentPath !== undefined && files.get(currentPath) ? { file: currentPath, text: files.get(currentPath)! } : undefined,
+  );
+
+  const publish = () => {
+    const model = editor.getModel();
+    const path = currentPath;
+    const text = path === undefined ? undefined : files.get(path);
+    const selections = editor.getSelections();
+    if (!model || !text || !selections || path === undefined) return;
+    publishCursor(awareness, path, text, selections, model);
+  };
+  editor.onDidChangeCursorSelection(publish);
+  editor.onDidFocusEditorText(publish);
+
+  function ensureModel(path: string): FileModel | undefined {
+    const text = files.get(path);
+    if (!(text instanceof Y.Text)) return undefined;
+    const existing = models.get(path);
+    if (existing && existing.text === text) return existing;
+    if (existing) dropModel(path); // same path, new Y.Text (a rename back, or a concurrent re-create)
+    const model = monaco.editor.createModel('', language, monaco.Uri.from({ scheme: 'duet', path: `/${++uriCounter}/${path}` }));
+    model.setEOL(monaco.editor.EndOfLineSequence.LF);
+    const binding = new MonacoBinding(text, model, new Set([editor]));
+    const entry = { text, model, binding };
+    models.set(path, entry);
+    return entry;
+  }
+
+  function dropModel(path: string): void {
+    const entry = models.get(path);
+    if (!entry) return;
+    models.delete(path);
+    entry.binding.destroy();
+    entry.model.dispose();
+  }
+
+  function sortedPaths(): string[] {
+    return [...files.keys()].filter((p) => files.get(p) instanceof Y.Text).sort();
+  }
+
+  function show(path: string | undefined): void {
+    const entry = path === undefined ? undefined : ensureModel(path);
+    currentPath = entry ? path : undefined;
+    if (editor.getModel() !== (entry?.model ?? null)) editor.setModel(entry?.model ?? null);
+    renderTabs();
+    cursors.render();
+    publish();
+  }
+
+  /** Keeps models in step with the map, then makes sure something sensible is shown. */
+  function sync(): void {
+    for (const path of [...models.keys()]) if (!(files.get(path) instanceof Y.Text) || models.get(path)!.text !== files.get(path)) dropModel(path);
+    for (const path of sortedPaths()) ensureModel(path);
+    if (currentPath === undefined || !files.has(currentPath)) show(sortedPaths()[0]);
+    else renderTabs();
+  }
+
+  function renderTabs(): void {
+    const peers = peersByFile(awareness);
+    presenceKey = keyOf(peers);
+    const active = document.activeElement as HTMLElement | null;
+    const focusedPath = active && tabs.contains(active) ? active.dataset.path : undefined;
+    clear(tabs);
+    for (const path of sortedPaths()) {
+      if (editing?.path === path) {
+        tabs.append(editing.element);
+        continue;
+      }
+      const selected = path === currentPath;
+      const here = peers.get(path) ?? [];
+      const tab = h(
+        'div',
+        { class: `file-tab${selected ? ' selected' : ''}` },
+        h(
+          'button',
+          {
+            type: 'button',
+            role: 'tab',
+            class: 'file-tab-name',
+            'aria-selected': selected ? 'true' : 'false',
+            'data-path': path,
+            title: readOnly ? path : `${path} (F2 or double-click to rename)`,
+            onclick: () => show(path),
+            ondblclick: () => startEditing(path),
+            onkeydown: (e: Event) => {
+              const key = (e as KeyboardEvent).key;
+              if (key === 'F2') startEditing(path);
+              if (key === 'Delete') removeFile(path);
+            },
+          },
+          path,
+          ...here.map((u) => h('span', { class: 'presence-dot', style: `background:${u.color}`, title: `${u.name} is here` })),
+        ),
+        !readOnly && files.size > 1
+          ? h('button', { type: 'button', class: 'file-tab-close', title: `Delete ${path}`, 'aria-label': `Delete ${path}`, onclick: () => removeFile(path) }, '×')
+          : null,
+      );
+      tabs.append(tab);
+    }
+    if (editing?.path === null) tabs.append(editing.element);
+    if (editing) editing.input.focus();
+    else if (focusedPath !== undefined) tabs.querySelector<HTMLElement>(`[data-path="${CSS.escape(focusedPath)}"]`)?.focus();
+  }
+
+  function nameInput(path: string | null): { element: HTMLElement; input: HTMLInputElement } {
+    const input = h('input', { class: 'file-tab-input', 'aria-label': path ? `Rename ${path}` : 'New file name', spellcheck: 'false' });
+    input.value = path ?? freshFileName(new Set(files.keys()), extensionOf(language));
+    const error = h('span', { class: 'file-tab-error', role: 'alert' });
+    let done = false;
+    const commit = () => {
+      if (done) return;
+      const name = input.value.trim();
+      const problem = fileNameProblem(name, files.keys(), path ?? undefined);
+      if (problem) {
+        error.textContent = problem;
+        input.focus();
+        return;
+      }
+      done = true;
+      editing = undefined;
+      if (path === null) addFile(name);
+      else if (name !== path) renameFile(path, name);
+      else renderTabs();
+      editor.focus();
+    };
+    const cancel = () => {
+      if (done) return;
+      done = true;
+      editing = undefined;
+      renderTabs();
+      editor.focus();
+    };
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') commit();
+      if (e.key === 'Escape') cancel();
+    });
+    // Clicking away cancels; a re-render (which moves the input) does not.
+    input.addEventListener('blur', () =>
+      setTimeout(() => {
+        if (document.activeElement !== input) cancel();
+      }, 0),
+    );
+    return { element: h('div', { class: 'file-tab editing' }, input, error), input };
+  }
+
+  function startEditing(path: string | null): void {
+    if (readOnly) return;
+    editing = { path, ...nameInput(path) };
+    renderTabs();
+    const { input } = editing;
+    const dot = input.value.lastIndexOf('.');
+    input.setSelectionRange(0, dot > 0 ? dot : input.value.length);
+  }
+
+  function addFile(name: string): void {
+    files.set(name, new Y.Text());
+    show(name);
+  }
+
+  function renameFile(from: string, to: string): void {
+    const old = files.get(from);
+    if (!old) return;
+    // A Y.Text cannot move between keys: copy it under the new key and drop the old one, atomically.
+    doc.transact(() => {
+      files.set(to, new Y.Text(old.toString()));
+      files.delete(from);
+    });
+    show(to);
+  }
+
+  function removeFile(path: string): void {
+    if (readOnly || files.size <= 1) return;
+    if (!confirm(`Delete ${path} for everyone?`)) return;
+    files.delete(path);
+  }
+
+  addButton.addEventListener('click', () => startEditing(null));
+  const onFiles = () => sync();
+  files.observe(onFiles);
+  // Cursor moves fire constantly; only redraw the tabs when someone changes file.
+  const onAwareness = () => {
+    if (keyOf(peersByFile(awareness)) !== presenceKey) renderTabs();
+  };
+  awareness.on('change', onAwareness);
+  sync();
+
+  return {
+    element,
+    editor,
+    setLanguage(next) {
+      language = next;
+      for (const { model } of models.values()) monaco.editor.setModelLanguage(model, next);
+    },
+    setReadOnly(next, reason) {
+      readOnly = next;
+      editor.updateOptions({ readOnly: next, readOnlyMessage: { value: reason } });
+      addButton.hidden = next;
+      if (next) editing = undefined;
+      renderTabs();
+    },
+    destroy() {
+      files.unobserve(onFiles);
+      awareness.off('change', onAwareness);
+      cursors.destroy();
+      for (const path of [...models.keys()]) dropModel(path);
+      editor.dispose();
+    },
+  };
+}
+
+function keyOf(peers: Map<string, Array<{ sub: string; color: string }>>): string {
+  return JSON.stringify([...peers].map(([file, users]) => [file, users.map((u) => u.sub + u.color)]));
+}
+
+function extensionOf(language: Language): string {
+  const file = LANGUAGES[language].file;
+  return file.slice(file.lastIndexOf('.'));
+}

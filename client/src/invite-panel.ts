@@ -1,0 +1,83 @@
+/**
+ * Interviewer tools: invite links to hand out (each a fresh token scoped to
+ * this interview), and the replay link for the hiring panel. Observers see
+ * what they may do instead: the node lets only interviewers mint invites.
+ */
+import type { InviteRole, Role } from '../../shared/roles.js';
+import { api, ApiError } from './api-client.js';
+import { copyText, h } from './dom.js';
+
+const KINDS: Array<{ role: InviteRole; label: string; name: string; hint: string }> = [
+  { role: 'candidate', label: 'Candidate', name: 'Candidate', hint: 'Edits the code and chats in the room.' },
+  { role: 'observer', label: 'Observer', name: 'Observer', hint: 'Watches read-only, reads the notes, chats with the panel.' },
+  { role: 'interviewer', label: 'Interviewer', name: 'Interviewer', hint: 'A co-interviewer with every right you have.' },
+  { role: 'reviewer', label: 'Replay (reviewer)', name: 'Reviewer', hint: 'Replays the whole session afterwards.' },
+];
+
+export function createInvitePanel(token: string, interviewId: string, role: Role): HTMLElement {
+  if (role !== 'interviewer') {
+    return h(
+      'section',
+      { class: 'invites' },
+      h('p', { class: 'hint' }, 'Observers cannot hand out links. Ask an interviewer for invite links and for the replay after the interview.'),
+    );
+  }
+  const rows = KINDS.map((kind) => inviteRow(token, interviewId, kind));
+  const replay = h('button', { type: 'button', class: 'button', 'data-testid': 'open-replay' }, 'Open the replay');
+  replay.addEventListener('click', async () => {
+    // Opened before the await so the popup blocker sees a user gesture.
+    const win = window.open('about:blank', '_blank');
+    try {
+      const { url } = await api.invite(token, interviewId, 'reviewer', 'Reviewer');
+      if (win) {
+        win.opener = null;
+        win.location.href = url;
+      } else location.href = url;
+    } catch (err) {
+      win?.close();
+      replay.textContent = `Could not open: ${err instanceof ApiError ? err.message : 'error'}`;
+    }
+  });
+  return h(
+    'section',
+    { class: 'invites', 'aria-label': 'Invite links' },
+    h('p', { class: 'hint' }, 'Each link carries its own sign-in. Send it to one person only.'),
+    ...rows,
+    h('div', { class: 'replay-link' }, replay),
+  );
+}
+
+function inviteRow(token: string, interviewId: string, kind: (typeof KINDS)[number]): HTMLElement {
+  const name = h('input', { class: 'input', 'aria-label': `${kind.label} name`, value: kind.name, maxlength: 100 });
+  const output = h('input', { class: 'input link-output', readonly: true, 'aria-label': `${kind.label} link`, hidden: true });
+  const copy = h('button', { type: 'button', class: 'button', hidden: true }, 'Copy');
+  const make = h('button', { type: 'button', class: 'button primary', 'data-invite': kind.role }, 'Create link');
+  const note = h('span', { class: 'hint', role: 'status' });
+  make.addEventListener('click', async () => {
+    make.disabled = true;
+    note.textContent = '';
+    try {
+      const { url } = await api.invite(token, interviewId, kind.role, name.value.trim() || kind.name);
+      output.value = url;
+      output.hidden = false;
+      copy.hidden = false;
+      note.textContent = (await copyText(url)) ? 'Copied to the clipboard.' : '';
+    } catch (err) {
+      note.textContent = err instanceof ApiError ? err.message : 'Could not create the link.';
+    } finally {
+      make.disabled = false;
+    }
+  });
+  copy.addEventListener('click', async () => {
+    note.textContent = (await copyText(output.value)) ? 'Copied to the clipboard.' : 'Select the link and copy it.';
+  });
+  output.addEventListener('focus', () => output.select());
+  return h(
+    'div',
+    { class: 'invite-row' },
+    h('div', { class: 'invite-head' }, h('strong', {}, kind.label), h('span', { class: 'hint' }, kind.hint)),
+    h('div', { class: 'invite-controls' }, name, make),
+    h('div', { class: 'invite-controls' }, output, copy),
+    note,
+  );
+}

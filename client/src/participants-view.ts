@@ -1,0 +1,37 @@
+/** Who is in the interview: everyone who ever joined, their role, and whether they are online now. */
+import type { Participant } from '../../shared/protocol.js';
+import { colorOf, initials } from './colors.js';
+import { clear, h } from './dom.js';
+
+const ROLE_ORDER: Record<string, number> = { interviewer: 0, candidate: 1, observer: 2 };
+
+export interface ParticipantsView {
+  readonly element: HTMLElement;
+  update(participants: Participant[]): void;
+}
+
+export function createParticipantsView(selfSub: string): ParticipantsView {
+  const list = h('ul', { class: 'participants', 'aria-label': 'Participants', 'data-testid': 'participants' });
+  const element = h('section', { class: 'participants-section' }, h('h2', { class: 'section-title' }, 'People'), list);
+  return {
+    element,
+    update(participants) {
+      clear(list);
+      const sorted = [...participants].sort(
+        (a, b) => Number(b.online) - Number(a.online) || (ROLE_ORDER[a.role] ?? 9) - (ROLE_ORDER[b.role] ?? 9) || a.name.localeCompare(b.name),
+      );
+      for (const p of sorted) {
+        list.append(
+          h(
+            'li',
+            { class: `participant${p.online ? ' online' : ''}`, 'data-role': p.role },
+            h('span', { class: 'avatar', style: `background:${colorOf(p.sub)}`, 'aria-hidden': 'true' }, initials(p.name)),
+            h('span', { class: 'participant-name' }, p.name, p.sub === selfSub ? h('span', { class: 'muted' }, ' (you)') : null),
+            h('span', { class: `role-tag role-${p.role}` }, p.role),
+            h('span', { class: 'online-dot', title: p.online ? 'online' : 'offline', 'aria-label': p.online ? 'online' : 'offline' }),
+          ),
+        );
+      }
+    },
+  };
+}

@@ -1,0 +1,211 @@
+/**
+ * The interview room at /room/<id>#token=...: connects, then lays out the
+ * editor, chat, participants, and for interviewers and observers the notes
+ * and invite tools. Everything shown follows the node's `session`,
+ * `interview` and `participants` events; the role only hides what the node
+ * would refuse anyway.
+ */
+import { isErrorBody } from '../../shared/errors.js';
+import { LANGUAGE_IDS, LANGUAGES, type Language } from '../../shared/languages.js';
+import type { Interview, SessionInfo } from '../../shared/protocol.js';
+import { can, type Role } from '../../shared/roles.js';
+import { api, ApiError } from './api-client.js';
+import { createChatView } from './chat-view.js';
+import { colorOf } from './colors.js';
+import { connectRoom, type Refusal, type RoomConnection } from './connection.js';
+import { h } from './dom.js';
+import { createEditorView } from './editor-view.js';
+import { createInvitePanel } from './invite-panel.js';
+import { createNotesView } from './notes-view.js';
+import { createParticipantsView } from './participants-view.js';
+import { explain, showScreen, toast } from './screens.js';
+import { createStatusView } from './status-view.js';
+import { isExpired, peekClaims, takeToken } from './token-store.js';
+
+export function startRoom(root: HTMLElement, interviewId: string): void {
+  const token = takeToken(`room:${interviewId}`);
+  const claims = token ? peekClaims(token) : undefined;
+  const fail = (code: string, message = '') => {
+    const { title, message: text } = explain(code, message);
+    showScreen(root, title, text, [{ label: 'Go to the start page', href: '/' }]);
+  };
+  if (!token || !claims) return fail('no_token');
+  if (isExpired(claims)) return fail('token_expired');
+  if (claims.iid !== undefined && claims.iid !== interviewId) return fail('wrong_interview');
+
+  showScreen(root, 'Joining the interview…', 'Connecting to the server.', [], 'info');
+  let conn: RoomConnection | undefined;
+  let room: ReturnType<typeof buildRoom> | undefined;
+  conn = connectRoom(token, claims.role as Role, (refusal: Refusal) => {
+    room?.destroy();
+    room = undefined;
+    conn?.close();
+    fail(refusal.code, refusal.message);
+  });
+  const c = conn;
+  c.socket.on('connect_error', (err: Error & { data?: unknown }) => {
+    if (!room && !err.data) showScreen(root, 'Joining the interview…', 'The server cannot be reached yet. Retrying…', [], 'info');
+  });
+  c.provider.on('session', (session: SessionInfo) => {
+    if (room) return room.onSession(session);
+    // A candidate who arrives after the end gets a clear answer first, and the code if they want it.
+    if (session.interview.status === 'ended' && session.you.role === 'candidate') {
+      showScreen(root, 'This interview has ended', 'Thank you for your time. The session is closed; you can still look at the final code.', [
+        {
+          label: 'View the final code',
+          onClick: () => {
+            room = buildRoom(root, c, token, session);
+          },
+        },
+      ]);
+      return;
+    }
+    room = buildRoom(root, c, token, session);
+  });
+}
+
+function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first: SessionInfo) {
+  const { provider, socket } = conn;
+  const you = first.you;
+  const role = you.role;
+  const panel = can.readDoc(role, 'notes');
+  let interview: Interview = first.interview;
+
+  const main = provider.doc('main');
+  const awareness = provider.awareness('main');
+  awareness.setLocalStateField('user', { sub: you.sub, name: you.name, role, color: colorOf(you.sub) });
+
+  // Header
+  const languageSelect = h('select', { class: 'select', 'aria-label': 'Language', 'data-testid': 'language' });
+  for (const id of LANGUAGE_IDS) languageSelect.append(h('option', { value: id }, LANGUAGES[id].label));
+  const observing = role === 'observer' ? h('span', { class: 'badge-observing', 'data-testid': 'observing', title: 'You can watch and write panel notes; you cannot edit the code.' }, 'Observing') : null;
+  const endButton =
+    role === 'interviewer' ? h('button', { type: 'button', class: 'button danger', 'data-testid': 'end-interview' }, 'End interview') : null;
+  const title = h('h1', { class: 'room-title' });
+  const header = h(
+    'header',
+    { class: 'topbar' },
+    h('a', { class: 'brand', href: '/', title: 'Duet home' }, 'Duet'),
+    title,
+    observing,
+    h('div', { class: 'spacer' }),
+    h('label', { class: 'inline-label' }, h('span', { class: 'visually-hidden' }, 'Language'), languageSelect),
+    createStatusView(conn),
+    h('span', { class: 'you', title: `Signed in as ${you.name} (${role})` }, h('span', { class: 'avatar small', style: `background:${colorOf(you.sub)}` }, you.name.slice(0, 1).toUpperCase()), you.name, h('span', { class: `role-tag role-${role}` }, role)),
+    endButton,
+  );
+  const banner = h('div', { class: 'banner', role: 'status', 'data-testid': 'ended-banner', hidden: true });
+
+  // Editor
+  const editorView = createEditorView(main, awareness, interview.language);
+
+  // Sidebar
+  const participants = createParticipantsView(you.sub);
+  const chat = createChatView(socket, role, you.sub);
+  const notes = panel ? createNotesView(provider.doc('notes')) : undefined;
+  const tabs: Array<{ id: string; label: string; pane: HTMLElement }> = [{ id: 'chat', label: 'Chat', pane: chat.element }];
+  if (notes) tabs.push({ id: 'notes', label: 'Notes', pane: notes.element });
+  if (panel) tabs.push({ id: 'invite', label: role === 'interviewer' ? 'Invite' : 'Links', pane: createInvitePanel(token, interview.id, role) });
+  const tabButtons = tabs.map((t) =>
+    h('button', { type: 'button', role: 'tab', class: 'side-tab', 'data-tab': t.id, 'aria-controls': `pane-${t.id}`, onclick: () => selectTab(t.id) }, t.label),
+  );
+  const panes = tabs.map((t) => h('div', { class: 'side-pane', id: `pane-${t.id}`, role: 'tabpanel' }, t.pane));
+  const chatBadge = h('span', { class: 'badge', hidden: true });
+  tabButtons[0]!.append(chatBadge);
+  chat.onUnread((n) => {
+    chatBadge.hidden = n === 0;
+    chatBadge.textContent = String(n);
+    chatBadge.setAttribute('aria-label', `${n} unread`);
+  });
+  function selectTab(id: string): void {
+    tabs.forEach((t, i) => {
+      const on = t.id === id;
+      tabButtons[i]!.setAttribute('aria-selected', String(on));
+      panes[i]!.hidden = !on;
+    });
+    chat.setVisible(id === 'chat');
+    if (id === 'notes') notes?.layout();
+  }
+  const sidebar = h(
+    'aside',
+    { class: 'sidebar', 'aria-label': 'Interview' },
+    participants.element,
+    tabs.length > 1 ? h('div', { class: 'side-tabs', role: 'tablist' }, ...tabButtons) : null,
+    ...panes,
+  );
+  selectTab('chat');
+
+  root.replaceChildren(h('div', { class: 'room', 'data-role': role }, header, banner, h('main', { class: 'room-main' }, editorView.element, sidebar)));
+
+  // State
+  const applyInterview = (next: Interview) => {
+    interview = next;
+    title.textContent = next.title;
+    document.title = `${next.title} · Duet`;
+    languageSelect.value = next.language;
+    editorView.setLanguage(next.language);
+    const ended = next.status === 'ended';
+    const readOnly = ended || !can.writeDoc(role, 'main');
+    editorView.setReadOnly(readOnly, ended ? 'The interview has ended.' : 'Observers cannot edit the code.');
+    notes?.setReadOnly(ended);
+    chat.setEnded(ended);
+    languageSelect.disabled = ended || !can.changeLanguage(role);
+    banner.hidden = !ended;
+    banner.textContent = ended
+      ? `This interview ended${next.endedAt ? ` at ${new Date(next.endedAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}` : ''}. Everything is read-only now.`
+      : '';
+    if (endButton) endButton.hidden = ended;
+    root.querySelector('.room')?.classList.toggle('ended', ended);
+  };
+  const onSession = (session: SessionInfo) => {
+    applyInterview(session.interview);
+    participants.update(session.participants);
+    chat.reset(session.chat);
+  };
+  onSession(first);
+
+  socket.on('interview', applyInterview);
+  socket.on('participants', (list) => participants.update(list));
+  socket.on('chat:message', (m) => chat.add(m));
+  provider.on('refused', (error) => {
+    if (error.code === 'interview_ended') applyInterview({ ...interview, status: 'ended' });
+    else toast(`An edit was refused: ${error.message}`);
+  });
+
+  languageSelect.addEventListener('change', async () => {
+    const language = languageSelect.value as Language;
+    try {
+      const reply = await socket.timeout(10_000).emitWithAck('interview:language', { language });
+      if (isErrorBody(reply)) throw new Error(reply.error.message);
+    } catch (err) {
+      languageSelect.value = interview.language;
+      toast(`Could not change the language: ${err instanceof Error ? err.message : 'no answer'}`);
+    }
+  });
+
+  endButton?.addEventListener('click', async () => {
+    if (!confirm('End the interview for everyone? The editor becomes read-only and cannot be reopened.')) return;
+    endButton.disabled = true;
+    try {
+      applyInterview(await api.end(token, interview.id));
+    } catch (err) {
+      toast(`Could not end the interview: ${err instanceof ApiError ? err.message : 'error'}`);
+    } finally {
+      endButton.disabled = false;
+    }
+  });
+
+  // Time to an editable editor, for the README's numbers and the tests.
+  void provider.whenSynced('main').then(() => {
+    if (performance.getEntriesByName('duet:editable').length === 0) performance.mark('duet:editable');
+    if (can.writeDoc(role, 'main') && interview.status === 'open') editorView.editor.focus();
+  });
+
+  return {
+    onSession,
+    destroy() {
+      editorView.destroy();
+      notes?.destroy();
+    },
+  };
+}

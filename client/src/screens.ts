@@ -1,0 +1,63 @@
+/** Full-page states: loading, and the error screens a link can lead to. */
+import { h } from './dom.js';
+
+export interface ScreenAction {
+  label: string;
+  href?: string;
+  onClick?: () => void;
+}
+
+export function showScreen(root: HTMLElement, title: string, message: string, actions: ScreenAction[] = [], kind: 'error' | 'info' = 'error'): void {
+  const buttons = actions.map((a) =>
+    a.href
+      ? h('a', { class: 'button', href: a.href }, a.label)
+      : h('button', { type: 'button', class: 'button primary', onclick: () => a.onClick?.() }, a.label),
+  );
+  const heading = h('h1', { tabindex: '-1' }, title);
+  root.replaceChildren(
+    h(
+      'main',
+      { class: `screen screen-${kind}`, 'data-testid': `screen-${kind}` },
+      h('div', { class: 'screen-card' }, h('div', { class: 'brand big' }, 'Duet'), heading, h('p', {}, message), buttons.length ? h('div', { class: 'actions' }, ...buttons) : null),
+    ),
+  );
+  document.title = `${title} · Duet`;
+  heading.focus();
+}
+
+/** What each refusal means to the person holding the link. */
+export function explain(code: string, fallback: string): { title: string; message: string } {
+  switch (code) {
+    case 'token_expired':
+      return { title: 'This link has expired', message: 'Invite links are valid for a limited time. Ask your interviewer for a new one.' };
+    case 'invite_revoked':
+      return { title: 'This link was revoked', message: 'Ask your interviewer for a new invite link.' };
+    case 'invalid_token':
+    case 'unauthorized':
+    case 'no_token':
+      return {
+        title: 'This link is not valid',
+        message: 'The invite in this link is missing or damaged. Open the link exactly as you received it, or ask for a new one.',
+      };
+    case 'not_found':
+      return { title: 'Interview not found', message: 'There is no such interview on this server. It may have been deleted, or the link points at another server.' };
+    case 'forbidden':
+      return { title: 'You cannot join this room', message: fallback };
+    case 'wrong_interview':
+      return { title: 'This link is for another interview', message: 'The invite does not belong to this room. Open the link exactly as you received it.' };
+    default:
+      return { title: 'Something went wrong', message: fallback };
+  }
+}
+
+/** A short message that goes away by itself. */
+export function toast(text: string): void {
+  let host = document.querySelector<HTMLElement>('.toasts');
+  if (!host) {
+    host = h('div', { class: 'toasts', role: 'alert', 'aria-live': 'assertive' });
+    document.body.append(host);
+  }
+  const item = h('div', { class: 'toast' }, text);
+  host.append(item);
+  setTimeout(() => item.remove(), 6000);
+}

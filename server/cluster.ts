@@ -1,0 +1,110 @@
+/**
+ * Cluster mode on one machine: a primary process owns the listening socket and
+ * hands each connection to a worker with @socket.io/sticky, which routes every
+ * HTTP long-polling request of a Socket.IO session to the worker that holds it
+ * (plain round-robin would break polling). Workers share rooms through Redis
+ * when REDIS_URL is set, else through the primary (@socket.io/cluster-adapter).
+ *
+ * The caller (main.ts) reads the environment; this module only gets a Config.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { createServer as createHttpServer } from 'node:http';
+import { createAdapter as createClusterAdapter, setupPrimary as setupClusterAdapterPrimary } from '@socket.io/cluster-adapter';
+import { setupMaster as setupStickyPrimary, setupWorker as setupStickyWorker } from '@socket.io/sticky';
+import type { Logger } from 'pino';
+import { createServer, type DuetServer } from './app.js';
+import { resolveSecret } from './auth.js';
+import type { Config } from './config.js';
+import { openStore } from './store/open-store.js';
+
+const READY = 'duet:worker-ready';
+
+export interface ClusterPrimary {
+  url: string;
+  /** Asks every worker to shut down gracefully, then stops listening. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+/**
+ * Runs in the primary: prepares what workers must share (the JWT secret, the
+ * migrated schema), listens, and keeps `workers` workers alive.
+ */
+export async function startClusterPrimary(config: Config, workers: number, log: Logger): Promise<ClusterPrimary> {
+  // Done once here, not raced by N workers: the generated secret every worker
+  // must agree on, and the migrations.
+  const jwtSecret = config.jwtPublicKey ? undefined : resolveSecret(config.jwtSecret, config.dataDir);
+  const store = await openStore(config);
+  await store.close();
+
+  // Sticky sends the first bytes of each connection over IPC: Buffers only
+  // survive the 'advanced' (structured clone) serialization.
+  cluster.setupPrimary({ serialization: 'advanced' });
+  const httpServer = createHttpServer();
+  setupStickyPrimary(httpServer, { loadBalancingMethod: 'least-connection' });
+  if (!config.redisUrl) setupClusterAdapterPrimary();
+
+  let stopping = false;
+  const env: Record<string, string> = {};
+  if (jwtSecret) env.JWT_SECRET = jwtSecret;
+  const fork = (): Worker => cluster.fork(env);
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
+    // Its clients reconnect (through sticky) to the others meanwhile.
+    setTimeout(fork, 500).unref();
+  });
+  // Listen only once every worker can take connections: sticky hands a
+  // connection to a worker at once, and one still booting would drop it.
+  const ready = new Promise<void>((resolve) => {
+    let count = 0;
+    const onMessage = (_worker: Worker, message: unknown) => {
+      if ((message as { type?: unknown } | null)?.type !== READY) return;
+      if (++count < workers) return;
+      cluster.off('message', onMessage);
+      resolve();
+    };
+    cluster.on('message', onMessage);
+  });
+  for (let i = 0; i < workers; i++) fork();
+  await ready;
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => resolve());
+  });
+  const addr = httpServer.address() as { port: number };
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+
+  return {
+    url: `http://${shownHost}:${addr.port}`,
+    async close(timeoutMs) {
+      stopping = true;
+      httpServer.close();
+      const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
+      await Promise.all(
+        alive.map(
+          (w) =>
+            new Promise<void>((resolve) => {
+              const timer = setTimeout(() => {
+                w.process.kill('SIGKILL');
+                resolve();
+              }, timeoutMs);
+              w.once('exit', () => {
+                clearTimeout(timer);
+                resolve();
+              });
+              w.process.kill('SIGTERM');
+            }),
+        ),
+      );
+    },
+  };
+}
+
+/** Runs in a worker: a whole node that takes its connections from the primary. */
+export async function startClusterWorker(config: Config): Promise<DuetServer> {
+  const server = await createServer(config, config.redisUrl ? {} : { adapter: createClusterAdapter() });
+  setupStickyWorker(server.ctx.io as never);
+  process.send?.({ type: READY });
+  return server;
+}

@@ -21,6 +21,7 @@ import { createMetrics } from './metrics.js';
 import { registerConnections } from './realtime/connection.js';
 import { EventWriter } from './rooms/event-writer.js';
 import { RoomRegistry } from './rooms/room-registry.js';
+import { createRunner } from './runner/runner.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 
@@ -97,6 +98,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     metrics,
     log,
     io,
+    runner: createRunner(config.runner, log),
   };
 
   app.use(
@@ -139,6 +141,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         const left = () => Math.max(0, deadline - Date.now());
         // 1. Stop accepting connections (open ones live on for now).
         if (httpServer.listening) httpServer.close();
+        // Runs end (killed) so their `run` events join the writes below.
+        await timeLimit(ctx.runner.close(), left() / 4);
         // 2. Let queued log writes commit, so their acks still reach connected clients.
         await timeLimit(ctx.writer.idle(), left() / 2);
         // 3. Tell this node's clients (local only: not the whole cluster), then close

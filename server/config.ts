@@ -3,6 +3,7 @@
  * passes `process.env`; tests build configs directly.
  */
 import { z } from 'zod';
+import { loadRunnerConfig, type RunnerConfig } from './runner/config.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -70,6 +71,8 @@ export type Config = Readonly<{
   databaseUrl: string | undefined;
   databaseSchema: string | undefined;
   workers: number;
+  /** Code runs: RUNNER_* variables (docs/runner.md). */
+  runner: RunnerConfig;
 }>;
 
 // URLs may carry passwords.
@@ -92,6 +95,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`Invalid ${name}${shown}: ${issue.message}`);
   }
   const e = parsed.data;
+  const runner = loadRunnerConfig(present);
+  if ('error' in runner) throw new ConfigError(runner.error);
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -110,6 +115,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     databaseUrl: e.DATABASE_URL,
     databaseSchema: e.DATABASE_SCHEMA,
     workers: e.WORKERS,
+    runner: runner.config,
   });
 }
 

@@ -16,6 +16,13 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   internal: 500,
   unavailable: 503,
+  // Code runs (docs/runner.md).
+  unsupported_language: 400,
+  run_timeout: 408,
+  runner_busy: 409,
+  output_truncated: 413,
+  queue_full: 503,
+  runner_unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

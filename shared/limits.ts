@@ -18,4 +18,6 @@ export const LIMITS = {
   /** Chat messages sent in `session`. */
   sessionChatMessages: 500,
   eventsPageMax: 1000,
+  /** Standard input of one code run. */
+  runStdinChars: 64 * 1024,
 } as const;

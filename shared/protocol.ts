@@ -2,7 +2,7 @@
  * The v1 wire contract: typed Socket.IO event maps and the shapes on the wire.
  * Server and client both import this file; nothing on the wire is declared twice.
  */
-import type { ErrorBody } from './errors.js';
+import type { ErrorBody, WireError } from './errors.js';
 import type { Language } from './languages.js';
 import type { ChatChannel, DocName, Role } from './roles.js';
 import type {
@@ -11,6 +11,9 @@ import type {
   DocSyncRequest,
   DocUpdateMessage,
   LanguageRequest,
+  RunSettingsRequest,
+  RunStartRequest,
+  RunStopRequest,
 } from './schemas.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -45,7 +48,7 @@ export interface ChatMessage {
   text: string;
 }
 
-export type EventType = 'doc' | 'chat' | 'join' | 'leave' | 'language' | 'end';
+export type EventType = 'doc' | 'chat' | 'join' | 'leave' | 'language' | 'end' | 'run' | 'run_settings';
 
 export interface LoggedEvent {
   seq: number;
@@ -71,12 +74,51 @@ export interface DocSyncReply {
   stateVector: Uint8Array;
 }
 
+/** Code runs (docs/runner.md). A run is queued, then running, then ends with `run:exit`. */
+export interface RunState {
+  runId: string;
+  state: 'queued' | 'running';
+  path: string;
+  language: Language;
+  by: Actor;
+  at: string;
+}
+
+export interface RunOutput {
+  runId: string;
+  stream: 'stdout' | 'stderr';
+  data: string;
+}
+
+export interface RunExit {
+  runId: string;
+  /** Exit status; null when a signal ended it. */
+  code: number | null;
+  signal: string | null;
+  durationMs: number;
+  /** Peak resident memory of the program; null when it could not be measured. */
+  maxRssKb: number | null;
+  /** Output passed the limit: reading stopped and the program was killed. */
+  truncated: boolean;
+  /** Why the runner ended it: `run_timeout`, `output_truncated`, `runner_unavailable`, ... */
+  error?: WireError;
+  /** Who pressed stop, when someone did. */
+  stoppedBy?: Actor;
+}
+
+export interface RunSettings {
+  candidateMayRun: boolean;
+}
+
 export interface ClientToServerEvents {
   'doc:sync': (payload: DocSyncRequest, ack: AckFn<DocSyncReply>) => void;
   'doc:update': (payload: DocUpdateMessage, ack: AckFn<{ ok: true }>) => void;
   awareness: (payload: AwarenessMessage, ack?: AckFn<{ ok: true }>) => void;
   'chat:send': (payload: ChatSendRequest, ack: AckFn<{ message: ChatMessage }>) => void;
   'interview:language': (payload: LanguageRequest, ack: AckFn<{ ok: true }>) => void;
+  'run:start': (payload: RunStartRequest, ack: AckFn<{ runId: string }>) => void;
+  'run:stop': (payload: RunStopRequest, ack: AckFn<{ ok: true }>) => void;
+  'run:settings': (payload: RunSettingsRequest, ack: AckFn<RunSettings>) => void;
 }
 
 export interface ServerToClientEvents {
@@ -87,7 +129,20 @@ export interface ServerToClientEvents {
   participants: (participants: Participant[]) => void;
   interview: (interview: Interview) => void;
   error: (error: { code: string; message: string }) => void;
+  'run:state': (payload: RunState) => void;
+  'run:output': (payload: RunOutput) => void;
+  'run:exit': (payload: RunExit) => void;
+  'run:settings': (payload: RunSettings) => void;
 }
 
 /** Events a client may send; anything else is answered `unknown_event`. */
-export const CLIENT_EVENTS = ['doc:sync', 'doc:update', 'awareness', 'chat:send', 'interview:language'] as const;
+export const CLIENT_EVENTS = [
+  'doc:sync',
+  'doc:update',
+  'awareness',
+  'chat:send',
+  'interview:language',
+  'run:start',
+  'run:stop',
+  'run:settings',
+] as const;

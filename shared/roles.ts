@@ -29,6 +29,11 @@ export const can = {
   sendChat: (role: Role, channel: ChatChannel) =>
     channel === 'room' ? role === 'interviewer' || role === 'candidate' : role === 'interviewer' || role === 'observer',
   changeLanguage: (role: Role) => role === 'interviewer' || role === 'candidate',
+  /** Starting a code run: interviewers always, candidates unless an interviewer turned it off. */
+  startRun: (role: Role, candidateMayRun: boolean) => role === 'interviewer' || (role === 'candidate' && candidateMayRun),
+  stopRun: (role: Role) => role === 'interviewer' || role === 'candidate',
+  /** Allowing or forbidding candidate runs. */
+  manageRuns: (role: Role) => role === 'interviewer',
   /** Creating interviews takes an unscoped token (checked separately). */
   createInterview: (role: Role) => role === 'interviewer' || role === 'admin',
   manageInterview: (role: Role) => role === 'interviewer' || role === 'admin',

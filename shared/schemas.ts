@@ -41,6 +41,22 @@ export const chatSendSchema = z.strictObject({
 
 export const languageSchema = z.strictObject({ language: z.enum(LANGUAGE_IDS) });
 
+/** A file path as the runner accepts it: relative, no `..`, no empty segments. */
+export const runPathSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^(?!.*(^|\/)\.{1,2}(\/|$))[\w.+-]+(\/[\w.+-]+)*$/, 'must be a relative path of letters, digits and . _ + -');
+
+export const runStartSchema = z.strictObject({
+  path: runPathSchema.optional(),
+  stdin: z.string().max(LIMITS.runStdinChars, `longer than ${LIMITS.runStdinChars} characters`).optional(),
+});
+
+export const runStopSchema = z.strictObject({ runId: z.string().min(1).max(100) });
+
+export const runSettingsSchema = z.strictObject({ candidateMayRun: z.boolean() });
+
 // REST bodies
 
 export const createInterviewSchema = z.strictObject({
@@ -75,6 +91,9 @@ export type DocUpdateMessage = z.infer<typeof docUpdateSchema>;
 export type AwarenessMessage = z.infer<typeof awarenessSchema>;
 export type ChatSendRequest = z.infer<typeof chatSendSchema>;
 export type LanguageRequest = z.infer<typeof languageSchema>;
+export type RunStartRequest = z.infer<typeof runStartSchema>;
+export type RunStopRequest = z.infer<typeof runStopSchema>;
+export type RunSettingsRequest = z.infer<typeof runSettingsSchema>;
 export type CreateInterviewRequest = z.infer<typeof createInterviewSchema>;
 export type CreateInviteRequest = z.infer<typeof createInviteSchema>;
 export type TokenClaims = z.infer<typeof tokenClaimsSchema>;

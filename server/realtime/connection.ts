@@ -14,6 +14,7 @@ import type { Room } from '../rooms/room.js';
 import { clearAwareness, registerAwareness, sendAwarenessState } from './awareness.js';
 import { chatMessageOf, registerChat, visibleChannels } from './chat.js';
 import { registerDocuments } from './documents.js';
+import { registerRuns, sendRunnerState } from './runs.js';
 import { registerInterviewEvents } from './interview-events.js';
 import { broadcastParticipants, listParticipants } from './participants.js';
 import type { DuetSocket } from './socket-data.js';
@@ -68,6 +69,7 @@ export function registerConnections(ctx: ServerContext): void {
     registerAwareness(ctx, socket, bucket);
     registerChat(ctx, socket, bucket);
     registerInterviewEvents(ctx, socket, bucket);
+    registerRuns(ctx, socket, bucket);
     socket.onAny((event: string, ...args: unknown[]) => {
       if (KNOWN_EVENTS.has(event)) return;
       const last = args[args.length - 1];
@@ -124,6 +126,7 @@ export function registerConnections(ctx: ServerContext): void {
         });
         sendAwarenessState(socket, joined, 'main');
         if (can.readDoc(actor.role, 'notes')) sendAwarenessState(socket, joined, 'notes');
+        await sendRunnerState(ctx, socket);
         socket.broadcast.to(channelOf.all(interviewId)).emit('participants', participants);
       } catch (err) {
         const e = err instanceof DuetError ? err : new DuetError('unavailable', 'could not open the interview; retry later');

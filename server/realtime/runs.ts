@@ -1,0 +1,149 @@
+/**
+ * Code runs over the wire: `run:start`, `run:stop`, `run:settings` in;
+ * `run:state`, `run:output`, `run:exit`, `run:settings` out to the whole room
+ * (observers included), through `io.to(room)` so the adapter carries them to
+ * every node. Each finished run becomes one `run` event in the log (its output
+ * is bounded by the runner's output limit), so a replay can show it.
+ *
+ * The candidate-runs setting lives in the event log (`run_settings` events,
+ * the newest wins), so it survives restarts and every node reads the same one
+ * without a schema change.
+ */
+import { DuetError } from '../../shared/errors.js';
+import type { Actor, RunExit, RunSettings, RunState } from '../../shared/protocol.js';
+import { can } from '../../shared/roles.js';
+import { runSettingsSchema, runStartSchema, runStopSchema } from '../../shared/schemas.js';
+import { randomId } from '../auth.js';
+import { channelOf, type ServerContext } from '../context.js';
+import { filesOf } from '../rooms/yjs-checks.js';
+import type { Stream } from '../runner/execute.js';
+import type { RunResult } from '../runner/runner.js';
+import { isRunnablePath } from '../runner/workspace.js';
+import { registerHandler } from './handle.js';
+import type { DuetSocket } from './socket-data.js';
+import type { TokenBucket } from './token-bucket.js';
+
+const DEFAULT_SETTINGS: RunSettings = { candidateMayRun: true };
+
+/** The newest `run_settings` event of the interview, or the default. */
+export async function readRunSettings(ctx: ServerContext, interviewId: string): Promise<RunSettings> {
+  let settings = DEFAULT_SETTINGS;
+  let after = 0;
+  for (;;) {
+    const page = await ctx.store.readEvents(interviewId, { after, limit: 1000, type: 'run_settings' });
+    for (const e of page) settings = { candidateMayRun: e.data.candidateMayRun !== false };
+    if (page.length < 1000) return settings;
+    after = page[page.length - 1]!.seq;
+  }
+}
+
+/** For a joiner: the setting, and the run in progress if this node has one. */
+export async function sendRunnerState(ctx: ServerContext, socket: DuetSocket): Promise<void> {
+  const { interviewId } = socket.data;
+  socket.emit('run:settings', await readRunSettings(ctx, interviewId));
+  const current = ctx.runner.current(interviewId);
+  if (current) socket.emit('run:state', current.state);
+}
+
+export function registerRuns(ctx: ServerContext, socket: DuetSocket, bucket: TokenBucket): void {
+  const { actor, interviewId } = socket.data;
+  const room = channelOf.all(interviewId);
+
+  registerHandler(ctx, socket, bucket, 'run:start', runStartSchema, async ({ path, stdin }) => {
+    const interview = await ctx.store.getInterview(interviewId);
+    if (!interview) throw new DuetError('not_found', 'no such interview');
+    if (interview.status !== 'open') throw new DuetError('interview_ended', 'the interview has ended');
+    const settings = await readRunSettings(ctx, interviewId);
+    if (!can.startRun(actor.role, settings.candidateMayRun)) {
+      throw new DuetError(
+        'forbidden',
+        actor.role === 'candidate' ? 'an interviewer has turned off runs for the candidate' : `the ${actor.role} role cannot run code`,
+      );
+    }
+    const live = await socket.data.room;
+    // Edits other nodes committed are in the log; run what everyone sees.
+    await live.catchUp();
+    const files = filesOf(live.docs.main.ydoc);
+    const target = path ?? Object.keys(files).sort()[0];
+    if (target === undefined || !(target in files)) throw new DuetError('not_found', `no file "${path ?? ''}" to run`);
+    if (!isRunnablePath(target)) throw new DuetError('invalid_payload', `"${target}" is not a path the runner accepts`);
+
+    const runId = randomId();
+    const startedAt = new Date().toISOString();
+    const state: RunState = { runId, state: 'queued', path: target, language: interview.language, by: actor, at: startedAt };
+    const output: Array<{ stream: Stream; data: string; ms: number }> = [];
+    let runningSince = Date.now();
+    // Room events wait for the ack, so the requester learns its runId before anything about the run.
+    let release!: () => void;
+    const acked = new Promise<void>((r) => (release = r));
+    const toRoom = (emit: () => void) => void acked.then(emit);
+
+    const { queued } = await ctx.runner.submit({
+      runId,
+      interviewId,
+      language: interview.language,
+      files,
+      path: target,
+      stdin,
+      state,
+      onStart() {
+        runningSince = Date.now();
+        const running: RunState = { ...state, state: 'running', at: new Date().toISOString() };
+        state.state = 'running';
+        state.at = running.at;
+        toRoom(() => ctx.io.to(room).emit('run:state', running));
+      },
+      onOutput(stream, data) {
+        output.push({ stream, data, ms: Date.now() - runningSince });
+        toRoom(() => ctx.io.to(room).emit('run:output', { runId, stream, data }));
+      },
+      onExit(result, stoppedBy) {
+        const exit = exitOf(runId, result, stoppedBy);
+        toRoom(() => ctx.io.to(room).emit('run:exit', exit));
+        void recordRun(ctx, interviewId, actor, { ...exit, path: target, language: interview.language, stdin, startedAt, output });
+      },
+    });
+    if (queued) toRoom(() => ctx.io.to(room).emit('run:state', { ...state, state: 'queued' }));
+    setImmediate(release);
+    return { runId };
+  });
+
+  registerHandler(ctx, socket, bucket, 'run:stop', runStopSchema, async ({ runId }) => {
+    if (!can.stopRun(actor.role)) throw new DuetError('forbidden', `the ${actor.role} role cannot stop runs`);
+    if (!ctx.runner.stop(runId, interviewId, actor)) {
+      throw new DuetError('not_found', 'no such run in progress on this node');
+    }
+    return { ok: true };
+  });
+
+  registerHandler(ctx, socket, bucket, 'run:settings', runSettingsSchema, async ({ candidateMayRun }) => {
+    if (!can.manageRuns(actor.role)) throw new DuetError('forbidden', 'only interviewers change who may run code');
+    const at = new Date().toISOString();
+    await ctx.writer.append(interviewId, { type: 'run_settings', at, actor, data: { candidateMayRun } });
+    const settings: RunSettings = { candidateMayRun };
+    ctx.io.to(room).emit('run:settings', settings);
+    return settings;
+  });
+}
+
+function exitOf(runId: string, r: RunResult, stoppedBy: Actor | undefined): RunExit {
+  return {
+    runId,
+    code: r.code,
+    signal: r.signal,
+    durationMs: r.durationMs,
+    maxRssKb: r.maxRssKb,
+    truncated: r.truncated,
+    ...(r.error ? { error: r.error.toBody().error } : {}),
+    ...(stoppedBy ? { stoppedBy } : {}),
+  };
+}
+
+async function recordRun(ctx: ServerContext, interviewId: string, actor: Actor, data: Record<string, unknown>): Promise<void> {
+  try {
+    await ctx.writer.append(interviewId, { type: 'run', at: new Date().toISOString(), actor, data });
+  } catch (err) {
+    // An interview that ended mid-run logs nothing more; anything else is worth a line.
+    if (!(err instanceof DuetError && err.code === 'interview_ended')) ctx.log.error({ err, interviewId }, 'could not log a run');
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The files a run gets: the interview's `main` document, checked path by path,
+ * with TypeScript turned into JavaScript on the node first.
+ *
+ * Why transpile here and not in the sandbox: esbuild is a native binary inside
+ * the project's node_modules, which the sandbox must not see; its transform
+ * only parses and prints untrusted text (it never executes it, nor reads other
+ * files), takes milliseconds, and its input is bounded by the document limit.
+ */
+import { posix } from 'node:path';
+import { transform } from 'esbuild';
+import { runPathSchema } from '../../shared/schemas.js';
+import type { LanguageRow } from './config.js';
+
+/** More files than an interview ever needs; each one is an fd and a bwrap argument. */
+export const MAX_FILES = 200;
+
+export interface WorkFile {
+  path: string;
+  content: Buffer;
+}
+
+export interface Workspace {
+  files: WorkFile[];
+  /** The file the run command gets as {file}. */
+  entry: string;
+}
+
+/** Transpile errors are the program's failure, shown like a compiler's output. */
+export class BuildFailure extends Error {
+  override name = 'BuildFailure';
+}
+
+const TS_EXT: Record<string, string> = { '.ts': '.js', '.mts': '.mjs', '.cts': '.cjs', '.tsx': '.js' };
+
+export function isRunnablePath(path: string): boolean {
+  return runPathSchema.safeParse(path).success;
+}
+
+export async function prepareWorkspace(files: Record<string, string>, entry: string, row: LanguageRow): Promise<Workspace> {
+  // Paths a client wrote into the document that the sandbox could not hold are left out.
+  const paths = Object.keys(files).filter(isRunnablePath).sort().slice(0, MAX_FILES);
+  if (!paths.includes(entry)) paths.push(entry);
+  if (row.transpile !== 'typescript') {
+    return { files: paths.map((path) => ({ path, content: Buffer.from(files[path] ?? '', 'utf8') })), entry };
+  }
+  const out: WorkFile[] = [];
+  const errors: string[] = [];
+  for (const path of paths) {
+    const ext = posix.extname(path);
+    const jsExt = TS_EXT[ext];
+    if (jsExt === undefined || path.endsWith('.d.ts')) {
+      out.push({ path, content: Buffer.from(files[path] ?? '', 'utf8') });
+      continue;
+    }
+    try {
+      const result = await transform(files[path] ?? '', {
+        loader: ext === '.tsx' ? 'tsx' : 'ts',
+        target: 'node20',
+        sourcefile: path,
+        // Stack traces point at the TypeScript lines (node --enable-source-maps).
+        sourcemap: 'inline',
+      });
+      out.push({ path: path.slice(0, -ext.length) + jsExt, content: Buffer.from(result.code, 'utf8') });
+    } catch (err) {
+      const failures = (err as { errors?: Array<{ text: string; location: { file: string; line: number; column: number; lineText: string } | null }> }).errors;
+      if (!failures) throw err;
+      for (const f of failures) {
+        const at = f.location ? `${f.location.file}:${f.location.line}:${f.location.column + 1}: ` : '';
+        errors.push(`${at}error: ${f.text}${f.location ? `\n    ${f.location.lineText}` : ''}`);
+      }
+    }
+  }
+  if (errors.length > 0) throw new BuildFailure(errors.join('\n') + '\n');
+  const entryExt = posix.extname(entry);
+  const jsEntry = TS_EXT[entryExt] !== undefined ? entry.slice(0, -entryExt.length) + TS_EXT[entryExt] : entry;
+  // A .ts file and a .js file of the same name: the transpiled one wins.
+  const byPath = new Map(out.map((f) => [f.path, f]));
+  return { files: [...byPath.values()], entry: jsEntry };
+}

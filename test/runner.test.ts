@@ -1,0 +1,196 @@
+/**
+ * Code runs over the wire: each default language's output reaches everyone in
+ * the room, stdin, who may run, stop, one run per interview, the bounded
+ * queue, the log, and the refusal when there is no sandbox.
+ */
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { api, connectClient, connectSocket, createInterview, nextEvent, startNode, waitFor } from './helpers.js';
+import { defaultRunnerConfig } from '../server/runner/config.js';
+import { hasBwrap, runIdOf, startRun, startRunnerNode, watchRuns, writeCode } from './runner-fixtures.js';
+
+const PROGRAMS = {
+  javascript: 'const n = [1, 2, 3].reduce((a, b) => a + b);\nconsole.log(`js says ${n}`);\nconsole.error("js to stderr");\n',
+  typescript:
+    'interface Point { x: number; y: number }\nconst p: Point = { x: 2, y: 3 };\nconst sum = (q: Point): number => q.x + q.y;\n' +
+    'console.log(`ts says ${sum(p)}`);\nconsole.error("ts to stderr");\n',
+  python: 'import sys\nprint("py says", sum([1, 2, 3]))\nprint("py to stderr", file=sys.stderr)\n',
+} as const;
+
+const EXPECTED = { javascript: 'js says 6\n', typescript: 'ts says 5\n', python: 'py says 6\n' } as const;
+
+describe.skipIf(!hasBwrap)('code runs', () => {
+  for (const language of ['javascript', 'typescript', 'python'] as const) {
+    it(`a ${language} program's output reaches interviewer, candidate and observer`, async () => {
+      const node = await startRunnerNode();
+      expect(node.server.ctx.runner.state().mode).toBe('sandbox');
+      const iv = await createInterview(node, 'Run', language);
+      const interviewer = await connectClient(node.url, await iv.invite('interviewer', 'Ada'));
+      const candidate = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+      const observer = await connectClient(node.url, await iv.invite('observer', 'Obi'));
+      const watchers = [interviewer, candidate, observer].map((c) => watchRuns(c.socket));
+      await writeCode(candidate, PROGRAMS[language]);
+
+      const runId = runIdOf(await startRun(candidate.socket));
+      for (const w of watchers) {
+        const run = await w.exited(runId);
+        expect(run.stdout()).toBe(EXPECTED[language]);
+        expect(run.stderr()).toContain(`${language === 'python' ? 'py' : language === 'javascript' ? 'js' : 'ts'} to stderr`);
+        expect(run.exit).toMatchObject({ runId, code: 0, signal: null, truncated: false });
+        expect(run.exit.durationMs).toBeGreaterThan(0);
+        expect(run.exit.maxRssKb).toBeGreaterThan(1000);
+        expect(run.states.map((s) => s.state)).toContain('running');
+        expect(run.states[0]).toMatchObject({ path: `main.${language === 'python' ? 'py' : language === 'javascript' ? 'js' : 'ts'}`, language, by: { name: 'Cy', role: 'candidate' } });
+      }
+    });
+  }
+
+  it('feeds stdin, runs a chosen file, and reports a TypeScript syntax error as the run failing', async () => {
+    const node = await startRunnerNode();
+    const iv = await createInterview(node, 'Stdin', 'python');
+    const a = await connectClient(node.url, await iv.invite('interviewer'));
+    const w = watchRuns(a.socket);
+    await writeCode(a, 'name = input()\nprint(f"hello {name}")\nimport helper\n');
+    const helper = new Y.Text();
+    a.files().set('helper.py', helper);
+    helper.insert(0, 'print("helper imported")\n');
+    await waitFor(() => a.provider.pending === 0);
+    // The default is the first path in sorted order (helper.py), so name the file.
+    const runId = runIdOf(await startRun(a.socket, { path: 'main.py', stdin: 'Grace\n' }));
+    expect((await w.exited(runId)).stdout()).toBe('hello Grace\nhelper imported\n');
+    const other = runIdOf(await startRun(a.socket));
+    expect((await w.exited(other)).stdout()).toBe('helper imported\n');
+    expect(await startRun(a.socket, { path: 'nope.py' })).toMatchObject({ error: { code: 'not_found' } });
+    expect(await startRun(a.socket, { path: '../etc/passwd' })).toMatchObject({ error: { code: 'invalid_payload' } });
+
+    const ts = await createInterview(node, 'Broken TS', 'typescript');
+    const b = await connectClient(node.url, await ts.invite('candidate'));
+    const wb = watchRuns(b.socket);
+    await writeCode(b, 'const x: = 1;\n');
+    const broken = await wb.exited(runIdOf(await startRun(b.socket)));
+    expect(broken.exit.code).toBe(1);
+    expect(broken.stderr()).toContain('main.ts:1:10: error');
+  });
+
+  it('observers cannot run; an interviewer turns candidate runs off, for good, and on again', async () => {
+    const node = await startRunnerNode();
+    const iv = await createInterview(node, 'Who runs', 'python');
+    const interviewer = await connectClient(node.url, await iv.invite('interviewer'));
+    const candidateToken = await iv.invite('candidate');
+    const candidate = await connectClient(node.url, candidateToken);
+    const observer = await connectClient(node.url, await iv.invite('observer'));
+    const cw = watchRuns(candidate.socket);
+    await writeCode(candidate, 'print("ok")\n');
+
+    expect(await startRun(observer.socket)).toMatchObject({ error: { code: 'forbidden' } });
+    expect(await observer.socket.emitWithAck('run:settings', { candidateMayRun: false })).toMatchObject({ error: { code: 'forbidden' } });
+    expect(await candidate.socket.emitWithAck('run:settings', { candidateMayRun: false })).toMatchObject({ error: { code: 'forbidden' } });
+
+    expect(await interviewer.socket.emitWithAck('run:settings', { candidateMayRun: false })).toEqual({ candidateMayRun: false });
+    await waitFor(() => cw.settings.at(-1)?.candidateMayRun === false);
+    expect(await startRun(candidate.socket)).toMatchObject({ error: { code: 'forbidden', message: expect.stringContaining('turned off') } });
+    // Interviewers still may.
+    runIdOf(await startRun(interviewer.socket));
+
+    // The setting is in the event log: a restarted node on the same data still refuses, and tells joiners.
+    await waitFor(() => node.server.ctx.runner.current(iv.interview.id) === undefined);
+    const [lateToken, bossToken] = [await iv.invite('observer', 'Late'), await iv.invite('interviewer')];
+    await node.close();
+    const again = await startRunnerNode({}, node.config.dataDir);
+    // Joiners are told the setting.
+    const late = connectSocket(again.url, lateToken);
+    expect(await nextEvent(late, 'run:settings')).toEqual({ candidateMayRun: false });
+    const rejoined = await connectClient(again.url, candidateToken);
+    const rw = watchRuns(rejoined.socket);
+    expect(await startRun(rejoined.socket)).toMatchObject({ error: { code: 'forbidden' } });
+    const boss = await connectClient(again.url, bossToken);
+    expect(await boss.socket.emitWithAck('run:settings', { candidateMayRun: true })).toEqual({ candidateMayRun: true });
+    const ok = await rw.exited(runIdOf(await startRun(rejoined.socket)));
+    expect(ok.stdout()).toBe('ok\n');
+  });
+
+  it('one run per interview, a stop button, and a bounded queue per node', async () => {
+    const node = await startRunnerNode({ concurrency: 1, queueLength: 1 });
+    const ivs = await Promise.all([1, 2, 3].map((i) => createInterview(node, `Queue ${i}`, 'python')));
+    const clients = await Promise.all(ivs.map(async (iv) => connectClient(node.url, await iv.invite('interviewer'))));
+    const watchers = clients.map((c) => watchRuns(c.socket));
+    for (const c of clients) await writeCode(c, 'import time\nprint("start", flush=True)\ntime.sleep(60)\n');
+
+    const first = runIdOf(await startRun(clients[0]!.socket));
+    await waitFor(() => watchers[0]!.view(first).stdout() === 'start\n');
+    expect(await startRun(clients[0]!.socket)).toMatchObject({ error: { code: 'runner_busy' } });
+
+    const second = runIdOf(await startRun(clients[1]!.socket));
+    await waitFor(() => watchers[1]!.view(second).states.some((s) => s.state === 'queued'));
+    expect(await startRun(clients[2]!.socket)).toMatchObject({ error: { code: 'queue_full' } });
+
+    // Stopping the first lets the queued one run.
+    const observer = await connectClient(node.url, await ivs[0]!.invite('observer'));
+    expect(await observer.socket.emitWithAck('run:stop', { runId: first })).toMatchObject({ error: { code: 'forbidden' } });
+    expect(await clients[0]!.socket.emitWithAck('run:stop', { runId: first })).toEqual({ ok: true });
+    const stopped = await watchers[0]!.exited(first);
+    expect(stopped.exit).toMatchObject({ code: null, signal: 'SIGKILL', stoppedBy: { role: 'interviewer' } });
+    expect(stopped.exit.error).toBeUndefined();
+    await waitFor(() => watchers[1]!.view(second).stdout() === 'start\n');
+    // A queued run can be stopped too, and a stop of another interview's run is not found.
+    const third = runIdOf(await startRun(clients[2]!.socket));
+    expect(await clients[0]!.socket.emitWithAck('run:stop', { runId: third })).toMatchObject({ error: { code: 'not_found' } });
+    expect(await clients[2]!.socket.emitWithAck('run:stop', { runId: third })).toEqual({ ok: true });
+    expect((await watchers[2]!.exited(third)).exit).toMatchObject({ code: null, signal: null, durationMs: 0 });
+    expect(await clients[1]!.socket.emitWithAck('run:stop', { runId: second })).toEqual({ ok: true });
+    await watchers[1]!.exited(second);
+  });
+
+  it('logs each run with its output and exit, for the replay', async () => {
+    const node = await startRunnerNode();
+    const iv = await createInterview(node, 'Logged', 'javascript');
+    const a = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    const w = watchRuns(a.socket);
+    await writeCode(a, 'console.log("to the log"); process.exit(3)\n');
+    const runId = runIdOf(await startRun(a.socket, { stdin: 'in' }));
+    await w.exited(runId);
+    const events = await waitFor(async () => {
+      const res = await api(node.url, `/api/interviews/${iv.interview.id}/events?limit=1000`, { token: iv.token });
+      const run = res.body.events.find((e: { type: string }) => e.type === 'run');
+      return run ?? false;
+    });
+    expect(events).toMatchObject({
+      type: 'run',
+      actor: { name: 'Cy', role: 'candidate' },
+      data: { runId, path: 'main.js', language: 'javascript', stdin: 'in', code: 3, signal: null, truncated: false },
+    });
+    expect(events.data.output).toEqual([{ stream: 'stdout', data: 'to the log\n', ms: expect.any(Number) }]);
+  });
+
+  it('refuses languages the table has no row for', async () => {
+    const node = await startRunnerNode();
+    const iv = await createInterview(node, 'Go', 'go');
+    const a = await connectClient(node.url, await iv.invite('interviewer'));
+    expect(await startRun(a.socket)).toMatchObject({ error: { code: 'unsupported_language' } });
+  });
+});
+
+describe('without a sandbox', () => {
+  it('refuses runs with a clear message, unless the operator chose the unsafe dev mode', async () => {
+    const node = await startNode({ runner: defaultRunnerConfig({ bwrapPath: '/nonexistent/bwrap' }) });
+    const state = await node.server.ctx.runner.whenReady();
+    expect(state.mode).toBe('off');
+    const iv = await createInterview(node, 'No sandbox', 'python');
+    const a = await connectClient(node.url, await iv.invite('interviewer'));
+    expect(await startRun(a.socket)).toMatchObject({ error: { code: 'runner_unavailable', message: expect.stringContaining('bubblewrap') } });
+
+    const off = await startNode({ runner: defaultRunnerConfig({ enabled: false }) });
+    const iv2 = await createInterview(off, 'Off', 'python');
+    const b = await connectClient(off.url, await iv2.invite('interviewer'));
+    expect(await startRun(b.socket)).toMatchObject({ error: { code: 'runner_unavailable', message: expect.stringContaining('turned off') } });
+
+    const unsafe = await startNode({ runner: defaultRunnerConfig({ bwrapPath: '/nonexistent/bwrap', unsafeDev: true, wallTimeMs: 3000 }) });
+    expect((await unsafe.server.ctx.runner.whenReady()).mode).toBe('unsafe');
+    const iv3 = await createInterview(unsafe, 'Unsafe', 'python');
+    const c = await connectClient(unsafe.url, await iv3.invite('interviewer'));
+    const w = watchRuns(c.socket);
+    await writeCode(c, 'print("unsandboxed")\n');
+    const run = await w.exited(runIdOf(await startRun(c.socket)));
+    expect(run.stdout()).toBe('unsandboxed\n');
+  });
+});

@@ -51,7 +51,8 @@ export async function createInterview(
   const seed = seedMainDoc(LANGUAGES[language].file);
   return ctx.store.createInterview(
     { id, title: input.title, language, createdAt: at, createdBy: creator },
-    [{ type: 'doc', at, actor: creator, doc: 'main', bin: seed, data: { doc: 'main' } }],
+    // The seed carries the first language, so a replay of the log alone knows it.
+    [{ type: 'doc', at, actor: creator, doc: 'main', bin: seed, data: { doc: 'main', language } }],
   );
 }
 

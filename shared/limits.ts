@@ -18,6 +18,10 @@ export const LIMITS = {
   /** Chat messages sent in `session`. */
   sessionChatMessages: 500,
   eventsPageMax: 1000,
+  /** Integrity signals per socket: sustained per second, and burst (a tab flapping must not flood the log). */
+  signalsPerSecond: 2,
+  signalBurst: 30,
+  signalPathChars: 200,
   /** Standard input of one code run. */
   runStdinChars: 64 * 1024,
 } as const;

@@ -16,6 +16,8 @@ import type {
   RunStopRequest,
 } from './schemas.js';
 
+import type { SignalReport } from './schemas.js';
+
 export const PROTOCOL_VERSION = 1;
 
 export type InterviewStatus = 'open' | 'ended';
@@ -48,7 +50,7 @@ export interface ChatMessage {
   text: string;
 }
 
-export type EventType = 'doc' | 'chat' | 'join' | 'leave' | 'language' | 'end' | 'run' | 'run_settings';
+export type EventType = 'signal' | 'doc' | 'chat' | 'join' | 'leave' | 'language' | 'end' | 'run' | 'run_settings';
 
 export interface LoggedEvent {
   seq: number;
@@ -110,12 +112,21 @@ export interface RunSettings {
   candidateMayRun: boolean;
 }
 
+/** An integrity signal, as interviewers and observers see it live (docs/replay.md). */
+export interface SignalNotice extends SignalReport {
+  /** The seq of its `signal` event in the log. */
+  id: string;
+  at: string;
+  from: Actor;
+}
+
 export interface ClientToServerEvents {
   'doc:sync': (payload: DocSyncRequest, ack: AckFn<DocSyncReply>) => void;
   'doc:update': (payload: DocUpdateMessage, ack: AckFn<{ ok: true }>) => void;
   awareness: (payload: AwarenessMessage, ack?: AckFn<{ ok: true }>) => void;
   'chat:send': (payload: ChatSendRequest, ack: AckFn<{ message: ChatMessage }>) => void;
   'interview:language': (payload: LanguageRequest, ack: AckFn<{ ok: true }>) => void;
+  'signal:report': (payload: SignalReport, ack?: AckFn<{ ok: true }>) => void;
   'run:start': (payload: RunStartRequest, ack: AckFn<{ runId: string }>) => void;
   'run:stop': (payload: RunStopRequest, ack: AckFn<{ ok: true }>) => void;
   'run:settings': (payload: RunSettingsRequest, ack: AckFn<RunSettings>) => void;
@@ -129,6 +140,8 @@ export interface ServerToClientEvents {
   participants: (participants: Participant[]) => void;
   interview: (interview: Interview) => void;
   error: (error: { code: string; message: string }) => void;
+  /** Integrity signals of the candidate, to interviewers and observers only. */
+  signal: (signal: SignalNotice) => void;
   'run:state': (payload: RunState) => void;
   'run:output': (payload: RunOutput) => void;
   'run:exit': (payload: RunExit) => void;
@@ -142,6 +155,7 @@ export const CLIENT_EVENTS = [
   'awareness',
   'chat:send',
   'interview:language',
+  'signal:report',
   'run:start',
   'run:stop',
   'run:settings',

@@ -29,6 +29,12 @@ export const can = {
   sendChat: (role: Role, channel: ChatChannel) =>
     channel === 'room' ? role === 'interviewer' || role === 'candidate' : role === 'interviewer' || role === 'observer',
   changeLanguage: (role: Role) => role === 'interviewer' || role === 'candidate',
+  /** Integrity signals are about the candidate, reported by the candidate's own client. */
+  reportSignal: (role: Role) => role === 'candidate',
+  /** Seeing them live: the panel, never the candidate. */
+  seeSignals: (role: Role) => PANEL_ROLES.has(role),
+  /** Deleting an interview and its whole record (also checked: an interviewer only its own). */
+  deleteInterview: (role: Role) => role === 'interviewer' || role === 'admin',
   /** Starting a code run: interviewers always, candidates unless an interviewer turned it off. */
   startRun: (role: Role, candidateMayRun: boolean) => role === 'interviewer' || (role === 'candidate' && candidateMayRun),
   stopRun: (role: Role) => role === 'interviewer' || role === 'candidate',

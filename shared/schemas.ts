@@ -57,6 +57,18 @@ export const runStopSchema = z.strictObject({ runId: z.string().min(1).max(100) 
 
 export const runSettingsSchema = z.strictObject({ candidateMayRun: z.boolean() });
 
+/** Integrity signals the room client reports for the candidate (docs/replay.md). */
+export const SIGNAL_KINDS = ['paste', 'blur', 'focus', 'hidden', 'visible'] as const;
+export type SignalKind = (typeof SIGNAL_KINDS)[number];
+
+export const signalReportSchema = z.strictObject({
+  kind: z.enum(SIGNAL_KINDS),
+  /** Characters pasted (paste only). */
+  size: z.number().int().min(0).max(LIMITS.docChars).optional(),
+  /** The file it happened in. */
+  path: z.string().min(1).max(LIMITS.signalPathChars).optional(),
+});
+
 // REST bodies
 
 export const createInterviewSchema = z.strictObject({
@@ -91,6 +103,7 @@ export type DocUpdateMessage = z.infer<typeof docUpdateSchema>;
 export type AwarenessMessage = z.infer<typeof awarenessSchema>;
 export type ChatSendRequest = z.infer<typeof chatSendSchema>;
 export type LanguageRequest = z.infer<typeof languageSchema>;
+export type SignalReport = z.infer<typeof signalReportSchema>;
 export type RunStartRequest = z.infer<typeof runStartSchema>;
 export type RunStopRequest = z.infer<typeof runStopSchema>;
 export type RunSettingsRequest = z.infer<typeof runSettingsSchema>;

@@ -17,6 +17,7 @@ import { registerDocuments } from './documents.js';
 import { registerRuns, sendRunnerState } from './runs.js';
 import { registerInterviewEvents } from './interview-events.js';
 import { broadcastParticipants, listParticipants } from './participants.js';
+import { registerSignals } from './signals.js';
 import type { DuetSocket } from './socket-data.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -69,6 +70,7 @@ export function registerConnections(ctx: ServerContext): void {
     registerAwareness(ctx, socket, bucket);
     registerChat(ctx, socket, bucket);
     registerInterviewEvents(ctx, socket, bucket);
+    registerSignals(ctx, socket, bucket);
     registerRuns(ctx, socket, bucket);
     socket.onAny((event: string, ...args: unknown[]) => {
       if (KNOWN_EVENTS.has(event)) return;

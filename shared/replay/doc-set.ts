@@ -1,0 +1,207 @@
+/**
+ * The replayable state at one point of the log: the two Yjs documents plus the
+ * few scalars the log changes (language, ended, who is online, where each
+ * author last edited). Applying events one by one moves it forward; a
+ * checkpoint is its serialised form, and restoring one is how seeking avoids
+ * replaying from the start.
+ */
+import * as Y from 'yjs';
+import type { LoggedEvent } from '../protocol.js';
+import type { DocName } from '../roles.js';
+
+export interface CursorMark {
+  sub: string;
+  doc: DocName;
+  /** Relative, so it moves with later edits by others, as a cursor does. */
+  pos: Y.RelativePosition;
+  seq: number;
+  at: string;
+}
+
+export interface FileChange {
+  action: 'add' | 'delete' | 'rename' | 'replace';
+  path: string;
+  /** For `rename`: the old path. */
+  from?: string;
+}
+
+/** A serialised DocSet; its Yjs states are V2 updates (about half the size of V1 here). */
+export interface Checkpoint {
+  index: number;
+  seq: number;
+  at: string | null;
+  main: Uint8Array;
+  notes: Uint8Array;
+  language: string | null;
+  ended: boolean;
+  online: ReadonlyArray<readonly [string, number]>;
+  cursors: ReadonlyArray<readonly [string, CursorMark]>;
+}
+
+/** Deleted items keep their identity (gc off), so a cursor next to deleted text still resolves. */
+function newDoc(): Y.Doc {
+  return new Y.Doc({ gc: false });
+}
+
+export class DocSet {
+  main = newDoc();
+  notes = newDoc();
+  /** Events applied so far. */
+  index = 0;
+  seq = 0;
+  at: string | null = null;
+  language: string | null;
+  ended = false;
+  /** sub -> live sockets (join minus leave). */
+  online = new Map<string, number>();
+  /** `${sub} ${doc}` -> last edit. */
+  cursors = new Map<string, CursorMark>();
+  /** File changes of the event being applied (filled by the observer). */
+  private changes: FileChange[] = [];
+  private lastEdit: { text: Y.Text; index: number } | null = null;
+
+  constructor(initialLanguage: string | null, checkpoint?: Checkpoint) {
+    this.language = initialLanguage;
+    if (checkpoint) {
+      Y.applyUpdateV2(this.main, checkpoint.main);
+      Y.applyUpdateV2(this.notes, checkpoint.notes);
+      this.index = checkpoint.index;
+      this.seq = checkpoint.seq;
+      this.at = checkpoint.at;
+      this.language = checkpoint.language;
+      this.ended = checkpoint.ended;
+      this.online = new Map(checkpoint.online);
+      this.cursors = new Map(checkpoint.cursors);
+    }
+    this.observe();
+  }
+
+  private observe(): void {
+    this.main.getMap('files').observeDeep((events) => {
+      const added: string[] = [];
+      const deleted: string[] = [];
+      for (const e of events) {
+        if (e instanceof Y.YMapEvent && e.target === this.main.getMap('files')) {
+          for (const [path, change] of e.changes.keys) {
+            if (change.action === 'add') added.push(path);
+            else if (change.action === 'delete') deleted.push(path);
+            else this.changes.push({ action: 'replace', path });
+          }
+        } else if (e instanceof Y.YTextEvent) {
+          this.noteTextEdit(e);
+        }
+      }
+      // One add and one delete in one transaction is how a client renames a file.
+      if (added.length === 1 && deleted.length === 1) {
+        this.changes.push({ action: 'rename', path: added[0]!, from: deleted[0]! });
+      } else {
+        for (const path of added) this.changes.push({ action: 'add', path });
+        for (const path of deleted) this.changes.push({ action: 'delete', path });
+      }
+      // A new file's own text raises no event of its own: its cursor is at its end.
+      const newest = added[added.length - 1];
+      if (!this.lastEdit && newest !== undefined) {
+        const text = this.main.getMap('files').get(newest);
+        if (text instanceof Y.Text) this.lastEdit = { text, index: text.length };
+      }
+    });
+    this.notes.getText('notes').observe((e) => this.noteTextEdit(e));
+  }
+
+  /** Where the edit ended: after the last insertion, or at the last deletion. */
+  private noteTextEdit(e: Y.YTextEvent): void {
+    let pos = 0;
+    let last = -1;
+    for (const op of e.delta) {
+      if (op.retain !== undefined) pos += op.retain;
+      else if (op.insert !== undefined) {
+        pos += typeof op.insert === 'string' ? op.insert.length : 1;
+        last = pos;
+      } else if (op.delete !== undefined) last = pos;
+    }
+    if (last >= 0) this.lastEdit = { text: e.target as Y.Text, index: last };
+  }
+
+  /** Applies one logged event (its Yjs update already decoded); returns the file changes it made. */
+  apply(event: LoggedEvent, update: Uint8Array | null): FileChange[] {
+    this.changes = [];
+    this.lastEdit = null;
+    switch (event.type) {
+      case 'doc': {
+        const doc: DocName = event.data.doc === 'notes' ? 'notes' : 'main';
+        // The seed event carries the interview's first language.
+        if (this.language === null && typeof event.data.language === 'string') this.language = event.data.language;
+        if (update) Y.applyUpdate(doc === 'main' ? this.main : this.notes, update);
+        if (this.lastEdit) {
+          const { text, index } = this.lastEdit as { text: Y.Text; index: number };
+          this.cursors.set(`${event.actor.sub} ${doc}`, {
+            sub: event.actor.sub,
+            doc,
+            pos: Y.createRelativePositionFromTypeIndex(text, Math.min(index, text.length)),
+            seq: event.seq,
+            at: event.at,
+          });
+        }
+        break;
+      }
+      case 'join':
+        this.online.set(event.actor.sub, (this.online.get(event.actor.sub) ?? 0) + 1);
+        break;
+      case 'leave': {
+        const n = (this.online.get(event.actor.sub) ?? 0) - 1;
+        this.online.set(event.actor.sub, Math.max(0, n));
+        break;
+      }
+      case 'language':
+        if (typeof event.data.language === 'string') this.language = event.data.language;
+        break;
+      case 'end':
+        this.ended = true;
+        // The log records no presence after the end: nobody is shown online.
+        for (const sub of this.online.keys()) this.online.set(sub, 0);
+        break;
+      default:
+        break;
+    }
+    this.index++;
+    this.seq = event.seq;
+    this.at = event.at;
+    return this.changes;
+  }
+
+  checkpoint(): Checkpoint {
+    return {
+      index: this.index,
+      seq: this.seq,
+      at: this.at,
+      main: Y.encodeStateAsUpdateV2(this.main),
+      notes: Y.encodeStateAsUpdateV2(this.notes),
+      language: this.language,
+      ended: this.ended,
+      online: [...this.online],
+      cursors: [...this.cursors],
+    };
+  }
+
+  files(): Record<string, string> {
+    const files: Record<string, string> = {};
+    const map = this.main.getMap('files');
+    for (const path of [...map.keys()].sort()) {
+      const value = map.get(path);
+      if (value instanceof Y.Text) files[path] = value.toString();
+    }
+    return files;
+  }
+
+  text(doc: DocName, path?: string): Y.Text | undefined {
+    if (doc === 'notes') return this.notes.getText('notes');
+    const value = path === undefined ? undefined : this.main.getMap('files').get(path);
+    return value instanceof Y.Text ? value : undefined;
+  }
+
+  destroy(): void {
+    this.main.destroy();
+    this.notes.destroy();
+  }
+}
+

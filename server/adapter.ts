@@ -20,6 +20,8 @@ export type AdapterFactory = (nsp: any) => any;
 
 export interface RedisAdapterHandle {
   adapter: AdapterFactory;
+  /** The command (publishing) connection, shared with the node's other Redis users (rate limits). */
+  client: RedisClient;
   /** Readiness: both connections up and Redis answering. */
   ping(): Promise<void>;
   /**
@@ -118,6 +120,7 @@ export async function createRedisAdapter(
 
   return {
     adapter,
+    client: pub,
     subscribed,
     async ping() {
       if (!pub.isReady || !sub.isReady) throw new Error('redis not connected');

@@ -16,6 +16,10 @@ import { apiRouter } from './http/api.js';
 import { clientRouter } from './http/client-pages.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { healthRouter } from './http/health.js';
+import { corsForApi, securityHeaders, socketIoCors } from './http/security.js';
+import { registerBackpressureGuard } from './limits/backpressure.js';
+import { createIpLimits, httpRateLimit } from './limits/rate-limits.js';
+import { registerConnectionCap, registerHandshakeGuard } from './limits/socket-guards.js';
 import { createRedisAdapter, type AdapterFactory, type RedisAdapterHandle } from './adapter.js';
 import { createMetrics } from './metrics.js';
 import { registerConnections } from './realtime/connection.js';
@@ -76,6 +80,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  app.use(securityHeaders(config));
+  const limits = createIpLimits(config, log, redis?.client);
+  const cors = socketIoCors(config);
   const httpServer = createHttpServer(app);
   const io: DuetIO = new IOServer(httpServer, {
     maxHttpBufferSize: LIMITS.socketPacketBytes,
@@ -83,6 +90,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     // A client that missed pongs for this long is gone; its cursor goes with it.
     pingInterval: 10_000,
     pingTimeout: 10_000,
+    ...(cors ? { cors } : {}),
     ...(adapter ? { adapter } : {}),
   });
   // The adapter's own channels are live before this node takes anyone.
@@ -111,12 +119,17 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       },
     }),
   );
+  app.use('/api', corsForApi(config), httpRateLimit(limits.http));
   app.use('/api', apiRouter(ctx));
   app.use('/api', notFound());
   app.use(clientRouter(options.clientDir ?? join(PROJECT_ROOT, 'dist', 'client')));
   app.use(notFound());
   app.use(errorHandler(ctx));
+  // Middlewares run in order: abuse checks, then authentication, then the per-interview cap.
+  registerHandshakeGuard(io, config, limits.handshake, metrics);
   registerConnections(ctx);
+  registerConnectionCap(io, config.maxSocketsPerInterview, metrics, log);
+  registerBackpressureGuard(io, config.socketSendBufferBytes, metrics, log);
 
   let closing: Promise<void> | undefined;
   return {

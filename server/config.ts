@@ -50,6 +50,21 @@ const envSchema = z.object({
     .optional(),
   /** Cluster mode on one machine: this many nodes behind @socket.io/sticky (1: no cluster). */
   WORKERS: positiveInt.max(256).default(1),
+  /** Abuse limits (docs/security.md): per client IP, shared through Redis when REDIS_URL is set. */
+  HANDSHAKES_PER_MINUTE: positiveInt.default(600),
+  HTTP_REQUESTS_PER_MINUTE: positiveInt.default(1200),
+  /** Live sockets of one interview on one node. */
+  MAX_SOCKETS_PER_INTERVIEW: positiveInt.default(100),
+  /** Output queued for one socket that does not read; past it the socket is dropped (it reconnects and resyncs). */
+  SOCKET_SEND_BUFFER_BYTES: positiveInt.min(64 * 1024).default(16 * 1024 * 1024),
+  /** Browser origins allowed besides the node's own (comma-separated), for REST and Socket.IO. */
+  CORS_ORIGINS: z
+    .string()
+    .transform((v) => v.split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean))
+    .pipe(z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/ })])))
+    // An origin is scheme://host[:port]; a path someone pasted along is dropped.
+    .transform((list) => list.map((o) => (o === '*' ? o : new URL(o).origin)))
+    .default([]),
 });
 
 export type Config = Readonly<{
@@ -71,6 +86,11 @@ export type Config = Readonly<{
   databaseUrl: string | undefined;
   databaseSchema: string | undefined;
   workers: number;
+  handshakesPerMinute: number;
+  httpRequestsPerMinute: number;
+  maxSocketsPerInterview: number;
+  socketSendBufferBytes: number;
+  corsOrigins: readonly string[];
   /** Code runs: RUNNER_* variables (docs/runner.md). */
   runner: RunnerConfig;
 }>;
@@ -115,6 +135,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     databaseUrl: e.DATABASE_URL,
     databaseSchema: e.DATABASE_SCHEMA,
     workers: e.WORKERS,
+    handshakesPerMinute: e.HANDSHAKES_PER_MINUTE,
+    httpRequestsPerMinute: e.HTTP_REQUESTS_PER_MINUTE,
+    maxSocketsPerInterview: e.MAX_SOCKETS_PER_INTERVIEW,
+    socketSendBufferBytes: e.SOCKET_SEND_BUFFER_BYTES,
+    corsOrigins: Object.freeze(e.CORS_ORIGINS),
     runner: runner.config,
   });
 }

@@ -14,6 +14,8 @@ export const ERROR_STATUS = {
   interview_ended: 409,
   too_large: 413,
   rate_limited: 429,
+  /** The interview has as many live sockets on this node as it may (MAX_SOCKETS_PER_INTERVIEW). */
+  too_many_connections: 429,
   internal: 500,
   unavailable: 503,
   // Code runs (docs/runner.md).

@@ -1,0 +1,68 @@
+/**
+ * Guards around Socket.IO connections that are about abuse, not about who the
+ * client is: the origin allow-list and the per-IP handshake budget (before the
+ * token is even checked: verifying costs more than refusing), and the cap on
+ * live sockets per interview (after it, since it needs the interview).
+ */
+import type { Logger } from 'pino';
+import { DuetError } from '../../shared/errors.js';
+import type { Config } from '../config.js';
+import type { DuetIO } from '../context.js';
+import { isAllowedOrigin } from '../http/security.js';
+import type { Metrics } from '../metrics.js';
+import type { DuetSocket } from '../realtime/socket-data.js';
+import { clientIp } from './client-ip.js';
+import type { IpLimiter } from './rate-limits.js';
+
+/** A refused handshake: socket.io-client exposes `data` on connect_error. */
+function refuse(err: DuetError): Error {
+  return Object.assign(new Error(err.message), { data: err.toBody().error });
+}
+
+/** Runs before authentication. */
+export function registerHandshakeGuard(io: DuetIO, config: Pick<Config, 'publicUrl' | 'corsOrigins'>, limiter: IpLimiter, metrics: Metrics): void {
+  io.use(async (socket, next) => {
+    let err: DuetError | undefined;
+    if (!isAllowedOrigin(socket.request, config)) {
+      err = new DuetError('forbidden', 'this origin may not connect (CORS_ORIGINS)');
+    } else {
+      const wait = await limiter.consume(clientIp(socket.request));
+      if (wait !== undefined) err = new DuetError('rate_limited', `too many connections from this address; retry in ${wait} s`);
+    }
+    if (!err) return next();
+    metrics.errors.inc({ code: err.code });
+    next(refuse(err));
+  });
+}
+
+/**
+ * Runs after authentication (it reads socket.data.interviewId). The handshake
+ * check gives a clear connect_error; the count at `connection` is the hard
+ * bound, since concurrent handshakes can all pass the check before any of
+ * them connects.
+ */
+export function registerConnectionCap(io: DuetIO, max: number, metrics: Metrics, log: Logger): void {
+  const live = new Map<string, number>();
+  const tooMany = () => new DuetError('too_many_connections', `this interview already has ${max} connections on this node`);
+  io.use((socket, next) => {
+    if ((live.get(socket.data.interviewId) ?? 0) < max) return next();
+    metrics.errors.inc({ code: 'too_many_connections' });
+    next(refuse(tooMany()));
+  });
+  io.on('connection', (socket: DuetSocket) => {
+    const id = socket.data.interviewId;
+    const n = (live.get(id) ?? 0) + 1;
+    live.set(id, n);
+    socket.once('disconnect', () => {
+      const left = (live.get(id) ?? 1) - 1;
+      if (left > 0) live.set(id, left);
+      else live.delete(id); // no entry outlives its interview's last socket
+    });
+    if (n > max) {
+      metrics.errors.inc({ code: 'too_many_connections' });
+      log.debug({ interviewId: id }, 'connection cap reached');
+      socket.emit('error', tooMany().toBody().error);
+      socket.disconnect(true);
+    }
+  });
+}

@@ -272,6 +272,23 @@ export class KyselyStore implements Store {
     return row?.revoked_at != null;
   }
 
+  async deleteInterview(id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('interviews').where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async listEndedBefore(endedBefore: string, limit: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('interviews')
+      .select('id')
+      .where('status', '=', 'ended')
+      .where('ended_at', '<', endedBefore)
+      .orderBy('ended_at', 'asc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
   async ping(): Promise<void> {
     await this.db.selectFrom('interviews').select('id').limit(1).execute();
   }

@@ -92,6 +92,10 @@ export interface Store {
   /** Marks the invite revoked; returns it, or undefined when it is not this interview's. */
   revokeInvite(interviewId: string, id: string, at: string): Promise<Invite | undefined>;
   isInviteRevoked(id: string): Promise<boolean>;
+  /** Deletes the interview and, by ON DELETE CASCADE, its events, snapshots, participants and invites. False when absent. */
+  deleteInterview(id: string): Promise<boolean>;
+  /** Ids of ended interviews whose end is before `endedBefore` (ISO), oldest first. */
+  listEndedBefore(endedBefore: string, limit: number): Promise<string[]>;
   /** Throws when the database cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

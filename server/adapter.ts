@@ -97,12 +97,26 @@ export async function createRedisAdapter(
     }
   };
 
+  // The adapter publishes without catching; a broadcast from a late disconnect
+  // handler after close() would be an unhandled rejection. Once closing, the
+  // adapter's publishes go nowhere instead.
+  const SILENCED = new Set<PropertyKey>(['publish', 'sPublish', 'PUBLISH', 'SPUBLISH', 'sendCommand']);
+  const adapterPub = new Proxy(pub, {
+    get(target, key) {
+      if (closing && SILENCED.has(key)) return async () => 0;
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+
   const base: AdapterFactory =
     config.redisAdapter === 'sharded'
-      ? createShardedAdapter(pub, sub, { channelPrefix: prefix, subscriptionMode: 'dynamic' })
-      : createAdapter(pub, sub, { key: prefix, publishOnSpecificResponseChannel: true, requestsTimeout: 3000 });
+      ? createShardedAdapter(adapterPub, sub, { channelPrefix: prefix, subscriptionMode: 'dynamic' })
+      : createAdapter(adapterPub, sub, { key: prefix, publishOnSpecificResponseChannel: true, requestsTimeout: 3000 });
 
-  const adapter: AdapterFactory = (nsp) => {
+  // Socket.IO calls `new adapter(nsp)`: a plain function (not an arrow) whose
+  // returned object becomes the result.
+  const adapter: AdapterFactory = function (nsp: any) {
     const instance = base(nsp);
     if (config.redisAdapter === 'sharded') {
       // socket.join() returns whatever addAll returns; the sharded adapter

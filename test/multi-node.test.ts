@@ -1,0 +1,132 @@
+/**
+ * Three nodes in one process on the machine's Redis and PostgreSQL: chat,
+ * edits, notes and participants cross nodes, and the join rule holds while
+ * writers on other nodes keep typing.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ChatMessage, Participant } from '../shared/protocol.js';
+import { listParticipants } from '../server/realtime/participants.js';
+import { api, connectClient, createInterview, mainFile, nextEvent, seededRandom, waitFor, type TestClient } from './helpers.js';
+import { startCluster, textFromLog, tokensOf, typistOn } from './fixtures/multi-node.js';
+
+function lastParticipants(client: TestClient): () => Participant[] {
+  let latest: Participant[] = client.provider.session?.participants ?? [];
+  client.socket.on('participants', (list) => {
+    latest = list;
+  });
+  return () => latest;
+}
+
+const online = (list: Participant[]) =>
+  list
+    .filter((p) => p.online)
+    .map((p) => p.name)
+    .sort();
+
+describe.each(['sharded', 'classic'] as const)('three nodes, %s Redis adapter', (redisAdapter) => {
+  it('carries edits, notes, chat and participants across nodes', async () => {
+    const { nodes } = await startCluster(3, { redisAdapter });
+    const [n0, n1, n2] = nodes as [(typeof nodes)[0], (typeof nodes)[0], (typeof nodes)[0]];
+    const iv = await createInterview(n0);
+    const ada = await connectClient(n0.url, await iv.invite('interviewer', 'Ada'), ['main', 'notes']);
+    const adaSees = lastParticipants(ada);
+    const cy = await connectClient(n1.url, await iv.invite('candidate', 'Cy'));
+    const cySees = lastParticipants(cy);
+    const obi = await connectClient(n2.url, await iv.invite('observer', 'Obi'), ['main', 'notes']);
+    const obiSees = lastParticipants(obi);
+
+    // Participants: everyone online on every node, and every node agrees.
+    for (const sees of [adaSees, cySees, obiSees]) await waitFor(() => online(sees()).join() === 'Ada,Cy,Obi');
+    for (const node of nodes) {
+      const list = await listParticipants(node.server.ctx, iv.interview.id);
+      expect(online(list)).toEqual(['Ada', 'Cy', 'Obi']);
+    }
+
+    // Edits both ways across nodes.
+    mainFile(ada).insert(0, 'function add(a, b) {\n');
+    await waitFor(() => cy.text() === 'function add(a, b) {\n' && obi.text() === cy.text());
+    mainFile(cy).insert(mainFile(cy).length, '  return a + b;\n}\n');
+    await waitFor(() => ada.text().endsWith('}\n') && obi.text() === ada.text());
+
+    // Notes: panel only, across nodes.
+    ada.provider.doc('notes').getText('notes').insert(0, 'strong start');
+    await waitFor(() => obi.provider.doc('notes').getText('notes').toString() === 'strong start');
+
+    // Room chat reaches everyone else; panel chat only the panel.
+    const cyGets = nextEvent<ChatMessage>(cy.socket, 'chat:message');
+    const obiGets = nextEvent<ChatMessage>(obi.socket, 'chat:message');
+    const sent = await ada.socket.emitWithAck('chat:send', { channel: 'room', text: 'hello from node 0' });
+    expect(sent).toHaveProperty('message');
+    expect((await cyGets).text).toBe('hello from node 0');
+    expect((await obiGets).text).toBe('hello from node 0');
+    const cyPanel: ChatMessage[] = [];
+    cy.socket.on('chat:message', (m) => cyPanel.push(m));
+    const adaGets = nextEvent<ChatMessage>(ada.socket, 'chat:message');
+    await obi.socket.emitWithAck('chat:send', { channel: 'panel', text: 'panel only' });
+    expect(await adaGets).toMatchObject({ channel: 'panel', text: 'panel only', from: { name: 'Obi' } });
+    // A room message after it: once Cy has that, it would have had the panel one.
+    await cy.socket.emitWithAck('chat:send', { channel: 'room', text: 'ping' });
+    await nextEvent<ChatMessage>(ada.socket, 'chat:message');
+    expect(cyPanel).toEqual([]);
+
+    // Leaving on one node is seen on the others.
+    obi.provider.destroy();
+    obi.socket.disconnect();
+    for (const sees of [adaSees, cySees]) await waitFor(() => online(sees()).join() === 'Ada,Cy');
+  });
+});
+
+describe('three nodes: the join rule under load', () => {
+  it('200 rounds of joins on random nodes while writers on other nodes type end identical to the PostgreSQL log', async () => {
+    const { nodes, schema } = await startCluster(3);
+    const iv = await createInterview(nodes[0]!);
+    const rnd = seededRandom(20261128);
+    // Writers live on nodes 0 and 1, so every joiner has a writer on another node.
+    const writers = [
+      await typistOn(nodes[0]!.url, await iv.invite('interviewer', 'w0'), 'w0'),
+      await typistOn(nodes[1]!.url, await iv.invite('candidate', 'w1'), 'w1'),
+    ];
+    const joinerTokens = await Promise.all(Array.from({ length: 8 }, (_, i) => iv.invite('observer', `j${i}`)));
+    const live: TestClient[] = [];
+    let typing = true;
+    // Writers keep typing in the background, not waiting for acks.
+    const typingLoop = (async () => {
+      while (typing) {
+        for (const w of writers) w.type(rnd);
+        // About a keystroke per writer every ~10 ms: fast typing, a bounded text.
+        await new Promise((r) => setTimeout(r, 5 + rnd(10)));
+      }
+    })();
+
+    for (let round = 0; round < 200; round++) {
+      const mustHave = writers.flatMap((w) => [...w.acked]);
+      const node = nodes[rnd(nodes.length)]!;
+      const joiner = await connectClient(node.url, joinerTokens[round % joinerTokens.length]!);
+      // The join rule: everything acknowledged before the join is there the moment it is synced.
+      const got = new Set(tokensOf(joiner.text()));
+      const missing = mustHave.filter((t) => !got.has(t));
+      expect(missing, `round ${round} on ${node.url}`).toEqual([]);
+      live.push(joiner);
+      if (live.length > 6) {
+        const old = live.splice(rnd(live.length), 1)[0]!;
+        old.provider.destroy();
+        old.socket.disconnect();
+      }
+    }
+    typing = false;
+    await typingLoop;
+
+    // Every client, writers and joiners, converges on the text the log rebuilds.
+    for (const w of writers) await waitFor(() => w.client.provider.pending === 0, 15_000);
+    const fromLog = await textFromLog(schema, iv.interview.id);
+    const everyone = [...writers.map((w) => w.client), ...live];
+    await waitFor(() => everyone.every((c) => c.text() === fromLog), 15_000);
+    const typed = writers.flatMap((w) => w.typed);
+    expect(typed.length).toBeGreaterThan(100);
+    expect(tokensOf(fromLog).sort()).toEqual([...typed].sort());
+    expect(fromLog).toBe(tokensOf(fromLog).join(''));
+    // And the REST view (any node) says the same.
+    const doc = await api(nodes[2]!.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
+    expect(doc.body.files['main.ts']).toBe(fromLog);
+  }, 90_000);
+});

@@ -26,6 +26,7 @@ import { registerConnections } from './realtime/connection.js';
 import { EventWriter } from './rooms/event-writer.js';
 import { RoomRegistry } from './rooms/room-registry.js';
 import { createRunner } from './runner/runner.js';
+import { startRetentionSweeper } from './retention.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 
@@ -128,6 +129,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   // Middlewares run in order: abuse checks, then authentication, then the per-interview cap.
   registerHandshakeGuard(io, config, limits.handshake, metrics);
   registerConnections(ctx);
+  const retention = startRetentionSweeper(ctx, config.retentionDays);
   registerConnectionCap(io, config.maxSocketsPerInterview, metrics, log);
   registerBackpressureGuard(io, config.socketSendBufferBytes, metrics, log);
 
@@ -149,6 +151,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     close() {
       closing ??= (async () => {
         draining = true;
+        await retention.stop();
         const bound = options.shutdownTimeoutMs ?? 8000;
         const deadline = Date.now() + bound;
         const left = () => Math.max(0, deadline - Date.now());

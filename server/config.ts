@@ -50,6 +50,8 @@ const envSchema = z.object({
     .optional(),
   /** Cluster mode on one machine: this many nodes behind @socket.io/sticky (1: no cluster). */
   WORKERS: positiveInt.max(256).default(1),
+  /** Delete interviews this many days after they ended (unset: keep them). */
+  RETENTION_DAYS: positiveInt.max(36500).optional(),
   /** Abuse limits (docs/security.md): per client IP, shared through Redis when REDIS_URL is set. */
   HANDSHAKES_PER_MINUTE: positiveInt.default(600),
   HTTP_REQUESTS_PER_MINUTE: positiveInt.default(1200),
@@ -86,6 +88,8 @@ export type Config = Readonly<{
   databaseUrl: string | undefined;
   databaseSchema: string | undefined;
   workers: number;
+  /** Days an ended interview is kept; undefined keeps it forever (docs/replay.md). */
+  retentionDays: number | undefined;
   handshakesPerMinute: number;
   httpRequestsPerMinute: number;
   maxSocketsPerInterview: number;
@@ -135,6 +139,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     databaseUrl: e.DATABASE_URL,
     databaseSchema: e.DATABASE_SCHEMA,
     workers: e.WORKERS,
+    retentionDays: e.RETENTION_DAYS,
     handshakesPerMinute: e.HANDSHAKES_PER_MINUTE,
     httpRequestsPerMinute: e.HTTP_REQUESTS_PER_MINUTE,
     maxSocketsPerInterview: e.MAX_SOCKETS_PER_INTERVIEW,

@@ -13,8 +13,9 @@ import { parseOrThrow } from '../realtime/handle.js';
 import type { Invite, StoredEvent } from '../store/store.js';
 import { filesOf } from '../rooms/yjs-checks.js';
 import { authenticate, claimsOf } from './authenticate.js';
+import { registerExportRoutes } from './export.js';
 
-function toLoggedEvent(e: StoredEvent): LoggedEvent {
+export function toLoggedEvent(e: StoredEvent): LoggedEvent {
   const data: Record<string, unknown> = { ...e.data };
   if (e.bin) data.update = Buffer.from(e.bin.buffer, e.bin.byteOffset, e.bin.byteLength).toString('base64');
   return { seq: e.seq, at: e.at, type: e.type, actor: e.actor, data };
@@ -154,5 +155,6 @@ export function apiRouter(ctx: ServerContext): Router {
     });
   });
 
+  registerExportRoutes(api, ctx);
   return api;
 }

@@ -1,0 +1,110 @@
+/**
+ * Export of one interview's record, for hiring panels and deletion requests:
+ *   GET /api/interviews/:id/export     one JSON file, streamed page by page
+ *   GET /api/interviews/:id/files.zip  the final files
+ *   DELETE /api/interviews/:id         the interview and everything it owns
+ * (docs/replay.md, docs/protocol.md).
+ */
+import { once } from 'node:events';
+import type { Response, Router } from 'express';
+import * as Y from 'yjs';
+import { DuetError } from '../../shared/errors.js';
+import { can } from '../../shared/roles.js';
+import type { ServerContext } from '../context.js';
+import { loadInterview } from '../interviews.js';
+import { finalFiles } from '../replay/final-docs.js';
+import { safeEntryNames, zip } from '../replay/zip.js';
+import { deleteInterview } from '../retention.js';
+import { filesOf } from '../rooms/yjs-checks.js';
+import { claimsOf } from './authenticate.js';
+import { toLoggedEvent } from './api.js';
+
+const PAGE = 1000;
+export const EXPORT_FORMAT = 'duet-export/1';
+
+/** A file name safe in a Content-Disposition header. */
+function attachment(res: Response, name: string): void {
+  res.setHeader('content-disposition', `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"`);
+}
+
+async function write(res: Response, chunk: string): Promise<void> {
+  if (!res.write(chunk)) await once(res, 'drain');
+}
+
+export function registerExportRoutes(api: Router, ctx: ServerContext): void {
+  api.get('/interviews/:id/export', async (req, res) => {
+    const claims = claimsOf(req);
+    if (!can.readRecord(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot export interviews`);
+    const interview = await loadInterview(ctx, claims, req.params.id);
+    const participants = await ctx.store.listParticipants(interview.id);
+    // Read before the headers go out, so a dead store still gets a proper error.
+    let page = await ctx.store.readEvents(interview.id, { after: 0, limit: PAGE });
+
+    res.status(200);
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.setHeader('cache-control', 'no-store');
+    attachment(res, `duet-${interview.id}.json`);
+    // The final files are rebuilt from the events as they stream: one pass, one page in memory.
+    const main = new Y.Doc();
+    const notes = new Y.Doc();
+    try {
+      const head = {
+        format: EXPORT_FORMAT,
+        exportedAt: new Date().toISOString(),
+        exportedBy: { sub: claims.sub, name: claims.name, role: claims.role },
+        interview,
+        participants,
+      };
+      await write(res, `${JSON.stringify(head).slice(0, -1)},"events":[`);
+      let first = true;
+      while (page.length > 0 && !res.destroyed) {
+        let chunk = '';
+        for (const e of page) {
+          if (e.type === 'doc' && e.bin) Y.applyUpdate(e.doc === 'notes' ? notes : main, e.bin);
+          chunk += (first ? '\n' : ',\n') + JSON.stringify(toLoggedEvent(e));
+          first = false;
+        }
+        await write(res, chunk);
+        if (page.length < PAGE) break;
+        page = await ctx.store.readEvents(interview.id, { after: page[page.length - 1]!.seq, limit: PAGE });
+      }
+      res.end(`\n],"files":${JSON.stringify(filesOf(main))},"notes":${JSON.stringify(notes.getText('notes').toString())}}\n`);
+    } catch (err) {
+      // Headers are gone: all we can do is cut the download short, so it cannot pass for complete.
+      ctx.log.error({ err, interviewId: interview.id }, 'export failed');
+      res.destroy(err instanceof Error ? err : new Error('export failed'));
+    } finally {
+      main.destroy();
+      notes.destroy();
+    }
+  });
+
+  api.get('/interviews/:id/files.zip', async (req, res) => {
+    const claims = claimsOf(req);
+    if (!can.readRecord(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot download files`);
+    const interview = await loadInterview(ctx, claims, req.params.id);
+    const files = await finalFiles(ctx.store, interview.id);
+    const paths = Object.keys(files);
+    const names = safeEntryNames(paths);
+    const body = zip(
+      paths.map((p, i) => ({ name: `${interview.id}/${names[i]}`, data: Buffer.from(files[p]!, 'utf8') })),
+      new Date(interview.endedAt ?? Date.now()),
+    );
+    res.setHeader('content-type', 'application/zip');
+    res.setHeader('cache-control', 'no-store');
+    attachment(res, `duet-${interview.id}-files.zip`);
+    res.end(body);
+  });
+
+  api.delete('/interviews/:id', async (req, res) => {
+    const claims = claimsOf(req);
+    if (!can.deleteInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot delete interviews`);
+    const interview = await loadInterview(ctx, claims, req.params.id);
+    // Only the interviewer who created it (or an admin), not any interviewer it invited.
+    if (claims.role !== 'admin' && interview.createdBy.sub !== claims.sub) {
+      throw new DuetError('forbidden', 'only the interviewer who created the interview (or an admin) can delete it');
+    }
+    if (!(await deleteInterview(ctx, interview.id))) throw new DuetError('not_found', 'no such interview');
+    res.status(204).end();
+  });
+}

@@ -110,15 +110,15 @@ export function hostProcessesWith(marker: string): number[] {
   return found;
 }
 
-/** Host processes running as one of the runner's uids. */
-export function hostProcessesOfUids(uids: number[]): number[] {
+/** Host processes running as a uid in [from, to) (zombies aside). */
+export function hostProcessesOfUids(from: number, to: number): number[] {
   const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const status = readFileSync(`/proc/${entry}/status`, 'utf8');
       const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
-      if (uids.includes(uid) && !/^State:\s+Z/m.test(status)) found.push(Number(entry));
+      if (uid >= from && uid < to && !/^State:\s+Z/m.test(status)) found.push(Number(entry));
     } catch {
       // Gone meanwhile.
     }

@@ -45,12 +45,18 @@ export interface RunnerConfig {
   outputBytes: number;
   /** Size of the work directory and /tmp (tmpfs), and the largest file a run may write. */
   workDirMb: number;
-  /** Runs executing at once on this node; each gets its own host uid (RLIMIT_NPROC is per uid). */
+  /** Runs executing at once on this node. */
   concurrency: number;
   /** Runs waiting for a slot on this node; beyond this `queue_full`. */
   queueLength: number;
-  /** Host uids uidBase .. uidBase+concurrency-1 run the programs when the node runs as root. */
+  /**
+   * When the node runs as root, each run gets a host uid of its own, picked
+   * from uidBase .. uidBase+uidCount-1 among those no process uses: RLIMIT_NPROC
+   * counts per uid across the whole host, so runs (of this node or another
+   * node on the same machine) never share a process budget.
+   */
   uidBase: number;
+  uidCount: number;
 }
 
 const NODE_ROW: LanguageRow = {
@@ -101,7 +107,8 @@ const runnerEnvSchema = z.object({
   RUNNER_WORKDIR_MB: int(1, 16_384).default(64),
   RUNNER_CONCURRENCY: int(1, 256).default(2),
   RUNNER_QUEUE: int(0, 10_000).default(16),
-  RUNNER_UID_BASE: int(1000, 2 ** 31 - 1 - 256).default(61_000),
+  RUNNER_UID_BASE: int(1000, 2 ** 31 - 1 - 100_000).default(100_000),
+  RUNNER_UID_COUNT: int(16, 100_000).default(10_000),
 });
 
 export function parseLanguages(text: string): LanguageTable {
@@ -161,6 +168,7 @@ export function loadRunnerConfig(env: Record<string, string | undefined>): { con
       concurrency: e.RUNNER_CONCURRENCY,
       queueLength: e.RUNNER_QUEUE,
       uidBase: e.RUNNER_UID_BASE,
+      uidCount: e.RUNNER_UID_COUNT,
     }),
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The node's runner: probes the sandbox once, then takes runs into a bounded
- * queue with `concurrency` slots (each slot its own host uid), one run at a
+ * queue with `concurrency` slots (each run its own host uid), one run at a
  * time per interview. It knows nothing of sockets or the event log; the
  * realtime layer (server/realtime/runs.ts) feeds it jobs and relays results.
  */
@@ -15,7 +15,8 @@ import type { Actor, RunState } from '../../shared/protocol.js';
 import type { RunnerConfig } from './config.js';
 import { execute, type ExecResult, type Stream } from './execute.js';
 import { probeCommand, sandboxCommand, unsafeCommand, type SandboxSpec } from './sandbox.js';
-import { BuildFailure, prepareWorkspace } from './workspace.js';
+import { UidPool } from './uids.js';
+import { BuildFailure, prepareWorkspace, type Workspace } from './workspace.js';
 
 export interface RunJob {
   runId: string;
@@ -66,6 +67,7 @@ export class Runner {
   private readonly freeSlots: number[];
   private readonly running = new Set<Promise<void>>();
   private readonly asRoot = process.getuid?.() === 0;
+  private readonly uids: UidPool;
   private readonly timeBinary: string | undefined;
   private closed = false;
 
@@ -75,6 +77,7 @@ export class Runner {
   ) {
     this.freeSlots = Array.from({ length: config.concurrency }, (_, i) => i);
     this.timeBinary = executable(TIME_BINARY) ? TIME_BINARY : undefined;
+    this.uids = new UidPool(config.uidBase, config.uidCount);
     this.ready = this.probe();
   }
 
@@ -124,8 +127,17 @@ export class Runner {
   }
 
   /** Runs `true` in the sandbox exactly as a real run would be; returns what went wrong, if anything. */
-  private probeSandbox(): Promise<string | undefined> {
-    const cmd = probeCommand(this.config, this.asRoot ? this.config.uidBase : undefined);
+  private async probeSandbox(): Promise<string | undefined> {
+    const uid = this.asRoot ? this.uids.take() : undefined;
+    try {
+      return await this.probeAs(uid);
+    } finally {
+      this.uids.release(uid);
+    }
+  }
+
+  private probeAs(uid: number | undefined): Promise<string | undefined> {
+    const cmd = probeCommand(this.config, uid);
     return new Promise((resolve) => {
       let stderr = '';
       const child = spawn(cmd.file, cmd.args, { env: cmd.env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -199,7 +211,7 @@ export class Runner {
       const active = this.queue.shift()!;
       const slot = this.freeSlots.shift()!;
       active.running = true;
-      const p = this.execute(active, slot)
+      const p = this.execute(active)
         .catch((err: unknown): RunResult => {
           this.log.error({ err, runId: active.job.runId }, 'runner: run failed');
           return {
@@ -226,12 +238,12 @@ export class Runner {
     }
   }
 
-  private async execute(active: Active, slot: number): Promise<RunResult> {
+  private async execute(active: Active): Promise<RunResult> {
     const { job } = active;
     const c = this.config;
     const row = c.languages[job.language]!;
     job.onStart();
-    let workspace;
+    let workspace: Workspace;
     try {
       workspace = await prepareWorkspace(job.files, job.path, row);
     } catch (err) {
@@ -239,7 +251,19 @@ export class Runner {
       job.onOutput('stderr', err.message);
       return { code: 1, signal: null, durationMs: 0, maxRssKb: null, truncated: false, reason: 'exit' };
     }
-    const hostUid = this.asRoot ? c.uidBase + slot : undefined;
+    const hostUid = this.asRoot ? this.uids.take() : undefined;
+    if (this.asRoot && hostUid === undefined) throw new Error('no free uid in RUNNER_UID_BASE..+RUNNER_UID_COUNT');
+    try {
+      return await this.executeAs(active, workspace, hostUid);
+    } finally {
+      this.uids.release(hostUid);
+    }
+  }
+
+  private async executeAs(active: Active, workspace: Workspace, hostUid: number | undefined): Promise<RunResult> {
+    const { job } = active;
+    const c = this.config;
+    const row = c.languages[job.language]!;
     const spec: SandboxSpec = {
       config: c,
       row,

@@ -13,7 +13,8 @@
  *            --cap-drop ALL, --uid/--gid 65534 inside
  *            read-only binds of /usr (+ /bin /lib /lib64 /sbin as on the host) and a few /etc files;
  *            nothing else of the host: not the project, not DATA_DIR, not /root, not the host /tmp
- *            tmpfs /work (the interview's files, copied in through fds) and tmpfs /tmp, both sized
+ *            tmpfs /work (the interview's files, copied in through fds) and tmpfs /tmp, both sized;
+ *            the rest of the root read-only (--remount-ro /)
  *            --clearenv + an explicit minimal environment
  *
  * See docs/runner.md.
@@ -197,7 +198,8 @@ export function sandboxCommand(spec: SandboxSpec): Command {
   }
   for (const d of [...dirs].sort()) bwrap.push('--dir', `${WORK_DIR}/${d}`);
   spec.files.forEach((path, i) => bwrap.push('--file', String(FIRST_FILE_FD + i), `${WORK_DIR}/${path}`));
-  bwrap.push('--chdir', WORK_DIR, '--clearenv');
+  // bwrap's own root is a writable tmpfs: seal it, leaving /work and /tmp (their own mounts) writable.
+  bwrap.push('--remount-ro', '/', '--chdir', WORK_DIR, '--clearenv');
   for (const [k, v] of Object.entries(sandboxEnv(row, p, WORK_DIR))) bwrap.push('--setenv', k, v);
   bwrap.push('--', ...innerArgv(spec, p, USAGE_FILE));
 

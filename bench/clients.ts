@@ -1,0 +1,85 @@
+/**
+ * One simulated participant, the same interface for both systems: a real Yjs
+ * document kept in sync by the system's own client library (Duet's
+ * DuetProvider over socket.io-client, or HocuspocusProvider over ws).
+ */
+import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
+import { io } from 'socket.io-client';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import type { Awareness } from 'y-protocols/awareness';
+import { DuetProvider, type DuetClientSocket } from '../shared/provider.js';
+
+export interface BenchClient {
+  readonly doc: Y.Doc;
+  readonly awareness: Awareness;
+  /** Resolves once the first sync with the server is complete. */
+  readonly synced: Promise<void>;
+  /** Local edits the server has not acknowledged (Duet: not yet durable). */
+  unacknowledged(): number;
+  chat(text: string): void;
+  /** Called for every chat message received from someone else. */
+  onChat(fn: () => void): void;
+  close(): void;
+}
+
+export interface ClientSpec {
+  url: string;
+  room: string;
+  token: string;
+}
+
+export function connectDuet(spec: ClientSpec): BenchClient {
+  const socket: DuetClientSocket = io(spec.url, {
+    auth: { token: spec.token },
+    transports: ['websocket'],
+    // One connection per participant, as with real browsers.
+    forceNew: true,
+    reconnectionDelay: 500,
+  });
+  const provider = new DuetProvider(socket, ['main']);
+  return {
+    doc: provider.doc('main'),
+    awareness: provider.awareness('main'),
+    synced: provider.whenSynced('main'),
+    unacknowledged: () => provider.pending,
+    chat(text) {
+      socket.emit('chat:send', { channel: 'room', text }, () => {});
+    },
+    onChat(fn) {
+      socket.on('chat:message', fn);
+    },
+    close() {
+      provider.destroy();
+      socket.close();
+    },
+  };
+}
+
+export function connectHocuspocus(spec: ClientSpec): BenchClient {
+  const doc = new Y.Doc();
+  const websocketProvider = new HocuspocusProviderWebsocket({ url: spec.url, WebSocketPolyfill: WebSocket });
+  const provider = new HocuspocusProvider({ websocketProvider, name: spec.room, document: doc, token: spec.token });
+  // A provider given its own websocket provider must be attached to it.
+  provider.attach();
+  const synced = new Promise<void>((resolve) => {
+    if (provider.isSynced) resolve();
+    else provider.on('synced', () => resolve());
+  });
+  return {
+    doc,
+    awareness: provider.awareness!,
+    synced,
+    unacknowledged: () => provider.unsyncedChanges,
+    chat(text) {
+      provider.sendStateless(JSON.stringify({ chat: text }));
+    },
+    onChat(fn) {
+      provider.on('stateless', fn);
+    },
+    close() {
+      provider.destroy();
+      websocketProvider.destroy();
+    },
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * Preloaded into each server process of a benchmark (`--import`), identical
+ * for Duet and Hocuspocus, so neither server's code changes: event-loop delay
+ * (monitorEventLoopDelay) and memory, answered over the IPC channel.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+interface ProbeRequest {
+  type: 'probe';
+  /** Start a new event-loop window after answering. */
+  reset?: boolean;
+  /** Collect garbage first (the process runs with --expose-gc). */
+  gc?: boolean;
+}
+
+if (process.send) {
+  const eld = monitorEventLoopDelay({ resolution: 5 });
+  eld.enable();
+  process.on('message', (m: ProbeRequest) => {
+    if (m?.type !== 'probe') return;
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (m.gc && gc) {
+      gc();
+      gc();
+    }
+    const ms = (ns: number) => Math.round(ns / 1e3) / 1e3;
+    process.send!({
+      type: 'probe',
+      eld: { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max), mean: ms(eld.mean) },
+      memory: process.memoryUsage(),
+    });
+    if (m.reset) eld.reset();
+  });
+  // The channel must not keep a stopping server alive (a 'message' listener refs it).
+  process.channel?.unref();
+}

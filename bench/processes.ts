@@ -1,0 +1,182 @@
+/**
+ * Child processes of a run: spawned with an IPC channel, tracked by PID, and
+ * all killed (by PID, process group included) on exit, on a signal, or on a
+ * failure. Also reads a process's CPU time and RSS from /proc.
+ */
+import { spawn, execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+const live = new Set<ChildProcess>();
+let hooked = false;
+
+function killAll(): void {
+  for (const child of live) {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+  live.clear();
+}
+
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      killAll();
+      process.exit(130);
+    });
+  }
+  process.on('uncaughtException', (err) => {
+    console.error(err);
+    killAll();
+    process.exit(1);
+  });
+}
+
+export interface Child {
+  proc: ChildProcess;
+  pid: number;
+  /** Resolves when the process has exited. */
+  exited: Promise<number | null>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it is gone. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** A child in its own process group (so stop() reaches anything it spawned), with IPC. */
+export function spawnChild(cmd: string, args: string[], options: SpawnOptions & { label: string; quiet?: boolean }): Child {
+  hookExit();
+  const proc = spawn(cmd, args, {
+    ...options,
+    detached: true,
+    stdio: ['ignore', options.quiet ? 'ignore' : 'inherit', 'pipe', 'ipc'],
+  });
+  if (!proc.pid) throw new Error(`could not start ${options.label}`);
+  live.add(proc);
+  let stderrTail = '';
+  proc.stderr?.on('data', (d: Buffer) => {
+    stderrTail = (stderrTail + d.toString()).slice(-4000);
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    proc.on('exit', (code) => {
+      live.delete(proc);
+      if (code !== 0 && code !== null && !stopping) {
+        process.stderr.write(`[bench] ${options.label} (pid ${proc.pid}) exited with ${code}:\n${stderrTail}\n`);
+      }
+      resolve(code);
+    });
+  });
+  let stopping = false;
+  const pid = proc.pid;
+  return {
+    proc,
+    pid,
+    exited,
+    async stop(graceMs = 3000) {
+      stopping = true;
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      try {
+        process.kill(-pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }, graceMs);
+      await exited;
+      clearTimeout(timer);
+      // Anything the child left in its group.
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    },
+  };
+}
+
+/** Pins a process (all its threads) to one CPU; false where taskset is missing. */
+export function pinToCpu(pid: number, cpu: number): boolean {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** User + system CPU seconds of a process (all threads), from /proc/<pid>/stat. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name may hold spaces: fields start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return (utime + stime) / TICKS_PER_SECOND;
+}
+
+/** Resident set size in bytes, from /proc/<pid>/status. */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** A request over a child's IPC channel, answered by a message of the same `type`. */
+export function ask<T>(child: Child, message: { type: string } & Record<string, unknown>, timeoutMs = 10_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.proc.off('message', onMessage);
+      reject(new Error(`no answer to ${message.type} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onMessage = (m: unknown) => {
+      if (typeof m === 'object' && m !== null && (m as { type?: unknown }).type === message.type) {
+        clearTimeout(timer);
+        child.proc.off('message', onMessage);
+        resolve(m as T);
+      }
+    };
+    child.proc.on('message', onMessage);
+    child.proc.send(message);
+  });
+}
+
+/** Waits for the first message of `type` from the child. */
+export function waitFor<T>(child: Child, type: string, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`no ${type} message within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onMessage = (m: unknown) => {
+      if (typeof m === 'object' && m !== null && (m as { type?: unknown }).type === type) {
+        cleanup();
+        resolve(m as T);
+      }
+    };
+    const onExit = (code: number | null) => {
+      cleanup();
+      reject(new Error(`process exited (${code}) before sending ${type}`));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.proc.off('message', onMessage);
+      child.proc.off('exit', onExit);
+    };
+    child.proc.on('message', onMessage);
+    child.proc.on('exit', onExit);
+  });
+}

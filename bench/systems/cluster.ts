@@ -1,0 +1,166 @@
+/**
+ * Two server processes of one system on loopback, the same shape for Duet and
+ * Hocuspocus: the same Redis, the same PostgreSQL (a fresh schema per run),
+ * the event-loop probe preloaded, optionally --cpu-prof. stop() kills both by
+ * PID and drops the schema.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { ask, spawnChild, waitFor, type Child } from '../processes.js';
+import type { SystemName } from '../workload.js';
+
+export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
+export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface ClusterOptions {
+  system: SystemName;
+  nodes: number;
+  /** Duet's event log: PostgreSQL (shared by the nodes) or one SQLite file per... (only with nodes = 1). */
+  store: 'postgres' | 'sqlite';
+  /** Duet's Redis adapter. */
+  adapter: 'sharded' | 'classic';
+  /** Hocuspocus persistence: extension-database to PostgreSQL, or memory only. */
+  hpPersist: 'postgres' | 'none';
+  /** Write a V8 CPU profile of each node here. */
+  cpuProfDir?: string | undefined;
+  /** Extra environment for the nodes (levers under test). */
+  env?: Record<string, string>;
+}
+
+export interface Cluster {
+  system: SystemName;
+  nodes: Child[];
+  /** Client URLs of the nodes (http:// for Duet, ws:// for Hocuspocus). */
+  urls: string[];
+  httpUrls: string[];
+  secret: string;
+  stop(): Promise<void>;
+}
+
+export interface Probe {
+  type: 'probe';
+  eld: { p50: number; p99: number; max: number; mean: number };
+  memory: NodeJS.MemoryUsage;
+}
+
+export function probe(node: Child, options: { reset?: boolean; gc?: boolean } = {}): Promise<Probe> {
+  return ask<Probe>(node, { type: 'probe', ...options });
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitHttp(url: string, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > end) throw new Error(`${url} not ready within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  const tag = randomBytes(4).toString('hex');
+  const schema = `bench_${options.system === 'duet' ? 'd' : 'h'}_${tag}`;
+  const secret = randomBytes(32).toString('hex');
+  const dataDir = mkdtempSync(join(tmpdir(), 'duet-bench-'));
+  const nodes: Child[] = [];
+  const ports: number[] = [];
+  const usesPg = options.system === 'duet' ? options.store === 'postgres' : options.hpPersist === 'postgres';
+
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop(5000)));
+    rmSync(dataDir, { recursive: true, force: true });
+    if (usesPg) {
+      const client = new pg.Client({ connectionString: DATABASE_URL });
+      try {
+        await client.connect();
+        await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      } catch (err) {
+        process.stderr.write(`[bench] could not drop schema ${schema}: ${String(err)}\n`);
+      } finally {
+        await client.end().catch(() => {});
+      }
+    }
+  };
+
+  try {
+    for (let i = 0; i < options.nodes; i++) {
+      const port = await freePort();
+      ports.push(port);
+      const nodeArgs = ['--expose-gc', '--import', 'tsx', '--import', './bench/node-probe.ts'];
+      if (options.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfDir, '--cpu-prof-name', `${options.system}-node${i}.cpuprofile`);
+      const common = { PORT: String(port), JWT_SECRET: secret, NODE_ENV: 'production', ...options.env };
+      if (options.system === 'duet') {
+        const env = {
+          ...process.env,
+          ...common,
+          HOST: '127.0.0.1',
+          DATA_DIR: dataDir,
+          LOG_LEVEL: 'warn',
+          REDIS_URL,
+          REDIS_KEY_PREFIX: `bench${tag}`,
+          REDIS_ADAPTER: options.adapter,
+          // The benchmark raises the abuse limits: every client comes from 127.0.0.1.
+          SOCKET_EVENTS_PER_SECOND: '10000',
+          SOCKET_EVENT_BURST: '100000',
+          HANDSHAKES_PER_MINUTE: '10000000',
+          HTTP_REQUESTS_PER_MINUTE: '10000000',
+          ...(options.store === 'postgres' ? { DATABASE_URL, DATABASE_SCHEMA: schema } : {}),
+          ...options.env,
+        };
+        nodes.push(spawnChild(process.execPath, [...nodeArgs, 'server/main.ts'], { cwd: PROJECT_ROOT, env, label: `duet node ${i}`, quiet: true }));
+      } else {
+        const env = {
+          ...process.env,
+          ...common,
+          REDIS_URL,
+          REDIS_PREFIX: `hpbench${tag}`,
+          HP_PERSIST: options.hpPersist,
+          DATABASE_URL,
+          HP_SCHEMA: schema,
+        };
+        const child = spawnChild(process.execPath, [...nodeArgs, 'bench/systems/hocuspocus-node.ts'], {
+          cwd: PROJECT_ROOT,
+          env,
+          label: `hocuspocus node ${i}`,
+          quiet: true,
+        });
+        nodes.push(child);
+      }
+      // One at a time: Duet's nodes migrate the new schema under a lock anyway.
+      if (options.system === 'duet') await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000);
+      else await waitFor(nodes[i]!, 'listening', 30_000);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const httpUrls = ports.map((p) => `http://127.0.0.1:${p}`);
+  return {
+    system: options.system,
+    nodes,
+    urls: options.system === 'duet' ? httpUrls : ports.map((p) => `ws://127.0.0.1:${p}`),
+    httpUrls,
+    secret,
+    stop,
+  };
+}

@@ -51,11 +51,17 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     theme: monacoTheme(),
     automaticLayout: true,
     fontSize: 14,
+    // Room above line 1 for the name labels on remote cursors.
+    padding: { top: 16 },
     minimap: { enabled: false },
     scrollBeyondLastLine: false,
     tabSize: 4,
     renderWhitespace: 'selection',
     fixedOverflowWidgets: true,
+    // No language services are loaded, so word suggestions popping up while
+    // someone types are noise (and Enter would accept them); Ctrl+Space still asks.
+    quickSuggestions: false,
+    suggestOnTriggerCharacters: false,
     ariaLabel: 'Shared code editor',
   });
 

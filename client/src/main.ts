@@ -14,3 +14,8 @@ if (room) {
 } else {
   void import('./landing-page.js').then((m) => m.startLanding(root));
 }
+
+// A new invite pasted into this tab only changes the fragment: start over with it.
+window.addEventListener('hashchange', () => {
+  if (new URLSearchParams(location.hash.slice(1)).has('token')) location.reload();
+});

@@ -5,13 +5,14 @@
  * `interview` and `participants` events; the role only hides what the node
  * would refuse anyway.
  */
+import type * as Y from 'yjs';
 import { isErrorBody } from '../../shared/errors.js';
 import { LANGUAGE_IDS, LANGUAGES, type Language } from '../../shared/languages.js';
 import type { Interview, SessionInfo } from '../../shared/protocol.js';
 import { can, type Role } from '../../shared/roles.js';
 import { api, ApiError } from './api-client.js';
 import { createChatView } from './chat-view.js';
-import { colorOf } from './colors.js';
+import { colorOf, initials } from './colors.js';
 import { connectRoom, type Refusal, type RoomConnection } from './connection.js';
 import { h } from './dom.js';
 import { createEditorView } from './editor-view.js';
@@ -91,7 +92,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     h('div', { class: 'spacer' }),
     h('label', { class: 'inline-label' }, h('span', { class: 'visually-hidden' }, 'Language'), languageSelect),
     createStatusView(conn),
-    h('span', { class: 'you', title: `Signed in as ${you.name} (${role})` }, h('span', { class: 'avatar small', style: `background:${colorOf(you.sub)}` }, you.name.slice(0, 1).toUpperCase()), you.name, h('span', { class: `role-tag role-${role}` }, role)),
+    h('span', { class: 'you', title: `Signed in as ${you.name} (${role})` }, h('span', { class: 'avatar small', style: `background:${colorOf(you.sub)}` }, initials(you.name)), you.name, h('span', { class: `role-tag role-${role}` }, role)),
     endButton,
   );
   const banner = h('div', { class: 'banner', role: 'status', 'data-testid': 'ended-banner', hidden: true });
@@ -200,6 +201,17 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     if (performance.getEntriesByName('duet:editable').length === 0) performance.mark('duet:editable');
     if (can.writeDoc(role, 'main') && interview.status === 'open') editorView.editor.focus();
   });
+
+  // A read-only window onto what this page already holds, for tests and for
+  // debugging a session from the console. Nothing here the page does not show.
+  (window as unknown as { duetDebug: unknown }).duetDebug = {
+    role,
+    files: () => Object.fromEntries([...main.getMap<Y.Text>('files').entries()].map(([k, v]) => [k, v.toString()])),
+    notes: () => (panel ? provider.doc('notes').getText('notes').toString() : null),
+    pending: () => provider.pending,
+    connected: () => socket.connected && provider.status === 'connected',
+    docs: () => [...provider.docs.keys()],
+  };
 
   return {
     onSession,

@@ -1,0 +1,128 @@
+/**
+ * Browser-test helpers: Debian's Chromium through playwright-core, pages that
+ * record their console errors and every WebSocket frame they receive, and a
+ * node restarted on the same port and data directory.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { pino } from 'pino';
+import { createServer } from '../../server/app.js';
+import { defaultConfig } from '../../server/config.js';
+import { TEST_SECRET, type TestNode } from '../helpers.js';
+import { CLIENT_DIST, ensureClientBuilt } from '../../client/scripts/ensure-built.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const hasChromium = existsSync(CHROMIUM);
+export const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'docs', 'screenshots');
+export { CLIENT_DIST, ensureClientBuilt };
+
+export interface Browser {
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  const profile = mkdtempSync(join(tmpdir(), 'duet-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 720 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RoomPage {
+  page: Page;
+  /** Every WebSocket frame the page received, text and binary (as latin1 so bytes survive). */
+  frames: string[];
+  /** Console errors and uncaught exceptions. */
+  errors: string[];
+  files(): Promise<Record<string, string>>;
+  text(): Promise<string>;
+  notes(): Promise<string | null>;
+  pending(): Promise<number>;
+  connected(): Promise<boolean>;
+}
+
+/** Opens a room page with an invite token and waits until its editor is bound and synced. */
+export async function openRoom(browser: Browser, url: string, interviewId: string, token: string): Promise<RoomPage> {
+  const page = await browser.context.newPage();
+  const frames: string[] = [];
+  const errors: string[] = [];
+  page.on('websocket', (ws) => {
+    ws.on('framereceived', (f) => frames.push(typeof f.payload === 'string' ? f.payload : f.payload.toString('latin1')));
+  });
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(msg.text());
+  });
+  page.on('pageerror', (err) => errors.push(String(err)));
+  await page.goto(`${url}/room/${interviewId}#token=${token}`);
+  // Functions, not strings: the node's CSP forbids eval, and the tests run under it.
+  await page.waitForFunction(() => {
+    const g = globalThis as any;
+    const d = g.duetDebug;
+    return !!d && d.connected() && Object.keys(d.files()).length > 0 && !!g.document.querySelector('.editor-host .view-lines');
+  });
+  const debug = <T>(fn: string) => page.evaluate((name) => (globalThis as any).duetDebug[name]() as unknown, fn) as Promise<T>;
+  const room: RoomPage = {
+    page,
+    frames,
+    errors,
+    files: () => debug<Record<string, string>>('files'),
+    async text() {
+      const files = await room.files();
+      return files[Object.keys(files).sort()[0]!] ?? '';
+    },
+    notes: () => debug<string | null>('notes'),
+    pending: () => debug<number>('pending'),
+    connected: () => debug<boolean>('connected'),
+  };
+  return room;
+}
+
+/** Focuses the code editor of a page (the textarea Monaco listens on). */
+export async function focusEditor(room: RoomPage): Promise<void> {
+  await room.page.locator('.editor-pane .monaco-editor .view-lines').click();
+  await room.page.keyboard.press('Control+End');
+}
+
+export async function screenshot(room: RoomPage, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await room.page.screenshot({ path: join(SCREENSHOTS, name) });
+}
+
+/** A node on a given port and data directory: the same node coming back after a restart. */
+export async function startNodeAt(port: number, dataDir: string): Promise<TestNode> {
+  const config = defaultConfig({ port, host: '127.0.0.1', dataDir, jwtSecret: TEST_SECRET, logLevel: 'silent' });
+  const server = await createServer(config, { logger: pino({ level: 'silent' }), roomUnloadMs: 200, clientDir: CLIENT_DIST });
+  const { url } = await server.listen(port, '127.0.0.1');
+  let closed = false;
+  return {
+    server,
+    url,
+    config,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await server.close();
+    },
+  };
+}

@@ -12,7 +12,7 @@ import type { Interview, SessionInfo } from '../../shared/protocol.js';
 import { can, type Role } from '../../shared/roles.js';
 import { api, ApiError } from './api-client.js';
 import { createChatView } from './chat-view.js';
-import { colorOf, initials } from './colors.js';
+import { assignColors, colorOf, initials } from './colors.js';
 import { connectRoom, type Refusal, type RoomConnection } from './connection.js';
 import { h } from './dom.js';
 import { createEditorView } from './editor-view.js';
@@ -72,6 +72,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   const panel = can.readDoc(role, 'notes');
   let interview: Interview = first.interview;
 
+  assignColors(first.participants);
   const main = provider.doc('main');
   const awareness = provider.awareness('main');
   awareness.setLocalStateField('user', { sub: you.sub, name: you.name, role, color: colorOf(you.sub) });
@@ -159,6 +160,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     root.querySelector('.room')?.classList.toggle('ended', ended);
   };
   const onSession = (session: SessionInfo) => {
+    assignColors(session.participants);
     applyInterview(session.interview);
     participants.update(session.participants);
     chat.reset(session.chat);
@@ -166,7 +168,10 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   onSession(first);
 
   socket.on('interview', applyInterview);
-  socket.on('participants', (list) => participants.update(list));
+  socket.on('participants', (list) => {
+    assignColors(list);
+    participants.update(list);
+  });
   socket.on('chat:message', (m) => chat.add(m));
   provider.on('refused', (error) => {
     if (error.code === 'interview_ended') applyInterview({ ...interview, status: 'ended' });

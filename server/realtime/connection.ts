@@ -14,6 +14,7 @@ import type { Room } from '../rooms/room.js';
 import { clearAwareness, registerAwareness, sendAwarenessState } from './awareness.js';
 import { chatMessageOf, registerChat, visibleChannels } from './chat.js';
 import { registerDocuments } from './documents.js';
+import { registerRunPeers } from './run-peers.js';
 import { registerRuns, sendRunnerState } from './runs.js';
 import { registerInterviewEvents } from './interview-events.js';
 import { broadcastParticipants, listParticipants } from './participants.js';
@@ -31,6 +32,7 @@ function refuse(err: DuetError): Error {
 
 export function registerConnections(ctx: ServerContext): void {
   const { io } = ctx;
+  registerRunPeers(ctx);
 
   io.use(async (socket, next) => {
     try {
@@ -128,7 +130,8 @@ export function registerConnections(ctx: ServerContext): void {
         });
         sendAwarenessState(socket, joined, 'main');
         if (can.readDoc(actor.role, 'notes')) sendAwarenessState(socket, joined, 'notes');
-        await sendRunnerState(ctx, socket);
+        // Not awaited: asking other nodes about a run must not hold up the join.
+        sendRunnerState(ctx, socket).catch((err) => ctx.log.warn({ err, interviewId }, 'could not send the runner state'));
         socket.broadcast.to(channelOf.all(interviewId)).emit('participants', participants);
       } catch (err) {
         const e = err instanceof DuetError ? err : new DuetError('unavailable', 'could not open the interview; retry later');

@@ -20,6 +20,7 @@ import type { Stream } from '../runner/execute.js';
 import type { RunResult } from '../runner/runner.js';
 import { isRunnablePath } from '../runner/workspace.js';
 import { registerHandler } from './handle.js';
+import { peerCurrentRun, peerStopRun } from './run-peers.js';
 import type { DuetSocket } from './socket-data.js';
 import type { TokenBucket } from './token-bucket.js';
 
@@ -41,8 +42,8 @@ export async function readRunSettings(ctx: ServerContext, interviewId: string): 
 export async function sendRunnerState(ctx: ServerContext, socket: DuetSocket): Promise<void> {
   const { interviewId } = socket.data;
   socket.emit('run:settings', await readRunSettings(ctx, interviewId));
-  const current = ctx.runner.current(interviewId);
-  if (current) socket.emit('run:state', current.state);
+  const current = ctx.runner.current(interviewId)?.state ?? (await peerCurrentRun(ctx, interviewId));
+  if (current) socket.emit('run:state', current);
 }
 
 export function registerRuns(ctx: ServerContext, socket: DuetSocket, bucket: TokenBucket): void {
@@ -67,6 +68,10 @@ export function registerRuns(ctx: ServerContext, socket: DuetSocket, bucket: Tok
     const target = path ?? Object.keys(files).sort()[0];
     if (target === undefined || !(target in files)) throw new DuetError('not_found', `no file "${path ?? ''}" to run`);
     if (!isRunnablePath(target)) throw new DuetError('invalid_payload', `"${target}" is not a path the runner accepts`);
+
+    if (!ctx.runner.current(interviewId) && (await peerCurrentRun(ctx, interviewId))) {
+      throw new DuetError('runner_busy', 'a run of this interview is already queued or running; stop it or wait');
+    }
 
     const runId = randomId();
     const startedAt = new Date().toISOString();
@@ -110,8 +115,8 @@ export function registerRuns(ctx: ServerContext, socket: DuetSocket, bucket: Tok
 
   registerHandler(ctx, socket, bucket, 'run:stop', runStopSchema, async ({ runId }) => {
     if (!can.stopRun(actor.role)) throw new DuetError('forbidden', `the ${actor.role} role cannot stop runs`);
-    if (!ctx.runner.stop(runId, interviewId, actor)) {
-      throw new DuetError('not_found', 'no such run in progress on this node');
+    if (!ctx.runner.stop(runId, interviewId, actor) && !(await peerStopRun(ctx, runId, interviewId, actor))) {
+      throw new DuetError('not_found', 'no such run in progress');
     }
     return { ok: true };
   });

@@ -1,0 +1,43 @@
+/**
+ * Runs across two nodes on the machine's Redis and PostgreSQL: a run executes
+ * on the node that received `run:start`, its output reaches people on the
+ * other node through the adapter, and that node still knows about it (busy,
+ * a joiner's state, stop).
+ */
+import { describe, expect, it } from 'vitest';
+import { defaultRunnerConfig } from '../server/runner/config.js';
+import { connectClient, connectSocket, createInterview, nextEvent, waitFor } from './helpers.js';
+import { startCluster } from './fixtures/multi-node.js';
+import { hasBwrap, runIdOf, startRun, TEST_LIMITS, watchRuns, writeCode } from './runner-fixtures.js';
+import type { RunState } from '../shared/protocol.js';
+
+describe.skipIf(!hasBwrap)('runs on two nodes', () => {
+  it('output crosses nodes; the other node refuses a second run, tells joiners, and stops it', async () => {
+    const { nodes } = await startCluster(2, { runner: defaultRunnerConfig({ ...TEST_LIMITS, uidBase: 400_000, uidCount: 1000 }) });
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    const iv = await createInterview(a, 'Two nodes', 'python');
+    const candidate = await connectClient(a.url, await iv.invite('candidate', 'Cy'));
+    const interviewer = await connectClient(b.url, await iv.invite('interviewer', 'Ada'));
+    const observer = await connectClient(b.url, await iv.invite('observer', 'Obi'));
+    const watchers = [candidate, interviewer, observer].map((c) => watchRuns(c.socket));
+
+    await writeCode(candidate, 'print("across nodes")\n');
+    const first = runIdOf(await startRun(candidate.socket));
+    for (const w of watchers) expect((await w.exited(first)).stdout()).toBe('across nodes\n');
+
+    await writeCode(candidate, 'import time\nprint("long", flush=True)\ntime.sleep(60)\n');
+    const long = runIdOf(await startRun(candidate.socket));
+    await waitFor(() => watchers[1]!.view(long).stdout() === 'long\n');
+    expect(a.server.ctx.runner.current(iv.interview.id)?.runId).toBe(long);
+    expect(await startRun(interviewer.socket)).toMatchObject({ error: { code: 'runner_busy' } });
+
+    const late = connectSocket(b.url, await iv.invite('observer', 'Late'));
+    const state = nextEvent<RunState>(late, 'run:state');
+    expect(await state).toMatchObject({ runId: long, state: 'running', by: { name: 'Cy' } });
+
+    expect(await interviewer.socket.emitWithAck('run:stop', { runId: long })).toEqual({ ok: true });
+    for (const w of watchers) {
+      expect((await w.exited(long)).exit).toMatchObject({ signal: 'SIGKILL', stoppedBy: { name: 'Ada', role: 'interviewer' } });
+    }
+  });
+});

@@ -40,6 +40,8 @@ export interface Cluster {
   httpUrls: string[];
   secret: string;
   stop(): Promise<void>;
+  /** Stops node i and starts a fresh process in its place (same port, same settings). */
+  restart(i: number): Promise<void>;
 }
 
 export interface Probe {
@@ -102,53 +104,61 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     }
   };
 
+  const startNode = async (i: number, port: number): Promise<Child> => {
+    const nodeArgs = ['--expose-gc', '--import', 'tsx', '--import', './bench/node-probe.ts'];
+    if (options.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfDir, '--cpu-prof-name', `${options.system}-node${i}-${Date.now()}.cpuprofile`);
+    const common = { PORT: String(port), JWT_SECRET: secret, NODE_ENV: 'production' };
+    let child: Child;
+    if (options.system === 'duet') {
+      const env = {
+        ...process.env,
+        ...common,
+        HOST: '127.0.0.1',
+        DATA_DIR: dataDir,
+        LOG_LEVEL: 'warn',
+        REDIS_URL,
+        REDIS_KEY_PREFIX: `bench${tag}`,
+        REDIS_ADAPTER: options.adapter,
+        // The benchmark raises the abuse limits: every client comes from 127.0.0.1.
+        SOCKET_EVENTS_PER_SECOND: '10000',
+        SOCKET_EVENT_BURST: '100000',
+        HANDSHAKES_PER_MINUTE: '10000000',
+        HTTP_REQUESTS_PER_MINUTE: '10000000',
+        ...(options.store === 'postgres' ? { DATABASE_URL, DATABASE_SCHEMA: schema } : {}),
+        ...options.env,
+      };
+      child = spawnChild(process.execPath, [...nodeArgs, 'server/main.ts'], { cwd: PROJECT_ROOT, env, label: `duet node ${i}`, quiet: true });
+      nodes[i] = child;
+      await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000);
+    } else {
+      const env = {
+        ...process.env,
+        ...common,
+        REDIS_URL,
+        REDIS_PREFIX: `hpbench${tag}`,
+        HP_PERSIST: options.hpPersist,
+        DATABASE_URL,
+        HP_SCHEMA: schema,
+        ...options.env,
+      };
+      child = spawnChild(process.execPath, [...nodeArgs, 'bench/systems/hocuspocus-node.ts'], {
+        cwd: PROJECT_ROOT,
+        env,
+        label: `hocuspocus node ${i}`,
+        quiet: true,
+      });
+      nodes[i] = child;
+      await waitFor(child, 'listening', 30_000);
+    }
+    return child;
+  };
+
   try {
+    // One at a time: Duet's nodes migrate the new schema under a lock anyway.
     for (let i = 0; i < options.nodes; i++) {
       const port = await freePort();
       ports.push(port);
-      const nodeArgs = ['--expose-gc', '--import', 'tsx', '--import', './bench/node-probe.ts'];
-      if (options.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfDir, '--cpu-prof-name', `${options.system}-node${i}.cpuprofile`);
-      const common = { PORT: String(port), JWT_SECRET: secret, NODE_ENV: 'production', ...options.env };
-      if (options.system === 'duet') {
-        const env = {
-          ...process.env,
-          ...common,
-          HOST: '127.0.0.1',
-          DATA_DIR: dataDir,
-          LOG_LEVEL: 'warn',
-          REDIS_URL,
-          REDIS_KEY_PREFIX: `bench${tag}`,
-          REDIS_ADAPTER: options.adapter,
-          // The benchmark raises the abuse limits: every client comes from 127.0.0.1.
-          SOCKET_EVENTS_PER_SECOND: '10000',
-          SOCKET_EVENT_BURST: '100000',
-          HANDSHAKES_PER_MINUTE: '10000000',
-          HTTP_REQUESTS_PER_MINUTE: '10000000',
-          ...(options.store === 'postgres' ? { DATABASE_URL, DATABASE_SCHEMA: schema } : {}),
-          ...options.env,
-        };
-        nodes.push(spawnChild(process.execPath, [...nodeArgs, 'server/main.ts'], { cwd: PROJECT_ROOT, env, label: `duet node ${i}`, quiet: true }));
-      } else {
-        const env = {
-          ...process.env,
-          ...common,
-          REDIS_URL,
-          REDIS_PREFIX: `hpbench${tag}`,
-          HP_PERSIST: options.hpPersist,
-          DATABASE_URL,
-          HP_SCHEMA: schema,
-        };
-        const child = spawnChild(process.execPath, [...nodeArgs, 'bench/systems/hocuspocus-node.ts'], {
-          cwd: PROJECT_ROOT,
-          env,
-          label: `hocuspocus node ${i}`,
-          quiet: true,
-        });
-        nodes.push(child);
-      }
-      // One at a time: Duet's nodes migrate the new schema under a lock anyway.
-      if (options.system === 'duet') await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000);
-      else await waitFor(nodes[i]!, 'listening', 30_000);
+      await startNode(i, port);
     }
   } catch (err) {
     await stop();
@@ -162,5 +172,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     httpUrls,
     secret,
     stop,
+    async restart(i) {
+      await nodes[i]!.stop(5000);
+      await startNode(i, ports[i]!);
+    },
   };
 }

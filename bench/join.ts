@@ -1,0 +1,130 @@
+/**
+ * Cold join of a long document: seed D documents with N updates each through
+ * a real client on node 0, then, in each round, restart node 1 (so none of
+ * them is in its memory), warm its JIT on a small document, and time a fresh
+ * client joining each long document there: connect -> authenticated -> synced
+ * with the whole text. Runs in the orchestrator process, one join at a time.
+ */
+import * as Y from 'yjs';
+import { connectDuet, connectHocuspocus, type BenchClient } from './clients.js';
+import { createHistogram, recordMs, summarize, type LatencySummary } from './histogram.js';
+import { createRng } from './prng.js';
+import { startCluster, type ClusterOptions } from './systems/cluster.js';
+import { signToken } from './tokens.js';
+import { syntheticSource } from './typing.js';
+import type { SystemName } from './workload.js';
+
+const FILE = 'main.ts';
+
+export interface JoinOptions {
+  cluster: ClusterOptions;
+  docs: number;
+  updates: number;
+  rounds: number;
+  seed: number;
+}
+
+export interface JoinResult {
+  system: SystemName;
+  docs: number;
+  updates: number;
+  /** Characters of each seeded document. */
+  chars: number;
+  cold: LatencySummary;
+  seedSeconds: number;
+  failures: number;
+}
+
+function textOf(c: BenchClient): Y.Text | undefined {
+  const t = c.doc.getMap('files').get(FILE);
+  return t instanceof Y.Text ? t : undefined;
+}
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export async function runJoinScenario(options: JoinOptions): Promise<JoinResult> {
+  const system = options.cluster.system;
+  const cluster = await startCluster(options.cluster);
+  try {
+    const connect = (node: number, room: string, token: string) =>
+      system === 'duet' ? connectDuet({ url: cluster.urls[node]!, room, token }) : connectHocuspocus({ url: cluster.urls[node]!, room, token });
+    const admin = await signToken(cluster.secret, { role: 'admin', name: 'bench' });
+    const newRoom = async (i: number): Promise<string> => {
+      if (system === 'hocuspocus') return `join-${options.seed}-${i}-${Date.now()}`;
+      const res = await fetch(`${cluster.httpUrls[0]}/api/interviews`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ title: `join ${i}`, language: 'typescript' }),
+      });
+      if (res.status !== 201) throw new Error(`create interview: ${res.status}`);
+      return ((await res.json()) as { id: string }).id;
+    };
+    const token = (iid: string) => signToken(cluster.secret, { role: 'interviewer', name: 'joiner', iid });
+
+    // Seed: every update its own transaction, so its own message and log entry.
+    const seedStart = performance.now();
+    const rooms = await Promise.all(Array.from({ length: options.docs }, (_, i) => newRoom(i)));
+    const expected = await Promise.all(
+      rooms.map(async (room, i) => {
+        const c = connect(0, room, await token(room));
+        await c.synced;
+        if (!textOf(c)) c.doc.getMap('files').set(FILE, new Y.Text());
+        const text = textOf(c)!;
+        const source = syntheticSource(createRng(options.seed + i));
+        for (let k = 0; k < options.updates; k++) {
+          if (c.unacknowledged() > 256) await until(() => c.unacknowledged() <= 64, 60_000, 'seeding acks');
+          c.doc.transact(() => {
+            for (const [pos, del, ins] of source.next(text.length)) {
+              if (del > 0) text.delete(pos, del);
+              if (ins) text.insert(pos, ins);
+            }
+          });
+        }
+        await until(() => c.unacknowledged() === 0, 60_000, 'the last seeding acks');
+        const content = text.toString();
+        c.close();
+        return content;
+      }),
+    );
+    // Hocuspocus stores a document when its last client leaves (and 2 s after a change).
+    await new Promise((r) => setTimeout(r, system === 'hocuspocus' ? 4000 : 500));
+    const seedSeconds = (performance.now() - seedStart) / 1000;
+
+    const hist = createHistogram();
+    let failures = 0;
+    const warmRoom = await newRoom(999);
+    for (let round = 0; round < options.rounds; round++) {
+      await cluster.restart(1);
+      // JIT and connection pools warm on a small document, as on a node that has been up a while.
+      for (let w = 0; w < 3; w++) {
+        const c = connect(1, warmRoom, await token(warmRoom));
+        await c.synced;
+        c.close();
+      }
+      for (let i = 0; i < rooms.length; i++) {
+        const t = await token(rooms[i]!);
+        const started = performance.now();
+        const c = connect(1, rooms[i]!, t);
+        try {
+          await Promise.race([c.synced, new Promise((_, rej) => setTimeout(() => rej(new Error('join timeout')), 30_000))]);
+          await until(() => textOf(c)?.length === expected[i]!.length, 30_000, 'the whole text');
+          recordMs(hist, performance.now() - started);
+          if (textOf(c)!.toString() !== expected[i]) failures++;
+        } catch {
+          failures++;
+        } finally {
+          c.close();
+        }
+      }
+    }
+    return { system, docs: options.docs, updates: options.updates, chars: expected[0]?.length ?? 0, cold: summarize(hist), seedSeconds, failures };
+  } finally {
+    await cluster.stop();
+  }
+}

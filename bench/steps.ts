@@ -1,0 +1,93 @@
+/** Trials -> one step's summary, and the capacity rule. */
+import { merge, summarize, type LatencySummary } from './histogram.js';
+import type { TrialResult } from './trial.js';
+import type { SystemName } from './workload.js';
+
+/** The capacity rule: p99 (every receiver) at most this, and nothing lost or diverged. */
+export const CAPACITY_P99_MS = 50;
+
+export interface StepSummary {
+  system: SystemName;
+  rooms: number;
+  clients: number;
+  trials: number;
+  /** Trials discarded because the generator itself was saturated. */
+  discarded: number;
+  /** Pooled over the valid trials. */
+  cross: LatencySummary;
+  same: LatencySummary;
+  all: LatencySummary;
+  /** p99 (cross-node) of each valid trial, to show the spread. */
+  trialCrossP99: number[];
+  deliveriesPerSecond: number;
+  editsPerSecond: number;
+  lost: number;
+  diverged: number;
+  unacknowledged: number;
+  serverMismatch: number | null;
+  /** Both nodes together, CPU seconds per second (the machine has 2). */
+  nodeCpu: number;
+  nodeRssMiB: number;
+  nodeEldP99: number;
+  generatorCpu: number;
+  generatorEldP99: number;
+  /** Per active room (with its sockets), per node: heap+external after GC, and RSS, KiB. */
+  heapPerRoomKiB: number;
+  rssPerRoomKiB: number;
+  joinP95: number;
+  pass: boolean;
+  errors: string[];
+}
+
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+export function summarizeStep(system: SystemName, rooms: number, trials: TrialResult[]): StepSummary {
+  const valid = trials.filter((t) => !t.workload.generator.saturated);
+  const use = valid.length > 0 ? valid : [];
+  const w = use.map((t) => t.workload);
+  const cross = summarize(merge(w.map((x) => x.hist.cross)));
+  const all = summarize(merge(w.map((x) => x.hist.all)));
+  const lost = trials.reduce((a, t) => a + t.workload.lost, 0);
+  const diverged = trials.reduce((a, t) => a + t.workload.diverged, 0);
+  const unacknowledged = trials.reduce((a, t) => a + t.workload.unacknowledged, 0);
+  const mism = trials.map((t) => t.workload.serverMismatch);
+  const perNode = (f: (n: TrialResult['nodes'][number]) => number) => mean(use.flatMap((t) => t.nodes.map(f)));
+  return {
+    system,
+    rooms,
+    clients: trials[0]?.workload.clients ?? 0,
+    trials: trials.length,
+    discarded: trials.length - valid.length,
+    cross,
+    same: summarize(merge(w.map((x) => x.hist.same))),
+    all,
+    trialCrossP99: w.map((x) => summarize(merge([x.hist.cross])).p99),
+    deliveriesPerSecond: Math.round(mean(w.map((x) => x.deliveries.perSecond))),
+    editsPerSecond: Math.round(mean(w.map((x) => x.edits / x.windowS))),
+    lost,
+    diverged,
+    unacknowledged,
+    serverMismatch: mism.every((m) => m === null) ? null : mism.reduce<number>((a, m) => a + (m ?? 0), 0),
+    nodeCpu: round(mean(use.map((t) => t.nodes.reduce((a, n) => a + n.cpu, 0))), 2),
+    nodeRssMiB: round(Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.rssMiB)))),
+    nodeEldP99: round(Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.eldP99)))),
+    generatorCpu: round(Math.max(0, ...trials.map((t) => t.workload.generator.cpu)), 2),
+    generatorEldP99: round(Math.max(0, ...trials.map((t) => t.workload.generator.eldP99))),
+    heapPerRoomKiB: round((perNode((n) => n.heapActiveMiB - n.heapBaseMiB) * 1024) / rooms),
+    rssPerRoomKiB: round((perNode((n) => n.rssMiB - n.rssBaseMiB) * 1024) / rooms),
+    joinP95: round(mean(w.map((x) => x.join.p95))),
+    pass: valid.length > 0 && all.p99 <= CAPACITY_P99_MS && lost === 0 && diverged === 0 && unacknowledged === 0 && mism.every((m) => !m),
+    errors: [...new Set(trials.flatMap((t) => t.workload.errors))].slice(0, 5),
+  };
+}
+
+/** The largest step that passed, with every smaller step passing too. */
+export function capacity(steps: StepSummary[], system: SystemName): number {
+  let cap = 0;
+  for (const s of steps.filter((x) => x.system === system).sort((a, b) => a.rooms - b.rooms)) {
+    if (!s.pass) break;
+    cap = s.rooms;
+  }
+  return cap;
+}

@@ -3,9 +3,11 @@
  * the room, stdin, who may run, stop, one run per interview, the bounded
  * queue, the log, and the refusal when there is no sandbox.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { api, connectClient, connectSocket, createInterview, nextEvent, startNode, waitFor } from './helpers.js';
+import { api, connectClient, connectSocket, createInterview, nextEvent, startNode, tempDir, waitFor } from './helpers.js';
 import { defaultRunnerConfig } from '../server/runner/config.js';
 import { hasBwrap, runIdOf, startRun, startRunnerNode, watchRuns, writeCode } from './runner-fixtures.js';
 
@@ -192,5 +194,73 @@ describe('without a sandbox', () => {
     await writeCode(c, 'print("unsandboxed")\n');
     const run = await w.exited(runIdOf(await startRun(c.socket)));
     expect(run.stdout()).toBe('unsandboxed\n');
+  });
+});
+
+describe.skipIf(!hasBwrap)('the language table', () => {
+  it('an operator adds languages with RUNNER_LANGUAGES: a shell script, and C with a build step', async () => {
+    const { loadConfig } = await import('../server/config.js');
+    const config = loadConfig({
+      RUNNER_LANGUAGES: JSON.stringify({
+        shell: { run: ['sh', '{file}'] },
+        c: { build: ['gcc', '-O1', '-o', '/tmp/{stem}', '{file}'], run: ['/tmp/{stem}'], addressSpaceExtraMb: 1024 },
+        python: null,
+      }),
+    });
+    expect(Object.keys(config.runner.languages).sort()).toEqual(['c', 'javascript', 'shell', 'typescript']);
+    const node = await startRunnerNode({ languages: config.runner.languages, wallTimeMs: 8000, cpuSeconds: 6 });
+
+    const sh = await createInterview(node, 'Shell', 'shell');
+    const a = await connectClient(node.url, await sh.invite('interviewer'));
+    const wa = watchRuns(a.socket);
+    await writeCode(a, 'read name\necho "hi $name from $(id -u)"\n');
+    expect((await wa.exited(runIdOf(await startRun(a.socket, { stdin: 'Ada\n' })))).stdout()).toBe('hi Ada from 65534\n');
+
+    const c = await createInterview(node, 'C', 'c');
+    const b = await connectClient(node.url, await c.invite('interviewer'));
+    const wb = watchRuns(b.socket);
+    await writeCode(b, '#include <stdio.h>\nint main(void) { printf("c says %d\\n", 6 * 7); return 0; }\n');
+    const built = await wb.exited(runIdOf(await startRun(b.socket)), 15_000);
+    expect(built.stderr()).toBe('');
+    expect(built.stdout()).toBe('c says 42\n');
+    await writeCode(b, 'int main(void) { return undefined_thing; }\n');
+    const broken = await wb.exited(runIdOf(await startRun(b.socket)), 15_000);
+    expect(broken.exit.code).toBe(1);
+    expect(broken.stderr()).toContain('undefined_thing');
+
+    const py = await createInterview(node, 'Removed', 'python');
+    const p = await connectClient(node.url, await py.invite('interviewer'));
+    expect(await startRun(p.socket)).toMatchObject({ error: { code: 'unsupported_language' } });
+  });
+
+  it('bad RUNNER_* values are refused at start with the variable named', async () => {
+    const { loadConfig, ConfigError } = await import('../server/config.js');
+    expect(() => loadConfig({ RUNNER_LANGUAGES: '{"python": {"run": []}}' })).toThrow(ConfigError);
+    expect(() => loadConfig({ RUNNER_LANGUAGES: '{"cobol": {"run": ["x"]}}' })).toThrow(/RUNNER_LANGUAGES/);
+    expect(() => loadConfig({ RUNNER_LANGUAGES: 'not json' })).toThrow(/RUNNER_LANGUAGES: is not valid JSON/);
+    expect(() => loadConfig({ RUNNER_LANGUAGES: '@/nonexistent/languages.json' })).toThrow(/RUNNER_LANGUAGES/);
+    expect(() => loadConfig({ RUNNER_MEMORY_MB: 'lots' })).toThrow(/RUNNER_MEMORY_MB/);
+    expect(() => loadConfig({ RUNNER_UNSAFE_DEV: 'maybe' })).toThrow(/RUNNER_UNSAFE_DEV/);
+    const file = join(tempDir(), 'languages.json');
+    writeFileSync(file, JSON.stringify({ ruby: { run: ['ruby', '{file}'] } }));
+    expect(loadConfig({ RUNNER_LANGUAGES: `@${file}`, RUNNER_UNSAFE_DEV: '1' }).runner).toMatchObject({
+      unsafeDev: true,
+      languages: { ruby: { run: ['ruby', '{file}'] } },
+    });
+  });
+
+  it('output streams while the program runs, not at its end', async () => {
+    const node = await startRunnerNode();
+    const iv = await createInterview(node, 'Live', 'python');
+    const a = await connectClient(node.url, await iv.invite('candidate'));
+    const w = watchRuns(a.socket);
+    let firstAt = 0;
+    a.socket.on('run:output', () => (firstAt ||= Date.now()));
+    await writeCode(a, 'import time\nprint("first", flush=True)\ntime.sleep(1)\nprint("second")\n');
+    const run = await w.exited(runIdOf(await startRun(a.socket)));
+    const exitAt = Date.now();
+    expect(run.stdout()).toBe('first\nsecond\n');
+    expect(run.output[0]!.data).toBe('first\n');
+    expect(exitAt - firstAt).toBeGreaterThan(700);
   });
 });

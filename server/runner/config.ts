@@ -89,7 +89,7 @@ const languageRowSchema = z.strictObject({
 });
 
 /** A row replaces the default of that language; `null` removes a language. */
-const languagesSchema = z.record(z.enum(LANGUAGE_IDS), languageRowSchema.nullable());
+const languagesSchema = z.partialRecord(z.enum(LANGUAGE_IDS), languageRowSchema.nullable());
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 

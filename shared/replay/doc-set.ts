@@ -58,7 +58,7 @@ export class DocSet {
   cursors = new Map<string, CursorMark>();
   /** File changes of the event being applied (filled by the observer). */
   private changes: FileChange[] = [];
-  private lastEdit: { text: Y.Text; index: number } | null = null;
+  private lastEdit: Y.RelativePosition | null = null;
 
   constructor(initialLanguage: string | null, checkpoint?: Checkpoint) {
     this.language = initialLanguage;
@@ -87,8 +87,6 @@ export class DocSet {
             else if (change.action === 'delete') deleted.push(path);
             else this.changes.push({ action: 'replace', path });
           }
-        } else if (e instanceof Y.YTextEvent) {
-          this.noteTextEdit(e);
         }
       }
       // One add and one delete in one transaction is how a client renames a file.
@@ -98,28 +96,38 @@ export class DocSet {
         for (const path of added) this.changes.push({ action: 'add', path });
         for (const path of deleted) this.changes.push({ action: 'delete', path });
       }
-      // A new file's own text raises no event of its own: its cursor is at its end.
-      const newest = added[added.length - 1];
-      if (!this.lastEdit && newest !== undefined) {
-        const text = this.main.getMap('files').get(newest);
-        if (text instanceof Y.Text) this.lastEdit = { text, index: text.length };
-      }
     });
-    this.notes.getText('notes').observe((e) => this.noteTextEdit(e));
+    this.main.on('afterTransaction', (tr: Y.Transaction) => this.noteEdit(tr));
+    this.notes.on('afterTransaction', (tr: Y.Transaction) => this.noteEdit(tr));
   }
 
-  /** Where the edit ended: after the last insertion, or at the last deletion. */
-  private noteTextEdit(e: Y.YTextEvent): void {
-    let pos = 0;
-    let last = -1;
-    for (const op of e.delta) {
-      if (op.retain !== undefined) pos += op.retain;
-      else if (op.insert !== undefined) {
-        pos += typeof op.insert === 'string' ? op.insert.length : 1;
-        last = pos;
-      } else if (op.delete !== undefined) last = pos;
+  /**
+   * Where an edit ended, as a relative position built from item ids: just after
+   * the last character it inserted, else where it deleted. Never an index: a
+   * YTextEvent's delta walks the whole text, which made long replays quadratic.
+   */
+  private noteEdit(tr: Y.Transaction): void {
+    const store = tr.doc.store;
+    for (const [client, after] of tr.afterState) {
+      const before = tr.beforeState.get(client) ?? 0;
+      for (let clock = after - 1; clock >= before; ) {
+        const struct = Y.getItem(store, Y.createID(client, clock));
+        if (struct instanceof Y.Item && struct.countable && struct.parent instanceof Y.Text) {
+          this.lastEdit = Y.createRelativePositionFromJSON({ item: { client, clock }, assoc: -1 });
+          return;
+        }
+        clock = struct.id.clock - 1;
+      }
     }
-    if (last >= 0) this.lastEdit = { text: e.target as Y.Text, index: last };
+    for (const [client, deletions] of tr.deleteSet.clients) {
+      for (const d of deletions) {
+        const struct = Y.getItem(store, Y.createID(client, d.clock));
+        if (struct instanceof Y.Item && struct.parent instanceof Y.Text) {
+          this.lastEdit = Y.createRelativePositionFromJSON({ item: { client, clock: d.clock }, assoc: 0 });
+          return;
+        }
+      }
+    }
   }
 
   /** Applies one logged event (its Yjs update already decoded); returns the file changes it made. */
@@ -133,11 +141,10 @@ export class DocSet {
         if (this.language === null && typeof event.data.language === 'string') this.language = event.data.language;
         if (update) Y.applyUpdate(doc === 'main' ? this.main : this.notes, update);
         if (this.lastEdit) {
-          const { text, index } = this.lastEdit as { text: Y.Text; index: number };
           this.cursors.set(`${event.actor.sub} ${doc}`, {
             sub: event.actor.sub,
             doc,
-            pos: Y.createRelativePositionFromTypeIndex(text, Math.min(index, text.length)),
+            pos: this.lastEdit,
             seq: event.seq,
             at: event.at,
           });

@@ -163,6 +163,35 @@ describe.skipIf(!hasBwrap)('the sandbox holds', () => {
     await assertNodeUnaffected(node);
   });
 
+  it('no privileges: no capabilities, no_new_privs, no nested user namespaces, nobody inside', async () => {
+    const node = await startRunnerNode(ESCAPE_UIDS);
+    const run = await attempt(
+      node,
+      'python',
+      [
+        'import os, subprocess',
+        'status = open("/proc/self/status").read()',
+        'print([l for l in status.splitlines() if l.startswith(("CapEff", "CapBnd", "NoNewPrivs", "Uid"))])',
+        'r = subprocess.run(["unshare", "-U", "-r", "id"], capture_output=True, text=True)',
+        'print("nested userns", "REFUSED" if r.returncode != 0 else "ALLOWED " + r.stdout)',
+        'try:',
+        '    os.setuid(0)',
+        '    print("SETUID WORKED")',
+        // EINVAL: uid 0 does not even exist in the sandbox's user namespace.
+        'except OSError as e:',
+        '    print("setuid refused", type(e).__name__)',
+      ].join('\n'),
+    );
+    const out = run.stdout();
+    expect(out).toContain("'CapEff:\\t0000000000000000'");
+    expect(out).toContain("'CapBnd:\\t0000000000000000'");
+    expect(out).toContain("'NoNewPrivs:\\t1'");
+    expect(out).toContain("'Uid:\\t65534\\t65534\\t65534\\t65534'");
+    expect(out).toContain('nested userns REFUSED');
+    expect(out).toContain('setuid refused');
+    await assertNodeUnaffected(node);
+  });
+
   it('a fork bomb hits the process limit and dies with the run', async () => {
     const node = await startRunnerNode(ESCAPE_UIDS);
     const run = await attempt(
@@ -170,15 +199,21 @@ describe.skipIf(!hasBwrap)('the sandbox holds', () => {
       'python',
       [
         'import os, time',
-        'n = 0',
+        'me, n, told = os.getpid(), 0, False',
         'while True:',
         '    try:',
         '        os.fork()',
         '        n += 1',
-        '    except OSError:',
+        '    except OSError as e:',
+        '        if os.getpid() == me and not told:',
+        '            print("fork refused after", n, type(e).__name__, flush=True)',
+        '            told = True',
         '        time.sleep(0.01)',
       ].join('\n'),
     );
+    // The original process saw the process limit (children fork too, so it got fewer than the limit).
+    expect(run.stdout()).toMatch(/fork refused after \d+ BlockingIOError/);
+    expect(Number(/after (\d+)/.exec(run.stdout())?.[1])).toBeLessThan(TEST_LIMITS.processes!);
     // It never ends by itself: the wall or CPU limit ends it.
     expect(run.exit.error?.code).toBe('run_timeout');
     expect(run.elapsedMs).toBeLessThan(TEST_LIMITS.wallTimeMs! + 3000);

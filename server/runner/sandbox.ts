@@ -10,7 +10,8 @@
  *            --die-with-parent    the sandbox's init dies with bwrap; the PID namespace dies with it,
  *                                 killing every process left inside (background children included)
  *            --new-session        no TIOCSTI into the node's terminal
- *            --cap-drop ALL, --uid/--gid 65534 inside
+ *            --cap-drop ALL, --uid/--gid 65534 inside, --disable-userns (no nested user namespaces);
+ *            bwrap also sets no_new_privs, so no setuid binary can regain privileges
  *            read-only binds of /usr (+ /bin /lib /lib64 /sbin as on the host) and a few /etc files;
  *            nothing else of the host: not the project, not DATA_DIR, not /root, not the host /tmp
  *            tmpfs /work (the interview's files, copied in through fds) and tmpfs /tmp, both sized;
@@ -167,6 +168,9 @@ export function sandboxCommand(spec: SandboxSpec): Command {
   const bwrap: string[] = [
     config.bwrapPath,
     '--unshare-all',
+    // Explicit, so nested user namespaces (kernel attack surface) can be refused inside.
+    '--unshare-user',
+    '--disable-userns',
     '--die-with-parent',
     '--new-session',
     '--cap-drop',

@@ -1,0 +1,196 @@
+/** The replay engine on hand-made logs: attribution, cursors, markers, checkpoints, time, idle skipping. */
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import type { Actor, LoggedEvent } from '../shared/protocol.js';
+import { createIdleScale, decodeBase64, encodeBase64, ReplayPlayer, ReplayTimeline } from '../shared/replay/index.js';
+import { seededRandom } from './helpers.js';
+
+const ada: Actor = { sub: 'ada', name: 'Ada', role: 'interviewer' };
+const cat: Actor = { sub: 'cat', name: 'Cat', role: 'candidate' };
+
+/** A tiny log writer: each transaction on a client doc becomes one `doc` event. */
+function logWriter(start = Date.parse('2026-11-28T10:00:00.000Z')) {
+  const events: LoggedEvent[] = [];
+  let now = start;
+  const push = (type: LoggedEvent['type'], actor: Actor, data: Record<string, unknown>, dt = 1000) => {
+    now += dt;
+    events.push({ seq: events.length + 1, at: new Date(now).toISOString(), type, actor, data });
+  };
+  const server = new Y.Doc();
+  const clients = new Map<string, Y.Doc>();
+  const docOf = (a: Actor) => {
+    let d = clients.get(a.sub);
+    if (!d) {
+      d = new Y.Doc();
+      Y.applyUpdate(d, Y.encodeStateAsUpdate(server));
+      clients.set(a.sub, d);
+    }
+    return d;
+  };
+  return {
+    events,
+    push,
+    edit(actor: Actor, fn: (files: Y.Map<Y.Text>) => void, dt = 1000) {
+      const d = docOf(actor);
+      Y.applyUpdate(d, Y.encodeStateAsUpdate(server, Y.encodeStateVector(d)));
+      const sv = Y.encodeStateVector(d);
+      d.transact(() => fn(d.getMap<Y.Text>('files')));
+      const update = Y.encodeStateAsUpdate(d, sv);
+      Y.applyUpdate(server, update);
+      push('doc', actor, { doc: 'main', update: encodeBase64(update) }, dt);
+    },
+    seed(actor: Actor) {
+      const d = new Y.Doc();
+      d.getMap('files').set('main.py', new Y.Text());
+      const update = Y.encodeStateAsUpdate(d);
+      Y.applyUpdate(server, update);
+      push('doc', actor, { doc: 'main', language: 'python', update: encodeBase64(update) }, 0);
+    },
+    text: (path: string) => server.getMap<Y.Text>('files').get(path)?.toString(),
+  };
+}
+
+describe('replay engine', () => {
+  it('base64 matches Node', () => {
+    const rnd = seededRandom(1);
+    for (let n = 0; n < 40; n++) {
+      const bytes = Uint8Array.from({ length: n * 7 }, () => rnd(256));
+      const b64 = Buffer.from(bytes).toString('base64');
+      expect(encodeBase64(bytes)).toBe(b64);
+      expect([...decodeBase64(b64)]).toEqual([...bytes]);
+    }
+  });
+
+  it('attributes every character to its author and keeps each author last edit position', () => {
+    const log = logWriter();
+    log.seed(ada);
+    log.push('join', ada, {});
+    log.push('join', cat, {});
+    log.edit(cat, (f) => f.get('main.py')!.insert(0, 'def f():\n    return 1\n'));
+    log.edit(ada, (f) => f.get('main.py')!.insert(0, '# by Ada\n'));
+    log.edit(cat, (f) => f.get('main.py')!.delete(9 + 4, 1)); // "def f" -> "def ()"
+    log.push('chat', cat, { channel: 'room', text: 'done?' });
+    log.push('chat', ada, { channel: 'panel', text: 'looks fine' });
+    log.push('signal', cat, { kind: 'paste', size: 20, path: 'main.py' });
+    log.push('language', ada, { language: 'typescript' });
+    log.push('leave', cat, {});
+
+    const timeline = new ReplayTimeline({ checkpointEvery: 2 });
+    timeline.append(log.events.slice(0, 4));
+    timeline.append(log.events.slice(2)); // overlapping page: skipped, not doubled
+    expect(timeline.length).toBe(log.events.length);
+    const player = new ReplayPlayer(timeline);
+
+    const end = player.seek(timeline.length);
+    expect(end.files).toEqual({ 'main.py': log.text('main.py') });
+    expect(end.files['main.py']).toBe('# by Ada\ndef ():\n    return 1\n');
+    expect(player.attribution('main', 'main.py')).toEqual([
+      { from: 0, to: 9, author: 'ada' },
+      { from: 9, to: end.files['main.py']!.length, author: 'cat' },
+    ]);
+    // Cat last deleted at 13; Ada last typed at the end of her line.
+    const cursors = Object.fromEntries(player.cursors().map((c) => [c.author.sub, c]));
+    expect(cursors.cat).toMatchObject({ doc: 'main', path: 'main.py', index: 13 });
+    expect(cursors.ada).toMatchObject({ doc: 'main', path: 'main.py', index: 9 });
+    expect(end.chat.map((m) => [m.channel, m.text])).toEqual([
+      ['room', 'done?'],
+      ['panel', 'looks fine'],
+    ]);
+    expect(end.signals).toEqual([expect.objectContaining({ kind: 'paste', size: 20, path: 'main.py', from: cat })]);
+    expect(end.language).toBe('typescript');
+    expect(end.participants).toEqual([
+      { ...ada, online: true },
+      { ...cat, online: false },
+    ]);
+
+    // Back in time: before Ada's line, Cat's cursor sat after its own text.
+    const early = player.seek(4);
+    expect(early.language).toBe('python');
+    expect(early.chat).toEqual([]);
+    expect(player.cursors()).toEqual([expect.objectContaining({ author: cat, index: 'def f():\n    return 1\n'.length })]);
+    expect(player.seek(0)).toMatchObject({ index: 0, seq: 0, files: {}, participants: [] });
+  });
+
+  it('a cursor follows later edits by others, and marks file adds, renames and deletes', () => {
+    const log = logWriter();
+    log.seed(ada);
+    log.edit(cat, (f) => f.get('main.py')!.insert(0, 'abc'));
+    log.edit(ada, (f) => f.get('main.py')!.insert(0, '12345'));
+    log.edit(cat, (f) => f.set('util.py', new Y.Text('x = 1\n')));
+    log.edit(cat, (f) => {
+      const text = f.get('util.py')!.toString();
+      f.delete('util.py');
+      f.set('helpers.py', new Y.Text(text));
+    });
+    log.edit(ada, (f) => f.delete('helpers.py'));
+    const timeline = new ReplayTimeline();
+    timeline.append(log.events);
+    const player = new ReplayPlayer(timeline);
+    player.seek(3);
+    expect(player.cursors().find((c) => c.author.sub === 'cat')?.index).toBe(8);
+    expect(timeline.markers.filter((m) => m.kind === 'file').map((m) => m.label)).toEqual([
+      'Ada added main.py',
+      'Cat added util.py',
+      'Cat renamed util.py to helpers.py',
+      'Ada deleted helpers.py',
+    ]);
+    player.seek(4);
+    expect(player.cursors().find((c) => c.author.sub === 'cat')).toMatchObject({ path: 'util.py', index: 6 });
+    // A deleted file takes its cursors with it.
+    player.seek(timeline.length);
+    expect(player.cursors().map((c) => c.path)).toEqual(['main.py']);
+  });
+
+  it('finds the state at an instant and refuses a gap in the log', () => {
+    const log = logWriter();
+    log.seed(ada);
+    log.edit(cat, (f) => f.get('main.py')!.insert(0, 'a'), 1000);
+    log.edit(cat, (f) => f.get('main.py')!.insert(1, 'b'), 60_000);
+    log.push('end', ada, {}, 1000);
+    const timeline = new ReplayTimeline();
+    timeline.append(log.events);
+    const player = new ReplayPlayer(timeline);
+    expect(timeline.duration).toBe(62_000);
+    expect(player.seekTime(999).files['main.py']).toBe('');
+    expect(player.seekTime(1000).files['main.py']).toBe('a');
+    expect(player.seekTime(60_999).files['main.py']).toBe('a');
+    expect(player.seekTime(61_000).files['main.py']).toBe('ab');
+    expect(player.seekTime(10 ** 9)).toMatchObject({ ended: true, index: 4 });
+    expect(timeline.timeOfIndex(3)).toBe(61_000);
+    expect(() => new ReplayTimeline().append([log.events[0]!, log.events[2]!])).toThrow(/missing events/);
+
+    const idle = createIdleScale(timeline.times.map((t) => t - timeline.startTime), 3000);
+    expect(idle.duration).toBe(1000 + 3000 + 1000);
+    expect(idle.toScaled(61_000)).toBe(4000);
+    expect(idle.toReal(4000)).toBe(61_000);
+    expect(idle.toReal(idle.toScaled(30_000))).toBeCloseTo(30_000);
+  });
+
+  it('seeking through checkpoints equals replaying from the start, at every event', () => {
+    const log = logWriter();
+    log.seed(ada);
+    const rnd = seededRandom(99);
+    for (let i = 0; i < 400; i++) {
+      const who = rnd(2) ? ada : cat;
+      log.edit(who, (f) => {
+        const t = f.get('main.py')!;
+        if (t.length > 3 && rnd(3) === 0) t.delete(rnd(t.length - 2), 2);
+        else t.insert(rnd(t.length + 1), who === ada ? 'A' : 'c');
+      }, rnd(5000));
+    }
+    const none = new ReplayTimeline({ checkpointEvery: Infinity });
+    const some = new ReplayTimeline({ checkpointEvery: 16 });
+    none.append(log.events);
+    some.append(log.events);
+    expect(none.checkpoints).toHaveLength(0);
+    expect(some.checkpoints.length).toBe(Math.floor(401 / 16));
+    const a = new ReplayPlayer(none);
+    const b = new ReplayPlayer(some);
+    for (let k = 0; k < 300; k++) {
+      const i = rnd(log.events.length + 1);
+      expect(b.seek(i)).toEqual(a.seek(i));
+      expect(b.attribution('main', 'main.py')).toEqual(a.attribution('main', 'main.py'));
+      expect(b.cursors()).toEqual(a.cursors());
+    }
+  });
+});

@@ -162,6 +162,10 @@ describe.skipIf(!hasBwrap)('code runs', () => {
       data: { runId, path: 'main.js', language: 'javascript', stdin: 'in', code: 3, signal: null, truncated: false },
     });
     expect(events.data.output).toEqual([{ stream: 'stdout', data: 'to the log\n', ms: expect.any(Number) }]);
+
+    // After the end, nothing runs.
+    expect((await api(node.url, `/api/interviews/${iv.interview.id}/end`, { token: iv.token, method: 'POST' })).status).toBe(200);
+    expect(await startRun(a.socket)).toMatchObject({ error: { code: 'interview_ended' } });
   });
 
   it('refuses languages the table has no row for', async () => {

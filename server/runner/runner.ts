@@ -1,6 +1,6 @@
 /**
  * The node's runner: probes the sandbox once, then takes runs into a bounded
- * queue with `concurrency` slots (each run its own host uid), one run at a
+ * queue with `concurrency` runs at once (each its own host uid), one run at a
  * time per interview. It knows nothing of sockets or the event log; the
  * realtime layer (server/realtime/runs.ts) feeds it jobs and relays results.
  */
@@ -64,7 +64,7 @@ export class Runner {
   private readonly queue: Active[] = [];
   private readonly byRun = new Map<string, Active>();
   private readonly byInterview = new Map<string, string>();
-  private readonly freeSlots: number[];
+  private executing = 0;
   private readonly running = new Set<Promise<void>>();
   private readonly asRoot = process.getuid?.() === 0;
   private readonly uids: UidPool;
@@ -75,7 +75,6 @@ export class Runner {
     readonly config: RunnerConfig,
     private readonly log: Logger,
   ) {
-    this.freeSlots = Array.from({ length: config.concurrency }, (_, i) => i);
     this.timeBinary = executable(TIME_BINARY) ? TIME_BINARY : undefined;
     this.uids = new UidPool(config.uidBase, config.uidCount);
     this.ready = this.probe();
@@ -174,7 +173,7 @@ export class Runner {
     if (this.byInterview.has(job.interviewId)) {
       throw new DuetError('runner_busy', 'a run of this interview is already queued or running; stop it or wait');
     }
-    const startsNow = this.freeSlots.length > 0;
+    const startsNow = this.executing < this.config.concurrency;
     if (!startsNow && this.queue.length >= this.config.queueLength) {
       throw new DuetError('queue_full', 'every runner on this node is busy; try again in a moment');
     }
@@ -207,9 +206,9 @@ export class Runner {
   }
 
   private pump(): void {
-    while (this.freeSlots.length > 0 && this.queue.length > 0) {
+    while (this.executing < this.config.concurrency && this.queue.length > 0) {
       const active = this.queue.shift()!;
-      const slot = this.freeSlots.shift()!;
+      this.executing++;
       active.running = true;
       const p = this.execute(active)
         .catch((err: unknown): RunResult => {
@@ -226,7 +225,7 @@ export class Runner {
         })
         .then((result) => {
           this.forget(active);
-          this.freeSlots.push(slot);
+          this.executing--;
           this.running.delete(p);
           try {
             active.job.onExit(result, active.stoppedBy);
@@ -302,6 +301,8 @@ export class Runner {
   /** Stops everything: queued runs end as stopped, running ones are killed. */
   async close(): Promise<void> {
     this.closed = true;
+    // The probe is a process too.
+    await this.ready;
     for (const active of [...this.queue]) this.stop(active.job.runId, active.job.interviewId);
     for (const active of this.byRun.values()) active.abort.abort();
     await Promise.allSettled([...this.running]);

@@ -1,0 +1,316 @@
+/**
+ * npm run bench [-- options]      a quick run (a few minutes)
+ * npm run bench -- --full         the sweep, cold joins and memory (npm run bench:full)
+ *
+ * Options: --rooms 100,500  --trials 3  --duration 10  --warmup 3  --clients 4
+ *   --rate 5  --systems duet,hocuspocus  --trace FILE  --store postgres|sqlite
+ *   --adapter sharded|classic  --hp-persist postgres|none  --env KEY=VALUE (Duet
+ *   nodes, repeatable)  --no-join  --no-memory  --profile ROOMS  --only-profile
+ *   --name NAME (results file name)  --seed N
+ *
+ * Each step runs the systems alternately (ABAB... with the order flipped each
+ * trial), every trial on fresh nodes. Results: bench/results/NAME.json (summaries,
+ * no samples), NAME.md and NAME.svg.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runJoinScenario, type JoinResult } from './join.js';
+import { machine, versions } from './machine.js';
+import { summarizeProfile } from './profile.js';
+import { markdown, svgChart, type BenchResults, type MemoryResult, type Target } from './report.js';
+import { capacity, summarizeStep, type StepSummary } from './steps.js';
+import { PROJECT_ROOT, type ClusterOptions } from './systems/cluster.js';
+import { runTrial, type TrialResult, type TrialSpec } from './trial.js';
+import type { SystemName } from './workload.js';
+
+const { values: a } = parseArgs({
+  options: {
+    full: { type: 'boolean', default: false },
+    rooms: { type: 'string' },
+    trials: { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    clients: { type: 'string', default: '4' },
+    rate: { type: 'string', default: '5' },
+    systems: { type: 'string', default: 'duet,hocuspocus' },
+    trace: { type: 'string' },
+    store: { type: 'string', default: 'postgres' },
+    adapter: { type: 'string', default: 'sharded' },
+    'hp-persist': { type: 'string', default: 'postgres' },
+    env: { type: 'string', multiple: true, default: [] },
+    'no-join': { type: 'boolean', default: false },
+    'no-memory': { type: 'boolean', default: false },
+    profile: { type: 'string' },
+    'only-profile': { type: 'boolean', default: false },
+    name: { type: 'string' },
+    seed: { type: 'string', default: '42' },
+  },
+});
+
+function fail(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+}
+
+const full = a.full;
+const mode = full ? 'full' : 'quick';
+const list = (s: string) => s.split(',').map((x) => Number(x.trim())).filter((x) => Number.isInteger(x) && x > 0);
+const roomSteps = a.rooms ? list(a.rooms) : full ? [50, 100, 200, 300, 500, 700, 1000] : [100, 500];
+const trials = Number(a.trials ?? 3);
+const durationS = Number(a.duration ?? (full ? 20 : 10));
+const warmupS = Number(a.warmup ?? 3);
+const systems = a.systems.split(',') as SystemName[];
+if (!systems.every((s) => s === 'duet' || s === 'hocuspocus')) fail('--systems takes duet,hocuspocus');
+if (a.store !== 'postgres' && a.store !== 'sqlite') fail('--store takes postgres or sqlite');
+if (a.adapter !== 'sharded' && a.adapter !== 'classic') fail('--adapter takes sharded or classic');
+if (a['hp-persist'] !== 'postgres' && a['hp-persist'] !== 'none') fail('--hp-persist takes postgres or none');
+if (a.store === 'sqlite') fail('two nodes share their event log: --store sqlite is for one node only, not this benchmark');
+const env = Object.fromEntries(
+  a.env.map((kv) => {
+    const i = kv.indexOf('=');
+    if (i <= 0) fail(`--env ${kv}: expected KEY=VALUE`);
+    return [kv.slice(0, i), kv.slice(i + 1)];
+  }),
+);
+const name = a.name ?? mode;
+const seed = Number(a.seed);
+
+const clusterOf = (system: SystemName, extra: Partial<ClusterOptions> = {}): ClusterOptions => ({
+  system,
+  nodes: 2,
+  store: 'postgres',
+  adapter: a.adapter as 'sharded' | 'classic',
+  hpPersist: a['hp-persist'] as 'postgres' | 'none',
+  ...(system === 'duet' ? { env } : {}),
+  ...extra,
+});
+
+const workload = {
+  clientsPerRoom: Number(a.clients),
+  rate: Number(a.rate),
+  warmupS,
+  durationS,
+  trace: a.trace,
+  typistAwarenessHz: 2,
+  idleAwarenessHz: 0.2,
+  chatEveryS: 30,
+  connectConcurrency: 64,
+  generatorCpu: 1,
+};
+
+function log(msg: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+function describe(r: TrialResult): string {
+  const w = r.workload;
+  const s = summarizeStep(w.system, w.rooms, [r]);
+  return `cross p50 ${s.cross.p50} p99 ${s.cross.p99} max ${s.cross.max} ms, ${w.deliveries.perSecond} deliveries/s, lost ${w.lost}, diverged ${w.diverged}, unacked ${w.unacknowledged}, nodes cpu ${r.nodes.map((n) => n.cpu).join('+')}, loop p99 ${r.nodes.map((n) => n.eldP99).join('/')} ms, generator cpu ${w.generator.cpu.toFixed(2)} loop p99 ${w.generator.eldP99.toFixed(1)}${w.generator.saturated ? ' SATURATED' : ''}${w.errors.length ? `, errors: ${w.errors.join('; ')}` : ''}`;
+}
+
+async function trial(system: SystemName, rooms: number, t: number): Promise<TrialResult | undefined> {
+  const spec: TrialSpec = { ...workload, rooms, seed: seed + t, cluster: clusterOf(system) };
+  try {
+    const r = await runTrial(spec);
+    log(`${system} ${rooms} rooms, trial ${t + 1}: ${describe(r)}`);
+    return r;
+  } catch (err) {
+    log(`${system} ${rooms} rooms, trial ${t + 1} FAILED: ${String(err instanceof Error ? err.message : err)}`);
+    return undefined;
+  }
+}
+
+async function sweep(): Promise<StepSummary[]> {
+  const steps: StepSummary[] = [];
+  const failedInARow: Record<string, number> = { duet: 0, hocuspocus: 0 };
+  for (const rooms of roomSteps) {
+    const active = systems.filter((s) => failedInARow[s]! < 2);
+    if (active.length === 0) break;
+    const results: Record<string, TrialResult[]> = { duet: [], hocuspocus: [] };
+    const broken: Record<string, number> = { duet: 0, hocuspocus: 0 };
+    for (let t = 0; t < trials; t++) {
+      // ABAB, flipped each trial, so neither system always runs on a warmer machine.
+      const order = t % 2 === 0 ? active : [...active].reverse();
+      for (const system of order) {
+        const r = await trial(system, rooms, t);
+        if (r) results[system]!.push(r);
+        else broken[system]!++;
+      }
+    }
+    for (const system of active) {
+      const step = summarizeStep(system, rooms, results[system]!);
+      if (broken[system]) {
+        step.pass = false;
+        step.errors.unshift(`${broken[system]} trial(s) failed to run`);
+      }
+      steps.push(step);
+      failedInARow[system] = step.pass ? 0 : failedInARow[system]! + 1;
+      log(`STEP ${system} ${rooms}: cross p50 ${step.cross.p50} p99 ${step.cross.p99}, all p99 ${step.all.p99} ms, lost ${step.lost}, ${step.pass ? 'pass' : 'FAIL'}${step.discarded ? `, ${step.discarded} discarded (generator saturated)` : ''}`);
+    }
+  }
+  return steps;
+}
+
+/** Idle sockets: R rooms x 2 clients vs R rooms x 8; the difference per extra socket. */
+async function memory(system: SystemName, rooms: number): Promise<MemoryResult | undefined> {
+  const idle = { ...workload, rate: 0, typistAwarenessHz: 0, idleAwarenessHz: 0, chatEveryS: 0, warmupS: 0, durationS: 1 };
+  try {
+    const small = await runTrial({ ...idle, clientsPerRoom: 2, rooms, seed, cluster: clusterOf(system) });
+    const big = await runTrial({ ...idle, clientsPerRoom: 8, rooms, seed, cluster: clusterOf(system) });
+    const extraPerNode = (rooms * (8 - 2)) / 2;
+    const delta = (f: (n: TrialResult['nodes'][number]) => number) => {
+      const d = (r: TrialResult) => r.nodes.reduce((acc, n) => acc + f(n), 0) / r.nodes.length;
+      return Math.round(((d(big) - d(small)) * 1024 * 10) / extraPerNode) / 10;
+    };
+    const m = {
+      system,
+      rooms,
+      heapPerSocketKiB: delta((n) => n.heapJoinedMiB - n.heapBaseMiB),
+      rssPerSocketKiB: delta((n) => n.rssJoinedMiB - n.rssBaseMiB),
+    };
+    log(`memory ${system}: ${m.heapPerSocketKiB} KiB heap, ${m.rssPerSocketKiB} KiB RSS per idle socket`);
+    return m;
+  } catch (err) {
+    log(`memory ${system} FAILED: ${String(err)}`);
+    return undefined;
+  }
+}
+
+async function profile(rooms: number): Promise<BenchResults['profile']> {
+  const out: NonNullable<BenchResults['profile']> = { rooms };
+  for (const system of systems) {
+    const dir = mkdtempSync(join(tmpdir(), 'duet-prof-'));
+    try {
+      const r = await runTrial({ ...workload, rooms, seed, cluster: clusterOf(system, { cpuProfDir: dir }) });
+      log(`profiled ${system} ${rooms} rooms: ${describe(r)}`);
+      const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
+      if (files[0]) out[system] = summarizeProfile(join(dir, files[0]));
+      if (process.env.BENCH_KEEP_PROFILES) log(`profiles kept in ${dir}`);
+    } catch (err) {
+      log(`profile ${system} FAILED: ${String(err)}`);
+    } finally {
+      if (!process.env.BENCH_KEEP_PROFILES) rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return out;
+}
+
+function targets(r: BenchResults): Target[] {
+  const at500 = (s: SystemName) => r.steps.find((x) => x.system === s && x.rooms === 500);
+  const d = at500('duet');
+  const h = at500('hocuspocus');
+  const list: Target[] = [
+    {
+      what: 'cross-node p50 at 500 rooms × 4, 5 updates/s',
+      goal: '≤ 3 ms',
+      measured: d ? `${d.cross.p50} ms` : 'not run',
+      met: d ? d.cross.p50 <= 3 : null,
+    },
+    {
+      what: 'cross-node p99 at 500 rooms',
+      goal: '≤ 20 ms',
+      measured: d ? `${d.cross.p99} ms` : 'not run',
+      met: d ? d.cross.p99 <= 20 : null,
+    },
+    {
+      what: 'p99 vs Hocuspocus at 500 rooms, same run',
+      goal: '≤ half',
+      measured: d && h ? `${d.cross.p99} vs ${h.cross.p99} ms` : 'not run',
+      met: d && h ? d.cross.p99 <= h.cross.p99 / 2 : null,
+    },
+    {
+      what: 'capacity (p99 ≤ 50 ms, nothing lost)',
+      goal: '≥ 2 × Hocuspocus',
+      measured: `${r.capacity.duet} vs ${r.capacity.hocuspocus} rooms${roomSteps.length ? ` (steps ${roomSteps.join(', ')})` : ''}`,
+      met: r.steps.length ? r.capacity.duet >= 2 * r.capacity.hocuspocus && r.capacity.duet > 0 : null,
+    },
+  ];
+  const dm = r.memory.find((m) => m.system === 'duet');
+  list.push({ what: 'memory per idle socket', goal: '≤ 20 KiB', measured: dm ? `${dm.heapPerSocketKiB} KiB heap, ${dm.rssPerSocketKiB} KiB RSS` : 'not run', met: dm ? Math.max(dm.heapPerSocketKiB, dm.rssPerSocketKiB) <= 20 : null });
+  const big = r.steps.filter((s) => s.system === 'duet').sort((x, y) => y.rooms - x.rooms)[0];
+  list.push({ what: 'memory per active room', goal: '≤ 1 MiB', measured: big ? `${big.heapPerRoomKiB} KiB heap, ${big.rssPerRoomKiB} KiB RSS (at ${big.rooms} rooms)` : 'not run', met: big ? Math.max(big.heapPerRoomKiB, big.rssPerRoomKiB) <= 1024 : null });
+  const dj = r.join.find((j) => j.system === 'duet');
+  list.push({ what: 'cold join, 20k updates of history', goal: 'p95 ≤ 30 ms', measured: dj ? `p95 ${dj.cold.p95} ms (${dj.cold.count} joins)` : 'not run', met: dj ? dj.cold.p95 <= 30 && dj.failures === 0 : null });
+  return list;
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date().toISOString();
+  log(`${mode} run "${name}": rooms ${roomSteps.join(', ')}, ${trials} trials, ${durationS} s windows, systems ${systems.join(', ')}`);
+  const results: BenchResults = {
+    mode,
+    startedAt,
+    finishedAt: '',
+    machine: machine(),
+    versions: await versions(),
+    settings: {
+      clientsPerRoom: workload.clientsPerRoom,
+      updatesPerSecond: workload.rate,
+      typistAwarenessHz: workload.typistAwarenessHz,
+      idleAwarenessHz: workload.idleAwarenessHz,
+      chatEveryS: workload.chatEveryS,
+      trials,
+      warmupS,
+      durationS,
+      workload: a.trace ? `trace ${a.trace.split('/').pop()}` : 'synthetic (seeded)',
+      duetStore: 'postgres (fsync on, every update committed before its ack)',
+      duetAdapter: a.adapter,
+      hocuspocusPersistence: a['hp-persist'] === 'postgres' ? 'extension-database to postgres (whole state, debounced 2 s / max 10 s)' : 'none (memory only)',
+      generator: `1 process pinned to cpu ${workload.generatorCpu}; nodes unpinned`,
+      ...(Object.keys(env).length ? { duetEnv: env } : {}),
+    },
+    steps: [],
+    capacity: { duet: 0, hocuspocus: 0 },
+    join: [],
+    memory: [],
+    targets: [],
+  };
+  if (!a['only-profile']) {
+    results.steps = await sweep();
+    results.capacity = { duet: capacity(results.steps, 'duet'), hocuspocus: capacity(results.steps, 'hocuspocus') };
+    if (!a['no-join']) {
+      for (const system of systems) {
+        try {
+          const j: JoinResult = await runJoinScenario({
+            cluster: clusterOf(system),
+            docs: full ? 5 : 2,
+            updates: 20_000,
+            rounds: full ? 4 : 5,
+            seed,
+          });
+          log(`join ${system}: p50 ${j.cold.p50} p95 ${j.cold.p95} max ${j.cold.max} ms over ${j.cold.count} cold joins (${j.chars} chars), failures ${j.failures}`);
+          results.join.push(j);
+        } catch (err) {
+          log(`join ${system} FAILED: ${String(err)}`);
+        }
+      }
+    }
+    if (!a['no-memory']) {
+      for (const system of systems) {
+        const m = await memory(system, full ? 200 : 100);
+        if (m) results.memory.push(m);
+      }
+    }
+  }
+  if (a.profile) results.profile = await profile(Number(a.profile));
+  results.targets = targets(results);
+  results.finishedAt = new Date().toISOString();
+
+  const dir = join(PROJECT_ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.json`), JSON.stringify(results, null, 1) + '\n');
+  writeFileSync(join(dir, `${name}.md`), markdown(results));
+  if (results.steps.length) writeFileSync(join(dir, `${name}.svg`), svgChart(results));
+  log(`wrote bench/results/${name}.json, .md${results.steps.length ? ', .svg' : ''}`);
+  process.stdout.write(markdown(results));
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -36,8 +36,8 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   const store = await openStore(config);
   await store.close();
 
-  // Sticky sends the first bytes of each connection over IPC: Buffers only
-  // survive the 'advanced' (structured clone) serialization.
+  // Structured clone over IPC: sticky's connection bytes and the adapter's
+  // binary broadcasts (Yjs updates) must arrive as bytes, not JSON.
   cluster.setupPrimary({ serialization: 'advanced' });
   const httpServer = createHttpServer();
   setupStickyPrimary(httpServer, { loadBalancingMethod: 'least-connection' });
@@ -55,18 +55,22 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   });
   // Listen only once every worker can take connections: sticky hands a
   // connection to a worker at once, and one still booting would drop it.
-  const ready = new Promise<void>((resolve) => {
-    let count = 0;
-    const onMessage = (_worker: Worker, message: unknown) => {
-      if ((message as { type?: unknown } | null)?.type !== READY) return;
-      if (++count < workers) return;
-      cluster.off('message', onMessage);
-      resolve();
-    };
-    cluster.on('message', onMessage);
-  });
-  for (let i = 0; i < workers; i++) fork();
-  await ready;
+  // One at a time: workers opening one SQLite file together contend on its
+  // locks (busy waits block a worker's thread).
+  for (let i = 0; i < workers; i++) {
+    const worker = fork();
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (message: unknown) => {
+        if ((message as { type?: unknown } | null)?.type !== READY) return;
+        worker.off('message', onMessage);
+        worker.off('exit', onExit);
+        resolve();
+      };
+      const onExit = (code: number | null) => reject(new Error(`worker exited during start-up (code ${code})`));
+      worker.on('message', onMessage);
+      worker.once('exit', onExit);
+    });
+  }
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -104,7 +108,42 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
 /** Runs in a worker: a whole node that takes its connections from the primary. */
 export async function startClusterWorker(config: Config): Promise<DuetServer> {
   const server = await createServer(config, config.redisUrl ? {} : { adapter: createClusterAdapter() });
+  sendOnlyCloneables();
   setupStickyWorker(server.ctx.io as never);
   process.send?.({ type: READY });
   return server;
+}
+
+/**
+ * fetchSockets() answers carry each socket's `data`, which may hold values
+ * structured clone refuses (a Promise of the loaded room). Such a message is
+ * sent again without them instead of crashing the worker.
+ */
+function sendOnlyCloneables(): void {
+  const send = process.send?.bind(process);
+  if (!send) return;
+  process.send = ((message: unknown, ...rest: unknown[]) => {
+    try {
+      return (send as (...args: unknown[]) => boolean)(message, ...rest);
+    } catch (err) {
+      // node:v8's serializer throws a plain Error ("#<Promise> could not be cloned.").
+      if (!/could not be cloned/.test(String((err as Error).message))) throw err;
+      return (send as (...args: unknown[]) => boolean)(cloneable(message), ...rest);
+    }
+  }) as typeof process.send;
+}
+
+function cloneable(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object') return typeof value === 'function' || typeof value === 'symbol' ? undefined : value;
+  if (depth > 32 || value instanceof Promise) return undefined;
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp) return value;
+  if (Array.isArray(value)) return value.map((v) => cloneable(v, depth + 1));
+  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, cloneable(v, depth + 1)]));
+  if (value instanceof Set) return new Set([...value].map((v) => cloneable(v, depth + 1)));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const c = cloneable(v, depth + 1);
+    if (c !== undefined) out[k] = c;
+  }
+  return out;
 }

@@ -1,0 +1,129 @@
+/**
+ * Nodes as separate processes behind a load balancer (a TCP proxy the test
+ * controls): a node killed with SIGKILL, a node stopped with SIGTERM, and
+ * cluster mode with long-polling clients.
+ */
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import type { ChatMessage } from '../shared/protocol.js';
+import { connectClient, nextEvent, seededRandom, waitFor } from './helpers.js';
+import { textFromLog, tokensOf, typist, type Typist } from './fixtures/multi-node.js';
+import { pollingProvider, spawnNode, testTokens, type NodeProcess } from './fixtures/processes.js';
+import { PG_URL, REDIS_URL, tcpProxy, uniquePrefix, uniqueSchema } from './fixtures/services.js';
+
+async function startNodes(n: number) {
+  const schema = uniqueSchema();
+  const env = { REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix(), DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema };
+  // The first migrates; the rest start together.
+  const first = await spawnNode(env);
+  const rest = await Promise.all(Array.from({ length: n - 1 }, () => spawnNode(env)));
+  const nodes = [first, ...rest];
+  const alive = new Set<NodeProcess>(nodes);
+  // Round-robin over live nodes: websocket clients need no stickiness.
+  const lb = await tcpProxy(() => [...alive].map((node) => node.port));
+  return { schema, nodes, alive, lb };
+}
+
+/** Everyone types until `stop`, a keystroke every few ms each. */
+function keepTyping(typists: Typist[], seed: number) {
+  const rnd = seededRandom(seed);
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      for (const t of typists) t.type(rnd);
+      await new Promise((r) => setTimeout(r, 10 + rnd(10)));
+    }
+  })();
+  return async () => {
+    on = false;
+    await loop;
+  };
+}
+
+async function expectEverythingKept(typists: Typist[], schema: string, interviewId: string) {
+  // Clients resend what was never acknowledged, so in the end everything typed is durable.
+  let fromLog = '';
+  await waitFor(
+    async () => {
+      fromLog = await textFromLog(schema, interviewId);
+      return typists.every((t) => t.client.text() === fromLog);
+    },
+    20_000,
+    200,
+  );
+  const present = new Set(tokensOf(fromLog));
+  const acked = typists.flatMap((t) => [...t.acked]);
+  expect(acked.length).toBeGreaterThan(20);
+  expect(acked.filter((t) => !present.has(t))).toEqual([]);
+  expect(typists.flatMap((t) => t.typed).filter((t) => !present.has(t))).toEqual([]);
+  expect(fromLog).toBe(tokensOf(fromLog).join(''));
+}
+
+describe('nodes as processes', () => {
+  it('kill -9 of a node while its clients type loses no acknowledged edit', async () => {
+    const { schema, nodes, alive, lb } = await startNodes(3);
+    const tokens = await testTokens();
+    const iv = await tokens.interview(nodes[0]!.url);
+    const typists: Typist[] = [];
+    // Six clients through the balancer: two on each node.
+    for (let i = 0; i < 6; i++) {
+      const token = await tokens.invite(nodes[0]!.url, iv, i % 2 ? 'candidate' : 'interviewer', `t${i}`);
+      typists.push(typist(await connectClient(lb.url(nodes[0]!.url), token), `t${i}`));
+    }
+    const stop = keepTyping(typists, 9);
+    await new Promise((r) => setTimeout(r, 800));
+    const victim = nodes[1]!;
+    alive.delete(victim);
+    process.kill(victim.child.pid!, 'SIGKILL');
+    expect((await victim.exited).signal).toBe('SIGKILL');
+    // Its clients reconnect through the balancer to the others and keep typing.
+    await new Promise((r) => setTimeout(r, 1200));
+    await stop();
+    await expectEverythingKept(typists, schema, iv.id);
+  }, 120_000);
+
+  it('SIGTERM drains a node: it exits in bounded time, its clients move on, nothing is lost', async () => {
+    const { schema, nodes, alive, lb } = await startNodes(2);
+    const tokens = await testTokens();
+    const iv = await tokens.interview(nodes[0]!.url);
+    const typists: Typist[] = [];
+    for (let i = 0; i < 4; i++) {
+      const token = await tokens.invite(nodes[0]!.url, iv, 'candidate', `g${i}`);
+      typists.push(typist(await connectClient(lb.url(nodes[0]!.url), token), `g${i}`));
+    }
+    const stop = keepTyping(typists, 11);
+    await new Promise((r) => setTimeout(r, 500));
+    const leaving = nodes[0]!;
+    alive.delete(leaving);
+    const started = Date.now();
+    process.kill(leaving.child.pid!, 'SIGTERM');
+    const exit = await leaving.exited;
+    expect(exit.code, leaving.output()).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await new Promise((r) => setTimeout(r, 800));
+    await stop();
+    await expectEverythingKept(typists, schema, iv.id);
+  }, 120_000);
+
+  it('cluster mode: --workers 2 behind sticky serves long-polling clients, rooms shared across workers', async () => {
+    const primary = await spawnNode({}, ['--workers', '2']);
+    const tokens = await testTokens();
+    const iv = await tokens.interview(primary.url);
+    // Long-polling only: each request must reach the worker that holds the session.
+    const a = pollingProvider(primary.url, await tokens.invite(primary.url, iv, 'interviewer', 'Ada'));
+    const b = pollingProvider(primary.url, await tokens.invite(primary.url, iv, 'candidate', 'Cy'));
+    await Promise.all([a.whenSynced('main'), b.whenSynced('main')]);
+    const text = (p: typeof a) => p.doc('main').getMap<Y.Text>('files').get('main.ts')!;
+    text(a).insert(0, 'from Ada; ');
+    text(b).insert(0, 'from Cy; ');
+    await waitFor(() => text(a).toString() === text(b).toString() && text(a).length === 19, 10_000);
+    const got = nextEvent<ChatMessage>(b.socket, 'chat:message', 10_000);
+    await a.socket.emitWithAck('chat:send', { channel: 'room', text: 'over polling' });
+    expect((await got).text).toBe('over polling');
+    // Least-connection spread them over both workers, so the broadcast crossed processes.
+    const sessions = await Promise.all([a, b].map((p) => p.session));
+    expect(sessions.every((s) => s !== undefined)).toBe(true);
+    process.kill(primary.child.pid!, 'SIGTERM');
+    expect((await primary.exited).code).toBe(0);
+  }, 120_000);
+});

@@ -26,6 +26,12 @@ export function createMetrics() {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    runs: new Counter({
+      name: 'duet_runs_total',
+      help: 'Code runs finished on this node, by how they ended (exit, timeout, cpu, stopped, truncated, failed)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     errors: new Counter({
       name: 'duet_errors_total',
       help: 'Errors answered to clients, by code',

@@ -103,6 +103,7 @@ export function registerRuns(ctx: ServerContext, socket: DuetSocket, bucket: Tok
         toRoom(() => ctx.io.to(room).emit('run:output', { runId, stream, data }));
       },
       onExit(result, stoppedBy) {
+        ctx.metrics.runs.inc({ outcome: result.reason });
         const exit = exitOf(runId, result, stoppedBy);
         toRoom(() => ctx.io.to(room).emit('run:exit', exit));
         void recordRun(ctx, interviewId, actor, { ...exit, path: target, language: interview.language, stdin, startedAt, output });

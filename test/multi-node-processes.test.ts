@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import type { ChatMessage } from '../shared/protocol.js';
-import { connectClient, nextEvent, seededRandom, waitFor } from './helpers.js';
-import { textFromLog, tokensOf, typist, type Typist } from './fixtures/multi-node.js';
+import { connectClient, nextEvent, waitFor } from './helpers.js';
+import { expectEverythingKept, keepTyping, typist, type Typist } from './fixtures/multi-node.js';
 import { pollingProvider, spawnNode, testTokens, type NodeProcess } from './fixtures/processes.js';
 import { PG_URL, REDIS_URL, tcpProxy, uniquePrefix, uniqueSchema } from './fixtures/services.js';
 
@@ -22,41 +22,6 @@ async function startNodes(n: number) {
   // Round-robin over live nodes: websocket clients need no stickiness.
   const lb = await tcpProxy(() => [...alive].map((node) => node.port));
   return { schema, nodes, alive, lb };
-}
-
-/** Everyone types until `stop`, a keystroke every few ms each. */
-function keepTyping(typists: Typist[], seed: number) {
-  const rnd = seededRandom(seed);
-  let on = true;
-  const loop = (async () => {
-    while (on) {
-      for (const t of typists) t.type(rnd);
-      await new Promise((r) => setTimeout(r, 10 + rnd(10)));
-    }
-  })();
-  return async () => {
-    on = false;
-    await loop;
-  };
-}
-
-async function expectEverythingKept(typists: Typist[], schema: string, interviewId: string) {
-  // Clients resend what was never acknowledged, so in the end everything typed is durable.
-  let fromLog = '';
-  await waitFor(
-    async () => {
-      fromLog = await textFromLog(schema, interviewId);
-      return typists.every((t) => t.client.text() === fromLog);
-    },
-    20_000,
-    200,
-  );
-  const present = new Set(tokensOf(fromLog));
-  const acked = typists.flatMap((t) => [...t.acked]);
-  expect(acked.length).toBeGreaterThan(20);
-  expect(acked.filter((t) => !present.has(t))).toEqual([]);
-  expect(typists.flatMap((t) => t.typed).filter((t) => !present.has(t))).toEqual([]);
-  expect(fromLog).toBe(tokensOf(fromLog).join(''));
 }
 
 describe('nodes as processes', () => {

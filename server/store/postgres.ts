@@ -35,6 +35,9 @@ export async function createPostgresStore(options: PostgresOptions): Promise<Kys
   // An idle client losing its connection emits 'error' on the pool; without a
   // listener that would crash the node. The next query reports the outage.
   pool.on('error', () => {});
+  // A client checked out (inside a transaction, between queries) when the
+  // connection drops emits 'error' on itself: same, the query in hand fails.
+  pool.on('connect', (client) => client.on('error', () => {}));
   try {
     const store = new KyselyStore('postgres', new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), options.schema);
     // Nodes starting together: one creates the schema and migrates, the others

@@ -1,0 +1,90 @@
+/**
+ * The services under the nodes go away and come back: Redis restarts under
+ * live rooms, and PostgreSQL becomes unreachable mid-typing.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ChatMessage } from '../shared/protocol.js';
+import { api, connectClient, createInterview, mainFile, nextEvent, startNode, waitFor, type TestClient, type TestNode } from './helpers.js';
+import { expectEverythingKept, keepTyping, typist } from './fixtures/multi-node.js';
+import { PG_URL, REDIS_URL, spawnRedis, tcpProxy, uniquePrefix, uniqueSchema } from './fixtures/services.js';
+
+const ready = async (node: TestNode) => (await api(node.url, '/readyz')).status;
+
+async function chatCrosses(from: TestClient, to: TestClient, text: string) {
+  const got = nextEvent<ChatMessage>(to.socket, 'chat:message', 3000);
+  await from.socket.timeout(3000).emitWithAck('chat:send', { channel: 'room', text });
+  expect((await got).text).toBe(text);
+}
+
+describe('outages', () => {
+  it.each(['sharded', 'classic'] as const)(
+    'a Redis restart under live rooms (%s adapter): nodes re-subscribe, broadcasts work again, clients resync',
+    async (redisAdapter) => {
+      const redis = await spawnRedis();
+      const schema = uniqueSchema();
+      const config = { redisUrl: redis.url, redisKeyPrefix: uniquePrefix(), redisAdapter, databaseUrl: PG_URL, databaseSchema: schema };
+      const n0 = await startNode(config);
+      const n1 = await startNode(config);
+      const iv = await createInterview(n0);
+      const a = await connectClient(n0.url, await iv.invite('interviewer', 'Ada'));
+      const b = await connectClient(n1.url, await iv.invite('candidate', 'Cy'));
+      await chatCrosses(a, b, 'before');
+
+      await redis.stop();
+      await waitFor(async () => (await ready(n0)) === 503 && (await ready(n1)) === 503);
+      // Acknowledged (PostgreSQL is fine) but not broadcast: Redis is down.
+      mainFile(a).insert(0, 'typed while Redis was down; ');
+      await waitFor(() => a.provider.pending === 0);
+
+      await redis.start();
+      await waitFor(async () => (await ready(n0)) === 200 && (await ready(n1)) === 200, 10_000);
+      // The nodes made their clients resync: the edit the lost broadcast carried arrives.
+      await waitFor(() => b.text() === 'typed while Redis was down; ', 10_000);
+      await waitFor(() => a.provider.status === 'connected' && b.provider.status === 'connected');
+      await chatCrosses(b, a, 'after, b to a');
+      await chatCrosses(a, b, 'after, a to b');
+      mainFile(b).insert(mainFile(b).length, 'and after.');
+      await waitFor(() => a.text() === 'typed while Redis was down; and after.');
+    },
+    60_000,
+  );
+
+  it('while PostgreSQL is unreachable edits are not acknowledged and /readyz says so; once back, everything is persisted', async () => {
+    const db = await tcpProxy(() => [Number(new URL(PG_URL).port || 5432)]);
+    const schema = uniqueSchema();
+    const config = {
+      redisUrl: REDIS_URL,
+      redisKeyPrefix: uniquePrefix(),
+      databaseUrl: db.url(PG_URL),
+      databaseSchema: schema,
+    };
+    const n0 = await startNode(config);
+    const n1 = await startNode(config);
+    const iv = await createInterview(n0);
+    const typists = [
+      typist(await connectClient(n0.url, await iv.invite('interviewer', 'p0')), 'p0'),
+      typist(await connectClient(n1.url, await iv.invite('candidate', 'p1')), 'p1'),
+    ];
+    const stop = keepTyping(typists, 5);
+    await new Promise((r) => setTimeout(r, 500));
+
+    db.cut();
+    await waitFor(async () => (await ready(n0)) === 503 && (await ready(n1)) === 503, 10_000);
+    const ackedDuringCut = () => typists.reduce((n, t) => n + t.acked.size, 0);
+    // Acks already on their way have landed by now; from here on nothing is acknowledged.
+    await new Promise((r) => setTimeout(r, 300));
+    const before = ackedDuringCut();
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(ackedDuringCut()).toBe(before);
+    const typedDuringCut = typists.reduce((n, t) => n + t.typed.length, 0);
+    expect(typedDuringCut).toBeGreaterThan(before);
+
+    db.restore();
+    await waitFor(async () => (await ready(n0)) === 200 && (await ready(n1)) === 200, 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    await stop();
+    // The clients resend what was refused; all of it ends up in the log, acknowledged.
+    await expectEverythingKept(typists, schema, iv.interview.id);
+    await waitFor(() => typists.every((t) => t.typed.every((token) => t.acked.has(token))), 10_000);
+  }, 60_000);
+});

@@ -15,7 +15,7 @@ import type { Actor, RunState } from '../../shared/protocol.js';
 import type { RunnerConfig } from './config.js';
 import { execute, type ExecResult, type Stream } from './execute.js';
 import { probeCommand, sandboxCommand, unsafeCommand, type SandboxSpec } from './sandbox.js';
-import { UidPool } from './uids.js';
+import { tasksOfUid, UidPool } from './uids.js';
 import { BuildFailure, prepareWorkspace, type Workspace } from './workspace.js';
 
 export interface RunJob {
@@ -136,7 +136,7 @@ export class Runner {
   }
 
   private probeAs(uid: number | undefined): Promise<string | undefined> {
-    const cmd = probeCommand(this.config, uid);
+    const cmd = probeCommand(this.config, uid, uid === undefined ? tasksOfUid(process.getuid?.() ?? -1) : 0);
     return new Promise((resolve) => {
       let stderr = '';
       const child = spawn(cmd.file, cmd.args, { env: cmd.env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -270,6 +270,7 @@ export class Runner {
       files: workspace.files.map((f) => f.path),
       hostUid,
       timeBinary: this.timeBinary,
+      processBaseline: hostUid === undefined ? tasksOfUid(process.getuid?.() ?? -1) : 0,
     };
     const common = {
       stdin: job.stdin,

@@ -101,12 +101,13 @@ export interface LimitPlan {
   fileBytes: number;
 }
 
-export function limitsFor(config: RunnerConfig, row: LanguageRow): LimitPlan {
+/** `baseline`: tasks the host uid already has (runs sharing the node's uid), added to the process budget. */
+export function limitsFor(config: RunnerConfig, row: LanguageRow, baseline = 0): LimitPlan {
   const mb = 1024 * 1024;
   return {
     addressSpaceBytes: (config.memoryMb + (row.addressSpaceExtraMb ?? 0)) * mb,
     cpuSeconds: config.cpuSeconds,
-    processes: config.processes,
+    processes: config.processes + baseline,
     fileBytes: config.workDirMb * mb,
   };
 }
@@ -143,6 +144,8 @@ export interface SandboxSpec {
   hostUid: number | undefined;
   /** GNU time, when the host has it. */
   timeBinary: string | undefined;
+  /** Tasks already running as hostUid's owner (0 for a uid of the run's own). */
+  processBaseline?: number;
 }
 
 export interface Command {
@@ -207,7 +210,7 @@ export function sandboxCommand(spec: SandboxSpec): Command {
   for (const [k, v] of Object.entries(sandboxEnv(row, p, WORK_DIR))) bwrap.push('--setenv', k, v);
   bwrap.push('--', ...innerArgv(spec, p, USAGE_FILE));
 
-  const all = [...setprivArgs(spec.hostUid), ...prlimitArgs(limitsFor(config, row)), ...bwrap];
+  const all = [...setprivArgs(spec.hostUid), ...prlimitArgs(limitsFor(config, row, spec.processBaseline)), ...bwrap];
   return { file: all[0]!, args: all.slice(1), env: LAUNCHER_ENV };
 }
 
@@ -220,14 +223,14 @@ export function unsafeCommand(spec: SandboxSpec, workDir: string): Command {
   const p: Placeholders = { file: spec.entry, memoryMb: spec.config.memoryMb };
   const all = [
     ...setprivArgs(spec.hostUid),
-    ...prlimitArgs(limitsFor(spec.config, spec.row)),
+    ...prlimitArgs(limitsFor(spec.config, spec.row, spec.processBaseline)),
     ...innerArgv(spec, p, posix.join(workDir, '.duet-usage')),
   ];
   return { file: all[0]!, args: all.slice(1), env: { ...sandboxEnv(spec.row, p, workDir) } };
 }
 
 /** The probe: does bwrap, with the flags above, run anything here at all? */
-export function probeCommand(config: RunnerConfig, hostUid: number | undefined): Command {
+export function probeCommand(config: RunnerConfig, hostUid: number | undefined, processBaseline: number): Command {
   const spec: SandboxSpec = {
     config,
     row: { run: ['true'] },
@@ -235,6 +238,7 @@ export function probeCommand(config: RunnerConfig, hostUid: number | undefined):
     files: [],
     hostUid,
     timeBinary: undefined,
+    processBaseline,
   };
   return sandboxCommand(spec);
 }

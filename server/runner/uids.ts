@@ -40,6 +40,25 @@ export class UidPool {
   }
 }
 
+/**
+ * Tasks (threads count) already running as `uid`: when the node is not root,
+ * runs share its uid, and RLIMIT_NPROC counts these too, so the limit is set
+ * this much above the run's own budget.
+ */
+export function tasksOfUid(uid: number): number {
+  let tasks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+      if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === uid) tasks += Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 1);
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return tasks;
+}
+
 /** Real uids of live host processes within [from, to). */
 export function uidsInUse(from: number, to: number): Set<number> {
   const used = new Set<number>();

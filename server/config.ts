@@ -69,6 +69,9 @@ const envSchema = z.object({
     .default([]),
 });
 
+/** Every variable envSchema reads (deployment files are checked against it); RUNNER_* are read by runner/config.ts. */
+export const ENV_NAMES: readonly string[] = Object.freeze(Object.keys(envSchema.shape));
+
 export type Config = Readonly<{
   port: number;
   host: string;

@@ -6,6 +6,7 @@
  *
  * FUZZ_SCALE multiplies every fuzz file's case count (`npm run test:fuzz-long`).
  */
+import { pino } from 'pino';
 import { expect } from 'vitest';
 import * as Y from 'yjs';
 import { ERROR_CODES } from '../shared/errors.js';
@@ -21,13 +22,20 @@ export function runs(base: number): number {
 
 const KNOWN_CODES = new Set<string>(ERROR_CODES);
 
+/** Error-level lines the node logged: an unexpected error anywhere in the node shows up here. */
+export const nodeErrors: string[] = [];
+
 export async function startFuzzNode(): Promise<TestNode> {
-  return startNode({
-    socketEventsPerSecond: 1_000_000,
-    socketEventBurst: 1_000_000,
-    handshakesPerMinute: 1_000_000,
-    httpRequestsPerMinute: 1_000_000,
-  });
+  const logger = pino({ level: 'error' }, { write: (line: string) => void nodeErrors.push(line) });
+  return startNode(
+    {
+      socketEventsPerSecond: 1_000_000,
+      socketEventBurst: 1_000_000,
+      handshakesPerMinute: 1_000_000,
+      httpRequestsPerMinute: 1_000_000,
+    },
+    { logger },
+  );
 }
 
 /**
@@ -41,7 +49,7 @@ export function checkReply(reply: unknown): 'ok' | string {
   const error = (reply as { error?: { code?: unknown; message?: unknown } }).error;
   if (error === undefined) return 'ok';
   expect(KNOWN_CODES.has(String(error.code)), `unknown code ${String(error.code)}`).toBe(true);
-  expect(error.code).not.toBe('internal');
+  expect(error.code, nodeErrors.join('\n').slice(0, 2000)).not.toBe('internal');
   expect(typeof error.message).toBe('string');
   expect(String(error.message)).not.toMatch(/\n\s+at |node_modules|SQLITE|Error: /);
   expect(String(error.message).length, String(error.message).slice(0, 300)).toBeLessThan(500);

@@ -3,6 +3,7 @@
  * awareness so a joiner gets everyone's current cursor, and so a departed
  * client's cursor can be removed for everyone.
  */
+import * as decoding from 'lib0/decoding';
 import { applyAwarenessUpdate, encodeAwarenessUpdate } from 'y-protocols/awareness';
 import { DuetError } from '../../shared/errors.js';
 import { can, DOC_NAMES, type DocName } from '../../shared/roles.js';
@@ -20,6 +21,9 @@ export function registerAwareness(ctx: ServerContext, socket: DuetSocket, bucket
     if (!can.readDoc(actor.role, doc)) throw new DuetError('forbidden', `your role cannot use the ${doc} document`);
     const room = await socket.data.room;
     const awareness = room.docs[doc].awareness;
+    // y-protocols applies entry by entry and throws at a bad one, keeping the
+    // ones before it without telling anyone (found by fuzzing): check it all first.
+    if (!decodesFully(update)) throw new DuetError('invalid_payload', 'update is not a valid awareness update');
     const touched: number[] = [];
     const track = ({ added, updated }: { added: number[]; updated: number[] }, origin: unknown) => {
       if (origin === socket) touched.push(...added, ...updated);
@@ -36,6 +40,22 @@ export function registerAwareness(ctx: ServerContext, socket: DuetSocket, bucket
     socket.to(docChannel(interviewId, doc)).emit('awareness', { doc, update });
     return { ok: true };
   });
+}
+
+/** Does every entry of an awareness update decode (client id, clock, JSON state)? */
+function decodesFully(update: Uint8Array): boolean {
+  try {
+    const decoder = decoding.createDecoder(update);
+    const entries = decoding.readVarUint(decoder);
+    for (let i = 0; i < entries; i++) {
+      decoding.readVarUint(decoder);
+      decoding.readVarUint(decoder);
+      JSON.parse(decoding.readVarString(decoder));
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Current cursors of a document, for a joining socket. */

@@ -32,11 +32,28 @@ export function registerDocuments(ctx: ServerContext, socket: DuetSocket, bucket
     return { update, stateVector: Y.encodeStateVector(ydoc) };
   });
 
-  registerHandler(ctx, socket, bucket, 'doc:update', docUpdateSchema, async ({ doc, update }) => {
+  // One update at a time per socket, in order: a client's next edit builds on
+  // its previous one, which must be in the room's document before the next is
+  // checked for missing dependencies.
+  let queue: Promise<unknown> = Promise.resolve();
+  registerHandler(ctx, socket, bucket, 'doc:update', docUpdateSchema, (payload) => {
+    const turn = queue.then(() => applyUpdate(payload));
+    queue = turn.catch(() => {});
+    return turn;
+  });
+
+  const applyUpdate = async ({ doc, update }: { doc: DocName; update: Uint8Array }) => {
     if (!can.writeDoc(actor.role, doc)) throw new DuetError('forbidden', `your role cannot edit the ${doc} document`);
     const room = await socket.data.room;
     if (room.interview.status === 'ended') throw new DuetError('interview_ended', 'the interview has ended');
-    const { insertedChars } = inspectUpdate(doc, update);
+    let { insertedChars, missing } = inspectUpdate(doc, update, room.docs[doc].ydoc);
+    if (missing) {
+      // It may depend on edits another node committed: read the log, then look again.
+      await room.catchUp();
+      ({ insertedChars, missing } = inspectUpdate(doc, update, room.docs[doc].ydoc));
+      // Retryable: an honest client resyncs and sends the difference from the node's state.
+      if (missing) throw new DuetError('unavailable', 'update depends on edits this node does not have; sync and send again');
+    }
     if (insertedChars > 0 && docChars(doc, room.docs[doc].ydoc) + insertedChars > LIMITS.docChars) {
       throw new DuetError('too_large', `the ${doc} document would exceed ${LIMITS.docChars} characters`);
     }
@@ -47,6 +64,6 @@ export function registerDocuments(ctx: ServerContext, socket: DuetSocket, bucket
     socket.to(docChannel(interviewId, doc)).emit('doc:update', { doc, update });
     ctx.metrics.docUpdates.inc({ doc });
     room.snapshotIfDue(doc, ctx.config.snapshotEvery, at)?.catch((err) => ctx.log.warn({ err, interviewId }, 'snapshot failed'));
-    return { ok: true };
-  });
+    return { ok: true as const };
+  };
 }

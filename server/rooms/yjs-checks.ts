@@ -13,18 +13,57 @@ export const ROOT_TYPE: Record<DocName, string> = { main: 'files', notes: 'notes
 export interface UpdateInfo {
   /** Upper bound of characters the update adds (deletions ignored). */
   insertedChars: number;
+  /**
+   * The update needs structs `current` lacks. Yjs would park it as "pending",
+   * and a document holding pending structs encodes lossily when they conflict
+   * (fuzzing made joiners and snapshots diverge from existing clients that
+   * way), so the node never lets one in: it catches up from the log, and
+   * refuses what is still missing.
+   */
+  missing: boolean;
 }
 
-export function inspectUpdate(doc: DocName, update: Uint8Array): UpdateInfo {
+export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc): UpdateInfo {
   let decoded: ReturnType<typeof Y.decodeUpdate>;
   try {
     decoded = Y.decodeUpdate(update);
   } catch {
     throw new DuetError('invalid_payload', 'update is not a valid Yjs update');
   }
+  for (const ranges of decoded.ds.clients.values()) {
+    // Yjs throws re-encoding an empty range it cannot apply yet (after logging it: see checkReferences).
+    if (ranges.some((r) => !(r.len > 0))) throw new DuetError('invalid_payload', 'update has an empty delete range');
+  }
   let insertedChars = 0;
+  // Per client, the clock range this update carries: [first, end).
+  const ranges = new Map<number, { first: number; end: number }>();
+  for (const struct of decoded.structs) {
+    // A Skip is a hole inside the update itself: only merged updates have them, never a client's edit.
+    if (struct instanceof Y.Skip) throw new DuetError('invalid_payload', 'update has a gap (Skip struct)');
+    const r = ranges.get(struct.id.client);
+    if (!r) ranges.set(struct.id.client, { first: struct.id.clock, end: struct.id.clock + struct.length });
+    else r.end = Math.max(r.end, struct.id.clock + struct.length);
+  }
+  const has = (client: number, clock: number): boolean => {
+    if (current && clock < Y.getState(current.store, client)) return true;
+    const r = ranges.get(client);
+    return r !== undefined && r.first <= clock && clock < r.end;
+  };
+  let missing = false;
+  if (current) {
+    for (const [client, r] of ranges) if (r.first > Y.getState(current.store, client)) missing = true;
+    for (const [client, dels] of decoded.ds.clients) {
+      for (const d of dels) if (!has(client, d.clock + d.len - 1)) missing = true;
+    }
+  }
   for (const struct of decoded.structs) {
     if (!(struct instanceof Y.Item)) continue;
+    checkReferences(struct, decoded.structs, current);
+    if (current && !missing) {
+      for (const ref of [struct.origin, struct.rightOrigin, struct.parent instanceof Y.ID ? struct.parent : null]) {
+        if (ref && !has(ref.client, ref.clock)) missing = true;
+      }
+    }
     if (typeof struct.parent === 'string' && struct.parent !== ROOT_TYPE[doc]) {
       throw new DuetError('invalid_payload', `the ${doc} document has no root type "${struct.parent}"`);
     }
@@ -33,7 +72,37 @@ export function inspectUpdate(doc: DocName, update: Uint8Array): UpdateInfo {
     }
     if (struct.content.isCountable()) insertedChars += struct.length;
   }
-  return { insertedChars };
+  return { insertedChars, missing };
+}
+
+/**
+ * Yjs trusts the updates it integrates: an update that decodes can still
+ * throw inside Y.applyUpdate, and by then the node has logged it, so every
+ * later load of the interview would throw too. These are the shapes that do,
+ * found by fuzzing; no Yjs client produces them. Read-only, no document copy.
+ */
+function checkReferences(item: Y.Item, structs: Array<Y.Item | Y.GC | Y.Skip>, current: Y.Doc | undefined): void {
+  const refs = [item.origin, item.rightOrigin, item.parent instanceof Y.ID ? item.parent : null];
+  for (const ref of refs) {
+    // A client's items only ever point at its own earlier ones; Yjs skips the
+    // "is it there yet" check for those and crashes looking for it.
+    if (ref && ref.client === item.id.client && ref.clock >= item.id.clock) {
+      throw new DuetError('invalid_payload', 'update has an item that refers to itself or to a later item');
+    }
+  }
+  if (item.parent instanceof Y.ID) {
+    // The parent must be a type (Yjs reads `.content.type` of whatever is there).
+    const id = item.parent;
+    let target: Y.Item | Y.GC | Y.Skip | undefined = structs.find(
+      (s) => s.id.client === id.client && s.id.clock <= id.clock && id.clock < s.id.clock + s.length,
+    );
+    if (!target && current && id.clock < Y.getState(current.store, id.client)) target = Y.getItem(current.store, id) as Y.Item | Y.GC;
+    if (target instanceof Y.Item && !(target.content instanceof Y.ContentType)) {
+      throw new DuetError('invalid_payload', 'update has an item whose parent is not a type');
+    }
+  }
+  // Subdocuments: nothing in Duet uses them, and each would be a live Y.Doc on the node.
+  if (item.content instanceof Y.ContentDoc) throw new DuetError('invalid_payload', 'subdocuments are not supported');
 }
 
 /** Characters across the document's texts; O(files), not O(text). */

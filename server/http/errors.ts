@@ -14,6 +14,10 @@ export function errorHandler(ctx: ServerContext): ErrorRequestHandler {
     else if (err?.type === 'entity.too.large') e = new DuetError('too_large', 'request body too large');
     else if (err?.type === 'entity.parse.failed' || err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported') {
       e = new DuetError('invalid_payload', 'request body is not valid JSON');
+    } else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
+      // Other client errors raised by body-parser and the router (broken gzip or
+      // deflate bodies, malformed percent-encoding, ...): found by fuzzing, were 500s.
+      e = new DuetError(err.status === 413 ? 'too_large' : 'invalid_payload', 'the request could not be read');
     } else {
       ctx.log.error({ err }, 'unhandled error in HTTP handler');
       e = new DuetError('internal', 'internal error');

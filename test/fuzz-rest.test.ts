@@ -37,7 +37,7 @@ describe('fuzzing the REST API', () => {
       stranger: await interviewerToken(node, 'stranger', 'Stranger'),
     };
     const inviteList = await fetch(`${node.url}/api/interviews/${id}/invites`, { headers: { authorization: `Bearer ${iv.token}` } });
-    const inviteIds: string[] = (await inviteList.json()).invites.map((i: { id: string }) => i.id);
+    const inviteIds: string[] = ((await inviteList.json()) as { invites: Array<{ id: string }> }).invites.map((i: { id: string }) => i.id);
     const before = await readRecord(node, iv);
 
     const segment = fc.oneof(

@@ -3,11 +3,16 @@
  * edits, notes and participants cross nodes, and the join rule holds while
  * writers on other nodes keep typing.
  */
-import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { createClient } from 'redis';
+import { Server } from 'socket.io';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { createRedisAdapter } from '../server/adapter.js';
 import type { ChatMessage, Participant } from '../shared/protocol.js';
 import { listParticipants } from '../server/realtime/participants.js';
 import { api, connectClient, createInterview, mainFile, nextEvent, seededRandom, waitFor, type TestClient } from './helpers.js';
 import { startCluster, textFromLog, tokensOf, typistOn } from './fixtures/multi-node.js';
+import { spawnRedis, uniquePrefix } from './fixtures/services.js';
 
 function lastParticipants(client: TestClient): () => Participant[] {
   let latest: Participant[] = client.provider.session?.participants ?? [];
@@ -129,4 +134,38 @@ describe('three nodes: the join rule under load', () => {
     const doc = await api(nodes[2]!.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
     expect(doc.body.files['main.ts']).toBe(fromLog);
   }, 90_000);
+});
+
+describe('sharded adapter', () => {
+  it('a join resolves only once Redis has the room channel subscribed (GOTCHAS 14)', async () => {
+    // A private Redis: the test pauses it.
+    const redis = await spawnRedis();
+    const prefix = uniquePrefix();
+    const handle = await createRedisAdapter({ redisUrl: redis.url, redisKeyPrefix: prefix, redisAdapter: 'sharded' }, pino({ level: 'silent' }));
+    onTestFinished(() => handle.close());
+    const io = new Server({ adapter: handle.adapter });
+    onTestFinished(async () => {
+      await io.of('/').adapter.close();
+    });
+    const probe = createClient({ url: redis.url });
+    await probe.connect();
+    onTestFinished(() => probe.close());
+    // socket.join() returns what addAll returns; connection.ts awaits it before `session`.
+    const adapter = io.of('/').adapter;
+    for (let i = 0; i < 3; i++) {
+      const room = `i:interview-${i}`;
+      // Redis holds every command for 300 ms: a join that did not wait for its
+      // SSUBSCRIBE would resolve at once, with the channel not yet subscribed.
+      await probe.sendCommand(['CLIENT', 'PAUSE', '300', 'ALL']);
+      const started = performance.now();
+      await adapter.addAll(`socket-${i}`, new Set([room]));
+      expect(performance.now() - started).toBeGreaterThan(250);
+      const reply = (await probe.sendCommand(['PUBSUB', 'SHARDNUMSUB', `${prefix}#sio#/#${room}#`])) as [string, number];
+      expect(Number(reply[1]), room).toBe(1);
+    }
+    // A socket joining a room this node already has does not wait.
+    const started = performance.now();
+    await adapter.addAll('socket-again', new Set(['i:interview-0']));
+    expect(performance.now() - started).toBeLessThan(250);
+  });
 });

@@ -199,8 +199,15 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
       editor.focus();
     };
     input.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter') commit();
-      if (e.key === 'Escape') cancel();
+      // preventDefault: commit() focuses the editor, which would otherwise receive this very Enter.
+      if (e.key === 'Enter') {
+        e.preventDefault();
+        commit();
+      }
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        cancel();
+      }
     });
     // Clicking away cancels; a re-render (which moves the input) does not.
     input.addEventListener('blur', () =>

@@ -18,6 +18,13 @@ export const hasChromium = existsSync(CHROMIUM);
 export const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'docs', 'screenshots');
 export { CLIENT_DIST, ensureClientBuilt };
 
+/**
+ * Node options for browser tests: the built client, and a short shutdown
+ * bound (a node's close() otherwise waits up to 8 s for Chromium's idle
+ * keep-alive connections to time out).
+ */
+export const NODE_OPTIONS = { clientDir: CLIENT_DIST, shutdownTimeoutMs: 1500 };
+
 export interface Browser {
   context: BrowserContext;
   close(): Promise<void>;
@@ -112,7 +119,7 @@ export async function screenshot(room: RoomPage, name: string): Promise<void> {
 /** A node on a given port and data directory: the same node coming back after a restart. */
 export async function startNodeAt(port: number, dataDir: string): Promise<TestNode> {
   const config = defaultConfig({ port, host: '127.0.0.1', dataDir, jwtSecret: TEST_SECRET, logLevel: 'silent' });
-  const server = await createServer(config, { logger: pino({ level: 'silent' }), roomUnloadMs: 200, clientDir: CLIENT_DIST });
+  const server = await createServer(config, { logger: pino({ level: 'silent' }), roomUnloadMs: 200, ...NODE_OPTIONS });
   const { url } = await server.listen(port, '127.0.0.1');
   let closed = false;
   return {

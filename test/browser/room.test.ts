@@ -4,9 +4,9 @@
  * routing, and a node restart with edits made while it was down.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, createInterview, startNode, tempDir, waitFor } from '../helpers.js';
+import { api, createInterview, interviewerToken, startNode, tempDir, waitFor } from '../helpers.js';
 import {
-  CLIENT_DIST,
+  NODE_OPTIONS,
   ensureClientBuilt,
   focusEditor,
   hasChromium,
@@ -19,6 +19,18 @@ import {
 } from './browser.js';
 
 const WAIT = 10_000;
+/** Polls a browser condition: every 50 ms is plenty, and spares the two cores. */
+const until = <T>(check: () => T | Promise<T>) => waitFor(check, WAIT, 50);
+
+const SOLUTION = [
+  'def two_sum(nums: list[int], target: int) -> tuple[int, int]:',
+  '    seen: dict[int, int] = {}',
+  '    for i, n in enumerate(nums):',
+  '        if target - n in seen:',
+  '            return seen[target - n], i',
+  '        seen[n] = i',
+  '    raise ValueError("no two numbers add up to target")',
+].join('\n');
 
 describe.skipIf(!hasChromium)('browser client', () => {
   let browser: Browser;
@@ -38,7 +50,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
   };
 
   it('interviewer and candidate type at once and converge; the observer cannot edit; chat and notes reach only their audience', async () => {
-    const node = await startNode({}, { clientDir: CLIENT_DIST });
+    const node = await startNode({}, NODE_OPTIONS);
     const iv = await createInterview(node, 'Two Sum', 'python');
     const interviewer = await openRoom(browser, node.url, iv.interview.id, iv.token);
     const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy Candidate'));
@@ -52,17 +64,17 @@ describe.skipIf(!hasChromium)('browser client', () => {
     // Both type at the same time, each into its own line of a shared file.
     await focusEditor(interviewer);
     await interviewer.page.keyboard.type('# task');
-    await waitFor(async () => (await candidate.text()).length > 0, WAIT);
+    await until(async () => (await candidate.text()).length > 0);
     await focusEditor(candidate);
     await candidate.page.keyboard.press('Control+Home');
     // Key by key on both pages at once (each key is a real keydown/input/keyup in Monaco).
     const a = ' alpha beta';
     const b = 'def solve ';
     await Promise.all([interviewer.page.keyboard.type(a, { delay: 8 }), candidate.page.keyboard.type(b, { delay: 8 })]);
-    const converged = (await waitFor(() => sameText([interviewer, candidate, observer]), WAIT)) as string;
+    const converged = (await until(() => sameText([interviewer, candidate, observer]))) as string;
     const expected = [...('# task' + a + b)].sort().join('');
     expect([...converged].sort().join('')).toBe(expected);
-    await waitFor(async () => (await interviewer.pending()) === 0 && (await candidate.pending()) === 0, WAIT);
+    await until(async () => (await interviewer.pending()) === 0 && (await candidate.pending()) === 0);
     const stored = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
     expect(stored.body.files['main.py']).toBe(converged);
 
@@ -72,7 +84,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await observer.page.keyboard.type('zzz');
     expect(await observer.text()).toBe(converged);
     await interviewer.page.keyboard.type('!');
-    await waitFor(async () => (await observer.text()) === (await interviewer.text()) && (await observer.text()).includes('!'), WAIT);
+    await until(async () => (await observer.text()) === (await interviewer.text()) && (await observer.text()).includes('!'));
     expect(await interviewer.text()).not.toContain('zzz');
 
     // Panel notes and panel chat: interviewer and observer only.
@@ -80,7 +92,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await interviewer.page.getByRole('tab', { name: 'Notes' }).click();
     await interviewer.page.locator('.notes-host .view-lines').click();
     await interviewer.page.keyboard.insertText(NOTES);
-    await waitFor(async () => (await observer.notes()) === NOTES, WAIT);
+    await until(async () => (await observer.notes()) === NOTES);
     await interviewer.page.getByRole('tab', { name: /^Chat/ }).click();
 
     const send = async (p: RoomPage, channel: 'Room' | 'Panel' | null, text: string) => {
@@ -96,22 +108,22 @@ describe.skipIf(!hasChromium)('browser client', () => {
 
     const chatText = (p: RoomPage) => p.page.getByTestId('chat-list').innerText();
     // Candidate: room chat only, and both room messages.
-    await waitFor(async () => (await chatText(candidate)).includes('Sure, go ahead.'), WAIT);
+    await until(async () => (await chatText(candidate)).includes('Sure, go ahead.'));
     expect(await chatText(candidate)).toContain('Hello! Can I use a hash map?');
     // Observer: room messages in Room, both panel messages in Panel.
     await observer.page.locator('.chat-tab[data-channel="room"]').click();
-    await waitFor(async () => (await chatText(observer)).includes('Sure, go ahead.'), WAIT);
+    await until(async () => (await chatText(observer)).includes('Sure, go ahead.'));
     await observer.page.locator('.chat-tab[data-channel="panel"]').click();
-    await waitFor(async () => (await chatText(observer)).includes(PANEL), WAIT);
+    await until(async () => (await chatText(observer)).includes(PANEL));
     // Interviewer on the panel tab sees the observer's message.
-    await waitFor(async () => (await chatText(interviewer)).includes('Observer here: nice pace.'), WAIT);
+    await until(async () => (await chatText(interviewer)).includes('Observer here: nice pace.'));
 
     // Unread counter: the candidate's next message lands on the interviewer's hidden Room tab.
     await send(candidate, null, 'Done, I think.');
-    await waitFor(async () => (await interviewer.page.locator('.chat-tab[data-channel="room"] .badge').textContent()) === '1', WAIT);
+    await until(async () => (await interviewer.page.locator('.chat-tab[data-channel="room"] .badge').textContent()) === '1');
 
     // The candidate's page never held the notes document or panel chat: not in the DOM, not on the wire.
-    await waitFor(async () => (await chatText(candidate)).includes('Done, I think.'), WAIT);
+    await until(async () => (await chatText(candidate)).includes('Done, I think.'));
     expect(await candidate.notes()).toBeNull();
     expect(await candidate.page.evaluate(() => (globalThis as any).duetDebug.docs())).toEqual(['main']);
     const candidateDom = await candidate.page.content();
@@ -128,29 +140,70 @@ describe.skipIf(!hasChromium)('browser client', () => {
     expect(await candidate.page.getByRole('tab', { name: 'Notes' }).count()).toBe(0);
 
     // Everyone sees everyone's cursor, with a name: then the screenshots for the docs.
-    await focusEditor(candidate);
     await focusEditor(interviewer);
-    await interviewer.page.keyboard.press('Home');
+    await interviewer.page.keyboard.press('Control+A');
+    await interviewer.page.keyboard.press('Delete');
+    // Pasted, the way a prepared snippet arrives (typed line by line it would depend on auto-indent timing).
+    await interviewer.page.evaluate((text) => {
+      const g = globalThis as any;
+      const data = new g.DataTransfer();
+      data.setData('text/plain', text);
+      g.document.activeElement.dispatchEvent(new g.ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+    }, SOLUTION);
+    await until(async () => (await candidate.text()) === SOLUTION && (await observer.text()) === SOLUTION);
+    const moveTo = async (p: RoomPage, line: number, select = false) => {
+      await p.page.locator('.editor-pane .monaco-editor .view-lines').click();
+      await p.page.keyboard.press('Control+Home');
+      for (let i = 1; i < line; i++) await p.page.keyboard.press('ArrowDown');
+      await p.page.keyboard.press(select ? 'Shift+End' : 'End');
+    };
+    await moveTo(observer, 7);
+    await moveTo(candidate, 4);
+    await moveTo(interviewer, 6, true);
     for (const p of [interviewer, candidate, observer]) {
-      await waitFor(async () => (await p.page.locator('.duet-label').count()) >= (p === observer ? 2 : 1), WAIT);
+      await until(async () => (await p.page.locator('.duet-label').count()) === 2);
     }
+    await until(async () => (await candidate.page.locator('.duet-sel').count()) >= 1); // the interviewer's selection
     await observer.page.getByRole('tab', { name: 'Notes' }).click();
     await screenshot(interviewer, 'room-interviewer.png');
     await screenshot(candidate, 'room-candidate.png');
     await screenshot(observer, 'room-observer.png');
+    // The dark theme follows the system setting, Monaco included.
+    await candidate.page.emulateMedia({ colorScheme: 'dark' });
+    await until(async () => (await candidate.page.locator('.monaco-editor.vs-dark').count()) > 0);
+    await screenshot(candidate, 'room-candidate-dark.png');
 
     for (const p of [interviewer, candidate, observer]) expect(p.errors).toEqual([]);
     await Promise.all([interviewer, candidate, observer].map((p) => p.page.close()));
   }, 90_000);
 
   it('ending the interview makes every editor read-only with a banner; bad and expired links get clear screens', async () => {
-    const node = await startNode({}, { clientDir: CLIENT_DIST });
+    const node = await startNode({}, NODE_OPTIONS);
     const iv = await createInterview(node, 'Ending', 'typescript');
     const interviewer = await openRoom(browser, node.url, iv.interview.id, iv.token);
     const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
     await focusEditor(candidate);
     await candidate.page.keyboard.type('const x = 1;');
-    await waitFor(async () => (await interviewer.text()) === 'const x = 1;', WAIT);
+    await until(async () => (await interviewer.text()) === 'const x = 1;');
+
+    // Files: add, rename and delete on one page show up on the other.
+    const tabs = (p: RoomPage) => p.page.locator('.file-tab-name').allInnerTexts();
+    await interviewer.page.getByRole('button', { name: 'New file' }).click();
+    await interviewer.page.getByLabel('New file name').fill('helper.ts');
+    await interviewer.page.getByLabel('New file name').press('Enter');
+    await until(async () => (await tabs(candidate)).join() === 'helper.ts,main.ts');
+    await interviewer.page.locator('.file-tab-name[data-path="helper.ts"]').dblclick();
+    await interviewer.page.getByLabel('Rename helper.ts').fill('util.ts');
+    await interviewer.page.getByLabel('Rename helper.ts').press('Enter');
+    await interviewer.page.keyboard.type('export {};');
+    await until(async () => (await candidate.files())['util.ts'] === 'export {};' && (await tabs(candidate)).join() === 'main.ts,util.ts');
+    interviewer.page.once('dialog', (d) => void d.accept());
+    await interviewer.page.getByRole('button', { name: 'Delete util.ts' }).click();
+    await until(async () => (await tabs(candidate)).join() === 'main.ts');
+
+    // The language switch reaches everyone.
+    await candidate.page.getByTestId('language').selectOption('go');
+    await until(async () => (await interviewer.page.getByTestId('language').inputValue()) === 'go');
 
     interviewer.page.once('dialog', (d) => void d.accept());
     await interviewer.page.getByTestId('end-interview').click();
@@ -166,35 +219,61 @@ describe.skipIf(!hasChromium)('browser client', () => {
     const expired = await node.server.ctx.tokens.sign({ sub: 'x', name: 'X', role: 'candidate', iid: iv.interview.id }, -10);
     await page.goto('about:blank'); // a fragment-only change would not reload the page
     await page.goto(`${node.url}/room/${iv.interview.id}#token=${expired}`);
-    await waitFor(async () => (await page.locator('h1').innerText()) === 'This link has expired', WAIT);
+    await until(async () => (await page.locator('h1').innerText()) === 'This link has expired');
     const elsewhere = await node.server.ctx.tokens.sign({ sub: 'x', name: 'X', role: 'candidate', iid: 'nope' }, 600);
     await page.goto('about:blank');
     await page.goto(`${node.url}/room/nope#token=${elsewhere}`);
-    await waitFor(async () => (await page.locator('h1').innerText()) === 'Interview not found', WAIT);
+    await until(async () => (await page.locator('h1').innerText()) === 'Interview not found');
     await page.close();
     for (const p of [interviewer, candidate]) expect(p.errors).toEqual([]);
     await Promise.all([interviewer, candidate].map((p) => p.page.close()));
   }, 60_000);
 
+  it('the start page signs in with a token, creates an interview with a candidate link, lists it and opens the room', async () => {
+    const node = await startNode({}, NODE_OPTIONS);
+    const owner = await interviewerToken(node);
+    const page = await browser.context.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
+    page.on('pageerror', (e) => void errors.push(String(e)));
+    await page.goto(`${node.url}/#token=${owner}`);
+    await page.getByTestId('title').waitFor({ timeout: WAIT });
+    expect(page.url()).not.toContain('token=');
+    await page.getByTestId('title').fill('Frontend pairing');
+    await page.getByLabel('Language').selectOption('typescript');
+    await page.getByLabel('Candidate name').fill('Grace');
+    await page.getByRole('button', { name: 'Create interview' }).click();
+    const link = page.getByLabel('Candidate link (send this to the candidate)');
+    await link.waitFor({ timeout: WAIT });
+    expect(await link.inputValue()).toMatch(/\/room\/[^#]+#token=/);
+    await until(async () => (await page.getByTestId('interview-list').innerText()).includes('Frontend pairing'));
+    await screenshot({ page } as RoomPage, 'landing.png');
+    await page.getByTestId('open-room').click();
+    await page.getByTestId('end-interview').waitFor({ timeout: WAIT });
+    expect(await page.locator('.room-title').innerText()).toBe('Frontend pairing');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
   it('after the node restarts the pages reconnect, keep their text, and send what was typed while it was down', async () => {
     const dataDir = tempDir();
-    const first = await startNode({ dataDir }, { clientDir: CLIENT_DIST, keepOpen: true });
+    const first = await startNode({ dataDir }, { ...NODE_OPTIONS, keepOpen: true });
     const port = Number(new URL(first.url).port);
     const iv = await createInterview(first, 'Restart', 'python');
     const interviewer = await openRoom(browser, first.url, iv.interview.id, iv.token);
     const candidate = await openRoom(browser, first.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
     await focusEditor(candidate);
     await candidate.page.keyboard.type('before');
-    await waitFor(async () => (await interviewer.text()) === 'before' && (await candidate.pending()) === 0, WAIT);
+    await until(async () => (await interviewer.text()) === 'before' && (await candidate.pending()) === 0);
 
     await first.close();
-    await waitFor(async () => !(await candidate.connected()) && !(await interviewer.connected()), WAIT);
+    await until(async () => !(await candidate.connected()) && !(await interviewer.connected()));
     await focusEditor(candidate);
     await candidate.page.keyboard.type(' offline');
     await focusEditor(interviewer);
     await interviewer.page.keyboard.type(' also');
     expect(await candidate.pending()).toBeGreaterThan(0);
-    await waitFor(async () => (await candidate.page.getByTestId('connection').getAttribute('data-state')) !== 'connected', WAIT);
+    await until(async () => (await candidate.page.getByTestId('connection').getAttribute('data-state')) !== 'connected');
     expect(await candidate.page.getByTestId('connection').innerText()).toMatch(/waiting/);
 
     const second = await startNodeAt(port, dataDir);
@@ -202,7 +281,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
       const final = await waitFor(async () => {
         const ok = (await candidate.connected()) && (await interviewer.connected()) && (await candidate.pending()) === 0 && (await interviewer.pending()) === 0;
         return ok && (await sameText([interviewer, candidate]));
-      }, 15_000);
+      }, 15_000, 50);
       expect(final).toContain('before');
       expect(final).toContain(' offline');
       expect(final).toContain(' also');

@@ -46,7 +46,10 @@ export function createIpLimits(config: LimitConfig, log: Logger, redis?: object)
           await limiter.consume(ip);
           return undefined;
         } catch (res) {
-          if (res instanceof RateLimiterRes) return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+          if (res instanceof RateLimiterRes) {
+            log.debug({ ip, limiter: name }, 'rate limited');
+            return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+          }
           // Neither Redis nor the insurance answered: let the request through rather than lock everyone out.
           log.warn({ err: res, limiter: name }, 'rate limiter unavailable; allowing');
           return undefined;

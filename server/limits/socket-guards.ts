@@ -53,7 +53,11 @@ export function registerConnectionCap(io: DuetIO, max: number, metrics: Metrics,
     const id = socket.data.interviewId;
     const n = (live.get(id) ?? 0) + 1;
     live.set(id, n);
-    socket.once('disconnect', () => {
+    // Who and where, never the token: logs are read by more people than interviews are.
+    const who = { interviewId: id, sub: socket.data.actor.sub, role: socket.data.actor.role };
+    log.debug({ ...who, transport: socket.conn.transport.name }, 'socket connected');
+    socket.once('disconnect', (reason) => {
+      log.debug({ ...who, reason }, 'socket disconnected');
       const left = (live.get(id) ?? 1) - 1;
       if (left > 0) live.set(id, left);
       else live.delete(id); // no entry outlives its interview's last socket

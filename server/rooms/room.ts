@@ -109,10 +109,17 @@ export class Room {
     const state = this.docs[doc];
     if (state.sinceSnapshot < every || this.gap || this.catchingUp) return undefined;
     const seq = this.appliedSeq;
-    const snapshot = { doc, seq, state: Y.encodeStateAsUpdate(state.ydoc) };
-    state.sinceSnapshot = 0;
-    state.snapshotSeq = seq;
-    return this.store.saveSnapshot(this.id, snapshot, at);
+    // Every document at the same seq: a load reads the log from the lowest
+    // snapshot, so a document never snapshotted (notes nobody wrote) would
+    // otherwise make every cold join read the whole log.
+    const saves = DOC_NAMES.map((d) => {
+      const s = this.docs[d];
+      const snapshot = { doc: d, seq, state: Y.encodeStateAsUpdate(s.ydoc) };
+      s.sinceSnapshot = 0;
+      s.snapshotSeq = seq;
+      return this.store.saveSnapshot(this.id, snapshot, at);
+    });
+    return Promise.all(saves).then(() => {});
   }
 
   /** Drops the cursors a departed client announced, returning the awareness update to broadcast. */

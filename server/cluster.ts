@@ -51,7 +51,10 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
     if (stopping) return;
     log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
     // Its clients reconnect (through sticky) to the others meanwhile.
-    setTimeout(fork, 500).unref();
+    // (Ctrl-C signals the workers too: the primary may hear of a death before its own SIGINT.)
+    setTimeout(() => {
+      if (!stopping) fork();
+    }, 500).unref();
   });
   // Listen only once every worker can take connections: sticky hands a
   // connection to a worker at once, and one still booting would drop it.

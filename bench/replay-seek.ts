@@ -79,14 +79,14 @@ function generateSession(seedUpdate: Uint8Array, count: number, minutes: number,
   Y.applyUpdate(cDoc, seedUpdate);
   Y.applyUpdate(iDoc, seedUpdate);
   const events: Array<Omit<NewEvent, 'at'> & { gap: number }> = [];
+  // The update of the last transaction of each document (a no-op transaction emits none).
+  let update: Uint8Array | undefined;
+  for (const d of [cDoc, iDoc, notes]) d.on('update', (u: Uint8Array, origin: unknown) => origin !== 'sync' && (update = u));
   const doc = (actor: Actor, d: Y.Doc, name: 'main' | 'notes', fn: () => void, gap: number) => {
-    let update: Uint8Array | undefined;
-    const grab = (u: Uint8Array) => (update = u);
-    d.once('update', grab);
+    update = undefined;
     d.transact(fn);
-    d.off('update', grab);
     if (!update) return;
-    if (name === 'main') Y.applyUpdate(d === cDoc ? iDoc : cDoc, update);
+    if (name === 'main') Y.applyUpdate(d === cDoc ? iDoc : cDoc, update, 'sync');
     events.push({ type: 'doc', actor, doc: name, bin: update, data: { doc: name }, gap });
   };
   const other = (type: NewEvent['type'], actor: Actor, data: Record<string, unknown>, gap: number) =>

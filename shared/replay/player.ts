@@ -22,8 +22,14 @@ export class ReplayPlayer {
     return this.set.index;
   }
 
-  /** Moves to the state after `index` events (clamped to what is loaded). */
+  /** Moves to the state after `index` events (clamped to what is loaded) and returns it. */
   seek(index: number): ReplayState {
+    this.moveTo(index);
+    return this.state();
+  }
+
+  /** Like seek, without building the state (for playback loops that read only part of it). */
+  moveTo(index: number): void {
     const target = Math.max(0, Math.min(Math.floor(index), this.timeline.length));
     const checkpoint = this.timeline.checkpointFor(target);
     const from = checkpoint?.index ?? 0;
@@ -35,7 +41,6 @@ export class ReplayPlayer {
     }
     const { events, updates } = this.timeline;
     while (this.set.index < target) this.set.apply(events[this.set.index]!, updates[this.set.index]!);
-    return this.state();
   }
 
   /** Moves to the instant `ms` milliseconds after the first event. */
@@ -46,7 +51,7 @@ export class ReplayPlayer {
   /** One more event (playback); returns false at the end of what is loaded. */
   step(): boolean {
     if (this.set.index >= this.timeline.length) return false;
-    this.seek(this.set.index + 1);
+    this.moveTo(this.set.index + 1);
     return true;
   }
 

@@ -2,6 +2,7 @@
 import { inflateRawSync, crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
+import { ReplayPlayer, ReplayTimeline } from '../shared/replay/index.js';
 import { api, connectClient, createInterview, mainFile, startNode, waitFor } from './helpers.js';
 
 /** Reads a zip through its central directory (what unzip tools do) and checks every CRC. */
@@ -76,6 +77,13 @@ describe('export', () => {
     const doc = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
     expect(body.files).toEqual(doc.body.files);
     expect(body.notes).toBe('strong start');
+    // An export replays like the live log.
+    const timeline = new ReplayTimeline();
+    timeline.append(body.events);
+    const end = new ReplayPlayer(timeline).seek(timeline.length);
+    expect(end.files).toEqual(body.files);
+    expect(end.notes).toBe(body.notes);
+    expect(end.signals).toHaveLength(1);
 
     // A reviewer may export; a candidate or observer token may not.
     const reviewer = await iv.invite('reviewer', 'Rev');

@@ -4,12 +4,21 @@
  * routes (/, /room/:id, /replay/:id) answered with index.html.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import express, { Router } from 'express';
 
 export function clientRouter(clientDir: string): Router {
   const router = Router();
   const index = join(clientDir, 'index.html');
+  // The client build writes a .gz beside each large asset (client/vite.config.ts):
+  // served as-is to browsers that take gzip, so Monaco costs ~1 MB on the wire, not ~4.
+  router.use('/assets', (req, res, next) => {
+    const file = join(clientDir, 'assets', basename(req.path));
+    if (!req.acceptsEncodings('gzip') || !existsSync(`${file}.gz`)) return next();
+    res.vary('Accept-Encoding');
+    res.type(extname(file));
+    res.sendFile(`${file}.gz`, { immutable: true, maxAge: '365d', headers: { 'Content-Encoding': 'gzip' } });
+  });
   router.use(
     '/assets',
     express.static(join(clientDir, 'assets'), { immutable: true, maxAge: '365d', index: false, fallthrough: false }),

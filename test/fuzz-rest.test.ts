@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ERROR_STATUS } from '../shared/errors.js';
 import { LIMITS } from '../shared/limits.js';
-import { checkAfterFuzz, fuzzTarget, readRecord, runs } from './fuzz-kit.js';
+import { checkAfterFuzz, FUZZ_TIMEOUT, fuzzTarget, readRecord, runs } from './fuzz-kit.js';
 import { interviewerToken } from './helpers.js';
 
 interface Req {
@@ -125,5 +125,5 @@ describe('fuzzing the REST API', () => {
     expect(statuses.get(400)).toBeGreaterThan(0);
     expect(statuses.get(403)).toBeGreaterThan(0);
     await checkAfterFuzz(node, iv, bystander, before, new Set(), new Map());
-  });
+  }, FUZZ_TIMEOUT);
 });

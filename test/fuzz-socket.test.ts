@@ -13,7 +13,7 @@ import { CLIENT_EVENTS } from '../shared/protocol.js';
 import { LANGUAGE_IDS } from '../shared/languages.js';
 import { LIMITS } from '../shared/limits.js';
 import { SIGNAL_KINDS } from '../shared/schemas.js';
-import { checkAfterFuzz, checkReply, fuzzTarget, readRecord, runs } from './fuzz-kit.js';
+import { checkAfterFuzz, checkReply, FUZZ_TIMEOUT, fuzzTarget, readRecord, runs } from './fuzz-kit.js';
 import { connectSocket, nextEvent, waitFor } from './helpers.js';
 
 type Payload = Record<string, unknown>;
@@ -183,7 +183,7 @@ describe('fuzzing the Socket.IO events', () => {
     expect(codes.get('unknown_event')).toBeGreaterThan(0);
     expect(codes.get('too_large')).toBeGreaterThan(0);
     await checkAfterFuzz(node, iv, bystander, before, fuzzSubs, accepted);
-  });
+  }, FUZZ_TIMEOUT);
 
   it('answers events sent without an ack with an `error` event, one per refusal', async () => {
     const { node, iv, bystander } = await fuzzTarget();
@@ -214,7 +214,7 @@ describe('fuzzing the Socket.IO events', () => {
     expect(sent).toBeGreaterThan(0);
     for (const e of errors) checkReply({ error: e });
     await checkAfterFuzz(node, iv, bystander, before, new Set([session.you.sub]), new Map());
-  });
+  }, FUZZ_TIMEOUT);
 
   it('survives raw garbage frames on the Socket.IO wire: bad packets close only their own connection', async () => {
     const { node, iv, bystander } = await fuzzTarget();
@@ -270,5 +270,5 @@ describe('fuzzing the Socket.IO events', () => {
     expect(closed).toBeGreaterThan(0);
     expect(cases).toBeGreaterThan(0);
     await checkAfterFuzz(node, iv, bystander, before, new Set([rawSub]), new Map());
-  });
+  }, FUZZ_TIMEOUT);
 });

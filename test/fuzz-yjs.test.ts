@@ -13,7 +13,7 @@ import * as encoding from 'lib0/encoding';
 import { describe, expect, it } from 'vitest';
 import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness';
 import * as Y from 'yjs';
-import { checkAfterFuzz, checkReply, fuzzTarget, readRecord, runs } from './fuzz-kit.js';
+import { checkAfterFuzz, checkReply, FUZZ_TIMEOUT, fuzzTarget, readRecord, runs } from './fuzz-kit.js';
 import { connectClient, waitFor } from './helpers.js';
 
 /** Chained inserts of `#` into the file, from a copy of a real client's document. */
@@ -144,7 +144,7 @@ describe('fuzzing Yjs and awareness payloads', () => {
 
     await waitFor(() => cand.provider.pending === 0);
     await checkAfterFuzzWithHashes(node, iv, bystander, before, fuzzSubs, accepted);
-  });
+  }, FUZZ_TIMEOUT);
 
   it('random and corrupted awareness updates: codes, and a refused one leaves no cursor behind', async () => {
     const { node, iv, bystander } = await fuzzTarget();
@@ -194,7 +194,7 @@ describe('fuzzing Yjs and awareness payloads', () => {
     );
     for (const id of held) expect(acceptedIds.has(id), `cursor ${id} from a refused update`).toBe(true);
     await checkAfterFuzz(node, iv, bystander, before, fuzzSubs, new Map());
-  });
+  }, FUZZ_TIMEOUT);
 });
 
 /** checkAfterFuzz for a run whose accepted updates may have added `#`s: compare with them removed. */

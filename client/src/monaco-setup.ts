@@ -25,6 +25,8 @@ import 'monaco-editor/features/multicursor/register.js';
 import 'monaco-editor/features/readOnlyMessage/register.js';
 import 'monaco-editor/features/smartSelect/register.js';
 import 'monaco-editor/features/suggest/register.js';
+// Ctrl+M: Tab moves focus out of the editor instead of indenting (keyboard users).
+import 'monaco-editor/features/toggleTabFocusMode/register.js';
 import 'monaco-editor/features/wordHighlighter/register.js';
 import 'monaco-editor/features/wordOperations/register.js';
 

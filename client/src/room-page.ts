@@ -207,6 +207,11 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     if (can.writeDoc(role, 'main') && interview.status === 'open') editorView.editor.focus();
   });
 
+  // Closing the tab with edits the node has not confirmed would lose them: ask first.
+  window.addEventListener('beforeunload', (e) => {
+    if (provider.pending > 0) e.preventDefault();
+  });
+
   // A read-only window onto what this page already holds, for tests and for
   // debugging a session from the console. Nothing here the page does not show.
   (window as unknown as { duetDebug: unknown }).duetDebug = {

@@ -17,6 +17,8 @@ export interface ChatView {
   /** The whole history, from `session` (on every connect). */
   reset(messages: ChatMessage[]): void;
   add(message: ChatMessage): void;
+  /** A line from the room itself (an integrity signal), not from a person. */
+  addNotice(channel: ChatChannel, id: string, at: string, text: string): void;
   setEnded(ended: boolean): void;
   /** Total unread, for the sidebar tab. */
   onUnread(fn: (count: number) => void): void;
@@ -31,7 +33,8 @@ const CHANNEL_HINT: Record<ChatChannel, string> = {
 
 export function createChatView(socket: DuetClientSocket, role: Role, selfSub: string): ChatView {
   const channels = CHAT_CHANNELS.filter((c) => can.readChat(role, c));
-  const messages = new Map<ChatChannel, ChatMessage[]>(channels.map((c) => [c, []]));
+  type Entry = ChatMessage | { notice: true; id: string; at: string; channel: ChatChannel; text: string };
+  const messages = new Map<ChatChannel, Entry[]>(channels.map((c) => [c, []]));
   const seen = new Set<string>();
   const unread = new Map<ChatChannel, number>(channels.map((c) => [c, 0]));
   let active: ChatChannel = channels.includes('room') && can.sendChat(role, 'room') ? 'room' : (channels[channels.length - 1] ?? 'room');
@@ -121,6 +124,10 @@ export function createChatView(socket: DuetClientSocket, role: Role, selfSub: st
     const shown = messages.get(active) ?? [];
     if (shown.length === 0) list.append(h('li', { class: 'chat-empty' }, active === 'panel' ? 'Private notes to the panel go here.' : 'No messages yet.'));
     for (const m of shown) {
+      if ('notice' in m) {
+        list.append(h('li', { class: 'chat-notice', 'data-channel': m.channel }, h('time', { datetime: m.at }, timeOf(m.at)), ' ', m.text));
+        continue;
+      }
       list.append(
         h(
           'li',
@@ -136,7 +143,8 @@ export function createChatView(socket: DuetClientSocket, role: Role, selfSub: st
         ),
       );
     }
-    if (atBottom || shown.at(-1)?.from.sub === selfSub) list.scrollTop = list.scrollHeight;
+    const last = shown.at(-1);
+    if (atBottom || (last && !('notice' in last) && last.from.sub === selfSub)) list.scrollTop = list.scrollHeight;
     const canSend = can.sendChat(role, active) && !ended;
     input.disabled = !canSend;
     input.placeholder = ended
@@ -160,6 +168,13 @@ export function createChatView(socket: DuetClientSocket, role: Role, selfSub: st
       render();
     },
     add,
+    addNotice(channel, id, at, text) {
+      const list = messages.get(channel);
+      if (!list || seen.has(`notice:${id}`)) return;
+      seen.add(`notice:${id}`);
+      list.push({ notice: true, id, at, channel, text });
+      render();
+    },
     setEnded(next) {
       ended = next;
       render();

@@ -23,6 +23,8 @@ export interface EditorView {
   readonly element: HTMLElement;
   setLanguage(language: Language): void;
   setReadOnly(readOnly: boolean, reason: string): void;
+  /** The file shown, if any. */
+  currentPath(): string | undefined;
   /** The editor itself, for focus and tests. */
   readonly editor: monaco.editor.IStandaloneCodeEditor;
   destroy(): void;
@@ -262,6 +264,7 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
   return {
     element,
     editor,
+    currentPath: () => currentPath,
     setLanguage(next) {
       language = next;
       for (const { model } of models.values()) monaco.editor.setModelLanguage(model, next);

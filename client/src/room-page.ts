@@ -20,6 +20,7 @@ import { createInvitePanel } from './invite-panel.js';
 import { createNotesView } from './notes-view.js';
 import { createParticipantsView } from './participants-view.js';
 import { explain, showScreen, toast } from './screens.js';
+import { describeSignal, reportSignals } from './signals.js';
 import { createStatusView } from './status-view.js';
 import { isExpired, peekClaims, takeToken } from './token-store.js';
 
@@ -97,6 +98,15 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     endButton,
   );
   const banner = h('div', { class: 'banner', role: 'status', 'data-testid': 'ended-banner', hidden: true });
+  const recorded =
+    role === 'candidate' && first.interview.status === 'open'
+      ? h(
+          'div',
+          { class: 'banner info', role: 'note', 'data-testid': 'recorded-notice' },
+          'This interview is recorded for the hiring panel: the code as it is typed, the chat, large pastes, and when this tab or the editor loses focus.',
+          h('button', { type: 'button', class: 'button ghost small', onclick: () => recorded?.remove() }, 'Got it'),
+        )
+      : null;
 
   // Editor
   const editorView = createEditorView(main, awareness, interview.language);
@@ -137,7 +147,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   );
   selectTab('chat');
 
-  root.replaceChildren(h('div', { class: 'room', 'data-role': role }, header, banner, h('main', { class: 'room-main' }, editorView.element, sidebar)));
+  root.replaceChildren(h('div', { class: 'room', 'data-role': role }, header, banner, recorded, h('main', { class: 'room-main' }, editorView.element, sidebar)));
 
   // State
   const applyInterview = (next: Interview) => {
@@ -173,6 +183,11 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     participants.update(list);
   });
   socket.on('chat:message', (m) => chat.add(m));
+  socket.on('signal', (signal) => {
+    const text = describeSignal(signal);
+    if (text) chat.addNotice('panel', signal.id, signal.at, text);
+  });
+  const stopSignals = role === 'candidate' ? reportSignals(socket, editorView.editor, () => editorView.currentPath()) : () => {};
   provider.on('refused', (error) => {
     if (error.code === 'interview_ended') applyInterview({ ...interview, status: 'ended' });
     else toast(`An edit was refused: ${error.message}`);
@@ -226,6 +241,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   return {
     onSession,
     destroy() {
+      stopSignals();
       editorView.destroy();
       notes?.destroy();
     },

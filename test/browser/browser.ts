@@ -111,6 +111,16 @@ export async function focusEditor(room: RoomPage): Promise<void> {
   await room.page.keyboard.press('Control+End');
 }
 
+/** A real paste event on the focused element (Monaco handles it like Ctrl+V). */
+export async function paste(room: RoomPage, text: string): Promise<void> {
+  await room.page.evaluate((t) => {
+    const g = globalThis as any;
+    const data = new g.DataTransfer();
+    data.setData('text/plain', t);
+    g.document.activeElement.dispatchEvent(new g.ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+  }, text);
+}
+
 export async function screenshot(room: RoomPage, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await room.page.screenshot({ path: join(SCREENSHOTS, name) });

@@ -9,6 +9,7 @@ import {
   NODE_OPTIONS,
   ensureClientBuilt,
   focusEditor,
+  paste,
   hasChromium,
   launchBrowser,
   openRoom,
@@ -144,12 +145,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await interviewer.page.keyboard.press('Control+A');
     await interviewer.page.keyboard.press('Delete');
     // Pasted, the way a prepared snippet arrives (typed line by line it would depend on auto-indent timing).
-    await interviewer.page.evaluate((text) => {
-      const g = globalThis as any;
-      const data = new g.DataTransfer();
-      data.setData('text/plain', text);
-      g.document.activeElement.dispatchEvent(new g.ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
-    }, SOLUTION);
+    await paste(interviewer, SOLUTION);
     await until(async () => (await candidate.text()) === SOLUTION && (await observer.text()) === SOLUTION);
     const moveTo = async (p: RoomPage, line: number, select = false) => {
       await p.page.locator('.editor-pane .monaco-editor .view-lines').click();
@@ -186,6 +182,15 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await candidate.page.keyboard.type('const x = 1;');
     await until(async () => (await interviewer.text()) === 'const x = 1;');
 
+
+    // The candidate is told the session is recorded; a large paste shows up in the panel channel only.
+    await candidate.page.getByTestId('recorded-notice').waitFor({ state: 'visible', timeout: WAIT });
+    await focusEditor(candidate);
+    await paste(candidate, '\n' + '// pasted '.repeat(12));
+    await interviewer.page.locator('.chat-tab[data-channel="panel"]').click();
+    await until(async () => (await interviewer.page.getByTestId('chat-list').innerText()).includes('Cy pasted 121 characters into main.ts.'));
+    expect(candidate.frames.some((f) => f.includes('"signal"'))).toBe(false);
+
     // Files: add, rename and delete on one page show up on the other.
     const tabs = (p: RoomPage) => p.page.locator('.file-tab-name').allInnerTexts();
     await interviewer.page.getByRole('button', { name: 'New file' }).click();
@@ -208,9 +213,10 @@ describe.skipIf(!hasChromium)('browser client', () => {
     interviewer.page.once('dialog', (d) => void d.accept());
     await interviewer.page.getByTestId('end-interview').click();
     for (const p of [interviewer, candidate]) await p.page.getByTestId('ended-banner').waitFor({ state: 'visible', timeout: WAIT });
+    const final = await candidate.text();
     await focusEditor(candidate);
     await candidate.page.keyboard.type('more');
-    expect(await candidate.text()).toBe('const x = 1;');
+    expect(await candidate.text()).toBe(final);
 
     const page = await browser.context.newPage();
     await page.goto(`${node.url}/room/${iv.interview.id}#token=not-a-token`);

@@ -15,6 +15,7 @@ import { syntheticSource } from './typing.js';
 import type { SystemName } from './workload.js';
 
 const FILE = 'main.ts';
+const SEED_WRITERS = 8;
 
 export interface JoinOptions {
   cluster: ClusterOptions;
@@ -68,27 +69,41 @@ export async function runJoinScenario(options: JoinOptions): Promise<JoinResult>
     const token = (iid: string) => signToken(cluster.secret, { role: 'interviewer', name: 'joiner', iid });
 
     // Seed: every update its own transaction, so its own message and log entry.
+    // Several writers per document: Duet takes one socket's updates one at a
+    // time (each after the previous is durable), so one writer would take minutes.
     const seedStart = performance.now();
     const rooms = await Promise.all(Array.from({ length: options.docs }, (_, i) => newRoom(i)));
     const expected = await Promise.all(
       rooms.map(async (room, i) => {
-        const c = connect(0, room, await token(room));
-        await c.synced;
-        if (!textOf(c)) c.doc.getMap('files').set(FILE, new Y.Text());
-        const text = textOf(c)!;
-        const source = syntheticSource(createRng(options.seed + i));
-        for (let k = 0; k < options.updates; k++) {
-          if (c.unacknowledged() > 256) await until(() => c.unacknowledged() <= 64, 60_000, 'seeding acks');
-          c.doc.transact(() => {
-            for (const [pos, del, ins] of source.next(text.length)) {
-              if (del > 0) text.delete(pos, del);
-              if (ins) text.insert(pos, ins);
+        const writers = await Promise.all(
+          Array.from({ length: SEED_WRITERS }, async () => {
+            const c = connect(0, room, await token(room));
+            await c.synced;
+            return c;
+          }),
+        );
+        if (!textOf(writers[0]!)) writers[0]!.doc.getMap('files').set(FILE, new Y.Text());
+        await until(() => writers.every((w) => textOf(w) !== undefined), 10_000, 'the file');
+        await Promise.all(
+          writers.map(async (c, w) => {
+            const text = textOf(c)!;
+            const source = syntheticSource(createRng(options.seed + i * 100 + w));
+            for (let k = 0; k < options.updates / SEED_WRITERS; k++) {
+              if (c.unacknowledged() > 64) await until(() => c.unacknowledged() <= 16, 120_000, 'seeding acks');
+              c.doc.transact(() => {
+                for (const [pos, del, ins] of source.next(text.length)) {
+                  if (del > 0) text.delete(pos, del);
+                  if (ins) text.insert(pos, ins);
+                }
+              });
             }
-          });
-        }
-        await until(() => c.unacknowledged() === 0, 60_000, 'the last seeding acks');
-        const content = text.toString();
-        c.close();
+            await until(() => c.unacknowledged() === 0, 120_000, 'the last seeding acks');
+          }),
+        );
+        const final = () => textOf(writers[0]!)!.toString();
+        await until(() => writers.every((w) => textOf(w)!.toString() === final()), 30_000, 'the writers to converge');
+        const content = final();
+        for (const w of writers) w.close();
         return content;
       }),
     );

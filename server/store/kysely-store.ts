@@ -1,14 +1,25 @@
 /**
  * The Store on Kysely: one implementation for SQLite and PostgreSQL.
  */
-import { Migrator, type Kysely, type Selectable } from 'kysely';
+import { Migrator, sql, type Kysely, type Selectable } from 'kysely';
 import { DuetError } from '../../shared/errors.js';
 import type { Language } from '../../shared/languages.js';
 import type { Actor, EventType, Interview, InterviewStatus } from '../../shared/protocol.js';
 import type { DocName, InviteRole, Role } from '../../shared/roles.js';
 import { migrationProvider, type Dialect } from './migrations.js';
 import type { Database, EventsTable, InterviewsTable, InvitesTable } from './schema.js';
-import type { AppendOptions, EventQuery, Invite, NewEvent, NewInterview, Snapshot, Store, StoredEvent } from './store.js';
+import type {
+  AppendGroupItem,
+  AppendGroupResult,
+  AppendOptions,
+  EventQuery,
+  Invite,
+  NewEvent,
+  NewInterview,
+  Snapshot,
+  Store,
+  StoredEvent,
+} from './store.js';
 
 function toInterview(row: Selectable<InterviewsTable>): Interview {
   return {
@@ -154,6 +165,65 @@ export class KyselyStore implements Store {
         events: events.map((e, i) => ({ ...e, seq: first + i })),
         interview: toInterview(row),
       };
+    });
+  }
+
+  async appendMany(items: AppendGroupItem[], options: { requireOpen: boolean }): Promise<AppendGroupResult[]> {
+    if (items.length === 0) return [];
+    const ids = items.map((i) => i.interviewId);
+    if (new Set(ids).size !== ids.length) throw new Error('appendMany: an interview appears twice in one group');
+    return this.db.transaction().execute(async (trx) => {
+      // PostgreSQL: row locks taken in id order first, so two nodes' groups
+      // over the same interviews never deadlock. SQLite: the UPDATE comes
+      // first and takes the one write lock at once (a read first would make
+      // the upgrade fail as busy).
+      let writable = items;
+      let found: Map<string, string> | undefined;
+      if (this.kind === 'postgres') {
+        const locked = await trx.selectFrom('interviews').select(['id', 'status']).where('id', 'in', ids).orderBy('id').forUpdate().execute();
+        found = new Map(locked.map((r) => [r.id, r.status]));
+        writable = items.filter((i) => found!.has(i.interviewId) && (!options.requireOpen || found!.get(i.interviewId) === 'open'));
+      }
+      let rows: Selectable<InterviewsTable>[] = [];
+      if (writable.length > 0) {
+        const bump = sql.join(
+          writable.map((i) => sql`WHEN ${i.interviewId} THEN CAST(${i.events.length} AS INTEGER)`),
+          sql` `,
+        );
+        let q = trx
+          .updateTable('interviews')
+          .set({ last_seq: sql<number>`last_seq + CASE id ${bump} ELSE 0 END` })
+          .where(
+            'id',
+            'in',
+            writable.map((i) => i.interviewId),
+          );
+        if (options.requireOpen) q = q.where('status', '=', 'open');
+        rows = await q.returningAll().execute();
+      }
+      if (!found && rows.length < items.length) {
+        // Which of the refused exist (ended) and which do not.
+        const refused = items.filter((i) => !rows.some((r) => r.id === i.interviewId)).map((i) => i.interviewId);
+        const exist = await trx.selectFrom('interviews').select(['id', 'status']).where('id', 'in', refused).execute();
+        found = new Map(exist.map((r) => [r.id, r.status]));
+      }
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      const values: ReturnType<typeof eventRow>[] = [];
+      const results = items.map((item): AppendGroupResult => {
+        const row = byId.get(item.interviewId);
+        if (!row) {
+          return {
+            error: found?.has(item.interviewId)
+              ? new DuetError('interview_ended', 'the interview has ended')
+              : new DuetError('not_found', 'no such interview'),
+          };
+        }
+        const first = Number(row.last_seq) - item.events.length + 1;
+        item.events.forEach((e, k) => values.push(eventRow(item.interviewId, first + k, e)));
+        return { events: item.events.map((e, k) => ({ ...e, seq: first + k })), interview: toInterview(row) };
+      });
+      if (values.length > 0) await trx.insertInto('events').values(values).execute();
+      return results;
     });
   }
 

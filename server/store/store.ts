@@ -2,6 +2,7 @@
  * The storage contract. SQLite (default) and PostgreSQL implement it through
  * one Kysely implementation; a shared contract test suite runs against both.
  */
+import type { DuetError } from '../../shared/errors.js';
 import type { Language } from '../../shared/languages.js';
 import type { Actor, EventType, Interview } from '../../shared/protocol.js';
 import type { DocName, InviteRole } from '../../shared/roles.js';
@@ -33,6 +34,15 @@ export interface AppendOptions {
   /** Applied to the interview row in the same transaction as the events. */
   patch?: InterviewPatch;
 }
+
+/** One interview's part of a group commit (appendMany). */
+export interface AppendGroupItem {
+  interviewId: string;
+  events: NewEvent[];
+}
+
+/** Per interview of a group: its events with their seqs, or why it was refused (the others still commit). */
+export type AppendGroupResult = { events: StoredEvent[]; interview: Interview } | { error: DuetError };
 
 export interface NewInterview {
   id: string;
@@ -80,6 +90,13 @@ export interface Store {
    * transaction. Returns them with their seqs, and the interview after the patch.
    */
   append(interviewId: string, events: NewEvent[], options: AppendOptions): Promise<{ events: StoredEvent[]; interview: Interview }>;
+  /**
+   * Group commit: appends to several interviews (each at most once, no patch)
+   * in one transaction, with the same seq rules as `append`. An interview
+   * `append` would refuse (interview_ended, not_found) is refused alone;
+   * results come in the order of `items`.
+   */
+  appendMany(items: AppendGroupItem[], options: { requireOpen: boolean }): Promise<AppendGroupResult[]>;
   readEvents(interviewId: string, query: EventQuery): Promise<StoredEvent[]>;
   /** The newest chat messages (oldest first) on the given channels. */
   recentChat(interviewId: string, channels: readonly string[], limit: number): Promise<StoredEvent[]>;

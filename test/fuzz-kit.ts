@@ -161,6 +161,8 @@ export async function checkAfterFuzz(
   accepted: Map<string, number>,
 ): Promise<void> {
   const typed = await bystander.stop();
+  // Nothing the fuzzer did made the node log an error (an unexpected exception anywhere).
+  expect(nodeErrors).toEqual([]);
   expect(bystander.errors).toEqual([]);
   expect(bystander.disconnects).toBe(0);
   expect((await api(node.url, '/healthz')).status).toBe(200);

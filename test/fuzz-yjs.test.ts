@@ -13,7 +13,7 @@ import * as encoding from 'lib0/encoding';
 import { describe, expect, it } from 'vitest';
 import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness';
 import * as Y from 'yjs';
-import { checkAfterFuzz, checkReply, FUZZ_TIMEOUT, fuzzTarget, readRecord, runs } from './fuzz-kit.js';
+import { checkAfterFuzz, checkReply, FUZZ_TIMEOUT, fuzzTarget, nodeErrors, readRecord, runs } from './fuzz-kit.js';
 import { connectClient, waitFor } from './helpers.js';
 
 /** Chained inserts of `#` into the file, from a copy of a real client's document. */
@@ -207,6 +207,7 @@ async function checkAfterFuzzWithHashes(
   acceptedUpdates: number,
 ): Promise<void> {
   const typed = await bystander.stop();
+  expect(nodeErrors).toEqual([]);
   expect(bystander.errors).toEqual([]);
   expect(bystander.disconnects).toBe(0);
   const after = await readRecord(node, iv);

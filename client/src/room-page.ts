@@ -17,7 +17,9 @@ import { connectRoom, type Refusal, type RoomConnection } from './connection.js'
 import { h } from './dom.js';
 import { createEditorView } from './editor-view.js';
 import { createInvitePanel } from './invite-panel.js';
+import { monaco } from './monaco-setup.js';
 import { createNotesView } from './notes-view.js';
+import { createRunPanel } from './run-panel.js';
 import { createParticipantsView } from './participants-view.js';
 import { explain, showScreen, toast } from './screens.js';
 import { describeSignal, reportSignals } from './signals.js';
@@ -104,12 +106,15 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
           'div',
           { class: 'banner info', role: 'note', 'data-testid': 'recorded-notice' },
           'This interview is recorded for the hiring panel: the code as it is typed, the chat, large pastes, and when this tab or the editor loses focus.',
-          h('button', { type: 'button', class: 'button ghost small', onclick: () => recorded?.remove() }, 'Got it'),
+          h('button', { type: 'button', class: 'button small', onclick: () => recorded?.remove() }, 'Got it'),
         )
       : null;
 
-  // Editor
+  // Editor, and the run panel under it
   const editorView = createEditorView(main, awareness, interview.language);
+  const runPanel = createRunPanel(socket, role, () => editorView.currentPath());
+  editorView.element.append(runPanel.element);
+  editorView.editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.Enter, () => runPanel.run());
 
   // Sidebar
   const participants = createParticipantsView(you.sub);
@@ -160,6 +165,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     const readOnly = ended || !can.writeDoc(role, 'main');
     editorView.setReadOnly(readOnly, ended ? 'The interview has ended.' : 'Observers cannot edit the code.');
     notes?.setReadOnly(ended);
+    runPanel.setInterview(next);
     chat.setEnded(ended);
     languageSelect.disabled = ended || !can.changeLanguage(role);
     banner.hidden = !ended;

@@ -4,6 +4,8 @@
  * routing, and a node restart with edits made while it was down.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultRunnerConfig } from '../../server/runner/config.js';
+import { hasBwrap, TEST_LIMITS } from '../runner-fixtures.js';
 import { api, createInterview, interviewerToken, startNode, tempDir, waitFor } from '../helpers.js';
 import {
   NODE_OPTIONS,
@@ -259,6 +261,27 @@ describe.skipIf(!hasChromium)('browser client', () => {
     expect(await page.locator('.room-title').innerText()).toBe('Frontend pairing');
     expect(errors).toEqual([]);
     await page.close();
+  }, 60_000);
+
+  it.skipIf(!hasBwrap)('Run streams the output to everyone; the interviewer can take Run away from the candidate', async () => {
+    const node = await startNode({ runner: defaultRunnerConfig(TEST_LIMITS) }, NODE_OPTIONS);
+    await node.server.ctx.runner.whenReady();
+    const iv = await createInterview(node, 'Runs', 'python');
+    const interviewer = await openRoom(browser, node.url, iv.interview.id, iv.token);
+    const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
+    await focusEditor(candidate);
+    await candidate.page.keyboard.type('print(6 * 7, "from the sandbox")');
+    await until(async () => (await candidate.pending()) === 0 && (await interviewer.text()).endsWith('sandbox")'));
+    await candidate.page.getByTestId('run').click();
+    for (const p of [candidate, interviewer]) {
+      await until(async () => (await p.page.getByTestId('run-output').innerText()).includes('42 from the sandbox'));
+      await until(async () => /exited with code 0/.test(await p.page.getByTestId('run-status').innerText()));
+    }
+    await screenshot(candidate, 'room-run.png');
+    await interviewer.page.getByLabel('Candidate may run').uncheck();
+    await candidate.page.getByTestId('run').waitFor({ state: 'hidden', timeout: WAIT });
+    for (const p of [interviewer, candidate]) expect(p.errors).toEqual([]);
+    await Promise.all([interviewer, candidate].map((p) => p.page.close()));
   }, 60_000);
 
   it('after the node restarts the pages reconnect, keep their text, and send what was typed while it was down', async () => {

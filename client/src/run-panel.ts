@@ -1,0 +1,153 @@
+/**
+ * Code runs (docs/runner.md): a Run button for the file on screen, the
+ * output streaming to everyone in the room, and for interviewers the switch
+ * that lets the candidate run or not. The node enforces who may run; this
+ * panel only hides the button from those it would refuse.
+ */
+import { isErrorBody } from '../../shared/errors.js';
+import type { Interview, RunExit, RunSettings, RunState } from '../../shared/protocol.js';
+import type { DuetClientSocket } from '../../shared/provider.js';
+import type { Role } from '../../shared/roles.js';
+import { clear, h } from './dom.js';
+
+/** Output kept on screen; the runner caps a run at 256 KiB anyway. */
+const MAX_OUTPUT_CHARS = 300_000;
+
+export interface RunPanel {
+  readonly element: HTMLElement;
+  setInterview(interview: Interview): void;
+  /** Runs the file on screen (Ctrl+Enter in the editor). */
+  run(): void;
+}
+
+export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath: () => string | undefined): RunPanel {
+  let settings: RunSettings = { candidateMayRun: true };
+  let ended = false;
+  let current: RunState | undefined;
+  let shownRunId: string | undefined;
+  let outputChars = 0;
+
+  const runButton = h('button', { type: 'button', class: 'button primary small', 'data-testid': 'run', title: 'Run the file on screen (Ctrl+Enter)' }, '▶ Run');
+  const stopButton = h('button', { type: 'button', class: 'button small', hidden: true }, '■ Stop');
+  const status = h('span', { class: 'run-status', role: 'status', 'data-testid': 'run-status' }, 'Run the file on screen; everyone sees the output.');
+  const allow = h('input', { type: 'checkbox', checked: true });
+  const allowLabel = role === 'interviewer' ? h('label', { class: 'run-allow', title: 'Whether the candidate may press Run' }, allow, ' Candidate may run') : null;
+  const output = h('pre', { class: 'run-output', 'aria-label': 'Program output', 'data-testid': 'run-output', tabindex: '0' });
+  const toggle = h('button', { type: 'button', class: 'icon-button', 'aria-expanded': 'false', title: 'Show or hide the output' }, '▴');
+  const element = h(
+    'section',
+    { class: 'run-panel collapsed', 'aria-label': 'Run' },
+    h('div', { class: 'run-bar' }, runButton, stopButton, status, h('div', { class: 'spacer' }), allowLabel, toggle),
+    output,
+  );
+
+  const setExpanded = (open: boolean) => {
+    element.classList.toggle('collapsed', !open);
+    toggle.setAttribute('aria-expanded', String(open));
+    toggle.textContent = open ? '▾' : '▴';
+  };
+  toggle.addEventListener('click', () => setExpanded(element.classList.contains('collapsed')));
+
+  const mayRun = () => !ended && (role === 'interviewer' || (role === 'candidate' && settings.candidateMayRun));
+  const render = () => {
+    runButton.hidden = !mayRun();
+    runButton.disabled = current !== undefined;
+    stopButton.hidden = current === undefined || !(role === 'interviewer' || role === 'candidate');
+    allow.checked = settings.candidateMayRun;
+    allow.disabled = ended;
+  };
+
+  const append = (text: string, cls: string) => {
+    if (outputChars > MAX_OUTPUT_CHARS) return;
+    outputChars += text.length;
+    const atBottom = output.scrollHeight - output.scrollTop - output.clientHeight < 30;
+    output.append(h('span', { class: cls }, text));
+    if (atBottom) output.scrollTop = output.scrollHeight;
+  };
+  const startShowing = (runId: string) => {
+    if (shownRunId === runId) return;
+    shownRunId = runId;
+    outputChars = 0;
+    clear(output);
+    setExpanded(true);
+  };
+
+  function run(): void {
+    if (!mayRun() || current) return;
+    const path = currentPath();
+    runButton.disabled = true;
+    status.textContent = 'Starting…';
+    socket
+      .timeout(15_000)
+      .emitWithAck('run:start', path ? { path } : {})
+      .then((reply) => {
+        if (isErrorBody(reply)) throw new Error(reply.error.message);
+        startShowing(reply.runId);
+      })
+      .catch((err: unknown) => {
+        status.textContent = `Could not run: ${err instanceof Error ? err.message : 'no answer'}`;
+        render();
+      });
+  }
+
+  runButton.addEventListener('click', run);
+  stopButton.addEventListener('click', () => {
+    if (!current) return;
+    void socket.timeout(10_000).emitWithAck('run:stop', { runId: current.runId }).catch(() => {});
+  });
+  allow.addEventListener('change', async () => {
+    try {
+      const reply = await socket.timeout(10_000).emitWithAck('run:settings', { candidateMayRun: allow.checked });
+      if (isErrorBody(reply)) throw new Error(reply.error.message);
+      settings = reply;
+    } catch {
+      allow.checked = settings.candidateMayRun;
+    }
+    render();
+  });
+
+  socket.on('run:settings', (next) => {
+    settings = next;
+    render();
+  });
+  socket.on('run:state', (state) => {
+    current = state;
+    startShowing(state.runId);
+    status.textContent = `${state.state === 'queued' ? 'Queued' : 'Running'} ${state.path} (started by ${state.by.name})`;
+    render();
+  });
+  socket.on('run:output', ({ runId, stream, data }) => {
+    if (runId !== shownRunId) startShowing(runId);
+    append(data, stream === 'stderr' ? 'stderr' : 'stdout');
+  });
+  socket.on('run:exit', (exit) => {
+    if (exit.runId === shownRunId || current?.runId === exit.runId) status.textContent = describeExit(exit, current);
+    current = undefined;
+    render();
+  });
+  // A run in progress when we lost the node ends without us hearing it: do not stay "running".
+  socket.on('disconnect', () => {
+    current = undefined;
+    render();
+  });
+
+  render();
+  return {
+    element,
+    run,
+    setInterview(interview) {
+      ended = interview.status === 'ended';
+      render();
+    },
+  };
+}
+
+function describeExit(exit: RunExit, state: RunState | undefined): string {
+  const what = state ? `${state.path}: ` : '';
+  const time = exit.durationMs >= 1000 ? `${(exit.durationMs / 1000).toFixed(1)} s` : `${exit.durationMs} ms`;
+  const memory = exit.maxRssKb !== null ? `, ${(exit.maxRssKb / 1024).toFixed(1)} MB` : '';
+  if (exit.error) return `${what}${exit.error.message}`;
+  if (exit.stoppedBy) return `${what}stopped by ${exit.stoppedBy.name} after ${time}`;
+  const how = exit.code !== null ? `exited with code ${exit.code}` : `killed by ${exit.signal ?? 'a signal'}`;
+  return `${what}${how} in ${time}${memory}`;
+}

@@ -18,7 +18,7 @@
  * and a Markdown summary on stdout.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
@@ -256,8 +256,25 @@ async function main(): Promise<void> {
           player.cursors();
           renderMs.push(performance.now() - s);
         }
+        // The two parts of a seek: restoring the newest checkpoint, and building the state at the end.
+        const restore: number[] = [];
+        const build: number[] = [];
+        if (timeline.checkpoints.length > 0) {
+          const last = timeline.checkpoints.length - 1;
+          for (let k = 0; k < 20; k++) {
+            player.moveTo(0);
+            let s = performance.now();
+            player.moveTo(timeline.checkpoints[last]!.index);
+            restore.push(performance.now() - s);
+            s = performance.now();
+            player.state();
+            build.push(performance.now() - s);
+          }
+        }
         results.push({
           checkpointEvery: setting.every,
+          restoreLastCheckpointMs: restore.length ? stats(restore) : null,
+          stateAtEndMs: build.length ? stats(build) : null,
           buildMs: round(buildMs),
           checkpoints: timeline.checkpoints.length,
           checkpointMiB: round(checkpointBytes / 2 ** 20),
@@ -272,7 +289,8 @@ async function main(): Promise<void> {
     const report = {
       bench: 'replay-seek',
       date: new Date().toISOString(),
-      machine: { cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+      // Shared machines: the load average says how much else was running.
+      machine: { cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverage: loadavg().map(round) },
       session: {
         events: totalEvents,
         docEvents: stored.filter((e) => e.type === 'doc').length,
@@ -293,14 +311,16 @@ async function main(): Promise<void> {
     const lines = [
       `## Replay seek: ${totalEvents} events over ${report.session.durationMinutes} min (${report.session.finalChars} chars in ${report.session.files} files at the end)`,
       '',
-      `Machine: ${report.machine.cpu}, ${report.machine.cores} cores, Node ${report.machine.node}. Load over REST: ${pages.length} pages, ${report.load.jsonMiB} MiB of JSON, ${round(fetchMs)} ms (SQLite, loopback).`,
+      `Machine: ${report.machine.cpu}, ${report.machine.cores} cores, Node ${report.machine.node}, load average ${report.machine.loadAverage.join(' ')}. Load over REST: ${pages.length} pages, ${report.load.jsonMiB} MiB of JSON, ${round(fetchMs)} ms (SQLite, loopback).`,
       '',
-      '| checkpoints every | build (apply all + checkpoints) ms | checkpoints | their size MiB | seek p50 ms | p95 | max | + attribution & cursors p50 ms |',
-      '|---|---|---|---|---|---|---|---|',
+      '| checkpoints every | build (apply all + checkpoints) ms | checkpoints | their size MiB | seek p50 ms | p95 | max | + attribution & cursors p50 ms | restore last checkpoint p50 ms | state() at the end p50 ms |',
+      '|---|---|---|---|---|---|---|---|---|---|',
       ...results.map((r) => {
         const s = r.seekMs as ReturnType<typeof stats>;
         const a = r.attributionAndCursorsMs as ReturnType<typeof stats>;
-        return `| ${r.checkpointEvery ?? 'none'} doc events | ${r.buildMs} | ${r.checkpoints} | ${r.checkpointMiB} | ${s.p50} | ${s.p95} | ${s.max} | ${a.p50} |`;
+        const rs = r.restoreLastCheckpointMs as ReturnType<typeof stats> | null;
+        const st = r.stateAtEndMs as ReturnType<typeof stats> | null;
+        return `| ${r.checkpointEvery ?? 'none'} doc events | ${r.buildMs} | ${r.checkpoints} | ${r.checkpointMiB} | ${s.p50} | ${s.p95} | ${s.max} | ${a.p50} | ${rs?.p50 ?? '–'} | ${st?.p50 ?? '–'} |`;
       }),
       '',
       `Seeks: ${seeks} random instants in random order (${seeksWithout} without checkpoints). JSON: ${file}`,

@@ -220,7 +220,14 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await candidate.page.keyboard.type('more');
     expect(await candidate.text()).toBe(final);
 
+    // A candidate arriving after the end is told so, and may still read the code.
     const page = await browser.context.newPage();
+    await page.goto(`${node.url}/room/${iv.interview.id}#token=${await iv.invite('candidate', 'Late')}`);
+    await until(async () => (await page.locator('h1').innerText()) === 'This interview has ended');
+    await page.getByRole('button', { name: 'View the final code' }).click();
+    await page.getByTestId('ended-banner').waitFor({ state: 'visible', timeout: WAIT });
+
+    await page.goto('about:blank');
     await page.goto(`${node.url}/room/${iv.interview.id}#token=not-a-token`);
     await page.getByTestId('screen-error').waitFor({ state: 'visible', timeout: WAIT });
     expect(await page.locator('h1').innerText()).toBe('This link is not valid');
@@ -259,6 +266,12 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await page.getByTestId('open-room').click();
     await page.getByTestId('end-interview').waitFor({ timeout: WAIT });
     expect(await page.locator('.room-title').innerText()).toBe('Frontend pairing');
+    // Back on the start page (the sign-in survives in this tab), the list opens the replay.
+    await page.goto(`${node.url}/`);
+    await page.getByRole('button', { name: 'Replay' }).click();
+    await page.waitForURL(/\/replay\//, { timeout: WAIT });
+    await until(async () => (await page.locator('h1').first().innerText()).includes('Frontend pairing'));
+    expect(page.url()).not.toContain('token=');
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);

@@ -37,6 +37,11 @@ export function clientIsFresh(): boolean {
 /** Builds unless fresh; concurrent callers (parallel test files) wait for one build. */
 export async function ensureClientBuilt(options: { force?: boolean; quiet?: boolean } = {}): Promise<'fresh' | 'built'> {
   if (!options.force && clientIsFresh()) return 'fresh';
+  // A deployment that ships dist/ without the sources (the Docker image) has nothing to rebuild from.
+  if (!existsSync(join(ROOT, 'client', 'index.html'))) {
+    if (existsSync(join(CLIENT_DIST, 'index.html'))) return 'fresh';
+    throw new Error('neither dist/client nor the client sources are here');
+  }
   mkdirSync(join(ROOT, 'dist'), { recursive: true });
   const deadline = Date.now() + 120_000;
   for (;;) {

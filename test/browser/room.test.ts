@@ -21,7 +21,8 @@ import {
   type RoomPage,
 } from './browser.js';
 
-const WAIT = 10_000;
+/** Generous: CI runs this file beside others on two cores. Conditions are awaited, so it costs nothing when fast. */
+const WAIT = 20_000;
 /** Polls a browser condition: every 50 ms is plenty, and spares the two cores. */
 const until = <T>(check: () => T | Promise<T>) => waitFor(check, WAIT, 50);
 

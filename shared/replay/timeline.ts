@@ -12,13 +12,13 @@ import { DocSet, type Checkpoint, type FileChange } from './doc-set.js';
 import type { Marker, SignalMark } from './types.js';
 
 export interface TimelineOptions {
-  /** A checkpoint after every this many `doc` events (default 500; Infinity for none). */
+  /** A checkpoint after every this many `doc` events (default 1000, from bench/replay-seek.ts; Infinity for none). */
   checkpointEvery?: number;
   /** The language before the first `language` event, when the seed event does not carry it. */
   initialLanguage?: string | null;
 }
 
-export const DEFAULT_CHECKPOINT_EVERY = 500;
+export const DEFAULT_CHECKPOINT_EVERY = 1000;
 
 const SIGNAL_LABELS: Record<string, string> = {
   paste: 'pasted',

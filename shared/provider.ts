@@ -49,6 +49,7 @@ export class DuetProvider extends ObservableV2<Events> {
   private inFlight = 0;
   private dirty = new Set<DocName>();
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly gapTimers = new Map<DocName, ReturnType<typeof setTimeout>>();
   private readonly offHandlers: Array<() => void> = [];
 
   constructor(
@@ -70,7 +71,12 @@ export class DuetProvider extends ObservableV2<Events> {
     });
     on('doc:update', ({ doc, update }) => {
       const d = this.docs.get(doc);
-      if (d) Y.applyUpdate(d.doc, toBytes(update), REMOTE);
+      if (!d) return;
+      Y.applyUpdate(d.doc, toBytes(update), REMOTE);
+      // Broadcasts are not reliable across nodes: a node can die between committing an
+      // edit and publishing it, or Redis can drop it. Later edits that build on the lost
+      // one then wait in Yjs as pending. The log has it: sync if the gap stays open.
+      if (hasGap(d.doc)) this.syncIfGapStays(doc);
     });
     on('awareness', ({ doc, update }) => {
       const d = this.docs.get(doc);
@@ -164,6 +170,22 @@ export class DuetProvider extends ObservableV2<Events> {
     }
   }
 
+  /**
+   * Waits a little first: broadcasts from different nodes may arrive out of
+   * causal order, and the missing piece is usually already on its way.
+   */
+  private syncIfGapStays(name: DocName): void {
+    if (this.gapTimers.has(name)) return;
+    this.gapTimers.set(
+      name,
+      setTimeout(() => {
+        this.gapTimers.delete(name);
+        const entry = this.docs.get(name);
+        if (entry?.synced && this.socket.connected && hasGap(entry.doc)) void this.sync(name);
+      }, 500),
+    );
+  }
+
   /** Both directions: fetch what we lack, then send what the server lacks. */
   private async sync(name: DocName): Promise<void> {
     const entry = this.docs.get(name)!;
@@ -207,6 +229,7 @@ export class DuetProvider extends ObservableV2<Events> {
 
   override destroy(): void {
     clearTimeout(this.retryTimer);
+    for (const t of this.gapTimers.values()) clearTimeout(t);
     for (const off of this.offHandlers) off();
     for (const d of this.docs.values()) {
       d.awareness.destroy();
@@ -219,6 +242,11 @@ export class DuetProvider extends ObservableV2<Events> {
 /** Browsers deliver binary as ArrayBuffer, Node as Buffer. */
 export function toBytes(data: Uint8Array | ArrayBuffer): Uint8Array {
   return data instanceof Uint8Array ? data : new Uint8Array(data);
+}
+
+/** Yjs holds updates (or deletions) whose dependencies it has not seen. */
+function hasGap(doc: Y.Doc): boolean {
+  return doc.store.pendingStructs !== null || doc.store.pendingDs !== null;
 }
 
 /** An update with no structs and an empty delete set encodes as [0, 0]. */

@@ -172,3 +172,29 @@ describe('sharded adapter', () => {
     expect(performance.now() - started).toBeLessThan(250);
   });
 });
+
+describe('lost broadcasts', () => {
+  it('a client that missed a broadcast (its node died between commit and publish) fills the gap from the log', async () => {
+    const { nodes } = await startCluster(2);
+    const iv = await createInterview(nodes[0]!);
+    const a = await connectClient(nodes[0]!.url, await iv.invite('candidate', 'Cy'));
+    const b = await connectClient(nodes[1]!.url, await iv.invite('interviewer', 'Ada'));
+    // b's socket loses the next doc:update, as if the node that committed it died before publishing.
+    const socket = b.socket as unknown as { onevent: (packet: { data: unknown[] }) => void };
+    const onevent = socket.onevent.bind(socket);
+    let drop = true;
+    socket.onevent = (packet) => {
+      if (drop && packet.data[0] === 'doc:update') {
+        drop = false;
+        return;
+      }
+      onevent(packet);
+    };
+    mainFile(a).insert(0, 'lost ');
+    await waitFor(() => a.provider.pending === 0);
+    await waitFor(() => !drop);
+    mainFile(a).insert(5, 'and found');
+    // The second edit depends on the first: Yjs holds it until b syncs.
+    await waitFor(() => b.text() === 'lost and found', 5000);
+  });
+});

@@ -29,7 +29,8 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
 
   const runButton = h('button', { type: 'button', class: 'button primary small', 'data-testid': 'run', title: 'Run the file on screen (Ctrl+Enter)' }, '▶ Run');
   const stopButton = h('button', { type: 'button', class: 'button small', hidden: true }, '■ Stop');
-  const status = h('span', { class: 'run-status', role: 'status', 'data-testid': 'run-status' }, 'Run the file on screen; everyone sees the output.');
+  const idle = role === 'observer' ? 'Runs started by the interviewer or the candidate show here.' : 'Run the file on screen; everyone sees the output.';
+  const status = h('span', { class: 'run-status', role: 'status', 'data-testid': 'run-status' }, idle);
   const allow = h('input', { type: 'checkbox', checked: true });
   const allowLabel = role === 'interviewer' ? h('label', { class: 'run-allow', title: 'Whether the candidate may press Run' }, allow, ' Candidate may run') : null;
   const output = h('pre', { class: 'run-output', 'aria-label': 'Program output', 'data-testid': 'run-output', tabindex: '0' });

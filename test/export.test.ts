@@ -2,7 +2,7 @@
 import { inflateRawSync, crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { ReplayPlayer, ReplayTimeline } from '../shared/replay/index.js';
+import { loadTimeline, ReplayLoadError, ReplayPlayer, ReplayTimeline } from '../shared/replay/index.js';
 import { api, connectClient, createInterview, mainFile, startNode, waitFor } from './helpers.js';
 
 /** Reads a zip through its central directory (what unzip tools do) and checks every CRC. */
@@ -88,6 +88,13 @@ describe('export', () => {
     // A reviewer may export; a candidate or observer token may not.
     const reviewer = await iv.invite('reviewer', 'Rev');
     expect((await fetch(`${node.url}/api/interviews/${iv.interview.id}/export`, { headers: { authorization: `Bearer ${reviewer}` } })).status).toBe(200);
+    // The replay page's loader, with the reviewer's token: the same record.
+    const loaded = await loadTimeline(new ReplayTimeline(), { baseUrl: node.url, interviewId: iv.interview.id, token: reviewer, pageSize: 700 });
+    expect(loaded.length).toBe(body.events.length);
+    expect(new ReplayPlayer(loaded).seek(loaded.length).files).toEqual(body.files);
+    const refused = await loadTimeline(new ReplayTimeline(), { baseUrl: node.url, interviewId: iv.interview.id, token: await iv.invite('candidate') }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ReplayLoadError);
+    expect(refused).toMatchObject({ status: 403, code: 'forbidden' });
     for (const role of ['candidate', 'observer'] as const) {
       const r = await api(node.url, `/api/interviews/${iv.interview.id}/export`, { token: await iv.invite(role) });
       expect(r.status).toBe(403);

@@ -14,9 +14,9 @@ function pkgVersion(name: string): string {
   }
 }
 
-function run(cmd: string, args: string[]): string {
+function run(cmd: string, args: string[], cwd = PROJECT_ROOT): string {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync(cmd, args, { encoding: 'utf8', cwd, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
     return '?';
   }
@@ -31,7 +31,7 @@ export function machine(): Record<string, string | number> {
   };
 }
 
-export async function versions(): Promise<Record<string, string>> {
+export async function versions(duetRoot = PROJECT_ROOT): Promise<Record<string, string>> {
   let postgres = '?';
   const client = new pg.Client({ connectionString: DATABASE_URL });
   try {
@@ -45,7 +45,7 @@ export async function versions(): Promise<Record<string, string>> {
   }
   const redis = /redis_version:(\S+)/.exec(run('redis-cli', ['INFO', 'server']))?.[1] ?? '?';
   return {
-    duet: run('git', ['rev-parse', '--short', 'HEAD']) + (run('git', ['status', '--porcelain', 'server', 'shared']) ? ' (+ uncommitted changes)' : ''),
+    duet: run('git', ['rev-parse', '--short', 'HEAD'], duetRoot) + (run('git', ['status', '--porcelain', 'server', 'shared'], duetRoot) ? ' (+ uncommitted changes)' : ''),
     node: process.version,
     'socket.io': pkgVersion('socket.io'),
     '@socket.io/redis-adapter': pkgVersion('@socket.io/redis-adapter'),

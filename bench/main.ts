@@ -6,7 +6,8 @@
  *   --rate 5  --systems duet,hocuspocus  --trace FILE  --store postgres|sqlite
  *   --adapter sharded|classic  --hp-persist postgres|none  --env KEY=VALUE (Duet
  *   nodes, repeatable)  --no-join  --no-memory  --profile ROOMS  --only-profile
- *   --name NAME (results file name)  --seed N
+ *   --name NAME (results file name)  --seed N  --duet-root DIR (another checkout
+ *   of Duet, for before/after comparisons)
  *
  * Each step runs the systems alternately (ABAB... with the order flipped each
  * trial), every trial on fresh nodes. Results: bench/results/NAME.json (summaries,
@@ -46,6 +47,7 @@ const { values: a } = parseArgs({
     'only-profile': { type: 'boolean', default: false },
     name: { type: 'string' },
     seed: { type: 'string', default: '42' },
+    'duet-root': { type: 'string' },
   },
 });
 
@@ -83,7 +85,7 @@ const clusterOf = (system: SystemName, extra: Partial<ClusterOptions> = {}): Clu
   store: 'postgres',
   adapter: a.adapter as 'sharded' | 'classic',
   hpPersist: a['hp-persist'] as 'postgres' | 'none',
-  ...(system === 'duet' ? { env } : {}),
+  ...(system === 'duet' ? { env, duetRoot: a['duet-root'] } : {}),
   ...extra,
 });
 
@@ -185,8 +187,13 @@ async function profile(rooms: number): Promise<BenchResults['profile']> {
     try {
       const r = await runTrial({ ...workload, rooms, seed, cluster: clusterOf(system, { cpuProfDir: dir }) });
       log(`profiled ${system} ${rooms} rooms: ${describe(r)}`);
-      const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
-      if (files[0]) out[system] = summarizeProfile(join(dir, files[0]));
+      // Node 0's main thread: of its profiles, the one with the most busy time.
+      const node0 = join(dir, 'node0');
+      const profiles = readdirSync(node0)
+        .filter((f) => f.endsWith('.cpuprofile'))
+        .map((f) => summarizeProfile(join(node0, f), r.nodes[0]!.windowUs));
+      profiles.sort((x, y) => y.busyMs - x.busyMs);
+      if (profiles[0]) out[system] = profiles[0];
       if (process.env.BENCH_KEEP_PROFILES) log(`profiles kept in ${dir}`);
     } catch (err) {
       log(`profile ${system} FAILED: ${String(err)}`);
@@ -244,7 +251,7 @@ async function main(): Promise<void> {
     startedAt,
     finishedAt: '',
     machine: machine(),
-    versions: await versions(),
+    versions: await versions(a['duet-root']),
     settings: {
       clientsPerRoom: workload.clientsPerRoom,
       updatesPerSecond: workload.rate,
@@ -260,6 +267,7 @@ async function main(): Promise<void> {
       hocuspocusPersistence: a['hp-persist'] === 'postgres' ? 'extension-database to postgres (whole state, debounced 2 s / max 10 s)' : 'none (memory only)',
       generator: `1 process pinned to cpu ${workload.generatorCpu}; nodes unpinned`,
       ...(Object.keys(env).length ? { duetEnv: env } : {}),
+      ...(a['duet-root'] ? { duetRoot: a['duet-root'] } : {}),
     },
     steps: [],
     capacity: { duet: 0, hocuspocus: 0 },

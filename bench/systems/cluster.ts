@@ -28,6 +28,8 @@ export interface ClusterOptions {
   hpPersist: 'postgres' | 'none';
   /** Write a V8 CPU profile of each node here. */
   cpuProfDir?: string | undefined;
+  /** Another checkout of Duet to run (a before/after comparison); its node_modules must resolve. */
+  duetRoot?: string | undefined;
   /** Extra environment for the nodes (levers under test). */
   env?: Record<string, string>;
 }
@@ -48,6 +50,7 @@ export interface Probe {
   type: 'probe';
   eld: { p50: number; p99: number; max: number; mean: number };
   memory: NodeJS.MemoryUsage;
+  monoUs: number;
 }
 
 export function probe(node: Child, options: { reset?: boolean; gc?: boolean } = {}): Promise<Probe> {
@@ -105,8 +108,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   };
 
   const startNode = async (i: number, port: number): Promise<Child> => {
-    const nodeArgs = ['--expose-gc', '--import', 'tsx', '--import', './bench/node-probe.ts'];
-    if (options.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfDir, '--cpu-prof-name', `${options.system}-node${i}-${Date.now()}.cpuprofile`);
+    const nodeArgs = ['--expose-gc', '--import', 'tsx', '--import', join(PROJECT_ROOT, 'bench', 'node-probe.ts')];
+    // One directory per node: each thread (the main one, tsx's loader) writes its own profile.
+    if (options.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', join(options.cpuProfDir, `node${i}`));
     const common = { PORT: String(port), JWT_SECRET: secret, NODE_ENV: 'production' };
     let child: Child;
     if (options.system === 'duet') {
@@ -127,7 +131,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         ...(options.store === 'postgres' ? { DATABASE_URL, DATABASE_SCHEMA: schema } : {}),
         ...options.env,
       };
-      child = spawnChild(process.execPath, [...nodeArgs, 'server/main.ts'], { cwd: PROJECT_ROOT, env, label: `duet node ${i}`, quiet: true });
+      child = spawnChild(process.execPath, [...nodeArgs, 'server/main.ts'], { cwd: options.duetRoot ?? PROJECT_ROOT, env, label: `duet node ${i}`, quiet: true });
       nodes[i] = child;
       await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000);
     } else {

@@ -28,6 +28,8 @@ if (process.send) {
       type: 'probe',
       eld: { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max), mean: ms(eld.mean) },
       memory: process.memoryUsage(),
+      // CLOCK_MONOTONIC in µs: the clock of V8's CPU profile timestamps.
+      monoUs: Number(process.hrtime.bigint() / 1000n),
     });
     if (m.reset) eld.reset();
   });

@@ -29,6 +29,7 @@ export interface ProfileShare {
 export interface ProfileSummary {
   /** Share of wall time the thread was busy (not idle), percent. */
   busyPercent: number;
+  busyMs: number;
   byArea: ProfileShare[];
   topFunctions: ProfileShare[];
 }
@@ -44,11 +45,18 @@ export function areaOf(url: string, fn: string): string {
   return url.split('/').slice(-2).join('/');
 }
 
-export function summarizeProfile(file: string, top = 15): ProfileSummary {
+/** `window`: only samples taken within it (µs on the process's monotonic clock, as the profile's timestamps). */
+export function summarizeProfile(file: string, window?: [number, number], top = 15): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
-  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  let t = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    const dt = profile.timeDeltas[i] ?? 0;
+    t += dt;
+    if (window && (t < window[0] || t > window[1])) return;
+    self.set(id, (self.get(id) ?? 0) + dt);
+  });
   const areas = new Map<string, number>();
   const fns = new Map<string, number>();
   let idle = 0;
@@ -72,5 +80,5 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([name, us]) => ({ name, percent: Math.round((us / busy) * 1000) / 10 }));
-  return { busyPercent: Math.round((busy / Math.max(1, total)) * 1000) / 10, byArea: rank(areas), topFunctions: rank(fns) };
+  return { busyPercent: Math.round((busy / Math.max(1, total)) * 1000) / 10, busyMs: Math.round(busy / 1000), byArea: rank(areas), topFunctions: rank(fns) };
 }

@@ -20,6 +20,8 @@ export interface NodeSample {
   heapBaseMiB: number;
   heapJoinedMiB: number;
   heapActiveMiB: number;
+  /** The window on the node's monotonic clock (µs), to cut its CPU profile. */
+  windowUs: [number, number];
 }
 
 export interface TrialResult {
@@ -78,7 +80,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     await race(startP);
     const t0 = performance.now();
     const cpu0 = cluster.nodes.map((n) => cpuSeconds(n.pid));
-    await Promise.all(cluster.nodes.map((n) => probe(n, { reset: true })));
+    const atStart = await Promise.all(cluster.nodes.map((n) => probe(n, { reset: true })));
     await race(endP);
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = cluster.nodes.map((n) => cpuSeconds(n.pid));
@@ -97,6 +99,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       heapBaseMiB: MiB(heapOf(base[i]!)),
       heapJoinedMiB: MiB(heapOf(joined[i]!)),
       heapActiveMiB: MiB(heapOf(active[i]!)),
+      windowUs: [atStart[i]!.monoUs, eld[i]!.monoUs],
     }));
     return { workload, nodes, pinnedCpu };
   } finally {

@@ -136,7 +136,7 @@ describe('three nodes: the join rule under load', () => {
     // And the REST view (any node) says the same.
     const doc = await api(nodes[2]!.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
     expect(doc.body.files['main.ts']).toBe(fromLog);
-  }, 90_000);
+  }, 180_000);
 });
 
 describe('sharded adapter', () => {

@@ -10,7 +10,7 @@ import { can, CHAT_CHANNELS, type ChatChannel, type Role } from '../../shared/ro
 import { isErrorBody } from '../../shared/errors.js';
 import type { DuetClientSocket } from '../../shared/provider.js';
 import { colorOf } from './colors.js';
-import { clear, h, timeOf } from './dom.js';
+import { clear, h, tablistKeys, timeOf } from './dom.js';
 
 export interface ChatView {
   readonly element: HTMLElement;
@@ -51,11 +51,13 @@ export function createChatView(socket: DuetClientSocket, role: Role, selfSub: st
       class: 'chat-tab',
       'data-channel': c,
       title: CHANNEL_HINT[c],
-      onclick: () => select(c),
+      // A mouse click goes on to the message field; arrow keys (a synthetic click, detail 0) stay on the tabs.
+      onclick: (e: Event) => select(c, (e as MouseEvent).detail > 0),
     });
     tabButtons.set(c, button);
     tabBar.append(button);
   }
+  tablistKeys(tabBar);
   const list = h('ol', { class: 'chat-list', 'aria-live': 'polite', 'aria-label': 'Messages', 'data-testid': 'chat-list' });
   const input = h('textarea', {
     class: 'chat-input',
@@ -94,11 +96,11 @@ export function createChatView(socket: DuetClientSocket, role: Role, selfSub: st
     }
   }
 
-  function select(channel: ChatChannel): void {
+  function select(channel: ChatChannel, focusInput: boolean): void {
     active = channel;
     unread.set(channel, 0);
     render();
-    input.focus();
+    if (focusInput && !input.disabled) input.focus();
   }
 
   function add(message: ChatMessage): void {

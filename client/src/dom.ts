@@ -55,3 +55,22 @@ export async function copyText(text: string): Promise<boolean> {
     return ok;
   }
 }
+
+/**
+ * Arrow keys, Home and End move between the tabs of a tablist and select
+ * the focused one (the WAI-ARIA tabs pattern), so Tab itself moves on to
+ * the content instead of walking every tab.
+ */
+export function tablistKeys(list: HTMLElement): void {
+  list.addEventListener('keydown', (e) => {
+    const tabs = [...list.querySelectorAll<HTMLElement>('[role="tab"]')].filter((t) => !t.hidden);
+    const i = tabs.indexOf(document.activeElement as HTMLElement);
+    if (i < 0) return;
+    const next =
+      e.key === 'ArrowRight' ? tabs[(i + 1) % tabs.length] : e.key === 'ArrowLeft' ? tabs[(i - 1 + tabs.length) % tabs.length] : e.key === 'Home' ? tabs[0] : e.key === 'End' ? tabs.at(-1) : undefined;
+    if (!next) return;
+    e.preventDefault();
+    next.focus();
+    next.click();
+  });
+}

@@ -14,7 +14,7 @@ import { api, ApiError } from './api-client.js';
 import { createChatView } from './chat-view.js';
 import { assignColors, colorOf, initials } from './colors.js';
 import { connectRoom, type Refusal, type RoomConnection } from './connection.js';
-import { h } from './dom.js';
+import { h, tablistKeys } from './dom.js';
 import { createEditorView } from './editor-view.js';
 import { createInvitePanel } from './invite-panel.js';
 import { monaco } from './monaco-setup.js';
@@ -36,6 +36,11 @@ export function startRoom(root: HTMLElement, interviewId: string): void {
   if (!token || !claims) return fail('no_token');
   if (isExpired(claims)) return fail('token_expired');
   if (claims.iid !== undefined && claims.iid !== interviewId) return fail('wrong_interview');
+  // A reviewer's link opened as a room: reviewers replay, they do not join live.
+  if (claims.role === 'reviewer') {
+    location.replace(`/replay/${encodeURIComponent(interviewId)}#token=${token}`);
+    return;
+  }
 
   showScreen(root, 'Joining the interview…', 'Connecting to the server.', [], 'info');
   let conn: RoomConnection | undefined;
@@ -143,11 +148,13 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     chat.setVisible(id === 'chat');
     if (id === 'notes') notes?.layout();
   }
+  const sideTabList = h('div', { class: 'side-tabs', role: 'tablist', 'aria-label': 'Side panel' }, ...tabButtons);
+  tablistKeys(sideTabList);
   const sidebar = h(
     'aside',
     { class: 'sidebar', 'aria-label': 'Interview' },
     participants.element,
-    tabs.length > 1 ? h('div', { class: 'side-tabs', role: 'tablist' }, ...tabButtons) : null,
+    tabs.length > 1 ? sideTabList : null,
     ...panes,
   );
   selectTab('chat');

@@ -3,7 +3,7 @@
  * typing, read-only observers, what a candidate's page never receives, chat
  * routing, and a node restart with edits made while it was down.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { defaultRunnerConfig } from '../../server/runner/config.js';
 import { hasBwrap, TEST_LIMITS } from '../runner-fixtures.js';
 import { api, createInterview, interviewerToken, startNode, tempDir, waitFor } from '../helpers.js';
@@ -301,6 +301,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
   it('after the node restarts the pages reconnect, keep their text, and send what was typed while it was down', async () => {
     const dataDir = tempDir();
     const first = await startNode({ dataDir }, { ...NODE_OPTIONS, keepOpen: true });
+    onTestFinished(() => first.close()); // closed by hand below; this covers a failure before that
     const port = Number(new URL(first.url).port);
     const iv = await createInterview(first, 'Restart', 'python');
     const interviewer = await openRoom(browser, first.url, iv.interview.id, iv.token);

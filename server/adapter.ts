@@ -126,7 +126,10 @@ export async function createRedisAdapter(
       instance.addAll = (id: string, rooms: Set<string>) => {
         const fresh = [...rooms].some((r) => !instance.rooms.has(r));
         addAll(id, rooms);
-        return fresh ? subscribed() : undefined;
+        // Bounded: while Redis is down the subscription waits for it, and a join must
+        // not hang on that (the joiner still reads the log; a missed broadcast shows
+        // as a gap its client repairs).
+        return fresh ? bounded(subscribed(), 2000) : undefined;
       };
     }
     return instance;
@@ -155,4 +158,14 @@ export async function createRedisAdapter(
       );
     },
   };
+}
+
+function bounded(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

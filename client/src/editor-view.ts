@@ -10,7 +10,7 @@ import type { Awareness } from 'y-protocols/awareness';
 import { LANGUAGES, type Language } from '../../shared/languages.js';
 import { clear, h } from './dom.js';
 import { fileNameProblem, freshFileName } from './file-names.js';
-import { monaco, monacoTheme } from './monaco-setup.js';
+import { monaco, monacoLanguage, monacoTheme } from './monaco-setup.js';
 import { peersByFile, publishCursor, RemoteCursors } from './remote-cursors.js';
 
 interface FileModel {
@@ -88,7 +88,7 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     const existing = models.get(path);
     if (existing && existing.text === text) return existing;
     if (existing) dropModel(path); // same path, new Y.Text (a rename back, or a concurrent re-create)
-    const model = monaco.editor.createModel('', language, monaco.Uri.from({ scheme: 'duet', path: `/${++uriCounter}/${path}` }));
+    const model = monaco.editor.createModel('', monacoLanguage(language), monaco.Uri.from({ scheme: 'duet', path: `/${++uriCounter}/${path}` }));
     model.setEOL(monaco.editor.EndOfLineSequence.LF);
     const binding = new MonacoBinding(text, model, new Set([editor]));
     const entry = { text, model, binding };
@@ -252,7 +252,14 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
   }
 
   addButton.addEventListener('click', () => startEditing(null));
-  const onFiles = () => sync();
+  const onFiles = (event: Y.YMapEvent<Y.Text>) => {
+    // Someone renamed the file on screen (one key deleted, one added, in one transaction): follow it.
+    const changes = [...event.changes.keys];
+    const added = changes.filter(([, c]) => c.action === 'add').map(([k]) => k);
+    const renamedAway = changes.some(([k, c]) => k === currentPath && c.action === 'delete');
+    if (renamedAway && added.length === 1 && files.get(added[0]!) instanceof Y.Text) show(added[0]);
+    sync();
+  };
   files.observe(onFiles);
   // Cursor moves fire constantly; only redraw the tabs when someone changes file.
   const onAwareness = () => {
@@ -267,7 +274,7 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     currentPath: () => currentPath,
     setLanguage(next) {
       language = next;
-      for (const { model } of models.values()) monaco.editor.setModelLanguage(model, next);
+      for (const { model } of models.values()) monaco.editor.setModelLanguage(model, monacoLanguage(next));
     },
     setReadOnly(next, reason) {
       readOnly = next;

@@ -69,4 +69,9 @@ export function monacoTheme(): string {
 }
 dark.addEventListener('change', () => monaco.editor.setTheme(monacoTheme()));
 
+/** The Monaco language for an interview language; one this build does not colour shows as plain text. */
+export function monacoLanguage(id: string): string {
+  return monaco.languages.getLanguages().some((l) => l.id === id) ? id : 'plaintext';
+}
+
 export { monaco };

@@ -97,6 +97,17 @@ export async function createRedisAdapter(
     }
   };
 
+  // Fail at start-up, with the fix in the message, rather than at the first join.
+  try {
+    await subscribed();
+  } catch (err) {
+    await Promise.all([pub, sub].map((c) => c.destroy()));
+    if (config.redisAdapter === 'sharded' && /unknown command/i.test(String(err))) {
+      throw new Error('REDIS_ADAPTER=sharded needs Redis 7 or newer (sharded pub/sub); upgrade Redis or set REDIS_ADAPTER=classic');
+    }
+    throw err;
+  }
+
   // The adapter publishes without catching; a broadcast from a late disconnect
   // handler after close() would be an unhandled rejection. Once closing, the
   // adapter's publishes go nowhere instead.

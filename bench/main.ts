@@ -5,7 +5,7 @@
  * Options: --rooms 100,500  --trials 3  --duration 10  --warmup 3  --clients 4
  *   --rate 5  --systems duet,hocuspocus  --trace FILE  --store postgres|sqlite
  *   --adapter sharded|classic  --hp-persist postgres|none  --env KEY=VALUE (Duet
- *   nodes, repeatable)  --no-join  --no-memory  --profile ROOMS  --only-profile
+ *   nodes, repeatable)  --no-sweep  --no-join  --no-memory  --profile ROOMS  --only-profile
  *   --name NAME (results file name)  --seed N  --duet-root DIR (another checkout
  *   of Duet, for before/after comparisons)
  *
@@ -43,6 +43,7 @@ const { values: a } = parseArgs({
     env: { type: 'string', multiple: true, default: [] },
     'no-join': { type: 'boolean', default: false },
     'no-memory': { type: 'boolean', default: false },
+    'no-sweep': { type: 'boolean', default: false },
     profile: { type: 'string' },
     'only-profile': { type: 'boolean', default: false },
     name: { type: 'string' },
@@ -276,7 +277,7 @@ async function main(): Promise<void> {
     targets: [],
   };
   if (!a['only-profile']) {
-    results.steps = await sweep();
+    if (!a['no-sweep']) results.steps = await sweep();
     results.capacity = { duet: capacity(results.steps, 'duet'), hocuspocus: capacity(results.steps, 'hocuspocus') };
     if (!a['no-join']) {
       for (const system of systems) {

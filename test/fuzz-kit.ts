@@ -16,7 +16,7 @@ import { api, connectClient, createInterview, mainFile, startNode, waitFor, type
 export const FUZZ_SCALE = Math.max(1, Number(process.env.FUZZ_SCALE ?? 1) || 1);
 
 /** Per fuzz test: generous, since a loaded CI machine is slower and the long mode does FUZZ_SCALE times the work. */
-export const FUZZ_TIMEOUT = 120_000 * FUZZ_SCALE;
+export const FUZZ_TIMEOUT = 300_000 * FUZZ_SCALE;
 
 /** Cases for one property: `base` per `npm test`, times FUZZ_SCALE. */
 export function runs(base: number): number {

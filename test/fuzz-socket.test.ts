@@ -134,6 +134,15 @@ const foreignCase: fc.Arbitrary<Case> = fc
   .tuple(FOREIGN_EVENTS, fc.constantFrom<'cand' | 'obs'>('cand', 'obs'), junk)
   .map(([event, socket, payload]) => ({ event, socket, payload }));
 
+function serialisable(payload: unknown): boolean {
+  try {
+    JSON.stringify(payload);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** What an accepted event adds to the log. */
 const LOGGED_AS: { [event: string]: string } = {
   'doc:update': 'doc',
@@ -159,7 +168,10 @@ describe('fuzzing the Socket.IO events', () => {
     let cases = 0;
 
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.oneof({ weight: 4, arbitrary: ownCase }, { weight: 1, arbitrary: foreignCase }), { minLength: 50, maxLength: 150 }), async (batch) => {
+      fc.asyncProperty(fc.array(fc.oneof({ weight: 4, arbitrary: ownCase }, { weight: 1, arbitrary: foreignCase }), { minLength: 50, maxLength: 150 }), async (generated) => {
+        // What socket.io-client itself cannot serialise (fast-check likes keys such as
+        // "__proto__", which give an object a Date prototype) never reaches the node.
+        const batch = generated.filter((c) => serialisable(c.payload));
         // One batch in flight at once over the two sockets, each with its ack.
         const replies = await Promise.all(
           batch.map((c) => (sockets[c.socket] as any).timeout(10_000).emitWithAck(c.event, c.payload) as Promise<unknown>),
@@ -177,7 +189,7 @@ describe('fuzzing the Socket.IO events', () => {
     );
 
     expect(disconnects).toBe(0);
-    expect(cases).toBeGreaterThanOrEqual(runs(60) * 50);
+    expect(cases).toBeGreaterThanOrEqual(runs(60) * 45);
     // The fuzzer reached past the schemas: refusals of several kinds, not just invalid_payload.
     expect(codes.get('invalid_payload')).toBeGreaterThan(0);
     expect(codes.get('unknown_event')).toBeGreaterThan(0);

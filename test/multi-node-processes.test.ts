@@ -35,6 +35,8 @@ describe('nodes as processes', () => {
       const token = await tokens.invite(nodes[0]!.url, iv, i % 2 ? 'candidate' : 'interviewer', `t${i}`);
       typists.push(typist(await connectClient(lb.url(nodes[0]!.url), token), `t${i}`));
     }
+    let moved = 0;
+    for (const t of typists) t.client.socket.on('disconnect', () => moved++);
     const stop = keepTyping(typists, 9);
     await new Promise((r) => setTimeout(r, 800));
     const victim = nodes[1]!;
@@ -44,6 +46,8 @@ describe('nodes as processes', () => {
     // Its clients reconnect through the balancer to the others and keep typing.
     await new Promise((r) => setTimeout(r, 1200));
     await stop();
+    // The balancer had put two of the six on the victim.
+    expect(moved).toBe(2);
     await expectEverythingKept(typists, schema, iv.id);
   }, 120_000);
 
@@ -56,6 +60,8 @@ describe('nodes as processes', () => {
       const token = await tokens.invite(nodes[0]!.url, iv, 'candidate', `g${i}`);
       typists.push(typist(await connectClient(lb.url(nodes[0]!.url), token), `g${i}`));
     }
+    let moved = 0;
+    for (const t of typists) t.client.socket.on('disconnect', () => moved++);
     const stop = keepTyping(typists, 11);
     await new Promise((r) => setTimeout(r, 500));
     const leaving = nodes[0]!;
@@ -67,6 +73,7 @@ describe('nodes as processes', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     await new Promise((r) => setTimeout(r, 800));
     await stop();
+    expect(moved).toBe(2);
     await expectEverythingKept(typists, schema, iv.id);
   }, 120_000);
 

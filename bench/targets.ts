@@ -1,0 +1,44 @@
+/** The issue's targets, checked against a run's results. */
+import type { BenchResults, Target } from './report.js';
+import type { SystemName } from './workload.js';
+
+export function targets(r: BenchResults): Target[] {
+  const roomSteps = [...new Set(r.steps.map((s) => s.rooms))].sort((x, y) => x - y);
+  const at500 = (s: SystemName) => r.steps.find((x) => x.system === s && x.rooms === 500);
+  const d = at500('duet');
+  const h = at500('hocuspocus');
+  const list: Target[] = [
+    {
+      what: 'cross-node p50 at 500 rooms × 4, 5 updates/s',
+      goal: '≤ 3 ms',
+      measured: d ? `${d.cross.p50} ms` : 'not run',
+      met: d ? d.cross.p50 <= 3 : null,
+    },
+    {
+      what: 'cross-node p99 at 500 rooms',
+      goal: '≤ 20 ms',
+      measured: d ? `${d.cross.p99} ms` : 'not run',
+      met: d ? d.cross.p99 <= 20 : null,
+    },
+    {
+      what: 'p99 vs Hocuspocus at 500 rooms, same run',
+      goal: '≤ half',
+      measured: d && h ? `${d.cross.p99} vs ${h.cross.p99} ms` : 'not run',
+      met: d && h ? d.cross.p99 <= h.cross.p99 / 2 : null,
+    },
+    {
+      what: 'capacity (p99 ≤ 50 ms, nothing lost)',
+      goal: '≥ 2 × Hocuspocus',
+      measured: `${r.capacity.duet} vs ${r.capacity.hocuspocus} rooms${roomSteps.length ? ` (steps ${roomSteps.join(', ')})` : ''}`,
+      met: r.steps.length ? r.capacity.duet >= 2 * r.capacity.hocuspocus && r.capacity.duet > 0 : null,
+    },
+  ];
+  const dm = r.memory.find((m) => m.system === 'duet');
+  list.push({ what: 'memory per idle socket', goal: '≤ 20 KiB', measured: dm ? `${dm.heapPerSocketKiB} KiB heap, ${dm.rssPerSocketKiB} KiB RSS` : 'not run', met: dm ? Math.max(dm.heapPerSocketKiB, dm.rssPerSocketKiB) <= 20 : null });
+  const big = r.steps.filter((s) => s.system === 'duet').sort((x, y) => y.rooms - x.rooms)[0];
+  list.push({ what: 'memory per active room', goal: '≤ 1 MiB', measured: big ? `${big.heapPerRoomKiB} KiB heap, ${big.rssPerRoomKiB} KiB RSS (at ${big.rooms} rooms)` : 'not run', met: big ? Math.max(big.heapPerRoomKiB, big.rssPerRoomKiB) <= 1024 : null });
+  const dj = r.join.find((j) => j.system === 'duet');
+  list.push({ what: 'cold join, 20k updates of history', goal: 'p95 ≤ 30 ms', measured: dj ? `p95 ${dj.cold.p95} ms (${dj.cold.count} joins)` : 'not run', met: dj ? dj.cold.p95 <= 30 && dj.failures === 0 : null });
+  return list;
+}
+

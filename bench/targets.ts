@@ -4,6 +4,8 @@ import type { SystemName } from './workload.js';
 
 export function targets(r: BenchResults): Target[] {
   const roomSteps = [...new Set(r.steps.map((s) => s.rooms))].sort((x, y) => x - y);
+  const top = roomSteps.at(-1) ?? 0;
+  const capText = (s: SystemName) => (r.capacity[s] >= top && top > 0 ? `≥ ${r.capacity[s]}` : String(r.capacity[s]));
   const at500 = (s: SystemName) => r.steps.find((x) => x.system === s && x.rooms === 500);
   const d = at500('duet');
   const h = at500('hocuspocus');
@@ -29,8 +31,9 @@ export function targets(r: BenchResults): Target[] {
     {
       what: 'capacity (p99 ≤ 50 ms, nothing lost)',
       goal: '≥ 2 × Hocuspocus',
-      measured: `${r.capacity.duet} vs ${r.capacity.hocuspocus} rooms${roomSteps.length ? ` (steps ${roomSteps.join(', ')})` : ''}`,
-      met: r.steps.length ? r.capacity.duet >= 2 * r.capacity.hocuspocus && r.capacity.duet > 0 : null,
+      measured: `${capText('duet')} vs ${capText('hocuspocus')} rooms${roomSteps.length ? ` (steps ${roomSteps.join(', ')})` : ''}`,
+      // A system that passed the largest step has a capacity the sweep did not find.
+      met: !r.steps.length ? null : r.capacity.duet >= 2 * r.capacity.hocuspocus && r.capacity.duet > 0 ? true : r.capacity.duet >= top ? null : false,
     },
   ];
   const dm = r.memory.find((m) => m.system === 'duet');

@@ -6,6 +6,7 @@
  * open file descriptors and live handles, and its rooms, sockets and listeners.
  */
 import { readdirSync } from 'node:fs';
+import { writeHeapSnapshot } from 'node:v8';
 import { pino } from 'pino';
 import { createServer } from '../server/app.js';
 import { defaultConfig, type Config } from '../server/config.js';
@@ -52,6 +53,8 @@ function sample() {
 
 process.on('message', (msg: { type: string }) => {
   if (msg.type === 'sample') process.send!({ type: 'sample', sample: sample() });
+  // A heap snapshot for chasing a trend (npm run soak -- --snapshots DIR).
+  if (msg.type === 'snapshot') process.send!({ type: 'snapshot', file: (gc?.(), writeHeapSnapshot((msg as { file?: string }).file)) });
   if (msg.type === 'close') void server.close().then(() => process.exit(0));
 });
 process.send!({ type: 'listening', port, gc: gc !== undefined });

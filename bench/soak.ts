@@ -40,6 +40,7 @@ const ROOMS = arg('rooms', 20);
 const EDITS = arg('edits', 40);
 const UNLOAD_MS = 2000;
 const jsonOut = process.argv.includes('--json') ? process.argv[process.argv.indexOf('--json') + 1] : undefined;
+const snapshotDir = process.argv.includes('--snapshots') ? process.argv[process.argv.indexOf('--snapshots') + 1] : undefined;
 
 const SECRET = 'soak-secret-that-is-long-enough-for-hs256!';
 const dataDir = mkdtempSync(join(tmpdir(), 'duet-soak-'));
@@ -160,6 +161,13 @@ try {
   totalEvents += await cycle(0);
   cycles++;
   const baseline = await record('baseline');
+  const snapshot = async (name: string) => {
+    if (!snapshotDir) return;
+    const done = next('snapshot');
+    child.proc.send({ type: 'snapshot', file: join(snapshotDir, `${name}.heapsnapshot`) });
+    console.log(`heap snapshot: ${(await done).file}`);
+  };
+  await snapshot('baseline');
   let loaded: Sample | undefined;
   totalEvents += await cycle(cycles, async () => {
     loaded = await sample();
@@ -173,6 +181,7 @@ try {
     await record(`cycle ${cycles}`);
   }
   const last = await record('end');
+  await snapshot('end');
   const peakHeap = Math.max(...rows.map((r) => r.s.heapUsed));
   // Least-squares slope of the heap over the cycles after the baseline: a leak grows per cycle.
   const after = rows.filter((r) => r.label.startsWith('cycle'));

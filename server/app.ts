@@ -166,8 +166,13 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         //    packet, makes socket.io-client reconnect, through the load balancer,
         //    to another node; unacknowledged edits are resent from there.
         io.local.emit('error', { code: 'unavailable', message: 'this node is shutting down; reconnecting to another' });
-        await timeLimit(new Promise<void>((resolve) => io.close(() => resolve())), left());
+        const ioClosed = new Promise<void>((resolve) => io.close(() => resolve()));
+        // io.close() ends with httpServer.close(), which would wait for idle
+        // keep-alive HTTP connections (browsers keep them for minutes): give the
+        // transports a moment to close cleanly, then drop whatever is left.
+        await timeLimit(ioClosed, Math.min(left(), 500));
         httpServer.closeAllConnections();
+        await timeLimit(ioClosed, left());
         // 4. What the disconnects queued (leave events), then release the rest.
         await timeLimit(ctx.writer.idle(), left());
         await ctx.rooms.closeAll();

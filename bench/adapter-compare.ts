@@ -40,6 +40,8 @@ interface Result {
   p99: number;
   max: number;
   cpuUsPerDelivery: number;
+  /** Pub/sub messages the nodes took off Redis (and decoded) per delivery to a client. */
+  redisMessagesPerDelivery: number;
 }
 
 async function run(adapter: 'classic' | 'sharded', schema: string): Promise<Result> {
@@ -62,6 +64,18 @@ async function run(adapter: 'classic' | 'sharded', schema: string): Promise<Resu
     });
     const server = await createServer(config, { logger: pino({ level: 'silent' }) });
     nodes.push({ server, url: (await server.listen(0, '127.0.0.1')).url });
+  }
+  // Count what each node's subscriber receives: the classic adapter's onmessage,
+  // the sharded one's onRawMessage (both are called through `this`).
+  let received = 0;
+  for (const n of nodes) {
+    const a = n.server.ctx.io.of('/').adapter as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const name = adapter === 'classic' ? 'onmessage' : 'onRawMessage';
+    const original = a[name]!.bind(a);
+    a[name] = (...args: unknown[]) => {
+      if (measuring) received++;
+      return original(...args);
+    };
   }
   const tokens = nodes[0]!.server.ctx.tokens;
   const sockets: Socket[] = [];
@@ -136,6 +150,7 @@ async function run(adapter: 'classic' | 'sharded', schema: string): Promise<Resu
     p99: +q(0.99).toFixed(2),
     max: +(latencies[latencies.length - 1] ?? NaN).toFixed(1),
     cpuUsPerDelivery: Math.round((cpu.user + cpu.system) / Math.max(1, latencies.length)),
+    redisMessagesPerDelivery: +(received / Math.max(1, latencies.length)).toFixed(2),
   };
 }
 

@@ -47,9 +47,15 @@ describe('fuzzing the REST API', () => {
       fc.integer({ min: 200, max: 5000 }).map((n) => 'x'.repeat(n)),
     );
     const path = fc.oneof(
-      fc.constantFrom('/api/interviews', '/api/interviews/', '/api', '/api/', '/healthz', '/readyz', '/api//interviews'),
+      fc.constantFrom('/api/interviews', '/api/interviews/', '/api', '/api/', '/healthz', '/readyz', '/api//interviews', '/metrics'),
+      // The static client: traversal must never reach a file outside dist/client.
+      fc
+        .constantFrom('/assets/', '/', '/room/', '/replay/')
+        .chain((base) =>
+          fc.constantFrom('..%2f..%2fpackage.json', '%2e%2e/%2e%2e/package.json', '..\\..\\package.json', '....//....//package.json', '%c0%ae%c0%ae/package.json', 'x%00.js', id).map((t) => base + t),
+        ),
       segment.map((s) => `/api/interviews/${s}`),
-      fc.tuple(segment, fc.constantFrom('invites', 'end', 'document', 'events', 'nothing', '')).map(([s, tail]) => `/api/interviews/${s}/${tail}`),
+      fc.tuple(segment, fc.constantFrom('invites', 'end', 'document', 'events', 'export', 'files.zip', 'nothing', '')).map(([s, tail]) => `/api/interviews/${s}/${tail}`),
       fc.tuple(segment, segment).map(([s, t]) => `/api/interviews/${s}/invites/${t}`),
       fc
         .tuple(fc.oneof(fc.constantFrom('-1', '0', '1e9', 'abc', '', '1.5', '[]', '99999999999999999999'), fc.string({ maxLength: 8 }).map(encodeURIComponent)), fc.constantFrom('after', 'limit', 'after[]', 'x', 'limit[$gt]'))
@@ -99,9 +105,14 @@ describe('fuzzing the REST API', () => {
             const text = await res.text();
             statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
             expect(res.status, `${r.method} ${r.path.slice(0, 80)} -> ${res.status} ${text.slice(0, 200)}`).toBeLessThan(500);
+            // Nothing outside the client's directory is ever served.
+            expect(text).not.toContain('"devDependencies"');
             if (r.method === 'HEAD' || res.status === 204) return;
+            // The client's pages, its static files (405 to an OPTIONS) and the metrics are not JSON; everything under /api is.
+            if (!r.path.startsWith('/api')) return;
             if (res.status >= 400) {
-              const parsed = JSON.parse(text);
+              let parsed: any;
+              expect(() => (parsed = JSON.parse(text)), `${r.method} ${r.path.slice(0, 80)} -> ${res.status} ${JSON.stringify(text.slice(0, 100))}`).not.toThrow();
               expect(Object.keys(parsed)).toEqual(['error']);
               const code = parsed.error.code as keyof typeof ERROR_STATUS;
               expect(ERROR_STATUS[code], `unknown code ${code}`).toBe(res.status);

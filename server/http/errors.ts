@@ -17,7 +17,8 @@ export function errorHandler(ctx: ServerContext): ErrorRequestHandler {
     } else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
       // Other client errors raised by body-parser and the router (broken gzip or
       // deflate bodies, malformed percent-encoding, ...): found by fuzzing, were 500s.
-      e = new DuetError(err.status === 413 ? 'too_large' : 'invalid_payload', 'the request could not be read');
+      const code = err.status === 413 ? 'too_large' : err.status === 404 ? 'not_found' : err.status === 403 ? 'forbidden' : 'invalid_payload';
+      e = new DuetError(code, code === 'not_found' ? 'no such file' : 'the request could not be read');
     } else {
       ctx.log.error({ err }, 'unhandled error in HTTP handler');
       e = new DuetError('internal', 'internal error');

@@ -31,6 +31,12 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     DATA_DIR=/data
 WORKDIR /app
+# The code runner's sandbox and default languages (JavaScript and TypeScript
+# run on this image's node; Python 3 and GNU time for the peak-memory figure).
+# bubblewrap needs unprivileged user namespaces: see docs/runner.md for the
+# seccomp profile Docker needs to allow them.
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap python3 time \
+    && rm -rf /var/lib/apt/lists/*
 COPY --from=deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
 COPY --chown=root:root package.json tsconfig.json ./

@@ -9,7 +9,8 @@ import { io as ioc, type Socket } from 'socket.io-client';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ConfigError, loadConfig } from '../server/config.js';
 import { clientIp } from '../server/limits/client-ip.js';
-import { api, createInterview, startNode } from './helpers.js';
+import { spawnRedis, uniquePrefix } from './fixtures/services.js';
+import { api, createInterview, startNode, waitFor } from './helpers.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -67,6 +68,31 @@ describe('per-IP limits', () => {
     const outcomes = [];
     for (const node of [a, b, a, b, a, b]) outcomes.push((await attempt(node.url, token)).outcome);
     expect(outcomes).toEqual(['ok', 'ok', 'ok', 'ok', 'rate_limited', 'rate_limited']);
+  });
+
+  it('with Redis down the limits fall back to each node\'s memory: nobody is locked out, and they still bite', async () => {
+    const redis = await spawnRedis();
+    const node = await startNode({ redisUrl: redis.url, redisKeyPrefix: uniquePrefix(), handshakesPerMinute: 3, httpRequestsPerMinute: 1000 });
+    const iv = await createInterview(node);
+    const token = await iv.invite('candidate');
+    await redis.stop();
+    // The handshake passes the limiter (Redis is not there to ask) and is judged on its token.
+    const handshake = () =>
+      new Promise<string>((resolve) => {
+        const s = ioc(node.url, { auth: { token }, transports: ['websocket'], forceNew: true, reconnection: false });
+        onTestFinished(() => {
+          s.disconnect();
+        });
+        s.once('connect', () => resolve('ok'));
+        s.once('connect_error', (err: Error & { data?: { code: string } }) => resolve(err.data?.code ?? err.message));
+      });
+    const outcomes = [];
+    for (let i = 0; i < 4; i++) outcomes.push(await handshake());
+    expect(outcomes).toEqual(['ok', 'ok', 'ok', 'rate_limited']);
+    expect((await api(node.url, `/api/interviews/${iv.interview.id}`, { token: iv.token })).status).toBe(200);
+    // Redis back before the node closes, so the adapter's queued commands complete (this test is about the limiter).
+    await redis.start();
+    await waitFor(async () => (await api(node.url, '/readyz')).status === 200, 10_000, 50);
   });
 
   it('believes X-Forwarded-For only from a proxy on loopback', () => {

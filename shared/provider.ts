@@ -52,11 +52,21 @@ export class DuetProvider extends ObservableV2<Events> {
   private readonly gapTimers = new Map<DocName, ReturnType<typeof setTimeout>>();
   private readonly offHandlers: Array<() => void> = [];
 
+  private readonly resyncTimer: ReturnType<typeof setInterval>;
+
   constructor(
     readonly socket: DuetClientSocket,
     docNames: DocName[] = ['main'],
+    options: { resyncEveryMs?: number } = {},
   ) {
     super();
+    // A node can commit an edit and die before broadcasting it; when nothing
+    // later builds on that edit, no gap shows. A cheap periodic sync (a state
+    // vector each way) brings such an edit in from the log.
+    this.resyncTimer = setInterval(() => {
+      if (!this.socket.connected) return;
+      for (const [name, entry] of this.docs) if (entry.synced) void this.sync(name);
+    }, options.resyncEveryMs ?? 30_000);
     for (const name of docNames) this.attach(name);
 
     const on = <E extends keyof ServerToClientEvents>(event: E, fn: ServerToClientEvents[E]) => {
@@ -229,6 +239,7 @@ export class DuetProvider extends ObservableV2<Events> {
 
   override destroy(): void {
     clearTimeout(this.retryTimer);
+    clearInterval(this.resyncTimer);
     for (const t of this.gapTimers.values()) clearTimeout(t);
     for (const off of this.offHandlers) off();
     for (const d of this.docs.values()) {

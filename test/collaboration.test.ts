@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { DuetProvider } from '../shared/provider.js';
 import * as Y from 'yjs';
-import { api, seededRandom, connectClient, createInterview, mainFile, startNode, waitFor } from './helpers.js';
+import { api, seededRandom, connectClient, connectSocket, createInterview, mainFile, startNode, waitFor } from './helpers.js';
 
 describe('collaborative editing on one node', () => {
   it('two editors typing concurrently converge, and a late joiner gets the whole document', async () => {
@@ -50,5 +51,29 @@ describe('collaborative editing on one node', () => {
       expect(page.body.next).toBe(after);
     }
     expect(replay.getMap<Y.Text>('files').get('main.ts')!.toString()).toBe(a.text());
+  });
+});
+
+describe('an edit committed but never broadcast', () => {
+  it('reaches connected clients through their periodic resync', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const socket = connectSocket(node.url, await iv.invite('candidate'));
+    const provider = new DuetProvider(socket, ['main'], { resyncEveryMs: 200 });
+    onTestFinished(() => provider.destroy());
+    await provider.whenSynced('main');
+
+    // What a node that dies between its commit and its broadcast leaves behind:
+    // the edit is in the log, and no client was told.
+    const writer = new Y.Doc();
+    Y.applyUpdate(writer, Y.encodeStateAsUpdate(provider.doc('main')));
+    const before = Y.encodeStateVector(writer);
+    writer.getMap<Y.Text>('files').get('main.ts')!.insert(0, 'committed, never broadcast');
+    await node.server.ctx.store.append(
+      iv.interview.id,
+      [{ type: 'doc', at: new Date().toISOString(), actor: { sub: 'x', name: 'X', role: 'interviewer' }, doc: 'main', bin: Y.encodeStateAsUpdate(writer, before), data: { doc: 'main' } }],
+      { requireOpen: true },
+    );
+    await waitFor(() => provider.doc('main').getMap<Y.Text>('files').get('main.ts')!.toString() === 'committed, never broadcast');
   });
 });

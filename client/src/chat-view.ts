@@ -125,26 +125,7 @@ export function createChatView(socket: DuetClientSocket, role: Role, selfSub: st
     clear(list);
     const shown = messages.get(active) ?? [];
     if (shown.length === 0) list.append(h('li', { class: 'chat-empty' }, active === 'panel' ? 'Private notes to the panel go here.' : 'No messages yet.'));
-    for (const m of shown) {
-      if ('notice' in m) {
-        list.append(h('li', { class: 'chat-notice', 'data-channel': m.channel }, h('time', { datetime: m.at }, timeOf(m.at)), ' ', m.text));
-        continue;
-      }
-      list.append(
-        h(
-          'li',
-          { class: `chat-message${m.from.sub === selfSub ? ' mine' : ''}`, 'data-channel': m.channel },
-          h(
-            'div',
-            { class: 'chat-meta' },
-            h('span', { class: 'chat-author', style: `color:${colorOf(m.from.sub)}` }, m.from.name),
-            h('span', { class: `role-tag role-${m.from.role}` }, m.from.role),
-            h('time', { datetime: m.at, title: new Date(m.at).toLocaleString() }, timeOf(m.at)),
-          ),
-          h('p', { class: 'chat-text' }, m.text),
-        ),
-      );
-    }
+    for (const m of shown) list.append('notice' in m ? chatNoticeItem(m.channel, m.at, m.text) : chatMessageItem(m, selfSub));
     const last = shown.at(-1);
     if (atBottom || (last && !('notice' in last) && last.from.sub === selfSub)) list.scrollTop = list.scrollHeight;
     const canSend = can.sendChat(role, active) && !ended;
@@ -191,4 +172,25 @@ export function createChatView(socket: DuetClientSocket, role: Role, selfSub: st
       render();
     },
   };
+}
+
+/** One message as the chat list shows it (the replay page draws its chat with it too). */
+export function chatMessageItem(m: ChatMessage, selfSub: string): HTMLLIElement {
+  return h(
+    'li',
+    { class: `chat-message${m.from.sub === selfSub ? ' mine' : ''}`, 'data-channel': m.channel },
+    h(
+      'div',
+      { class: 'chat-meta' },
+      h('span', { class: 'chat-author', style: `color:${colorOf(m.from.sub)}` }, m.from.name),
+      h('span', { class: `role-tag role-${m.from.role}` }, m.from.role),
+      h('time', { datetime: m.at, title: new Date(m.at).toLocaleString() }, timeOf(m.at)),
+    ),
+    h('p', { class: 'chat-text' }, m.text),
+  );
+}
+
+/** A line from the room itself (an integrity signal), not from a person. */
+export function chatNoticeItem(channel: ChatChannel, at: string, text: string): HTMLLIElement {
+  return h('li', { class: 'chat-notice', 'data-channel': channel }, h('time', { datetime: at }, timeOf(at)), ' ', text);
 }

@@ -1,0 +1,120 @@
+/**
+ * The replay's side panel, as it was at the instant shown: who was there,
+ * the chat (room and panel, with the candidate's pastes and tab switches as
+ * notices in the panel channel, as interviewers saw them live) and the
+ * interviewers' notes. Drawn with the room's own views and message items.
+ */
+import type { ChatMessage, Participant, SignalNotice } from '../../../shared/protocol.js';
+import type { SignalMark } from '../../../shared/replay/index.js';
+import type { ChatChannel } from '../../../shared/roles.js';
+import { chatMessageItem, chatNoticeItem } from '../chat-view.js';
+import { clear, h, tablistKeys } from '../dom.js';
+import { createParticipantsView } from '../participants-view.js';
+import { describeSignal } from '../signals.js';
+
+export interface SideState {
+  participants: Participant[];
+  chat: ChatMessage[];
+  signals: SignalMark[];
+  notes: string;
+}
+
+export interface ReplaySide {
+  readonly element: HTMLElement;
+  update(state: SideState): void;
+}
+
+const CHANNELS: Array<{ id: ChatChannel; label: string; hint: string }> = [
+  { id: 'room', label: 'Room', hint: 'What everyone in the room, the candidate included, could read' },
+  { id: 'panel', label: 'Panel', hint: 'Interviewers and observers only, never shown to the candidate; integrity notices too' },
+];
+
+export function createReplaySide(selfSub: string): ReplaySide {
+  const participants = createParticipantsView(selfSub);
+  let channel: ChatChannel = 'room';
+  let last: SideState = { participants: [], chat: [], signals: [], notes: '' };
+  const keys = { people: '', chat: '', notes: '' };
+
+  const channelTabs = new Map<ChatChannel, HTMLButtonElement>();
+  const channelBar = h('div', { class: 'chat-tabs', role: 'tablist', 'aria-label': 'Chat channels' });
+  for (const c of CHANNELS) {
+    const b = h('button', { type: 'button', role: 'tab', class: 'chat-tab', 'data-channel': c.id, title: c.hint, onclick: () => selectChannel(c.id) });
+    channelTabs.set(c.id, b);
+    channelBar.append(b);
+  }
+  tablistKeys(channelBar);
+  const list = h('ol', { class: 'chat-list', 'aria-label': 'Messages until this instant', 'data-testid': 'replay-chat' });
+  const chat = h('section', { class: 'chat' }, channelBar, list);
+  const notes = h('pre', { class: 'replay-notes', 'data-testid': 'replay-notes' });
+  const notesPane = h('section', { class: 'notes' }, h('p', { class: 'hint' }, "The interviewers' shared notes at this instant. Never shown to the candidate."), notes);
+
+  const tabs = [
+    { id: 'chat', label: 'Chat', pane: chat },
+    { id: 'notes', label: 'Notes', pane: notesPane },
+  ];
+  const tabButtons = tabs.map((t) => h('button', { type: 'button', role: 'tab', class: 'side-tab', 'data-tab': t.id, onclick: () => selectTab(t.id) }, t.label));
+  const panes = tabs.map((t) => h('div', { class: 'side-pane', role: 'tabpanel' }, t.pane));
+  const sideTabs = h('div', { class: 'side-tabs', role: 'tablist', 'aria-label': 'Side panel' }, ...tabButtons);
+  tablistKeys(sideTabs);
+  const element = h('aside', { class: 'sidebar', 'aria-label': 'The interview at this instant' }, participants.element, sideTabs, ...panes);
+
+  function selectTab(id: string): void {
+    tabs.forEach((t, i) => {
+      tabButtons[i]!.setAttribute('aria-selected', String(t.id === id));
+      panes[i]!.hidden = t.id !== id;
+    });
+  }
+
+  function selectChannel(id: ChatChannel): void {
+    channel = id;
+    keys.chat = '';
+    update(last);
+  }
+
+  function renderChat(state: SideState): void {
+    const counts = { room: 0, panel: 0 };
+    for (const m of state.chat) counts[m.channel]++;
+    type Entry = { at: string; item: () => HTMLLIElement };
+    const entries: Entry[] = state.chat.filter((m) => m.channel === channel).map((m) => ({ at: m.at, item: () => chatMessageItem(m, selfSub) }));
+    if (channel === 'panel') {
+      for (const s of state.signals) {
+        const text = describeSignal({ ...s, id: String(s.seq) } as SignalNotice);
+        if (text) entries.push({ at: s.at, item: () => chatNoticeItem('panel', s.at, text) });
+      }
+      entries.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+    }
+    for (const [c, b] of channelTabs) {
+      b.setAttribute('aria-selected', String(c === channel));
+      b.replaceChildren(CHANNELS.find((x) => x.id === c)!.label, counts[c] > 0 ? h('span', { class: 'badge muted-badge' }, String(counts[c])) : '');
+    }
+    clear(list);
+    if (entries.length === 0) list.append(h('li', { class: 'chat-empty' }, 'No messages yet at this instant.'));
+    for (const e of entries) list.append(e.item());
+    // The latest message of the instant is the one worth seeing.
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function update(state: SideState): void {
+    last = state;
+    const people = JSON.stringify(state.participants.map((p) => [p.sub, p.online, p.name]));
+    if (people !== keys.people) {
+      keys.people = people;
+      participants.update(state.participants);
+    }
+    const chatKey = `${channel} ${state.chat.length} ${state.signals.length}`;
+    if (chatKey !== keys.chat) {
+      keys.chat = chatKey;
+      renderChat(state);
+    }
+    if (state.notes !== keys.notes || notes.textContent === '') {
+      keys.notes = state.notes;
+      notes.textContent = state.notes;
+      notes.classList.toggle('empty', state.notes === '');
+      if (state.notes === '') notes.textContent = 'No notes yet at this instant.';
+    }
+  }
+
+  selectTab('chat');
+  selectChannel('room');
+  return { element, update };
+}

@@ -4,6 +4,7 @@
  * (monitorEventLoopDelay) and memory, answered over the IPC channel.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 
 interface ProbeRequest {
   type: 'probe';
@@ -11,6 +12,8 @@ interface ProbeRequest {
   reset?: boolean;
   /** Collect garbage first (the process runs with --expose-gc). */
   gc?: boolean;
+  /** Write a heap snapshot to this path first (memory investigations). */
+  heapSnapshot?: string;
 }
 
 if (process.send) {
@@ -23,6 +26,7 @@ if (process.send) {
       gc();
       gc();
     }
+    if (m.heapSnapshot) writeHeapSnapshot(m.heapSnapshot);
     const ms = (ns: number) => Math.round(ns / 1e3) / 1e3;
     process.send!({
       type: 'probe',

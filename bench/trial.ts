@@ -3,7 +3,7 @@
  * process, pinned to one core) against them, sample the nodes' CPU, RSS,
  * event-loop delay and memory around the measurement window, stop everything.
  */
-import { cpuSeconds, pinToCpu, rssBytes, spawnChild, waitFor, type Child } from './processes.js';
+import { ask, cpuSeconds, pinToCpu, rssBytes, spawnChild, waitFor, type Child } from './processes.js';
 import { PROJECT_ROOT, probe, startCluster, type ClusterOptions, type Probe } from './systems/cluster.js';
 import type { WorkloadConfig, WorkloadResult } from './workload.js';
 
@@ -71,6 +71,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
 
     await race(waitFor(gen, 'connected', 60_000 + spec.rooms * spec.clientsPerRoom * 60));
     const joined = await Promise.all(cluster.nodes.map((n) => probe(n, { gc: true })));
+    if (process.env.BENCH_HEAP_SNAPSHOT) await ask(cluster.nodes[0]!, { type: 'probe', heapSnapshot: process.env.BENCH_HEAP_SNAPSHOT }, 120_000);
     const resultP = waitFor<WorkloadResult>(gen, 'result', (spec.warmupS + spec.durationS + 120) * 1000);
     resultP.catch(() => {});
     const startP = waitFor(gen, 'window-start', (spec.warmupS + 30) * 1000);

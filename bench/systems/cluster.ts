@@ -53,7 +53,7 @@ export interface Probe {
   monoUs: number;
 }
 
-export function probe(node: Child, options: { reset?: boolean; gc?: boolean } = {}): Promise<Probe> {
+export function probe(node: Child, options: { reset?: boolean; gc?: boolean; heapSnapshot?: string } = {}): Promise<Probe> {
   return ask<Probe>(node, { type: 'probe', ...options });
 }
 

@@ -7,7 +7,8 @@
  *   --adapter sharded|classic  --hp-persist postgres|none  --env KEY=VALUE (Duet
  *   nodes, repeatable)  --no-sweep  --no-join  --no-memory  --profile ROOMS  --only-profile
  *   --name NAME (results file name)  --seed N  --duet-root DIR (another checkout
- *   of Duet, for before/after comparisons)
+ *   of Duet, for before/after comparisons)  --join-updates N --join-docs N
+ *   --join-rounds N  --memory-rooms N  --deadline HH:MM (UTC; no new step after it)
  *
  * Each step runs the systems alternately (ABAB... with the order flipped each
  * trial), every trial on fresh nodes. Results: bench/results/NAME.json (summaries,
@@ -50,6 +51,11 @@ const { values: a } = parseArgs({
     name: { type: 'string' },
     seed: { type: 'string', default: '42' },
     'duet-root': { type: 'string' },
+    'join-updates': { type: 'string', default: '20000' },
+    'join-docs': { type: 'string' },
+    'join-rounds': { type: 'string' },
+    'memory-rooms': { type: 'string' },
+    deadline: { type: 'string' },
   },
 });
 
@@ -79,6 +85,10 @@ const env = Object.fromEntries(
   }),
 );
 const name = a.name ?? mode;
+/** --deadline HH:MM (UTC): start no new step after it; what ran is written. */
+const deadline = a.deadline ? Date.parse(`${new Date().toISOString().slice(0, 10)}T${a.deadline}:00Z`) : Infinity;
+if (Number.isNaN(deadline)) fail('--deadline takes HH:MM (UTC)');
+const pastDeadline = () => Date.now() > deadline;
 const seed = Number(a.seed);
 
 const clusterOf = (system: SystemName, extra: Partial<ClusterOptions> = {}): ClusterOptions => ({
@@ -132,6 +142,10 @@ async function sweep(): Promise<StepSummary[]> {
   for (const rooms of roomSteps) {
     const active = systems.filter((s) => failedInARow[s]! < 2);
     if (active.length === 0) break;
+    if (pastDeadline()) {
+      log(`past the deadline: steps from ${rooms} rooms not run`);
+      break;
+    }
     const results: Record<string, TrialResult[]> = { duet: [], hocuspocus: [] };
     const broken: Record<string, number> = { duet: 0, hocuspocus: 0 };
     for (let t = 0; t < trials; t++) {
@@ -246,9 +260,9 @@ async function main(): Promise<void> {
         try {
           const j: JoinResult = await runJoinScenario({
             cluster: clusterOf(system),
-            docs: full ? 5 : 2,
-            updates: 20_000,
-            rounds: full ? 4 : 5,
+            docs: Number(a['join-docs'] ?? (full ? 5 : 2)),
+            updates: Number(a['join-updates']),
+            rounds: Number(a['join-rounds'] ?? (full ? 4 : 5)),
             seed,
           });
           log(`join ${system}: p50 ${j.cold.p50} p95 ${j.cold.p95} max ${j.cold.max} ms over ${j.cold.count} cold joins (${j.chars} chars), failures ${j.failures}`);
@@ -260,7 +274,7 @@ async function main(): Promise<void> {
     }
     if (!a['no-memory']) {
       for (const system of systems) {
-        const m = await memory(system, full ? 200 : 100);
+        const m = await memory(system, Number(a['memory-rooms'] ?? (full ? 200 : 100)));
         if (m) results.memory.push(m);
       }
     }

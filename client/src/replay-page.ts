@@ -304,7 +304,8 @@ function buildReplay(root: HTMLElement, token: string, claims: TokenClaims, inte
   }
 
   document.addEventListener('keydown', (e) => {
-    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    // defaultPrevented: a tab list already used the arrow key (dom.ts tablistKeys).
+    if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
     const target = e.target as HTMLElement;
     const inEditor = !!target.closest?.('.monaco-editor');
     const typing = (target instanceof HTMLInputElement && target.type !== 'checkbox') || target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement || target.isContentEditable;

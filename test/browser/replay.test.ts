@@ -1,0 +1,275 @@
+/**
+ * The replay page in a real Chromium (issue 5, "What it must show" 2): a
+ * session recorded through real room pages (typing by two people, a paste,
+ * focus loss and a hidden tab, chat in both channels, a run, a language
+ * change, a new file), then replayed by a reviewer. The page's editor must
+ * show, at every instant it is moved to, what the replay engine rebuilds from
+ * the log for that instant, and at the instants the test marked while
+ * recording, exactly what the candidate's own page showed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { defaultRunnerConfig } from '../../server/runner/config.js';
+import { createIdleScale, loadTimeline, ReplayPlayer, ReplayTimeline, type Marker } from '../../shared/replay/index.js';
+import type { LoggedEvent } from '../../shared/protocol.js';
+import { api, createInterview, startNode, waitFor } from '../helpers.js';
+import { hasBwrap, TEST_LIMITS } from '../runner-fixtures.js';
+import { NODE_OPTIONS, ensureClientBuilt, focusEditor, hasChromium, launchBrowser, openRoom, paste, screenshot, type Browser, type RoomPage } from './browser.js';
+
+const WAIT = 20_000;
+const until = <T>(check: () => T | Promise<T>) => waitFor(check, WAIT, 50);
+
+const PASTED = '\n# adapted from the standard library docs: ' + 'a long comment that came from the clipboard, '.repeat(3) + '\nprint("answer", y)';
+
+interface ReplayDebug {
+  t: number;
+  index: number;
+  loaded: boolean;
+  playing: boolean;
+  path: string | undefined;
+  text: string;
+  files: string[];
+}
+
+/** What the replay page shows right now (through its read-only debug window). */
+const shown = (page: Page): Promise<ReplayDebug> =>
+  page.evaluate(() => {
+    const d = (globalThis as any).duetReplay;
+    return { t: d.t(), index: d.index(), loaded: d.loaded(), playing: d.playing(), path: d.path(), text: d.text(), files: d.files() };
+  });
+
+describe.skipIf(!hasChromium)('replay page', () => {
+  let browser: Browser;
+
+  beforeAll(async () => {
+    await ensureClientBuilt({ quiet: true });
+    browser = await launchBrowser();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('replays a recorded session: scrubbing, ?t= instants, playback at 8×, chat and integrity markers where they happened', async () => {
+    const node = await startNode(hasBwrap ? { runner: defaultRunnerConfig(TEST_LIMITS) } : {}, NODE_OPTIONS);
+    if (hasBwrap) await node.server.ctx.runner.whenReady();
+    const iv = await createInterview(node, 'Replay: warm-up', 'python');
+    const id = iv.interview.id;
+    const interviewer = await openRoom(browser, node.url, id, iv.token);
+    const candidate = await openRoom(browser, node.url, id, await iv.invite('candidate', 'Cy Candidate'));
+    const events = async (): Promise<LoggedEvent[]> => (await api(node.url, `/api/interviews/${id}/events?after=0&limit=1000`, { token: iv.token })).body.events;
+
+    // Instants marked while recording: the candidate's text once everything typed so far is durable.
+    const marks: Array<{ at: number; files: Record<string, string> }> = [];
+    const same = (a: Record<string, string>, b: Record<string, string>) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+    const settle = async () => {
+      await until(async () => (await candidate.pending()) === 0 && (await interviewer.pending()) === 0 && same(await candidate.files(), await interviewer.files()));
+      marks.push({ at: Date.now(), files: await candidate.files() });
+    };
+
+    // 1-2. The candidate types, in two bursts.
+    await focusEditor(candidate);
+    await candidate.page.keyboard.type('x = 1', { delay: 10 });
+    await settle();
+    await candidate.page.keyboard.press('Enter');
+    await candidate.page.keyboard.type('y = x + 41', { delay: 10 });
+    await settle();
+    // 3. The interviewer writes a line at the top: two authors, two colours.
+    await focusEditor(interviewer);
+    await interviewer.page.keyboard.press('Control+Home');
+    await interviewer.page.keyboard.type('# check the edge cases', { delay: 5 });
+    await interviewer.page.keyboard.press('Enter');
+    await settle();
+    // 4. A large paste (an integrity signal).
+    await focusEditor(candidate);
+    await paste(candidate, PASTED);
+    await settle();
+    // 5. Focus leaves the editor for the chat (blur), the tab is hidden and shown, chat in both channels.
+    await candidate.page.getByTestId('chat-input').click();
+    await candidate.page.evaluate(() => {
+      const g = globalThis as any;
+      for (const state of ['hidden', 'visible']) {
+        Object.defineProperty(g.document, 'visibilityState', { value: state, configurable: true });
+        g.document.dispatchEvent(new g.Event('visibilitychange'));
+      }
+    });
+    await candidate.page.getByTestId('chat-input').fill('Can I assume the input fits in memory?');
+    await candidate.page.getByTestId('chat-input').press('Enter');
+    await interviewer.page.locator('.chat-tab[data-channel="panel"]').click();
+    await interviewer.page.getByTestId('chat-input').fill('Pasted a block, worth asking about.');
+    await interviewer.page.getByTestId('chat-input').press('Enter');
+    await until(async () => {
+      const log = await events();
+      const kinds = new Set(log.filter((e) => e.type === 'signal').map((e) => e.data.kind));
+      return log.filter((e) => e.type === 'chat').length === 2 && ['paste', 'blur', 'hidden', 'visible'].every((k) => kinds.has(k));
+    });
+    // 6. A run, where the sandbox exists.
+    if (hasBwrap) {
+      await interviewer.page.getByTestId('run').click();
+      await until(async () => /exited with code 0/.test(await interviewer.page.getByTestId('run-status').innerText()));
+      await until(async () => (await events()).some((e) => e.type === 'run'));
+    }
+    // 7. The language, then 8. a new file with a line in it.
+    await interviewer.page.getByTestId('language').selectOption('javascript');
+    await until(async () => (await candidate.page.getByTestId('language').inputValue()) === 'javascript');
+    await interviewer.page.getByRole('button', { name: 'New file' }).click();
+    await interviewer.page.getByLabel('New file name').fill('helper.py');
+    await interviewer.page.getByLabel('New file name').press('Enter');
+    await interviewer.page.keyboard.type('K = 2', { delay: 10 });
+    await settle();
+    for (const p of [interviewer, candidate]) expect(p.errors).toEqual([]);
+    await Promise.all([interviewer, candidate].map((p) => p.page.close()));
+    // Their leaves are the last events: the log is complete once every join has one.
+    await until(async () => {
+      const log = await events();
+      return log.filter((e) => e.type === 'leave').length === log.filter((e) => e.type === 'join').length;
+    });
+
+    // The engine's view of the same log, to compare the page with.
+    const reviewer = await iv.invite('reviewer', 'Rita Reviewer');
+    const timeline = new ReplayTimeline();
+    await loadTimeline(timeline, { baseUrl: node.url, interviewId: id, token: reviewer });
+    const engine = new ReplayPlayer(timeline);
+    const expectedAt = (t: number) => engine.seekTime(t).files;
+    const since = (epoch: number) => epoch - timeline.startTime;
+    expect(expectedAt(since(marks[0]!.at))).toEqual(marks[0]!.files); // the marks mean what the test thinks
+
+    // The reviewer's link.
+    const page = await browser.context.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
+    page.on('pageerror', (e) => void errors.push(String(e)));
+    const open = async (search: string) => {
+      await page.goto('about:blank');
+      await page.goto(`${node.url}/replay/${id}${search}`);
+      await until(async () => (await page.evaluate(() => !!(globalThis as any).duetReplay?.loaded())) && (await page.locator('.replay-editor .view-lines').count()) > 0);
+    };
+    await page.goto(`${node.url}/replay/${id}#token=${reviewer}`);
+    await until(() => page.evaluate(() => !!(globalThis as any).duetReplay?.loaded()));
+    expect(page.url()).not.toContain('token=');
+    expect(await page.locator('h1').first().innerText()).toBe('Replay: warm-up');
+
+    /** The page shows the engine's files at its own instant: the tabs, and the text of the file on screen. */
+    const matchesEngine = async () => {
+      const s = await shown(page);
+      const files = expectedAt(s.t);
+      return JSON.stringify(s.files) === JSON.stringify(Object.keys(files)) && s.path !== undefined && s.text === files[s.path] ? s : false;
+    };
+
+    // Scrubbing: a click on the track moves the instant, the URL follows, the editor shows that instant.
+    const track = page.getByTestId('replay-track');
+    const box = (await track.boundingBox())!;
+    let previous = -1;
+    for (const f of [0.15, 0.4, 0.62, 0.85, 0.99]) {
+      await page.mouse.click(box.x + f * box.width, box.y + box.height / 2);
+      const s = (await until(async () => {
+        const now = await shown(page);
+        return now.t !== previous && new URL(page.url()).searchParams.get('t') === String(Math.round(now.t)) ? matchesEngine() : false;
+      })) as ReplayDebug;
+      previous = s.t;
+      const fraction = await page.evaluate((t) => (globalThis as any).duetReplay.fraction(t), s.t);
+      expect(Math.abs(fraction - f)).toBeLessThan(0.01);
+    }
+    // The files that exist at an instant are the tabs: helper.py only once it was added.
+    await page.mouse.click(box.x + box.width - 1, box.y + box.height / 2);
+    await until(async () => (await page.locator('.replay-editor .file-tab-name').allInnerTexts()).join() === 'helper.py,main.py');
+
+    // ?t= opens at that instant: each marked instant shows exactly what the candidate's page had then.
+    for (const mark of [marks[0]!, marks[2]!, marks[3]!]) {
+      const t = since(mark.at);
+      await open(`?t=${t}`);
+      const s = (await until(matchesEngine)) as ReplayDebug;
+      expect(s.t).toBe(t);
+      expect(s.text).toBe(mark.files['main.py']);
+      // What is on screen too (Monaco draws spaces as no-break spaces).
+      expect((await page.getByTestId('replay-editor').locator('.view-lines').innerText()).replace(/\u00a0/g, ' ')).toContain(mark === marks[0] ? 'x = 1' : 'y = x + 41');
+    }
+    // Two authors at marks[2]: the interviewer's line and the candidate's lines carry different colours.
+    await open(`?t=${since(marks[2]!.at)}`);
+    await until(async () => (await page.locator('.replay-editor [class*="duet-by-"]').evaluateAll((els) => new Set(els.map((e) => getComputedStyle(e).backgroundColor)).size)) >= 2);
+    expect(await page.locator('.replay-editor .duet-label').count()).toBe(2); // both authors' carets
+
+    // Playback at 8× from the first mark: the text grows as the instant advances, then pauses where it is.
+    await open(`?t=${since(marks[0]!.at)}`);
+    await page.getByTestId('replay-speed').selectOption('8');
+    await page.evaluate(() => ((globalThis as any).document.activeElement as any)?.blur());
+    await page.keyboard.press('Space');
+    await until(async () => (await shown(page)).playing);
+    await until(async () => (await shown(page)).text !== marks[0]!.files['main.py']);
+    await until(async () => (await shown(page)).t > since(marks[1]!.at));
+    await page.keyboard.press('Space');
+    await until(async () => !(await shown(page)).playing);
+    const paused = (await until(matchesEngine)) as ReplayDebug;
+    expect(paused.t).toBeGreaterThan(since(marks[1]!.at));
+    expect(new URL(page.url()).searchParams.get('t')).toBe(String(Math.round(paused.t)));
+
+    // Markers: chat and integrity signals where they happened, on the timeline's scale (skip idle is on).
+    const scale = createIdleScale(timeline.times.map((x) => x - timeline.startTime), 3000);
+    const of = (kind: Marker['kind']) => timeline.markers.filter((m) => m.kind === kind);
+    const chats = of('chat');
+    const signals = of('signal');
+    expect(chats).toHaveLength(2);
+    expect(new Set(signals.map((m) => m.data.kind))).toEqual(new Set(['paste', 'blur', 'focus', 'hidden', 'visible']));
+    const trackBox = (await track.boundingBox())!;
+    for (const m of [...chats, ...signals, ...of('language'), ...of('file'), ...of('run')]) {
+      const marker = page.locator(`.replay-marker[data-seq="${m.seq}"]`);
+      const left = await marker.evaluate((el) => parseFloat((el as any).style.left));
+      expect(Math.abs(left - (scale.toScaled(m.time) / scale.duration) * 100)).toBeLessThan(0.01);
+      const mb = (await marker.boundingBox())!;
+      expect(Math.abs(mb.x + mb.width / 2 - (trackBox.x + (left / 100) * trackBox.width))).toBeLessThan(2);
+      expect(await marker.getAttribute('data-kind')).toBe(m.kind);
+      // The two lanes: integrity signals under the track, everything else above it.
+      expect(mb.y > trackBox.y ? 'signals' : 'events').toBe(m.kind === 'signal' ? 'signals' : 'events');
+    }
+    if (hasBwrap) expect(of('run')).toHaveLength(1);
+    const pasteMarker = page.locator(`.replay-marker[data-seq="${signals.find((m) => m.data.kind === 'paste')!.seq}"]`);
+    expect(await pasteMarker.getAttribute('aria-label')).toMatch(/^Paste at .*Cy Candidate: pasted \d+ characters/);
+    // Markers a few pixels apart overlap; focus shows the same tooltip as hovering.
+    await pasteMarker.focus();
+    await until(async () => /pasted \d+ characters/.test(await page.locator('.replay-tip').innerText()));
+
+    // Chat as it was: not yet at the paste, there once the marker of the message is clicked.
+    await open(`?t=${since(marks[3]!.at)}`);
+    expect(await page.getByTestId('replay-chat').innerText()).not.toContain('fits in memory');
+    // A click on the marker (dispatched: the two chat markers may overlap on a short session).
+    await page.locator(`.replay-marker[data-seq="${chats[0]!.seq}"]`).dispatchEvent('click');
+    await until(async () => (await page.getByTestId('replay-chat').innerText()).includes('Can I assume the input fits in memory?'));
+    expect((await shown(page)).t).toBe(chats[0]!.time);
+    await page.locator('.chat-tab[data-channel="panel"]').click();
+    await page.locator(`.replay-marker[data-seq="${chats[1]!.seq}"]`).dispatchEvent('click');
+    await until(async () => {
+      const text = await page.getByTestId('replay-chat').innerText();
+      return text.includes('Pasted a block, worth asking about.') && /Cy Candidate pasted \d+ characters into main\.py/.test(text);
+    });
+
+    // Keyboard: Home, one event forward, five seconds on.
+    await page.locator('.replay-timeline').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('Home');
+    await until(async () => (await shown(page)).t === 0);
+    const first = (await shown(page)).index;
+    await page.keyboard.press('.');
+    await until(async () => (await shown(page)).index > first);
+    await page.keyboard.press('ArrowRight');
+    await until(async () => Math.abs(scale.toScaled((await shown(page)).t) - Math.min(scale.duration, scale.toScaled(timeline.timeOfIndex(first + 1)) + 5000)) < 1);
+    await until(matchesEngine);
+
+    // Export: both downloads are offered.
+    for (const [button, name] of [['replay-export-json', /\.json$/], ['replay-export-zip', /\.zip$/]] as const) {
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: WAIT }), page.getByTestId(button).click()]);
+      expect(download.suggestedFilename()).toMatch(name);
+    }
+
+    // The screenshot for the README: the paste and the chat about it, in the panel channel.
+    await open(`?t=${chats[1]!.time}`);
+    await page.locator('.chat-tab[data-channel="panel"]').click();
+    await screenshot({ page } as RoomPage, 'replay.png');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await until(async () => (await page.locator('.replay-editor .monaco-editor.vs-dark').count()) > 0);
+    await screenshot({ page } as RoomPage, 'replay-dark.png');
+
+    expect(errors).toEqual([]);
+    await page.close();
+    engine.destroy();
+    timeline.destroy();
+  }, 90_000);
+});

@@ -19,6 +19,7 @@ import { NODE_OPTIONS, ensureClientBuilt, focusEditor, hasChromium, launchBrowse
 const WAIT = 20_000;
 const until = <T>(check: () => T | Promise<T>) => waitFor(check, WAIT, 50);
 
+const NOTES = 'Asks before assuming; pasted the print line.';
 const PASTED = '\n# adapted from the standard library docs: ' + 'a long comment that came from the clipboard, '.repeat(3) + '\nprint("answer", y)';
 
 interface ReplayDebug {
@@ -103,6 +104,12 @@ describe.skipIf(!hasChromium)('replay page', () => {
       const kinds = new Set(log.filter((e) => e.type === 'signal').map((e) => e.data.kind));
       return log.filter((e) => e.type === 'chat').length === 2 && ['paste', 'blur', 'hidden', 'visible'].every((k) => kinds.has(k));
     });
+    // The interviewers' notes (never the candidate's to see; the panel's in the replay).
+    await interviewer.page.getByRole('tab', { name: 'Notes' }).click();
+    await interviewer.page.locator('.notes-host .view-lines').click();
+    await interviewer.page.keyboard.insertText(NOTES);
+    await until(async () => (await interviewer.pending()) === 0);
+    await interviewer.page.getByRole('tab', { name: /^Chat/ }).click();
     // 6. A run, where the sandbox exists.
     if (hasBwrap) {
       await interviewer.page.getByTestId('run').click();
@@ -117,13 +124,14 @@ describe.skipIf(!hasChromium)('replay page', () => {
     await interviewer.page.getByLabel('New file name').press('Enter');
     await interviewer.page.keyboard.type('K = 2', { delay: 10 });
     await settle();
+    // 9. The end.
+    interviewer.page.once('dialog', (d) => void d.accept());
+    await interviewer.page.getByTestId('end-interview').click();
+    await candidate.page.getByTestId('ended-banner').waitFor({ state: 'visible', timeout: WAIT });
     for (const p of [interviewer, candidate]) expect(p.errors).toEqual([]);
     await Promise.all([interviewer, candidate].map((p) => p.page.close()));
-    // Their leaves are the last events: the log is complete once every join has one.
-    await until(async () => {
-      const log = await events();
-      return log.filter((e) => e.type === 'leave').length === log.filter((e) => e.type === 'join').length;
-    });
+    // An ended interview logs nothing more (no leaves): the log is complete.
+    await until(async () => (await events()).at(-1)?.type === 'end');
 
     // The engine's view of the same log, to compare the page with.
     const reviewer = await iv.invite('reviewer', 'Rita Reviewer');
@@ -211,7 +219,8 @@ describe.skipIf(!hasChromium)('replay page', () => {
     expect(chats).toHaveLength(2);
     expect(new Set(signals.map((m) => m.data.kind))).toEqual(new Set(['paste', 'blur', 'focus', 'hidden', 'visible']));
     const trackBox = (await track.boundingBox())!;
-    for (const m of [...chats, ...signals, ...of('language'), ...of('file'), ...of('run')]) {
+    expect(of('end')).toHaveLength(1);
+    for (const m of [...chats, ...signals, ...of('language'), ...of('file'), ...of('run'), ...of('end')]) {
       const marker = page.locator(`.replay-marker[data-seq="${m.seq}"]`);
       const left = await marker.evaluate((el) => parseFloat((el as any).style.left));
       expect(Math.abs(left - (scale.toScaled(m.time) / scale.duration) * 100)).toBeLessThan(0.01);
@@ -241,6 +250,15 @@ describe.skipIf(!hasChromium)('replay page', () => {
       const text = await page.getByTestId('replay-chat').innerText();
       return text.includes('Pasted a block, worth asking about.') && /Cy Candidate pasted \d+ characters into main\.py/.test(text);
     });
+
+    // Notes as they were: none at the paste, the interviewer's at the end.
+    await page.getByRole('tab', { name: 'Notes' }).click();
+    await open(`?t=${since(marks[3]!.at)}`);
+    expect(await page.getByTestId('replay-notes').innerText()).toBe('No notes yet at this instant.');
+    await page.keyboard.press('End');
+    await until(async () => (await page.getByTestId('replay-notes').innerText()) === NOTES);
+    expect(await page.locator('.replay .status-pill').innerText()).toBe('ended');
+    await page.getByRole('tab', { name: /^Chat/ }).click();
 
     // Keyboard: Home, one event forward, five seconds on.
     await page.locator('.replay-timeline').click({ position: { x: 5, y: 5 } });

@@ -342,6 +342,9 @@ async function main(): Promise<void> {
   setTimeout(() => process.exit(0), 500).unref();
 }
 
+// An orderly exit on SIGTERM (the orchestrator's stop), so a --cpu-prof profile gets written.
+process.on('SIGTERM', () => process.exit(0));
+
 main().catch((err) => {
   send({ type: 'failed', error: String(err instanceof Error ? err.stack : err) });
   setTimeout(() => process.exit(1), 200);

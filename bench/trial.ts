@@ -57,7 +57,9 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       chatEveryS: spec.chatEveryS,
       connectConcurrency: spec.connectConcurrency,
     };
-    gen = spawnChild(process.execPath, ['--import', 'tsx', 'bench/loadgen.ts'], {
+    // BENCH_GENERATOR_PROFILE=DIR: a CPU profile of the generator itself.
+    const genProf = process.env.BENCH_GENERATOR_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_GENERATOR_PROFILE] : [];
+    gen = spawnChild(process.execPath, [...genProf, '--import', 'tsx', 'bench/loadgen.ts'], {
       cwd: PROJECT_ROOT,
       env: { ...process.env, BENCH_CONFIG: JSON.stringify(config) },
       label: 'load generator',

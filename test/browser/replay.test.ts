@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { defaultRunnerConfig } from '../../server/runner/config.js';
 import { createIdleScale, loadTimeline, ReplayPlayer, ReplayTimeline, type Marker } from '../../shared/replay/index.js';
 import type { LoggedEvent } from '../../shared/protocol.js';
-import { api, createInterview, startNode, waitFor } from '../helpers.js';
+import { api, connectClient, createInterview, mainFile, startNode, waitFor } from '../helpers.js';
 import { hasBwrap, TEST_LIMITS } from '../runner-fixtures.js';
 import { NODE_OPTIONS, ensureClientBuilt, focusEditor, hasChromium, launchBrowser, openRoom, paste, screenshot, type Browser, type RoomPage } from './browser.js';
 
@@ -288,6 +288,64 @@ describe.skipIf(!hasChromium)('replay page', () => {
     expect(errors).toEqual([]);
     await page.close();
     engine.destroy();
+    timeline.destroy();
+  }, 90_000);
+
+  it('renders from the first page of the log, extends the timeline as the rest loads, and opens a ?t= past the first page once it exists', async () => {
+    const node = await startNode({}, NODE_OPTIONS);
+    const iv = await createInterview(node, 'Long log', 'python');
+    const id = iv.interview.id;
+    // Edits from a client in this process: three pages of the log.
+    const client = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    const text = mainFile(client);
+    // Edits refused by the rate limit travel merged in a resync, so: batches until the log is long enough.
+    const logHas = async (n: number) => (await api(node.url, `/api/interviews/${id}/events?after=${n}&limit=1`, { token: iv.token })).body.events.length > 0;
+    for (let i = 0; !(await logHas(2100)); ) {
+      for (const end = i + 200; i < end; i++) text.insert(text.length, i % 40 === 39 ? '\n' : String.fromCharCode(97 + (i % 26)));
+      await waitFor(() => client.provider.pending === 0, WAIT, 5);
+    }
+    const final = text.toString();
+    client.provider.destroy();
+    client.socket.disconnect();
+    // Ended, the log takes nothing more: what the engine loads now is what the page will.
+    expect((await api(node.url, `/api/interviews/${id}/end`, { method: 'POST', token: iv.token })).status).toBe(200);
+    const reviewer = await iv.invite('reviewer', 'Rita');
+    const timeline = new ReplayTimeline();
+    await loadTimeline(timeline, { baseUrl: node.url, interviewId: id, token: reviewer });
+    const last = timeline.duration;
+
+    const page = await browser.context.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
+    page.on('pageerror', (e) => void errors.push(String(e)));
+    // Every page after the first waits for the test's go-ahead.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    await page.route(/\/events\?after=[1-9]/, async (route) => {
+      await gate;
+      await route.continue();
+    });
+    await page.goto(`${node.url}/replay/${id}?t=${last}#token=${reviewer}`);
+    // The first page is on screen while the rest is held back: the end of what has loaded, not the asked-for instant yet.
+    const partial = (await until(async () => {
+      const s = await shown(page);
+      return s.index === 1000 && s.text.length > 0 ? s : false;
+    })) as ReplayDebug;
+    expect(partial.loaded).toBe(false);
+    expect(partial.text).toBe(new ReplayPlayer(timeline).seek(1000).files['main.py']);
+    expect(await page.getByTestId('replay-loading').innerText()).toContain('1,000 events');
+    const partialTotal = await page.locator('.replay-total').innerText();
+    release();
+    const done = (await until(async () => {
+      const s = await shown(page);
+      return s.loaded && s.text === final ? s : false;
+    })) as ReplayDebug;
+    expect(done.t).toBe(last);
+    expect(done.index).toBe(timeline.length);
+    expect(await page.getByTestId('replay-loading').isHidden()).toBe(true);
+    expect(await page.locator('.replay-total').innerText()).not.toBe(partialTotal);
+    expect(errors).toEqual([]);
+    await page.close();
     timeline.destroy();
   }, 90_000);
 });

@@ -194,7 +194,7 @@ describe.skipIf(!hasChromium)('replay page', () => {
     }
     // Two authors at marks[2]: the interviewer's line and the candidate's lines carry different colours.
     await open(`?t=${since(marks[2]!.at)}`);
-    await until(async () => (await page.locator('.replay-editor [class*="duet-by-"]').evaluateAll((els) => new Set(els.map((e) => getComputedStyle(e).backgroundColor)).size)) >= 2);
+    await until(async () => (await page.locator('.replay-editor [class*="duet-by-"]').evaluateAll((els) => new Set(els.map((e) => (globalThis as any).getComputedStyle(e).backgroundColor)).size)) >= 2);
     expect(await page.locator('.replay-editor .duet-label').count()).toBe(2); // both authors' carets
 
     // Playback at 8× from the first mark: the text grows as the instant advances, then pauses where it is.

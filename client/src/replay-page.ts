@@ -117,12 +117,6 @@ function buildReplay(root: HTMLElement, token: string, claims: TokenClaims, inte
   });
   bar.setSkipIdle(skipIdle);
   bar.setSpeed(speed);
-  editor.onSelect((path) => {
-    picked = path;
-    follow = false;
-    shownIndex = -1;
-    invalidate();
-  });
 
   const title = h('h1', { class: 'room-title' }, interview.title);
   const language = h('span', { class: 'replay-language', 'data-testid': 'replay-language', title: 'Language at this instant' });
@@ -131,6 +125,14 @@ function buildReplay(root: HTMLElement, token: string, claims: TokenClaims, inte
   const followBox = h('input', { type: 'checkbox', checked: true, 'data-testid': 'replay-follow' });
   followBox.addEventListener('change', () => {
     follow = followBox.checked;
+    shownIndex = -1;
+    invalidate();
+  });
+  // A tab picked by hand stops following the edits until "Follow edits" is ticked again.
+  editor.onSelect((path) => {
+    picked = path;
+    follow = false;
+    followBox.checked = false;
     shownIndex = -1;
     invalidate();
   });

@@ -344,7 +344,11 @@ describe.skipIf(!hasChromium)('replay page', () => {
     expect(done.index).toBe(timeline.length);
     expect(await page.getByTestId('replay-loading').isHidden()).toBe(true);
     expect(await page.locator('.replay-total').innerText()).not.toBe(partialTotal);
-    expect(errors).toEqual([]);
+    // A candidate's link cannot open the replay.
+    await page.goto('about:blank');
+    await page.goto(`${node.url}/replay/${id}#token=${await iv.invite('candidate', 'Cy')}`);
+    await until(async () => (await page.locator('h1').innerText()) === 'You cannot open this replay');
+    expect(errors.filter((e) => !/status of 403/.test(e))).toEqual([]);
     await page.close();
     timeline.destroy();
   }, 90_000);

@@ -153,6 +153,7 @@ describe('fuzzing Yjs and awareness payloads', () => {
       }),
       { numRuns: runs(40) },
     );
+    if (process.env.DUET_REPORT) console.log(`yjs fuzz: ${accepted} updates accepted, ${refused} refused`);
     expect(accepted).toBeGreaterThan(0);
     expect(refused).toBeGreaterThan(0);
 

@@ -109,10 +109,15 @@ export function registerConnections(ctx: ServerContext): void {
         }
         const chans = [channelOf.all(interviewId)];
         if (can.readDoc(actor.role, 'notes')) chans.push(channelOf.panel(interviewId));
-        await socket.join(chans);
         const at = new Date().toISOString();
-        await ctx.store.upsertParticipant(interviewId, actor, at);
-        const interview = (await ctx.store.getInterview(interviewId)) ?? joined.interview;
+        // Independent of each other, so together: the channels (a Redis round
+        // trip on the sharded adapter), the participant row, the fresh interview.
+        const [, , fresh] = await Promise.all([
+          socket.join(chans),
+          ctx.store.upsertParticipant(interviewId, actor, at),
+          ctx.store.getInterview(interviewId),
+        ]);
+        const interview = fresh ?? joined.interview;
         joined.interview = interview;
         if (interview.status === 'open') {
           await ctx.writer.append(interviewId, { type: 'join', at, actor, data: {} }).catch(() => {});

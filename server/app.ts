@@ -18,6 +18,7 @@ import { errorHandler, notFound } from './http/errors.js';
 import { healthRouter } from './http/health.js';
 import { corsForApi, securityHeaders, socketIoCors } from './http/security.js';
 import { registerBackpressureGuard } from './limits/backpressure.js';
+import { createClientIp } from './limits/client-ip.js';
 import { createIpLimits, httpRateLimit } from './limits/rate-limits.js';
 import { registerConnectionCap, registerHandshakeGuard } from './limits/socket-guards.js';
 import { createRedisAdapter, type AdapterFactory, type RedisAdapterHandle } from './adapter.js';
@@ -80,7 +81,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', [...config.trustProxy]);
+  const clientIp = createClientIp(config.trustProxy);
   app.use(securityHeaders(config));
   const limits = createIpLimits(config, log, redis?.client);
   const cors = socketIoCors(config);
@@ -120,14 +122,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       },
     }),
   );
-  app.use('/api', corsForApi(config), httpRateLimit(limits.http));
+  app.use('/api', corsForApi(config), httpRateLimit(limits.http, clientIp));
   app.use('/api', apiRouter(ctx));
   app.use('/api', notFound());
   app.use(clientRouter(options.clientDir ?? join(PROJECT_ROOT, 'dist', 'client')));
   app.use(notFound());
   app.use(errorHandler(ctx));
   // Middlewares run in order: abuse checks, then authentication, then the per-interview cap.
-  registerHandshakeGuard(io, config, limits.handshake, metrics);
+  registerHandshakeGuard(io, config, limits.handshake, clientIp, metrics);
   registerConnections(ctx);
   const retention = startRetentionSweeper(ctx, config.retentionDays);
   registerConnectionCap(io, config.maxSocketsPerInterview, metrics, log);

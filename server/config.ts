@@ -2,6 +2,7 @@
  * Environment -> a frozen, validated Config. `main.ts` is the only caller that
  * passes `process.env`; tests build configs directly.
  */
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { loadRunnerConfig, type RunnerConfig } from './runner/config.js';
 
@@ -59,6 +60,22 @@ const envSchema = z.object({
   MAX_SOCKETS_PER_INTERVIEW: positiveInt.default(100),
   /** Output queued for one socket that does not read; past it the socket is dropped (it reconnects and resyncs). */
   SOCKET_SEND_BUFFER_BYTES: positiveInt.min(64 * 1024).default(16 * 1024 * 1024),
+  /** Reverse proxies whose X-Forwarded-For is believed (comma-separated: loopback, uniquelocal, CIDRs, addresses). */
+  TRUST_PROXY: z
+    .string()
+    .transform((v) => v.split(',').map((p) => p.trim()).filter(Boolean))
+    .refine(
+      (list) => {
+        try {
+          proxyaddr.compile(list);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: 'must be proxy names (loopback, linklocal, uniquelocal), IP addresses or CIDR ranges' },
+    )
+    .default(['loopback']),
   /** Browser origins allowed besides the node's own (comma-separated), for REST and Socket.IO. */
   CORS_ORIGINS: z
     .string()
@@ -98,6 +115,7 @@ export type Config = Readonly<{
   maxSocketsPerInterview: number;
   socketSendBufferBytes: number;
   corsOrigins: readonly string[];
+  trustProxy: readonly string[];
   /** Code runs: RUNNER_* variables (docs/runner.md). */
   runner: RunnerConfig;
 }>;
@@ -148,6 +166,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxSocketsPerInterview: e.MAX_SOCKETS_PER_INTERVIEW,
     socketSendBufferBytes: e.SOCKET_SEND_BUFFER_BYTES,
     corsOrigins: Object.freeze(e.CORS_ORIGINS),
+    trustProxy: Object.freeze(e.TRUST_PROXY),
     runner: runner.config,
   });
 }

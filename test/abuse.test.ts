@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { io as ioc, type Socket } from 'socket.io-client';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ConfigError, loadConfig } from '../server/config.js';
-import { clientIp } from '../server/limits/client-ip.js';
+import { createClientIp } from '../server/limits/client-ip.js';
 import { spawnRedis, uniquePrefix } from './fixtures/services.js';
 import { api, createInterview, startNode, waitFor } from './helpers.js';
 
@@ -96,6 +96,7 @@ describe('per-IP limits', () => {
   });
 
   it('believes X-Forwarded-For only from a proxy on loopback', () => {
+    const clientIp = createClientIp(['loopback']);
     const req = (peer: string, xff?: string) => ({ socket: { remoteAddress: peer }, headers: xff ? { 'x-forwarded-for': xff } : {} }) as unknown as IncomingMessage;
     expect(clientIp(req('198.51.100.2', '1.2.3.4'))).toBe('198.51.100.2');
     expect(clientIp(req('::ffff:198.51.100.2'))).toBe('198.51.100.2');
@@ -104,6 +105,11 @@ describe('per-IP limits', () => {
     expect(clientIp(req('127.0.0.1', '6.6.6.6, 1.2.3.4'))).toBe('1.2.3.4');
     expect(clientIp(req('::1', '1.2.3.4, 127.0.0.1'))).toBe('1.2.3.4');
     expect(clientIp(req('127.0.0.1'))).toBe('127.0.0.1');
+    // TRUST_PROXY names the proxies in front (an ingress in a private range, say).
+    const behindIngress = createClientIp(['loopback', '10.0.0.0/8']);
+    expect(behindIngress(req('10.1.2.3', '203.0.113.9'))).toBe('203.0.113.9');
+    expect(behindIngress(req('10.1.2.3', '203.0.113.9, 10.4.4.4'))).toBe('203.0.113.9');
+    expect(clientIp(req('10.1.2.3', '203.0.113.9'))).toBe('10.1.2.3');
   });
 });
 

@@ -15,6 +15,8 @@ describe('configuration', () => {
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/^Invalid PORT="70000"/);
     expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
     expect(() => loadConfig({ PUBLIC_URL: 'not a url' })).toThrow(/PUBLIC_URL/);
+    expect(() => loadConfig({ TRUST_PROXY: 'loopback,not-an-address' })).toThrow(/^Invalid TRUST_PROXY/);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toEqual(['loopback', '10.0.0.0/8']);
     try {
       loadConfig({ JWT_SECRET: 'short-secret' });
       expect.unreachable();

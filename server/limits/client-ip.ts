@@ -1,29 +1,22 @@
 /**
- * The client address a limit is keyed on. Behind a reverse proxy on the same
- * machine (nginx on loopback, the Vite dev proxy) the TCP peer is the proxy,
- * so its X-Forwarded-For is believed; from anywhere else it is not, or any
- * client could pick its own key and escape its limit. This mirrors Express's
- * `trust proxy: loopback`, which app.ts sets for REST.
+ * The client address a limit is keyed on. Behind a reverse proxy the TCP peer
+ * is the proxy, so X-Forwarded-For is believed only from the proxies named in
+ * TRUST_PROXY (default: loopback, i.e. nginx or the Vite dev proxy on the same
+ * machine); from anyone else it is not, or any client could pick its own key
+ * and escape its limit. Express's `trust proxy` gets the same list (app.ts),
+ * so REST and Socket.IO agree on who the client is.
  */
 import type { IncomingMessage } from 'node:http';
+import proxyaddr from 'proxy-addr';
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
+export type ClientIp = (req: IncomingMessage) => string;
 
 function normalise(address: string): string {
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
-export function clientIp(req: IncomingMessage): string {
-  const peer = req.socket.remoteAddress ?? 'unknown';
-  if (!LOOPBACK.test(peer)) return normalise(peer);
-  const header = req.headers['x-forwarded-for'];
-  const hops = (Array.isArray(header) ? header.join(',') : (header ?? ''))
-    .split(',')
-    .map((h) => h.trim())
-    .filter(Boolean);
-  // Walk back from the nearest hop: the first one that is not a trusted proxy is the client.
-  for (let i = hops.length - 1; i >= 0; i--) {
-    if (!LOOPBACK.test(hops[i]!)) return normalise(hops[i]!);
-  }
-  return normalise(peer);
+/** `trusted`: proxy-addr names (`loopback`, `linklocal`, `uniquelocal`), addresses or CIDRs. */
+export function createClientIp(trusted: readonly string[]): ClientIp {
+  const trust = proxyaddr.compile([...trusted]);
+  return (req) => normalise(proxyaddr(req as Parameters<typeof proxyaddr>[0], trust) ?? 'unknown');
 }

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { DuetError } from '../../shared/errors.js';
 import type { Config } from '../config.js';
-import { clientIp } from './client-ip.js';
+import type { ClientIp } from './client-ip.js';
 
 export interface IpLimiter {
   /** Counts one request from `ip`: undefined when allowed, else whole seconds to wait. */
@@ -64,7 +64,7 @@ export function createIpLimits(config: LimitConfig, log: Logger, redis?: object)
 }
 
 /** REST: one point per request; over the limit answers 429 rate_limited with Retry-After. */
-export function httpRateLimit(limiter: IpLimiter): RequestHandler {
+export function httpRateLimit(limiter: IpLimiter, clientIp: ClientIp): RequestHandler {
   return async (req, res, next) => {
     const wait = await limiter.consume(clientIp(req));
     if (wait === undefined) return next();

@@ -11,7 +11,7 @@ import type { DuetIO } from '../context.js';
 import { isAllowedOrigin } from '../http/security.js';
 import type { Metrics } from '../metrics.js';
 import type { DuetSocket } from '../realtime/socket-data.js';
-import { clientIp } from './client-ip.js';
+import type { ClientIp } from './client-ip.js';
 import type { IpLimiter } from './rate-limits.js';
 
 /** A refused handshake: socket.io-client exposes `data` on connect_error. */
@@ -20,7 +20,13 @@ function refuse(err: DuetError): Error {
 }
 
 /** Runs before authentication. */
-export function registerHandshakeGuard(io: DuetIO, config: Pick<Config, 'publicUrl' | 'corsOrigins'>, limiter: IpLimiter, metrics: Metrics): void {
+export function registerHandshakeGuard(
+  io: DuetIO,
+  config: Pick<Config, 'publicUrl' | 'corsOrigins'>,
+  limiter: IpLimiter,
+  clientIp: ClientIp,
+  metrics: Metrics,
+): void {
   io.use(async (socket, next) => {
     let err: DuetError | undefined;
     if (!isAllowedOrigin(socket.request, config)) {

@@ -151,7 +151,8 @@ function buildReplay(root: HTMLElement, token: string, claims: TokenClaims, inte
     h(
       'span',
       { class: 'you', title: `Signed in as ${claims.name} (${claims.role})` },
-      h('span', { class: 'avatar small', style: `background:${colorOf(claims.sub)}` }, initials(claims.name)),
+      // A reviewer was not in the interview: a neutral avatar, not one of the participants' colours.
+      h('span', { class: 'avatar small', style: `background:${claims.role === 'reviewer' ? 'var(--muted)' : colorOf(claims.sub)}` }, initials(claims.name)),
       claims.name,
       h('span', { class: `role-tag role-${claims.role}` }, claims.role),
     ),
@@ -183,6 +184,9 @@ function buildReplay(root: HTMLElement, token: string, claims: TokenClaims, inte
     const edits: number[] = [];
     for (let i = 0; i < timeline.length; i++) if (timeline.events[i]!.type === 'doc') edits.push(toPos(timeline.times[i]! - start));
     bar.setDensity(edits, len);
+    const gaps: number[] = [];
+    if (skipIdle) for (let i = 1; i < timeline.length; i++) if (timeline.times[i]! - timeline.times[i - 1]! > IDLE_GAP_MS) gaps.push(toPos(timeline.times[i]! - start));
+    bar.setGaps(gaps);
   }
 
   function refreshColours(): void {
@@ -341,6 +345,12 @@ function buildReplay(root: HTMLElement, token: string, claims: TokenClaims, inte
         break;
       case 'End':
         seekTo(timeline.duration);
+        break;
+      case '?':
+        bar.toggleKeys();
+        break;
+      case 'Escape':
+        bar.toggleKeys(false);
         break;
       default:
         return;

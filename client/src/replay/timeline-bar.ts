@@ -57,6 +57,10 @@ export interface TimelineBar {
   setSpeed(speed: number): void;
   setSkipIdle(on: boolean): void;
   flash(text: string): void;
+  /** Shows or hides the list of keyboard shortcuts (toggles without an argument). */
+  toggleKeys(open?: boolean): void;
+  /** Where idle gaps were collapsed, on the timeline's scale (drawn as breaks). */
+  setGaps(positions: readonly number[]): void;
 }
 
 const KIND_LABEL: Record<string, string> = {
@@ -84,6 +88,31 @@ export function createTimelineBar(handlers: TimelineBarHandlers): TimelineBar {
   const skip = h('input', { type: 'checkbox', 'data-testid': 'replay-skip-idle' });
   const colours = h('input', { type: 'checkbox', checked: true, 'data-testid': 'replay-colours' });
   const loading = h('span', { class: 'replay-loading', role: 'status', 'data-testid': 'replay-loading' });
+  const keysButton = h('button', { type: 'button', class: 'button small', 'aria-expanded': 'false', 'aria-controls': 'replay-keys', 'data-testid': 'replay-keys', title: 'Keyboard shortcuts (?)' }, 'Keys');
+  const keys = h(
+    'div',
+    { class: 'replay-keys', id: 'replay-keys', role: 'dialog', 'aria-label': 'Keyboard shortcuts', hidden: true },
+    h(
+      'dl',
+      {},
+      ...(
+        [
+          ['Space', 'Play or pause'],
+          ['← →', '5 seconds back or on'],
+          ['Shift + ← →', '30 seconds back or on'],
+          [', .', 'One event back or on'],
+          ['[ ]', 'Previous or next marker'],
+          ['Home End', 'Start or end'],
+          ['?', 'This list'],
+        ] as const
+      ).flatMap(([k, v]) => [h('dt', {}, ...k.split(' ').map((x) => (x === '+' ? ' + ' : h('kbd', {}, x)))), h('dd', {}, v)]),
+    ),
+  );
+  keysButton.addEventListener('click', () => toggleKeys());
+  function toggleKeys(open = keys.hidden): void {
+    keys.hidden = !open;
+    keysButton.setAttribute('aria-expanded', String(open));
+  }
   const copy = h('button', { type: 'button', class: 'button small', 'data-testid': 'replay-copy-link', title: 'Copy a link to this instant (without your sign-in)' }, 'Copy link to this instant');
 
   const eventsLane = h('div', { class: 'replay-lane', 'data-lane': 'events' });
@@ -132,14 +161,17 @@ export function createTimelineBar(handlers: TimelineBarHandlers): TimelineBar {
       loading,
       h('div', { class: 'spacer' }),
       legend,
+      keysButton,
       copy,
     ),
     lanes,
+    keys,
   );
 
   let length = 0;
   let dragging = false;
   let densityData: { positions: readonly number[]; length: number } = { positions: [], length: 0 };
+  let gaps: readonly number[] = [];
 
   const positionAt = (clientX: number): number => {
     const r = track.getBoundingClientRect();
@@ -216,6 +248,9 @@ export function createTimelineBar(handlers: TimelineBarHandlers): TimelineBar {
       const bh = Math.max(1, (Math.sqrt(n / max) * density.height * 0.9) | 0);
       ctx.fillRect(i * w, density.height - bh, Math.max(1, w - ratio), bh);
     });
+    // Collapsed idle gaps: a notch at the top edge, so a reviewer knows time was skipped there.
+    ctx.fillStyle = getComputedStyle(track).getPropertyValue('--gap').trim() || 'rgba(120,120,120,0.6)';
+    for (const g of gaps) ctx.fillRect(Math.round((g / len) * density.width), 0, ratio, 5 * ratio);
   }
   new ResizeObserver(() => drawDensity()).observe(track);
   window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => drawDensity());
@@ -281,6 +316,11 @@ export function createTimelineBar(handlers: TimelineBarHandlers): TimelineBar {
     },
     setSkipIdle(on) {
       skip.checked = on;
+    },
+    toggleKeys,
+    setGaps(positions) {
+      gaps = positions;
+      drawDensity();
     },
     flash(text) {
       const before = copy.textContent;

@@ -61,7 +61,7 @@ function textOf(client: BenchClient): Y.Text | undefined {
 
 async function createRooms(rng: Rng): Promise<string[]> {
   if (cfg.system === 'hocuspocus') {
-    return Array.from({ length: cfg.rooms }, (_, i) => `bench-${cfg.seed}-${i}-${randInt(rng, 0, 1e9).toString(36)}`);
+    return Array.from({ length: cfg.rooms }, (_, i) => `bench-${cfg.seed}-${cfg.roomOffset + i}-${randInt(rng, 0, 1e9).toString(36)}`);
   }
   const admin = await signToken(cfg.secret, { role: 'admin', name: 'bench' });
   const ids: string[] = new Array(cfg.rooms);
@@ -96,7 +96,7 @@ async function waitUntil(cond: () => boolean, timeoutMs: number, what: string): 
 }
 
 async function joinRoom(index: number, id: string, rng: Rng, trace: Trace | undefined, joinHist: Histogram): Promise<RoomRun> {
-  const typistNode = index % 2;
+  const typistNode = (cfg.roomOffset + index) % 2;
   const clients: BenchClient[] = [];
   const nodes: number[] = [];
   await Promise.all(
@@ -124,7 +124,7 @@ async function joinRoom(index: number, id: string, rng: Rng, trace: Trace | unde
     typistNode,
     clients,
     receivers: [],
-    source: trace ? traceSource(trace) : syntheticSource(createRng(cfg.seed * 7919 + index)),
+    source: trace ? traceSource(trace) : syntheticSource(createRng(cfg.seed * 7919 + cfg.roomOffset + index)),
     clock: [],
     len: [],
     t0: [],
@@ -255,7 +255,7 @@ function message<T>(type: string): Promise<T> {
 }
 
 async function main(): Promise<void> {
-  const rng = createRng(cfg.seed);
+  const rng = createRng(cfg.seed + cfg.roomOffset);
   const trace = cfg.trace ? loadTrace(cfg.trace) : undefined;
   const ids = await createRooms(rng);
   const joinHist = createHistogram();

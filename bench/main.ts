@@ -9,6 +9,7 @@
  *   --name NAME (results file name)  --seed N  --duet-root DIR (another checkout
  *   of Duet, for before/after comparisons)  --join-updates N --join-docs N
  *   --join-rounds N  --memory-rooms N  --deadline HH:MM (UTC; no new step after it)
+ *   --generators N (processes splitting the rooms; default 1, pinned to one core)
  *
  * Each step runs the systems alternately (ABAB... with the order flipped each
  * trial), every trial on fresh nodes. Results: bench/results/NAME.json (summaries,
@@ -56,6 +57,7 @@ const { values: a } = parseArgs({
     'join-rounds': { type: 'string' },
     'memory-rooms': { type: 'string' },
     deadline: { type: 'string' },
+    generators: { type: 'string', default: '1' },
   },
 });
 
@@ -112,6 +114,7 @@ const workload = {
   chatEveryS: 30,
   connectConcurrency: 64,
   generatorCpu: 1,
+  generators: Number(a.generators),
 };
 
 function log(msg: string): void {
@@ -242,7 +245,10 @@ async function main(): Promise<void> {
       duetStore: 'postgres (fsync on, every update committed before its ack)',
       duetAdapter: a.adapter,
       hocuspocusPersistence: a['hp-persist'] === 'postgres' ? 'extension-database to postgres (whole state, debounced 2 s / max 10 s)' : 'none (memory only)',
-      generator: `1 process pinned to cpu ${workload.generatorCpu}; nodes unpinned`,
+      generator:
+        workload.generators === 1
+          ? `1 process pinned to cpu ${workload.generatorCpu}; nodes unpinned`
+          : `${workload.generators} processes, one pinned to each cpu; nodes unpinned`,
       ...(Object.keys(env).length ? { duetEnv: env } : {}),
       ...(a['duet-root'] ? { duetRoot: a['duet-root'] } : {}),
     },

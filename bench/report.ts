@@ -50,7 +50,7 @@ export function markdown(r: BenchResults): string {
   );
   for (const s of [...r.steps].sort((a, b) => a.rooms - b.rooms || a.system.localeCompare(b.system))) {
     out.push(
-      `| ${s.rooms} | ${NAMES[s.system]} | ${s.clients} | ${s.trials} (${s.discarded}) | ${f(s.cross.p50, 2)} / ${f(s.cross.p95)} / ${f(s.cross.p99)} / ${f(s.cross.max)} | ${f(s.all.p99)} | ${s.trialCrossP99.map((x) => f(x)).join(', ')} | ${s.deliveriesPerSecond} | ${s.lost} / ${s.diverged} / ${s.unacknowledged}${s.serverMismatch ? ` (server ${s.serverMismatch})` : ''} | ${f(s.nodeCpu, 2)} | ${f(s.nodeRssMiB, 0)} | ${f(s.nodeEldP99)} | ${f(s.generatorCpu, 2)} | ${s.pass ? 'yes' : 'no'} |`,
+      `| ${s.rooms} | ${NAMES[s.system]} | ${s.clients} | ${s.trials} (${s.discarded}) | ${f(s.cross.p50, 2)} / ${f(s.cross.p95)} / ${f(s.cross.p99)} / ${f(s.cross.max)} | ${f(s.all.p99)} | ${s.trialCrossP99.map((x) => f(x)).join(', ')} | ${s.deliveriesPerSecond} | ${s.lost} / ${s.diverged} / ${s.unacknowledged}${s.serverMismatch ? ` (server ${s.serverMismatch})` : ''} | ${f(s.nodeCpu, 2)} | ${f(s.nodeRssMiB, 0)} | ${f(s.nodeEldP99)} | ${f(s.generatorCpu, 2)}${s.generators > 1 ? ` (×${s.generators})` : ''} | ${s.pass ? 'yes' : 'no'} |`,
     );
   }
   out.push('', `Capacity (largest step with every-receiver p99 ≤ ${CAPACITY_P99_MS} ms and nothing lost, every smaller step passing): ${Object.entries(r.capacity).map(([k, v]) => `${NAMES[k as SystemName]} ${v || 'none of the steps'}${v ? ' rooms' : ''}`).join(', ')}.`, '');

@@ -5,6 +5,7 @@
  */
 import { ask, cpuSeconds, pinToCpu, rssBytes, spawnChild, waitFor, type Child } from './processes.js';
 import { PROJECT_ROOT, probe, startCluster, type ClusterOptions, type Probe } from './systems/cluster.js';
+import { encode, merge } from './histogram.js';
 import type { WorkloadConfig, WorkloadResult } from './workload.js';
 
 export interface NodeSample {
@@ -27,58 +28,116 @@ export interface NodeSample {
 export interface TrialResult {
   workload: WorkloadResult;
   nodes: NodeSample[];
-  /** Core the generator was pinned to, or null. */
+  /** Core the (first) generator was pinned to, or null. */
   pinnedCpu: number | null;
+  generators: number;
 }
 
-export type TrialSpec = Omit<WorkloadConfig, 'system' | 'urls' | 'secret'> & { cluster: ClusterOptions; generatorCpu: number };
+export type TrialSpec = Omit<WorkloadConfig, 'system' | 'urls' | 'secret' | 'roomOffset'> & {
+  cluster: ClusterOptions;
+  generatorCpu: number;
+  /** Generator processes splitting the rooms (1 unless one core cannot play them all). */
+  generators: number;
+};
+
+/** Several generators' results as one: histograms merged, counts added, the busiest generator's load. */
+function mergeWorkloads(results: WorkloadResult[]): WorkloadResult {
+  if (results.length === 1) return results[0]!;
+  const sum = (f: (r: WorkloadResult) => number) => results.reduce((a, r) => a + f(r), 0);
+  const max = (f: (r: WorkloadResult) => number) => Math.max(...results.map(f));
+  const hist = (k: 'cross' | 'same' | 'all') => encode(merge(results.map((r) => r.hist[k])));
+  const first = results[0]!;
+  return {
+    ...first,
+    rooms: sum((r) => r.rooms),
+    clients: sum((r) => r.clients),
+    windowS: sum((r) => r.windowS) / results.length,
+    edits: sum((r) => r.edits),
+    hist: { cross: hist('cross'), same: hist('same'), all: hist('all') },
+    deliveries: {
+      doc: sum((r) => r.deliveries.doc),
+      awareness: sum((r) => r.deliveries.awareness),
+      chat: sum((r) => r.deliveries.chat),
+      perSecond: sum((r) => r.deliveries.perSecond),
+    },
+    lost: sum((r) => r.lost),
+    diverged: sum((r) => r.diverged),
+    unacknowledged: sum((r) => r.unacknowledged),
+    serverMismatch: first.serverMismatch === null ? null : sum((r) => r.serverMismatch ?? 0),
+    join: { count: sum((r) => r.join.count), p50: max((r) => r.join.p50), p95: max((r) => r.join.p95), max: max((r) => r.join.max) },
+    generator: {
+      cpu: max((r) => r.generator.cpu),
+      eldP99: max((r) => r.generator.eldP99),
+      eldMax: max((r) => r.generator.eldMax),
+      saturated: results.some((r) => r.generator.saturated),
+    },
+    errors: results.flatMap((r) => r.errors).slice(0, 20),
+  };
+}
 
 const MiB = (b: number) => Math.round((b / 1048576) * 10) / 10;
 const heapOf = (p: Probe) => p.memory.heapUsed + p.memory.external;
 
 export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
   const cluster = await startCluster(spec.cluster);
-  let gen: Child | undefined;
+  const gens: Child[] = [];
   try {
     const base = await Promise.all(cluster.nodes.map((n) => probe(n, { gc: true })));
-    const config: WorkloadConfig = {
-      system: spec.cluster.system,
-      urls: cluster.urls,
-      secret: cluster.secret,
-      rooms: spec.rooms,
-      clientsPerRoom: spec.clientsPerRoom,
-      rate: spec.rate,
-      warmupS: spec.warmupS,
-      durationS: spec.durationS,
-      seed: spec.seed,
-      trace: spec.trace,
-      typistAwarenessHz: spec.typistAwarenessHz,
-      idleAwarenessHz: spec.idleAwarenessHz,
-      chatEveryS: spec.chatEveryS,
-      connectConcurrency: spec.connectConcurrency,
-    };
+    const count = Math.max(1, spec.generators);
     // BENCH_GENERATOR_PROFILE=DIR: a CPU profile of the generator itself.
     const genProf = process.env.BENCH_GENERATOR_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_GENERATOR_PROFILE] : [];
-    gen = spawnChild(process.execPath, [...genProf, '--import', 'tsx', 'bench/loadgen.ts'], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, BENCH_CONFIG: JSON.stringify(config) },
-      label: 'load generator',
-    });
-    const pinnedCpu = pinToCpu(gen.pid, spec.generatorCpu) ? spec.generatorCpu : null;
-    const failed = waitFor<{ error: string }>(gen, 'failed', 3_600_000).then((m) => {
-      throw new Error(`load generator failed: ${m.error}`);
-    });
+    let offset = 0;
+    const pinned: number[] = [];
+    for (let g = 0; g < count; g++) {
+      const rooms = Math.floor(spec.rooms / count) + (g < spec.rooms % count ? 1 : 0);
+      const config: WorkloadConfig = {
+        system: spec.cluster.system,
+        urls: cluster.urls,
+        secret: cluster.secret,
+        rooms,
+        roomOffset: offset,
+        clientsPerRoom: spec.clientsPerRoom,
+        rate: spec.rate,
+        warmupS: spec.warmupS,
+        durationS: spec.durationS,
+        seed: spec.seed,
+        trace: spec.trace,
+        typistAwarenessHz: spec.typistAwarenessHz,
+        idleAwarenessHz: spec.idleAwarenessHz,
+        chatEveryS: spec.chatEveryS,
+        connectConcurrency: spec.connectConcurrency,
+      };
+      offset += rooms;
+      const gen = spawnChild(process.execPath, [...genProf, '--import', 'tsx', 'bench/loadgen.ts'], {
+        cwd: PROJECT_ROOT,
+        env: { ...process.env, BENCH_CONFIG: JSON.stringify(config) },
+        label: `load generator ${g}`,
+      });
+      gens.push(gen);
+      // One generator: its own core. Two: one on each (there are no more).
+      const cpu = (spec.generatorCpu + g) % 2;
+      if (pinToCpu(gen.pid, cpu)) pinned.push(cpu);
+    }
+    const pinnedCpu = pinned.length ? pinned[0]! : null;
+    const failed = Promise.race(
+      gens.map((gen) =>
+        waitFor<{ error: string }>(gen, 'failed', 3_600_000).then((m) => {
+          throw new Error(`load generator failed: ${m.error}`);
+        }),
+      ),
+    );
     failed.catch(() => {});
     const race = <T>(p: Promise<T>) => Promise.race([p, failed]);
+    const all = <T>(type: string, ms: number) => Promise.all(gens.map((gen) => waitFor<T>(gen, type, ms)));
 
-    await race(waitFor(gen, 'connected', 60_000 + spec.rooms * spec.clientsPerRoom * 60));
+    await race(all('connected', 60_000 + spec.rooms * spec.clientsPerRoom * 60));
     const joined = await Promise.all(cluster.nodes.map((n) => probe(n, { gc: true })));
     if (process.env.BENCH_HEAP_SNAPSHOT) await ask(cluster.nodes[0]!, { type: 'probe', heapSnapshot: process.env.BENCH_HEAP_SNAPSHOT }, 120_000);
-    const resultP = waitFor<WorkloadResult>(gen, 'result', (spec.warmupS + spec.durationS + 120) * 1000);
+    const resultP = all<WorkloadResult>('result', (spec.warmupS + spec.durationS + 120) * 1000);
     resultP.catch(() => {});
-    const startP = waitFor(gen, 'window-start', (spec.warmupS + 30) * 1000);
-    const endP = waitFor(gen, 'window-end', (spec.warmupS + spec.durationS + 60) * 1000);
-    gen.proc.send({ type: 'go' });
+    const startP = waitFor(gens[0]!, 'window-start', (spec.warmupS + 30) * 1000);
+    const endP = waitFor(gens[0]!, 'window-end', (spec.warmupS + spec.durationS + 60) * 1000);
+    for (const gen of gens) gen.proc.send({ type: 'go' });
 
     await race(startP);
     const t0 = performance.now();
@@ -89,7 +148,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     const cpu1 = cluster.nodes.map((n) => cpuSeconds(n.pid));
     const rss = cluster.nodes.map((n) => rssBytes(n.pid));
     const eld = await Promise.all(cluster.nodes.map((n) => probe(n)));
-    const workload = await race(resultP);
+    const workload = mergeWorkloads(await race(resultP));
     const active = await Promise.all(cluster.nodes.map((n) => probe(n, { gc: true })));
 
     const nodes: NodeSample[] = cluster.nodes.map((_, i) => ({
@@ -104,9 +163,9 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       heapActiveMiB: MiB(heapOf(active[i]!)),
       windowUs: [atStart[i]!.monoUs, eld[i]!.monoUs],
     }));
-    return { workload, nodes, pinnedCpu };
+    return { workload, nodes, pinnedCpu, generators: count };
   } finally {
-    await gen?.stop(2000);
+    await Promise.all(gens.map((g) => g.stop(2000)));
     await cluster.stop();
   }
 }

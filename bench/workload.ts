@@ -8,6 +8,8 @@ export interface WorkloadConfig {
   /** The nodes' JWT_SECRET (the generator signs clients' tokens, as an organisation's backend would). */
   secret: string;
   rooms: number;
+  /** This generator's first room index (several generators split the rooms). */
+  roomOffset: number;
   clientsPerRoom: number;
   /** Updates per second of each room's one typist. */
   rate: number;

@@ -57,7 +57,7 @@ const { values: a } = parseArgs({
     'join-rounds': { type: 'string' },
     'memory-rooms': { type: 'string' },
     deadline: { type: 'string' },
-    generators: { type: 'string', default: '1' },
+    generators: { type: 'string', default: 'auto' },
   },
 });
 
@@ -114,8 +114,15 @@ const workload = {
   chatEveryS: 30,
   connectConcurrency: 64,
   generatorCpu: 1,
-  generators: Number(a.generators),
+  generators: a.generators === 'auto' ? 1 : Number(a.generators),
 };
+/**
+ * --generators auto: one generator (pinned to one core) until a trial finds it
+ * saturated; that trial is run again with two (one per core), and so is every
+ * later trial. The steps say how many they used.
+ */
+const autoGenerators = a.generators === 'auto';
+if (!autoGenerators && !(workload.generators >= 1)) fail('--generators takes a positive integer or auto');
 
 function log(msg: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -130,8 +137,14 @@ function describe(r: TrialResult): string {
 async function trial(system: SystemName, rooms: number, t: number): Promise<TrialResult | undefined> {
   const spec: TrialSpec = { ...workload, rooms, seed: seed + t, cluster: clusterOf(system) };
   try {
-    const r = await runTrial(spec);
+    let r = await runTrial(spec);
     log(`${system} ${rooms} rooms, trial ${t + 1}: ${describe(r)}`);
+    if (autoGenerators && r.workload.generator.saturated && workload.generators === 1) {
+      workload.generators = 2;
+      log('the generator is saturated: this trial again, and every later one, with two generators');
+      r = await runTrial({ ...spec, generators: 2 });
+      log(`${system} ${rooms} rooms, trial ${t + 1} (2 generators): ${describe(r)}`);
+    }
     return r;
   } catch (err) {
     log(`${system} ${rooms} rooms, trial ${t + 1} FAILED: ${String(err instanceof Error ? err.message : err)}`);
@@ -245,8 +258,9 @@ async function main(): Promise<void> {
       duetStore: 'postgres (fsync on, every update committed before its ack)',
       duetAdapter: a.adapter,
       hocuspocusPersistence: a['hp-persist'] === 'postgres' ? 'extension-database to postgres (whole state, debounced 2 s / max 10 s)' : 'none (memory only)',
-      generator:
-        workload.generators === 1
+      generator: autoGenerators
+        ? `1 process pinned to cpu ${workload.generatorCpu}, or 2 (one per cpu) from the first trial that saturated one; nodes unpinned`
+        : workload.generators === 1
           ? `1 process pinned to cpu ${workload.generatorCpu}; nodes unpinned`
           : `${workload.generators} processes, one pinned to each cpu; nodes unpinned`,
       ...(Object.keys(env).length ? { duetEnv: env } : {}),

@@ -74,7 +74,7 @@ export function summarizeStep(system: SystemName, rooms: number, trials: TrialRe
     nodeCpu: round(mean(use.map((t) => t.nodes.reduce((a, n) => a + n.cpu, 0))), 2),
     nodeRssMiB: round(Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.rssMiB)))),
     nodeEldP99: round(Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.eldP99)))),
-    generators: trials[0]?.generators ?? 1,
+    generators: Math.max(1, ...trials.map((t) => t.generators)),
     generatorCpu: round(Math.max(0, ...trials.map((t) => t.workload.generator.cpu)), 2),
     generatorEldP99: round(Math.max(0, ...trials.map((t) => t.workload.generator.eldP99))),
     heapPerRoomKiB: round((perNode((n) => n.heapActiveMiB - n.heapBaseMiB) * 1024) / rooms),

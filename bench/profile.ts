@@ -35,7 +35,11 @@ export interface ProfileSummary {
 }
 
 /** node_modules/<pkg> (or @scope/pkg), Duet's own dirs, node: internals. */
+const SOCKET_WRITES = new Set(['writev', 'writeBuffer', 'writeUtf8String', 'writeLatin1String', 'writeAsciiString']);
+
 export function areaOf(url: string, fn: string): string {
+  // Native frames: a write to a socket is a syscall, and on loopback it also wakes the reader.
+  if (SOCKET_WRITES.has(fn)) return 'socket writes (syscalls)';
   if (!url) return fn.startsWith('(') ? fn : '(native)';
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (m) return m[1]!;

@@ -88,6 +88,13 @@ export async function openRoom(browser: Browser, url: string, interviewId: strin
     const d = g.duetDebug;
     return !!d && d.connected() && Object.keys(d.files()).length > 0 && !!g.document.querySelector('.editor-host .view-lines');
   });
+  // Monaco's own stylesheet is loaded (a build once dropped it: the editor still
+  // synced, with no line numbers and its input box showing).
+  await page.waitForFunction(() => {
+    const g = globalThis as any;
+    const guard = g.document.querySelector('.editor-host .monaco-editor .overflow-guard');
+    return !!guard && g.getComputedStyle(guard).overflow === 'hidden' && !!g.document.querySelector('.editor-host .line-numbers');
+  });
   const debug = <T>(fn: string) => page.evaluate((name) => (globalThis as any).duetDebug[name]() as unknown, fn) as Promise<T>;
   const room: RoomPage = {
     page,

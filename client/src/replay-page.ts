@@ -191,11 +191,11 @@ function buildReplay(root: HTMLElement, token: string, claims: TokenClaims, inte
 
   function refreshColours(): void {
     // The room colours people by join order (colors.ts); the log's joins give the same order.
-    const order: Array<{ sub: string }> = [];
-    const seen = new Set<string>();
-    for (const m of timeline.markers) if (m.kind === 'join' && !seen.has(m.actor.sub)) (seen.add(m.actor.sub), order.push({ sub: m.actor.sub }));
-    for (const sub of timeline.actors.keys()) if (!seen.has(sub)) (seen.add(sub), order.push({ sub }));
-    assignColors(order);
+    // Anyone who wrote without joining (the seed's creator) comes after them.
+    const order = new Set<string>();
+    for (const m of timeline.markers) if (m.kind === 'join') order.add(m.actor.sub);
+    for (const sub of timeline.actors.keys()) order.add(sub);
+    assignColors([...order].map((sub) => ({ sub })));
   }
 
   function render(): void {

@@ -58,6 +58,11 @@ describe.skipIf(!hasChromium)('replay page', () => {
     const id = iv.interview.id;
     const interviewer = await openRoom(browser, node.url, id, iv.token);
     const candidate = await openRoom(browser, node.url, id, await iv.invite('candidate', 'Cy Candidate'));
+    // A page behind another gets few animation frames, and Playwright's clicks wait for two: bring it forward first.
+    const front = async (p: RoomPage) => {
+      await p.page.bringToFront();
+      return p;
+    };
     const events = async (): Promise<LoggedEvent[]> => (await api(node.url, `/api/interviews/${id}/events?after=0&limit=1000`, { token: iv.token })).body.events;
 
     // Instants marked while recording: the candidate's text once everything typed so far is durable.
@@ -76,13 +81,13 @@ describe.skipIf(!hasChromium)('replay page', () => {
     await candidate.page.keyboard.type('y = x + 41', { delay: 10 });
     await settle();
     // 3. The interviewer writes a line at the top: two authors, two colours.
-    await focusEditor(interviewer);
+    await focusEditor(await front(interviewer));
     await interviewer.page.keyboard.press('Control+Home');
     await interviewer.page.keyboard.type('# check the edge cases', { delay: 5 });
     await interviewer.page.keyboard.press('Enter');
     await settle();
     // 4. A large paste (an integrity signal).
-    await focusEditor(candidate);
+    await focusEditor(await front(candidate));
     await paste(candidate, PASTED);
     await settle();
     // 5. Focus leaves the editor for the chat (blur), the tab is hidden and shown, chat in both channels.
@@ -96,7 +101,7 @@ describe.skipIf(!hasChromium)('replay page', () => {
     });
     await candidate.page.getByTestId('chat-input').fill('Can I assume the input fits in memory?');
     await candidate.page.getByTestId('chat-input').press('Enter');
-    await interviewer.page.locator('.chat-tab[data-channel="panel"]').click();
+    await (await front(interviewer)).page.locator('.chat-tab[data-channel="panel"]').click();
     await interviewer.page.getByTestId('chat-input').fill('Pasted a block, worth asking about.');
     await interviewer.page.getByTestId('chat-input').press('Enter');
     await until(async () => {

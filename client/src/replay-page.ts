@@ -225,7 +225,9 @@ function buildReplay(root: HTMLElement, token: string, claims: TokenClaims, inte
       }
       if (path === undefined || !paths.includes(path)) path = editor.currentPath();
       editor.render(source, paths, path, state.language, follow);
-      side.update(state);
+      // Runs are logged when they finish: those finished by this instant.
+      const runs = timeline.markers.filter((m) => m.kind === 'run' && m.index < index).map((m) => ({ seq: m.seq, at: m.at, by: m.actor, data: m.data }));
+      side.update({ ...state, runs });
       language.textContent = state.language ? (LANGUAGES[state.language as keyof typeof LANGUAGES]?.label ?? state.language) : '';
       phase.textContent = state.ended ? 'ended' : 'in progress';
       phase.className = `status-pill ${state.ended ? 'ended' : 'open'}`;

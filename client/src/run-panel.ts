@@ -143,7 +143,8 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
   };
 }
 
-function describeExit(exit: RunExit, state: RunState | undefined): string {
+/** "main.py: exited with code 0 in 120 ms, 9.1 MB" (the replay page describes logged runs with it too). */
+export function describeExit(exit: RunExit, state: Pick<RunState, 'path'> | undefined): string {
   const what = state ? `${state.path}: ` : '';
   const time = exit.durationMs >= 1000 ? `${(exit.durationMs / 1000).toFixed(1)} s` : `${exit.durationMs} ms`;
   const memory = exit.maxRssKb !== null ? `, ${(exit.maxRssKb / 1024).toFixed(1)} MB` : '';

@@ -263,6 +263,13 @@ describe.skipIf(!hasChromium)('replay page', () => {
     await page.keyboard.press('End');
     await until(async () => (await page.getByTestId('replay-notes').innerText()) === NOTES);
     expect(await page.locator('.replay .status-pill').innerText()).toBe('ended');
+    // The run, with what it printed, once it had finished.
+    if (hasBwrap) {
+      await page.getByRole('tab', { name: /^Runs/ }).click();
+      const runs = await page.getByTestId('replay-runs').innerText();
+      expect(runs).toContain('answer 42');
+      expect(runs).toMatch(/main\.py: exited with code 0/);
+    }
     await page.getByRole('tab', { name: /^Chat/ }).click();
 
     // Keyboard: Home, one event forward, five seconds on.

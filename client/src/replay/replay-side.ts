@@ -4,19 +4,24 @@
  * notices in the panel channel, as interviewers saw them live) and the
  * interviewers' notes. Drawn with the room's own views and message items.
  */
-import type { ChatMessage, Participant, SignalNotice } from '../../../shared/protocol.js';
+import type { Actor, ChatMessage, Participant, RunExit, SignalNotice } from '../../../shared/protocol.js';
 import type { SignalMark } from '../../../shared/replay/index.js';
 import type { ChatChannel } from '../../../shared/roles.js';
 import { chatMessageItem, chatNoticeItem } from '../chat-view.js';
+import { colorOf } from '../colors.js';
 import { clear, h, tablistKeys } from '../dom.js';
 import { createParticipantsView } from '../participants-view.js';
+import { describeExit } from '../run-panel.js';
 import { describeSignal } from '../signals.js';
+import { formatClock } from './format.js';
 
 export interface SideState {
   participants: Participant[];
   chat: ChatMessage[];
   signals: SignalMark[];
   notes: string;
+  /** Code runs finished by this instant (`run` events: who, and the run's data). */
+  runs: Array<{ seq: number; at: string; by: Actor; data: Record<string, unknown> }>;
 }
 
 export interface ReplaySide {
@@ -32,8 +37,8 @@ const CHANNELS: Array<{ id: ChatChannel; label: string; hint: string }> = [
 export function createReplaySide(selfSub: string): ReplaySide {
   const participants = createParticipantsView(selfSub);
   let channel: ChatChannel = 'room';
-  let last: SideState = { participants: [], chat: [], signals: [], notes: '' };
-  const keys = { people: '', chat: '', notes: '' };
+  let last: SideState = { participants: [], chat: [], signals: [], notes: '', runs: [] };
+  const keys = { people: '', chat: '', notes: '', runs: -1 };
 
   const channelTabs = new Map<ChatChannel, HTMLButtonElement>();
   const channelBar = h('div', { class: 'chat-tabs', role: 'tablist', 'aria-label': 'Chat channels' });
@@ -48,9 +53,13 @@ export function createReplaySide(selfSub: string): ReplaySide {
   const notes = h('pre', { class: 'replay-notes', 'data-testid': 'replay-notes' });
   const notesPane = h('section', { class: 'notes' }, h('p', { class: 'hint' }, "The interviewers' shared notes at this instant. Never shown to the candidate."), notes);
 
+  const runList = h('ol', { class: 'replay-runs', 'aria-label': 'Code runs until this instant', 'data-testid': 'replay-runs' });
+  const runsPane = h('section', { class: 'notes' }, h('p', { class: 'hint' }, 'Code runs finished by this instant, with what they printed.'), runList);
+
   const tabs = [
     { id: 'chat', label: 'Chat', pane: chat },
     { id: 'notes', label: 'Notes', pane: notesPane },
+    { id: 'runs', label: 'Runs', pane: runsPane },
   ];
   const tabButtons = tabs.map((t) => h('button', { type: 'button', role: 'tab', class: 'side-tab', 'data-tab': t.id, onclick: () => selectTab(t.id) }, t.label));
   const panes = tabs.map((t) => h('div', { class: 'side-pane', role: 'tabpanel' }, t.pane));
@@ -94,6 +103,37 @@ export function createReplaySide(selfSub: string): ReplaySide {
     list.scrollTop = list.scrollHeight;
   }
 
+  function renderRuns(runs: SideState['runs']): void {
+    tabButtons[2]!.replaceChildren('Runs', runs.length > 0 ? h('span', { class: 'badge muted-badge' }, String(runs.length)) : '');
+    clear(runList);
+    if (runs.length === 0) runList.append(h('li', { class: 'chat-empty' }, 'Nothing was run yet at this instant.'));
+    for (const run of runs) {
+      const d = run.data;
+      const output = Array.isArray(d.output) ? (d.output as Array<{ stream?: string; data?: string }>) : [];
+      const exit = { runId: String(d.runId ?? ''), code: null, signal: null, durationMs: 0, maxRssKb: null, truncated: false, ...d } as RunExit;
+      runList.append(
+        h(
+          'li',
+          { class: 'replay-run' },
+          h(
+            'div',
+            { class: 'chat-meta' },
+            h('span', { class: 'chat-author', style: `color:${colorOf(run.by.sub)}` }, run.by.name),
+            h('span', { class: 'run-status' }, describeExit(exit, { path: String(d.path ?? '') })),
+            h('time', { datetime: run.at }, formatClock(Date.parse(run.at))),
+          ),
+          h(
+            'pre',
+            { class: 'run-output' },
+            ...output.map((o) => h('span', { class: o.stream === 'stderr' ? 'stderr' : '' }, String(o.data ?? ''))),
+            output.length === 0 ? h('span', { class: 'muted' }, '(no output)') : null,
+          ),
+        ),
+      );
+    }
+    runList.scrollTop = runList.scrollHeight;
+  }
+
   function update(state: SideState): void {
     last = state;
     const people = JSON.stringify(state.participants.map((p) => [p.sub, p.online, p.name]));
@@ -105,6 +145,10 @@ export function createReplaySide(selfSub: string): ReplaySide {
     if (chatKey !== keys.chat) {
       keys.chat = chatKey;
       renderChat(state);
+    }
+    if (state.runs.length !== keys.runs) {
+      keys.runs = state.runs.length;
+      renderRuns(state.runs);
     }
     if (state.notes !== keys.notes || notes.textContent === '') {
       keys.notes = state.notes;

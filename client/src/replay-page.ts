@@ -163,7 +163,8 @@ function buildReplay(root: HTMLElement, token: string, claims: TokenClaims, inte
     'This interview is still in progress: the replay shows it up to when the page loaded.',
     h('button', { type: 'button', class: 'button small', onclick: () => void load() }, 'Load what is new'),
   );
-  root.replaceChildren(h('div', { class: 'room replay', 'data-testid': 'replay' }, header, liveBanner, h('main', { class: 'room-main' }, editor.element, side.element), bar.element));
+  // aria-live off: #app is a polite live region, and the clock and the code change every frame while playing.
+  root.replaceChildren(h('div', { class: 'room replay', 'data-testid': 'replay', 'aria-live': 'off' }, header, liveBanner, h('main', { class: 'room-main' }, editor.element, side.element), bar.element));
   document.title = `${interview.title} (replay) · Duet`;
 
   /** Everything derived from the whole loaded log: scale, markers, density, colours. */

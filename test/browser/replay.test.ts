@@ -159,6 +159,15 @@ describe.skipIf(!hasChromium)('replay page', () => {
     };
     await page.goto(`${node.url}/replay/${id}#token=${reviewer}`);
     await until(() => page.evaluate(() => !!(globalThis as any).duetReplay?.loaded()));
+    // Both stylesheets applied: Monaco's (a build once dropped it) and the replay's own.
+    await until(() =>
+      page.evaluate(() => {
+        const g = globalThis as any;
+        const guard = g.document.querySelector('.replay-editor .monaco-editor .overflow-guard');
+        const bar = g.document.querySelector('.replay-timeline');
+        return !!guard && g.getComputedStyle(guard).overflow === 'hidden' && !!bar && g.getComputedStyle(bar).display === 'grid';
+      }),
+    );
     expect(page.url()).not.toContain('token=');
     expect(await page.locator('h1').first().innerText()).toBe('Replay: warm-up');
 

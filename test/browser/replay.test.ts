@@ -292,6 +292,13 @@ describe.skipIf(!hasChromium)('replay page', () => {
     await until(async () => Math.abs(scale.toScaled((await shown(page)).t) - Math.min(scale.duration, scale.toScaled(timeline.timeOfIndex(first + 1)) + 5000)) < 1);
     await until(matchesEngine);
 
+    // The shareable link: this instant, without the sign-in.
+    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: node.url });
+    await page.getByTestId('replay-copy-link').click();
+    await until(async () => (await page.getByTestId('replay-copy-link').innerText()) === 'Link copied');
+    const copied = await page.evaluate(() => (globalThis as any).navigator.clipboard.readText() as Promise<string>);
+    expect(copied).toBe(`${node.url}/replay/${id}?t=${Math.round((await shown(page)).t)}`);
+
     // Export: both downloads are offered.
     for (const [button, name] of [['replay-export-json', /\.json$/], ['replay-export-zip', /\.zip$/]] as const) {
       const [download] = await Promise.all([page.waitForEvent('download', { timeout: WAIT }), page.getByTestId(button).click()]);

@@ -307,7 +307,8 @@ function buildReplay(root: HTMLElement, token: string, claims: TokenClaims, inte
   }
 
   function jumpMarker(direction: 1 | -1): void {
-    const list = timeline.markers;
+    // Only the markers the legend shows.
+    const list = timeline.markers.filter((m) => bar.shows(m.kind === 'signal' ? String(m.data.kind) : m.kind));
     const next = direction > 0 ? list.find((m) => m.time > t + 0.5) : [...list].reverse().find((m) => m.time < t - 0.5);
     if (next) seekTo(next.time);
   }

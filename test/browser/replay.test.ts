@@ -245,6 +245,12 @@ describe.skipIf(!hasChromium)('replay page', () => {
       expect(mb.y > trackBox.y ? 'signals' : 'events').toBe(m.kind === 'signal' ? 'signals' : 'events');
     }
     if (hasBwrap) expect(of('run')).toHaveLength(1);
+    // The legend filters: Chat off hides the chat markers, on brings them back.
+    const chatMarker = page.locator(`.replay-marker[data-seq="${chats[0]!.seq}"]`);
+    await page.locator('.replay-legend-item[data-group="chat"]').click();
+    await chatMarker.waitFor({ state: 'hidden', timeout: WAIT });
+    await page.locator('.replay-legend-item[data-group="chat"]').click();
+    await chatMarker.waitFor({ state: 'visible', timeout: WAIT });
     const pasteMarker = page.locator(`.replay-marker[data-seq="${signals.find((m) => m.data.kind === 'paste')!.seq}"]`);
     expect(await pasteMarker.getAttribute('aria-label')).toMatch(/^Paste at .*Cy Candidate: pasted \d+ characters/);
     // Markers a few pixels apart overlap; focus shows the same tooltip as hovering.

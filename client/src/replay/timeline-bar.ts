@@ -61,6 +61,8 @@ export interface TimelineBar {
   toggleKeys(open?: boolean): void;
   /** Where idle gaps were collapsed, on the timeline's scale (drawn as breaks). */
   setGaps(positions: readonly number[]): void;
+  /** Is a marker of this kind (or signal kind) shown, or filtered out in the legend? */
+  shows(variant: string): boolean;
 }
 
 const KIND_LABEL: Record<string, string> = {
@@ -139,12 +141,39 @@ export function createTimelineBar(handlers: TimelineBarHandlers): TimelineBar {
     signalsLane,
     tip,
   );
+  // The legend doubles as a filter: each entry shows or hides its markers (a long interview has many).
+  const GROUPS: Array<{ key: string; kind: string; label: string; variants: string[] }> = [
+    { key: 'chat', kind: 'chat', label: 'Chat', variants: ['chat'] },
+    { key: 'join', kind: 'join', label: 'Join/leave', variants: ['join', 'leave'] },
+    { key: 'language', kind: 'language', label: 'Language', variants: ['language'] },
+    { key: 'file', kind: 'file', label: 'File', variants: ['file'] },
+    { key: 'run', kind: 'run', label: 'Run', variants: ['run'] },
+    { key: 'paste', kind: 'signal', label: 'Paste', variants: ['paste'] },
+    { key: 'blur', kind: 'signal', label: 'Focus', variants: ['blur', 'focus'] },
+    { key: 'hidden', kind: 'signal', label: 'Tab', variants: ['hidden', 'visible'] },
+  ];
+  const hidden = new Set<string>();
   const legend = h(
     'div',
-    { class: 'replay-legend', 'aria-label': 'Marker legend' },
-    ...['chat', 'join', 'language', 'file', 'run', 'paste', 'blur', 'hidden'].map((k) =>
-      h('span', { class: 'replay-legend-item' }, h('span', { class: 'replay-marker legend', 'data-kind': k === 'paste' || k === 'blur' || k === 'hidden' ? 'signal' : k, 'data-variant': k }), k === 'join' ? 'Join/leave' : k === 'blur' ? 'Focus' : k === 'hidden' ? 'Tab' : KIND_LABEL[k]),
-    ),
+    { class: 'replay-legend', role: 'group', 'aria-label': 'Markers shown' },
+    ...GROUPS.map((g) => {
+      const b = h(
+        'button',
+        { type: 'button', class: 'replay-legend-item', 'aria-pressed': 'true', 'data-group': g.key, title: `Show or hide ${g.label.toLowerCase()} markers` },
+        h('span', { class: 'replay-marker legend', 'data-kind': g.kind, 'data-variant': g.key }),
+        g.label,
+      );
+      b.addEventListener('click', () => {
+        const on = b.getAttribute('aria-pressed') !== 'true';
+        b.setAttribute('aria-pressed', String(on));
+        for (const v of g.variants) {
+          if (on) hidden.delete(v);
+          else hidden.add(v);
+          lanes.classList.toggle(`hide-${v}`, !on);
+        }
+      });
+      return b;
+    }),
   );
   const element = h(
     'section',
@@ -318,6 +347,7 @@ export function createTimelineBar(handlers: TimelineBarHandlers): TimelineBar {
       skip.checked = on;
     },
     toggleKeys,
+    shows: (variant) => !hidden.has(variant),
     setGaps(positions) {
       gaps = positions;
       drawDensity();

@@ -8,6 +8,7 @@
 import fc from 'fast-check';
 import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { Encoder, PacketType } from 'socket.io-parser';
 import { WebSocket } from 'ws';
 import { CLIENT_EVENTS } from '../shared/protocol.js';
 import { LANGUAGE_IDS } from '../shared/languages.js';
@@ -134,9 +135,11 @@ const foreignCase: fc.Arbitrary<Case> = fc
   .tuple(FOREIGN_EVENTS, fc.constantFrom<'cand' | 'obs'>('cand', 'obs'), junk)
   .map(([event, socket, payload]) => ({ event, socket, payload }));
 
+/** Encodes with socket.io-client's own parser: binary payloads are deconstructed first, which JSON.stringify alone does not try. */
+const encoder = new Encoder();
 function serialisable(payload: unknown): boolean {
   try {
-    JSON.stringify(payload);
+    encoder.encode({ type: PacketType.EVENT, nsp: '/', data: ['probe', payload], id: 1 });
     return true;
   } catch {
     return false;

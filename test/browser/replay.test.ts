@@ -287,8 +287,11 @@ describe.skipIf(!hasChromium)('replay page', () => {
     }
     await page.getByRole('tab', { name: /^Chat/ }).click();
 
-    // Keyboard: Home, one event forward, five seconds on.
+    // Keyboard: Home, one event forward, five seconds on. The page in front and
+    // nothing focused, so the keys reach the page's own handler.
+    await page.bringToFront();
     await page.locator('.replay-timeline').click({ position: { x: 5, y: 5 } });
+    await page.evaluate(() => ((globalThis as any).document.activeElement as { blur?: () => void } | null)?.blur?.());
     await page.keyboard.press('Home');
     await until(async () => (await shown(page)).t === 0);
     const first = (await shown(page)).index;

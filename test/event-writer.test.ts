@@ -3,42 +3,14 @@
  * interview with queued events, on SQLite and PostgreSQL.
  */
 import { pino } from 'pino';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Actor } from '../shared/protocol.js';
 import { createMetrics } from '../server/metrics.js';
 import { EventWriter } from '../server/rooms/event-writer.js';
-import { createPostgresStore } from '../server/store/postgres.js';
-import { createSqliteStore } from '../server/store/sqlite.js';
 import type { NewEvent, Store } from '../server/store/store.js';
-import { PG_URL, uniqueSchema } from './fixtures/services.js';
-import { tempDir } from './helpers.js';
+import { STORE_BACKENDS } from './fixtures/store-backends.js';
 
-const backends: Array<{ name: string; open(): Promise<{ store: Store; sibling(): Promise<Store> }> }> = [
-  {
-    name: 'sqlite',
-    async open() {
-      const dir = tempDir();
-      const make = async () => {
-        const s = await createSqliteStore(dir);
-        onTestFinished(() => s.close());
-        return s;
-      };
-      return { store: await make(), sibling: make };
-    },
-  },
-  {
-    name: 'postgres',
-    async open() {
-      const schema = uniqueSchema();
-      const make = async () => {
-        const s = await createPostgresStore({ url: PG_URL, schema, poolSize: 4 });
-        onTestFinished(() => s.close());
-        return s;
-      };
-      return { store: await make(), sibling: make };
-    },
-  },
-];
+const backends = STORE_BACKENDS;
 
 const cy: Actor = { sub: 'cy', name: 'Cy', role: 'candidate' };
 const at = new Date(Date.UTC(2026, 10, 28, 12)).toISOString();

@@ -2,51 +2,13 @@
  * One contract, two stores: every test here runs against SQLite and against
  * PostgreSQL (a fresh schema per test, dropped after).
  */
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DuetError } from '../shared/errors.js';
 import type { Actor } from '../shared/protocol.js';
-import { createPostgresStore } from '../server/store/postgres.js';
-import { createSqliteStore } from '../server/store/sqlite.js';
 import type { NewEvent, Store } from '../server/store/store.js';
-import { PG_URL, uniqueSchema } from './fixtures/services.js';
-import { tempDir } from './helpers.js';
+import { STORE_BACKENDS } from './fixtures/store-backends.js';
 
-interface Backend {
-  name: string;
-  /** Several processes share it (PostgreSQL); SQLite is one node's file. */
-  shared: boolean;
-  /** A fresh, empty store; `sibling` opens a second handle on the same database (another node). */
-  open(): Promise<{ store: Store; sibling(): Promise<Store> }>;
-}
-
-const backends: Backend[] = [
-  {
-    name: 'sqlite',
-    shared: false,
-    async open() {
-      const dir = tempDir();
-      const make = async () => {
-        const s = await createSqliteStore(dir);
-        onTestFinished(() => s.close());
-        return s;
-      };
-      return { store: await make(), sibling: make };
-    },
-  },
-  {
-    name: 'postgres',
-    shared: true,
-    async open() {
-      const schema = uniqueSchema();
-      const make = async () => {
-        const s = await createPostgresStore({ url: PG_URL, schema, poolSize: 4 });
-        onTestFinished(() => s.close());
-        return s;
-      };
-      return { store: await make(), sibling: make };
-    },
-  },
-];
+const backends = STORE_BACKENDS;
 
 const ada: Actor = { sub: 'ada', name: 'Ada', role: 'interviewer' };
 const cy: Actor = { sub: 'cy', name: 'Cy', role: 'candidate' };

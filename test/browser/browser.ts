@@ -7,10 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { pino } from 'pino';
-import { createServer } from '../../server/app.js';
-import { defaultConfig } from '../../server/config.js';
-import { TEST_SECRET, type TestNode } from '../helpers.js';
+import { startNode, type TestNode } from '../helpers.js';
 import { CLIENT_DIST, ensureClientBuilt } from '../../client/scripts/ensure-built.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -134,19 +131,6 @@ export async function screenshot(room: RoomPage, name: string): Promise<void> {
 }
 
 /** A node on a given port and data directory: the same node coming back after a restart. */
-export async function startNodeAt(port: number, dataDir: string): Promise<TestNode> {
-  const config = defaultConfig({ port, host: '127.0.0.1', dataDir, jwtSecret: TEST_SECRET, logLevel: 'silent' });
-  const server = await createServer(config, { logger: pino({ level: 'silent' }), roomUnloadMs: 200, ...NODE_OPTIONS });
-  const { url } = await server.listen(port, '127.0.0.1');
-  let closed = false;
-  return {
-    server,
-    url,
-    config,
-    async close() {
-      if (closed) return;
-      closed = true;
-      await server.close();
-    },
-  };
+export function startNodeAt(port: number, dataDir: string): Promise<TestNode> {
+  return startNode({ dataDir }, { ...NODE_OPTIONS, port, keepOpen: true });
 }

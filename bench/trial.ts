@@ -119,11 +119,18 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       if (pinToCpu(gen.pid, cpu)) pinned.push(cpu);
     }
     const pinnedCpu = pinned.length ? pinned[0]! : null;
+    // A generator fails by saying so, or by dying; one that finished and exited (0) has not failed.
     const failed = Promise.race(
-      gens.map((gen) =>
-        waitFor<{ error: string }>(gen, 'failed', 3_600_000).then((m) => {
-          throw new Error(`load generator failed: ${m.error}`);
-        }),
+      gens.map(
+        (gen) =>
+          new Promise<never>((_, reject) => {
+            gen.proc.on('message', (m: { type?: string; error?: string }) => {
+              if (m?.type === 'failed') reject(new Error(`load generator failed: ${m.error}`));
+            });
+            void gen.exited.then((code) => {
+              if (code !== 0) reject(new Error(`load generator exited with ${code}`));
+            });
+          }),
       ),
     );
     failed.catch(() => {});

@@ -1,6 +1,6 @@
 /** A tiny element builder: enough structure for a few views, no framework to ship. */
 type Child = Node | string | null | undefined | false;
-type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
+export type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
 
 export function h<K extends keyof HTMLElementTagNameMap>(
   tag: K,

@@ -10,6 +10,7 @@ import type { Awareness } from 'y-protocols/awareness';
 import { LANGUAGES, type Language } from '../../shared/languages.js';
 import { clear, h } from './dom.js';
 import { fileNameProblem, freshFileName } from './file-names.js';
+import { fileTabButton } from './file-tab.js';
 import { monaco, monacoLanguage, monacoTheme } from './monaco-setup.js';
 import { peersByFile, publishCursor, RemoteCursors } from './remote-cursors.js';
 
@@ -141,14 +142,11 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
       const tab = h(
         'div',
         { class: `file-tab${selected ? ' selected' : ''}` },
-        h(
-          'button',
+        fileTabButton(
+          path,
+          selected,
+          here.map((u) => ({ color: u.color, title: `${u.name} is here` })),
           {
-            type: 'button',
-            role: 'tab',
-            class: 'file-tab-name',
-            'aria-selected': selected ? 'true' : 'false',
-            'data-path': path,
             title: readOnly ? path : `${path} (F2 or double-click to rename)`,
             onclick: () => show(path),
             ondblclick: () => startEditing(path),
@@ -158,8 +156,6 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
               if (key === 'Delete') removeFile(path);
             },
           },
-          path,
-          ...here.map((u) => h('span', { class: 'presence-dot', style: `background:${u.color}`, title: `${u.name} is here` })),
         ),
         !readOnly && files.size > 1
           ? h('button', { type: 'button', class: 'file-tab-close', title: `Delete ${path}`, 'aria-label': `Delete ${path}`, onclick: () => removeFile(path) }, '×')

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startNode, type TestNode } from '../helpers.js';
 import { CLIENT_DIST, ensureClientBuilt } from '../../client/scripts/ensure-built.js';
+import { afterAll, beforeAll } from 'vitest';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
@@ -128,6 +129,28 @@ export async function paste(room: RoomPage, text: string): Promise<void> {
 export async function screenshot(room: RoomPage, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await room.page.screenshot({ path: join(SCREENSHOTS, name) });
+}
+
+/**
+ * One Chromium for a describe block: the client built and the browser launched
+ * before its tests, closed after them. The handle is usable inside tests.
+ */
+export function useBrowser(): Browser {
+  let launched: Browser | undefined;
+  beforeAll(async () => {
+    await ensureClientBuilt({ quiet: true });
+    launched = await launchBrowser();
+  }, 120_000);
+  afterAll(async () => {
+    await launched?.close();
+  });
+  return {
+    get context() {
+      if (!launched) throw new Error('the browser is launched in beforeAll');
+      return launched.context;
+    },
+    close: async () => launched?.close(),
+  };
 }
 
 /** A node on a given port and data directory: the same node coming back after a restart. */

@@ -7,14 +7,14 @@
  * the log for that instant, and at the instants the test marked while
  * recording, exactly what the candidate's own page showed.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { defaultRunnerConfig } from '../../server/runner/config.js';
 import { createIdleScale, loadTimeline, ReplayPlayer, ReplayTimeline, type Marker } from '../../shared/replay/index.js';
 import type { LoggedEvent } from '../../shared/protocol.js';
 import { api, connectClient, createInterview, mainFile, startNode, waitFor } from '../helpers.js';
 import { hasBwrap, TEST_LIMITS } from '../runner-fixtures.js';
-import { NODE_OPTIONS, ensureClientBuilt, focusEditor, hasChromium, launchBrowser, openRoom, paste, screenshot, type Browser, type RoomPage } from './browser.js';
+import { NODE_OPTIONS, focusEditor, hasChromium, openRoom, paste, screenshot, useBrowser, type RoomPage } from './browser.js';
 
 const WAIT = 20_000;
 const until = <T>(check: () => T | Promise<T>) => waitFor(check, WAIT, 50);
@@ -40,16 +40,7 @@ const shown = (page: Page): Promise<ReplayDebug> =>
   });
 
 describe.skipIf(!hasChromium)('replay page', () => {
-  let browser: Browser;
-
-  beforeAll(async () => {
-    await ensureClientBuilt({ quiet: true });
-    browser = await launchBrowser();
-  }, 120_000);
-
-  afterAll(async () => {
-    await browser?.close();
-  });
+  const browser = useBrowser();
 
   it('replays a recorded session: scrubbing, ?t= instants, playback at 8×, chat and integrity markers where they happened', async () => {
     const node = await startNode(hasBwrap ? { runner: defaultRunnerConfig(TEST_LIMITS) } : {}, NODE_OPTIONS);

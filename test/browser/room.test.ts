@@ -3,21 +3,19 @@
  * typing, read-only observers, what a candidate's page never receives, chat
  * routing, and a node restart with edits made while it was down.
  */
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { defaultRunnerConfig } from '../../server/runner/config.js';
 import { hasBwrap, TEST_LIMITS } from '../runner-fixtures.js';
 import { api, createInterview, interviewerToken, startNode, tempDir, waitFor } from '../helpers.js';
 import {
   NODE_OPTIONS,
-  ensureClientBuilt,
   focusEditor,
   paste,
   hasChromium,
-  launchBrowser,
   openRoom,
   screenshot,
   startNodeAt,
-  type Browser,
+  useBrowser,
   type RoomPage,
 } from './browser.js';
 
@@ -37,16 +35,7 @@ const SOLUTION = [
 ].join('\n');
 
 describe.skipIf(!hasChromium)('browser client', () => {
-  let browser: Browser;
-
-  beforeAll(async () => {
-    await ensureClientBuilt({ quiet: true });
-    browser = await launchBrowser();
-  }, 120_000);
-
-  afterAll(async () => {
-    await browser?.close();
-  });
+  const browser = useBrowser();
 
   const sameText = async (pages: RoomPage[]) => {
     const texts = await Promise.all(pages.map((p) => p.text()));

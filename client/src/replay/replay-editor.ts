@@ -8,6 +8,7 @@
 import type { AttributedRun, AuthorCursor } from '../../../shared/replay/index.js';
 import { colorOf } from '../colors.js';
 import { clear, h } from '../dom.js';
+import { fileTabButton } from '../file-tab.js';
 import { monaco, monacoLanguage, monacoTheme } from '../monaco-setup.js';
 
 /** What the editor needs of the instant shown (a ReplayPlayer moved there). */
@@ -121,21 +122,11 @@ export function createReplayEditor(): ReplayEditor {
         h(
           'div',
           { class: `file-tab${selected ? ' selected' : ''}` },
-          h(
-            'button',
-            {
-              type: 'button',
-              role: 'tab',
-              class: 'file-tab-name',
-              'aria-selected': selected ? 'true' : 'false',
-              'data-path': path,
-              tabindex: selected ? '0' : '-1',
-              onclick: () => selectListener(path),
-            },
+          fileTabButton(
             path,
-            ...(here.get(path) ?? []).map((c) =>
-              h('span', { class: 'presence-dot', style: `background:${colorOf(c.author.sub)}`, title: `${c.author.name} last edited here` }),
-            ),
+            selected,
+            (here.get(path) ?? []).map((c) => ({ color: colorOf(c.author.sub), title: `${c.author.name} last edited here` })),
+            { tabindex: selected ? '0' : '-1', onclick: () => selectListener(path) },
           ),
         ),
       );

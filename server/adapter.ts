@@ -110,13 +110,22 @@ export async function createRedisAdapter(
 
   // The adapter publishes without catching; a broadcast from a late disconnect
   // handler after close() would be an unhandled rejection. Once closing, the
-  // adapter's publishes go nowhere instead.
-  const SILENCED = new Set<PropertyKey>(['publish', 'sPublish', 'PUBLISH', 'SPUBLISH', 'sendCommand']);
+  // adapter's commands go nowhere instead. While Redis is unreachable its
+  // publishes go nowhere too rather than pile up in node-redis's offline queue:
+  // pub/sub keeps nothing, and onRecovered makes this node's clients resync.
+  // That bound is why publishes need no per-command timeout: node-redis arms an
+  // AbortSignal.timeout (5 s default) for every command, which cost 3-6% of a
+  // node's CPU at 500 rooms (docs/performance.md). Other commands keep theirs.
+  const PUBLISHES = new Set<PropertyKey>(['publish', 'sPublish', 'PUBLISH', 'SPUBLISH']);
+  const untimed = pub.withCommandOptions({ timeout: 0 });
   const adapterPub = new Proxy(pub, {
     get(target, key) {
-      if (closing && SILENCED.has(key)) return async () => 0;
-      const value = Reflect.get(target, key, target) as unknown;
-      return typeof value === 'function' ? value.bind(target) : value;
+      const publishes = PUBLISHES.has(key);
+      if (closing && (publishes || key === 'sendCommand')) return async () => 0;
+      if (publishes && !pub.isReady) return async () => 0;
+      const from = publishes ? untimed : target;
+      const value = Reflect.get(from, key, from) as unknown;
+      return typeof value === 'function' ? value.bind(from) : value;
     },
   });
 

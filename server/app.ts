@@ -27,6 +27,7 @@ import { registerConnections } from './realtime/connection.js';
 import { EventWriter } from './rooms/event-writer.js';
 import { RoomRegistry } from './rooms/room-registry.js';
 import { createRunner } from './runner/runner.js';
+import { coalesceWrites } from './realtime/write-coalescing.js';
 import { startRetentionSweeper } from './retention.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
@@ -96,6 +97,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     ...(cors ? { cors } : {}),
     ...(adapter ? { adapter } : {}),
   });
+  coalesceWrites(io.engine);
   // The adapter's own channels are live before this node takes anyone.
   await redis?.subscribed();
   let draining = false;

@@ -132,7 +132,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   app.use(errorHandler(ctx));
   // Middlewares run in order: abuse checks, then authentication, then the per-interview cap.
   registerHandshakeGuard(io, config, limits.handshake, clientIp, metrics);
-  registerConnections(ctx);
+  const connections = registerConnections(ctx);
   const retention = startRetentionSweeper(ctx, config.retentionDays);
   registerConnectionCap(io, config.maxSocketsPerInterview, metrics, log);
   registerBackpressureGuard(io, config.socketSendBufferBytes, metrics, log);
@@ -156,6 +156,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       closing ??= (async () => {
         draining = true;
         await retention.stop();
+        connections.close();
         const bound = options.shutdownTimeoutMs ?? 8000;
         const deadline = Date.now() + bound;
         const left = () => Math.max(0, deadline - Date.now());

@@ -11,35 +11,39 @@ import { awarenessSchema } from '../../shared/schemas.js';
 import type { ServerContext } from '../context.js';
 import type { Room } from '../rooms/room.js';
 import { docChannel } from './documents.js';
-import { registerHandler } from './handle.js';
+import { handler, type Handlers } from './handle.js';
 import type { DuetSocket } from './socket-data.js';
-import type { TokenBucket } from './token-bucket.js';
 
-export function registerAwareness(ctx: ServerContext, socket: DuetSocket, bucket: TokenBucket): void {
-  const { actor, interviewId } = socket.data;
-  registerHandler(ctx, socket, bucket, 'awareness', awarenessSchema, async ({ doc, update }) => {
-    if (!can.readDoc(actor.role, doc)) throw new DuetError('forbidden', `your role cannot use the ${doc} document`);
-    const room = await socket.data.room;
-    const awareness = room.docs[doc].awareness;
-    // y-protocols applies entry by entry and throws at a bad one, keeping the
-    // ones before it without telling anyone (found by fuzzing): check it all first.
-    if (!decodesFully(update)) throw new DuetError('invalid_payload', 'update is not a valid awareness update');
-    const touched: number[] = [];
-    const track = ({ added, updated }: { added: number[]; updated: number[] }, origin: unknown) => {
-      if (origin === socket) touched.push(...added, ...updated);
-    };
-    awareness.on('update', track);
-    try {
-      applyAwarenessUpdate(awareness, update, socket);
-    } catch {
-      throw new DuetError('invalid_payload', 'update is not a valid awareness update');
-    } finally {
-      awareness.off('update', track);
-    }
-    for (const id of touched) socket.data.awarenessIds[doc].add(id);
-    socket.to(docChannel(interviewId, doc)).emit('awareness', { doc, update });
-    return { ok: true };
-  });
+export function awarenessHandlers(ctx: ServerContext): Handlers {
+  return {
+    awareness: handler(awarenessSchema, async (socket, { doc, update }) => {
+      const { actor, interviewId } = socket.data;
+      if (!can.readDoc(actor.role, doc)) throw new DuetError('forbidden', `your role cannot use the ${doc} document`);
+      const room = await socket.data.room;
+      const awareness = room.docs[doc].awareness;
+      // y-protocols applies entry by entry and throws at a bad one, keeping the
+      // ones before it without telling anyone (found by fuzzing): check it all first.
+      if (!decodesFully(update)) throw new DuetError('invalid_payload', 'update is not a valid awareness update');
+      const touched: number[] = [];
+      const track = ({ added, updated }: { added: number[]; updated: number[] }, origin: unknown) => {
+        if (origin === socket) touched.push(...added, ...updated);
+      };
+      awareness.on('update', track);
+      try {
+        applyAwarenessUpdate(awareness, update, socket);
+      } catch {
+        throw new DuetError('invalid_payload', 'update is not a valid awareness update');
+      } finally {
+        awareness.off('update', track);
+      }
+      if (touched.length > 0) {
+        const ids = ((socket.data.awarenessIds ??= {})[doc] ??= new Set());
+        for (const id of touched) ids.add(id);
+      }
+      socket.to(docChannel(interviewId, doc)).emit('awareness', { doc, update });
+      return { ok: true };
+    }),
+  };
 }
 
 /** Does every entry of an awareness update decode (client id, clock, JSON state)? */
@@ -68,7 +72,7 @@ export function sendAwarenessState(socket: DuetSocket, room: Room, doc: DocName)
 /** Removes a leaving socket's cursors here and on every other client. */
 export function clearAwareness(ctx: ServerContext, socket: DuetSocket, room: Room): void {
   for (const doc of DOC_NAMES) {
-    const ids = [...socket.data.awarenessIds[doc]];
+    const ids = [...(socket.data.awarenessIds?.[doc] ?? [])];
     if (ids.length === 0) continue;
     room.removeAwareness(doc, ids);
     // Removed states are encoded with a bumped clock and a null state.

@@ -5,9 +5,7 @@ import { can, CHAT_CHANNELS, type Role } from '../../shared/roles.js';
 import { chatSendSchema } from '../../shared/schemas.js';
 import { channelOf, type ServerContext } from '../context.js';
 import type { StoredEvent } from '../store/store.js';
-import { registerHandler } from './handle.js';
-import type { DuetSocket } from './socket-data.js';
-import type { TokenBucket } from './token-bucket.js';
+import { handler, type Handlers } from './handle.js';
 
 export function chatMessageOf(event: StoredEvent): ChatMessage {
   return {
@@ -23,15 +21,17 @@ export function visibleChannels(role: Role) {
   return CHAT_CHANNELS.filter((c) => can.readChat(role, c));
 }
 
-export function registerChat(ctx: ServerContext, socket: DuetSocket, bucket: TokenBucket): void {
-  const { actor, interviewId } = socket.data;
-  registerHandler(ctx, socket, bucket, 'chat:send', chatSendSchema, async ({ channel, text }) => {
-    if (!can.sendChat(actor.role, channel)) throw new DuetError('forbidden', `your role cannot send ${channel} chat`);
-    const at = new Date().toISOString();
-    const { event } = await ctx.writer.append(interviewId, { type: 'chat', at, actor, data: { channel, text } });
-    const message = chatMessageOf(event);
-    const target = channel === 'room' ? channelOf.all(interviewId) : channelOf.panel(interviewId);
-    socket.to(target).emit('chat:message', message);
-    return { message };
-  });
+export function chatHandlers(ctx: ServerContext): Handlers {
+  return {
+    'chat:send': handler(chatSendSchema, async (socket, { channel, text }) => {
+      const { actor, interviewId } = socket.data;
+      if (!can.sendChat(actor.role, channel)) throw new DuetError('forbidden', `your role cannot send ${channel} chat`);
+      const at = new Date().toISOString();
+      const { event } = await ctx.writer.append(interviewId, { type: 'chat', at, actor, data: { channel, text } });
+      const message = chatMessageOf(event);
+      const target = channel === 'room' ? channelOf.all(interviewId) : channelOf.panel(interviewId);
+      socket.to(target).emit('chat:message', message);
+      return { message };
+    }),
+  };
 }

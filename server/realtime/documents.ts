@@ -6,43 +6,16 @@ import { can, type DocName } from '../../shared/roles.js';
 import { docSyncSchema, docUpdateSchema } from '../../shared/schemas.js';
 import { channelOf, type ServerContext } from '../context.js';
 import { docChars, inspectUpdate } from '../rooms/yjs-checks.js';
-import { registerHandler } from './handle.js';
+import { handler, type Handlers } from './handle.js';
 import type { DuetSocket } from './socket-data.js';
-import type { TokenBucket } from './token-bucket.js';
 
 export function docChannel(interviewId: string, doc: DocName): string {
   return doc === 'main' ? channelOf.all(interviewId) : channelOf.panel(interviewId);
 }
 
-export function registerDocuments(ctx: ServerContext, socket: DuetSocket, bucket: TokenBucket): void {
-  const { actor, interviewId } = socket.data;
-
-  registerHandler(ctx, socket, bucket, 'doc:sync', docSyncSchema, async ({ doc, stateVector }) => {
-    if (!can.readDoc(actor.role, doc)) throw new DuetError('forbidden', `your role cannot read the ${doc} document`);
-    const room = await socket.data.room;
-    // The socket is already in the room, so anything committed after this read reaches it as a broadcast.
-    await room.catchUp();
-    const ydoc = room.docs[doc].ydoc;
-    let update: Uint8Array;
-    try {
-      update = Y.encodeStateAsUpdate(ydoc, stateVector);
-    } catch {
-      throw new DuetError('invalid_payload', 'stateVector is not a valid Yjs state vector');
-    }
-    return { update, stateVector: Y.encodeStateVector(ydoc) };
-  });
-
-  // One update at a time per socket, in order: a client's next edit builds on
-  // its previous one, which must be in the room's document before the next is
-  // checked for missing dependencies.
-  let queue: Promise<unknown> = Promise.resolve();
-  registerHandler(ctx, socket, bucket, 'doc:update', docUpdateSchema, (payload) => {
-    const turn = queue.then(() => applyUpdate(payload));
-    queue = turn.catch(() => {});
-    return turn;
-  });
-
-  const applyUpdate = async ({ doc, update }: { doc: DocName; update: Uint8Array }) => {
+export function documentHandlers(ctx: ServerContext): Handlers {
+  const applyUpdate = async (socket: DuetSocket, { doc, update }: { doc: DocName; update: Uint8Array }) => {
+    const { actor, interviewId } = socket.data;
     if (!can.writeDoc(actor.role, doc)) throw new DuetError('forbidden', `your role cannot edit the ${doc} document`);
     const room = await socket.data.room;
     if (room.interview.status === 'ended') throw new DuetError('interview_ended', 'the interview has ended');
@@ -65,5 +38,31 @@ export function registerDocuments(ctx: ServerContext, socket: DuetSocket, bucket
     ctx.metrics.docUpdates.inc({ doc });
     room.snapshotIfDue(doc, ctx.config.snapshotEvery, at)?.catch((err) => ctx.log.warn({ err, interviewId }, 'snapshot failed'));
     return { ok: true as const };
+  };
+
+  return {
+    'doc:sync': handler(docSyncSchema, async (socket, { doc, stateVector }) => {
+      if (!can.readDoc(socket.data.actor.role, doc)) throw new DuetError('forbidden', `your role cannot read the ${doc} document`);
+      const room = await socket.data.room;
+      // The socket is already in the room, so anything committed after this read reaches it as a broadcast.
+      await room.catchUp();
+      const ydoc = room.docs[doc].ydoc;
+      let update: Uint8Array;
+      try {
+        update = Y.encodeStateAsUpdate(ydoc, stateVector);
+      } catch {
+        throw new DuetError('invalid_payload', 'stateVector is not a valid Yjs state vector');
+      }
+      return { update, stateVector: Y.encodeStateVector(ydoc) };
+    }),
+
+    // One update at a time per socket, in order: a client's next edit builds on
+    // its previous one, which must be in the room's document before the next is
+    // checked for missing dependencies.
+    'doc:update': handler(docUpdateSchema, (socket, payload) => {
+      const turn = (socket.data.docQueue ?? Promise.resolve()).then(() => applyUpdate(socket, payload));
+      socket.data.docQueue = turn.catch(() => {});
+      return turn;
+    }),
   };
 }

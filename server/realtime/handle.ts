@@ -1,14 +1,14 @@
 /**
- * The one wrapper around every inbound event: rate limit, parse with the
- * event's zod schema, run, and turn any failure into an error code (in the ack
- * when there is one, else an `error` event). Internal error text never reaches
- * the client.
+ * The one path of every inbound event: known event, rate limit, parse with
+ * the event's zod schema, run, and turn any failure into an error code (in the
+ * ack when there is one, else an `error` event). Internal error text never
+ * reaches the client.
  */
 import type { z } from 'zod';
 import { DuetError, type ErrorBody } from '../../shared/errors.js';
+import { CLIENT_EVENTS } from '../../shared/protocol.js';
 import type { ServerContext } from '../context.js';
 import type { DuetSocket } from './socket-data.js';
-import type { TokenBucket } from './token-bucket.js';
 
 export function toErrorBody(err: unknown, ctx: ServerContext): ErrorBody {
   if (err instanceof DuetError) return err.toBody();
@@ -38,20 +38,39 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, payload: unknown): 
 
 type Ack = (reply: unknown) => void;
 
-export function registerHandler<S extends z.ZodType>(
-  ctx: ServerContext,
-  socket: DuetSocket,
-  bucket: TokenBucket,
-  event: string,
-  schema: S,
-  handler: (payload: z.output<S>) => Promise<unknown>,
-): void {
-  socket.on(event as never, (async (...args: unknown[]) => {
+/** What the node does with one client event: its payload schema and the work. */
+export interface Handler {
+  schema: z.ZodType;
+  run(socket: DuetSocket, payload: unknown): Promise<unknown>;
+}
+
+/** Handlers by client event name. */
+export type Handlers = Partial<Record<(typeof CLIENT_EVENTS)[number], Handler>>;
+
+export function handler<S extends z.ZodType>(schema: S, run: (socket: DuetSocket, payload: z.output<S>) => Promise<unknown>): Handler {
+  return { schema, run: run as Handler['run'] };
+}
+
+/**
+ * The one listener every socket of the node shares (`socket.onAny`, which
+ * calls it with the socket as `this`). Per-socket closures for each event
+ * cost about 3 KiB of heap per socket; the state a handler needs lives in
+ * `socket.data` instead.
+ */
+export function createDispatcher(ctx: ServerContext, handlers: Handlers) {
+  const missing = CLIENT_EVENTS.filter((e) => !handlers[e]);
+  if (missing.length > 0) throw new Error(`no handler for client events: ${missing.join(', ')}`);
+  return function dispatch(this: DuetSocket, event: string, ...args: unknown[]): void {
     const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as Ack) : undefined;
+    const h = Object.hasOwn(handlers, event) ? handlers[event as keyof Handlers] : undefined;
+    void run(this, h, event, args[0], ack);
+  };
+
+  async function run(socket: DuetSocket, h: Handler | undefined, event: string, payload: unknown, ack: Ack | undefined): Promise<void> {
     try {
-      if (!bucket.take()) throw new DuetError('rate_limited', 'too many events; slow down');
-      const payload = parseOrThrow(schema, args[0]);
-      const result = await handler(payload);
+      if (!h) throw new DuetError('unknown_event', `the server does not accept "${String(event).slice(0, 50)}" from clients`);
+      if (!socket.data.bucket.take()) throw new DuetError('rate_limited', 'too many events; slow down');
+      const result = await h.run(socket, parseOrThrow(h.schema, payload));
       ack?.(result ?? { ok: true });
     } catch (err) {
       const body = toErrorBody(err, ctx);
@@ -59,5 +78,5 @@ export function registerHandler<S extends z.ZodType>(
       if (ack) ack(body);
       else socket.emit('error', body.error);
     }
-  }) as never);
+  }
 }

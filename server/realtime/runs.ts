@@ -12,17 +12,16 @@
 import { DuetError } from '../../shared/errors.js';
 import type { Actor, RunExit, RunSettings, RunState } from '../../shared/protocol.js';
 import { can } from '../../shared/roles.js';
-import { runSettingsSchema, runStartSchema, runStopSchema } from '../../shared/schemas.js';
+import { runSettingsSchema, runStartSchema, runStopSchema, type RunStartRequest } from '../../shared/schemas.js';
 import { randomId } from '../auth.js';
 import { channelOf, type ServerContext } from '../context.js';
 import { filesOf } from '../rooms/yjs-checks.js';
 import type { Stream } from '../runner/execute.js';
 import type { RunResult } from '../runner/runner.js';
 import { isRunnablePath } from '../runner/workspace.js';
-import { registerHandler } from './handle.js';
+import { handler, type Handlers } from './handle.js';
 import { peerCurrentRun, peerStopRun } from './run-peers.js';
 import type { DuetSocket } from './socket-data.js';
-import type { TokenBucket } from './token-bucket.js';
 
 const DEFAULT_SETTINGS: RunSettings = { candidateMayRun: true };
 
@@ -46,90 +45,95 @@ export async function sendRunnerState(ctx: ServerContext, socket: DuetSocket): P
   if (current) socket.emit('run:state', current);
 }
 
-export function registerRuns(ctx: ServerContext, socket: DuetSocket, bucket: TokenBucket): void {
+export function runHandlers(ctx: ServerContext): Handlers {
+  return {
+    'run:start': handler(runStartSchema, (socket, payload) => startRun(ctx, socket, payload)),
+
+    'run:stop': handler(runStopSchema, async (socket, { runId }) => {
+      const { actor, interviewId } = socket.data;
+      if (!can.stopRun(actor.role)) throw new DuetError('forbidden', `the ${actor.role} role cannot stop runs`);
+      if (!ctx.runner.stop(runId, interviewId, actor) && !(await peerStopRun(ctx, runId, interviewId, actor))) {
+        throw new DuetError('not_found', 'no such run in progress');
+      }
+      return { ok: true };
+    }),
+
+    'run:settings': handler(runSettingsSchema, async (socket, { candidateMayRun }) => {
+      const { actor, interviewId } = socket.data;
+      if (!can.manageRuns(actor.role)) throw new DuetError('forbidden', 'only interviewers change who may run code');
+      const at = new Date().toISOString();
+      await ctx.writer.append(interviewId, { type: 'run_settings', at, actor, data: { candidateMayRun } });
+      const settings: RunSettings = { candidateMayRun };
+      ctx.io.to(channelOf.all(interviewId)).emit('run:settings', settings);
+      return settings;
+    }),
+  };
+}
+
+async function startRun(ctx: ServerContext, socket: DuetSocket, { path, stdin }: RunStartRequest): Promise<{ runId: string }> {
   const { actor, interviewId } = socket.data;
   const room = channelOf.all(interviewId);
+  const interview = await ctx.store.getInterview(interviewId);
+  if (!interview) throw new DuetError('not_found', 'no such interview');
+  if (interview.status !== 'open') throw new DuetError('interview_ended', 'the interview has ended');
+  const settings = await readRunSettings(ctx, interviewId);
+  if (!can.startRun(actor.role, settings.candidateMayRun)) {
+    throw new DuetError(
+      'forbidden',
+      actor.role === 'candidate' ? 'an interviewer has turned off runs for the candidate' : `the ${actor.role} role cannot run code`,
+    );
+  }
+  const live = await socket.data.room;
+  // Edits other nodes committed are in the log; run what everyone sees.
+  await live.catchUp();
+  const files = filesOf(live.docs.main.ydoc);
+  const target = path ?? Object.keys(files).sort()[0];
+  if (target === undefined || !(target in files)) throw new DuetError('not_found', `no file "${path ?? ''}" to run`);
+  if (!isRunnablePath(target)) throw new DuetError('invalid_payload', `"${target}" is not a path the runner accepts`);
 
-  registerHandler(ctx, socket, bucket, 'run:start', runStartSchema, async ({ path, stdin }) => {
-    const interview = await ctx.store.getInterview(interviewId);
-    if (!interview) throw new DuetError('not_found', 'no such interview');
-    if (interview.status !== 'open') throw new DuetError('interview_ended', 'the interview has ended');
-    const settings = await readRunSettings(ctx, interviewId);
-    if (!can.startRun(actor.role, settings.candidateMayRun)) {
-      throw new DuetError(
-        'forbidden',
-        actor.role === 'candidate' ? 'an interviewer has turned off runs for the candidate' : `the ${actor.role} role cannot run code`,
-      );
-    }
-    const live = await socket.data.room;
-    // Edits other nodes committed are in the log; run what everyone sees.
-    await live.catchUp();
-    const files = filesOf(live.docs.main.ydoc);
-    const target = path ?? Object.keys(files).sort()[0];
-    if (target === undefined || !(target in files)) throw new DuetError('not_found', `no file "${path ?? ''}" to run`);
-    if (!isRunnablePath(target)) throw new DuetError('invalid_payload', `"${target}" is not a path the runner accepts`);
+  if (!ctx.runner.current(interviewId) && (await peerCurrentRun(ctx, interviewId))) {
+    throw new DuetError('runner_busy', 'a run of this interview is already queued or running; stop it or wait');
+  }
 
-    if (!ctx.runner.current(interviewId) && (await peerCurrentRun(ctx, interviewId))) {
-      throw new DuetError('runner_busy', 'a run of this interview is already queued or running; stop it or wait');
-    }
+  const runId = randomId();
+  const startedAt = new Date().toISOString();
+  const state: RunState = { runId, state: 'queued', path: target, language: interview.language, by: actor, at: startedAt };
+  const output: Array<{ stream: Stream; data: string; ms: number }> = [];
+  let runningSince = Date.now();
+  // Room events wait for the ack, so the requester learns its runId before anything about the run.
+  let release!: () => void;
+  const acked = new Promise<void>((r) => (release = r));
+  const toRoom = (emit: () => void) => void acked.then(emit);
 
-    const runId = randomId();
-    const startedAt = new Date().toISOString();
-    const state: RunState = { runId, state: 'queued', path: target, language: interview.language, by: actor, at: startedAt };
-    const output: Array<{ stream: Stream; data: string; ms: number }> = [];
-    let runningSince = Date.now();
-    // Room events wait for the ack, so the requester learns its runId before anything about the run.
-    let release!: () => void;
-    const acked = new Promise<void>((r) => (release = r));
-    const toRoom = (emit: () => void) => void acked.then(emit);
-
-    const { queued } = await ctx.runner.submit({
-      runId,
-      interviewId,
-      language: interview.language,
-      files,
-      path: target,
-      stdin,
-      state,
-      onStart() {
-        runningSince = Date.now();
-        const running: RunState = { ...state, state: 'running', at: new Date().toISOString() };
-        state.state = 'running';
-        state.at = running.at;
-        toRoom(() => ctx.io.to(room).emit('run:state', running));
-      },
-      onOutput(stream, data) {
-        output.push({ stream, data, ms: Date.now() - runningSince });
-        toRoom(() => ctx.io.to(room).emit('run:output', { runId, stream, data }));
-      },
-      onExit(result, stoppedBy) {
-        ctx.metrics.runs.inc({ outcome: result.reason });
-        const exit = exitOf(runId, result, stoppedBy);
-        toRoom(() => ctx.io.to(room).emit('run:exit', exit));
-        void recordRun(ctx, interviewId, actor, { ...exit, path: target, language: interview.language, stdin, startedAt, output });
-      },
-    });
-    if (queued) toRoom(() => ctx.io.to(room).emit('run:state', { ...state, state: 'queued' }));
-    setImmediate(release);
-    return { runId };
+  const { queued } = await ctx.runner.submit({
+    runId,
+    interviewId,
+    language: interview.language,
+    files,
+    path: target,
+    stdin,
+    state,
+    onStart() {
+      runningSince = Date.now();
+      const running: RunState = { ...state, state: 'running', at: new Date().toISOString() };
+      state.state = 'running';
+      state.at = running.at;
+      toRoom(() => ctx.io.to(room).emit('run:state', running));
+    },
+    onOutput(stream, data) {
+      output.push({ stream, data, ms: Date.now() - runningSince });
+      toRoom(() => ctx.io.to(room).emit('run:output', { runId, stream, data }));
+    },
+    onExit(result, stoppedBy) {
+      ctx.metrics.runs.inc({ outcome: result.reason });
+      const exit = exitOf(runId, result, stoppedBy);
+      toRoom(() => ctx.io.to(room).emit('run:exit', exit));
+      void recordRun(ctx, interviewId, actor, { ...exit, path: target, language: interview.language, stdin, startedAt, output });
+    },
   });
-
-  registerHandler(ctx, socket, bucket, 'run:stop', runStopSchema, async ({ runId }) => {
-    if (!can.stopRun(actor.role)) throw new DuetError('forbidden', `the ${actor.role} role cannot stop runs`);
-    if (!ctx.runner.stop(runId, interviewId, actor) && !(await peerStopRun(ctx, runId, interviewId, actor))) {
-      throw new DuetError('not_found', 'no such run in progress');
-    }
-    return { ok: true };
-  });
-
-  registerHandler(ctx, socket, bucket, 'run:settings', runSettingsSchema, async ({ candidateMayRun }) => {
-    if (!can.manageRuns(actor.role)) throw new DuetError('forbidden', 'only interviewers change who may run code');
-    const at = new Date().toISOString();
-    await ctx.writer.append(interviewId, { type: 'run_settings', at, actor, data: { candidateMayRun } });
-    const settings: RunSettings = { candidateMayRun };
-    ctx.io.to(room).emit('run:settings', settings);
-    return settings;
-  });
+  if (queued) toRoom(() => ctx.io.to(room).emit('run:state', { ...state, state: 'queued' }));
+  setImmediate(release);
+  return { runId };
 }
 
 function exitOf(runId: string, r: RunResult, stoppedBy: Actor | undefined): RunExit {

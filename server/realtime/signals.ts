@@ -10,24 +10,25 @@ import type { SignalNotice } from '../../shared/protocol.js';
 import { can } from '../../shared/roles.js';
 import { signalReportSchema } from '../../shared/schemas.js';
 import { channelOf, type ServerContext } from '../context.js';
-import { registerHandler } from './handle.js';
-import type { DuetSocket } from './socket-data.js';
+import { handler, type Handlers } from './handle.js';
 import { TokenBucket } from './token-bucket.js';
 
-export function registerSignals(ctx: ServerContext, socket: DuetSocket, bucket: TokenBucket): void {
-  const { actor, interviewId } = socket.data;
-  // On top of the socket's general limit: a flapping tab must not fill the log.
-  const signals = new TokenBucket(LIMITS.signalsPerSecond, LIMITS.signalBurst);
-  registerHandler(ctx, socket, bucket, 'signal:report', signalReportSchema, async (report) => {
-    if (!can.reportSignal(actor.role)) throw new DuetError('forbidden', 'only the candidate reports integrity signals');
-    if (!signals.take()) throw new DuetError('rate_limited', 'too many signals; slow down');
-    const at = new Date().toISOString();
-    const data: Record<string, unknown> = { kind: report.kind };
-    if (report.size !== undefined) data.size = report.size;
-    if (report.path !== undefined) data.path = report.path;
-    const { event } = await ctx.writer.append(interviewId, { type: 'signal', at, actor, data });
-    const notice: SignalNotice = { id: String(event.seq), at, from: actor, ...report };
-    ctx.io.to(channelOf.panel(interviewId)).emit('signal', notice);
-    return { ok: true };
-  });
+export function signalHandlers(ctx: ServerContext): Handlers {
+  return {
+    'signal:report': handler(signalReportSchema, async (socket, report) => {
+      const { actor, interviewId } = socket.data;
+      if (!can.reportSignal(actor.role)) throw new DuetError('forbidden', 'only the candidate reports integrity signals');
+      // On top of the socket's general limit: a flapping tab must not fill the log.
+      socket.data.signalBucket ??= new TokenBucket(LIMITS.signalsPerSecond, LIMITS.signalBurst);
+      if (!socket.data.signalBucket.take()) throw new DuetError('rate_limited', 'too many signals; slow down');
+      const at = new Date().toISOString();
+      const data: Record<string, unknown> = { kind: report.kind };
+      if (report.size !== undefined) data.size = report.size;
+      if (report.path !== undefined) data.path = report.path;
+      const { event } = await ctx.writer.append(interviewId, { type: 'signal', at, actor, data });
+      const notice: SignalNotice = { id: String(event.seq), at, from: actor, ...report };
+      ctx.io.to(channelOf.panel(interviewId)).emit('signal', notice);
+      return { ok: true };
+    }),
+  };
 }

@@ -4,6 +4,7 @@ import type { Room } from '../rooms/room.js';
 import type { Socket } from 'socket.io';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../shared/protocol.js';
 import type { DocName } from '../../shared/roles.js';
+import type { TokenBucket } from './token-bucket.js';
 
 /** Per-socket state, set at the handshake. */
 export interface SocketData {
@@ -12,8 +13,16 @@ export interface SocketData {
   interviewId: string;
   /** Resolves once the room is loaded on this node. */
   room: Promise<Room>;
-  /** Awareness client ids this socket announced, per document, to clear when it leaves. */
-  awarenessIds: Record<DocName, Set<number>>;
+  /** Set once `room` has resolved and the socket counts in it (data stays plain: other nodes read it). */
+  joined?: boolean;
+  /** Awareness client ids this socket announced, per document (made at its first), to clear when it leaves. */
+  awarenessIds?: Partial<Record<DocName, Set<number>>>;
+  /** The socket's event limit (every event). */
+  bucket: TokenBucket;
+  /** The extra limit on integrity signals, made at the first one. */
+  signalBucket?: TokenBucket;
+  /** The socket's last `doc:update` in progress: updates apply one at a time, in order. */
+  docQueue?: Promise<unknown>;
 }
 
 export type DuetSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;

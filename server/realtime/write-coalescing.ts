@@ -23,25 +23,32 @@ interface EngineServer {
 }
 
 export function coalesceWrites(engine: EngineServer): void {
+  // Connections with a flush due at the end of this tick. Per node, and no
+  // closure per connection: every connection shares `deferredFlush`.
+  let due = new Set<EngineConn>();
+  const flushDue = () => {
+    const batch = due;
+    due = new Set();
+    for (const conn of batch) flushCorked(conn);
+  };
+  function deferredFlush(this: EngineConn): void {
+    if (due.size === 0) process.nextTick(flushDue);
+    due.add(this);
+  }
   engine.on('connection', (conn) => {
-    const flushNow = conn.flush.bind(conn);
-    let scheduled = false;
-    const flushCorked = () => {
-      scheduled = false;
-      // ws keeps the TCP socket as `_socket`; long-polling has nothing to cork.
-      const tcp = conn.transport?.name === 'websocket' ? conn.transport.socket?._socket : undefined;
-      if (!tcp || tcp.destroyed) return flushNow();
-      tcp.cork();
-      try {
-        flushNow();
-      } finally {
-        tcp.uncork();
-      }
-    };
-    conn.flush = () => {
-      if (scheduled) return;
-      scheduled = true;
-      process.nextTick(flushCorked);
-    };
+    conn.flush = deferredFlush;
   });
+}
+
+function flushCorked(conn: EngineConn): void {
+  const flushNow = (Object.getPrototypeOf(conn) as EngineConn).flush;
+  // ws keeps the TCP socket as `_socket`; long-polling has nothing to cork.
+  const tcp = conn.transport?.name === 'websocket' ? conn.transport.socket?._socket : undefined;
+  if (!tcp || tcp.destroyed) return flushNow.call(conn);
+  tcp.cork();
+  try {
+    flushNow.call(conn);
+  } finally {
+    tcp.uncork();
+  }
 }

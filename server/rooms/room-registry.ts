@@ -3,6 +3,7 @@
  * unloads a little after its last one leaves (a reconnecting client finds it warm).
  */
 import { DuetError } from '../../shared/errors.js';
+import type { Interview } from '../../shared/protocol.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 import { Room } from './room.js';
@@ -16,12 +17,12 @@ export class RoomRegistry {
     private readonly unloadAfterMs: number,
   ) {}
 
-  /** Loads (or finds) the room and counts one more socket in it. */
-  async acquire(interviewId: string): Promise<Room> {
+  /** Loads (or finds) the room and counts one more socket in it; `known` spares a load reading the interview again. */
+  async acquire(interviewId: string, known?: Interview): Promise<Room> {
     let loading = this.rooms.get(interviewId);
     if (!loading) {
       loading = (async () => {
-        const interview = await this.store.getInterview(interviewId);
+        const interview = known ?? (await this.store.getInterview(interviewId));
         if (!interview) throw new DuetError('not_found', 'no such interview');
         return Room.load(this.store, interview);
       })();

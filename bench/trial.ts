@@ -3,6 +3,7 @@
  * process, pinned to one core) against them, sample the nodes' CPU, RSS,
  * event-loop delay and memory around the measurement window, stop everything.
  */
+import { appendFileSync } from 'node:fs';
 import { ask, cpuSeconds, pinToCpu, rssBytes, spawnChild, waitFor, type Child } from './processes.js';
 import { PROJECT_ROOT, probe, startCluster, type ClusterOptions, type Probe } from './systems/cluster.js';
 import { encode, merge } from './histogram.js';
@@ -155,6 +156,11 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     const cpu1 = cluster.nodes.map((n) => cpuSeconds(n.pid));
     const rss = cluster.nodes.map((n) => rssBytes(n.pid));
     const eld = await Promise.all(cluster.nodes.map((n) => probe(n)));
+    // BENCH_METRICS_OUT=FILE: each Duet node's Prometheus metrics after the window (commit latency etc.).
+    if (process.env.BENCH_METRICS_OUT && spec.cluster.system === 'duet') {
+      const texts = await Promise.all(cluster.httpUrls.map(async (u) => (await fetch(`${u}/metrics`)).text()));
+      appendFileSync(process.env.BENCH_METRICS_OUT, texts.map((t, i) => `# node ${i}, ${spec.rooms} rooms\n${t}`).join('\n'));
+    }
     const workload = mergeWorkloads(await race(resultP));
     const active = await Promise.all(cluster.nodes.map((n) => probe(n, { gc: true })));
 

@@ -1,7 +1,7 @@
 /** PostgreSQL, for many nodes: selected by DATABASE_URL. */
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { KyselyStore } from './kysely-store.js';
+import { KyselyStore, type PreparedQuery } from './kysely-store.js';
 import type { Database } from './schema.js';
 
 export interface PostgresOptions {
@@ -39,7 +39,8 @@ export async function createPostgresStore(options: PostgresOptions): Promise<Kys
   // connection drops emits 'error' on itself: same, the query in hand fails.
   pool.on('connect', (client) => client.on('error', () => {}));
   try {
-    const store = new KyselyStore('postgres', new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), options.schema);
+    const prepared: PreparedQuery = async <R,>(name: string, text: string, values: unknown[]) => (await pool.query({ name, text, values })) as unknown as { rows: R[] };
+    const store = new KyselyStore('postgres', new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), options.schema, prepared);
     // Nodes starting together: one creates the schema and migrates, the others
     // wait on this session lock and then find nothing to do. (Kysely's own
     // migration lock comes too late: creating its bookkeeping tables races.)

@@ -106,6 +106,19 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
 
   async function join(socket: DuetSocket, room: Promise<Room>): Promise<void> {
     const { actor, interviewId } = socket.data;
+    // Counted in the room as soon as it loads; a join that fails or is left
+    // before it completes must give that back (a joined socket's leave does).
+    let acquired: Room | undefined;
+    let abandoned = false;
+    room.then(
+      (r) => (abandoned ? ctx.rooms.release(r) : (acquired = r)),
+      () => {},
+    );
+    const giveBack = () => {
+      if (socket.data.joined || abandoned) return;
+      abandoned = true;
+      if (acquired) ctx.rooms.release(acquired);
+    };
     try {
       const chans = [channelOf.all(interviewId)];
       if (can.readDoc(actor.role, 'notes')) chans.push(channelOf.panel(interviewId));
@@ -121,7 +134,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
         ctx.store.recentChat(interviewId, visibleChannels(actor.role), LIMITS.sessionChatMessages),
       ]);
       if (socket.disconnected) {
-        ctx.rooms.release(joined);
+        giveBack();
         return;
       }
       socket.data.joined = true;
@@ -147,6 +160,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     } catch (err) {
       const e = err instanceof DuetError ? err : new DuetError('unavailable', 'could not open the interview; retry later');
       if (!(err instanceof DuetError)) ctx.log.error({ err, interviewId }, 'join failed');
+      giveBack();
       socket.emit('error', e.toBody().error);
       socket.disconnect(true);
     }

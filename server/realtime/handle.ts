@@ -61,6 +61,8 @@ export function createDispatcher(ctx: ServerContext, handlers: Handlers) {
   const missing = CLIENT_EVENTS.filter((e) => !handlers[e]);
   if (missing.length > 0) throw new Error(`no handler for client events: ${missing.join(', ')}`);
   return function dispatch(this: DuetSocket, event: string, ...args: unknown[]): void {
+    // Socket.IO's own listeners skip packets decoded after a disconnect; onAny does not.
+    if (!this.connected) return;
     const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as Ack) : undefined;
     const h = Object.hasOwn(handlers, event) ? handlers[event as keyof Handlers] : undefined;
     void run(this, h, event, args[0], ack);

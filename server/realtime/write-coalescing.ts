@@ -15,6 +15,7 @@ import type { Socket as NetSocket } from 'node:net';
 /** The parts of engine.io's Socket this touches (public fields, loosely typed upstream). */
 interface EngineConn {
   flush(): void;
+  close(discard?: boolean): void;
   transport?: { name: string; socket?: { _socket?: NetSocket } };
 }
 
@@ -35,8 +36,15 @@ export function coalesceWrites(engine: EngineServer): void {
     if (due.size === 0) process.nextTick(flushDue);
     due.add(this);
   }
+  // A close that discards the transport (server shutdown) must not lose what
+  // was queued this tick, such as the shutdown notice: flush it first.
+  function closeAfterFlush(this: EngineConn, discard?: boolean): void {
+    if (due.delete(this)) flushCorked(this);
+    (Object.getPrototypeOf(this) as EngineConn).close.call(this, discard);
+  }
   engine.on('connection', (conn) => {
     conn.flush = deferredFlush;
+    conn.close = closeAfterFlush;
   });
 }
 

@@ -23,7 +23,6 @@ import { signalHandlers } from './signals.js';
 import type { DuetSocket } from './socket-data.js';
 import { TokenBucket } from './token-bucket.js';
 
-
 function refuse(err: DuetError): Error {
   // socket.io-client exposes `data` on connect_error.
   return Object.assign(new Error(err.message), { data: err.toBody().error });
@@ -108,16 +107,12 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     const { actor, interviewId } = socket.data;
     // Counted in the room as soon as it loads; a join that fails or is left
     // before it completes must give that back (a joined socket's leave does).
-    let acquired: Room | undefined;
-    let abandoned = false;
-    room.then(
-      (r) => (abandoned ? ctx.rooms.release(r) : (acquired = r)),
-      () => {},
-    );
+    let givenBack = false;
     const giveBack = () => {
-      if (socket.data.joined || abandoned) return;
-      abandoned = true;
-      if (acquired) ctx.rooms.release(acquired);
+      if (socket.data.joined || givenBack) return;
+      givenBack = true;
+      // Whether the room loaded before the failure or loads after it.
+      room.then((r) => ctx.rooms.release(r), () => {});
     };
     try {
       const chans = [channelOf.all(interviewId)];

@@ -24,9 +24,15 @@ export class Room {
   readonly docs: Record<DocName, DocState>;
   /** Every event with seq <= this has been applied to the documents. */
   private appliedSeq = 0;
-  /** Own commits ran ahead of appliedSeq (another node wrote in between): catch up before trusting it. */
-  private gap = false;
+  /**
+   * The newest of this node's commits applied out of order: events other
+   * nodes (or this node's chat, joins...) committed in between are not applied
+   * yet, so appliedSeq cannot move past them until the log is read.
+   */
+  private aheadSeq = 0;
   private catchingUp: Promise<void> | null = null;
+  /** A snapshot is due but waits for the log to be read (it must be exact). */
+  private snapshotWaiting = false;
   sockets = 0;
   unloadTimer: NodeJS.Timeout | undefined;
 
@@ -72,7 +78,17 @@ export class Room {
     return this.catchingUp;
   }
 
+  private get gap(): boolean {
+    return this.aheadSeq > this.appliedSeq;
+  }
+
   private async readTail(): Promise<void> {
+    // An own commit applied ahead is durable, so a read that started before it
+    // committed misses it but the next one finds it; a few reads at most.
+    for (let reads = 0; reads === 0 || (this.gap && reads < 3); reads++) await this.readTailOnce();
+  }
+
+  private async readTailOnce(): Promise<void> {
     for (;;) {
       const events = await this.store.readEvents(this.id, { after: this.appliedSeq, limit: 5000 });
       // One Yjs transaction per document for the whole page: 250 logged updates
@@ -82,7 +98,6 @@ export class Room {
       }, 'log'), 'log');
       if (events.length < 5000) break;
     }
-    this.gap = false;
   }
 
   /** Applies an event this node just committed. */
@@ -101,17 +116,30 @@ export class Room {
     if (event.seq === this.appliedSeq + 1 || fromLog) {
       this.appliedSeq = Math.max(this.appliedSeq, event.seq);
     } else if (event.seq > this.appliedSeq) {
-      this.gap = true;
+      this.aheadSeq = Math.max(this.aheadSeq, event.seq);
     }
   }
 
   /**
    * A snapshot is only exact when the document holds precisely the events up
-   * to appliedSeq; after a gap it may hold later ones too, so wait.
+   * to appliedSeq. After a gap (anything committed in between that this node
+   * did not apply: another node's edits, this node's chat or joins) it may
+   * hold later ones too, so read the log first: without that, a room with
+   * writers on two nodes, or with chat, would stop snapshotting and every
+   * cold load would read its whole log.
    */
   snapshotIfDue(doc: DocName, every: number, at: string): Promise<void> | undefined {
-    const state = this.docs[doc];
-    if (state.sinceSnapshot < every || this.gap || this.catchingUp) return undefined;
+    if (this.docs[doc].sinceSnapshot < every || this.snapshotWaiting) return undefined;
+    if (!this.gap && !this.catchingUp) return this.snapshot(at);
+    this.snapshotWaiting = true;
+    return this.catchUp()
+      .then(() => (this.gap || this.docs[doc].sinceSnapshot < every ? undefined : this.snapshot(at)))
+      .finally(() => {
+        this.snapshotWaiting = false;
+      });
+  }
+
+  private snapshot(at: string): Promise<void> {
     const seq = this.appliedSeq;
     // Every document at the same seq: a load reads the log from the lowest
     // snapshot, so a document never snapshotted (notes nobody wrote) would

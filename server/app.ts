@@ -15,7 +15,7 @@ import type { DuetIO, ServerContext } from './context.js';
 import { apiRouter } from './http/api.js';
 import { clientRouter } from './http/client-pages.js';
 import { errorHandler, notFound } from './http/errors.js';
-import { healthRouter } from './http/health.js';
+import { healthRouter, NotReady } from './http/health.js';
 import { corsForApi, securityHeaders, socketIoCors } from './http/security.js';
 import { registerBackpressureGuard } from './limits/backpressure.js';
 import { createClientIp } from './limits/client-ip.js';
@@ -27,6 +27,7 @@ import { registerConnections } from './realtime/connection.js';
 import { EventWriter } from './rooms/event-writer.js';
 import { RoomRegistry } from './rooms/room-registry.js';
 import { createRunner } from './runner/runner.js';
+import { warmUpYjs } from './rooms/yjs-warm-up.js';
 import { coalesceWrites } from './realtime/write-coalescing.js';
 import { startRetentionSweeper } from './retention.js';
 import { openStore } from './store/open-store.js';
@@ -44,6 +45,8 @@ export interface ServerOptions {
   adapter?: AdapterFactory;
   /** Bound on close(): flushing writes and closing connections (default 8 s). */
   shutdownTimeoutMs?: number;
+  /** Run Yjs on a made-up document in the background at start-up (server/rooms/yjs-warm-up.ts); default on. */
+  warmUp?: boolean;
 }
 
 export interface DuetServer {
@@ -51,6 +54,8 @@ export interface DuetServer {
   readonly httpServer: HttpServer;
   /** Resolves with the bound address; port 0 picks a free port. */
   listen(port?: number, host?: string): Promise<{ port: number; url: string }>;
+  /** Resolves when the start-up warm-up has finished (at once without one). */
+  readonly warmedUp: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -101,6 +106,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   // The adapter's own channels are live before this node takes anyone.
   await redis?.subscribed();
   let draining = false;
+  const warmUp = options.warmUp === false ? undefined : warmUpYjs();
+  let warm = !warmUp;
+  void warmUp?.done.then(() => (warm = true));
 
   const ctx: ServerContext = {
     config,
@@ -120,8 +128,16 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       ...(redis ? { redis: redis.ping } : {}),
       // A draining node leaves the load balancer's rotation first.
       shutdown: async () => {
-        if (draining) throw new Error('shutting down');
+        if (draining) throw new NotReady('shutting down');
       },
+      // A load balancer sends joiners once Yjs is compiled for speed (about a second after start).
+      ...(warmUp
+        ? {
+            warmUp: async () => {
+              if (!warm) throw new NotReady('warming up');
+            },
+          }
+        : {}),
     }),
   );
   app.use('/api', corsForApi(config), httpRateLimit(limits.http, clientIp));
@@ -141,6 +157,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   return {
     ctx,
     httpServer,
+    warmedUp: warmUp?.done ?? Promise.resolve(),
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
@@ -155,6 +172,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     close() {
       closing ??= (async () => {
         draining = true;
+        warmUp?.stop();
         await retention.stop();
         connections.close();
         const bound = options.shutdownTimeoutMs ?? 8000;

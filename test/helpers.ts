@@ -45,7 +45,8 @@ export async function startNode(
     logLevel: 'silent',
     ...overrides,
   });
-  const server = await createServer(config, { logger: pino({ level: 'silent' }), roomUnloadMs: 200, ...options });
+  // No start-up warm-up: hundreds of nodes start in the suite, and it is tested on its own.
+  const server = await createServer(config, { logger: pino({ level: 'silent' }), roomUnloadMs: 200, warmUp: false, ...options });
   const { url } = await server.listen(options.port ?? 0, '127.0.0.1');
   let closed = false;
   const node: TestNode = {

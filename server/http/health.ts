@@ -4,6 +4,9 @@ import type { ServerContext } from '../context.js';
 
 export type ReadinessCheck = () => Promise<void>;
 
+/** A check's own verdict ("shutting down", "warming up"), shown as is; any other failure shows as "unreachable". */
+export class NotReady extends Error {}
+
 export function healthRouter(ctx: ServerContext, checks: Record<string, ReadinessCheck>): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
@@ -17,9 +20,9 @@ export function healthRouter(ctx: ServerContext, checks: Record<string, Readines
         try {
           await withTimeout(check(), 2000);
           results[name] = 'ok';
-        } catch {
+        } catch (err) {
           ready = false;
-          results[name] = 'unreachable';
+          results[name] = err instanceof NotReady ? err.message : 'unreachable';
         }
       }),
     );

@@ -4,6 +4,10 @@
  * them is in its memory), warm its JIT on a small document, and time a fresh
  * client joining each long document there: connect -> authenticated -> synced
  * with the whole text. Runs in the orchestrator process, one join at a time.
+ *
+ * The history is either synthetic (8 writers typing at once at their own
+ * cursors: a stress case, thousands of interleaved Yjs items) or a real
+ * recorded session (--join-trace), each transaction typed by its author.
  */
 import * as Y from 'yjs';
 import { connectDuet, connectHocuspocus, type BenchClient } from './clients.js';
@@ -11,7 +15,7 @@ import { createHistogram, recordMs, summarize, type LatencySummary } from './his
 import { createRng } from './prng.js';
 import { startCluster, type ClusterOptions } from './systems/cluster.js';
 import { signToken } from './tokens.js';
-import { syntheticSource } from './typing.js';
+import { syntheticSource, type Edit, type Trace } from './typing.js';
 import type { SystemName } from './workload.js';
 
 const FILE = 'main.ts';
@@ -20,13 +24,18 @@ const SEED_WRITERS = 8;
 export interface JoinOptions {
   cluster: ClusterOptions;
   docs: number;
+  /** Synthetic history: this many updates by SEED_WRITERS writers. Ignored with a trace. */
   updates: number;
+  /** A recorded session to type instead, with each transaction's author if known. */
+  trace?: { trace: Trace; agents?: number[] };
   rounds: number;
   seed: number;
 }
 
 export interface JoinResult {
   system: SystemName;
+  /** What history the documents have: "synthetic, 8 writers" or the trace's name and writers. */
+  history: string;
   docs: number;
   updates: number;
   /** Characters of each seeded document. */
@@ -69,14 +78,14 @@ export async function runJoinScenario(options: JoinOptions): Promise<JoinResult>
     const token = (iid: string) => signToken(cluster.secret, { role: 'interviewer', name: 'joiner', iid });
 
     // Seed: every update its own transaction, so its own message and log entry.
-    // Several writers per document: Duet takes one socket's updates one at a
-    // time (each after the previous is durable), so one writer would take minutes.
     const seedStart = performance.now();
     const rooms = await Promise.all(Array.from({ length: options.docs }, (_, i) => newRoom(i)));
+    const traced = options.trace;
+    const writerCount = traced ? new Set(traced.agents ?? [0]).size : SEED_WRITERS;
     const expected = await Promise.all(
       rooms.map(async (room, i) => {
         const writers = await Promise.all(
-          Array.from({ length: SEED_WRITERS }, async () => {
+          Array.from({ length: writerCount }, async () => {
             const c = connect(0, room, await token(room));
             await c.synced;
             return c;
@@ -84,22 +93,46 @@ export async function runJoinScenario(options: JoinOptions): Promise<JoinResult>
         );
         if (!textOf(writers[0]!)) writers[0]!.doc.getMap('files').set(FILE, new Y.Text());
         await until(() => writers.every((w) => textOf(w) !== undefined), 10_000, 'the file');
-        await Promise.all(
-          writers.map(async (c, w) => {
-            const text = textOf(c)!;
-            const source = syntheticSource(createRng(options.seed + i * 100 + w));
-            for (let k = 0; k < options.updates / SEED_WRITERS; k++) {
-              if (c.unacknowledged() > 64) await until(() => c.unacknowledged() <= 16, 120_000, 'seeding acks');
-              c.doc.transact(() => {
-                for (const [pos, del, ins] of source.next(text.length)) {
-                  if (del > 0) text.delete(pos, del);
-                  if (ins) text.insert(pos, ins);
-                }
-              });
-            }
-            await until(() => c.unacknowledged() === 0, 120_000, 'the last seeding acks');
-          }),
-        );
+        const type = async (c: BenchClient, edits: Iterable<Edit>) => {
+          const text = textOf(c)!;
+          for (const edit of edits) {
+            if (c.unacknowledged() > 64) await until(() => c.unacknowledged() <= 16, 120_000, 'seeding acks');
+            c.doc.transact(() => {
+              for (const [pos, del, ins] of edit) {
+                if (del > 0) text.delete(pos, del);
+                if (ins) text.insert(pos, ins);
+              }
+            });
+          }
+          await until(() => c.unacknowledged() === 0, 120_000, 'the last seeding acks');
+        };
+        if (traced) {
+          // One author at a time, in the recorded order; an author types only
+          // once it has everything typed before (the trace's positions assume so).
+          const authors = [...new Set(traced.agents ?? [0])];
+          const writerOf = (k: number) => writers[authors.indexOf(traced.agents?.[k] ?? 0)]!;
+          let k = 0;
+          while (k < traced.trace.txns.length) {
+            const c = writerOf(k);
+            let end = k;
+            while (end < traced.trace.txns.length && writerOf(end) === c) end++;
+            const before = textOf(writerOf(Math.max(0, k - 1)))!.toString();
+            await until(() => textOf(c)!.toString() === before, 30_000, 'the next author to catch up');
+            await type(c, traced.trace.txns.slice(k, end));
+            k = end;
+          }
+        } else {
+          // Several writers at once: Duet takes one socket's updates one at a
+          // time (each after the previous is durable), so one writer would take minutes.
+          await Promise.all(
+            writers.map((c, w) => {
+              const source = syntheticSource(createRng(options.seed + i * 100 + w));
+              return type(c, (function* () {
+                for (let n = 0; n < options.updates / SEED_WRITERS; n++) yield source.next(textOf(c)!.length);
+              })());
+            }),
+          );
+        }
         const final = () => textOf(writers[0]!)!.toString();
         await until(() => writers.every((w) => textOf(w)!.toString() === final()), 30_000, 'the writers to converge');
         const content = final();
@@ -138,7 +171,9 @@ export async function runJoinScenario(options: JoinOptions): Promise<JoinResult>
         }
       }
     }
-    return { system, docs: options.docs, updates: options.updates, chars: expected[0]?.length ?? 0, cold: summarize(hist), seedSeconds, failures };
+    const history = traced ? `${traced.trace.name}, ${writerCount} writer${writerCount > 1 ? 's' : ''}` : `synthetic, ${SEED_WRITERS} writers at once`;
+    const updates = traced ? traced.trace.txns.length : options.updates;
+    return { system, history, docs: options.docs, updates, chars: expected[0]?.length ?? 0, cold: summarize(hist), seedSeconds, failures };
   } finally {
     await cluster.stop();
   }

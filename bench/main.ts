@@ -8,6 +8,9 @@
  *   nodes, repeatable)  --no-sweep  --no-join  --no-memory  --profile ROOMS  --only-profile
  *   --name NAME (results file name)  --seed N  --duet-root DIR (another checkout
  *   of Duet, for before/after comparisons)  --join-updates N --join-docs N
+ *   --join-trace FLAT_TRACE [--join-authors CONCURRENT_TRACE] (cold joins of a
+ *   recorded session too, e.g. ../shared/data/editing-traces/clownschool_flat.json.gz
+ *   with clownschool.json.gz for who typed what)
  *   --join-rounds N  --memory-rooms N  --deadline HH:MM (UTC; no new step after it)
  *   --generators N (processes splitting the rooms; default 1, pinned to one core)
  *
@@ -19,11 +22,12 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runJoinScenario, type JoinResult } from './join.js';
+import { runJoinScenario, type JoinOptions, type JoinResult } from './join.js';
 import { machine, versions } from './machine.js';
 import { summarizeProfile } from './profile.js';
 import { markdown, svgChart, type BenchResults, type MemoryResult } from './report.js';
 import { targets } from './targets.js';
+import { loadTrace, loadTraceAgents } from './typing.js';
 import { capacity, summarizeStep, type StepSummary } from './steps.js';
 import { PROJECT_ROOT, type ClusterOptions } from './systems/cluster.js';
 import { runTrial, type TrialResult, type TrialSpec } from './trial.js';
@@ -54,6 +58,8 @@ const { values: a } = parseArgs({
     'duet-root': { type: 'string' },
     'join-updates': { type: 'string', default: '20000' },
     'join-docs': { type: 'string' },
+    'join-trace': { type: 'string' },
+    'join-authors': { type: 'string' },
     'join-rounds': { type: 'string' },
     'memory-rooms': { type: 'string' },
     deadline: { type: 'string' },
@@ -276,19 +282,28 @@ async function main(): Promise<void> {
     if (!a['no-sweep']) results.steps = await sweep();
     results.capacity = { duet: capacity(results.steps, 'duet'), hocuspocus: capacity(results.steps, 'hocuspocus') };
     if (!a['no-join']) {
-      for (const system of systems) {
-        try {
-          const j: JoinResult = await runJoinScenario({
-            cluster: clusterOf(system),
-            docs: Number(a['join-docs'] ?? (full ? 5 : 2)),
-            updates: Number(a['join-updates']),
-            rounds: Number(a['join-rounds'] ?? (full ? 4 : 5)),
-            seed,
-          });
-          log(`join ${system}: p50 ${j.cold.p50} p95 ${j.cold.p95} max ${j.cold.max} ms over ${j.cold.count} cold joins (${j.chars} chars), failures ${j.failures}`);
-          results.join.push(j);
-        } catch (err) {
-          log(`join ${system} FAILED: ${String(err)}`);
+      // The synthetic stress history always; a recorded session too when given.
+      const histories: Array<JoinOptions['trace']> = [undefined];
+      if (a['join-trace']) {
+        const trace = loadTrace(a['join-trace']);
+        histories.push({ trace, agents: a['join-authors'] ? loadTraceAgents(a['join-authors'], a['join-trace']) : undefined });
+      } else if (a['join-authors']) fail('--join-authors needs --join-trace');
+      for (const history of histories) {
+        for (const system of systems) {
+          try {
+            const j: JoinResult = await runJoinScenario({
+              cluster: clusterOf(system),
+              docs: Number(a['join-docs'] ?? (full ? 5 : 2)),
+              updates: Number(a['join-updates']),
+              trace: history,
+              rounds: Number(a['join-rounds'] ?? (full ? 4 : 5)),
+              seed,
+            });
+            log(`join ${system} (${j.history}): p50 ${j.cold.p50} p95 ${j.cold.p95} max ${j.cold.max} ms over ${j.cold.count} cold joins (${j.chars} chars), failures ${j.failures}`);
+            results.join.push(j);
+          } catch (err) {
+            log(`join ${system} FAILED: ${String(err)}`);
+          }
         }
       }
     }

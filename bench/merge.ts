@@ -30,7 +30,7 @@ const merged: BenchResults = {
 };
 for (const r of runs) {
   for (const s of r.steps) if (!merged.steps.some((m) => m.system === s.system && m.rooms === s.rooms)) merged.steps.push(s);
-  for (const j of r.join) if (!merged.join.some((m) => m.system === j.system)) merged.join.push(j);
+  for (const j of r.join) if (!merged.join.some((m) => m.system === j.system && m.history === j.history)) merged.join.push(j);
   for (const m of r.memory) if (!merged.memory.some((x) => x.system === m.system)) merged.memory.push(m);
   if (!merged.profile && r.profile) merged.profile = r.profile;
 }

@@ -40,8 +40,12 @@ export function targets(r: BenchResults): Target[] {
   list.push({ what: 'memory per idle socket', goal: '≤ 20 KiB', measured: dm ? `${dm.heapPerSocketKiB} KiB heap, ${dm.rssPerSocketKiB} KiB RSS` : 'not run', met: dm ? Math.max(dm.heapPerSocketKiB, dm.rssPerSocketKiB) <= 20 : null });
   const big = r.steps.filter((s) => s.system === 'duet').sort((x, y) => y.rooms - x.rooms)[0];
   list.push({ what: 'memory per active room', goal: '≤ 1 MiB', measured: big ? `${big.heapPerRoomKiB} KiB heap, ${big.rssPerRoomKiB} KiB RSS (at ${big.rooms} rooms)` : 'not run', met: big ? Math.max(big.heapPerRoomKiB, big.rssPerRoomKiB) <= 1024 : null });
-  const dj = r.join.find((j) => j.system === 'duet');
-  list.push({ what: 'cold join, 20k updates of history', goal: 'p95 ≤ 30 ms', measured: dj ? `p95 ${dj.cold.p95} ms (${dj.cold.count} joins)` : 'not run', met: dj ? dj.cold.p95 <= 30 && dj.failures === 0 : null });
+  const joins = r.join.filter((j) => j.system === 'duet');
+  if (!joins.length) list.push({ what: 'cold join, 20k updates of history', goal: 'p95 ≤ 30 ms', measured: 'not run', met: null });
+  // One row per kind of history: a recorded session and the synthetic stress case are both reported.
+  for (const dj of joins) {
+    list.push({ what: `cold join, ${dj.updates} updates of history (${dj.history ?? 'synthetic, 8 writers at once'})`, goal: 'p95 ≤ 30 ms', measured: `p95 ${dj.cold.p95} ms (${dj.cold.count} joins)`, met: dj.cold.p95 <= 30 && dj.failures === 0 });
+  }
   return list;
 }
 

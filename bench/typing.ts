@@ -67,14 +67,43 @@ interface TraceFile {
   txns: Array<{ patches: Array<[number, number, string]> }>;
 }
 
+function readJson(file: string): unknown {
+  const raw = readFileSync(file);
+  return JSON.parse((file.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8'));
+}
+
 /** A sequential trace; patches are in code points, and the traces we use are ASCII. */
 export function loadTrace(file: string): Trace {
-  const raw = readFileSync(file);
-  const json = JSON.parse((file.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8')) as TraceFile;
+  const json = readJson(file) as TraceFile;
   if (!Array.isArray(json.txns)) throw new Error(`${file}: not a sequential editing trace (no txns)`);
   if (json.startContent) throw new Error(`${file}: traces that start with content are not supported`);
   const txns = json.txns.map((t) => t.patches.map(([pos, del, ins]): Patch => [pos, del, ins]));
   return { name: file.split('/').pop() ?? file, txns };
+}
+
+/**
+ * Each transaction's author for a flat (linearised) trace, taken from the
+ * trace's concurrent form (clownschool.json.gz for clownschool_flat.json.gz).
+ * The two list the same transactions in different orders, so they are matched
+ * by (time, deleted count, inserted text); ties (two authors typing the same
+ * key in the same second) go in order, which can only interleave the authors
+ * more than they really were.
+ */
+export function loadTraceAgents(concurrentFile: string, flatFile: string): number[] {
+  type Txn = { time?: string; agent?: number; patches: Array<[number, number, string]> };
+  const key = (t: Txn) => JSON.stringify([t.time ?? '', t.patches.map(([, del, ins]) => [del, ins])]);
+  const byKey = new Map<string, number[]>();
+  for (const t of (readJson(concurrentFile) as { txns: Txn[] }).txns) {
+    if (!Number.isInteger(t.agent)) throw new Error(`${concurrentFile}: a transaction without an agent`);
+    const list = byKey.get(key(t)) ?? [];
+    list.push(t.agent!);
+    byKey.set(key(t), list);
+  }
+  return (readJson(flatFile) as { txns: Txn[] }).txns.map((t) => {
+    const agent = byKey.get(key(t))?.shift();
+    if (agent === undefined) throw new Error(`${flatFile} and ${concurrentFile} are not the same session`);
+    return agent;
+  });
 }
 
 /**

@@ -125,8 +125,8 @@ async function runSession(seed: number) {
 
   // The server's own copy: every state it passed through, in the order it applied updates.
   const room = (await node.server.ctx.rooms.peek(iv.interview.id))!;
-  const serverMain = recordStates(room.docs.main.ydoc, filesKey);
-  const serverNotes = recordStates(room.docs.notes.ydoc, notesKey);
+  const serverMain = recordStates(room.doc('main'), filesKey);
+  const serverNotes = recordStates(room.doc('notes'), notesKey);
 
   const seen = new Map<TestClient, { main: ReturnType<typeof recordStates>; notes?: ReturnType<typeof recordStates> }>();
   for (const c of clients) {

@@ -8,8 +8,10 @@
 import { describe, expect, it } from 'vitest';
 import { Room } from '../server/rooms/room.js';
 import type { Store } from '../server/store/store.js';
-import { startCluster } from './fixtures/multi-node.js';
-import { createInterview, connectClient, mainFile, startNode, waitFor, type TestClient } from './helpers.js';
+import * as Y from 'yjs';
+import { toBytes } from '../shared/provider.js';
+import { keepTyping, startCluster, tokensOf, typistOn } from './fixtures/multi-node.js';
+import { createInterview, connectClient, connectSocket, mainFile, nextEvent, startNode, waitFor, type TestClient } from './helpers.js';
 
 async function typeAndSettle(client: TestClient, count: number, tag: string): Promise<void> {
   for (let i = 0; i < count; i++) mainFile(client).insert(mainFile(client).length, `${tag}${i} `);
@@ -49,7 +51,7 @@ describe('snapshots and cold loads', () => {
     const room = await Room.load(counting, iv.interview);
     try {
       expect(readFrom).toBeGreaterThanOrEqual(main);
-      expect(room.docs.main.ydoc.getMap('files').toJSON()['main.ts']).toBe(a.text());
+      expect(room.doc('main').getMap('files').toJSON()['main.ts']).toBe(a.text());
     } finally {
       room.destroy();
     }
@@ -75,7 +77,7 @@ describe('snapshots and cold loads', () => {
     });
     const room = await Room.load(store, iv.interview);
     try {
-      expect(room.docs.main.ydoc.getMap('files').toJSON()['main.ts']).toBe(a.text());
+      expect(room.doc('main').getMap('files').toJSON()['main.ts']).toBe(a.text());
       expect(snap.seq).toBeLessThanOrEqual(await lastSeq(store, id));
     } finally {
       room.destroy();
@@ -105,9 +107,66 @@ describe('snapshots and cold loads', () => {
     await waitFor(async () => expect((await store.latestSnapshot(id, 'main'))?.seq ?? 0).toBeGreaterThan(last - 25));
     const room = await Room.load(store, iv.interview);
     try {
-      expect(room.docs.main.ydoc.getMap('files').toJSON()['main.ts']).toBe(a.text());
+      expect(room.doc('main').getMap('files').toJSON()['main.ts']).toBe(a.text());
     } finally {
       room.destroy();
     }
+  });
+
+  it('sends a fresh joiner of a cold room the stored bytes ahead of an empty answer, and the join rule holds', async () => {
+    const { nodes } = await startCluster(2, { snapshotEvery: 10 });
+    const [n0, n1] = [nodes[0]!, nodes[1]!];
+    const iv = await createInterview(n0);
+    const writer = await typistOn(n0.url, await iv.invite('candidate'), 'w');
+    const stopTyping = keepTyping([writer], 7);
+    try {
+      await waitFor(() => expect(writer.acked.size).toBeGreaterThan(25), 10_000);
+      const tokens = await Promise.all(Array.from({ length: 6 }, (_, i) => iv.invite('observer', `j${i}`)));
+      for (const token of tokens) {
+        // Node 1 has nobody in the interview, so this join loads the room there.
+        await waitFor(() => expect(n1.server.ctx.rooms.size).toBe(0));
+        const mustHave = [...writer.acked];
+        const socket = connectSocket(n1.url, token);
+        const doc = new Y.Doc();
+        let updatesBefore = 0;
+        let answered = false;
+        socket.on('doc:update', ({ doc: name, update }) => {
+          if (name !== 'main') return;
+          Y.applyUpdate(doc, toBytes(update));
+          if (!answered) updatesBefore++;
+        });
+        await nextEvent(socket, 'session');
+        const reply = await socket.timeout(5000).emitWithAck('doc:sync', { doc: 'main', stateVector: Y.encodeStateVector(doc) });
+        answered = true;
+        if ('error' in reply) throw new Error(reply.error.message);
+        // The snapshot and the log's tail came as updates; the answer adds nothing.
+        expect(Array.from(toBytes(reply.update))).toEqual([0, 0]);
+        expect(updatesBefore).toBeGreaterThanOrEqual(2);
+        Y.applyUpdate(doc, toBytes(reply.update));
+        const text = () => doc.getMap<Y.Text>('files').get('main.ts')?.toString() ?? '';
+        // The join rule: everything acknowledged before the join, the moment it is answered.
+        const got = new Set(tokensOf(text()));
+        expect(mustHave.filter((t) => !got.has(t))).toEqual([]);
+        // And with the broadcasts that follow, it keeps up with the writer.
+        const target = writer.client.text();
+        await waitFor(() => expect(text().length).toBeGreaterThanOrEqual(target.length));
+        socket.disconnect();
+      }
+    } finally {
+      await stopTyping();
+    }
+    // With the real client: the state vector in the answer covers what the
+    // stored bytes held, so the client finds nothing the server lacks and sends nothing back.
+    await waitFor(() => expect(writer.client.provider.pending).toBe(0));
+    await waitFor(() => expect(n1.server.ctx.rooms.size).toBe(0));
+    const seqBefore = await lastSeq(n0.server.ctx.store, iv.interview.id);
+    const ada = await connectClient(n1.url, await iv.invite('interviewer', 'Ada'));
+    expect(ada.provider.pending).toBe(0);
+    expect(ada.text()).toBe(writer.client.text());
+    mainFile(ada).insert(0, '[ada]');
+    await waitFor(() => expect(writer.client.text().startsWith('[ada]')).toBe(true));
+    const after = await n0.server.ctx.store.readEvents(iv.interview.id, { after: seqBefore });
+    // Its join, and its one keystroke: no copy of the document.
+    expect(after.filter((e) => e.type === 'doc').map((e) => e.bin!.length < 100)).toEqual([true]);
   });
 });

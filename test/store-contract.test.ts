@@ -115,13 +115,17 @@ describe.each(backends)('store contract: $name', (backend) => {
     const iv = await interview(store);
     expect(await store.latestSnapshot(iv.id, 'main')).toBeUndefined();
     await store.saveSnapshot(iv.id, { doc: 'main', seq: 3, state: new Uint8Array([3]) }, at());
-    await store.saveSnapshot(iv.id, { doc: 'main', seq: 9, state: new Uint8Array([9, 0]) }, at());
-    await store.saveSnapshot(iv.id, { doc: 'main', seq: 9, state: new Uint8Array([9, 0]) }, at());
+    await store.saveSnapshot(iv.id, { doc: 'main', seq: 9, state: new Uint8Array([9, 0]), stateVector: new Uint8Array([1, 7, 9]) }, at());
+    await store.saveSnapshot(iv.id, { doc: 'main', seq: 9, state: new Uint8Array([9, 0]), stateVector: new Uint8Array([1, 7, 9]) }, at());
     await store.saveSnapshot(iv.id, { doc: 'notes', seq: 5, state: new Uint8Array([5]) }, at());
     const main = await store.latestSnapshot(iv.id, 'main');
     expect(main?.seq).toBe(9);
     expect([...main!.state]).toEqual([9, 0]);
-    expect((await store.latestSnapshot(iv.id, 'notes'))?.seq).toBe(5);
+    expect([...main!.stateVector!]).toEqual([1, 7, 9]);
+    const notes = await store.latestSnapshot(iv.id, 'notes');
+    expect(notes?.seq).toBe(5);
+    // Saved without one (as snapshots were before state vectors were kept).
+    expect(notes?.stateVector).toBeUndefined();
   });
 
   it('upserts participants once per sub, in first-seen order', async () => {

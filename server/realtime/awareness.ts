@@ -20,7 +20,7 @@ export function awarenessHandlers(ctx: ServerContext): Handlers {
       const { actor, interviewId } = socket.data;
       if (!can.readDoc(actor.role, doc)) throw new DuetError('forbidden', `your role cannot use the ${doc} document`);
       const room = await socket.data.room;
-      const awareness = room.docs[doc].awareness;
+      const awareness = room.awareness(doc);
       // y-protocols applies entry by entry and throws at a bad one, keeping the
       // ones before it without telling anyone (found by fuzzing): check it all first.
       if (!decodesFully(update)) throw new DuetError('invalid_payload', 'update is not a valid awareness update');
@@ -64,9 +64,9 @@ function decodesFully(update: Uint8Array): boolean {
 
 /** Current cursors of a document, for a joining socket. */
 export function sendAwarenessState(socket: DuetSocket, room: Room, doc: DocName): void {
-  const states = room.docs[doc].awareness.getStates();
+  const states = room.awareness(doc).getStates();
   if (states.size === 0) return;
-  socket.emit('awareness', { doc, update: encodeAwarenessUpdate(room.docs[doc].awareness, [...states.keys()]) });
+  socket.emit('awareness', { doc, update: encodeAwarenessUpdate(room.awareness(doc), [...states.keys()]) });
 }
 
 /** Removes a leaving socket's cursors here and on every other client. */
@@ -76,7 +76,7 @@ export function clearAwareness(ctx: ServerContext, socket: DuetSocket, room: Roo
     if (ids.length === 0) continue;
     room.removeAwareness(doc, ids);
     // Removed states are encoded with a bumped clock and a null state.
-    const update = encodeAwarenessUpdate(room.docs[doc].awareness, ids);
+    const update = encodeAwarenessUpdate(room.awareness(doc), ids);
     ctx.io.to(docChannel(socket.data.interviewId, doc)).emit('awareness', { doc, update });
   }
 }

@@ -9,6 +9,11 @@ import { docChars, inspectUpdate } from '../rooms/yjs-checks.js';
 import { handler, type Handlers } from './handle.js';
 import type { DuetSocket } from './socket-data.js';
 
+/** Past this many updates after the snapshot (a log that was never snapshotted), apply and encode instead of merging them. */
+const MAX_STORED_TAIL = 1000;
+/** A Yjs update with no structs and no deletions. */
+const EMPTY_UPDATE = new Uint8Array([0, 0]);
+
 export function docChannel(interviewId: string, doc: DocName): string {
   return doc === 'main' ? channelOf.all(interviewId) : channelOf.panel(interviewId);
 }
@@ -19,15 +24,16 @@ export function documentHandlers(ctx: ServerContext): Handlers {
     if (!can.writeDoc(actor.role, doc)) throw new DuetError('forbidden', `your role cannot edit the ${doc} document`);
     const room = await socket.data.room;
     if (room.interview.status === 'ended') throw new DuetError('interview_ended', 'the interview has ended');
-    let { insertedChars, missing } = inspectUpdate(doc, update, room.docs[doc].ydoc);
+    const ydoc = room.doc(doc);
+    let { insertedChars, missing } = inspectUpdate(doc, update, ydoc);
     if (missing) {
       // It may depend on edits another node committed: read the log, then look again.
       await room.catchUp();
-      ({ insertedChars, missing } = inspectUpdate(doc, update, room.docs[doc].ydoc));
+      ({ insertedChars, missing } = inspectUpdate(doc, update, room.doc(doc)));
       // Retryable: an honest client resyncs and sends the difference from the node's state.
       if (missing) throw new DuetError('unavailable', 'update depends on edits this node does not have; sync and send again');
     }
-    if (insertedChars > 0 && docChars(doc, room.docs[doc].ydoc) + insertedChars > LIMITS.docChars) {
+    if (insertedChars > 0 && docChars(doc, ydoc) + insertedChars > LIMITS.docChars) {
       throw new DuetError('too_large', `the ${doc} document would exceed ${LIMITS.docChars} characters`);
     }
     const at = new Date().toISOString();
@@ -43,17 +49,28 @@ export function documentHandlers(ctx: ServerContext): Handlers {
   return {
     'doc:sync': handler(docSyncSchema, async (socket, { doc, stateVector }) => {
       if (!can.readDoc(socket.data.actor.role, doc)) throw new DuetError('forbidden', `your role cannot read the ${doc} document`);
-      const room = await socket.data.room;
-      // The socket is already in the room, so anything committed after this read reaches it as a broadcast.
-      await room.catchUp();
-      const ydoc = room.docs[doc].ydoc;
-      let update: Uint8Array;
+      let known: Map<number, number>;
       try {
-        update = Y.encodeStateAsUpdate(ydoc, stateVector);
+        known = Y.decodeStateVector(stateVector);
       } catch {
         throw new DuetError('invalid_payload', 'stateVector is not a valid Yjs state vector');
       }
-      return { update, stateVector: Y.encodeStateVector(ydoc) };
+      const room = await socket.data.room;
+      // The socket is already in the room, so anything committed after this read reaches it as a broadcast.
+      await room.catchUp();
+      const stored = known.size === 0 ? room.storedDoc(doc, MAX_STORED_TAIL) : undefined;
+      if (stored) {
+        // A fresh joiner of a room this node has read but not applied yet (a
+        // cold load): send the stored bytes as they are, as document updates
+        // ahead of this answer, and apply them here once they have left, so
+        // the client integrates them while this node does.
+        for (const update of stored.updates) socket.emit('doc:update', { doc, update });
+        setImmediate(() => room.applyRead());
+        // It has everything committed up to the read above: nothing more to send.
+        return { update: EMPTY_UPDATE, stateVector: stored.stateVector };
+      }
+      const ydoc = room.doc(doc);
+      return { update: Y.encodeStateAsUpdate(ydoc, stateVector), stateVector: Y.encodeStateVector(ydoc) };
     }),
 
     // One update at a time per socket, in order: a client's next edit builds on

@@ -86,7 +86,7 @@ async function startRun(ctx: ServerContext, socket: DuetSocket, { path, stdin }:
   const live = await socket.data.room;
   // Edits other nodes committed are in the log; run what everyone sees.
   await live.catchUp();
-  const files = filesOf(live.docs.main.ydoc);
+  const files = filesOf(live.doc('main'));
   const target = path ?? Object.keys(files).sort()[0];
   if (target === undefined || !(target in files)) throw new DuetError('not_found', `no file "${path ?? ''}" to run`);
   if (!isRunnablePath(target)) throw new DuetError('invalid_payload', `"${target}" is not a path the runner accepts`);

@@ -4,14 +4,32 @@
  * latest snapshot plus the log's tail, fed with this node's own commits, and
  * caught up from the log before answering a sync, so a joiner always gets
  * every committed edit, whichever node committed it.
+ *
+ * A load only reads: the bytes are applied to the Y.Docs when something first
+ * needs them (doc()). So the first joiner of a cold room can be sent the
+ * stored bytes as they are (storedDoc()) and integrate them while this
+ * node applies its own copy, instead of waiting for the node to decode the
+ * snapshot and encode it again.
  */
 import * as Y from 'yjs';
 import { Awareness, removeAwarenessStates } from 'y-protocols/awareness';
 import type { Interview } from '../../shared/protocol.js';
 import { DOC_NAMES, type DocName } from '../../shared/roles.js';
-import type { Store, StoredEvent } from '../store/store.js';
+import type { Snapshot, Store, StoredEvent } from '../store/store.js';
 
-export interface DocState {
+interface Unapplied {
+  snapshot?: Snapshot;
+  tail: Uint8Array[];
+}
+
+/** A document as stored, ready to send: apply `updates` in order and you have it. */
+export interface StoredDoc {
+  /** The snapshot (if any), then the log's tail merged. */
+  updates: Uint8Array[];
+  stateVector: Uint8Array;
+}
+
+interface DocState {
   ydoc: Y.Doc;
   awareness: Awareness;
   /** Seq of the newest snapshot of this document. */
@@ -21,7 +39,8 @@ export interface DocState {
 }
 
 export class Room {
-  readonly docs: Record<DocName, DocState>;
+  /** Read the Y.Docs through doc(), which applies what was read first. */
+  private readonly docs: Record<DocName, DocState>;
   /** Every event with seq <= this has been applied to the documents. */
   private appliedSeq = 0;
   /**
@@ -33,6 +52,8 @@ export class Room {
   private catchingUp: Promise<void> | null = null;
   /** A snapshot is due but waits for the log to be read (it must be exact). */
   private snapshotWaiting = false;
+  /** Read from the store and not applied yet, per document: the snapshot, then the log's updates in order. */
+  private unapplied: Record<DocName, Unapplied> | null = { main: { tail: [] }, notes: { tail: [] } };
   sockets = 0;
   unloadTimer: NodeJS.Timeout | undefined;
 
@@ -59,7 +80,7 @@ export class Room {
       const snap = snapshots[i];
       const state = room.docs[d];
       if (snap) {
-        Y.applyUpdate(state.ydoc, snap.state);
+        room.unapplied![d].snapshot = snap;
         state.snapshotSeq = snap.seq;
       }
       from = Math.min(from, state.snapshotSeq);
@@ -67,6 +88,53 @@ export class Room {
     room.appliedSeq = from;
     await room.readTail();
     return room;
+  }
+
+  awareness(name: DocName): Awareness {
+    return this.docs[name].awareness;
+  }
+
+  /** The document, with everything read so far applied. */
+  doc(name: DocName): Y.Doc {
+    this.applyRead();
+    return this.docs[name].ydoc;
+  }
+
+  /**
+   * The document as read and not applied yet (a cold load no one has needed
+   * the Y.Doc of), with its state vector worked out from the snapshot's stored
+   * one and the tail's update headers, without decoding the snapshot.
+   * Undefined once applied, for a snapshot stored without a state vector, or
+   * past `maxTail` updates after the snapshot.
+   */
+  storedDoc(name: DocName, maxTail: number): StoredDoc | undefined {
+    const read = this.unapplied?.[name];
+    if (!read || (read.snapshot && !read.snapshot.stateVector) || read.tail.length > maxTail) return undefined;
+    const vector = read.snapshot ? Y.decodeStateVector(read.snapshot.stateVector!) : new Map<number, number>();
+    // Every logged update was checked for missing dependencies before it was
+    // committed, so each author's clocks run on from the snapshot without gaps.
+    for (const update of read.tail) {
+      for (const [client, clock] of Y.parseUpdateMeta(update).to) if (clock > (vector.get(client) ?? 0)) vector.set(client, clock);
+    }
+    // The tail as one update: a client integrates one transaction, not hundreds.
+    const tail = read.tail.length > 1 ? [Y.mergeUpdates(read.tail)] : read.tail;
+    return { updates: read.snapshot ? [read.snapshot.state, ...tail] : tail, stateVector: Y.encodeStateVector(vector) };
+  }
+
+  /** Applies what was read, one Yjs transaction per document. */
+  applyRead(): void {
+    const read = this.unapplied;
+    if (!read) return;
+    this.unapplied = null;
+    for (const d of DOC_NAMES) {
+      const { snapshot, tail } = read[d];
+      if (!snapshot && tail.length === 0) continue;
+      const ydoc = this.docs[d].ydoc;
+      ydoc.transact(() => {
+        if (snapshot) Y.applyUpdate(ydoc, snapshot.state, 'log');
+        for (const u of tail) Y.applyUpdate(ydoc, u, 'log');
+      }, 'log');
+    }
   }
 
   /** Brings the documents up to every event committed so far, by any node. */
@@ -91,17 +159,23 @@ export class Room {
   private async readTailOnce(): Promise<void> {
     for (;;) {
       const events = await this.store.readEvents(this.id, { after: this.appliedSeq, limit: 5000 });
-      // One Yjs transaction per document for the whole page: 250 logged updates
-      // of a 40k-character document took 7-24 ms one transaction each, 1-2 ms so.
-      this.docs.main.ydoc.transact(() => this.docs.notes.ydoc.transact(() => {
+      if (this.unapplied) {
+        // Not applied yet: keep the bytes with the rest of what was read.
         for (const e of events) this.applyEvent(e, true);
-      }, 'log'), 'log');
+      } else {
+        // One Yjs transaction per document for the whole page: 250 logged updates
+        // of a 40k-character document took 7-24 ms one transaction each, 1-2 ms so.
+        this.docs.main.ydoc.transact(() => this.docs.notes.ydoc.transact(() => {
+          for (const e of events) this.applyEvent(e, true);
+        }, 'log'), 'log');
+      }
       if (events.length < 5000) break;
     }
   }
 
   /** Applies an event this node just committed. */
   applyCommitted(event: StoredEvent): void {
+    this.applyRead();
     this.applyEvent(event, false);
   }
 
@@ -109,7 +183,8 @@ export class Room {
     if (event.type === 'doc' && event.doc && event.bin) {
       const state = this.docs[event.doc];
       if (!fromLog || event.seq > state.snapshotSeq) {
-        Y.applyUpdate(state.ydoc, event.bin, 'log');
+        if (this.unapplied) this.unapplied[event.doc].tail.push(event.bin);
+        else Y.applyUpdate(state.ydoc, event.bin, 'log');
         state.sinceSnapshot++;
       }
     }
@@ -140,13 +215,14 @@ export class Room {
   }
 
   private snapshot(at: string): Promise<void> {
+    this.applyRead();
     const seq = this.appliedSeq;
     // Every document at the same seq: a load reads the log from the lowest
     // snapshot, so a document never snapshotted (notes nobody wrote) would
     // otherwise make every cold join read the whole log.
     const saves = DOC_NAMES.map((d) => {
       const s = this.docs[d];
-      const snapshot = { doc: d, seq, state: Y.encodeStateAsUpdate(s.ydoc) };
+      const snapshot = { doc: d, seq, state: Y.encodeStateAsUpdate(s.ydoc), stateVector: Y.encodeStateVector(s.ydoc) };
       s.sinceSnapshot = 0;
       s.snapshotSeq = seq;
       return this.store.saveSnapshot(this.id, snapshot, at);

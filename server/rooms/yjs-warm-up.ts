@@ -37,6 +37,8 @@ export function warmUpYjs(): WarmUp {
   let typed = 0;
   let round = 0;
   let state: Uint8Array | undefined;
+  /** Each slice's typing, as the update it made: a log's tail in miniature. */
+  const runs: Uint8Array[] = [];
 
   const end = () => {
     for (const doc of authors) doc.destroy();
@@ -47,7 +49,7 @@ export function warmUpYjs(): WarmUp {
     timer = undefined;
     if (stopped) return end();
     if (typed < KEYSTROKES) {
-      typeSome(authors, typed, PER_SLICE);
+      runs.push(typeSome(authors, typed, PER_SLICE));
       typed += PER_SLICE;
     } else {
       state ??= Y.encodeStateAsUpdate(authors[0]!);
@@ -56,6 +58,9 @@ export function warmUpYjs(): WarmUp {
       Y.encodeStateAsUpdate(fresh, Y.encodeStateVector(authors[1]!));
       Y.encodeStateAsUpdate(fresh);
       fresh.destroy();
+      // What a cold join's answer runs on a log's tail (Room.storedDoc).
+      Y.mergeUpdates(runs);
+      for (const run of runs) Y.parseUpdateMeta(run);
       if (++round >= ROUNDS) return end();
     }
     timer = setImmediate(slice);
@@ -80,7 +85,7 @@ export function warmUpYjs(): WarmUp {
  * now and then a paste), then the others receive it: interleaved items from
  * several clients, as in a real interview.
  */
-function typeSome(authors: Y.Doc[], from: number, count: number): void {
+function typeSome(authors: Y.Doc[], from: number, count: number): Uint8Array {
   const author = authors[Math.floor(from / PER_SLICE) % authors.length]!;
   const text = author.getText('warm-up');
   const before = Y.encodeStateVector(author);
@@ -91,4 +96,5 @@ function typeSome(authors: Y.Doc[], from: number, count: number): void {
   }
   const run = Y.encodeStateAsUpdate(author, before);
   for (const other of authors) if (other !== author) Y.applyUpdate(other, run);
+  return run;
 }

@@ -352,13 +352,14 @@ export class KyselyStore implements Store {
       .limit(1)
       .executeTakeFirst();
     if (!row) return undefined;
-    return { doc, seq: Number(row.seq), state: new Uint8Array(row.state.buffer, row.state.byteOffset, row.state.byteLength) };
+    const bytes = (b: Uint8Array) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    return { doc, seq: Number(row.seq), state: bytes(row.state), stateVector: row.state_vector ? bytes(row.state_vector) : undefined };
   }
 
   async saveSnapshot(interviewId: string, snapshot: Snapshot, at: string): Promise<void> {
     await this.db
       .insertInto('snapshots')
-      .values({ interview_id: interviewId, doc: snapshot.doc, seq: snapshot.seq, at, state: snapshot.state })
+      .values({ interview_id: interviewId, doc: snapshot.doc, seq: snapshot.seq, at, state: snapshot.state, state_vector: snapshot.stateVector ?? null })
       .onConflict((oc) => oc.columns(['interview_id', 'doc', 'seq']).doNothing())
       .execute();
   }

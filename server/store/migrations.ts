@@ -84,6 +84,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('invites_by_interview').on('invites').columns(['interview_id', 'created_at']).execute();
       },
     },
+    '0003_snapshot_state_vectors': {
+      async up(db: Kysely<any>) {
+        // A snapshot's Yjs state vector, so a cold join can be answered from the
+        // stored bytes without decoding them first. Older snapshots have none.
+        await db.schema.alterTable('snapshots').addColumn('state_vector', binary).execute();
+      },
+    },
   };
 }
 

@@ -34,6 +34,7 @@ export interface SnapshotsTable {
   seq: number;
   at: string;
   state: Uint8Array;
+  state_vector: Uint8Array | null;
 }
 
 export interface ParticipantsTable {

@@ -57,6 +57,8 @@ export interface Snapshot {
   /** The snapshot holds every `doc` event of this document with seq <= this. */
   seq: number;
   state: Uint8Array;
+  /** Y.encodeStateVector of the state; absent on snapshots written before it was stored. */
+  stateVector?: Uint8Array | undefined;
 }
 
 export interface EventQuery {

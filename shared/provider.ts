@@ -77,8 +77,16 @@ export class DuetProvider extends ObservableV2<Events> {
       this.session = session;
       this.emit('session', [session]);
       this.setStatus('connected');
-      for (const name of this.docs.keys()) void this.sync(name);
     });
+    // Sync as soon as the connection is accepted, not after `session`: the
+    // server answers once the socket is in the room, and the round trip the
+    // wait would cost is saved on every join and reconnect.
+    const onConnect = () => {
+      for (const name of this.docs.keys()) void this.sync(name);
+    };
+    socket.on('connect', onConnect);
+    this.offHandlers.push(() => socket.off('connect', onConnect));
+    if (socket.connected) onConnect();
     on('doc:update', ({ doc, update }) => {
       const d = this.docs.get(doc);
       if (!d) return;

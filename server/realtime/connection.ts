@@ -105,6 +105,13 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
 
   async function join(socket: DuetSocket, room: Promise<Room>): Promise<void> {
     const { actor, interviewId } = socket.data;
+    let entered!: () => void;
+    let notEntered!: (err: unknown) => void;
+    socket.data.entered = new Promise<void>((resolve, reject) => {
+      entered = resolve;
+      notEntered = reject;
+    });
+    socket.data.entered.catch(() => {}); // reported below
     // Counted in the room as soon as it loads; a join that fails or is left
     // before it completes must give that back (a joined socket's leave does).
     let givenBack = false;
@@ -121,15 +128,16 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       // What `session` needs, all at once: the room's documents, the fresh
       // interview, recent chat, and the participants once this one's row is
       // written and its channels joined (a Redis round trip on the sharded adapter).
-      const entered = Promise.all([socket.join(chans), ctx.store.upsertParticipant(interviewId, actor, at)]);
+      const inRoom = Promise.all([socket.join(chans), ctx.store.upsertParticipant(interviewId, actor, at)]);
       const [joined, fresh, participants, chat] = await Promise.all([
         room,
         ctx.store.getInterview(interviewId),
-        entered.then(() => listParticipants(ctx, interviewId)),
+        inRoom.then(() => listParticipants(ctx, interviewId)),
         ctx.store.recentChat(interviewId, visibleChannels(actor.role), LIMITS.sessionChatMessages),
       ]);
       if (socket.disconnected) {
         giveBack();
+        notEntered(new DuetError('unavailable', 'disconnected while joining'));
         return;
       }
       socket.data.joined = true;
@@ -147,6 +155,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
         chat: chat.map(chatMessageOf),
         protocol: PROTOCOL_VERSION,
       });
+      entered();
       sendAwarenessState(socket, joined, 'main');
       if (can.readDoc(actor.role, 'notes')) sendAwarenessState(socket, joined, 'notes');
       // Not awaited: asking other nodes about a run must not hold up the join.
@@ -156,6 +165,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       const e = err instanceof DuetError ? err : new DuetError('unavailable', 'could not open the interview; retry later');
       if (!(err instanceof DuetError)) ctx.log.error({ err, interviewId }, 'join failed');
       giveBack();
+      notEntered(e);
       socket.emit('error', e.toBody().error);
       socket.disconnect(true);
     }

@@ -55,8 +55,8 @@ export function documentHandlers(ctx: ServerContext): Handlers {
       } catch {
         throw new DuetError('invalid_payload', 'stateVector is not a valid Yjs state vector');
       }
-      const room = await socket.data.room;
-      // The socket is already in the room, so anything committed after this read reaches it as a broadcast.
+      const [room] = await Promise.all([socket.data.room, socket.data.entered]);
+      // The socket is in the room now, so anything committed after this read reaches it as a broadcast.
       await room.catchUp();
       const stored = known.size === 0 ? room.storedDoc(doc, MAX_STORED_TAIL) : undefined;
       if (stored) {

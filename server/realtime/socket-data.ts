@@ -13,6 +13,14 @@ export interface SocketData {
   interviewId: string;
   /** Resolves once the room is loaded on this node. */
   room: Promise<Room>;
+  /**
+   * Resolves once the join is complete: the socket is in the interview's
+   * channels and has been sent `session`. Clients may sync before that, and
+   * a sync answered earlier could miss an edit committed between its read of
+   * the log and the subscription, so a sync waits for it (and so always
+   * answers after `session`).
+   */
+  entered: Promise<void>;
   /** Set once `room` has resolved and the socket counts in it (data stays plain: other nodes read it). */
   joined?: boolean;
   /** Awareness client ids this socket announced, per document (made at its first), to clear when it leaves. */

@@ -65,7 +65,14 @@ export function documentHandlers(ctx: ServerContext): Handlers {
         // ahead of this answer, and apply them here once they have left, so
         // the client integrates them while this node does.
         for (const update of stored.updates) socket.emit('doc:update', { doc, update });
-        setImmediate(() => room.applyRead());
+        setImmediate(() => {
+          try {
+            room.applyRead();
+          } catch (err) {
+            // Whoever uses the documents next gets the error; nothing else to do here.
+            ctx.log.error({ err, interviewId: socket.data.interviewId }, 'stored document bytes did not apply');
+          }
+        });
         // It has everything committed up to the read above: nothing more to send.
         return { update: EMPTY_UPDATE, stateVector: stored.stateVector };
       }

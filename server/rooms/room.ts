@@ -50,6 +50,7 @@ export class Room {
    */
   private aheadSeq = 0;
   private catchingUp: Promise<void> | null = null;
+  private nextCatchUp: Promise<void> | null = null;
   /** A snapshot is due but waits for the log to be read (it must be exact). */
   private snapshotWaiting = false;
   /** Read from the store and not applied yet, per document: the snapshot, then the log's updates in order. */
@@ -121,11 +122,15 @@ export class Room {
     return { updates: read.snapshot ? [read.snapshot.state, ...tail] : tail, stateVector: Y.encodeStateVector(vector) };
   }
 
-  /** Applies what was read, one Yjs transaction per document. */
+  /**
+   * Applies what was read, one Yjs transaction per document. If the stored
+   * bytes do not apply, it throws and keeps them, so every later use of the
+   * documents fails too (an error to that client) rather than working on, or
+   * snapshotting, a document missing part of its log.
+   */
   applyRead(): void {
     const read = this.unapplied;
     if (!read) return;
-    this.unapplied = null;
     for (const d of DOC_NAMES) {
       const { snapshot, tail } = read[d];
       if (!snapshot && tail.length === 0) continue;
@@ -135,15 +140,30 @@ export class Room {
         for (const u of tail) Y.applyUpdate(ydoc, u, 'log');
       }, 'log');
     }
+    // Applying again after a failure part-way is harmless: Yjs skips what a document already has.
+    this.unapplied = null;
   }
 
-  /** Brings the documents up to every event committed so far, by any node. */
+  /**
+   * Brings the documents up to every event committed before this call, by any
+   * node. A read already in flight may have started before the caller's reason
+   * to read (a joiner's subscription), so the caller gets the next read, which
+   * starts after it; everyone who asks meanwhile shares that one.
+   */
   catchUp(): Promise<void> {
-    // Concurrent joiners share one read.
-    this.catchingUp ??= this.readTail().finally(() => {
-      this.catchingUp = null;
-    });
-    return this.catchingUp;
+    if (!this.catchingUp) {
+      this.catchingUp = this.readTail().finally(() => {
+        this.catchingUp = null;
+      });
+      return this.catchingUp;
+    }
+    this.nextCatchUp ??= this.catchingUp
+      .catch(() => {})
+      .then(() => {
+        this.nextCatchUp = null;
+        return this.catchUp();
+      });
+    return this.nextCatchUp;
   }
 
   private get gap(): boolean {

@@ -116,7 +116,7 @@ function awarenessIds(update: Uint8Array): number[] | null {
 }
 
 describe('fuzzing Yjs and awareness payloads', () => {
-  it('random, truncated and corrupted updates and state vectors: codes, no crash, only `#` ever lands, all converge', async () => {
+  it('random, truncated and corrupted updates and state vectors: codes, no crash, accepted ones logged, all converge', async () => {
     const { node, iv, bystander } = await fuzzTarget();
     const cand = await fuzzer(node, iv, 'candidate', 'Fuzz candidate');
     const obs = await fuzzer(node, iv, 'observer', 'Fuzz observer');
@@ -211,7 +211,13 @@ describe('fuzzing Yjs and awareness payloads', () => {
   }, FUZZ_TIMEOUT);
 });
 
-/** checkAfterFuzz for a run whose accepted updates may have added `#`s: compare with them removed. */
+/**
+ * checkAfterFuzz for a run whose accepted updates changed the text. Mostly
+ * they insert the pool's `#`s, but a byte flip can make a valid update that
+ * inserts another character or deletes some of the text (a candidate may), so
+ * the content is not predicted: the bystander, a fresh joiner and the log must
+ * agree on it, and the log must hold exactly the accepted updates.
+ */
 async function checkAfterFuzzWithHashes(
   node: Parameters<typeof checkAfterFuzz>[0],
   iv: Parameters<typeof checkAfterFuzz>[1],
@@ -220,14 +226,16 @@ async function checkAfterFuzzWithHashes(
   fuzzSubs: Set<string>,
   acceptedUpdates: number,
 ): Promise<void> {
-  const typed = await bystander.stop();
+  await bystander.stop();
   expect(nodeErrors).toEqual([]);
   expect(bystander.errors).toEqual([]);
   expect(bystander.disconnects).toBe(0);
   const after = await readRecord(node, iv);
   const [path] = Object.keys(before.files);
   expect(Object.keys(after.files)).toEqual([path]);
-  expect(after.files[path!]!.replaceAll('#', '')).toBe((bystander.base + typed).replaceAll('#', ''));
+  // The bystander's typing is in the log too (an accepted update may have deleted some of it since).
+  const bystanderSub = bystander.client.provider.session?.you.sub;
+  expect(after.events.slice(before.events.length).some((e) => e.type === 'doc' && e.actor.sub === bystanderSub)).toBe(true);
   const fresh = await connectClient(node.url, await iv.invite('observer', 'Checker'), ['main', 'notes']);
   await waitFor(() => fresh.text() === bystander.client.text(), 10_000).catch(() => {});
   expect({ fresh: fresh.text(), rest: after.files[path!] }).toEqual({ fresh: bystander.client.text(), rest: bystander.client.text() });

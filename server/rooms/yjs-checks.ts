@@ -103,6 +103,35 @@ function checkReferences(item: Y.Item, structs: Array<Y.Item | Y.GC | Y.Skip>, c
   }
   // Subdocuments: nothing in Duet uses them, and each would be a live Y.Doc on the node.
   if (item.content instanceof Y.ContentDoc) throw new DuetError('invalid_payload', 'subdocuments are not supported');
+  if (current) checkOriginOrder(item, current);
+}
+
+/**
+ * An insert is made between its origin and its right origin, neighbours at
+ * the time, and items never move, so in every replica the right origin lies
+ * to the right of the origin, in the same type. An item claiming otherwise
+ * is placed by Yjs wherever its scan for the right origin ends, which depends
+ * on what else the replica holds: the node and the clients would put it in
+ * different places (fuzzing found the text diverging that way). Checked where
+ * both are already in the document; a walk along the type, as Yjs's own
+ * integration does.
+ */
+function checkOriginOrder(item: Y.Item, current: Y.Doc): void {
+  const { origin, rightOrigin } = item;
+  if (!origin || !rightOrigin) return;
+  const known = (id: Y.ID) => id.clock < Y.getState(current.store, id.client);
+  if (!known(origin) || !known(rightOrigin)) return;
+  const left = Y.getItem(current.store, origin);
+  const right = Y.getItem(current.store, rightOrigin);
+  // Garbage-collected: its place is gone, and Yjs treats it as no neighbour.
+  if (!(left instanceof Y.Item) || !(right instanceof Y.Item)) return;
+  const wrong = () => new DuetError('invalid_payload', 'update has an item whose right origin is not to the right of its origin');
+  if (left.parent !== right.parent) throw wrong();
+  if (left === right) {
+    if (origin.clock >= rightOrigin.clock) throw wrong();
+    return;
+  }
+  for (let n: Y.Item | null = left.right; n !== right; n = n.right) if (n === null) throw wrong();
 }
 
 /** Characters across the document's texts; O(files), not O(text). */

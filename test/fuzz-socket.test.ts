@@ -286,6 +286,9 @@ describe('fuzzing the Socket.IO events', () => {
     expect(cases).toBeGreaterThan(0);
     const refusedButValid = [['42["doc:update",{}]'], ['42["no:such:event",1]'], ['42["awareness",{"doc":"main","update":"x"}]', '42["chat:send",null]']];
     for (const frames of refusedButValid) expect(await tryFrames(frames), JSON.stringify(frames)).toBe('answered');
+    // A well-formed namespace disconnect (with or without an ack id) leaves the connection with
+    // nothing to serve: the node closes it, rather than leaving the probe behind it unanswered.
+    for (const frames of [['41'], ['410'], ['4112']]) expect(await tryFrames(frames), JSON.stringify(frames)).toBe('closed');
     await checkAfterFuzz(node, iv, bystander, before, new Set([rawSub]), new Map());
   }, FUZZ_TIMEOUT);
 });

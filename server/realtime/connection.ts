@@ -69,8 +69,13 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
 
   // Shared by every socket of the node (EventEmitter calls it with the socket
   // as `this`): a closure per socket would cost heap on every idle connection.
-  function onDisconnect(this: DuetSocket): void {
+  function onDisconnect(this: DuetSocket, reason: string): void {
     ctx.metrics.sockets.dec();
+    // The client left the namespace but kept its connection: Duet serves one
+    // namespace, so nothing can use it any more. Left open, it would linger
+    // until its pings stop, and events already in flight on it would go
+    // unanswered rather than fail.
+    if (reason === 'client namespace disconnect') this.conn.close();
     // Not joined yet: the join flow sees the socket gone and releases the room itself.
     if (this.data.joined) void leave(this);
   }

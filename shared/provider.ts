@@ -22,6 +22,8 @@ export type DuetClientSocket = Socket<ServerToClientEvents, ClientToServerEvents
 const REMOTE = Symbol('remote');
 /** Codes after which an edit is worth sending again (the server kept nothing). */
 const RETRYABLE = new Set(['unavailable', 'rate_limited', 'internal']);
+/** An edit's ack not back by then (or lost with the connection) counts as not stored: the next sync sends it again. */
+const ACK_TIMEOUT_MS = 30_000;
 
 export interface ProviderDoc {
   doc: Y.Doc;
@@ -166,9 +168,12 @@ export class DuetProvider extends ObservableV2<Events> {
   private send(name: DocName, update: Uint8Array): void {
     this.inFlight++;
     this.emit('pending', [this.pending]);
-    this.socket.emit('doc:update', { doc: name, update }, (reply) => {
+    // With a timeout, Socket.IO also calls back when the connection drops;
+    // a plain ack would never be called then, and the edit never counted.
+    this.socket.timeout(ACK_TIMEOUT_MS).emit('doc:update', { doc: name, update }, (err, reply) => {
       this.inFlight--;
-      if (isErrorBody(reply)) {
+      if (err) this.markDirty(name);
+      else if (isErrorBody(reply)) {
         if (RETRYABLE.has(reply.error.code)) this.markDirty(name);
         else this.emit('refused', [reply.error, name]);
       }
@@ -225,9 +230,13 @@ export class DuetProvider extends ObservableV2<Events> {
     Y.applyUpdate(entry.doc, toBytes(reply.update), REMOTE);
     const missing = Y.encodeStateAsUpdate(entry.doc, toBytes(reply.stateVector));
     // `missing` holds every local edit the server lacks, including any made during this round trip.
-    this.dirty.delete(name);
+    const hadLocalEdits = this.dirty.delete(name) || wasDirty;
     entry.synced = true;
-    if (hasContent(missing)) this.send(name, missing);
+    // Yjs always puts the whole delete set in `missing`. It is news to the
+    // server only if this client deleted something the server may not have
+    // stored (an edit of its own that was never acknowledged); otherwise
+    // sending it would be refused to an observer, and a no-op for everyone else.
+    if (hasStructs(missing) || (hadLocalEdits && hasContent(missing))) this.send(name, missing);
     this.emit('pending', [this.pending]);
     this.emit('synced', [name]);
     // Announce our cursor to the (re)joined room.
@@ -266,6 +275,11 @@ export function toBytes(data: Uint8Array | ArrayBuffer): Uint8Array {
 /** Yjs holds updates (or deletions) whose dependencies it has not seen. */
 function hasGap(doc: Y.Doc): boolean {
   return doc.store.pendingStructs !== null || doc.store.pendingDs !== null;
+}
+
+/** An update (v1) starts with how many clients it has structs of. */
+function hasStructs(update: Uint8Array): boolean {
+  return update[0] !== 0;
 }
 
 /** An update with no structs and an empty delete set encodes as [0, 0]. */

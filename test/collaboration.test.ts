@@ -54,6 +54,46 @@ describe('collaborative editing on one node', () => {
   });
 });
 
+describe('updates that change nothing', () => {
+  it('are acknowledged but neither logged nor broadcast: joins and resyncs of a document with deletions add no events', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const a = await connectClient(node.url, await iv.invite('candidate', 'Ada'));
+    for (let i = 0; i < 30; i++) mainFile(a).insert(mainFile(a).length, `line ${i}\n`);
+    mainFile(a).delete(3, 40);
+    mainFile(a).delete(0, 2);
+    await waitFor(() => a.provider.pending === 0);
+    const docEvents = async () => (await node.server.ctx.store.readEvents(iv.interview.id, { after: 0, limit: 10_000 })).filter((e) => e.type === 'doc').length;
+    const logged = await docEvents();
+
+    // Each sync ends with the client sending what the node may lack, and Yjs puts the whole
+    // delete set in that: these joins and resyncs used to log one such event each.
+    const b = await connectClient(node.url, await iv.invite('interviewer', 'Bo'));
+    const heard: Uint8Array[] = [];
+    b.socket.on('doc:update', ({ update }) => heard.push(update));
+    const socket = connectSocket(node.url, await iv.invite('observer', 'Obi'));
+    const resyncing = new DuetProvider(socket, ['main'], { resyncEveryMs: 100 });
+    onTestFinished(() => resyncing.destroy());
+    // An observer sent its delete set back too, and was told off (forbidden) each time.
+    const refused: unknown[] = [];
+    resyncing.on('refused', (e) => refused.push(e));
+    await resyncing.whenSynced('main');
+    await new Promise((r) => setTimeout(r, 500));
+    // The same edit sent again, and a deletion of what is already deleted.
+    const again = Y.encodeStateAsUpdate(a.provider.doc('main'));
+    expect(await a.socket.emitWithAck('doc:update', { doc: 'main', update: again })).toEqual({ ok: true });
+    await waitFor(() => a.provider.pending === 0 && b.provider.pending === 0 && resyncing.pending === 0);
+    expect(await docEvents()).toBe(logged);
+    expect(heard).toEqual([]);
+    expect(refused).toEqual([]);
+
+    // A real edit still goes through.
+    mainFile(b).insert(0, '!');
+    await waitFor(() => a.text() === b.text() && a.text().startsWith('!'));
+    expect(await docEvents()).toBe(logged + 1);
+  });
+});
+
 describe('an edit committed but never broadcast', () => {
   it('reaches connected clients through their periodic resync', async () => {
     const node = await startNode();

@@ -159,6 +159,7 @@ export async function checkAfterFuzz(
   before: Record,
   fuzzSubs: Set<string>,
   accepted: Map<string, number>,
+  acceptedUpdates: AcceptedUpdate[] = [],
 ): Promise<void> {
   const typed = await bystander.stop();
   // Nothing the fuzzer did made the node log an error (an unexpected exception anywhere).
@@ -184,10 +185,46 @@ export async function checkAfterFuzz(
       expect(e.actor.name).toMatch(/^(Bystander|Checker)$/);
       continue;
     }
-    if (e.type === 'join' || e.type === 'leave') continue;
+    if (e.type === 'join' || e.type === 'leave' || e.type === 'doc') continue;
     byFuzzer.set(e.type, (byFuzzer.get(e.type) ?? 0) + 1);
   }
   expect(Object.fromEntries(byFuzzer)).toEqual(Object.fromEntries([...accepted].filter(([, n]) => n > 0)));
+  checkLoggedUpdates(after.events, fuzzSubs, acceptedUpdates);
+}
+
+export interface AcceptedUpdate {
+  doc: 'main' | 'notes';
+  update: Uint8Array;
+}
+
+/**
+ * The fuzzers' document events in the log are exactly the updates they were
+ * told were accepted, less those that changed nothing (the node acknowledges
+ * an update it already has without logging it again): each accepted update
+ * missing from the log must leave the logged document as it is.
+ */
+export function checkLoggedUpdates(events: LoggedEvent[], fuzzSubs: Set<string>, accepted: AcceptedUpdate[]): void {
+  const key = (doc: string, bytes: Uint8Array) => `${doc}:${Buffer.from(bytes).toString('base64')}`;
+  const unlogged = new Map<string, AcceptedUpdate[]>();
+  for (const u of accepted) unlogged.set(key(u.doc, u.update), [...(unlogged.get(key(u.doc, u.update)) ?? []), u]);
+  const replay = { main: new Y.Doc(), notes: new Y.Doc() };
+  for (const e of events) {
+    if (e.type !== 'doc') continue;
+    const doc = e.data.doc as 'main' | 'notes';
+    const bytes = Buffer.from(String(e.data.update), 'base64');
+    Y.applyUpdate(replay[doc], bytes);
+    if (!fuzzSubs.has(e.actor.sub)) continue;
+    const same = unlogged.get(key(doc, bytes));
+    expect(same?.length, 'a logged fuzz update that was not acknowledged as accepted').toBeGreaterThan(0);
+    same!.pop();
+  }
+  for (const u of [...unlogged.values()].flat()) {
+    const copy = new Y.Doc();
+    Y.applyUpdate(copy, Y.encodeStateAsUpdate(replay[u.doc]));
+    const was = Y.encodeStateAsUpdate(copy);
+    Y.applyUpdate(copy, u.update);
+    expect(Buffer.from(Y.encodeStateAsUpdate(copy)).equals(Buffer.from(was)), 'an accepted update that is not in the log changes the document').toBe(true);
+  }
 }
 
 /** The Yjs document the node would hand a new client: for building valid-then-broken updates. */

@@ -92,9 +92,34 @@ describe('interview lifecycle', () => {
     mainFile(cand).insert(mainFile(cand).length, 'offline;');
     expect(cand.provider.pending).toBeGreaterThan(0);
 
-    await startNode({ dataDir }, { port });
+    const second = await startNode({ dataDir }, { port });
     await waitFor(() => cand.provider.status === 'connected' && cand.provider.pending === 0, 10_000);
     const doc = await api(first.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
     expect(doc.body.files['main.ts']).toBe('online;offline;');
+
+    // Only a deletion this time: no new struct, so the state vectors do not show it.
+    await second.close();
+    await waitFor(() => cand.provider.status === 'offline');
+    mainFile(cand).delete(0, 2);
+    expect(cand.provider.pending).toBeGreaterThan(0);
+    await startNode({ dataDir }, { port });
+    await waitFor(() => cand.provider.status === 'connected' && cand.provider.pending === 0, 10_000);
+    const after = await api(first.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
+    expect(after.body.files['main.ts']).toBe('line;offline;');
+  });
+
+  it('an edit whose ack is lost with the connection stays pending until a later sync stores it', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const cand = await connectClient(node.url, await iv.invite('candidate'));
+    const before = cand.text();
+    mainFile(cand).insert(0, 'x');
+    mainFile(cand).delete(1, 1);
+    // The edits leave, and the connection closes before their acks can come back.
+    cand.socket.io.engine.close();
+    expect(cand.provider.pending).toBeGreaterThan(0);
+    await waitFor(() => cand.provider.status === 'connected' && cand.provider.pending === 0, 10_000);
+    const doc = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
+    expect(doc.body.files['main.ts']).toBe('x' + before.slice(1));
   });
 });

@@ -25,14 +25,17 @@ export function documentHandlers(ctx: ServerContext): Handlers {
     const room = await socket.data.room;
     if (room.interview.status === 'ended') throw new DuetError('interview_ended', 'the interview has ended');
     const ydoc = room.doc(doc);
-    let { insertedChars, missing } = inspectUpdate(doc, update, ydoc);
+    let { insertedChars, missing, adds } = inspectUpdate(doc, update, ydoc);
     if (missing) {
       // It may depend on edits another node committed: read the log, then look again.
       await room.catchUp();
-      ({ insertedChars, missing } = inspectUpdate(doc, update, room.doc(doc)));
+      ({ insertedChars, missing, adds } = inspectUpdate(doc, update, room.doc(doc)));
       // Retryable: an honest client resyncs and sends the difference from the node's state.
       if (missing) throw new DuetError('unavailable', 'update depends on edits this node does not have; sync and send again');
     }
+    // Everything in it is in the room's document, so already in the log (the
+    // document holds committed events only): acknowledged, not logged again.
+    if (!adds) return { ok: true as const };
     if (insertedChars > 0 && docChars(doc, ydoc) + insertedChars > LIMITS.docChars) {
       throw new DuetError('too_large', `the ${doc} document would exceed ${LIMITS.docChars} characters`);
     }

@@ -21,6 +21,13 @@ export interface UpdateInfo {
    * refuses what is still missing.
    */
   missing: boolean;
+  /**
+   * The update holds something `current` lacks: a struct past its state, or a
+   * deletion of an item still there. Clients resend what they have after every
+   * sync (Yjs includes the whole delete set), and logging those would fill the
+   * log with events that change nothing. Meaningful only when not `missing`.
+   */
+  adds: boolean;
 }
 
 export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc): UpdateInfo {
@@ -50,11 +57,17 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc)
     return r !== undefined && r.first <= clock && clock < r.end;
   };
   let missing = false;
+  let adds = !current;
   if (current) {
-    for (const [client, r] of ranges) if (r.first > Y.getState(current.store, client)) missing = true;
+    for (const [client, r] of ranges) {
+      const state = Y.getState(current.store, client);
+      if (r.first > state) missing = true;
+      if (r.end > state) adds = true;
+    }
     for (const [client, dels] of decoded.ds.clients) {
       for (const d of dels) if (!has(client, d.clock + d.len - 1)) missing = true;
     }
+    if (!adds && !missing) adds = deletesSomething(decoded.ds.clients, current);
   }
   for (const struct of decoded.structs) {
     if (!(struct instanceof Y.Item)) continue;
@@ -72,7 +85,23 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc)
     }
     if (struct.content.isCountable()) insertedChars += struct.length;
   }
-  return { insertedChars, missing };
+  return { insertedChars, missing, adds };
+}
+
+/** Whether a delete set (of items `current` has) covers an item `current` has not deleted yet. */
+function deletesSomething(clients: Map<number, Array<{ clock: number; len: number }>>, current: Y.Doc): boolean {
+  for (const [client, dels] of clients) {
+    for (const d of dels) {
+      const end = d.clock + d.len;
+      for (let clock = d.clock; clock < end; ) {
+        // An Item or a GC (garbage-collected, so deleted) holding `clock`.
+        const struct = Y.getItem(current.store, Y.createID(client, clock)) as Y.Item | Y.GC;
+        if (struct instanceof Y.Item && !struct.deleted) return true;
+        clock = struct.id.clock + struct.length;
+      }
+    }
+  }
+  return false;
 }
 
 /**

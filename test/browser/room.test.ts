@@ -80,6 +80,18 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await until(async () => (await observer.text()) === (await interviewer.text()) && (await observer.text()).includes('!'));
     expect(await interviewer.text()).not.toContain('zzz');
 
+    // After a deletion, an observer joins: its sync sends nothing back. (Yjs puts the whole
+    // delete set in what a client offers the node after a sync; an observer's offer was refused
+    // as forbidden, with a toast, on every join and every periodic resync.)
+    await interviewer.page.keyboard.press('Backspace');
+    await until(async () => (await observer.text()) === (await interviewer.text()) && !(await observer.text()).includes('!'));
+    const late = await openRoom(browser, node.url, iv.interview.id, await iv.invite('observer', 'Lee Late'));
+    await until(async () => (await late.text()) === (await interviewer.text()));
+    await late.page.waitForTimeout(300);
+    expect(late.frames.filter((f) => f.includes('forbidden'))).toEqual([]);
+    expect(await late.page.locator('.toast').count()).toBe(0);
+    await late.page.close();
+
     // Panel notes and panel chat: interviewer and observer only.
     const NOTES = 'SECRET-NOTES-4242 strong on complexity';
     await interviewer.page.getByRole('tab', { name: 'Notes' }).click();

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Room } from '../server/rooms/room.js';
-import type { Store } from '../server/store/store.js';
+import type { Snapshot, Store } from '../server/store/store.js';
 import type { Interview } from '../shared/protocol.js';
 import * as Y from 'yjs';
 import { toBytes } from '../shared/provider.js';
@@ -61,6 +61,37 @@ describe('snapshots and cold loads', () => {
     });
     expect(await loadedText(counting, iv.interview)).toBe(a.text());
     expect(readFrom).toBeGreaterThanOrEqual(main);
+  });
+
+  it('snapshots a room when its last socket leaves, if a tenth of SNAPSHOT_EVERY came since the last snapshot', async () => {
+    const node = await startNode({ snapshotEvery: 100 });
+    const iv = await createInterview(node);
+    const store = node.server.ctx.store;
+    const id = iv.interview.id;
+    const a = await connectClient(node.url, await iv.invite('candidate'));
+    await typeAndSettle(a, 25, 'a');
+    const text = a.text();
+    const lastEdit = (await store.readEvents(id, { type: 'doc' })).at(-1)!.seq;
+    expect((await store.latestSnapshot(id, 'main'))?.seq ?? 0).toBeLessThan(lastEdit);
+
+    a.provider.destroy();
+    a.socket.disconnect();
+    const snap = (await waitFor(async () => {
+      const s = await store.latestSnapshot(id, 'main');
+      return s !== undefined && s.seq >= lastEdit && s;
+    })) as Snapshot;
+    const stored = new Y.Doc();
+    Y.applyUpdate(stored, snap.state);
+    expect(stored.getMap<Y.Text>('files').get('main.ts')!.toString()).toBe(text);
+    expect((await store.latestSnapshot(id, 'notes'))!.seq).toBe(snap.seq);
+
+    // Fewer than that since: no new snapshot when the room empties again.
+    const b = await connectClient(node.url, await iv.invite('candidate'));
+    await typeAndSettle(b, 3, 'b');
+    b.provider.destroy();
+    b.socket.disconnect();
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await store.latestSnapshot(id, 'main'))!.seq).toBe(snap.seq);
   });
 
   it('keeps snapshotting when chat falls between the edits', async () => {

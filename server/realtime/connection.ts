@@ -87,6 +87,13 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     clearAwareness(ctx, socket, joined);
     ctx.rooms.release(joined);
     const at = new Date().toISOString();
+    if (joined.sockets === 0) {
+      // A tenth of the regular interval: a participant reconnecting now and
+      // then does not rewrite the snapshot each time.
+      joined
+        .snapshotIfBehind(Math.ceil(ctx.config.snapshotEvery / 10), at)
+        ?.catch((err) => ctx.log.warn({ err, interviewId }, 'snapshot failed'));
+    }
     ctx.writer
       .append(interviewId, { type: 'leave', at, actor, data: {} })
       .catch(() => {}) // an ended interview logs no leaves

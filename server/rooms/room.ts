@@ -224,11 +224,24 @@ export class Room {
    * cold load would read its whole log.
    */
   snapshotIfDue(doc: DocName, every: number, at: string): Promise<void> | undefined {
-    if (this.docs[doc].sinceSnapshot < every || this.snapshotWaiting) return undefined;
+    return this.snapshotWhen(() => this.docs[doc].sinceSnapshot >= every, at);
+  }
+
+  /**
+   * When the room empties on this node: whoever loads it next (a reconnect,
+   * a reviewer, another node after a restart) reads one snapshot instead of
+   * merging a tail, if `min` or more updates came since the last one.
+   */
+  snapshotIfBehind(min: number, at: string): Promise<void> | undefined {
+    return this.snapshotWhen(() => DOC_NAMES.some((d) => this.docs[d].sinceSnapshot >= min), at);
+  }
+
+  private snapshotWhen(due: () => boolean, at: string): Promise<void> | undefined {
+    if (!due() || this.snapshotWaiting) return undefined;
     if (!this.gap && !this.catchingUp) return this.snapshot(at);
     this.snapshotWaiting = true;
     return this.catchUp()
-      .then(() => (this.gap || this.docs[doc].sinceSnapshot < every ? undefined : this.snapshot(at)))
+      .then(() => (this.gap || !due() ? undefined : this.snapshot(at)))
       .finally(() => {
         this.snapshotWaiting = false;
       });

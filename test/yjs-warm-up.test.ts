@@ -3,6 +3,8 @@
  * while it runs, says "warming up" on /readyz until it is done, and close()
  * stops it.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { warmUpYjs } from '../server/rooms/yjs-warm-up.js';
 import { api, connectClient, createInterview, mainFile, startNode, waitFor } from './helpers.js';
@@ -31,6 +33,22 @@ describe('Yjs warm-up at start-up', () => {
     const node = await startNode({}, { warmUp: true, keepOpen: true });
     await node.close();
     expect(await settledNow(node.server.warmedUp)).toBe('done');
+  });
+
+  it('lets go of its made-up documents once done, though the node keeps the handle', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const heap = () => {
+      gc();
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const before = heap();
+    const w = warmUpYjs();
+    await w.done;
+    // The documents alone are about 7 MB; what stays is compiled code.
+    expect(heap() - before).toBeLessThan(3 * 1024 * 1024);
+    expect(w).toBeDefined();
   });
 
   it('stops at once when asked', async () => {

@@ -42,6 +42,19 @@ describe('handshake authentication', () => {
     expect(error.code).toBe('token_expired');
     await new Promise<void>((resolve) => (socket.disconnected ? resolve() : socket.once('disconnect', () => resolve())));
   });
+
+  it('keeps neither the token nor the upgrade request once a socket is connected', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const token = await iv.invite('candidate', 'Cy');
+    const socket = connectSocket(node.url, token);
+    await nextEvent(socket, 'session');
+    const [held] = [...node.server.ctx.io.of('/').sockets.values()];
+    expect(held!.data.claims.role).toBe('candidate');
+    expect(held!.handshake.auth).toEqual({});
+    expect(held!.conn.request).toBeNull();
+    expect(JSON.stringify(held!.handshake)).not.toContain(token);
+  });
 });
 
 describe('REST authorisation', () => {

@@ -102,6 +102,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
 
   io.on('connection', (socket: DuetSocket) => {
     ctx.metrics.sockets.inc();
+    forgetHandshakeLeftovers(socket);
     socket.data.bucket = new TokenBucket(ctx.config.socketEventsPerSecond, ctx.config.socketEventBurst);
 
     // Handlers first, synchronously, so no early event finds nobody listening;
@@ -114,6 +115,18 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     socket.on('disconnect', onDisconnect);
     void join(socket, room);
   });
+
+  /**
+   * Past the middlewares nothing reads the upgrade request or the token
+   * again (the claims are in socket.data), yet Socket.IO would keep both for
+   * the connection's lifetime: the request's object graph is a few KiB on
+   * every idle socket (Socket.IO's own memory advice), and a token left in
+   * memory is one more copy of a credential.
+   */
+  function forgetHandshakeLeftovers(socket: DuetSocket): void {
+    (socket.conn as { request: unknown }).request = null;
+    delete (socket.handshake.auth as { token?: unknown }).token;
+  }
 
   async function join(socket: DuetSocket, room: Promise<Room>): Promise<void> {
     const { actor, interviewId } = socket.data;

@@ -194,7 +194,7 @@ async function sweep(): Promise<StepSummary[]> {
 }
 
 /** Idle sockets: R rooms x 2 clients vs R rooms x 8; the difference per extra socket. */
-async function memory(system: SystemName, rooms: number): Promise<MemoryResult | undefined> {
+async function memoryTrial(system: SystemName, rooms: number): Promise<{ heapPerSocketKiB: number; rssPerSocketKiB: number } | undefined> {
   const idle = { ...workload, rate: 0, typistAwarenessHz: 0, idleAwarenessHz: 0, chatEveryS: 0, warmupS: 0, durationS: 1 };
   try {
     const small = await runTrial({ ...idle, clientsPerRoom: 2, rooms, seed, cluster: clusterOf(system) });
@@ -205,17 +205,39 @@ async function memory(system: SystemName, rooms: number): Promise<MemoryResult |
       return Math.round(((d(big) - d(small)) * 1024 * 10) / extraPerNode) / 10;
     };
     const m = {
-      system,
-      rooms,
       heapPerSocketKiB: delta((n) => n.heapJoinedMiB - n.heapBaseMiB),
       rssPerSocketKiB: delta((n) => n.rssJoinedMiB - n.rssBaseMiB),
     };
-    log(`memory ${system}: ${m.heapPerSocketKiB} KiB heap, ${m.rssPerSocketKiB} KiB RSS per idle socket`);
+    log(`memory ${system} (${rooms} rooms): ${m.heapPerSocketKiB} KiB heap, ${m.rssPerSocketKiB} KiB RSS per idle socket`);
     return m;
   } catch (err) {
     log(`memory ${system} FAILED: ${String(err)}`);
     return undefined;
   }
+}
+
+/** Each system `trials` times, alternating A B, B A...; the median of each figure. */
+async function memory(rooms: number): Promise<MemoryResult[]> {
+  const runs = new Map<SystemName, Array<{ heapPerSocketKiB: number; rssPerSocketKiB: number }>>(systems.map((s) => [s, []]));
+  for (let t = 0; t < trials; t++) {
+    for (const system of t % 2 === 0 ? systems : [...systems].reverse()) {
+      const m = await memoryTrial(system, rooms);
+      if (m) runs.get(system)!.push(m);
+    }
+  }
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : Math.round(((s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) * 10) / 10;
+  };
+  return [...runs]
+    .filter(([, ms]) => ms.length > 0)
+    .map(([system, ms]) => ({
+      system,
+      rooms,
+      heapPerSocketKiB: median(ms.map((m) => m.heapPerSocketKiB)),
+      rssPerSocketKiB: median(ms.map((m) => m.rssPerSocketKiB)),
+      trials: ms,
+    }));
 }
 
 async function profile(rooms: number): Promise<BenchResults['profile']> {
@@ -307,12 +329,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    if (!a['no-memory']) {
-      for (const system of systems) {
-        const m = await memory(system, Number(a['memory-rooms'] ?? (full ? 200 : 100)));
-        if (m) results.memory.push(m);
-      }
-    }
+    if (!a['no-memory']) results.memory.push(...(await memory(Number(a['memory-rooms'] ?? 500))));
   }
   if (a.profile) results.profile = await profile(Number(a.profile));
   results.targets = targets(results);

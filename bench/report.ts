@@ -7,9 +7,11 @@ import type { SystemName } from './workload.js';
 export interface MemoryResult {
   system: SystemName;
   rooms: number;
-  /** Per idle socket, per node: heap+external after GC, and RSS, KiB. */
+  /** Per idle socket, per node: heap+external after GC, and RSS, KiB; the median of the trials. */
   heapPerSocketKiB: number;
   rssPerSocketKiB: number;
+  /** Each trial's figures (older results have none). */
+  trials?: Array<{ heapPerSocketKiB: number; rssPerSocketKiB: number }>;
 }
 
 export interface Target {
@@ -60,10 +62,18 @@ export function markdown(r: BenchResults): string {
     out.push('');
   }
   if (r.memory.length) {
-    out.push('## Memory', '', '| system | per idle socket, heap KiB | per idle socket, RSS KiB | per active room (heap KiB, its sockets included) |', '|---|---:|---:|---:|');
+    out.push(
+      '## Memory',
+      '',
+      '| system | idle sockets at | per idle socket, heap KiB | per idle socket, RSS KiB | trials (heap / RSS) | per active room (heap KiB, its sockets included) |',
+      '|---|---:|---:|---:|---|---:|',
+    );
     for (const m of r.memory) {
       const active = r.steps.filter((s) => s.system === m.system).sort((a, b) => b.rooms - a.rooms)[0];
-      out.push(`| ${NAMES[m.system]} | ${f(m.heapPerSocketKiB)} | ${f(m.rssPerSocketKiB)} | ${active ? `${f(active.heapPerRoomKiB)} (at ${active.rooms} rooms)` : '–'} |`);
+      const trials = m.trials?.map((t) => `${f(t.heapPerSocketKiB)} / ${f(t.rssPerSocketKiB)}`).join(', ') ?? '–';
+      out.push(
+        `| ${NAMES[m.system]} | ${m.rooms} rooms × 2 → × 8 | ${f(m.heapPerSocketKiB)} | ${f(m.rssPerSocketKiB)} | ${trials} | ${active ? `${f(active.heapPerRoomKiB)} (at ${active.rooms} rooms)` : '–'} |`,
+      );
     }
     out.push('');
   }

@@ -94,6 +94,25 @@ describe('snapshots and cold loads', () => {
     expect((await store.latestSnapshot(id, 'main'))!.seq).toBe(snap.seq);
   });
 
+  it('a last socket leaving a room whose stored bytes do not apply is logged as a leave, and the node carries on', async () => {
+    const node = await startNode({ snapshotEvery: 10 });
+    const iv = await createInterview(node);
+    const store = node.server.ctx.store;
+    const id = iv.interview.id;
+    // What no node would log (every update is checked first): bytes Yjs cannot read.
+    const actor = { sub: 'x', name: 'X', role: 'candidate' as const };
+    await store.append(id, [{ type: 'doc', at: new Date().toISOString(), actor, doc: 'main', bin: new Uint8Array([1, 2, 3, 250]), data: { doc: 'main' } }], {
+      requireOpen: true,
+    });
+    const socket = connectSocket(node.url, await iv.invite('candidate'));
+    const session = await nextEvent<{ you: { sub: string } }>(socket, 'session');
+    socket.disconnect();
+    await waitFor(async () => (await store.readEvents(id, { type: 'leave' })).some((e) => e.actor.sub === session.you.sub));
+    const again = connectSocket(node.url, await iv.invite('interviewer'));
+    await nextEvent(again, 'session');
+    again.disconnect();
+  });
+
   it('keeps snapshotting when chat falls between the edits', async () => {
     const node = await startNode({ snapshotEvery: 10 });
     const iv = await createInterview(node);

@@ -247,7 +247,9 @@ export class Room {
       });
   }
 
-  private snapshot(at: string): Promise<void> {
+  // Async so that stored bytes which do not apply reject the snapshot rather
+  // than throw at the caller (a socket's leave, which nothing awaits).
+  private async snapshot(at: string): Promise<void> {
     this.applyRead();
     const seq = this.appliedSeq;
     // Every document at the same seq: a load reads the log from the lowest
@@ -260,7 +262,7 @@ export class Room {
       s.snapshotSeq = seq;
       return this.store.saveSnapshot(this.id, snapshot, at);
     });
-    return Promise.all(saves).then(() => {});
+    await Promise.all(saves);
   }
 
   /** Drops the cursors a departed client announced, returning the awareness update to broadcast. */

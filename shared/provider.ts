@@ -15,7 +15,7 @@ import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwareness
 import * as Y from 'yjs';
 import { isErrorBody, type WireError } from './errors.js';
 import type { ClientToServerEvents, DocSyncReply, ServerToClientEvents, SessionInfo } from './protocol.js';
-import type { DocName } from './roles.js';
+import { can, type DocName } from './roles.js';
 
 export type DuetClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -29,6 +29,8 @@ export interface ProviderDoc {
   doc: Y.Doc;
   awareness: Awareness;
   synced: boolean;
+  /** Synced at least once on the current connection. */
+  syncedOnConnection: boolean;
 }
 
 export type ProviderStatus = 'connecting' | 'connected' | 'offline';
@@ -105,6 +107,7 @@ export class DuetProvider extends ObservableV2<Events> {
     const onDisconnect = () => {
       for (const d of this.docs.values()) {
         d.synced = false;
+        d.syncedOnConnection = false;
         // Others' cursors are stale once we cannot hear them.
         const others = [...d.awareness.getStates().keys()].filter((id) => id !== d.doc.clientID);
         removeAwarenessStates(d.awareness, others, REMOTE);
@@ -147,7 +150,7 @@ export class DuetProvider extends ObservableV2<Events> {
   private attach(name: DocName): void {
     const doc = new Y.Doc();
     const awareness = new Awareness(doc);
-    const entry: ProviderDoc = { doc, awareness, synced: false };
+    const entry: ProviderDoc = { doc, awareness, synced: false, syncedOnConnection: false };
     this.docs.set(name, entry);
     doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin === REMOTE) return;
@@ -231,12 +234,19 @@ export class DuetProvider extends ObservableV2<Events> {
     const missing = Y.encodeStateAsUpdate(entry.doc, toBytes(reply.stateVector));
     // `missing` holds every local edit the server lacks, including any made during this round trip.
     const hadLocalEdits = this.dirty.delete(name) || wasDirty;
+    const firstOnConnection = !entry.syncedOnConnection;
     entry.synced = true;
+    entry.syncedOnConnection = true;
     // Yjs always puts the whole delete set in `missing`. It is news to the
-    // server only if this client deleted something the server may not have
-    // stored (an edit of its own that was never acknowledged); otherwise
-    // sending it would be refused to an observer, and a no-op for everyone else.
-    if (hasStructs(missing) || (hadLocalEdits && hasContent(missing))) this.send(name, missing);
+    // server if this client deleted something the server may not have stored
+    // (an edit of its own never acknowledged), or if the log lost deletions
+    // it had acknowledged (a database restored or failed over): offered once
+    // per connection by those who may write, a node that loaded the room from
+    // such a log takes them back. The node logs none of it that it already
+    // has; periodic resyncs on the same connection skip it, and an observer,
+    // whose offer would be refused, never sends it.
+    const mayWrite = this.session === undefined || can.writeDoc(this.session.you.role, name);
+    if (hasStructs(missing) || (hasContent(missing) && (hadLocalEdits || (firstOnConnection && mayWrite)))) this.send(name, missing);
     this.emit('pending', [this.pending]);
     this.emit('synced', [name]);
     // Announce our cursor to the (re)joined room.

@@ -1,3 +1,5 @@
+import SQLite from 'better-sqlite3';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { api, connectClient, createInterview, mainFile, nextEvent, startNode, tempDir, waitFor } from './helpers.js';
@@ -106,6 +108,38 @@ describe('interview lifecycle', () => {
     await waitFor(() => cand.provider.status === 'connected' && cand.provider.pending === 0, 10_000);
     const after = await api(first.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
     expect(after.body.files['main.ts']).toBe('line;offline;');
+  });
+
+  it('after a restore that lost acknowledged edits, a reconnecting writer gives the node its deletions back', async () => {
+    const dataDir = tempDir();
+    const first = await startNode({ dataDir });
+    const port = Number(new URL(first.url).port);
+    const iv = await createInterview(first);
+    const id = iv.interview.id;
+    const cand = await connectClient(first.url, await iv.invite('candidate'));
+    const observer = await connectClient(first.url, await iv.invite('observer'));
+    mainFile(cand).insert(0, 'keep this; drop this');
+    await waitFor(() => cand.provider.pending === 0);
+    const restorePoint = (await first.server.ctx.store.readEvents(id, {})).at(-1)!.seq;
+    mainFile(cand).delete(10, 10);
+    await waitFor(() => cand.provider.pending === 0 && observer.text() === 'keep this;');
+    await first.close();
+    await waitFor(() => cand.provider.status === 'offline');
+
+    // The database as a backup taken before the deletion would restore it. A
+    // deletion leaves the state vectors as they were, so only the delete set
+    // a client offers after reconnecting can bring it back.
+    const db = new SQLite(join(dataDir, 'duet.sqlite'));
+    db.prepare('DELETE FROM events WHERE interview_id = ? AND seq > ?').run(id, restorePoint);
+    db.prepare('UPDATE interviews SET last_seq = ? WHERE id = ?').run(restorePoint, id);
+    db.close();
+
+    await startNode({ dataDir }, { port });
+    await waitFor(async () => {
+      const doc = await api(first.url, `/api/interviews/${id}/document`, { token: iv.token });
+      return doc.body.files['main.ts'] === 'keep this;';
+    }, 10_000);
+    expect(observer.provider.pending).toBe(0);
   });
 
   it('an edit whose ack is lost with the connection stays pending until a later sync stores it', async () => {

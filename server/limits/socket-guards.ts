@@ -29,7 +29,11 @@ export function registerHandshakeGuard(
 ): void {
   io.use(async (socket, next) => {
     let err: DuetError | undefined;
-    if (!isAllowedOrigin(socket.request, config)) {
+    // Dropped once a socket has connected (connection.ts): a second namespace
+    // connect on that same connection has nothing to check, so it is refused.
+    if (!socket.request) {
+      err = new DuetError('unauthorized', 'connect on a new connection');
+    } else if (!isAllowedOrigin(socket.request, config)) {
       err = new DuetError('forbidden', 'this origin may not connect (CORS_ORIGINS)');
     } else {
       const wait = await limiter.consume(clientIp(socket.request));

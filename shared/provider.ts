@@ -24,6 +24,9 @@ const REMOTE = Symbol('remote');
 const RETRYABLE = new Set(['unavailable', 'rate_limited', 'internal']);
 /** An edit's ack not back by then (or lost with the connection) counts as not stored: the next sync sends it again. */
 const ACK_TIMEOUT_MS = 30_000;
+/** A sync the server could not answer just now is asked again after this, doubling up to the max. */
+const SYNC_RETRY_MS = 1000;
+const SYNC_RETRY_MAX_MS = 30_000;
 
 export interface ProviderDoc {
   doc: Y.Doc;
@@ -54,6 +57,8 @@ export class DuetProvider extends ObservableV2<Events> {
   private dirty = new Set<DocName>();
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly gapTimers = new Map<DocName, ReturnType<typeof setTimeout>>();
+  private readonly syncRetryTimers = new Map<DocName, ReturnType<typeof setTimeout>>();
+  private readonly syncFailures = new Map<DocName, number>();
   private readonly offHandlers: Array<() => void> = [];
 
   private readonly resyncTimer: ReturnType<typeof setInterval>;
@@ -196,6 +201,23 @@ export class DuetProvider extends ObservableV2<Events> {
     }
   }
 
+  /** Backs off (1 s, 2 s, 4 s... up to 30 s) while the sync keeps failing. */
+  private syncAgainSoon(name: DocName): void {
+    if (this.syncRetryTimers.has(name)) return;
+    const failures = (this.syncFailures.get(name) ?? 0) + 1;
+    this.syncFailures.set(name, failures);
+    this.syncRetryTimers.set(
+      name,
+      setTimeout(
+        () => {
+          this.syncRetryTimers.delete(name);
+          if (this.socket.connected) void this.sync(name);
+        },
+        Math.min(SYNC_RETRY_MAX_MS, SYNC_RETRY_MS * 2 ** (failures - 1)),
+      ),
+    );
+  }
+
   /**
    * Waits a little first: broadcasts from different nodes may arrive out of
    * causal order, and the missing piece is usually already on its way.
@@ -223,16 +245,23 @@ export class DuetProvider extends ObservableV2<Events> {
         .emitWithAck('doc:sync', { doc: name, stateVector: Y.encodeStateVector(entry.doc) });
     } catch {
       if (wasDirty) this.markDirty(name);
-      return; // disconnected or timed out: the next connect syncs again
+      // Disconnected: the next connect syncs again. Timed out: try again.
+      this.syncAgainSoon(name);
+      return;
     }
     if (isErrorBody(reply)) {
       if (wasDirty) this.markDirty(name);
-      this.emit('refused', [reply.error, name]);
+      // A node that cannot read its log just now (unavailable, internal) or a
+      // rate limit: try again, else a first sync that failed would leave the
+      // document empty and unsynced until the next reconnect.
+      if (RETRYABLE.has(reply.error.code)) this.syncAgainSoon(name);
+      else this.emit('refused', [reply.error, name]);
       return;
     }
     Y.applyUpdate(entry.doc, toBytes(reply.update), REMOTE);
     const missing = Y.encodeStateAsUpdate(entry.doc, toBytes(reply.stateVector));
     // `missing` holds every local edit the server lacks, including any made during this round trip.
+    this.syncFailures.delete(name);
     const hadLocalEdits = this.dirty.delete(name) || wasDirty;
     const firstOnConnection = !entry.syncedOnConnection;
     entry.synced = true;
@@ -268,6 +297,7 @@ export class DuetProvider extends ObservableV2<Events> {
     clearTimeout(this.retryTimer);
     clearInterval(this.resyncTimer);
     for (const t of this.gapTimers.values()) clearTimeout(t);
+    for (const t of this.syncRetryTimers.values()) clearTimeout(t);
     for (const off of this.offHandlers) off();
     for (const d of this.docs.values()) {
       d.awareness.destroy();

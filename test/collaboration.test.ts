@@ -94,6 +94,41 @@ describe('updates that change nothing', () => {
   });
 });
 
+describe('a sync the node cannot answer just now', () => {
+  it('is asked again, so a joiner whose first sync failed still gets the document', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const a = await connectClient(node.url, await iv.invite('candidate', 'Ada'));
+    mainFile(a).insert(0, 'written before the outage');
+    await waitFor(() => a.provider.pending === 0);
+
+    // The next read of the log's tail (every event type: the sync's catch-up)
+    // fails, as it would while the database is unreachable.
+    const store = node.server.ctx.store;
+    const read = store.readEvents.bind(store);
+    let failures = 0;
+    store.readEvents = async (id, query) => {
+      if (failures === 0 && query.type === undefined) {
+        failures++;
+        throw new Error('connection terminated unexpectedly');
+      }
+      return read(id, query);
+    };
+    onTestFinished(() => {
+      store.readEvents = read;
+    });
+    const socket = connectSocket(node.url, await iv.invite('interviewer', 'Bo'));
+    const b = new DuetProvider(socket, ['main']);
+    onTestFinished(() => b.destroy());
+    const refused: unknown[] = [];
+    b.on('refused', (e) => refused.push(e));
+    await waitFor(() => b.docs.get('main')!.synced, 8000);
+    expect(failures).toBe(1);
+    expect(b.doc('main').getMap<Y.Text>('files').get('main.ts')!.toString()).toBe('written before the outage');
+    expect(refused).toEqual([]);
+  });
+});
+
 describe('an edit committed but never broadcast', () => {
   it('reaches connected clients through their periodic resync', async () => {
     const node = await startNode();

@@ -31,9 +31,8 @@ const SYNC_RETRY_MAX_MS = 30_000;
 export interface ProviderDoc {
   doc: Y.Doc;
   awareness: Awareness;
-  synced: boolean;
   /** Synced at least once on the current connection. */
-  syncedOnConnection: boolean;
+  synced: boolean;
 }
 
 export type ProviderStatus = 'connecting' | 'connected' | 'offline';
@@ -55,7 +54,6 @@ export class DuetProvider extends ObservableV2<Events> {
   /** Edits sent and not acknowledged, plus edits made while not synced. */
   private inFlight = 0;
   private dirty = new Set<DocName>();
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly gapTimers = new Map<DocName, ReturnType<typeof setTimeout>>();
   private readonly syncRetryTimers = new Map<DocName, ReturnType<typeof setTimeout>>();
   private readonly syncFailures = new Map<DocName, number>();
@@ -112,7 +110,6 @@ export class DuetProvider extends ObservableV2<Events> {
     const onDisconnect = () => {
       for (const d of this.docs.values()) {
         d.synced = false;
-        d.syncedOnConnection = false;
         // Others' cursors are stale once we cannot hear them.
         const others = [...d.awareness.getStates().keys()].filter((id) => id !== d.doc.clientID);
         removeAwarenessStates(d.awareness, others, REMOTE);
@@ -155,7 +152,7 @@ export class DuetProvider extends ObservableV2<Events> {
   private attach(name: DocName): void {
     const doc = new Y.Doc();
     const awareness = new Awareness(doc);
-    const entry: ProviderDoc = { doc, awareness, synced: false, syncedOnConnection: false };
+    const entry: ProviderDoc = { doc, awareness, synced: false };
     this.docs.set(name, entry);
     doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin === REMOTE) return;
@@ -193,15 +190,10 @@ export class DuetProvider extends ObservableV2<Events> {
     this.dirty.add(name);
     this.emit('pending', [this.pending]);
     // A refused-but-retryable edit is retried by a fresh sync shortly.
-    if (this.socket.connected && this.docs.get(name)?.synced && !this.retryTimer) {
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        for (const d of this.dirty) void this.sync(d);
-      }, 1000);
-    }
+    if (this.socket.connected && this.docs.get(name)?.synced) this.syncAgainSoon(name);
   }
 
-  /** Backs off (1 s, 2 s, 4 s... up to 30 s) while the sync keeps failing. */
+  /** A sync again shortly, for a sync that failed or a refused edit; backs off (1 s, 2 s, 4 s... up to 30 s) while syncs keep failing. */
   private syncAgainSoon(name: DocName): void {
     if (this.syncRetryTimers.has(name)) return;
     const failures = (this.syncFailures.get(name) ?? 0) + 1;
@@ -263,9 +255,8 @@ export class DuetProvider extends ObservableV2<Events> {
     // `missing` holds every local edit the server lacks, including any made during this round trip.
     this.syncFailures.delete(name);
     const hadLocalEdits = this.dirty.delete(name) || wasDirty;
-    const firstOnConnection = !entry.syncedOnConnection;
+    const firstOnConnection = !entry.synced;
     entry.synced = true;
-    entry.syncedOnConnection = true;
     // Yjs always puts the whole delete set in `missing`. It is news to the
     // server if this client deleted something the server may not have stored
     // (an edit of its own never acknowledged), or if the log lost deletions
@@ -294,7 +285,6 @@ export class DuetProvider extends ObservableV2<Events> {
   }
 
   override destroy(): void {
-    clearTimeout(this.retryTimer);
     clearInterval(this.resyncTimer);
     for (const t of this.gapTimers.values()) clearTimeout(t);
     for (const t of this.syncRetryTimers.values()) clearTimeout(t);

@@ -3,7 +3,10 @@
  * a real client on node 0, then, in each round, restart node 1 (so none of
  * them is in its memory), warm its JIT on a small document, and time a fresh
  * client joining each long document there: connect -> authenticated -> synced
- * with the whole text. Runs in the orchestrator process, one join at a time.
+ * with the whole text. Then, with that client still in, a second fresh client
+ * joins the same document on the same node: the common case of someone
+ * opening an interview that is already open there. Runs in the orchestrator
+ * process, one join at a time.
  *
  * The history is either synthetic (8 writers typing at once at their own
  * cursors: a stress case, thousands of interleaved Yjs items) or a real
@@ -41,6 +44,8 @@ export interface JoinResult {
   /** Characters of each seeded document. */
   chars: number;
   cold: LatencySummary;
+  /** A fresh client joining while another client has the document open on the same node. */
+  open?: LatencySummary;
   seedSeconds: number;
   failures: number;
 }
@@ -145,7 +150,25 @@ export async function runJoinScenario(options: JoinOptions): Promise<JoinResult>
     const seedSeconds = (performance.now() - seedStart) / 1000;
 
     const hist = createHistogram();
+    const openHist = createHistogram();
     let failures = 0;
+    // connect -> synced with the whole text; the client is returned open, or closed on failure.
+    const timedJoin = async (room: string, expectedText: string, into: ReturnType<typeof createHistogram>): Promise<BenchClient | undefined> => {
+      const t = await token(room);
+      const started = performance.now();
+      const c = connect(1, room, t);
+      try {
+        await Promise.race([c.synced, new Promise((_, rej) => setTimeout(() => rej(new Error('join timeout')), 30_000))]);
+        await until(() => textOf(c)?.length === expectedText.length, 30_000, 'the whole text');
+        recordMs(into, performance.now() - started);
+        if (textOf(c)!.toString() !== expectedText) failures++;
+        return c;
+      } catch {
+        failures++;
+        c.close();
+        return undefined;
+      }
+    };
     const warmRoom = await newRoom(999);
     for (let round = 0; round < options.rounds; round++) {
       await cluster.restart(1);
@@ -156,24 +179,16 @@ export async function runJoinScenario(options: JoinOptions): Promise<JoinResult>
         c.close();
       }
       for (let i = 0; i < rooms.length; i++) {
-        const t = await token(rooms[i]!);
-        const started = performance.now();
-        const c = connect(1, rooms[i]!, t);
-        try {
-          await Promise.race([c.synced, new Promise((_, rej) => setTimeout(() => rej(new Error('join timeout')), 30_000))]);
-          await until(() => textOf(c)?.length === expected[i]!.length, 30_000, 'the whole text');
-          recordMs(hist, performance.now() - started);
-          if (textOf(c)!.toString() !== expected[i]) failures++;
-        } catch {
-          failures++;
-        } finally {
-          c.close();
-        }
+        const first = await timedJoin(rooms[i]!, expected[i]!, hist);
+        if (!first) continue;
+        const second = await timedJoin(rooms[i]!, expected[i]!, openHist);
+        second?.close();
+        first.close();
       }
     }
     const history = traced ? `${traced.trace.name}, ${writerCount} writer${writerCount > 1 ? 's' : ''}` : `synthetic, ${SEED_WRITERS} writers at once`;
     const updates = traced ? traced.trace.txns.length : options.updates;
-    return { system, history, docs: options.docs, updates, chars: expected[0]?.length ?? 0, cold: summarize(hist), seedSeconds, failures };
+    return { system, history, docs: options.docs, updates, chars: expected[0]?.length ?? 0, cold: summarize(hist), open: summarize(openHist), seedSeconds, failures };
   } finally {
     await cluster.stop();
   }

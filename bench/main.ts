@@ -321,7 +321,7 @@ async function main(): Promise<void> {
               rounds: Number(a['join-rounds'] ?? (full ? 4 : 5)),
               seed,
             });
-            log(`join ${system} (${j.history}): p50 ${j.cold.p50} p95 ${j.cold.p95} max ${j.cold.max} ms over ${j.cold.count} cold joins (${j.chars} chars), failures ${j.failures}`);
+            log(`join ${system} (${j.history}): cold p50 ${j.cold.p50} p95 ${j.cold.p95} max ${j.cold.max} ms over ${j.cold.count} joins, open p50 ${j.open?.p50} p95 ${j.open?.p95} (${j.chars} chars), failures ${j.failures}`);
             results.join.push(j);
           } catch (err) {
             log(`join ${system} FAILED: ${String(err)}`);

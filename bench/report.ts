@@ -57,8 +57,18 @@ export function markdown(r: BenchResults): string {
   }
   out.push('', `Capacity (largest step with every-receiver p99 ≤ ${CAPACITY_P99_MS} ms and nothing lost, every smaller step passing): ${Object.entries(r.capacity).map(([k, v]) => `${NAMES[k as SystemName]} ${v || 'none of the steps'}${v ? ' rooms' : ''}`).join(', ')}.`, '');
   if (r.join.length) {
-    out.push('## Cold join of a long document', '', '| system | history | documents × updates | chars | joins | p50 ms | p95 ms | max ms | failures |', '|---|---|---|---:|---:|---:|---:|---:|---:|');
-    for (const j of r.join) out.push(`| ${NAMES[j.system]} | ${j.history ?? 'synthetic, 8 writers at once'} | ${j.docs} × ${j.updates} | ${j.chars} | ${j.cold.count} | ${f(j.cold.p50)} | ${f(j.cold.p95)} | ${f(j.cold.max)} | ${j.failures} |`);
+    out.push(
+      '## Join of a long document',
+      '',
+      'A fresh client (no local state) joining: *cold*, on a node just restarted (it loads the document); *open*, while another client has it open on the same node.',
+      '',
+      '| system | history | documents × updates | chars | joins | cold p50 / p95 / max ms | open p50 / p95 / max ms | failures |',
+      '|---|---|---|---:|---:|---:|---:|---:|',
+    );
+    for (const j of r.join) {
+      const open = j.open ? `${f(j.open.p50)} / ${f(j.open.p95)} / ${f(j.open.max)}` : '–';
+      out.push(`| ${NAMES[j.system]} | ${j.history ?? 'synthetic, 8 writers at once'} | ${j.docs} × ${j.updates} | ${j.chars} | ${j.cold.count} | ${f(j.cold.p50)} / ${f(j.cold.p95)} / ${f(j.cold.max)} | ${open} | ${j.failures} |`);
+    }
     out.push('');
   }
   if (r.memory.length) {

@@ -3,9 +3,9 @@
  * a real client on node 0, then, in each round, restart node 1 (so none of
  * them is in its memory), warm its JIT on a small document, and time a fresh
  * client joining each long document there: connect -> authenticated -> synced
- * with the whole text. Then, with that client still in, a second fresh client
- * joins the same document on the same node: the common case of someone
- * opening an interview that is already open there. Runs in the orchestrator
+ * with the whole text. Then, with that client still in for a second, a
+ * second fresh client joins the same document on the same node: the common
+ * case of someone opening an interview that is already open there. Runs in the orchestrator
  * process, one join at a time.
  *
  * The history is either synthetic (8 writers typing at once at their own
@@ -181,6 +181,9 @@ export async function runJoinScenario(options: JoinOptions): Promise<JoinResult>
       for (let i = 0; i < rooms.length; i++) {
         const first = await timedJoin(rooms[i]!, expected[i]!, hist);
         if (!first) continue;
+        // Open for a while, as an interview someone joins late: the node has
+        // finished the cold load's own work (Duet applies its copy after answering).
+        await new Promise((r) => setTimeout(r, 1000));
         const second = await timedJoin(rooms[i]!, expected[i]!, openHist);
         second?.close();
         first.close();

@@ -58,6 +58,8 @@ export class DuetProvider extends ObservableV2<Events> {
   private readonly syncRetryTimers = new Map<DocName, ReturnType<typeof setTimeout>>();
   private readonly syncFailures = new Map<DocName, number>();
   private readonly offHandlers: Array<() => void> = [];
+  /** Each document's listener for local edits, detached while a server update applies. */
+  private readonly localEditListeners = new Map<DocName, (update: Uint8Array, origin: unknown) => void>();
 
   private readonly resyncTimer: ReturnType<typeof setInterval>;
 
@@ -97,7 +99,7 @@ export class DuetProvider extends ObservableV2<Events> {
     on('doc:update', ({ doc, update }) => {
       const d = this.docs.get(doc);
       if (!d) return;
-      Y.applyUpdate(d.doc, toBytes(update), REMOTE);
+      this.applyRemote(doc, toBytes(update));
       // Broadcasts are not reliable across nodes: a node can die between committing an
       // edit and publishing it, or Redis can drop it. Later edits that build on the lost
       // one then wait in Yjs as pending. The log has it: sync if the gap stays open.
@@ -154,7 +156,7 @@ export class DuetProvider extends ObservableV2<Events> {
     const awareness = new Awareness(doc);
     const entry: ProviderDoc = { doc, awareness, synced: false };
     this.docs.set(name, entry);
-    doc.on('update', (update: Uint8Array, origin: unknown) => {
+    const onLocalEdit = (update: Uint8Array, origin: unknown) => {
       if (origin === REMOTE) return;
       if (!entry.synced || !this.socket.connected) {
         // Sent by the next sync, as part of what the server lacks.
@@ -162,12 +164,39 @@ export class DuetProvider extends ObservableV2<Events> {
         return;
       }
       this.send(name, update);
-    });
+    };
+    this.localEditListeners.set(name, onLocalEdit);
+    doc.on('update', onLocalEdit);
     awareness.on('update', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
       if (origin === REMOTE || !this.socket.connected) return;
       const changed = [...added, ...updated, ...removed];
       this.socket.emit('awareness', { doc: name, update: encodeAwarenessUpdate(awareness, changed) });
     });
+  }
+
+  /**
+   * Applies an update from the server with the local-edit listener detached:
+   * while any 'update' listener is attached, Yjs encodes every transaction
+   * again to hand it over, which for a joiner's first state (the whole
+   * document) cost several milliseconds of the join, only to be ignored. An
+   * edit an observer makes meanwhile goes with the next sync.
+   */
+  private applyRemote(name: DocName, update: Uint8Array): void {
+    const { doc } = this.docs.get(name)!;
+    const onLocalEdit = this.localEditListeners.get(name)!;
+    let localEdit = false;
+    const onTransaction = (tr: Y.Transaction) => {
+      if (tr.origin !== REMOTE && changesSomething(tr)) localEdit = true;
+    };
+    doc.off('update', onLocalEdit);
+    doc.on('afterTransaction', onTransaction);
+    try {
+      Y.applyUpdate(doc, update, REMOTE);
+    } finally {
+      doc.off('afterTransaction', onTransaction);
+      doc.on('update', onLocalEdit);
+    }
+    if (localEdit) this.markDirty(name);
   }
 
   private send(name: DocName, update: Uint8Array): void {
@@ -230,6 +259,8 @@ export class DuetProvider extends ObservableV2<Events> {
   private async sync(name: DocName): Promise<void> {
     const entry = this.docs.get(name)!;
     const wasDirty = this.dirty.delete(name);
+    // Nothing at all yet: whatever it holds after the answer came from the server.
+    const emptyBefore = entry.doc.store.clients.size === 0;
     let reply: DocSyncReply | { error: WireError };
     try {
       reply = await this.socket
@@ -250,23 +281,30 @@ export class DuetProvider extends ObservableV2<Events> {
       else this.emit('refused', [reply.error, name]);
       return;
     }
-    Y.applyUpdate(entry.doc, toBytes(reply.update), REMOTE);
-    const missing = Y.encodeStateAsUpdate(entry.doc, toBytes(reply.stateVector));
-    // `missing` holds every local edit the server lacks, including any made during this round trip.
+    this.applyRemote(name, toBytes(reply.update));
     this.syncFailures.delete(name);
     const hadLocalEdits = this.dirty.delete(name) || wasDirty;
     const firstOnConnection = !entry.synced;
     entry.synced = true;
-    // Yjs always puts the whole delete set in `missing`. It is news to the
-    // server if this client deleted something the server may not have stored
-    // (an edit of its own never acknowledged), or if the log lost deletions
-    // it had acknowledged (a database restored or failed over): offered once
-    // per connection by those who may write, a node that loaded the room from
-    // such a log takes them back. The node logs none of it that it already
-    // has; periodic resyncs on the same connection skip it, and an observer,
-    // whose offer would be refused, never sends it.
+    // Yjs always puts the whole delete set in what the server lacks. It is
+    // news to the server if this client deleted something the server may not
+    // have stored (an edit of its own never acknowledged), or if the log lost
+    // deletions it had acknowledged (a database restored or failed over):
+    // offered once per connection by those who may write and had the document
+    // before, a node that loaded the room from such a log takes them back. The
+    // node logs none of it that it already has; periodic resyncs on the same
+    // connection skip it, and an observer, whose offer would be refused, never
+    // sends it.
     const mayWrite = this.session === undefined || can.writeDoc(this.session.you.role, name);
-    if (hasStructs(missing) || (hasContent(missing) && (hadLocalEdits || (firstOnConnection && mayWrite)))) this.send(name, missing);
+    const offerDeletions = hadLocalEdits || (firstOnConnection && mayWrite && !emptyBefore);
+    const serverVector = toBytes(reply.stateVector);
+    // Encoding what the server lacks walks the whole document (the delete
+    // set): skipped when a state vector comparison shows there is nothing to send.
+    if (offerDeletions || lacksStructs(entry.doc, serverVector)) {
+      // Every local edit the server lacks, including any made during this round trip.
+      const missing = Y.encodeStateAsUpdate(entry.doc, serverVector);
+      if (hasStructs(missing) || (hasContent(missing) && offerDeletions)) this.send(name, missing);
+    }
     this.emit('pending', [this.pending]);
     this.emit('synced', [name]);
     // Announce our cursor to the (re)joined room.
@@ -303,8 +341,19 @@ export function toBytes(data: Uint8Array | ArrayBuffer): Uint8Array {
 }
 
 /** Yjs holds updates (or deletions) whose dependencies it has not seen. */
+function changesSomething(tr: Y.Transaction): boolean {
+  return tr.deleteSet.clients.size > 0 || [...tr.afterState].some(([client, clock]) => tr.beforeState.get(client) !== clock);
+}
+
 function hasGap(doc: Y.Doc): boolean {
   return doc.store.pendingStructs !== null || doc.store.pendingDs !== null;
+}
+
+/** Does the document have structs beyond the server's state vector? */
+function lacksStructs(doc: Y.Doc, serverVector: Uint8Array): boolean {
+  const server = Y.decodeStateVector(serverVector);
+  for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(doc))) if (clock > (server.get(client) ?? 0)) return true;
+  return false;
 }
 
 /** An update (v1) starts with how many clients it has structs of. */

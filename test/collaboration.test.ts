@@ -78,7 +78,17 @@ describe('updates that change nothing', () => {
     const refused: unknown[] = [];
     resyncing.on('refused', (e) => refused.push(e));
     await resyncing.whenSynced('main');
+    // A fresh joiner's document came whole from the node: it offers nothing
+    // back, not even the delete set (it may edit, but has no deletions of its own).
+    const cySocket = connectSocket(node.url, await iv.invite('interviewer', 'Cy'));
+    const cySent: string[] = [];
+    cySocket.onAnyOutgoing((event) => cySent.push(event));
+    const cy = new DuetProvider(cySocket, ['main']);
+    onTestFinished(() => cy.destroy());
+    await cy.whenSynced('main');
     await new Promise((r) => setTimeout(r, 500));
+    expect(cySent).toContain('doc:sync');
+    expect(cySent).not.toContain('doc:update');
     // The same edit sent again, and a deletion of what is already deleted.
     const again = Y.encodeStateAsUpdate(a.provider.doc('main'));
     expect(await a.socket.emitWithAck('doc:update', { doc: 'main', update: again })).toEqual({ ok: true });
@@ -91,6 +101,28 @@ describe('updates that change nothing', () => {
     mainFile(b).insert(0, '!');
     await waitFor(() => a.text() === b.text() && a.text().startsWith('!'));
     expect(await docEvents()).toBe(logged + 1);
+  });
+});
+
+describe('an edit made while an update from the node applies', () => {
+  it('is sent, though the provider stops listening for edits while it applies one', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const a = await connectClient(node.url, await iv.invite('candidate', 'Ada'));
+    const b = await connectClient(node.url, await iv.invite('interviewer', 'Bo'));
+    mainFile(a).insert(0, 'start ');
+    await waitFor(() => b.text() === 'start ');
+    // Bo's page answers Ada's "ping" from inside the observer, that is, within
+    // the node's update being applied (as an editor binding or a linter might).
+    const bText = mainFile(b);
+    bText.observe(() => {
+      if (bText.toString().includes('ping') && !bText.toString().includes('pong')) bText.insert(bText.length, ' pong');
+    });
+    mainFile(a).insert(mainFile(a).length, 'ping');
+    await waitFor(() => expect(a.text()).toBe('start ping pong'), 8000);
+    await waitFor(() => b.provider.pending === 0);
+    const logged = await node.server.ctx.store.readEvents(iv.interview.id, { after: 0, limit: 1000 });
+    expect(logged.filter((e) => e.type === 'doc' && e.actor.name === 'Bo')).toHaveLength(1);
   });
 });
 

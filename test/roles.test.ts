@@ -104,6 +104,11 @@ describe('roles in the live room', () => {
       ['Cy', 'candidate', true],
     ]);
     expect(cand.participants().map((p) => p.name).sort()).toEqual(['Ada', 'Cy']);
+    // A first join's own session lists the joiner, online, after those seen before.
+    expect(cand.provider.session?.participants.map((p) => [p.name, p.online])).toEqual([
+      ['Ada', true],
+      ['Cy', true],
+    ]);
     cand.socket.disconnect();
     await new Promise((r) => setTimeout(r, 100));
     // Still online through the second tab.

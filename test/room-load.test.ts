@@ -260,4 +260,54 @@ describe('snapshots and cold loads', () => {
       room.destroy();
     }
   });
+  it('a sync needs a read of the log that started after the joiner subscribed, and reads again only without one', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const a = await connectClient(node.url, await iv.invite('candidate'));
+    await typeAndSettle(a, 1, 'base');
+    let reads = 0;
+    let hold: Promise<void> | undefined;
+    const counted = new Proxy(node.server.ctx.store, {
+      get(target, prop, receiver) {
+        if (prop === 'readEvents') {
+          return async (iid: string, q: { after?: number; limit?: number }) => {
+            reads++;
+            const events = await target.readEvents(iid, q);
+            await hold;
+            return events;
+          };
+        }
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const subscribedBeforeLoad = performance.now();
+    const room = await Room.load(counted, iv.interview);
+    try {
+      expect(reads).toBe(1);
+      // The load's own read started after that subscription: nothing to read again.
+      await room.readSince(subscribedBeforeLoad);
+      expect(reads).toBe(1);
+      // Subscribed after it, with an edit committed in between: read again, and it is there.
+      await typeAndSettle(a, 1, 'late');
+      await room.readSince(performance.now());
+      expect(reads).toBe(2);
+      expect(room.doc('main').getMap('files').toJSON()['main.ts']).toContain('late0');
+      // A read in flight that started after the subscription is shared, not repeated.
+      let release!: () => void;
+      hold = new Promise<void>((r) => (release = r));
+      const subscribed = performance.now();
+      const inFlight = room.catchUp();
+      const shared = room.readSince(subscribed);
+      // One that started before a later subscription is not enough: a read follows it.
+      await new Promise((r) => setTimeout(r, 2));
+      const later = performance.now();
+      const next = room.readSince(later);
+      release();
+      await Promise.all([inFlight, shared, next]);
+      expect(reads).toBe(4);
+    } finally {
+      room.destroy();
+    }
+  });
 });

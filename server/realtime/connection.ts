@@ -7,7 +7,7 @@ import { PROTOCOL_VERSION, type Interview } from '../../shared/protocol.js';
 import { DuetError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
 import { can } from '../../shared/roles.js';
-import { verifyToken } from '../access.js';
+import { assertNotRevoked } from '../access.js';
 import { channelOf, type ServerContext } from '../context.js';
 import { actorOf } from '../interviews.js';
 import type { Room } from '../rooms/room.js';
@@ -49,10 +49,11 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       if (typeof token !== 'string' || token.length === 0 || token.length > 8192) {
         throw new DuetError('unauthorized', 'a token is required in auth.token');
       }
-      const claims = await verifyToken(ctx, token);
+      const claims = await ctx.tokens.verify(token);
       if (claims.iid === undefined) throw new DuetError('forbidden', 'joining takes a token scoped to one interview (an invite)');
       if (!can.joinLive(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot join the live room`);
-      const interview = await ctx.store.getInterview(claims.iid);
+      // Two independent reads, one round trip's wait: the revocation check still decides first.
+      const [, interview] = await Promise.all([assertNotRevoked(ctx, claims), ctx.store.getInterview(claims.iid)]);
       if (!interview) throw new DuetError('not_found', 'no such interview');
       handshakeInterview.set(socket, interview);
       socket.data.claims = claims;
@@ -151,14 +152,19 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       if (can.readDoc(actor.role, 'notes')) chans.push(channelOf.panel(interviewId));
       const at = new Date().toISOString();
       // What `session` needs, all at once: the room's documents, the fresh
-      // interview, recent chat, and the participants once this one's row is
-      // written and its channels joined (a Redis round trip on the sharded adapter).
-      const inRoom = Promise.all([socket.join(chans), ctx.store.upsertParticipant(interviewId, actor, at)]);
+      // interview, recent chat, this participant's row, and the participants
+      // once its channels are joined (a Redis round trip on the sharded
+      // adapter): anyone joining meanwhile is then in the list or in a
+      // `participants` broadcast this socket hears.
+      const subscribed = Promise.resolve(socket.join(chans)).then(() => {
+        socket.data.subscribedAt = performance.now();
+      });
       const [joined, fresh, participants, chat] = await Promise.all([
         room,
         ctx.store.getInterview(interviewId),
-        inRoom.then(() => listParticipants(ctx, interviewId)),
+        subscribed.then(() => listParticipants(ctx, interviewId, actor)),
         ctx.store.recentChat(interviewId, visibleChannels(actor.role), LIMITS.sessionChatMessages),
+        ctx.store.upsertParticipant(interviewId, actor, at),
       ]);
       if (socket.disconnected) {
         giveBack();

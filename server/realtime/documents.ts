@@ -2,7 +2,7 @@
 import * as Y from 'yjs';
 import { DuetError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
-import { can, type DocName } from '../../shared/roles.js';
+import { can, DOC_NAMES, type DocName } from '../../shared/roles.js';
 import { docSyncSchema, docUpdateSchema } from '../../shared/schemas.js';
 import { channelOf, type ServerContext } from '../context.js';
 import { docChars, inspectUpdate } from '../rooms/yjs-checks.js';
@@ -59,8 +59,15 @@ export function documentHandlers(ctx: ServerContext): Handlers {
         throw new DuetError('invalid_payload', 'stateVector is not a valid Yjs state vector');
       }
       const [room] = await Promise.all([socket.data.room, socket.data.entered]);
-      // The socket is in the room now, so anything committed after this read reaches it as a broadcast.
-      await room.catchUp();
+      // The socket is in the room now, so anything committed after a read of
+      // the log that started since reaches it as a broadcast: for the join's
+      // sync, such a read is enough, and the room's load often was one. A
+      // later sync is asked because something may not have arrived (a lost
+      // broadcast, a periodic check), so it reads the log afresh.
+      const bit = 1 << DOC_NAMES.indexOf(doc);
+      const firstSync = ((socket.data.syncedDocs ?? 0) & bit) === 0;
+      socket.data.syncedDocs = (socket.data.syncedDocs ?? 0) | bit;
+      await (firstSync ? room.readSince(socket.data.subscribedAt ?? Infinity) : room.catchUp());
       const stored = known.size === 0 ? room.storedDoc(doc, MAX_STORED_TAIL) : undefined;
       if (stored) {
         // A fresh joiner of a room this node has read but not applied yet (a

@@ -21,6 +21,14 @@ export interface SocketData {
    * answers after `session`).
    */
   entered: Promise<void>;
+  /**
+   * When (performance.now()) the socket's channels were joined: any edit
+   * committed after this reaches it as a broadcast, so a read of the log that
+   * started later is recent enough to answer its sync.
+   */
+  subscribedAt?: number;
+  /** Documents this socket has asked to sync, one bit each (DOC_NAMES order). */
+  syncedDocs?: number;
   /** Set once `room` has resolved and the socket counts in it (data stays plain: other nodes read it). */
   joined?: boolean;
   /** Awareness client ids this socket announced, per document (made at its first), to clear when it leaves. */

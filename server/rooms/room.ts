@@ -50,6 +50,10 @@ export class Room {
    */
   private aheadSeq = 0;
   private catchingUp: Promise<void> | null = null;
+  /** When (performance.now()) the read in flight started. */
+  private catchingUpStart = 0;
+  /** When the newest completed read of the log started. */
+  private lastReadStart = -Infinity;
   private nextCatchUp: Promise<void> | null = null;
   /** A snapshot is due but waits for the log to be read (it must be exact). */
   private snapshotWaiting = false;
@@ -152,6 +156,7 @@ export class Room {
    */
   catchUp(): Promise<void> {
     if (!this.catchingUp) {
+      this.catchingUpStart = performance.now();
       this.catchingUp = this.readTail().finally(() => {
         this.catchingUp = null;
       });
@@ -166,14 +171,29 @@ export class Room {
     return this.nextCatchUp;
   }
 
+  /**
+   * Resolves once a read of the log that started at or after `since` has
+   * completed. A joiner subscribed at `since` needs no more: anything such a
+   * read missed was committed after it started, so reaches the joiner as a
+   * broadcast. The room's own load, or another joiner's read, often is one
+   * already, which spares a cold join a round trip to the database.
+   */
+  readSince(since: number): Promise<void> {
+    if (this.lastReadStart >= since) return Promise.resolve();
+    if (this.catchingUp && this.catchingUpStart >= since) return this.catchingUp;
+    return this.catchUp();
+  }
+
   private get gap(): boolean {
     return this.aheadSeq > this.appliedSeq;
   }
 
   private async readTail(): Promise<void> {
+    const started = performance.now();
     // An own commit applied ahead is durable, so a read that started before it
     // committed misses it but the next one finds it; a few reads at most.
     for (let reads = 0; reads === 0 || (this.gap && reads < 3); reads++) await this.readTailOnce();
+    this.lastReadStart = Math.max(this.lastReadStart, started);
   }
 
   private async readTailOnce(): Promise<void> {

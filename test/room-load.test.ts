@@ -29,6 +29,12 @@ async function loadedText(store: Store, interview: Interview): Promise<string | 
   }
 }
 
+/** The seq of the newest document edit. */
+async function lastSeqOfDocs(store: Store, id: string): Promise<number> {
+  const events = await store.readEvents(id, {});
+  return events.filter((e) => e.type === 'doc').at(-1)!.seq;
+}
+
 async function lastSeq(store: Store, id: string): Promise<number> {
   const events = await store.readEvents(id, {});
   return events.at(-1)!.seq;
@@ -306,6 +312,41 @@ describe('snapshots and cold loads', () => {
       release();
       await Promise.all([inFlight, shared, next]);
       expect(reads).toBe(4);
+    } finally {
+      room.destroy();
+    }
+  });
+  it('fresh joiners of a document nobody is editing share one encoding (after a cold load, the snapshot itself), retired by the next edit', async () => {
+    const node = await startNode({ snapshotEvery: 5 });
+    const iv = await createInterview(node);
+    const a = await connectClient(node.url, await iv.invite('candidate'));
+    await typeAndSettle(a, 5, 'x');
+    const typed = a.text();
+    // Its leave snapshots the room: the log has no edit after the snapshot.
+    a.socket.disconnect();
+    const store = node.server.ctx.store;
+    const id = iv.interview.id;
+    await waitFor(async () => expect((await store.latestSnapshot(id, 'main'))?.seq).toBe(await lastSeqOfDocs(store, id)));
+    const textOf = (update: Uint8Array) => {
+      const doc = new Y.Doc();
+      Y.applyUpdate(doc, update);
+      return doc.getMap<Y.Text>('files').get('main.ts')?.toString();
+    };
+    const room = await Room.load(store, iv.interview);
+    try {
+      const first = room.wholeDoc('main');
+      // Nothing after the snapshot in the log: the stored bytes are the answer, not encoded again.
+      expect(Buffer.from(first.update).equals(Buffer.from((await store.latestSnapshot(id, 'main'))!.state))).toBe(true);
+      expect(room.wholeDoc('main')).toBe(first);
+      expect(textOf(first.update)).toBe(typed);
+      const b = await connectClient(node.url, await iv.invite('interviewer'));
+      await typeAndSettle(b, 1, 'late');
+      await room.catchUp();
+      const second = room.wholeDoc('main');
+      expect(second).not.toBe(first);
+      expect(textOf(second.update)).toBe(b.text());
+      expect(b.text()).toContain('late0');
+      expect(room.wholeDoc('main')).toBe(second);
     } finally {
       room.destroy();
     }

@@ -86,6 +86,7 @@ export function documentHandlers(ctx: ServerContext): Handlers {
         // It has everything committed up to the read above: nothing more to send.
         return { update: EMPTY_UPDATE, stateVector: stored.stateVector };
       }
+      if (known.size === 0) return { ...room.wholeDoc(doc) };
       const ydoc = room.doc(doc);
       return { update: Y.encodeStateAsUpdate(ydoc, stateVector), stateVector: Y.encodeStateVector(ydoc) };
     }),

@@ -36,6 +36,19 @@ interface DocState {
   snapshotSeq: number;
   /** Committed updates applied since the last snapshot. */
   sinceSnapshot: number;
+  /**
+   * The whole document as one update, until it next changes: fresh joiners
+   * of a document nobody is editing (a page reloaded, someone joining late)
+   * share one encoding, and right after a cold load it is the stored
+   * snapshot itself.
+   */
+  whole?: WholeDoc;
+}
+
+/** A document encoded whole: what a client with nothing is sent. */
+export interface WholeDoc {
+  update: Uint8Array;
+  stateVector: Uint8Array;
 }
 
 export class Room {
@@ -72,7 +85,13 @@ export class Room {
       const awareness = new Awareness(ydoc);
       // The server has no cursor of its own.
       awareness.setLocalState(null);
-      return { ydoc, awareness, snapshotSeq: 0, sinceSnapshot: 0 };
+      const state: DocState = { ydoc, awareness, snapshotSeq: 0, sinceSnapshot: 0 };
+      // Any change, whoever makes it, retires the encoding ('afterTransaction'
+      // costs nothing; an 'update' listener would encode every transaction).
+      ydoc.on('afterTransaction', () => {
+        state.whole = undefined;
+      });
+      return state;
     };
     this.docs = { main: make(), notes: make() };
   }
@@ -126,6 +145,14 @@ export class Room {
     return { updates: read.snapshot ? [read.snapshot.state, ...tail] : tail, stateVector: Y.encodeStateVector(vector) };
   }
 
+  /** The whole document, encoded once for every fresh joiner until it changes. */
+  wholeDoc(name: DocName): WholeDoc {
+    const ydoc = this.doc(name);
+    const state = this.docs[name];
+    state.whole ??= { update: Y.encodeStateAsUpdate(ydoc), stateVector: Y.encodeStateVector(ydoc) };
+    return state.whole;
+  }
+
   /**
    * Applies what was read, one Yjs transaction per document. If the stored
    * bytes do not apply, it throws and keeps them, so every later use of the
@@ -143,6 +170,8 @@ export class Room {
         if (snapshot) Y.applyUpdate(ydoc, snapshot.state, 'log');
         for (const u of tail) Y.applyUpdate(ydoc, u, 'log');
       }, 'log');
+      // A snapshot with nothing after it already is the whole document, encoded.
+      if (snapshot?.stateVector && tail.length === 0) this.docs[d].whole = { update: snapshot.state, stateVector: snapshot.stateVector };
     }
     // Applying again after a failure part-way is harmless: Yjs skips what a document already has.
     this.unapplied = null;

@@ -16,6 +16,7 @@ import * as Y from 'yjs';
 import { isErrorBody, type WireError } from './errors.js';
 import type { ClientToServerEvents, DocSyncReply, ServerToClientEvents, SessionInfo } from './protocol.js';
 import { can, type DocName } from './roles.js';
+import { changesSomething } from './yjs-transactions.js';
 
 export type DuetClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -341,10 +342,6 @@ export function toBytes(data: Uint8Array | ArrayBuffer): Uint8Array {
 }
 
 /** Yjs holds updates (or deletions) whose dependencies it has not seen. */
-function changesSomething(tr: Y.Transaction): boolean {
-  return tr.deleteSet.clients.size > 0 || [...tr.afterState].some(([client, clock]) => tr.beforeState.get(client) !== clock);
-}
-
 function hasGap(doc: Y.Doc): boolean {
   return doc.store.pendingStructs !== null || doc.store.pendingDs !== null;
 }

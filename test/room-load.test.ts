@@ -338,6 +338,9 @@ describe('snapshots and cold loads', () => {
       // Nothing after the snapshot in the log: the stored bytes are the answer, not encoded again.
       expect(Buffer.from(first.update).equals(Buffer.from((await store.latestSnapshot(id, 'main'))!.state))).toBe(true);
       expect(room.wholeDoc('main')).toBe(first);
+      // A catch-up that finds nothing new keeps it.
+      await room.catchUp();
+      expect(room.wholeDoc('main')).toBe(first);
       expect(textOf(first.update)).toBe(typed);
       const b = await connectClient(node.url, await iv.invite('interviewer'));
       await typeAndSettle(b, 1, 'late');

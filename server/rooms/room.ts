@@ -15,6 +15,7 @@ import * as Y from 'yjs';
 import { Awareness, removeAwarenessStates } from 'y-protocols/awareness';
 import type { Interview } from '../../shared/protocol.js';
 import { DOC_NAMES, type DocName } from '../../shared/roles.js';
+import { changesSomething } from '../../shared/yjs-transactions.js';
 import type { Snapshot, Store, StoredEvent } from '../store/store.js';
 
 interface Unapplied {
@@ -88,8 +89,9 @@ export class Room {
       const state: DocState = { ydoc, awareness, snapshotSeq: 0, sinceSnapshot: 0 };
       // Any change, whoever makes it, retires the encoding ('afterTransaction'
       // costs nothing; an 'update' listener would encode every transaction).
-      ydoc.on('afterTransaction', () => {
-        state.whole = undefined;
+      // A catch-up that read nothing is a transaction too, and keeps it.
+      ydoc.on('afterTransaction', (tr: Y.Transaction) => {
+        if (changesSomething(tr) || ydoc.store.pendingStructs || ydoc.store.pendingDs) state.whole = undefined;
       });
       return state;
     };

@@ -141,15 +141,28 @@ export async function createRedisAdapter(
     if (config.redisAdapter === 'sharded') {
       // socket.join() returns whatever addAll returns; the sharded adapter
       // subscribes to a new room's channel without waiting (GOTCHAS 14), so make
-      // the join resolve only once that subscription is live.
+      // the join resolve only once that subscription is live. A socket joining
+      // a channel another socket asked for a moment ago waits for the same
+      // subscription: a join's sync may answer from any log read that started
+      // after its join resolved (Room.readSince).
       const addAll = instance.addAll.bind(instance) as (id: string, rooms: Set<string>) => void;
+      const subscribing = new Map<string, Promise<void>>();
       instance.addAll = (id: string, rooms: Set<string>) => {
-        const fresh = [...rooms].some((r) => !instance.rooms.has(r));
+        const fresh = [...rooms].filter((r) => !instance.rooms.has(r));
         addAll(id, rooms);
+        if (fresh.length === 0) {
+          const pending = [...rooms].flatMap((r) => subscribing.get(r) ?? []);
+          return pending.length > 0 ? Promise.all(pending).then(() => {}) : undefined;
+        }
         // Bounded: while Redis is down the subscription waits for it, and a join must
-        // not hang on that (the joiner still reads the log; a missed broadcast shows
-        // as a gap its client repairs).
-        return fresh ? bounded(subscribed(), 2000) : undefined;
+        // not hang on that (a broadcast missed meanwhile shows as a gap its client
+        // repairs, and the node's clients resync once Redis is back).
+        const live = bounded(subscribed(), 2000);
+        for (const r of fresh) subscribing.set(r, live);
+        void live.then(() => {
+          for (const r of fresh) if (subscribing.get(r) === live) subscribing.delete(r);
+        });
+        return live;
       };
     }
     return instance;

@@ -100,7 +100,12 @@ export class DuetProvider extends ObservableV2<Events> {
     on('doc:update', ({ doc, update }) => {
       const d = this.docs.get(doc);
       if (!d) return;
-      this.applyRemote(doc, toBytes(update));
+      if (this.applyRemote(doc, toBytes(update))) {
+        // An edit made while it applied: the next sync sends it; sync now.
+        this.dirty.add(doc);
+        this.emit('pending', [this.pending]);
+        if (d.synced && this.socket.connected) void this.sync(doc);
+      }
       // Broadcasts are not reliable across nodes: a node can die between committing an
       // edit and publishing it, or Redis can drop it. Later edits that build on the lost
       // one then wait in Yjs as pending. The log has it: sync if the gap stays open.
@@ -179,10 +184,11 @@ export class DuetProvider extends ObservableV2<Events> {
    * Applies an update from the server with the local-edit listener detached:
    * while any 'update' listener is attached, Yjs encodes every transaction
    * again to hand it over, which for a joiner's first state (the whole
-   * document) cost several milliseconds of the join, only to be ignored. An
-   * edit an observer makes meanwhile goes with the next sync.
+   * document) cost several milliseconds of the join, only to be ignored.
+   * Returns whether an observer made an edit meanwhile, which the caller
+   * must have the next sync send.
    */
-  private applyRemote(name: DocName, update: Uint8Array): void {
+  private applyRemote(name: DocName, update: Uint8Array): boolean {
     const { doc } = this.docs.get(name)!;
     const onLocalEdit = this.localEditListeners.get(name)!;
     let localEdit = false;
@@ -197,7 +203,7 @@ export class DuetProvider extends ObservableV2<Events> {
       doc.off('afterTransaction', onTransaction);
       doc.on('update', onLocalEdit);
     }
-    if (localEdit) this.markDirty(name);
+    return localEdit;
   }
 
   private send(name: DocName, update: Uint8Array): void {
@@ -282,7 +288,8 @@ export class DuetProvider extends ObservableV2<Events> {
       else this.emit('refused', [reply.error, name]);
       return;
     }
-    this.applyRemote(name, toBytes(reply.update));
+    // An edit made while it applied is sent below, with what the server lacks.
+    if (this.applyRemote(name, toBytes(reply.update))) this.dirty.add(name);
     this.syncFailures.delete(name);
     const hadLocalEdits = this.dirty.delete(name) || wasDirty;
     const firstOnConnection = !entry.synced;

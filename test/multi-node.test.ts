@@ -170,6 +170,18 @@ describe('sharded adapter', () => {
     const started = performance.now();
     await adapter.addAll('socket-again', new Set(['i:interview-0']));
     expect(performance.now() - started).toBeLessThan(250);
+    // Unless that room's subscription is still on its way: a second socket
+    // joining right behind the first waits for the same subscription.
+    const room = 'i:interview-late';
+    await probe.sendCommand(['CLIENT', 'PAUSE', '300', 'ALL']);
+    const both = performance.now();
+    const first = adapter.addAll('socket-first', new Set([room]));
+    const second = adapter.addAll('socket-second', new Set([room]));
+    await second;
+    expect(performance.now() - both).toBeGreaterThan(250);
+    const reply = (await probe.sendCommand(['PUBSUB', 'SHARDNUMSUB', `${prefix}#sio#/#${room}#`])) as [string, number];
+    expect(Number(reply[1])).toBe(1);
+    await first;
   });
 });
 

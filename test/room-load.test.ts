@@ -305,10 +305,12 @@ describe('snapshots and cold loads', () => {
       const subscribed = performance.now();
       const inFlight = room.catchUp();
       const shared = room.readSince(subscribed);
+      expect(shared).toBe(inFlight);
       // One that started before a later subscription is not enough: a read follows it.
       await new Promise((r) => setTimeout(r, 2));
       const later = performance.now();
       const next = room.readSince(later);
+      expect(next).not.toBe(inFlight);
       release();
       await Promise.all([inFlight, shared, next]);
       expect(reads).toBe(4);

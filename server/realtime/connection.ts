@@ -52,8 +52,12 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       const claims = await ctx.tokens.verify(token);
       if (claims.iid === undefined) throw new DuetError('forbidden', 'joining takes a token scoped to one interview (an invite)');
       if (!can.joinLive(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot join the live room`);
-      // Two independent reads, one round trip's wait: the revocation check still decides first.
-      const [, interview] = await Promise.all([assertNotRevoked(ctx, claims), ctx.store.getInterview(claims.iid)]);
+      // Two independent reads, one round trip's wait; a revoked invite is
+      // told so even if the other read failed.
+      const [notRevoked, read] = await Promise.allSettled([assertNotRevoked(ctx, claims), ctx.store.getInterview(claims.iid)]);
+      if (notRevoked.status === 'rejected') throw notRevoked.reason;
+      if (read.status === 'rejected') throw read.reason;
+      const interview = read.value;
       if (!interview) throw new DuetError('not_found', 'no such interview');
       handshakeInterview.set(socket, interview);
       socket.data.claims = claims;
@@ -152,19 +156,17 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       if (can.readDoc(actor.role, 'notes')) chans.push(channelOf.panel(interviewId));
       const at = new Date().toISOString();
       // What `session` needs, all at once: the room's documents, the fresh
-      // interview, recent chat, this participant's row, and the participants
-      // once its channels are joined (a Redis round trip on the sharded
-      // adapter): anyone joining meanwhile is then in the list or in a
-      // `participants` broadcast this socket hears.
+      // interview, recent chat, and the participants once this one's row is
+      // written and its channels joined (a Redis round trip on the sharded adapter).
       const subscribed = Promise.resolve(socket.join(chans)).then(() => {
         socket.data.subscribedAt = performance.now();
       });
+      const inRoom = Promise.all([subscribed, ctx.store.upsertParticipant(interviewId, actor, at)]);
       const [joined, fresh, participants, chat] = await Promise.all([
         room,
         ctx.store.getInterview(interviewId),
-        subscribed.then(() => listParticipants(ctx, interviewId, actor)),
+        inRoom.then(() => listParticipants(ctx, interviewId)),
         ctx.store.recentChat(interviewId, visibleChannels(actor.role), LIMITS.sessionChatMessages),
-        ctx.store.upsertParticipant(interviewId, actor, at),
       ]);
       if (socket.disconnected) {
         giveBack();

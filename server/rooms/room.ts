@@ -2,7 +2,8 @@
  * One interview's live state on this node: its two Yjs documents and their
  * awareness. The documents are a cache of the event log: loaded from the
  * latest snapshot plus the log's tail, fed with this node's own commits, and
- * caught up from the log before answering a sync, so a joiner always gets
+ * read from the log before a sync is answered (for a join, by a read that
+ * began after the socket subscribed: readSince), so a joiner always gets
  * every committed edit, whichever node committed it.
  *
  * A load only reads: the bytes are applied to the Y.Docs when something first

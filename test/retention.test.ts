@@ -1,6 +1,8 @@
 /** Deleting interviews: on request (creator or admin), and by the RETENTION_DAYS sweep. */
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../server/config.js';
+import { reportSnapshotFailure } from '../server/realtime/snapshot-failures.js';
 import { sweepExpired } from '../server/retention.js';
 import { adminToken, api, connectClient, createInterview, interviewerToken, mainFile, nextEvent, startNode, tempDir, waitFor } from './helpers.js';
 
@@ -37,6 +39,31 @@ describe('deleting an interview', () => {
     expect(await store.listParticipants(id)).toEqual([]);
     expect((await api(node.url, `/api/interviews/${id}`, { token: await adminToken(node) })).status).toBe(404);
     expect((await api(node.url, `/api/interviews/${id}`, { method: 'DELETE', token: await adminToken(node) })).status).toBe(404);
+  });
+
+  it('a deleted interview\'s sockets leave without a snapshot warning (its snapshots went with it)', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const node = await startNode({ snapshotEvery: 5, logLevel: 'warn' }, { logger });
+    const iv = await createInterview(node);
+    const id = iv.interview.id;
+    const candidate = await connectClient(node.url, await iv.invite('candidate', 'Cat'));
+    for (let i = 0; i < 7; i++) mainFile(candidate).insert(0, 'x');
+    await waitFor(() => candidate.provider.pending === 0);
+    // Edits since the last snapshot: the last socket's leave snapshots the room.
+    const store = node.server.ctx.store;
+    await waitFor(async () => (await store.latestSnapshot(id, 'main')) !== undefined);
+    const gone = new Promise((resolve) => candidate.socket.once('disconnect', resolve));
+    expect((await api(node.url, `/api/interviews/${id}`, { method: 'DELETE', token: iv.token })).status).toBe(204);
+    await gone;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(lines.filter((l) => l.includes('snapshot failed'))).toEqual([]);
+    await reportSnapshotFailure(node.server.ctx, id)(new Error('after the delete'));
+    expect(lines.filter((l) => l.includes('snapshot failed'))).toEqual([]);
+    // A snapshot of an interview that still exists failing is still reported.
+    const other = await createInterview(node);
+    await reportSnapshotFailure(node.server.ctx, other.interview.id)(new Error('database down'));
+    expect(lines.filter((l) => l.includes('snapshot failed'))).toHaveLength(1);
   });
 
   it('an admin deletes any interview', async () => {

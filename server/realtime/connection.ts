@@ -20,6 +20,7 @@ import { runHandlers, sendRunnerState } from './runs.js';
 import { interviewHandlers } from './interview-events.js';
 import { broadcastParticipants, listParticipants } from './participants.js';
 import { signalHandlers } from './signals.js';
+import { reportSnapshotFailure } from './snapshot-failures.js';
 import type { DuetSocket } from './socket-data.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -97,7 +98,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       // then does not rewrite the snapshot each time.
       joined
         .snapshotIfBehind(Math.ceil(ctx.config.snapshotEvery / 10), at)
-        ?.catch((err) => ctx.log.warn({ err, interviewId }, 'snapshot failed'));
+        ?.catch(reportSnapshotFailure(ctx, interviewId));
     }
     ctx.writer
       .append(interviewId, { type: 'leave', at, actor, data: {} })

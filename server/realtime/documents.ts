@@ -7,6 +7,7 @@ import { docSyncSchema, docUpdateSchema } from '../../shared/schemas.js';
 import { channelOf, type ServerContext } from '../context.js';
 import { docChars, inspectUpdate } from '../rooms/yjs-checks.js';
 import { handler, type Handlers } from './handle.js';
+import { reportSnapshotFailure } from './snapshot-failures.js';
 import type { DuetSocket } from './socket-data.js';
 
 /** Past this many updates after the snapshot (a log that was never snapshotted), apply and encode instead of merging them. */
@@ -45,7 +46,7 @@ export function documentHandlers(ctx: ServerContext): Handlers {
     room.applyCommitted(event);
     socket.to(docChannel(interviewId, doc)).emit('doc:update', { doc, update });
     ctx.metrics.docUpdates.inc({ doc });
-    room.snapshotIfDue(doc, ctx.config.snapshotEvery, at)?.catch((err) => ctx.log.warn({ err, interviewId }, 'snapshot failed'));
+    room.snapshotIfDue(doc, ctx.config.snapshotEvery, at)?.catch(reportSnapshotFailure(ctx, interviewId));
     return { ok: true as const };
   };
 

@@ -63,13 +63,15 @@ export class DuetProvider extends ObservableV2<Events> {
   private readonly localEditListeners = new Map<DocName, (update: Uint8Array, origin: unknown) => void>();
 
   private readonly resyncTimer: ReturnType<typeof setInterval>;
+  private readonly ackTimeoutMs: number;
 
   constructor(
     readonly socket: DuetClientSocket,
     docNames: DocName[] = ['main'],
-    options: { resyncEveryMs?: number } = {},
+    options: { resyncEveryMs?: number; ackTimeoutMs?: number } = {},
   ) {
     super();
+    this.ackTimeoutMs = options.ackTimeoutMs ?? ACK_TIMEOUT_MS;
     // A node can commit an edit and die before broadcasting it; when nothing
     // later builds on that edit, no gap shows. A cheap periodic sync (a state
     // vector each way) brings such an edit in from the log.
@@ -211,7 +213,7 @@ export class DuetProvider extends ObservableV2<Events> {
     this.emit('pending', [this.pending]);
     // With a timeout, Socket.IO also calls back when the connection drops;
     // a plain ack would never be called then, and the edit never counted.
-    this.socket.timeout(ACK_TIMEOUT_MS).emit('doc:update', { doc: name, update }, (err, reply) => {
+    this.socket.timeout(this.ackTimeoutMs).emit('doc:update', { doc: name, update }, (err, reply) => {
       this.inFlight--;
       if (err) this.markDirty(name);
       else if (isErrorBody(reply)) {

@@ -2,7 +2,8 @@ import SQLite from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { api, connectClient, createInterview, mainFile, nextEvent, startNode, tempDir, waitFor } from './helpers.js';
+import { DuetProvider } from '../shared/provider.js';
+import { api, connectClient, connectSocket, createInterview, mainFile, nextEvent, startNode, tempDir, waitFor } from './helpers.js';
 
 describe('interview lifecycle', () => {
   it('ending tells everyone, refuses further edits with interview_ended, and is idempotent', async () => {
@@ -155,5 +156,46 @@ describe('interview lifecycle', () => {
     await waitFor(() => cand.provider.status === 'connected' && cand.provider.pending === 0, 10_000);
     const doc = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
     expect(doc.body.files['main.ts']).toBe('x' + before.slice(1));
+  });
+  it('an edit whose ack does not come back in time is sent again by a sync, and logged once', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const socket = connectSocket(node.url, await iv.invite('candidate', 'Cat'));
+    const provider = new DuetProvider(socket, ['main'], { ackTimeoutMs: 300 });
+    let release = () => {};
+    try {
+      await provider.whenSynced('main');
+      const files = provider.doc('main').getMap<Y.Text>('files');
+      await waitFor(() => files.size > 0);
+      // The node's next commit hangs until released: its ack cannot come back in time.
+      const store = node.server.ctx.store;
+      const appendMany = store.appendMany.bind(store);
+      const hung = new Promise<void>((r) => (release = r));
+      let armed = true;
+      store.appendMany = async (items, options) => {
+        if (armed) {
+          armed = false;
+          await hung;
+        }
+        return appendMany(items, options);
+      };
+      const sent: string[] = [];
+      socket.onAnyOutgoing((event) => sent.push(event));
+      [...files.values()][0]!.insert(0, 'late-ack ');
+      // Past the timeout the edit counts as not stored, and the next sync sends it again.
+      await waitFor(() => sent.filter((e) => e === 'doc:update').length >= 2, 5000);
+      expect(sent).toContain('doc:sync');
+      expect(provider.pending).toBeGreaterThan(0);
+      release();
+      await waitFor(() => provider.pending === 0, 5000);
+      const doc = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
+      expect(doc.body.files['main.ts'].startsWith('late-ack ')).toBe(true);
+      const logged = (await store.readEvents(iv.interview.id, {})).filter((e) => e.type === 'doc' && e.actor.name === 'Cat');
+      expect(logged).toHaveLength(1);
+    } finally {
+      release();
+      provider.destroy();
+      socket.disconnect();
+    }
   });
 });

@@ -1,7 +1,8 @@
 /**
- * Nodes migrate at start-up in a database other things use: Kysely's migrator
- * lists the tables of every schema first, and that query fails if another
- * schema is dropped while it runs. A start-up must not fail for that.
+ * Nodes migrate at start-up in a database other things use. Kysely's migrator
+ * asks whether its tables exist, and its stock PostgreSQL introspector answers
+ * by listing every schema's tables, which fails if another schema is dropped
+ * meanwhile (server/store/postgres-introspector.ts). A start-up must not.
  */
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';

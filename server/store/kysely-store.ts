@@ -121,19 +121,13 @@ export class KyselyStore implements Store {
   ) {}
 
   async migrate(): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      const { error, results } = await new Migrator({
-        db: this.db,
-        provider: migrationProvider(this.kind),
-        ...(this.schema ? { migrationTableSchema: this.schema } : {}),
-      }).migrateToLatest();
-      const failed = results?.find((r) => r.status === 'Error');
-      if (!error && !failed) return;
-      // Before migrating, Kysely's migrator lists the tables of every schema in
-      // the database, and on PostgreSQL that query fails with 3F000 ("schema
-      // ... does not exist") when another schema is dropped while it runs
-      // (another tenant, a test's clean-up). Nothing of ours was touched: again.
-      if (!failed && attempt < 5 && (error as { code?: unknown } | undefined)?.code === '3F000') continue;
+    const { error, results } = await new Migrator({
+      db: this.db,
+      provider: migrationProvider(this.kind),
+      ...(this.schema ? { migrationTableSchema: this.schema } : {}),
+    }).migrateToLatest();
+    const failed = results?.find((r) => r.status === 'Error');
+    if (error || failed) {
       throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);
     }
   }

@@ -1,7 +1,8 @@
 /** PostgreSQL, for many nodes: selected by DATABASE_URL. */
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely } from 'kysely';
 import pg from 'pg';
 import { KyselyStore, type PreparedQuery } from './kysely-store.js';
+import { SchemaScopedPostgresDialect } from './postgres-introspector.js';
 import type { Database } from './schema.js';
 
 export interface PostgresOptions {
@@ -40,7 +41,7 @@ export async function createPostgresStore(options: PostgresOptions): Promise<Kys
   pool.on('connect', (client) => client.on('error', () => {}));
   try {
     const prepared: PreparedQuery = async <R,>(name: string, text: string, values: unknown[]) => (await pool.query({ name, text, values })) as unknown as { rows: R[] };
-    const store = new KyselyStore('postgres', new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), options.schema, prepared);
+    const store = new KyselyStore('postgres', new Kysely<Database>({ dialect: new SchemaScopedPostgresDialect({ pool }, options.schema) }), options.schema, prepared);
     // Nodes starting together: one creates the schema and migrates, the others
     // wait on this session lock and then find nothing to do. (Kysely's own
     // migration lock comes too late: creating its bookkeeping tables races.)

@@ -102,12 +102,7 @@ export class DuetProvider extends ObservableV2<Events> {
     on('doc:update', ({ doc, update }) => {
       const d = this.docs.get(doc);
       if (!d) return;
-      if (this.applyRemote(doc, toBytes(update))) {
-        // An edit made while it applied: the next sync sends it; sync now.
-        this.dirty.add(doc);
-        this.emit('pending', [this.pending]);
-        if (d.synced && this.socket.connected) void this.sync(doc);
-      }
+      if (this.applyRemote(doc, toBytes(update))) this.markDirty(doc, 'now');
       // Broadcasts are not reliable across nodes: a node can die between committing an
       // edit and publishing it, or Redis can drop it. Later edits that build on the lost
       // one then wait in Yjs as pending. The log has it: sync if the gap stays open.
@@ -224,11 +219,17 @@ export class DuetProvider extends ObservableV2<Events> {
     });
   }
 
-  private markDirty(name: DocName): void {
+  /**
+   * An edit the server may lack goes with the next sync: at once for an edit
+   * made while a server update applied, shortly (with backoff) for a
+   * refused-but-retryable or unacknowledged one.
+   */
+  private markDirty(name: DocName, when: 'soon' | 'now' = 'soon'): void {
     this.dirty.add(name);
     this.emit('pending', [this.pending]);
-    // A refused-but-retryable edit is retried by a fresh sync shortly.
-    if (this.socket.connected && this.docs.get(name)?.synced) this.syncAgainSoon(name);
+    if (!this.socket.connected || !this.docs.get(name)?.synced) return;
+    if (when === 'now') void this.sync(name);
+    else this.syncAgainSoon(name);
   }
 
   /** A sync again shortly, for a sync that failed or a refused edit; backs off (1 s, 2 s, 4 s... up to 30 s) while syncs keep failing. */

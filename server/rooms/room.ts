@@ -189,7 +189,7 @@ export class Room {
   catchUp(): Promise<void> {
     if (!this.catchingUp) {
       this.catchingUpStart = performance.now();
-      this.catchingUp = this.readTail().finally(() => {
+      this.catchingUp = this.readTail(this.catchingUpStart).finally(() => {
         this.catchingUp = null;
       });
       return this.catchingUp;
@@ -220,8 +220,7 @@ export class Room {
     return this.aheadSeq > this.appliedSeq;
   }
 
-  private async readTail(): Promise<void> {
-    const started = performance.now();
+  private async readTail(started = performance.now()): Promise<void> {
     // An own commit applied ahead is durable, so a read that started before it
     // committed misses it but the next one finds it; a few reads at most.
     for (let reads = 0; reads === 0 || (this.gap && reads < 3); reads++) await this.readTailOnce();
@@ -309,7 +308,9 @@ export class Room {
     // otherwise make every cold join read the whole log.
     const saves = DOC_NAMES.map((d) => {
       const s = this.docs[d];
-      const snapshot = { doc: d, seq, state: Y.encodeStateAsUpdate(s.ydoc), stateVector: Y.encodeStateVector(s.ydoc) };
+      // The encoding fresh joiners are sent is the snapshot too (and stays for them).
+      const whole = this.wholeDoc(d);
+      const snapshot = { doc: d, seq, state: whole.update, stateVector: whole.stateVector };
       s.sinceSnapshot = 0;
       s.snapshotSeq = seq;
       return this.store.saveSnapshot(this.id, snapshot, at);

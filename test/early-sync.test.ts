@@ -1,6 +1,7 @@
 /**
- * Clients sync right after connecting, before `session`. The join rule must
- * still hold: a sync is answered only once the socket is in the interview's
+ * Clients sync right after connecting, before `session`, and the answer does
+ * not wait for the parts of the join it does not depend on (participants,
+ * chat). The join rule must still hold: a sync is answered only once the socket is in the interview's
  * channels, or an edit committed between the answer's read of the log and the
  * subscription would reach the joiner neither way. Here the subscription is
  * made slow on purpose (a Socket.IO adapter whose joins take 300 ms, as a
@@ -8,9 +9,12 @@
  */
 import { Adapter } from 'socket.io-adapter';
 import type { AdapterFactory } from '../server/adapter.js';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { defaultConfig } from '../server/config.js';
+import { openStore } from '../server/store/open-store.js';
+import type { Store } from '../server/store/store.js';
 import { DuetProvider } from '../shared/provider.js';
-import { connectClient, connectSocket, createInterview, mainFile, startNode, waitFor } from './helpers.js';
+import { connectClient, connectSocket, createInterview, mainFile, startNode, tempDir, waitFor } from './helpers.js';
 
 const JOIN_DELAY_MS = 300;
 
@@ -45,6 +49,39 @@ describe('syncing before session', () => {
     await joiner.whenSynced('main');
     const text = () => joiner.doc('main').getMap('files').get('main.ts')?.toString();
     expect(text()).toBe('before during');
+    joiner.destroy();
+  });
+
+  it('answers the sync without waiting for the participant list', async () => {
+    // A real store whose participant listing is slow, as a busy database can be.
+    const dataDir = tempDir();
+    const real = await openStore(defaultConfig({ dataDir }));
+    onTestFinished(() => real.close());
+    const store = new Proxy(real, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver) as unknown;
+        if (key !== 'listParticipants' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+        return async (...args: unknown[]) => {
+          await new Promise((r) => setTimeout(r, 500));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    }) as Store;
+    const node = await startNode({ dataDir }, { store });
+    const iv = await createInterview(node);
+    const writer = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    mainFile(writer).insert(0, 'hello');
+    await waitFor(() => writer.provider.pending === 0);
+
+    const socket = connectSocket(node.url, await iv.invite('interviewer', 'Ada'));
+    const joiner = new DuetProvider(socket, ['main']);
+    const order: string[] = [];
+    joiner.on('session', () => order.push('session'));
+    await joiner.whenSynced('main');
+    order.push('synced');
+    expect(joiner.doc('main').getMap('files').get('main.ts')?.toString()).toBe('hello');
+    await waitFor(() => order.includes('session'));
+    expect(order).toEqual(['synced', 'session']);
     joiner.destroy();
   });
 });

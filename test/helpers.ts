@@ -142,7 +142,7 @@ export interface TestClient {
   participants(): Participant[];
 }
 
-/** A full client: socket + provider, synced before it resolves. */
+/** A full client: socket + provider, synced and sent its `session` before it resolves (the sync may come first). */
 export async function connectClient(url: string, token: string, docs: DocName[] = ['main']): Promise<TestClient> {
   const socket = connectSocket(url, token);
   const provider = new DuetProvider(socket, docs);
@@ -151,7 +151,10 @@ export async function connectClient(url: string, token: string, docs: DocName[] 
   socket.on('participants', (p) => (participants = p));
   onTestFinished(() => provider.destroy());
   await Promise.race([
-    Promise.all(docs.map((d) => provider.whenSynced(d))),
+    Promise.all([
+      ...docs.map((d) => provider.whenSynced(d)),
+      new Promise((resolve) => (provider.session ? resolve(undefined) : provider.on('session', () => resolve(undefined)))),
+    ]),
     new Promise((_, reject) =>
       socket.once('connect_error', (err: Error & { data?: unknown }) =>
         reject(new Error(`connect_error: ${JSON.stringify(err.data ?? err.message)}`)),

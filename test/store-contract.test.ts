@@ -108,6 +108,11 @@ describe.each(backends)('store contract: $name', (backend) => {
     expect((await store.recentChat(iv.id, ['room'], 2)).map((e) => e.data.text)).toEqual(['r2', 'r3']);
     expect((await store.recentChat(iv.id, ['room', 'panel'], 10)).map((e) => e.data.text)).toEqual(['r1', 'p1', 'r2', 'r3']);
     expect(await store.recentChat(iv.id, [], 10)).toEqual([]);
+    // The newest messages are panel chat: the room's latest are further back.
+    await store.append(iv.id, [chat('p2', 'panel'), chat('p3', 'panel'), chat('p4', 'panel')], { requireOpen: true });
+    expect((await store.recentChat(iv.id, ['room'], 2)).map((e) => e.data.text)).toEqual(['r2', 'r3']);
+    expect((await store.recentChat(iv.id, ['room'], 1)).map((e) => e.data.text)).toEqual(['r3']);
+    expect((await store.recentChat(iv.id, ['panel'], 3)).map((e) => e.data.text)).toEqual(['p2', 'p3', 'p4']);
   });
 
   it('keeps snapshots per document, newest wins, saving twice is harmless', async () => {

@@ -136,13 +136,6 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
 
   async function join(socket: DuetSocket, room: Promise<Room>): Promise<void> {
     const { actor, interviewId } = socket.data;
-    let entered!: () => void;
-    let notEntered!: (err: unknown) => void;
-    socket.data.entered = new Promise<void>((resolve, reject) => {
-      entered = resolve;
-      notEntered = reject;
-    });
-    socket.data.entered.catch(() => {}); // reported below
     // Counted in the room as soon as it loads; a join that fails or is left
     // before it completes must give that back (a joined socket's leave does).
     let givenBack = false;
@@ -159,9 +152,15 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       // What `session` needs, all at once: the room's documents, the fresh
       // interview, recent chat, and the participants once this one's row is
       // written and its channels joined (a Redis round trip on the sharded adapter).
-      const subscribed = Promise.resolve(socket.join(chans)).then(() => {
+      // Async, so that even a join that throws at once rejects, and a sync waiting on it fails.
+      const subscribed = (async () => {
+        await socket.join(chans);
         socket.data.subscribedAt = performance.now();
+      })();
+      socket.data.inChannels = subscribed.catch(() => {
+        throw new DuetError('unavailable', 'could not join the interview; retry later');
       });
+      socket.data.inChannels.catch(() => {}); // the join reports it below
       const inRoom = Promise.all([subscribed, ctx.store.upsertParticipant(interviewId, actor, at)]);
       const [joined, fresh, participants, chat] = await Promise.all([
         room,
@@ -171,7 +170,6 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       ]);
       if (socket.disconnected) {
         giveBack();
-        notEntered(new DuetError('unavailable', 'disconnected while joining'));
         return;
       }
       socket.data.joined = true;
@@ -189,7 +187,6 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
         chat: chat.map(chatMessageOf),
         protocol: PROTOCOL_VERSION,
       });
-      entered();
       sendAwarenessState(socket, joined, 'main');
       if (can.readDoc(actor.role, 'notes')) sendAwarenessState(socket, joined, 'notes');
       // Not awaited: asking other nodes about a run must not hold up the join.
@@ -199,7 +196,6 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       const e = err instanceof DuetError ? err : new DuetError('unavailable', 'could not open the interview; retry later');
       if (!(err instanceof DuetError)) ctx.log.error({ err, interviewId }, 'join failed');
       giveBack();
-      notEntered(e);
       socket.emit('error', e.toBody().error);
       socket.disconnect(true);
     }

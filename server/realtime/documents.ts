@@ -59,7 +59,8 @@ export function documentHandlers(ctx: ServerContext): Handlers {
       } catch {
         throw new DuetError('invalid_payload', 'stateVector is not a valid Yjs state vector');
       }
-      const [room] = await Promise.all([socket.data.room, socket.data.entered]);
+      const [room] = await Promise.all([socket.data.room, socket.data.inChannels]);
+      if (socket.disconnected) throw new DuetError('unavailable', 'disconnected while joining');
       // The socket is in the room now, so anything committed after a read of
       // the log that started since reaches it as a broadcast: for the join's
       // sync, such a read is enough, and the room's load often was one. A

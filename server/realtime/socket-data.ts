@@ -14,13 +14,12 @@ export interface SocketData {
   /** Resolves once the room is loaded on this node. */
   room: Promise<Room>;
   /**
-   * Resolves once the join is complete: the socket is in the interview's
-   * channels and has been sent `session`. Clients may sync before that, and
-   * a sync answered earlier could miss an edit committed between its read of
-   * the log and the subscription, so a sync waits for it (and so always
-   * answers after `session`).
+   * Resolves once the socket is in the interview's channels. A sync answered
+   * earlier could miss an edit committed between its read of the log and the
+   * subscription, so a sync waits for this; not for the rest of the join
+   * (participants, chat, `session`), which its answer does not depend on.
    */
-  entered: Promise<void>;
+  inChannels: Promise<void>;
   /**
    * When (performance.now()) the socket's channels were joined: any edit
    * committed after this reaches it as a broadcast, so a read of the log that

@@ -324,22 +324,29 @@ export class KyselyStore implements Store {
 
   async recentChat(interviewId: string, channels: readonly string[], limit: number): Promise<StoredEvent[]> {
     if (channels.length === 0) return [];
-    // The channel lives in the JSON data; the (interview_id, type, seq) index bounds the scan.
-    const rows = await this.db
-      .selectFrom('events')
-      .selectAll()
-      .where('interview_id', '=', interviewId)
-      .where('type', '=', 'chat')
-      .orderBy('seq', 'desc')
-      .execute();
+    // The channel lives in the JSON data, so filter here; pages from the
+    // newest back, on the (interview_id, type, seq) index, so a join reads
+    // about as many rows as it sends, not the whole chat of a long interview.
     const wanted = new Set(channels);
     const out: StoredEvent[] = [];
-    for (const row of rows) {
-      const e = toEvent(row);
-      if (wanted.has(String(e.data.channel))) out.push(e);
-      if (out.length >= limit) break;
+    for (let before: number | undefined; ; ) {
+      let q = this.db
+        .selectFrom('events')
+        .selectAll()
+        .where('interview_id', '=', interviewId)
+        .where('type', '=', 'chat')
+        .orderBy('seq', 'desc')
+        .limit(limit);
+      if (before !== undefined) q = q.where('seq', '<', before);
+      const rows = await q.execute();
+      for (const row of rows) {
+        const e = toEvent(row);
+        if (wanted.has(String(e.data.channel))) out.push(e);
+        if (out.length >= limit) return out.reverse();
+      }
+      if (rows.length < limit) return out.reverse();
+      before = Number(rows[rows.length - 1]!.seq);
     }
-    return out.reverse();
   }
 
   async latestSnapshot(interviewId: string, doc: DocName): Promise<Snapshot | undefined> {

@@ -27,7 +27,11 @@ export interface TokenService {
 }
 
 export async function createTokenService(options: { secret: string; publicKeyPem?: string | undefined }): Promise<TokenService> {
-  const secret = new TextEncoder().encode(options.secret);
+  // Imported once: given raw bytes, jose imports the key again on every call.
+  const secret = await crypto.subtle.importKey('raw', new TextEncoder().encode(options.secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+    'verify',
+  ]);
   const publicKey: CryptoKey | KeyObject | undefined = options.publicKeyPem
     ? await importSPKI(options.publicKeyPem, 'RS256')
     : undefined;

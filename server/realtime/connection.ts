@@ -13,7 +13,7 @@ import { actorOf } from '../interviews.js';
 import type { Room } from '../rooms/room.js';
 import { awarenessHandlers, clearAwareness, sendAwarenessState } from './awareness.js';
 import { chatHandlers, chatMessageOf, visibleChannels } from './chat.js';
-import { documentHandlers } from './documents.js';
+import { documentHandlers, reportApplyFailure } from './documents.js';
 import { createDispatcher } from './handle.js';
 import { registerRunPeers } from './run-peers.js';
 import { runHandlers, sendRunnerState } from './runs.js';
@@ -187,6 +187,8 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
         chat: chat.map(chatMessageOf),
         protocol: PROTOCOL_VERSION,
       });
+      // The socket was sent a cold load's stored bytes before `session`: this node's own apply can go now.
+      if (socket.data.sentStored) joined.applyReadSoon(reportApplyFailure(ctx, interviewId));
       sendAwarenessState(socket, joined, 'main');
       if (can.readDoc(actor.role, 'notes')) sendAwarenessState(socket, joined, 'notes');
       // Not awaited: asking other nodes about a run must not hold up the join.

@@ -74,17 +74,12 @@ export function documentHandlers(ctx: ServerContext): Handlers {
       if (stored) {
         // A fresh joiner of a room this node has read but not applied yet (a
         // cold load): send the stored bytes as they are, as document updates
-        // ahead of this answer, and apply them here once they have left, so
-        // the client integrates them while this node does.
+        // ahead of this answer, so the client integrates them while this node
+        // applies its own copy; that waits until the joiner has `session` too
+        // (the browser waits for it), so the join schedules it if not yet sent.
         for (const update of stored.updates) socket.emit('doc:update', { doc, update });
-        setImmediate(() => {
-          try {
-            room.applyRead();
-          } catch (err) {
-            // Whoever uses the documents next gets the error; nothing else to do here.
-            ctx.log.error({ err, interviewId: socket.data.interviewId }, 'stored document bytes did not apply');
-          }
-        });
+        if (socket.data.joined) room.applyReadSoon(reportApplyFailure(ctx, socket.data.interviewId));
+        else socket.data.sentStored = true;
         // It has everything committed up to the read above: nothing more to send.
         return { update: EMPTY_UPDATE, stateVector: stored.stateVector };
       }
@@ -102,4 +97,9 @@ export function documentHandlers(ctx: ServerContext): Handlers {
       return turn;
     }),
   };
+}
+
+/** The stored bytes did not apply: whoever uses the documents next gets the error; nothing else to do here. */
+export function reportApplyFailure(ctx: ServerContext, interviewId: string): (err: unknown) => void {
+  return (err) => ctx.log.error({ err, interviewId }, 'stored document bytes did not apply');
 }

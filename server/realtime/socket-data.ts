@@ -28,6 +28,8 @@ export interface SocketData {
   subscribedAt?: number;
   /** Documents this socket has asked to sync, one bit each (DOC_NAMES order). */
   syncedDocs?: number;
+  /** Sent a cold load's stored bytes before `session`: the node applies its own copy once `session` is out. */
+  sentStored?: boolean;
   /** Set once `room` has resolved and the socket counts in it (data stays plain: other nodes read it). */
   joined?: boolean;
   /** Awareness client ids this socket announced, per document (made at its first), to clear when it leaves. */

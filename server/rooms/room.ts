@@ -74,6 +74,7 @@ export class Room {
   private snapshotWaiting = false;
   /** Read from the store and not applied yet, per document: the snapshot, then the log's updates in order. */
   private unapplied: Record<DocName, Unapplied> | null = { main: { tail: [] }, notes: { tail: [] } };
+  private applyScheduled = false;
   sockets = 0;
   unloadTimer: NodeJS.Timeout | undefined;
 
@@ -154,6 +155,25 @@ export class Room {
     const state = this.docs[name];
     state.whole ??= { update: Y.encodeStateAsUpdate(ydoc), stateVector: Y.encodeStateVector(ydoc) };
     return state.whole;
+  }
+
+  /**
+   * Applies what was read in a later turn of the event loop, once, unless
+   * something needs the documents first. A cold load's apply blocks the node
+   * for tens of milliseconds: called once the joiner has its answer and its
+   * `session`, it keeps that wait off the join (and off the first edit after it).
+   */
+  applyReadSoon(onError: (err: unknown) => void): void {
+    if (!this.unapplied || this.applyScheduled) return;
+    this.applyScheduled = true;
+    setImmediate(() => {
+      this.applyScheduled = false;
+      try {
+        this.applyRead();
+      } catch (err) {
+        onError(err);
+      }
+    });
   }
 
   /**

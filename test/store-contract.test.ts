@@ -113,6 +113,7 @@ describe.each(backends)('store contract: $name', (backend) => {
     expect((await store.recentChat(iv.id, ['room'], 2)).map((e) => e.data.text)).toEqual(['r2', 'r3']);
     expect((await store.recentChat(iv.id, ['room'], 1)).map((e) => e.data.text)).toEqual(['r3']);
     expect((await store.recentChat(iv.id, ['panel'], 3)).map((e) => e.data.text)).toEqual(['p2', 'p3', 'p4']);
+    expect(await store.recentChat(iv.id, ['room'], 0)).toEqual([]);
   });
 
   it('keeps snapshots per document, newest wins, saving twice is harmless', async () => {

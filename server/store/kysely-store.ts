@@ -323,7 +323,7 @@ export class KyselyStore implements Store {
   }
 
   async recentChat(interviewId: string, channels: readonly string[], limit: number): Promise<StoredEvent[]> {
-    if (channels.length === 0) return [];
+    if (channels.length === 0 || limit < 1) return [];
     // The channel lives in the JSON data, so filter here; pages from the
     // newest back, on the (interview_id, type, seq) index, so a join reads
     // about as many rows as it sends, not the whole chat of a long interview.

@@ -13,7 +13,11 @@ import { DuetProvider, type DuetClientSocket } from '../shared/provider.js';
 export interface BenchClient {
   readonly doc: Y.Doc;
   readonly awareness: Awareness;
-  /** Resolves once the first sync with the server is complete. */
+  /**
+   * Resolves once the client could show the document: the first sync with the
+   * server is complete and, for Duet, `session` has arrived too (the browser
+   * builds the room on it, and since change 20 it may come after the sync).
+   */
   readonly synced: Promise<void>;
   /** Local edits the server has not acknowledged (Duet: not yet durable). */
   unacknowledged(): number;
@@ -38,10 +42,11 @@ export function connectDuet(spec: ClientSpec): BenchClient {
     reconnectionDelay: 500,
   });
   const provider = new DuetProvider(socket, ['main']);
+  const session = new Promise<void>((resolve) => provider.on('session', () => resolve()));
   return {
     doc: provider.doc('main'),
     awareness: provider.awareness('main'),
-    synced: provider.whenSynced('main'),
+    synced: Promise.all([provider.whenSynced('main'), session]).then(() => {}),
     unacknowledged: () => provider.pending,
     chat(text) {
       socket.emit('chat:send', { channel: 'room', text }, () => {});

@@ -2,7 +2,7 @@
  * Cold join of a long document: seed D documents with N updates each through
  * a real client on node 0, then, in each round, restart node 1 (so none of
  * them is in its memory), warm its JIT on a small document, and time a fresh
- * client joining each long document there: connect -> authenticated -> synced
+ * client joining each long document there: connect -> authenticated -> synced (Duet: and `session`)
  * with the whole text. Then, with that client still in for a second, a
  * second fresh client joins the same document on the same node: the common
  * case of someone opening an interview that is already open there. Runs in the orchestrator

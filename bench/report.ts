@@ -60,7 +60,7 @@ export function markdown(r: BenchResults): string {
     out.push(
       '## Join of a long document',
       '',
-      'A fresh client (no local state) joining: *cold*, on a node just restarted (it loads the document); *open*, while another client has it open on the same node.',
+      'A fresh client (no local state) joining, timed from connect until it has the whole document (for Duet, and its `session`): *cold*, on a node just restarted (it loads the document); *open*, while another client has it open on the same node.',
       '',
       '| system | history | documents × updates | chars | joins | cold p50 / p95 / max ms | open p50 / p95 / max ms | failures |',
       '|---|---|---|---:|---:|---:|---:|---:|',

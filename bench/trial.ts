@@ -145,6 +145,10 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     resultP.catch(() => {});
     const startP = waitFor(gens[0]!, 'window-start', (spec.warmupS + 30) * 1000);
     const endP = waitFor(gens[0]!, 'window-end', (spec.warmupS + spec.durationS + 60) * 1000);
+    // A trial that fails before awaiting them stops the generators, which rejects these:
+    // unhandled, that rejection ended the whole run (a node that missed a probe at 500 rooms).
+    startP.catch(() => {});
+    endP.catch(() => {});
     for (const gen of gens) gen.proc.send({ type: 'go' });
 
     await race(startP);

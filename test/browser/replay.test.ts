@@ -194,8 +194,12 @@ describe.skipIf(!hasChromium)('replay page', () => {
       const s = (await until(matchesEngine)) as ReplayDebug;
       expect(s.t).toBe(t);
       expect(s.text).toBe(mark.files['main.py']);
-      // What is on screen too (Monaco draws spaces as no-break spaces).
-      expect((await page.getByTestId('replay-editor').locator('.view-lines').innerText()).replace(/\u00a0/g, ' ')).toContain(mark === marks[0] ? 'x = 1' : 'y = x + 41');
+      // What is on screen too (Monaco draws spaces as no-break spaces), once
+      // Monaco has drawn it: it renders in an animation frame after the model changes.
+      const shown = mark === marks[0] ? 'x = 1' : 'y = x + 41';
+      const onScreen = async () => (await page.getByTestId('replay-editor').locator('.view-lines').innerText()).replace(/\u00a0/g, ' ');
+      await until(async () => (await onScreen()).includes(shown));
+      expect(await onScreen()).toContain(shown);
     }
     // Two authors at marks[2]: the interviewer's line and the candidate's lines carry different colours.
     await open(`?t=${since(marks[2]!.at)}`);

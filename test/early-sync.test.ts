@@ -14,7 +14,7 @@ import { defaultConfig } from '../server/config.js';
 import { openStore } from '../server/store/open-store.js';
 import type { Store } from '../server/store/store.js';
 import { DuetProvider } from '../shared/provider.js';
-import { connectClient, connectSocket, createInterview, mainFile, startNode, tempDir, waitFor } from './helpers.js';
+import { connectClient, connectSocket, createInterview, mainFile, startNode, tempDir, waitFor, type TestNode } from './helpers.js';
 
 const JOIN_DELAY_MS = 300;
 
@@ -29,17 +29,21 @@ class SlowJoinAdapter extends Adapter {
   }
 }
 
+/** A candidate types `text` (acknowledged), then an interviewer's provider starts joining. */
+async function typedThenJoined(node: TestNode, text: string) {
+  const iv = await createInterview(node);
+  const writer = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+  mainFile(writer).insert(0, text);
+  await waitFor(() => writer.provider.pending === 0);
+  const socket = connectSocket(node.url, await iv.invite('interviewer', 'Ada'));
+  return { writer, socket, joiner: new DuetProvider(socket, ['main']) };
+}
+
 describe('syncing before session', () => {
   it('answers a sync only once the socket is subscribed, so an edit made in between is not lost', async () => {
     // Socket.IO takes an adapter class (the option's type says factory).
     const node = await startNode({}, { adapter: SlowJoinAdapter as unknown as AdapterFactory });
-    const iv = await createInterview(node);
-    const writer = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
-    mainFile(writer).insert(0, 'before ');
-    await waitFor(() => writer.provider.pending === 0);
-
-    const socket = connectSocket(node.url, await iv.invite('interviewer', 'Ada'));
-    const joiner = new DuetProvider(socket, ['main']);
+    const { writer, socket, joiner } = await typedThenJoined(node, 'before ');
     await new Promise((resolve) => socket.once('connect', () => resolve(undefined)));
     // The joiner has asked for the document; its subscription is still being made.
     await new Promise((r) => setTimeout(r, JOIN_DELAY_MS / 3));
@@ -68,13 +72,7 @@ describe('syncing before session', () => {
       },
     }) as Store;
     const node = await startNode({ dataDir }, { store });
-    const iv = await createInterview(node);
-    const writer = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
-    mainFile(writer).insert(0, 'hello');
-    await waitFor(() => writer.provider.pending === 0);
-
-    const socket = connectSocket(node.url, await iv.invite('interviewer', 'Ada'));
-    const joiner = new DuetProvider(socket, ['main']);
+    const { joiner } = await typedThenJoined(node, 'hello');
     const order: string[] = [];
     joiner.on('session', () => order.push('session'));
     await joiner.whenSynced('main');

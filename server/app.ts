@@ -41,6 +41,8 @@ export interface ServerOptions {
   clientDir?: string;
   /** How long an empty room stays loaded. */
   roomUnloadMs?: number;
+  /** How long after a join a cold load's bytes wait to be applied, unless needed sooner (default 300 ms). */
+  coldApplyAfterMs?: number;
   /** A Socket.IO adapter built by the caller (cluster mode); otherwise Redis when REDIS_URL is set. */
   adapter?: AdapterFactory;
   /** Bound on close(): flushing writes and closing connections (default 8 s). */
@@ -115,7 +117,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     store,
     tokens,
     writer: new EventWriter(store, metrics, log),
-    rooms: new RoomRegistry(store, metrics, options.roomUnloadMs ?? 30_000),
+    rooms: new RoomRegistry(store, metrics, options.roomUnloadMs ?? 30_000, options.coldApplyAfterMs),
     metrics,
     log,
     io,

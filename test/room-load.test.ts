@@ -223,6 +223,62 @@ describe('snapshots and cold loads', () => {
     expect(after.filter((e) => e.type === 'doc').map((e) => e.bin!.length < 100)).toEqual([true]);
   });
 
+  it('answers every fresh joiner of a cold room from the stored bytes until the document is needed: an edit applies it at once, and otherwise it is applied a moment after the join', async () => {
+    /** A fresh joiner's first sync: was it sent the stored bytes ahead of an empty answer, and with what text. */
+    const freshJoin = async (url: string, token: string) => {
+      const socket = connectSocket(url, token);
+      const doc = new Y.Doc();
+      let updatesBefore = 0;
+      socket.on('doc:update', ({ doc: name, update }) => {
+        if (name !== 'main') return;
+        updatesBefore++;
+        Y.applyUpdate(doc, toBytes(update));
+      });
+      await nextEvent(socket, 'session');
+      const reply = await socket.timeout(5000).emitWithAck('doc:sync', { doc: 'main', stateVector: Y.encodeStateVector(doc) });
+      if ('error' in reply) throw new Error(reply.error.message);
+      const stored = updatesBefore > 0 && toBytes(reply.update).length === 2;
+      Y.applyUpdate(doc, toBytes(reply.update));
+      return { socket, stored, text: doc.getMap<Y.Text>('files').get('main.ts')?.toString() };
+    };
+    /** An interview typed into and left, so the next join on `node` loads it cold. */
+    const typedAndLeft = async (node: Awaited<ReturnType<typeof startNode>>) => {
+      const iv = await createInterview(node);
+      const a = await connectClient(node.url, await iv.invite('candidate'));
+      await typeAndSettle(a, 12, 'x');
+      a.socket.disconnect();
+      await waitFor(() => expect(node.server.ctx.rooms.size).toBe(0));
+      return { iv, typed: a.text() };
+    };
+
+    // Nothing applies it by itself in this test: only a need for the document does.
+    const node = await startNode({ snapshotEvery: 5 }, { coldApplyAfterMs: 60_000 });
+    const { iv, typed } = await typedAndLeft(node);
+    const first = await freshJoin(node.url, await iv.invite('observer', 'o1'));
+    const second = await freshJoin(node.url, await iv.invite('observer', 'o2'));
+    expect([first.stored, second.stored]).toEqual([true, true]);
+    expect([first.text, second.text]).toEqual([typed, typed]);
+    // An edit needs the document: applied at once, the edit on top of everything stored.
+    const ada = await connectClient(node.url, await iv.invite('interviewer', 'Ada'));
+    await typeAndSettle(ada, 1, 'late');
+    const third = await freshJoin(node.url, await iv.invite('observer', 'o3'));
+    expect(third.stored).toBe(false);
+    expect(third.text).toBe(ada.text());
+    expect(third.text).toBe(`${typed}late0 `);
+
+    // With the default wait, a room nobody edits is applied a moment after its join.
+    const other = await startNode({ snapshotEvery: 5 });
+    const cold = await typedAndLeft(other);
+    const joiner = await freshJoin(other.url, await cold.iv.invite('observer', 'o1'));
+    expect(joiner.stored).toBe(true);
+    await waitFor(async () => {
+      const later = await freshJoin(other.url, await cold.iv.invite('observer', 'later'));
+      later.socket.disconnect();
+      expect(later.stored).toBe(false);
+      expect(later.text).toBe(cold.typed);
+    }, 5000, 50);
+  });
+
   it('a catch-up asked while a read is in flight reads again, so an edit committed meanwhile is not missed', async () => {
     const node = await startNode();
     const iv = await createInterview(node);

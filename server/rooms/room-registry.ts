@@ -15,6 +15,8 @@ export class RoomRegistry {
     private readonly store: Store,
     private readonly metrics: Metrics,
     private readonly unloadAfterMs: number,
+    /** How long after a join a cold load's bytes wait to be applied (Room.applyReadSoon). */
+    private readonly applyAfterMs?: number,
   ) {}
 
   /** Loads (or finds) the room and counts one more socket in it; `known` spares a load reading the interview again. */
@@ -24,7 +26,7 @@ export class RoomRegistry {
       loading = (async () => {
         const interview = known ?? (await this.store.getInterview(interviewId));
         if (!interview) throw new DuetError('not_found', 'no such interview');
-        return Room.load(this.store, interview);
+        return Room.load(this.store, interview, this.applyAfterMs);
       })();
       this.rooms.set(interviewId, loading);
       loading.then(

@@ -19,6 +19,12 @@ import { DOC_NAMES, type DocName } from '../../shared/roles.js';
 import { changesSomething } from '../../shared/yjs-transactions.js';
 import type { Snapshot, Store, StoredEvent } from '../store/store.js';
 
+/**
+ * Longer than a joiner's client takes to integrate a long document (up to
+ * ~100 ms in the bench), shorter than a person takes to start typing.
+ */
+export const DEFAULT_APPLY_AFTER_MS = 300;
+
 interface Unapplied {
   snapshot?: Snapshot;
   tail: Uint8Array[];
@@ -74,7 +80,8 @@ export class Room {
   private snapshotWaiting = false;
   /** Read from the store and not applied yet, per document: the snapshot, then the log's updates in order. */
   private unapplied: Record<DocName, Unapplied> | null = { main: { tail: [] }, notes: { tail: [] } };
-  private applyScheduled = false;
+  /** A deferred apply of what was read (applyReadSoon). */
+  private applyTimer: NodeJS.Timeout | undefined;
   sockets = 0;
   unloadTimer: NodeJS.Timeout | undefined;
 
@@ -82,6 +89,7 @@ export class Room {
     readonly id: string,
     public interview: Interview,
     private readonly store: Store,
+    private readonly applyAfterMs: number,
   ) {
     const make = (): DocState => {
       const ydoc = new Y.Doc({ gc: true });
@@ -100,8 +108,9 @@ export class Room {
     this.docs = { main: make(), notes: make() };
   }
 
-  static async load(store: Store, interview: Interview): Promise<Room> {
-    const room = new Room(interview.id, interview, store);
+  /** `applyAfterMs`: how long after a join a cold load's bytes wait to be applied (applyReadSoon). */
+  static async load(store: Store, interview: Interview, applyAfterMs = DEFAULT_APPLY_AFTER_MS): Promise<Room> {
+    const room = new Room(interview.id, interview, store, applyAfterMs);
     const snapshots = await Promise.all(DOC_NAMES.map((d) => store.latestSnapshot(interview.id, d)));
     let from = Infinity;
     DOC_NAMES.forEach((d, i) => {
@@ -158,22 +167,27 @@ export class Room {
   }
 
   /**
-   * Applies what was read in a later turn of the event loop, once, unless
-   * something needs the documents first. A cold load's apply blocks the node
-   * for tens of milliseconds: called once the joiner has its answer and its
-   * `session`, it keeps that wait off the join (and off the first edit after it).
+   * Applies what was read a little later, once, unless something needs the
+   * documents first (an edit, a reconnecting client's sync, a snapshot: doc()
+   * applies at once). Called once a cold load's joiner has its answer and its
+   * `session`. The apply holds the node's event loop for 10-75 ms on a node
+   * that has just started, and a join seldom comes alone: the rest of a panel,
+   * interviews starting on the hour, the clients of a node that went down.
+   * Until the apply, each fresh joiner is answered from the stored bytes
+   * without decoding anything; and the joiner's own client is integrating
+   * those same bytes meanwhile (on a shared machine, with the same cores).
    */
   applyReadSoon(onError: (err: unknown) => void): void {
-    if (!this.unapplied || this.applyScheduled) return;
-    this.applyScheduled = true;
-    setImmediate(() => {
-      this.applyScheduled = false;
+    if (!this.unapplied || this.applyTimer) return;
+    this.applyTimer = setTimeout(() => {
+      this.applyTimer = undefined;
       try {
         this.applyRead();
       } catch (err) {
         onError(err);
       }
-    });
+    }, this.applyAfterMs);
+    this.applyTimer.unref();
   }
 
   /**
@@ -198,6 +212,8 @@ export class Room {
     }
     // Applying again after a failure part-way is harmless: Yjs skips what a document already has.
     this.unapplied = null;
+    clearTimeout(this.applyTimer);
+    this.applyTimer = undefined;
   }
 
   /**
@@ -346,6 +362,7 @@ export class Room {
 
   destroy(): void {
     clearTimeout(this.unloadTimer);
+    clearTimeout(this.applyTimer);
     for (const d of DOC_NAMES) {
       this.docs[d].awareness.destroy();
       this.docs[d].ydoc.destroy();

@@ -66,6 +66,12 @@ export interface SessionInfo {
   participants: Participant[];
   chat: ChatMessage[];
   protocol: number;
+  /**
+   * The documents of the handshake's `auth.sync` this node answers with a
+   * `doc:sync` event (before or after `session`). Absent from a node that
+   * predates it: a client then sends `doc:sync` itself.
+   */
+  handshakeSync?: DocName[];
 }
 
 export type Ack<T> = T | ErrorBody;
@@ -75,6 +81,9 @@ export interface DocSyncReply {
   update: Uint8Array;
   stateVector: Uint8Array;
 }
+
+/** The answer to a sync asked in the handshake (`auth.sync`): a `doc:sync` ack's answer, with its document. */
+export type HandshakeSyncAnswer = { doc: DocName } & Ack<DocSyncReply>;
 
 /** Code runs (docs/runner.md). A run is queued, then running, then ends with `run:exit`. */
 export interface RunState {
@@ -134,6 +143,7 @@ export interface ClientToServerEvents {
 
 export interface ServerToClientEvents {
   session: (session: SessionInfo) => void;
+  'doc:sync': (answer: HandshakeSyncAnswer) => void;
   'doc:update': (payload: { doc: DocName; update: Uint8Array }) => void;
   awareness: (payload: { doc: DocName; update: Uint8Array }) => void;
   'chat:message': (message: ChatMessage) => void;

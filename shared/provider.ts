@@ -14,7 +14,7 @@ import type { Socket } from 'socket.io-client';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import * as Y from 'yjs';
 import { isErrorBody, type WireError } from './errors.js';
-import type { ClientToServerEvents, DocSyncReply, ServerToClientEvents, SessionInfo } from './protocol.js';
+import type { Ack, ClientToServerEvents, DocSyncReply, ServerToClientEvents, SessionInfo } from './protocol.js';
 import { can, type DocName } from './roles.js';
 import { changesSomething } from './yjs-transactions.js';
 
@@ -28,6 +28,8 @@ const ACK_TIMEOUT_MS = 30_000;
 /** A sync the server could not answer just now is asked again after this, doubling up to the max. */
 const SYNC_RETRY_MS = 1000;
 const SYNC_RETRY_MAX_MS = 30_000;
+/** A sync asked in the handshake and not answered by then is asked again with `doc:sync`. */
+const HANDSHAKE_SYNC_TIMEOUT_MS = 30_000;
 
 export interface ProviderDoc {
   doc: Y.Doc;
@@ -57,6 +59,9 @@ export class DuetProvider extends ObservableV2<Events> {
   private dirty = new Set<DocName>();
   private readonly gapTimers = new Map<DocName, ReturnType<typeof setTimeout>>();
   private readonly syncRetryTimers = new Map<DocName, ReturnType<typeof setTimeout>>();
+  /** Syncs asked in the current connection attempt's handshake and not answered yet: was the document empty then. */
+  private readonly handshakeSyncs = new Map<DocName, { emptyBefore: boolean }>();
+  private handshakeSyncTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly syncFailures = new Map<DocName, number>();
   private readonly offHandlers: Array<() => void> = [];
   /** Each document's listener for local edits, detached while a server update applies. */
@@ -87,14 +92,43 @@ export class DuetProvider extends ObservableV2<Events> {
     };
     on('session', (session) => {
       this.session = session;
+      // A node that predates syncs in the handshake ignored them: ask now.
+      for (const name of [...this.handshakeSyncs.keys()]) {
+        if (session.handshakeSync?.includes(name)) continue;
+        this.handshakeSyncs.delete(name);
+        void this.sync(name);
+      }
       this.emit('session', [session]);
       this.setStatus('connected');
     });
-    // Sync as soon as the connection is accepted, not after `session`: the
-    // server answers once the socket is in the room, and the round trip the
-    // wait would cost is saved on every join and reconnect.
+    // Each document's first sync goes in the handshake (`auth.sync`), so the
+    // node answers as soon as the socket is in the room, the same round trip
+    // as the connection itself; a `doc:sync` sent on `connect` would cost one
+    // more on every join and reconnect.
+    const auth = socket.auth;
+    socket.auth = (cb) => {
+      const withSync = (data: object) => cb({ ...data, sync: this.handshakeSync() });
+      if (typeof auth === 'function') auth(withSync);
+      else withSync(auth ?? {});
+    };
+    this.offHandlers.push(() => (socket.auth = auth));
+    on('doc:sync', (answer) => {
+      const asked = this.handshakeSyncs.get(answer.doc);
+      if (!asked) return;
+      this.handshakeSyncs.delete(answer.doc);
+      const { doc, ...reply } = answer;
+      this.onSyncReply(doc, reply, false, asked.emptyBefore);
+    });
     const onConnect = () => {
-      for (const name of this.docs.keys()) void this.sync(name);
+      for (const name of this.docs.keys()) if (!this.handshakeSyncs.has(name)) void this.sync(name);
+      clearTimeout(this.handshakeSyncTimer);
+      if (this.handshakeSyncs.size === 0) return;
+      this.handshakeSyncTimer = setTimeout(() => {
+        for (const name of [...this.handshakeSyncs.keys()]) {
+          this.handshakeSyncs.delete(name);
+          void this.sync(name);
+        }
+      }, HANDSHAKE_SYNC_TIMEOUT_MS);
     };
     socket.on('connect', onConnect);
     this.offHandlers.push(() => socket.off('connect', onConnect));
@@ -113,6 +147,9 @@ export class DuetProvider extends ObservableV2<Events> {
       if (d) applyAwarenessUpdate(d.awareness, toBytes(update), REMOTE);
     });
     const onDisconnect = () => {
+      // Unanswered: the next connection's handshake asks again.
+      this.handshakeSyncs.clear();
+      clearTimeout(this.handshakeSyncTimer);
       for (const d of this.docs.values()) {
         d.synced = false;
         // Others' cursors are stale once we cannot hear them.
@@ -271,7 +308,7 @@ export class DuetProvider extends ObservableV2<Events> {
     const wasDirty = this.dirty.delete(name);
     // Nothing at all yet: whatever it holds after the answer came from the server.
     const emptyBefore = entry.doc.store.clients.size === 0;
-    let reply: DocSyncReply | { error: WireError };
+    let reply: Ack<DocSyncReply>;
     try {
       reply = await this.socket
         .timeout(30_000)
@@ -282,6 +319,26 @@ export class DuetProvider extends ObservableV2<Events> {
       this.syncAgainSoon(name);
       return;
     }
+    this.onSyncReply(name, reply, wasDirty, emptyBefore);
+  }
+
+  /**
+   * The state vectors for the handshake's `auth.sync`, called by Socket.IO at
+   * every connection attempt; the answers come as `doc:sync` events.
+   */
+  private handshakeSync(): Partial<Record<DocName, string>> {
+    this.handshakeSyncs.clear();
+    const sync: Partial<Record<DocName, string>> = {};
+    for (const [name, entry] of this.docs) {
+      this.handshakeSyncs.set(name, { emptyBefore: entry.doc.store.clients.size === 0 });
+      sync[name] = toBase64(Y.encodeStateVector(entry.doc));
+    }
+    return sync;
+  }
+
+  /** A sync's answer, asked with `doc:sync` or in the handshake: take what we lacked, send what the server lacks. */
+  private onSyncReply(name: DocName, reply: Ack<DocSyncReply>, wasDirty: boolean, emptyBefore: boolean): void {
+    const entry = this.docs.get(name)!;
     if (isErrorBody(reply)) {
       if (wasDirty) this.markDirty(name);
       // A node that cannot read its log just now (unavailable, internal) or a
@@ -335,6 +392,7 @@ export class DuetProvider extends ObservableV2<Events> {
 
   override destroy(): void {
     clearInterval(this.resyncTimer);
+    clearTimeout(this.handshakeSyncTimer);
     for (const t of this.gapTimers.values()) clearTimeout(t);
     for (const t of this.syncRetryTimers.values()) clearTimeout(t);
     for (const off of this.offHandlers) off();
@@ -349,6 +407,13 @@ export class DuetProvider extends ObservableV2<Events> {
 /** Browsers deliver binary as ArrayBuffer, Node as Buffer. */
 export function toBytes(data: Uint8Array | ArrayBuffer): Uint8Array {
   return data instanceof Uint8Array ? data : new Uint8Array(data);
+}
+
+/** Binary in the handshake's `auth`, which Socket.IO sends as JSON: base64 (btoa is in browsers and Node). */
+export function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
 }
 
 /** Yjs holds updates (or deletions) whose dependencies it has not seen. */

@@ -20,6 +20,27 @@ export const docSyncSchema = z.strictObject({
   stateVector: bytes(LIMITS.stateVectorBytes),
 });
 
+/**
+ * Binary data in the handshake's `auth`, which Socket.IO sends as JSON only:
+ * base64. Decoded with atob, which browsers and Node both have.
+ */
+const base64Bytes = (maxBytes: number) =>
+  z
+    .string()
+    .max(Math.ceil(maxBytes / 3) * 4, `larger than ${maxBytes} bytes`)
+    .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'not base64')
+    .transform((s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0)));
+
+/**
+ * `auth.sync` in the handshake: a state vector per document, so the node
+ * answers each document's first sync as soon as the socket is in the room,
+ * one round trip sooner than a `doc:sync` sent after the connection.
+ */
+export const handshakeSyncSchema = z.strictObject({
+  main: base64Bytes(LIMITS.stateVectorBytes).optional(),
+  notes: base64Bytes(LIMITS.stateVectorBytes).optional(),
+});
+
 export const docUpdateSchema = z.strictObject({
   doc: docName,
   update: bytes(LIMITS.updateBytes),
@@ -99,6 +120,7 @@ export const tokenClaimsSchema = z.object({
 });
 
 export type DocSyncRequest = z.infer<typeof docSyncSchema>;
+export type HandshakeSync = z.output<typeof handshakeSyncSchema>;
 export type DocUpdateMessage = z.infer<typeof docUpdateSchema>;
 export type AwarenessMessage = z.infer<typeof awarenessSchema>;
 export type ChatSendRequest = z.infer<typeof chatSendSchema>;

@@ -10,11 +10,14 @@ import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { Encoder, PacketType } from 'socket.io-parser';
 import { WebSocket } from 'ws';
-import { CLIENT_EVENTS } from '../shared/protocol.js';
+import * as Y from 'yjs';
+import { io as ioc } from 'socket.io-client';
+import { CLIENT_EVENTS, type HandshakeSyncAnswer, type SessionInfo } from '../shared/protocol.js';
+import { DOC_NAMES } from '../shared/roles.js';
 import { LANGUAGE_IDS } from '../shared/languages.js';
 import { LIMITS } from '../shared/limits.js';
 import { SIGNAL_KINDS } from '../shared/schemas.js';
-import { type AcceptedUpdate, checkAfterFuzz, checkReply, FUZZ_TIMEOUT, fuzzTarget, readRecord, runs } from './fuzz-kit.js';
+import { type AcceptedUpdate, checkAfterFuzz, checkReply, FUZZ_TIMEOUT, fuzzTarget, nodeErrors, readRecord, runs } from './fuzz-kit.js';
 import { connectSocket, nextEvent, waitFor } from './helpers.js';
 
 type Payload = Record<string, unknown>;
@@ -230,6 +233,77 @@ describe('fuzzing the Socket.IO events', () => {
     expect(sent).toBeGreaterThan(0);
     for (const e of errors) checkReply({ error: e });
     await checkAfterFuzz(node, iv, bystander, before, new Set([session.you.sub]), new Map());
+  }, FUZZ_TIMEOUT);
+
+  it('answers a random or malformed auth.sync with a handshake refusal, or with one doc:sync answer per document asked', async () => {
+    const { node, iv } = await fuzzTarget();
+    const token = await iv.invite('observer', 'Fuzz handshake');
+    const base64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
+    const vector = fc.oneof(
+      fc.uint8Array({ maxLength: 24 }).map(base64),
+      // Well-formed state vectors, of clients the node may or may not know.
+      fc.array(fc.tuple(fc.nat(2 ** 31), fc.nat(1000)), { maxLength: 4 }).map((v) => base64(Y.encodeStateVector(new Map(v)))),
+    );
+    const sync = fc.oneof(
+      junk,
+      fc.record({ main: fc.oneof(vector, junk), notes: fc.oneof(vector, junk) }, { requiredKeys: [] }),
+      fc.dictionary(fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('main', 'notes')), vector, { maxKeys: 3 }),
+      fc.constant({ main: 'A'.repeat(LIMITS.stateVectorBytes * 2) }),
+    );
+    const codes = new Map<string, number>();
+    const count = (code: string) => codes.set(code, (codes.get(code) ?? 0) + 1);
+    await fc.assert(
+      fc.asyncProperty(sync, async (value) => {
+        try {
+          encoder.encode({ type: PacketType.CONNECT, nsp: '/', data: { token, sync: value } });
+        } catch {
+          return; // socket.io-client could not send it either
+        }
+        const socket = ioc(node.url, { auth: { token, sync: value }, transports: ['websocket'], forceNew: true, reconnection: false });
+        try {
+          const outcome = await new Promise<{ refused: unknown } | { session: SessionInfo; answers: HandshakeSyncAnswer[] }>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error('neither refused nor answered')), 10_000);
+            const answers: HandshakeSyncAnswer[] = [];
+            let session: SessionInfo | undefined;
+            const settle = () => {
+              if (!session || answers.length < (session.handshakeSync?.length ?? 0)) return;
+              clearTimeout(timer);
+              resolve({ session, answers });
+            };
+            socket.on('connect_error', (err: Error & { data?: unknown }) => {
+              clearTimeout(timer);
+              resolve({ refused: err.data ?? { code: err.message } });
+            });
+            socket.on('session', (s: SessionInfo) => {
+              session = s;
+              settle();
+            });
+            socket.on('doc:sync', (a: HandshakeSyncAnswer) => {
+              answers.push(a);
+              settle();
+            });
+          });
+          if ('refused' in outcome) {
+            const code = checkReply({ error: outcome.refused });
+            expect(['invalid_payload', 'too_large']).toContain(code);
+            count(code);
+            return;
+          }
+          // Accepted: no sync at all (undefined is left out of the JSON), or one of those keys only.
+          const asked = value === undefined ? [] : DOC_NAMES.filter((d) => (value as Record<string, unknown>)[d] !== undefined);
+          expect(outcome.session.handshakeSync).toEqual(asked);
+          expect(outcome.answers.map((a) => a.doc).sort()).toEqual([...asked].sort());
+          for (const a of outcome.answers) count(checkReply(a));
+        } finally {
+          socket.disconnect();
+        }
+      }),
+      { numRuns: runs(80), seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31) },
+    );
+    // Past the schema both ways: refusals, and answers to well-formed state vectors.
+    expect(codes.get('invalid_payload')).toBeGreaterThan(0);
+    expect(codes.get('ok')).toBeGreaterThan(0);
+    expect(nodeErrors).toEqual([]);
   }, FUZZ_TIMEOUT);
 
   it('survives raw garbage frames on the Socket.IO wire: bad packets close only their own connection', async () => {

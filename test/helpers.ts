@@ -201,8 +201,8 @@ export function nextEvent<T = unknown>(socket: DuetClientSocket, event: string, 
 }
 
 /** The connect_error data of a refused handshake. */
-export function refusal(url: string, token: string | undefined): Promise<{ code: string; message: string }> {
-  const socket = ioc(url, { auth: token === undefined ? {} : { token }, transports: ['websocket'], forceNew: true, reconnection: false });
+export function refusal(url: string, token: string | undefined, auth: Record<string, unknown> = {}): Promise<{ code: string; message: string }> {
+  const socket = ioc(url, { auth: token === undefined ? auth : { ...auth, token }, transports: ['websocket'], forceNew: true, reconnection: false });
   onTestFinished(() => {
     socket.disconnect();
   });

@@ -6,15 +6,16 @@
 import { PROTOCOL_VERSION, type Interview } from '../../shared/protocol.js';
 import { DuetError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
-import { can } from '../../shared/roles.js';
+import { can, DOC_NAMES, type DocName } from '../../shared/roles.js';
+import { handshakeSyncSchema, type HandshakeSync } from '../../shared/schemas.js';
 import { assertNotRevoked } from '../access.js';
 import { channelOf, type ServerContext } from '../context.js';
 import { actorOf } from '../interviews.js';
 import type { Room } from '../rooms/room.js';
 import { awarenessHandlers, clearAwareness, sendAwarenessState } from './awareness.js';
 import { chatHandlers, chatMessageOf, visibleChannels } from './chat.js';
-import { documentHandlers, reportApplyFailure } from './documents.js';
-import { createDispatcher } from './handle.js';
+import { answerSync, documentHandlers, reportApplyFailure } from './documents.js';
+import { createDispatcher, parseOrThrow, toErrorBody } from './handle.js';
 import { registerRunPeers } from './run-peers.js';
 import { runHandlers, sendRunnerState } from './runs.js';
 import { interviewHandlers } from './interview-events.js';
@@ -43,6 +44,8 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
 
   // The interview as the handshake read it, so a room loading for this socket need not read it again.
   const handshakeInterview = new WeakMap<object, Interview>();
+  // The state vectors of `auth.sync`, parsed at the handshake, answered once connected.
+  const handshakeSyncs = new WeakMap<object, HandshakeSync>();
 
   io.use(async (socket, next) => {
     try {
@@ -50,6 +53,9 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       if (typeof token !== 'string' || token.length === 0 || token.length > 8192) {
         throw new DuetError('unauthorized', 'a token is required in auth.token');
       }
+      const sync = (socket.handshake.auth as { sync?: unknown }).sync;
+      // Bad input refuses the handshake before anything is read.
+      const syncs = sync === undefined ? undefined : parseOrThrow(handshakeSyncSchema, sync);
       const claims = await ctx.tokens.verify(token);
       if (claims.iid === undefined) throw new DuetError('forbidden', 'joining takes a token scoped to one interview (an invite)');
       if (!can.joinLive(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot join the live room`);
@@ -61,6 +67,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       const interview = read.value;
       if (!interview) throw new DuetError('not_found', 'no such interview');
       handshakeInterview.set(socket, interview);
+      if (syncs) handshakeSyncs.set(socket, syncs);
       socket.data.claims = claims;
       socket.data.actor = actorOf(claims);
       socket.data.interviewId = claims.iid;
@@ -119,8 +126,25 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     socket.data.room = room;
     socket.onAny(dispatch);
     socket.on('disconnect', onDisconnect);
-    void join(socket, room);
+    const syncs = handshakeSyncs.get(socket);
+    handshakeSyncs.delete(socket);
+    const syncDocs = syncs ? DOC_NAMES.filter((d) => syncs[d] !== undefined) : [];
+    void join(socket, room, syncDocs);
+    // After join() has set the socket's inChannels, which an answer waits for.
+    for (const doc of syncDocs) answerHandshakeSync(socket, doc, syncs![doc]!);
   });
+
+  /** A sync asked in the handshake, answered as a `doc:sync` event. */
+  function answerHandshakeSync(socket: DuetSocket, doc: DocName, stateVector: Uint8Array): void {
+    answerSync(ctx, socket, doc, stateVector).then(
+      (reply) => socket.emit('doc:sync', { doc, ...reply }),
+      (err: unknown) => {
+        const body = toErrorBody(err, ctx);
+        ctx.metrics.errors.inc({ code: body.error.code });
+        socket.emit('doc:sync', { doc, ...body });
+      },
+    );
+  }
 
   /**
    * Past the middlewares nothing reads the upgrade request or the token
@@ -131,10 +155,13 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
    */
   function forgetHandshakeLeftovers(socket: DuetSocket): void {
     (socket.conn as { request: unknown }).request = null;
+    // The token, and the state vectors of `auth.sync` (parsed already): up to tens of KiB.
     delete (socket.handshake.auth as { token?: unknown }).token;
+    delete (socket.handshake.auth as { sync?: unknown }).sync;
   }
 
-  async function join(socket: DuetSocket, room: Promise<Room>): Promise<void> {
+  /** `syncing`: the documents of the handshake's `auth.sync`, answered apart (told in `session`). */
+  async function join(socket: DuetSocket, room: Promise<Room>, syncing: DocName[]): Promise<void> {
     const { actor, interviewId } = socket.data;
     // Counted in the room as soon as it loads; a join that fails or is left
     // before it completes must give that back (a joined socket's leave does).
@@ -186,6 +213,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
         participants,
         chat: chat.map(chatMessageOf),
         protocol: PROTOCOL_VERSION,
+        handshakeSync: syncing,
       });
       // The socket was sent a cold load's stored bytes before `session`: this node's own apply can go now.
       if (socket.data.sentStored) joined.applyReadSoon(reportApplyFailure(ctx, interviewId));

@@ -3,6 +3,7 @@ import * as Y from 'yjs';
 import { DuetError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
 import { can, DOC_NAMES, type DocName } from '../../shared/roles.js';
+import type { DocSyncReply } from '../../shared/protocol.js';
 import { docSyncSchema, docUpdateSchema } from '../../shared/schemas.js';
 import { channelOf, type ServerContext } from '../context.js';
 import { docChars, inspectUpdate } from '../rooms/yjs-checks.js';
@@ -51,42 +52,7 @@ export function documentHandlers(ctx: ServerContext): Handlers {
   };
 
   return {
-    'doc:sync': handler(docSyncSchema, async (socket, { doc, stateVector }) => {
-      if (!can.readDoc(socket.data.actor.role, doc)) throw new DuetError('forbidden', `your role cannot read the ${doc} document`);
-      let known: Map<number, number>;
-      try {
-        known = Y.decodeStateVector(stateVector);
-      } catch {
-        throw new DuetError('invalid_payload', 'stateVector is not a valid Yjs state vector');
-      }
-      const [room] = await Promise.all([socket.data.room, socket.data.inChannels]);
-      if (socket.disconnected) throw new DuetError('unavailable', 'disconnected while joining');
-      // The socket is in the room now, so anything committed after a read of
-      // the log that started since reaches it as a broadcast: for the join's
-      // sync, such a read is enough, and the room's load often was one. A
-      // later sync is asked because something may not have arrived (a lost
-      // broadcast, a periodic check), so it reads the log afresh.
-      const bit = 1 << DOC_NAMES.indexOf(doc);
-      const firstSync = ((socket.data.syncedDocs ?? 0) & bit) === 0;
-      socket.data.syncedDocs = (socket.data.syncedDocs ?? 0) | bit;
-      await (firstSync ? room.readSince(socket.data.subscribedAt ?? Infinity) : room.catchUp());
-      const stored = known.size === 0 ? room.storedDoc(doc, MAX_STORED_TAIL) : undefined;
-      if (stored) {
-        // A fresh joiner of a room this node has read but not applied yet (a
-        // cold load): send the stored bytes as they are, as document updates
-        // ahead of this answer, so the client integrates them while this node
-        // applies its own copy; that waits until the joiner has `session` too
-        // (the browser waits for it), so the join schedules it if not yet sent.
-        for (const update of stored.updates) socket.emit('doc:update', { doc, update });
-        if (socket.data.joined) room.applyReadSoon(reportApplyFailure(ctx, socket.data.interviewId));
-        else socket.data.sentStored = true;
-        // It has everything committed up to the read above: nothing more to send.
-        return { update: EMPTY_UPDATE, stateVector: stored.stateVector };
-      }
-      if (known.size === 0) return { ...room.wholeDoc(doc) };
-      const ydoc = room.doc(doc);
-      return { update: Y.encodeStateAsUpdate(ydoc, stateVector), stateVector: Y.encodeStateVector(ydoc) };
-    }),
+    'doc:sync': handler(docSyncSchema, (socket, { doc, stateVector }) => answerSync(ctx, socket, doc, stateVector)),
 
     // One update at a time per socket, in order: a client's next edit builds on
     // its previous one, which must be in the room's document before the next is
@@ -97,6 +63,48 @@ export function documentHandlers(ctx: ServerContext): Handlers {
       return turn;
     }),
   };
+}
+
+/**
+ * A client's sync of one document: what it lacks, and the node's state vector
+ * so it can send what the node lacks. Asked with `doc:sync`, or in the
+ * handshake (`auth.sync`), answered as soon as the socket is in the room.
+ */
+export async function answerSync(ctx: ServerContext, socket: DuetSocket, doc: DocName, stateVector: Uint8Array): Promise<DocSyncReply> {
+  if (!can.readDoc(socket.data.actor.role, doc)) throw new DuetError('forbidden', `your role cannot read the ${doc} document`);
+  let known: Map<number, number>;
+  try {
+    known = Y.decodeStateVector(stateVector);
+  } catch {
+    throw new DuetError('invalid_payload', 'stateVector is not a valid Yjs state vector');
+  }
+  const [room] = await Promise.all([socket.data.room, socket.data.inChannels]);
+  if (socket.disconnected) throw new DuetError('unavailable', 'disconnected while joining');
+  // The socket is in the room now, so anything committed after a read of
+  // the log that started since reaches it as a broadcast: for the join's
+  // sync, such a read is enough, and the room's load often was one. A
+  // later sync is asked because something may not have arrived (a lost
+  // broadcast, a periodic check), so it reads the log afresh.
+  const bit = 1 << DOC_NAMES.indexOf(doc);
+  const firstSync = ((socket.data.syncedDocs ?? 0) & bit) === 0;
+  socket.data.syncedDocs = (socket.data.syncedDocs ?? 0) | bit;
+  await (firstSync ? room.readSince(socket.data.subscribedAt ?? Infinity) : room.catchUp());
+  const stored = known.size === 0 ? room.storedDoc(doc, MAX_STORED_TAIL) : undefined;
+  if (stored) {
+    // A fresh joiner of a room this node has read but not applied yet (a
+    // cold load): send the stored bytes as they are, as document updates
+    // ahead of this answer, without decoding them. The node applies its own
+    // copy a moment after the joiner has `session` too (Room.applyReadSoon),
+    // so the join schedules it if `session` is not out yet.
+    for (const update of stored.updates) socket.emit('doc:update', { doc, update });
+    if (socket.data.joined) room.applyReadSoon(reportApplyFailure(ctx, socket.data.interviewId));
+    else socket.data.sentStored = true;
+    // It has everything committed up to the read above: nothing more to send.
+    return { update: EMPTY_UPDATE, stateVector: stored.stateVector };
+  }
+  if (known.size === 0) return { ...room.wholeDoc(doc) };
+  const ydoc = room.doc(doc);
+  return { update: Y.encodeStateAsUpdate(ydoc, stateVector), stateVector: Y.encodeStateVector(ydoc) };
 }
 
 /** The stored bytes did not apply: whoever uses the documents next gets the error; nothing else to do here. */

@@ -116,6 +116,7 @@ export class DuetProvider extends ObservableV2<Events> {
       const asked = this.handshakeSyncs.get(answer.doc);
       if (!asked) return;
       this.handshakeSyncs.delete(answer.doc);
+      if (this.handshakeSyncs.size === 0) clearTimeout(this.handshakeSyncTimer);
       const { doc, ...reply } = answer;
       this.onSyncReply(doc, reply, false, asked.emptyBefore);
     });

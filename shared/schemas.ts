@@ -29,7 +29,8 @@ const base64Bytes = (maxBytes: number) =>
     .string()
     .max(Math.ceil(maxBytes / 3) * 4, `larger than ${maxBytes} bytes`)
     .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'not base64')
-    .transform((s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0)));
+    .transform((s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0)))
+    .refine((b) => b.byteLength <= maxBytes, { message: `larger than ${maxBytes} bytes`, params: { tooLarge: true } });
 
 /**
  * `auth.sync` in the handshake: a state vector per document, so the node

@@ -119,6 +119,33 @@ describe('snapshots and cold loads', () => {
     again.disconnect();
   });
 
+  it('once stored bytes have failed to apply, fresh joiners are refused rather than sent them', async () => {
+    const node = await startNode({ snapshotEvery: 10 }, { coldApplyAfterMs: 20 });
+    const iv = await createInterview(node);
+    // A snapshot of bytes Yjs cannot read (what no node would write), with a state vector.
+    const store = node.server.ctx.store;
+    const id = iv.interview.id;
+    const seq = await lastSeq(store, id);
+    const at = new Date().toISOString();
+    await store.saveSnapshot(id, { doc: 'main', seq, state: new Uint8Array([1, 2, 3, 250]), stateVector: Y.encodeStateVector(new Map([[7, 5]])) }, at);
+    const empty = new Y.Doc();
+    await store.saveSnapshot(id, { doc: 'notes', seq, state: Y.encodeStateAsUpdate(empty), stateVector: Y.encodeStateVector(empty) }, at);
+    const sync = async (socket: ReturnType<typeof connectSocket>) => {
+      await nextEvent(socket, 'session');
+      return socket.timeout(5000).emitWithAck('doc:sync', { doc: 'main', stateVector: Y.encodeStateVector(new Y.Doc()) });
+    };
+    // The first fresh joiner is sent the bytes as stored (nothing is decoded before it is answered)...
+    const first = connectSocket(node.url, await iv.invite('observer', 'o1'));
+    expect(await sync(first)).toEqual({ update: expect.anything(), stateVector: expect.anything() });
+    // ...and once the node has found they do not apply, nobody else is.
+    await new Promise((r) => setTimeout(r, 200));
+    const second = connectSocket(node.url, await iv.invite('observer', 'o2'));
+    const updates: unknown[] = [];
+    second.on('doc:update', (u) => updates.push(u));
+    expect(await sync(second)).toMatchObject({ error: { code: 'internal' } });
+    expect(updates).toEqual([]);
+  });
+
   it('keeps snapshotting when chat falls between the edits', async () => {
     const node = await startNode({ snapshotEvery: 10 });
     const iv = await createInterview(node);

@@ -82,6 +82,8 @@ export class Room {
   private unapplied: Record<DocName, Unapplied> | null = { main: { tail: [] }, notes: { tail: [] } };
   /** A deferred apply of what was read (applyReadSoon). */
   private applyTimer: NodeJS.Timeout | undefined;
+  /** What was read did not apply: it must not be sent to joiners as the document either. */
+  private applyFailed = false;
   sockets = 0;
   unloadTimer: NodeJS.Timeout | undefined;
 
@@ -141,12 +143,12 @@ export class Room {
    * The document as read and not applied yet (a cold load no one has needed
    * the Y.Doc of), with its state vector worked out from the snapshot's stored
    * one and the tail's update headers, without decoding the snapshot.
-   * Undefined once applied, for a snapshot stored without a state vector, or
-   * past `maxTail` updates after the snapshot.
+   * Undefined once applied, once it failed to apply, for a snapshot stored
+   * without a state vector, or past `maxTail` updates after the snapshot.
    */
   storedDoc(name: DocName, maxTail: number): StoredDoc | undefined {
     const read = this.unapplied?.[name];
-    if (!read || (read.snapshot && !read.snapshot.stateVector) || read.tail.length > maxTail) return undefined;
+    if (!read || this.applyFailed || (read.snapshot && !read.snapshot.stateVector) || read.tail.length > maxTail) return undefined;
     const vector = read.snapshot ? Y.decodeStateVector(read.snapshot.stateVector!) : new Map<number, number>();
     // Every logged update was checked for missing dependencies before it was
     // committed, so each author's clocks run on from the snapshot without gaps.
@@ -181,6 +183,8 @@ export class Room {
     if (!this.unapplied || this.applyTimer) return;
     this.applyTimer = setTimeout(() => {
       this.applyTimer = undefined;
+      // Everyone left meanwhile: the next to need the documents applies them.
+      if (this.sockets === 0) return;
       try {
         this.applyRead();
       } catch (err) {
@@ -203,10 +207,15 @@ export class Room {
       const { snapshot, tail } = read[d];
       if (!snapshot && tail.length === 0) continue;
       const ydoc = this.docs[d].ydoc;
-      ydoc.transact(() => {
-        if (snapshot) Y.applyUpdate(ydoc, snapshot.state, 'log');
-        for (const u of tail) Y.applyUpdate(ydoc, u, 'log');
-      }, 'log');
+      try {
+        ydoc.transact(() => {
+          if (snapshot) Y.applyUpdate(ydoc, snapshot.state, 'log');
+          for (const u of tail) Y.applyUpdate(ydoc, u, 'log');
+        }, 'log');
+      } catch (err) {
+        this.applyFailed = true;
+        throw err;
+      }
       // A snapshot with nothing after it already is the whole document, encoded.
       if (snapshot?.stateVector && tail.length === 0) this.docs[d].whole = { update: snapshot.state, stateVector: snapshot.stateVector };
     }

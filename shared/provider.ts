@@ -93,11 +93,7 @@ export class DuetProvider extends ObservableV2<Events> {
     on('session', (session) => {
       this.session = session;
       // A node that predates syncs in the handshake ignored them: ask now.
-      for (const name of [...this.handshakeSyncs.keys()]) {
-        if (session.handshakeSync?.includes(name)) continue;
-        this.handshakeSyncs.delete(name);
-        void this.sync(name);
-      }
+      this.askUnanswered(session.handshakeSync ?? []);
       this.emit('session', [session]);
       this.setStatus('connected');
     });
@@ -124,12 +120,7 @@ export class DuetProvider extends ObservableV2<Events> {
       for (const name of this.docs.keys()) if (!this.handshakeSyncs.has(name)) void this.sync(name);
       clearTimeout(this.handshakeSyncTimer);
       if (this.handshakeSyncs.size === 0) return;
-      this.handshakeSyncTimer = setTimeout(() => {
-        for (const name of [...this.handshakeSyncs.keys()]) {
-          this.handshakeSyncs.delete(name);
-          void this.sync(name);
-        }
-      }, HANDSHAKE_SYNC_TIMEOUT_MS);
+      this.handshakeSyncTimer = setTimeout(() => this.askUnanswered(), HANDSHAKE_SYNC_TIMEOUT_MS);
     };
     socket.on('connect', onConnect);
     this.offHandlers.push(() => socket.off('connect', onConnect));
@@ -335,6 +326,15 @@ export class DuetProvider extends ObservableV2<Events> {
       sync[name] = toBase64(Y.encodeStateVector(entry.doc));
     }
     return sync;
+  }
+
+  /** Asks with `doc:sync` for the syncs of the handshake still unanswered, but those in `except`. */
+  private askUnanswered(except: readonly DocName[] = []): void {
+    for (const name of [...this.handshakeSyncs.keys()]) {
+      if (except.includes(name)) continue;
+      this.handshakeSyncs.delete(name);
+      void this.sync(name);
+    }
   }
 
   /** A sync's answer, asked with `doc:sync` or in the handshake: take what we lacked, send what the server lacks. */

@@ -42,10 +42,10 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     ...runHandlers(ctx),
   });
 
-  // The interview as the handshake read it, so a room loading for this socket need not read it again.
-  const handshakeInterview = new WeakMap<object, Interview>();
-  // The state vectors of `auth.sync`, parsed at the handshake, answered once connected.
-  const handshakeSyncs = new WeakMap<object, HandshakeSync>();
+  // What the handshake found, for the connection to use once: the interview
+  // (a room loading for this socket need not read it again) and the state
+  // vectors of `auth.sync`, answered once the socket is in the room.
+  const fromHandshake = new WeakMap<object, { interview: Interview; syncs: HandshakeSync | undefined }>();
 
   io.use(async (socket, next) => {
     try {
@@ -66,8 +66,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       if (read.status === 'rejected') throw read.reason;
       const interview = read.value;
       if (!interview) throw new DuetError('not_found', 'no such interview');
-      handshakeInterview.set(socket, interview);
-      if (syncs) handshakeSyncs.set(socket, syncs);
+      fromHandshake.set(socket, { interview, syncs });
       socket.data.claims = claims;
       socket.data.actor = actorOf(claims);
       socket.data.interviewId = claims.iid;
@@ -120,14 +119,14 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
 
     // Handlers first, synchronously, so no early event finds nobody listening;
     // each awaits the room.
-    const room = ctx.rooms.acquire(socket.data.interviewId, handshakeInterview.get(socket));
-    handshakeInterview.delete(socket);
+    const handshake = fromHandshake.get(socket);
+    fromHandshake.delete(socket);
+    const room = ctx.rooms.acquire(socket.data.interviewId, handshake?.interview);
     room.catch(() => {});
     socket.data.room = room;
     socket.onAny(dispatch);
     socket.on('disconnect', onDisconnect);
-    const syncs = handshakeSyncs.get(socket);
-    handshakeSyncs.delete(socket);
+    const syncs = handshake?.syncs;
     const syncDocs = syncs ? DOC_NAMES.filter((d) => syncs[d] !== undefined) : [];
     void join(socket, room, syncDocs);
     // After join() has set the socket's inChannels, which an answer waits for.

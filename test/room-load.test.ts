@@ -21,7 +21,7 @@ async function typeAndSettle(client: TestClient, count: number, tag: string): Pr
 
 /** The file's text in a room loaded cold from the store, as a node would load it. */
 async function loadedText(store: Store, interview: Interview): Promise<string | undefined> {
-  const room = await Room.load(store, interview);
+  const room = await Room.load(store, interview.id, interview);
   try {
     return room.doc('main').getMap<Y.Text>('files').get('main.ts')?.toString();
   } finally {
@@ -334,7 +334,7 @@ describe('snapshots and cold loads', () => {
         return typeof v === 'function' ? v.bind(target) : v;
       },
     });
-    const room = await Room.load(gated, iv.interview);
+    const room = await Room.load(gated, iv.interview.id, iv.interview);
     try {
       armed = true;
       const first = room.catchUp();
@@ -371,7 +371,7 @@ describe('snapshots and cold loads', () => {
       },
     });
     const subscribedBeforeLoad = performance.now();
-    const room = await Room.load(counted, iv.interview);
+    const room = await Room.load(counted, iv.interview.id, iv.interview);
     try {
       expect(reads).toBe(1);
       // The load's own read started after that subscription: nothing to read again.
@@ -417,7 +417,7 @@ describe('snapshots and cold loads', () => {
       Y.applyUpdate(doc, update);
       return doc.getMap<Y.Text>('files').get('main.ts')?.toString();
     };
-    const room = await Room.load(store, iv.interview);
+    const room = await Room.load(store, iv.interview.id, iv.interview);
     try {
       const first = room.wholeDoc('main');
       // Nothing after the snapshot in the log: the stored bytes are the answer, not encoded again.

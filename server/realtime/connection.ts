@@ -6,7 +6,7 @@
 import { PROTOCOL_VERSION, type Interview } from '../../shared/protocol.js';
 import { DuetError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
-import { can, DOC_NAMES, type DocName } from '../../shared/roles.js';
+import { can, DOC_NAMES, type DocName, type Role } from '../../shared/roles.js';
 import { handshakeSyncSchema, type HandshakeSync } from '../../shared/schemas.js';
 import { assertNotRevoked } from '../access.js';
 import { channelOf, type ServerContext } from '../context.js';
@@ -24,6 +24,13 @@ import { signalHandlers } from './signals.js';
 import { reportSnapshotFailure } from './snapshot-failures.js';
 import type { DuetSocket } from './socket-data.js';
 import { TokenBucket } from './token-bucket.js';
+
+/** Joins the interview's Socket.IO rooms: everyone's, and the panel's for those who read the notes. */
+async function subscribe(socket: DuetSocket, role: Role, interviewId: string): Promise<void> {
+  const chans = [channelOf.all(interviewId)];
+  if (can.readDoc(role, 'notes')) chans.push(channelOf.panel(interviewId));
+  await socket.join(chans);
+}
 
 function refuse(err: DuetError): Error {
   // socket.io-client exposes `data` on connect_error.
@@ -44,8 +51,9 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
 
   // What the handshake found, for the connection to use once: the interview
   // (a room loading for this socket need not read it again) and the state
-  // vectors of `auth.sync`, answered once the socket is in the room.
-  const fromHandshake = new WeakMap<object, { interview: Interview; syncs: HandshakeSync | undefined }>();
+  // vectors of `auth.sync`, answered once the socket is in the room; and
+  // the subscription to the interview's channels, begun there.
+  const fromHandshake = new WeakMap<object, { interview: Interview; syncs: HandshakeSync | undefined; subscribing: Promise<void> }>();
 
   io.use(async (socket, next) => {
     try {
@@ -59,14 +67,24 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       const claims = await ctx.tokens.verify(token);
       if (claims.iid === undefined) throw new DuetError('forbidden', 'joining takes a token scoped to one interview (an invite)');
       if (!can.joinLive(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot join the live room`);
+      const interviewRead = ctx.store.getInterview(claims.iid);
+      // While the checks below wait on the database, the room loads (its
+      // snapshots read alongside this interview read) and the socket
+      // subscribes to its channels: a cold join's answer then waits for one
+      // read of the log after the connection, not for the whole load. A
+      // refused handshake undoes both: Socket.IO takes the socket out of its
+      // channels, and a room no socket claims unloads.
+      ctx.rooms.preload(claims.iid, interviewRead);
+      const subscribing = subscribe(socket, claims.role, claims.iid);
+      subscribing.catch(() => {}); // the join reports it, once connected
       // Two independent reads, one round trip's wait; a revoked invite is
       // told so even if the other read failed.
-      const [notRevoked, read] = await Promise.allSettled([assertNotRevoked(ctx, claims), ctx.store.getInterview(claims.iid)]);
+      const [notRevoked, read] = await Promise.allSettled([assertNotRevoked(ctx, claims), interviewRead]);
       if (notRevoked.status === 'rejected') throw notRevoked.reason;
       if (read.status === 'rejected') throw read.reason;
       const interview = read.value;
       if (!interview) throw new DuetError('not_found', 'no such interview');
-      fromHandshake.set(socket, { interview, syncs });
+      fromHandshake.set(socket, { interview, syncs, subscribing });
       socket.data.claims = claims;
       socket.data.actor = actorOf(claims);
       socket.data.interviewId = claims.iid;
@@ -128,7 +146,8 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     socket.on('disconnect', onDisconnect);
     const syncs = handshake?.syncs;
     const syncDocs = syncs ? DOC_NAMES.filter((d) => syncs[d] !== undefined) : [];
-    void join(socket, room, syncDocs);
+    const subscribing = handshake?.subscribing ?? subscribe(socket, socket.data.actor.role, socket.data.interviewId);
+    void join(socket, room, subscribing, syncDocs);
     // After join() has set the socket's inChannels, which an answer waits for.
     for (const doc of syncDocs) answerHandshakeSync(socket, doc, syncs![doc]!);
   });
@@ -159,8 +178,11 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     delete (socket.handshake.auth as { sync?: unknown }).sync;
   }
 
-  /** `syncing`: the documents of the handshake's `auth.sync`, answered apart (told in `session`). */
-  async function join(socket: DuetSocket, room: Promise<Room>, syncing: DocName[]): Promise<void> {
+  /**
+   * `subscribing`: the socket's subscription to the interview's channels;
+   * `syncing`: the documents of the handshake's `auth.sync`, answered apart (told in `session`).
+   */
+  async function join(socket: DuetSocket, room: Promise<Room>, subscribing: Promise<void>, syncing: DocName[]): Promise<void> {
     const { actor, interviewId } = socket.data;
     // Counted in the room as soon as it loads; a join that fails or is left
     // before it completes must give that back (a joined socket's leave does).
@@ -172,17 +194,17 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       room.then((r) => ctx.rooms.release(r), () => {});
     };
     try {
-      const chans = [channelOf.all(interviewId)];
-      if (can.readDoc(actor.role, 'notes')) chans.push(channelOf.panel(interviewId));
       const at = new Date().toISOString();
       // What `session` needs, all at once: the room's documents, the fresh
       // interview, recent chat, and the participants once this one's row is
       // written and its channels joined (a Redis round trip on the sharded adapter).
       // Async, so that even a join that throws at once rejects, and a sync waiting on it fails.
-      const subscribed = (async () => {
-        await socket.join(chans);
+      const subscribed = subscribing.then(() => {
+        // Broadcasts reach a socket once it is connected as well as
+        // subscribed (Socket.IO's adapter skips sockets not connected yet),
+        // so the time is taken no earlier than the connection: now.
         socket.data.subscribedAt = performance.now();
-      })();
+      });
       socket.data.inChannels = subscribed.catch(() => {
         throw new DuetError('unavailable', 'could not join the interview; retry later');
       });

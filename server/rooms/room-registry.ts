@@ -2,7 +2,6 @@
  * The interviews loaded on this node. A room loads on its first socket and
  * unloads a little after its last one leaves (a reconnecting client finds it warm).
  */
-import { DuetError } from '../../shared/errors.js';
 import type { Interview } from '../../shared/protocol.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
@@ -21,28 +20,45 @@ export class RoomRegistry {
 
   /** Loads (or finds) the room and counts one more socket in it; `known` spares a load reading the interview again. */
   async acquire(interviewId: string, known?: Interview): Promise<Room> {
-    let loading = this.rooms.get(interviewId);
-    if (!loading) {
-      loading = (async () => {
-        const interview = known ?? (await this.store.getInterview(interviewId));
-        if (!interview) throw new DuetError('not_found', 'no such interview');
-        return Room.load(this.store, interview, this.applyAfterMs);
-      })();
-      this.rooms.set(interviewId, loading);
-      loading.then(
-        () => this.metrics.rooms.set(this.rooms.size),
-        () => this.rooms.delete(interviewId),
-      );
-    }
-    const room = await loading;
+    const room = await (this.rooms.get(interviewId) ?? this.load(interviewId, known ?? this.store.getInterview(interviewId)));
     clearTimeout(room.unloadTimer);
     room.unloadTimer = undefined;
     room.sockets++;
     return room;
   }
 
+  /**
+   * Starts loading the room, counting no socket, so that a handshake's checks
+   * and the load's reads overlap; `interview` is the handshake's own read of
+   * it. A room no socket acquires (the handshake was refused) unloads like one
+   * its last socket left.
+   */
+  preload(interviewId: string, interview: Promise<Interview | undefined>): void {
+    if (this.rooms.has(interviewId)) return;
+    this.load(interviewId, interview).then(
+      (room) => {
+        if (room.sockets === 0 && !room.unloadTimer) this.unloadLater(room);
+      },
+      () => {}, // the handshake reports the same read's failure
+    );
+  }
+
   release(room: Room): void {
     if (--room.sockets > 0) return;
+    this.unloadLater(room);
+  }
+
+  private load(interviewId: string, interview: Interview | Promise<Interview | undefined>): Promise<Room> {
+    const loading = Room.load(this.store, interviewId, interview, this.applyAfterMs);
+    this.rooms.set(interviewId, loading);
+    loading.then(
+      () => this.metrics.rooms.set(this.rooms.size),
+      () => this.rooms.delete(interviewId),
+    );
+    return loading;
+  }
+
+  private unloadLater(room: Room): void {
     room.unloadTimer = setTimeout(() => {
       if (room.sockets > 0) return;
       this.rooms.delete(room.id);

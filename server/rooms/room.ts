@@ -14,6 +14,7 @@
  */
 import * as Y from 'yjs';
 import { Awareness, removeAwarenessStates } from 'y-protocols/awareness';
+import { DuetError } from '../../shared/errors.js';
 import type { Interview } from '../../shared/protocol.js';
 import { DOC_NAMES, type DocName } from '../../shared/roles.js';
 import { changesSomething } from '../../shared/yjs-transactions.js';
@@ -110,10 +111,19 @@ export class Room {
     this.docs = { main: make(), notes: make() };
   }
 
-  /** `applyAfterMs`: how long after a join a cold load's bytes wait to be applied (applyReadSoon). */
-  static async load(store: Store, interview: Interview, applyAfterMs = DEFAULT_APPLY_AFTER_MS): Promise<Room> {
-    const room = new Room(interview.id, interview, store, applyAfterMs);
-    const snapshots = await Promise.all(DOC_NAMES.map((d) => store.latestSnapshot(interview.id, d)));
+  /**
+   * `interview` may still be being read: the snapshots are read alongside it.
+   * `applyAfterMs`: how long after a join a cold load's bytes wait to be applied (applyReadSoon).
+   */
+  static async load(
+    store: Store,
+    id: string,
+    interview: Interview | Promise<Interview | undefined>,
+    applyAfterMs = DEFAULT_APPLY_AFTER_MS,
+  ): Promise<Room> {
+    const [found, snapshots] = await Promise.all([interview, Promise.all(DOC_NAMES.map((d) => store.latestSnapshot(id, d)))]);
+    if (!found) throw new DuetError('not_found', 'no such interview');
+    const room = new Room(id, found, store, applyAfterMs);
     let from = Infinity;
     DOC_NAMES.forEach((d, i) => {
       const snap = snapshots[i];

@@ -147,7 +147,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     const syncs = handshake?.syncs;
     const syncDocs = syncs ? DOC_NAMES.filter((d) => syncs[d] !== undefined) : [];
     const subscribing = handshake?.subscribing ?? subscribe(socket, socket.data.actor.role, socket.data.interviewId);
-    void join(socket, room, subscribing, syncDocs);
+    void join(socket, room, subscribing, syncDocs, handshake?.interview);
     // After join() has set the socket's inChannels, which an answer waits for.
     for (const doc of syncDocs) answerHandshakeSync(socket, doc, syncs![doc]!);
   });
@@ -180,9 +180,16 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
 
   /**
    * `subscribing`: the socket's subscription to the interview's channels;
-   * `syncing`: the documents of the handshake's `auth.sync`, answered apart (told in `session`).
+   * `syncing`: the documents of the handshake's `auth.sync`, answered apart (told in `session`);
+   * `read`: the interview as the handshake read it, a moment ago.
    */
-  async function join(socket: DuetSocket, room: Promise<Room>, subscribing: Promise<void>, syncing: DocName[]): Promise<void> {
+  async function join(
+    socket: DuetSocket,
+    room: Promise<Room>,
+    subscribing: Promise<void>,
+    syncing: DocName[],
+    read: Interview | undefined,
+  ): Promise<void> {
     const { actor, interviewId } = socket.data;
     // Counted in the room as soon as it loads; a join that fails or is left
     // before it completes must give that back (a joined socket's leave does).
@@ -195,10 +202,9 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     };
     try {
       const at = new Date().toISOString();
-      // What `session` needs, all at once: the room's documents, the fresh
-      // interview, recent chat, and the participants once this one's row is
-      // written and its channels joined (a Redis round trip on the sharded adapter).
-      // Async, so that even a join that throws at once rejects, and a sync waiting on it fails.
+      // What `session` needs, all at once: the room's documents, recent
+      // chat, and the participants once this one's row is written and its
+      // channels joined (a Redis round trip on the sharded adapter).
       const subscribed = subscribing.then(() => {
         // Broadcasts reach a socket once it is connected as well as
         // subscribed (Socket.IO's adapter skips sockets not connected yet),
@@ -212,7 +218,8 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       const inRoom = Promise.all([subscribed, ctx.store.upsertParticipant(interviewId, actor, at)]);
       const [joined, fresh, participants, chat] = await Promise.all([
         room,
-        ctx.store.getInterview(interviewId),
+        // The room's copy may be older than the handshake's read.
+        read ?? ctx.store.getInterview(interviewId),
         inRoom.then(() => listParticipants(ctx, interviewId)),
         ctx.store.recentChat(interviewId, visibleChannels(actor.role), LIMITS.sessionChatMessages),
       ]);

@@ -27,6 +27,14 @@ export interface BenchClient {
   close(): void;
 }
 
+/** The file the bench types into and reads back. */
+export const FILE = 'main.ts';
+
+export function textOf(c: BenchClient): Y.Text | undefined {
+  const t = c.doc.getMap('files').get(FILE);
+  return t instanceof Y.Text ? t : undefined;
+}
+
 export interface ClientSpec {
   url: string;
   room: string;

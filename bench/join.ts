@@ -5,23 +5,25 @@
  * client joining each long document there: connect -> authenticated -> synced (Duet: and `session`)
  * with the whole text. Then, with that client still in for a second, a
  * second fresh client joins the same document on the same node: the common
- * case of someone opening an interview that is already open there. Runs in the orchestrator
- * process, one join at a time.
+ * case of someone opening an interview that is already open there. One join
+ * at a time, each client in a joiner process of its own (bench/joiner.ts),
+ * not in the orchestrator, which holds the seeded histories.
  *
  * The history is either synthetic (8 writers typing at once at their own
  * cursors: a stress case, thousands of interleaved Yjs items) or a real
  * recorded session (--join-trace), each transaction typed by its author.
  */
 import * as Y from 'yjs';
-import { connectDuet, connectHocuspocus, type BenchClient } from './clients.js';
+import { connectDuet, connectHocuspocus, FILE, textOf, type BenchClient } from './clients.js';
 import { createHistogram, recordMs, summarize, type LatencySummary } from './histogram.js';
 import { createRng } from './prng.js';
-import { startCluster, type ClusterOptions } from './systems/cluster.js';
+import { ask, spawnChild, waitFor as waitForMessage } from './processes.js';
+import type { JoinReply, JoinRequest } from './joiner.js';
+import { PROJECT_ROOT, startCluster, type ClusterOptions } from './systems/cluster.js';
 import { signToken } from './tokens.js';
 import { syntheticSource, type Edit, type Trace } from './typing.js';
 import type { SystemName } from './workload.js';
 
-const FILE = 'main.ts';
 const SEED_WRITERS = 8;
 
 export interface JoinOptions {
@@ -48,11 +50,6 @@ export interface JoinResult {
   open?: LatencySummary;
   seedSeconds: number;
   failures: number;
-}
-
-function textOf(c: BenchClient): Y.Text | undefined {
-  const t = c.doc.getMap('files').get(FILE);
-  return t instanceof Y.Text ? t : undefined;
 }
 
 async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
@@ -152,42 +149,44 @@ export async function runJoinScenario(options: JoinOptions): Promise<JoinResult>
     const hist = createHistogram();
     const openHist = createHistogram();
     let failures = 0;
-    // connect -> synced with the whole text; the client is returned open, or closed on failure.
-    const timedJoin = async (room: string, expectedText: string, into: ReturnType<typeof createHistogram>): Promise<BenchClient | undefined> => {
-      const t = await token(room);
-      const started = performance.now();
-      const c = connect(1, room, t);
-      try {
-        await Promise.race([c.synced, new Promise((_, rej) => setTimeout(() => rej(new Error('join timeout')), 30_000))]);
-        await until(() => textOf(c)?.length === expectedText.length, 30_000, 'the whole text');
-        recordMs(into, performance.now() - started);
-        if (textOf(c)!.toString() !== expectedText) failures++;
-        return c;
-      } catch {
-        failures++;
-        c.close();
-        return undefined;
+    const joiner = spawnChild(process.execPath, ['--import', 'tsx', 'bench/joiner.ts'], { cwd: PROJECT_ROOT, label: 'joiner' });
+    try {
+      await waitForMessage(joiner, 'ready', 30_000);
+      let nextId = 0;
+      // connect -> synced with the whole text, in the joiner; its id if the client stays open there.
+      const timedJoin = async (node: number, room: string, expectedText: string, into?: ReturnType<typeof createHistogram>) => {
+        const id = nextId++;
+        const request: JoinRequest = { type: 'join', id, system, url: cluster.urls[node]!, room, token: await token(room), expected: expectedText };
+        const reply = await ask<JoinReply>(joiner, request, 35_000);
+        if (into && (reply.ms === undefined || reply.differs)) failures++;
+        if (reply.ms !== undefined && into) recordMs(into, reply.ms);
+        return reply.ms === undefined ? undefined : id;
+      };
+      const close = (id: number | undefined) => (id === undefined ? undefined : ask(joiner, { type: 'close', id }));
+      // The joiner's own JIT, warmed on each long document on node 0 (untimed),
+      // as the orchestrator's was by seeding them.
+      for (let i = 0; i < rooms.length; i++) await close(await timedJoin(0, rooms[i]!, expected[i]!));
+      const warmRoom = await newRoom(999);
+      for (let round = 0; round < options.rounds; round++) {
+        await cluster.restart(1);
+        // JIT and connection pools warm on a small document, as on a node that has been up a while.
+        for (let w = 0; w < 3; w++) {
+          const c = connect(1, warmRoom, await token(warmRoom));
+          await c.synced;
+          c.close();
+        }
+        for (let i = 0; i < rooms.length; i++) {
+          const first = await timedJoin(1, rooms[i]!, expected[i]!, hist);
+          if (first === undefined) continue;
+          // Open for a while, as an interview someone joins late: the node has
+          // finished the cold load's own work (Duet applies its copy after answering).
+          await new Promise((r) => setTimeout(r, 1000));
+          await close(await timedJoin(1, rooms[i]!, expected[i]!, openHist));
+          await close(first);
+        }
       }
-    };
-    const warmRoom = await newRoom(999);
-    for (let round = 0; round < options.rounds; round++) {
-      await cluster.restart(1);
-      // JIT and connection pools warm on a small document, as on a node that has been up a while.
-      for (let w = 0; w < 3; w++) {
-        const c = connect(1, warmRoom, await token(warmRoom));
-        await c.synced;
-        c.close();
-      }
-      for (let i = 0; i < rooms.length; i++) {
-        const first = await timedJoin(rooms[i]!, expected[i]!, hist);
-        if (!first) continue;
-        // Open for a while, as an interview someone joins late: the node has
-        // finished the cold load's own work (Duet applies its copy after answering).
-        await new Promise((r) => setTimeout(r, 1000));
-        const second = await timedJoin(rooms[i]!, expected[i]!, openHist);
-        second?.close();
-        first.close();
-      }
+    } finally {
+      await joiner.stop();
     }
     const history = traced ? `${traced.trace.name}, ${writerCount} writer${writerCount > 1 ? 's' : ''}` : `synthetic, ${SEED_WRITERS} writers at once`;
     const updates = traced ? traced.trace.txns.length : options.updates;

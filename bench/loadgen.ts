@@ -13,14 +13,12 @@
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import * as Y from 'yjs';
-import { connectDuet, connectHocuspocus, type BenchClient } from './clients.js';
+import { connectDuet, connectHocuspocus, FILE, textOf, type BenchClient } from './clients.js';
 import { createHistogram, encode, recordMs, summarize, type Histogram } from './histogram.js';
 import { createRng, randInt, type Rng } from './prng.js';
 import { signToken } from './tokens.js';
 import { loadTrace, syntheticSource, traceSource, type EditSource, type Trace } from './typing.js';
 import type { WorkloadConfig, WorkloadResult } from './workload.js';
-
-const FILE = 'main.ts';
 
 interface Receiver {
   client: BenchClient;
@@ -53,11 +51,6 @@ let inWindow = false;
 let windowStart = Infinity;
 let windowEnd = Infinity;
 const delivered = { doc: 0, awareness: 0, chat: 0 };
-
-function textOf(client: BenchClient): Y.Text | undefined {
-  const t = client.doc.getMap('files').get(FILE);
-  return t instanceof Y.Text ? t : undefined;
-}
 
 async function createRooms(rng: Rng): Promise<string[]> {
   if (cfg.system === 'hocuspocus') {

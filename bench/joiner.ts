@@ -1,0 +1,85 @@
+/**
+ * The client side of the join scenario, in a process of its own, as a
+ * joiner is a browser tab of its own: timed in the orchestrator, a join
+ * shared the process (and its garbage collector) with everything the
+ * orchestrator holds and did, the seeded histories included. A scheduler
+ * trace of those runs (perf sched) found the slowest joins were the
+ * orchestrator's own GC threads taking both cores while its client
+ * integrated the document.
+ *
+ * Requests over IPC, one at a time: `join` (connect, time until the client
+ * has synced, its `session` for Duet, and the whole text; answer the time
+ * and whether the text is the expected one; keep the client open), `close`.
+ */
+import { connectDuet, connectHocuspocus, textOf, type BenchClient } from './clients.js';
+import type { SystemName } from './workload.js';
+
+// A type, not an interface: IPC messages are plain records.
+export type JoinRequest = {
+  type: 'join';
+  id: number;
+  system: SystemName;
+  url: string;
+  room: string;
+  token: string;
+  /** The text the client must end up with. */
+  expected: string;
+};
+
+export interface JoinReply {
+  type: 'join';
+  id: number;
+  /** Connect -> synced with the whole text, ms; undefined if it failed. */
+  ms?: number;
+  /** The whole text arrived but differs from `expected`. */
+  differs?: boolean;
+  error?: string;
+}
+
+function whenText(c: BenchClient, length: number): Promise<void> {
+  // Every transaction, not a poll: a poll's interval would be timed too.
+  if (textOf(c)?.length === length) return Promise.resolve();
+  return new Promise((resolve) => {
+    const check = () => {
+      if (textOf(c)?.length !== length) return;
+      c.doc.off('afterTransaction', check);
+      resolve();
+    };
+    c.doc.on('afterTransaction', check);
+  });
+}
+
+async function join(req: JoinRequest, open: Map<number, BenchClient>): Promise<JoinReply> {
+  const started = performance.now();
+  const spec = { url: req.url, room: req.room, token: req.token };
+  const c = req.system === 'duet' ? connectDuet(spec) : connectHocuspocus(spec);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('join timeout')), 30_000);
+    });
+    await Promise.race([Promise.all([c.synced, whenText(c, req.expected.length)]), timeout]);
+    const ms = performance.now() - started;
+    open.set(req.id, c);
+    return { type: 'join', id: req.id, ms, differs: textOf(c)!.toString() !== req.expected };
+  } catch (err) {
+    c.close();
+    return { type: 'join', id: req.id, error: String(err) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const send = process.send?.bind(process);
+if (!send) throw new Error('bench/joiner.ts runs as a child of the bench, with an IPC channel');
+const open = new Map<number, BenchClient>();
+process.on('message', (m: JoinRequest | { type: 'close'; id: number }) => {
+  if (m.type === 'close') {
+    open.get(m.id)?.close();
+    open.delete(m.id);
+    send({ type: 'close', id: m.id });
+    return;
+  }
+  void join(m, open).then((reply) => send(reply));
+});
+send({ type: 'ready' });

@@ -157,7 +157,15 @@ export async function runJoinScenario(options: JoinOptions): Promise<JoinResult>
       const timedJoin = async (node: number, room: string, expectedText: string, into?: ReturnType<typeof createHistogram>) => {
         const id = nextId++;
         const request: JoinRequest = { type: 'join', id, system, url: cluster.urls[node]!, room, token: await token(room), expected: expectedText };
-        const reply = await ask<JoinReply>(joiner, request, 35_000);
+        let reply: JoinReply;
+        try {
+          reply = await ask<JoinReply>(joiner, request, 35_000);
+        } catch (err) {
+          // A join that hung counts as failed; a joiner that died ends the scenario.
+          if (joiner.proc.exitCode !== null || joiner.proc.signalCode !== null) throw err;
+          reply = { type: 'join', id, error: String(err) };
+        }
+        if (reply.id !== id) throw new Error(`the joiner answered join ${reply.id} for join ${id}`);
         if (into && (reply.ms === undefined || reply.differs)) failures++;
         if (reply.ms !== undefined && into) recordMs(into, reply.ms);
         return reply.ms === undefined ? undefined : id;

@@ -52,9 +52,10 @@ function whenText(c: BenchClient, length: number): Promise<void> {
 async function join(req: JoinRequest, open: Map<number, BenchClient>): Promise<JoinReply> {
   const started = performance.now();
   const spec = { url: req.url, room: req.room, token: req.token };
-  const c = req.system === 'duet' ? connectDuet(spec) : connectHocuspocus(spec);
+  let c: BenchClient | undefined;
   let timer: NodeJS.Timeout | undefined;
   try {
+    c = req.system === 'duet' ? connectDuet(spec) : connectHocuspocus(spec);
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('join timeout')), 30_000);
     });
@@ -63,7 +64,7 @@ async function join(req: JoinRequest, open: Map<number, BenchClient>): Promise<J
     open.set(req.id, c);
     return { type: 'join', id: req.id, ms, differs: textOf(c)!.toString() !== req.expected };
   } catch (err) {
-    c.close();
+    c?.close();
     return { type: 'join', id: req.id, error: String(err) };
   } finally {
     clearTimeout(timer);

@@ -14,7 +14,7 @@ import type { Room } from '../server/rooms/room.js';
 import { openStore } from '../server/store/open-store.js';
 import type { Store } from '../server/store/store.js';
 import { DuetProvider } from '../shared/provider.js';
-import { api, connectClient, connectSocket, createInterview, mainFile, refusal, startNode, tempDir, waitFor, type TestNode } from './helpers.js';
+import { api, connectClient, connectSocket, createInterview, mainFile, nextEvent, refusal, startNode, tempDir, waitFor, type TestNode } from './helpers.js';
 import { startCluster } from './fixtures/multi-node.js';
 import { PG_URL, REDIS_URL } from './fixtures/services.js';
 
@@ -35,7 +35,8 @@ async function nodeWithHeldInviteChecks(prefix: string, schema: string, redisAda
       };
     },
   }) as Store;
-  const node = await startNode(config, { store });
+  // Rooms stay loaded while the test holds a handshake (test nodes unload them after 200 ms).
+  const node = await startNode(config, { store, roomUnloadMs: 10_000 });
   return { node, held };
 }
 
@@ -75,10 +76,32 @@ describe.each(['sharded', 'classic'] as const)('a handshake on a cold room, %s R
     await room.catchUp();
     mainFile(writer).insert(mainFile(writer).length, 'during');
     await waitFor(() => writer.provider.pending === 0);
+    // The joiner will be answered from this very room, loaded during its handshake.
+    expect(await b.server.ctx.rooms.peek(id)).toBe(room);
     release();
 
     await joiner.whenSynced('main');
     expect(joiner.doc('main').getMap('files').get('main.ts')?.toString()).toBe('before during');
+  });
+
+  it('an interview ended while the handshake waits is ended in the joiner\'s session and stays ended in the room', async () => {
+    const { nodes, prefix, schema } = await startCluster(1, { redisAdapter });
+    const { node: b, held } = await nodeWithHeldInviteChecks(prefix, schema, redisAdapter);
+    const iv = await createInterview(nodes[0]!);
+    const id = iv.interview.id;
+    const invite = await api(b.url, `/api/interviews/${id}/invites`, { token: iv.token, body: { role: 'interviewer', name: 'Ada' } });
+    let release!: () => void;
+    held.set(invite.body.id, new Promise((r) => (release = r)));
+    const socket = connectSocket(b.url, invite.body.token);
+    const session = nextEvent<{ interview: { status: string } }>(socket, 'session');
+    const room = await loadedRoom(b, id);
+    await waitFor(() => subscribers(b, id) === 1);
+    expect((await api(b.url, `/api/interviews/${id}/end`, { token: iv.token, method: 'POST' })).status).toBe(200);
+    await waitFor(() => room.interview.status === 'ended');
+    release();
+
+    expect((await session).interview.status).toBe('ended');
+    expect(room.interview.status).toBe('ended');
   });
 
   it('a refused handshake leaves no room loaded and no channel subscribed', async () => {

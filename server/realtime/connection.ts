@@ -147,7 +147,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     const syncs = handshake?.syncs;
     const syncDocs = syncs ? DOC_NAMES.filter((d) => syncs[d] !== undefined) : [];
     const subscribing = handshake?.subscribing ?? subscribe(socket, socket.data.actor.role, socket.data.interviewId);
-    void join(socket, room, subscribing, syncDocs, handshake?.interview);
+    void join(socket, room, subscribing, syncDocs);
     // After join() has set the socket's inChannels, which an answer waits for.
     for (const doc of syncDocs) answerHandshakeSync(socket, doc, syncs![doc]!);
   });
@@ -180,16 +180,9 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
 
   /**
    * `subscribing`: the socket's subscription to the interview's channels;
-   * `syncing`: the documents of the handshake's `auth.sync`, answered apart (told in `session`);
-   * `read`: the interview as the handshake read it, a moment ago.
+   * `syncing`: the documents of the handshake's `auth.sync`, answered apart (told in `session`).
    */
-  async function join(
-    socket: DuetSocket,
-    room: Promise<Room>,
-    subscribing: Promise<void>,
-    syncing: DocName[],
-    read: Interview | undefined,
-  ): Promise<void> {
+  async function join(socket: DuetSocket, room: Promise<Room>, subscribing: Promise<void>, syncing: DocName[]): Promise<void> {
     const { actor, interviewId } = socket.data;
     // Counted in the room as soon as it loads; a join that fails or is left
     // before it completes must give that back (a joined socket's leave does).
@@ -218,8 +211,9 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       const inRoom = Promise.all([subscribed, ctx.store.upsertParticipant(interviewId, actor, at)]);
       const [joined, fresh, participants, chat] = await Promise.all([
         room,
-        // The room's copy may be older than the handshake's read.
-        read ?? ctx.store.getInterview(interviewId),
+        // Read again, not the handshake's read: a change made while the
+        // handshake waited was broadcast before this socket was connected.
+        ctx.store.getInterview(interviewId),
         inRoom.then(() => listParticipants(ctx, interviewId)),
         ctx.store.recentChat(interviewId, visibleChannels(actor.role), LIMITS.sessionChatMessages),
       ]);

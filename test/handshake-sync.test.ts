@@ -9,22 +9,13 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
-import { io as ioc } from 'socket.io-client';
 import * as Y from 'yjs';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { HandshakeSyncAnswer, SessionInfo } from '../shared/protocol.js';
-import { DuetProvider, toBase64, toBytes, type DuetClientSocket } from '../shared/provider.js';
+import { DuetProvider, toBase64, toBytes } from '../shared/provider.js';
 import { connectClient, connectSocket, createInterview, mainFile, nextEvent, refusal, startNode, waitFor } from './helpers.js';
 
 const EMPTY_VECTOR = toBase64(Y.encodeStateVector(new Y.Doc()));
-
-function rawSocket(url: string, auth: Record<string, unknown>): DuetClientSocket {
-  const socket: DuetClientSocket = ioc(url, { auth, transports: ['websocket'], forceNew: true, reconnection: false });
-  onTestFinished(() => {
-    socket.disconnect();
-  });
-  return socket;
-}
 
 describe('sync in the handshake', () => {
   it('answers each document asked in auth.sync with a doc:sync event, and refuses what the role may not read', async () => {
@@ -34,7 +25,7 @@ describe('sync in the handshake', () => {
     mainFile(cy).insert(0, 'typed before');
     await waitFor(() => cy.provider.pending === 0);
 
-    const ada = rawSocket(node.url, { token: await iv.invite('interviewer', 'Ada'), sync: { main: EMPTY_VECTOR, notes: EMPTY_VECTOR } });
+    const ada = connectSocket(node.url, await iv.invite('interviewer', 'Ada'), { reconnection: false, auth: { sync: { main: EMPTY_VECTOR, notes: EMPTY_VECTOR } } });
     const doc = new Y.Doc();
     ada.on('doc:update', ({ doc: name, update }) => name === 'main' && Y.applyUpdate(doc, toBytes(update)));
     const answers: HandshakeSyncAnswer[] = [];
@@ -50,7 +41,7 @@ describe('sync in the handshake', () => {
     expect(answers.find((a) => a.doc === 'notes')).not.toHaveProperty('error');
 
     // A candidate never gets notes: asked in the handshake, refused like a doc:sync.
-    const cy2 = rawSocket(node.url, { token: await iv.invite('candidate', 'Cy2'), sync: { notes: EMPTY_VECTOR } });
+    const cy2 = connectSocket(node.url, await iv.invite('candidate', 'Cy2'), { reconnection: false, auth: { sync: { notes: EMPTY_VECTOR } } });
     const refused = await nextEvent<HandshakeSyncAnswer>(cy2, 'doc:sync');
     expect(refused).toMatchObject({ doc: 'notes', error: { code: 'forbidden' } });
   });
@@ -69,7 +60,7 @@ describe('sync in the handshake', () => {
     ];
     for (const [sync, code] of cases) expect((await refusal(node.url, token, { sync })).code).toBe(code);
     // A state vector that decodes as base64 but not as Yjs: the answer says so, as doc:sync's would.
-    const odd = rawSocket(node.url, { token, sync: { main: toBase64(new Uint8Array([5, 1])) } });
+    const odd = connectSocket(node.url, token, { reconnection: false, auth: { sync: { main: toBase64(new Uint8Array([5, 1])) } } });
     const [answer] = await Promise.all([nextEvent<HandshakeSyncAnswer>(odd, 'doc:sync'), nextEvent(odd, 'session')]);
     expect(answer).toMatchObject({ doc: 'main', error: { code: 'invalid_payload' } });
     // Nobody was let in by the refused handshakes: one join, the odd socket's.

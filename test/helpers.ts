@@ -117,10 +117,14 @@ export async function createInterview(node: TestNode, title = 'Backend interview
   };
 }
 
-/** A raw socket; disconnected when the test ends. */
-export function connectSocket(url: string, token: string, opts: { autoConnect?: boolean; reconnection?: boolean } = {}): DuetClientSocket {
+/** A raw socket; disconnected when the test ends. `auth`: more of the handshake's auth than the token. */
+export function connectSocket(
+  url: string,
+  token: string,
+  { auth, ...opts }: { autoConnect?: boolean; reconnection?: boolean; auth?: Record<string, unknown> } = {},
+): DuetClientSocket {
   const socket: DuetClientSocket = ioc(url, {
-    auth: { token },
+    auth: { ...auth, token },
     transports: ['websocket'],
     forceNew: true,
     reconnectionDelay: 50,

@@ -112,6 +112,12 @@ describe.each(['sharded', 'classic'] as const)('a handshake on a cold room, %s R
     const made = await api(node.url, `/api/interviews/${id}/invites`, { token: iv.token, body: { role: 'candidate', name: 'Cy' } });
     await api(node.url, `/api/interviews/${id}/invites/${made.body.id}`, { token: iv.token, method: 'DELETE' });
 
+    // A token this node did not sign loads nothing: the load starts only once the token verifies.
+    const forged = made.body.token.slice(0, -4) + (made.body.token.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+    expect((await refusal(node.url, forged)).code).toBe('invalid_token');
+    expect(node.server.ctx.rooms.size).toBe(0);
+    expect(subscribers(node, id)).toBe(0);
+
     expect((await refusal(node.url, made.body.token)).code).toBe('invite_revoked');
     // The room loaded during the check, and unloads like one everyone left.
     await waitFor(() => node.server.ctx.rooms.size === 0);

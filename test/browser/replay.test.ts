@@ -288,8 +288,12 @@ describe.skipIf(!hasChromium)('replay page', () => {
     await page.locator('.replay-timeline').click({ position: { x: 5, y: 5 } });
     await page.evaluate(() => ((globalThis as any).document.activeElement as { blur?: () => void } | null)?.blur?.());
     await page.keyboard.press('Home');
-    await until(async () => (await shown(page)).t === 0);
-    const first = (await shown(page)).index;
+    // t changes at the key, the shown index at the next animation frame: wait for both.
+    const first = timeline.indexAtTime(0);
+    await until(async () => {
+      const s = await shown(page);
+      return s.t === 0 && s.index === first;
+    });
     await page.keyboard.press('.');
     await until(async () => (await shown(page)).index > first);
     await page.keyboard.press('ArrowRight');

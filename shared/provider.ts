@@ -16,6 +16,7 @@ import * as Y from 'yjs';
 import { isErrorBody, type WireError } from './errors.js';
 import type { Ack, ClientToServerEvents, DocSyncReply, ServerToClientEvents, SessionInfo } from './protocol.js';
 import { can, type DocName } from './roles.js';
+import { applyUpdateCut } from './yjs-overlap.js';
 import { changesSomething } from './yjs-transactions.js';
 
 export type DuetClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -224,7 +225,7 @@ export class DuetProvider extends ObservableV2<Events> {
     doc.off('update', onLocalEdit);
     doc.on('afterTransaction', onTransaction);
     try {
-      Y.applyUpdate(doc, update, REMOTE);
+      applyUpdateCut(doc, update, REMOTE);
     } finally {
       doc.off('afterTransaction', onTransaction);
       doc.on('update', onLocalEdit);

@@ -160,6 +160,37 @@ describe('fuzzing Yjs and awareness payloads', () => {
     await checkAfterFuzzWithHashes(node, iv, bystander, before, fuzzSubs, accepted);
   }, FUZZ_TIMEOUT);
 
+  it('an update over part of a struct the node has, a GC: logged as the rest, and the log still loads (found by fuzzing)', async () => {
+    const { node, iv, bystander } = await fuzzTarget();
+    const cand = await fuzzer(node, iv, 'candidate', 'Fuzz candidate');
+    const before = await readRecord(node, iv);
+    // A two-character insert, and a GC struct over its first clock (an update may carry GC structs).
+    const scratch = new Y.Doc();
+    Y.applyUpdate(scratch, Y.encodeStateAsUpdate(cand.doc));
+    const known = Y.encodeStateVector(scratch);
+    const files = scratch.getMap<Y.Text>('files');
+    files.get([...files.keys()].sort()[0]!)!.insert(0, '##');
+    const insert = Y.encodeStateAsUpdate(scratch, known);
+    const e = encoding.createEncoder();
+    for (const n of [1, 1, scratch.clientID, 0]) encoding.writeVarUint(e, n); // one client, one struct, its id, clock 0
+    encoding.writeUint8(e, 0); // a GC
+    encoding.writeVarUint(e, 1); // of length 1
+    encoding.writeVarUint(e, 0); // no deletions
+    const gc = encoding.toUint8Array(e);
+    const accepted: AcceptedUpdate[] = [];
+    for (const update of [gc, insert]) {
+      expect(await cand.socket.emitWithAck('doc:update', { doc: 'main', update })).toEqual({ ok: true });
+      accepted.push({ doc: 'main', update });
+    }
+    // Logged as the rest (the insert's second character, its origin the GC), not as sent.
+    const logged = (await readRecord(node, iv)).events.filter((ev) => ev.type === 'doc' && ev.actor.sub === cand.sub);
+    expect(logged).toHaveLength(2);
+    expect(String(logged[0]!.data.update)).toBe(Buffer.from(gc).toString('base64'));
+    const rest = Y.decodeUpdate(Buffer.from(String(logged[1]!.data.update), 'base64')).structs;
+    expect(rest.map((st) => [st.id.client, st.id.clock, st.length])).toEqual([[scratch.clientID, 1, 1]]);
+    await checkAfterFuzzWithHashes(node, iv, bystander, before, new Set([cand.sub]), accepted);
+  }, FUZZ_TIMEOUT);
+
   it('random and corrupted awareness updates: codes, and a refused one leaves no cursor behind', async () => {
     const { node, iv, bystander } = await fuzzTarget();
     const cand = await fuzzer(node, iv, 'candidate', 'Fuzz candidate');

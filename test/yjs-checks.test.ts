@@ -7,6 +7,7 @@ import * as encoding from 'lib0/encoding';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { inspectUpdate } from '../server/rooms/yjs-checks.js';
+import { applyUpdateCut, cutToMissing } from '../shared/yjs-overlap.js';
 
 /** One update carrying a single one-character insert by client 999, with the given origins. */
 function insertBetween(origin: Y.ID, rightOrigin: Y.ID): Uint8Array {
@@ -55,5 +56,75 @@ describe('yjs checks: origin order', () => {
     for (const [left, right] of [[c, a], [b, x], [c, x]] as const) {
       expect(() => inspectUpdate('main', insertBetween(left, right), doc)).toThrow(/right origin is not to the right/);
     }
+  });
+});
+
+describe('yjs checks: a struct the node has part of', () => {
+  /** Client 999's first struct as a GC (an update may carry one), and its two-character insert over the same clocks. */
+  function overlapping(doc: Y.Doc, b: Y.ID, c: Y.ID): { gc: Uint8Array; insert: Uint8Array } {
+    const enc = new Y.UpdateEncoderV1();
+    encoding.writeVarUint(enc.restEncoder, 1);
+    encoding.writeVarUint(enc.restEncoder, 1);
+    enc.writeClient(999);
+    encoding.writeVarUint(enc.restEncoder, 0);
+    new Y.GC(Y.createID(999, 0), 1).write(enc, 0);
+    encoding.writeVarUint(enc.restEncoder, 0);
+    const item = new Y.Item(Y.createID(999, 0), null, b, null, c, null, null, new Y.ContentString('##'));
+    const ins = new Y.UpdateEncoderV1();
+    encoding.writeVarUint(ins.restEncoder, 1);
+    encoding.writeVarUint(ins.restEncoder, 1);
+    ins.writeClient(999);
+    encoding.writeVarUint(ins.restEncoder, 0);
+    item.write(ins, 0);
+    encoding.writeVarUint(ins.restEncoder, 0);
+    expect(inspectUpdate('main', ins.toUint8Array(), doc).overlaps).toBe(false);
+    return { gc: enc.toUint8Array(), insert: ins.toUint8Array() };
+  }
+
+  it('is cut to what the node lacks: Yjs crashes on the whole when the struct before is a GC, and takes the rest', () => {
+    const { doc, b, c } = document();
+    const { gc, insert } = overlapping(doc, b, c);
+    Y.applyUpdate(doc, gc);
+    const info = inspectUpdate('main', insert, doc);
+    expect(info).toMatchObject({ missing: false, adds: true, overlaps: true });
+    // The hazard itself, on a copy: Yjs integrates the rest against the GC and throws.
+    const copy = new Y.Doc();
+    Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc));
+    expect(() => Y.applyUpdate(copy, insert)).toThrow();
+    const rest = cutToMissing(insert, doc);
+    expect(inspectUpdate('main', rest, doc)).toMatchObject({ missing: false, adds: true, overlaps: false });
+    Y.applyUpdate(doc, rest);
+    expect(Y.getState(doc.store, 999)).toBe(2);
+    // The rest's origin is the GC: Yjs drops it as content with no place, on every replica alike.
+    expect((doc.getMap('files').get('main.ts') as Y.Text).toString()).toBe('aXYbc');
+  });
+
+  it('an honest overlap (an edit committed while the sync carrying it again was on the way) lands as the client has it', () => {
+    const { doc } = document();
+    const client = new Y.Doc();
+    client.clientID = 999;
+    Y.applyUpdate(client, Y.encodeStateAsUpdate(doc));
+    const before = Y.encodeStateVector(client);
+    const text = client.getMap('files').get('main.ts') as Y.Text;
+    text.insert(2, '#');
+    const first = Y.encodeStateAsUpdate(client, before);
+    text.insert(3, '#'); // merged with the first into one struct on the client
+    const sync = Y.encodeStateAsUpdate(client, before);
+    Y.applyUpdate(doc, first);
+    expect(inspectUpdate('main', sync, doc)).toMatchObject({ missing: false, adds: true, overlaps: true });
+    Y.applyUpdate(doc, cutToMissing(sync, doc));
+    expect((doc.getMap('files').get('main.ts') as Y.Text).toString()).toBe(text.toString());
+  });
+
+  it('applied anywhere through applyUpdateCut: no throw, and replicas that apply the same updates agree', () => {
+    const replicas = [document(), document()];
+    const { gc, insert } = overlapping(replicas[0]!.doc, replicas[0]!.b, replicas[0]!.c);
+    for (const { doc } of replicas) {
+      applyUpdateCut(doc, gc);
+      expect(() => applyUpdateCut(doc, insert)).not.toThrow();
+    }
+    const [one, two] = replicas.map(({ doc }) => Buffer.from(Y.encodeStateAsUpdate(doc)));
+    expect(one!.equals(two!)).toBe(true);
+    expect(Y.getState(replicas[0]!.doc.store, 999)).toBe(2);
   });
 });

@@ -1,6 +1,5 @@
 /** The REST API under /api (see docs/protocol.md). */
 import express, { Router } from 'express';
-import * as Y from 'yjs';
 import { DuetError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
 import type { LoggedEvent } from '../../shared/protocol.js';
@@ -11,7 +10,7 @@ import { channelOf, type ServerContext } from '../context.js';
 import { actorOf, createInterview, endInterview, loadInterview } from '../interviews.js';
 import { parseOrThrow } from '../realtime/handle.js';
 import type { Invite, StoredEvent } from '../store/store.js';
-import { filesOf } from '../rooms/yjs-checks.js';
+import { finalFiles } from '../replay/final-docs.js';
 import { authenticate, claimsOf } from './authenticate.js';
 import { registerExportRoutes } from './export.js';
 
@@ -130,16 +129,7 @@ export function apiRouter(ctx: ServerContext): Router {
     if (!can.readRecord(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot read the document`);
     const interview = await loadInterview(ctx, claims, req.params.id);
     // Built from the log (snapshot + tail), so it is exactly what is durable.
-    const ydoc = new Y.Doc();
-    try {
-      const snapshot = await ctx.store.latestSnapshot(interview.id, 'main');
-      if (snapshot) Y.applyUpdate(ydoc, snapshot.state);
-      const events = await ctx.store.readEvents(interview.id, { after: snapshot?.seq ?? 0, type: 'doc', doc: 'main' });
-      for (const e of events) if (e.bin) Y.applyUpdate(ydoc, e.bin);
-      res.json({ files: filesOf(ydoc) });
-    } finally {
-      ydoc.destroy();
-    }
+    res.json({ files: await finalFiles(ctx.store, interview.id) });
   });
 
   api.get('/interviews/:id/events', async (req, res) => {

@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import type { Response, Router } from 'express';
 import * as Y from 'yjs';
 import { DuetError } from '../../shared/errors.js';
+import { applyUpdateCut } from '../../shared/yjs-overlap.js';
 import { can } from '../../shared/roles.js';
 import type { ServerContext } from '../context.js';
 import { loadInterview } from '../interviews.js';
@@ -60,7 +61,7 @@ export function registerExportRoutes(api: Router, ctx: ServerContext): void {
       while (page.length > 0 && !res.destroyed) {
         let chunk = '';
         for (const e of page) {
-          if (e.type === 'doc' && e.bin) Y.applyUpdate(e.doc === 'notes' ? notes : main, e.bin);
+          if (e.type === 'doc' && e.bin) applyUpdateCut(e.doc === 'notes' ? notes : main, e.bin);
           chunk += (first ? '\n' : ',\n') + JSON.stringify(toLoggedEvent(e));
           first = false;
         }

@@ -5,6 +5,7 @@ import { LIMITS } from '../../shared/limits.js';
 import { can, DOC_NAMES, type DocName } from '../../shared/roles.js';
 import type { DocSyncReply } from '../../shared/protocol.js';
 import { docSyncSchema, docUpdateSchema } from '../../shared/schemas.js';
+import { cutToMissing } from '../../shared/yjs-overlap.js';
 import { channelOf, type ServerContext } from '../context.js';
 import { docChars, inspectUpdate } from '../rooms/yjs-checks.js';
 import { handler, type Handlers } from './handle.js';
@@ -27,13 +28,18 @@ export function documentHandlers(ctx: ServerContext): Handlers {
     const room = await socket.data.room;
     if (room.interview.status === 'ended') throw new DuetError('interview_ended', 'the interview has ended');
     const ydoc = room.doc(doc);
-    let { insertedChars, missing, adds } = inspectUpdate(doc, update, ydoc);
+    let { insertedChars, missing, adds, overlaps } = inspectUpdate(doc, update, ydoc);
     if (missing) {
       // It may depend on edits another node committed: read the log, then look again.
       await room.catchUp();
-      ({ insertedChars, missing, adds } = inspectUpdate(doc, update, room.doc(doc)));
+      ({ insertedChars, missing, adds, overlaps } = inspectUpdate(doc, update, room.doc(doc)));
       // Retryable: an honest client resyncs and sends the difference from the node's state.
       if (missing) throw new DuetError('unavailable', 'update depends on edits this node does not have; sync and send again');
+    }
+    if (overlaps) {
+      // Part of a struct the node has: logged and broadcast as what it lacks.
+      update = cutToMissing(update, room.doc(doc));
+      ({ insertedChars, missing, adds } = inspectUpdate(doc, update, room.doc(doc)));
     }
     // Everything in it is in the room's document, so already in the log (the
     // document holds committed events only): acknowledged, not logged again.

@@ -1,6 +1,7 @@
 /** An interview's documents as the durable log holds them: latest snapshot plus the tail. */
 import * as Y from 'yjs';
 import type { DocName } from '../../shared/roles.js';
+import { applyUpdateCut } from '../../shared/yjs-overlap.js';
 import { filesOf } from '../rooms/yjs-checks.js';
 import type { Store } from '../store/store.js';
 
@@ -11,7 +12,7 @@ async function loadDoc(store: Store, interviewId: string, doc: DocName): Promise
   let after = snapshot?.seq ?? 0;
   for (;;) {
     const events = await store.readEvents(interviewId, { after, type: 'doc', doc, limit: 5000 });
-    for (const e of events) if (e.bin) Y.applyUpdate(ydoc, e.bin);
+    for (const e of events) if (e.bin) applyUpdateCut(ydoc, e.bin);
     if (events.length < 5000) return ydoc;
     after = events[events.length - 1]!.seq;
   }

@@ -17,6 +17,7 @@ import { Awareness, removeAwarenessStates } from 'y-protocols/awareness';
 import { DuetError } from '../../shared/errors.js';
 import type { Interview } from '../../shared/protocol.js';
 import { DOC_NAMES, type DocName } from '../../shared/roles.js';
+import { applyUpdateCut } from '../../shared/yjs-overlap.js';
 import { changesSomething } from '../../shared/yjs-transactions.js';
 import type { Snapshot, Store, StoredEvent } from '../store/store.js';
 
@@ -220,7 +221,7 @@ export class Room {
       try {
         ydoc.transact(() => {
           if (snapshot) Y.applyUpdate(ydoc, snapshot.state, 'log');
-          for (const u of tail) Y.applyUpdate(ydoc, u, 'log');
+          for (const u of tail) applyUpdateCut(ydoc, u, 'log');
         }, 'log');
       } catch (err) {
         this.applyFailed = true;
@@ -310,7 +311,7 @@ export class Room {
       const state = this.docs[event.doc];
       if (!fromLog || event.seq > state.snapshotSeq) {
         if (this.unapplied) this.unapplied[event.doc].tail.push(event.bin);
-        else Y.applyUpdate(state.ydoc, event.bin, 'log');
+        else applyUpdateCut(state.ydoc, event.bin, 'log');
         state.sinceSnapshot++;
       }
     }

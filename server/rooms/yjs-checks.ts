@@ -28,6 +28,12 @@ export interface UpdateInfo {
    * log with events that change nothing. Meaningful only when not `missing`.
    */
   adds: boolean;
+  /**
+   * A struct starts below `current`'s state for its client and ends past it
+   * (shared/yjs-overlap.ts says why that matters): logged cut to what the
+   * node lacks, so clients of any make get an update they can apply.
+   */
+  overlaps: boolean;
 }
 
 export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc): UpdateInfo {
@@ -58,6 +64,7 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc)
   };
   let missing = false;
   let adds = !current;
+  let overlaps = false;
   if (current) {
     for (const [client, r] of ranges) {
       const state = Y.getState(current.store, client);
@@ -70,6 +77,10 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc)
     if (!adds && !missing) adds = deletesSomething(decoded.ds.clients, current);
   }
   for (const struct of decoded.structs) {
+    if (current) {
+      const state = Y.getState(current.store, struct.id.client);
+      if (struct.id.clock < state && state < struct.id.clock + struct.length) overlaps = true;
+    }
     if (!(struct instanceof Y.Item)) continue;
     checkReferences(struct, decoded.structs, current);
     if (current && !missing) {
@@ -85,7 +96,7 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc)
     }
     if (struct.content.isCountable()) insertedChars += struct.length;
   }
-  return { insertedChars, missing, adds };
+  return { insertedChars, missing, adds, overlaps };
 }
 
 /** Whether a delete set (of items `current` has) covers an item `current` has not deleted yet. */

@@ -8,6 +8,7 @@
 import * as Y from 'yjs';
 import type { LoggedEvent } from '../protocol.js';
 import type { DocName } from '../roles.js';
+import { applyUpdateCut } from '../yjs-overlap.js';
 
 export interface CursorMark {
   sub: string;
@@ -144,7 +145,7 @@ export class DocSet {
         const doc: DocName = event.data.doc === 'notes' ? 'notes' : 'main';
         // The seed event carries the interview's first language.
         if (this.language === null && typeof event.data.language === 'string') this.language = event.data.language;
-        if (update) Y.applyUpdate(doc === 'main' ? this.main : this.notes, update);
+        if (update) applyUpdateCut(doc === 'main' ? this.main : this.notes, update);
         if (this.lastEdit) {
           this.cursors.set(`${event.actor.sub} ${doc}`, {
             sub: event.actor.sub,

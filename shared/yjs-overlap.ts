@@ -1,0 +1,38 @@
+/**
+ * Updates that carry part of a struct a document already has.
+ *
+ * Yjs integrates the rest of such a struct with the document's struct just
+ * before it as its left neighbour, without the checks it makes on an
+ * origin, and throws when that one is a GC, leaving the document part
+ * applied (fuzzing found it: a node logged such an update, then every load
+ * of the interview threw). An honest client sends one when an edit commits
+ * while the sync carrying it again is on the way. Cut at the document's
+ * state, as a sync's answer is, the rest has the struct before as its
+ * origin, which every replica resolves the same way.
+ */
+import * as Y from 'yjs';
+
+/** Whether some client's range in `update` starts below `doc`'s state for it and ends past it. */
+export function overlapsDoc(update: Uint8Array, doc: Y.Doc): boolean {
+  const { from, to } = Y.parseUpdateMeta(update);
+  for (const [client, first] of from) {
+    const state = Y.getState(doc.store, client);
+    if (first < state && state < (to.get(client) ?? 0)) return true;
+  }
+  return false;
+}
+
+/** The part of `update` that `doc` lacks, cut at its state vector. */
+export function cutToMissing(update: Uint8Array, doc: Y.Doc): Uint8Array {
+  return Y.diffUpdate(update, Y.encodeStateVector(doc));
+}
+
+/**
+ * Y.applyUpdate, cut first where it overlaps. Every place that applies a
+ * logged or broadcast update goes through here, so a node, a load of the
+ * log, the replay and every browser that apply the same updates in the same
+ * order hold the same document, whatever the node let in.
+ */
+export function applyUpdateCut(doc: Y.Doc, update: Uint8Array, origin?: unknown): void {
+  Y.applyUpdate(doc, overlapsDoc(update, doc) ? cutToMissing(update, doc) : update, origin);
+}

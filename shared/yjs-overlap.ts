@@ -10,16 +10,36 @@
  * state, as a sync's answer is, the rest has the struct before as its
  * origin, which every replica resolves the same way.
  */
+import * as decoding from 'lib0/decoding';
 import * as Y from 'yjs';
 
 /** Whether some client's range in `update` starts below `doc`'s state for it and ends past it. */
 export function overlapsDoc(update: Uint8Array, doc: Y.Doc): boolean {
+  if (startsPastState(update, doc)) return false;
   const { from, to } = Y.parseUpdateMeta(update);
   for (const [client, first] of from) {
     const state = Y.getState(doc.store, client);
     if (first < state && state < (to.get(client) ?? 0)) return true;
   }
   return false;
+}
+
+/**
+ * The common case, read from the header alone (no struct decoded): one
+ * client's structs from its state on, as every edit is, or only deletions.
+ */
+function startsPastState(update: Uint8Array, doc: Y.Doc): boolean {
+  try {
+    const d = decoding.createDecoder(update);
+    const clients = decoding.readVarUint(d);
+    if (clients === 0) return true;
+    if (clients > 1) return false;
+    decoding.readVarUint(d); // how many structs
+    const client = decoding.readVarUint(d);
+    return decoding.readVarUint(d) >= Y.getState(doc.store, client);
+  } catch {
+    return false; // parseUpdateMeta, or Yjs itself, says what is wrong with it
+  }
 }
 
 /** The part of `update` that `doc` lacks, cut at its state vector. */

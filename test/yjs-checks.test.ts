@@ -7,7 +7,7 @@ import * as encoding from 'lib0/encoding';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { inspectUpdate } from '../server/rooms/yjs-checks.js';
-import { applyUpdateCut, cutToMissing } from '../shared/yjs-overlap.js';
+import { applyUpdateCut, cutToMissing, overlapsDoc } from '../shared/yjs-overlap.js';
 
 /** One update carrying a single one-character insert by client 999, with the given origins. */
 function insertBetween(origin: Y.ID, rightOrigin: Y.ID): Uint8Array {
@@ -126,5 +126,21 @@ describe('yjs checks: a struct the node has part of', () => {
     const [one, two] = replicas.map(({ doc }) => Buffer.from(Y.encodeStateAsUpdate(doc)));
     expect(one!.equals(two!)).toBe(true);
     expect(Y.getState(replicas[0]!.doc.store, 999)).toBe(2);
+  });
+
+  it('tells an overlap from the header when one client wrote the update, and by decoding it otherwise', () => {
+    const { doc, b, c } = document();
+    const { gc, insert } = overlapping(doc, b, c);
+    expect(overlapsDoc(insert, doc)).toBe(false);
+    applyUpdateCut(doc, gc);
+    expect(overlapsDoc(insert, doc)).toBe(true);
+    // The same structs behind another client's: two clients, so the slow path.
+    const other = new Y.Doc();
+    other.clientID = 3;
+    other.getText('x').insert(0, 'z');
+    const both = Y.mergeUpdates([Y.encodeStateAsUpdate(other), insert]);
+    expect(Y.parseUpdateMeta(both).from.size).toBe(2);
+    expect(overlapsDoc(both, doc)).toBe(true);
+    expect(overlapsDoc(Y.mergeUpdates([Y.encodeStateAsUpdate(other), gc]), doc)).toBe(false);
   });
 });

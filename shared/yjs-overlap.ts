@@ -25,10 +25,12 @@ export function overlapsDoc(update: Uint8Array, doc: Y.Doc): boolean {
 }
 
 /**
- * The common case, read from the header alone (no struct decoded): one
- * client's structs from its state on, as every edit is, or only deletions.
+ * The common cases, read from the header alone (no struct decoded): one
+ * client's structs from its state on, as every edit is, only deletions, or
+ * a document that has nothing yet.
  */
-function startsPastState(update: Uint8Array, doc: Y.Doc): boolean {
+export function startsPastState(update: Uint8Array, doc: Y.Doc): boolean {
+  if (doc.store.clients.size === 0) return true; // a fresh joiner's first state: nothing to overlap
   try {
     const d = decoding.createDecoder(update);
     const clients = decoding.readVarUint(d);
@@ -49,9 +51,10 @@ export function cutToMissing(update: Uint8Array, doc: Y.Doc): Uint8Array {
 
 /**
  * Y.applyUpdate, cut first where it overlaps. Every place that applies a
- * logged or broadcast update goes through here, so a node, a load of the
- * log, the replay and every browser that apply the same updates in the same
- * order hold the same document, whatever the node let in.
+ * logged or broadcast update goes through here, so no overlap the node's
+ * check could not see (it arose after) makes any of them throw, and loads of
+ * the log, the replay and browsers, applying the same updates in the same
+ * order, cut them alike.
  */
 export function applyUpdateCut(doc: Y.Doc, update: Uint8Array, origin?: unknown): void {
   Y.applyUpdate(doc, overlapsDoc(update, doc) ? cutToMissing(update, doc) : update, origin);

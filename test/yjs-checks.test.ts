@@ -7,7 +7,7 @@ import * as encoding from 'lib0/encoding';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { inspectUpdate } from '../server/rooms/yjs-checks.js';
-import { applyUpdateCut, cutToMissing, overlapsDoc } from '../shared/yjs-overlap.js';
+import { applyUpdateCut, cutToMissing, overlapsDoc, startsPastState } from '../shared/yjs-overlap.js';
 
 /** One update carrying a single one-character insert by client 999, with the given origins. */
 function insertBetween(origin: Y.ID, rightOrigin: Y.ID): Uint8Array {
@@ -116,16 +116,37 @@ describe('yjs checks: a struct the node has part of', () => {
     expect((doc.getMap('files').get('main.ts') as Y.Text).toString()).toBe(text.toString());
   });
 
-  it('applied anywhere through applyUpdateCut: no throw, and replicas that apply the same updates agree', () => {
-    const replicas = [document(), document()];
-    const { gc, insert } = overlapping(replicas[0]!.doc, replicas[0]!.b, replicas[0]!.c);
-    for (const { doc } of replicas) {
-      applyUpdateCut(doc, gc);
-      expect(() => applyUpdateCut(doc, insert)).not.toThrow();
-    }
-    const [one, two] = replicas.map(({ doc }) => Buffer.from(Y.encodeStateAsUpdate(doc)));
-    expect(one!.equals(two!)).toBe(true);
-    expect(Y.getState(replicas[0]!.doc.store, 999)).toBe(2);
+  it("the node's cut, a fresh load of the log and a client applying the update as sent end in the same document", () => {
+    const node = document();
+    const { gc, insert } = overlapping(node.doc, node.b, node.c);
+    // The node: checks, cuts, logs the cut.
+    Y.applyUpdate(node.doc, gc);
+    expect(inspectUpdate('main', insert, node.doc).overlaps).toBe(true);
+    const logged = [gc, cutToMissing(insert, node.doc)];
+    Y.applyUpdate(node.doc, logged[1]!);
+    // A cold load: the log in one transaction, as Room.applyRead does.
+    const load = document().doc;
+    load.transact(() => logged.forEach((u) => applyUpdateCut(load, u)));
+    // A client that got the update as sent (an overlap that arose after the node's check).
+    const client = document().doc;
+    applyUpdateCut(client, gc);
+    expect(() => applyUpdateCut(client, insert)).not.toThrow();
+    const [a, b, c] = [node.doc, load, client].map((d) => Buffer.from(Y.encodeStateAsUpdate(d)));
+    expect(b!.equals(a!)).toBe(true);
+    expect(c!.equals(a!)).toBe(true);
+  });
+
+  it('reads only the header of a one-client update past the state, of deletions alone, or for an empty document', () => {
+    const { doc, b, c } = document();
+    const { gc, insert } = overlapping(doc, b, c);
+    expect(startsPastState(insert, doc)).toBe(true);
+    expect(startsPastState(insert, new Y.Doc())).toBe(true);
+    expect(startsPastState(new Uint8Array([0, 1, 1, 1, 0, 1]), doc)).toBe(true); // no structs, one deletion
+    Y.applyUpdate(doc, gc);
+    expect(startsPastState(insert, doc)).toBe(false);
+    const other = new Y.Doc();
+    other.getText('x').insert(0, 'z');
+    expect(startsPastState(Y.mergeUpdates([Y.encodeStateAsUpdate(other), insert]), document().doc)).toBe(false);
   });
 
   it('tells an overlap from the header when one client wrote the update, and by decoding it otherwise', () => {
@@ -142,5 +163,50 @@ describe('yjs checks: a struct the node has part of', () => {
     expect(Y.parseUpdateMeta(both).from.size).toBe(2);
     expect(overlapsDoc(both, doc)).toBe(true);
     expect(overlapsDoc(Y.mergeUpdates([Y.encodeStateAsUpdate(other), gc]), doc)).toBe(false);
+  });
+});
+
+describe('yjs checks: what Yjs would park for good', () => {
+  /** An update of hand-made blocks: [client, first clock, structs]. */
+  function blocks(...list: Array<[number, number, Array<Y.Item | Y.GC>]>): Uint8Array {
+    const enc = new Y.UpdateEncoderV1();
+    encoding.writeVarUint(enc.restEncoder, list.length);
+    for (const [client, clock, structs] of list) {
+      encoding.writeVarUint(enc.restEncoder, structs.length);
+      enc.writeClient(client);
+      encoding.writeVarUint(enc.restEncoder, clock);
+      for (const st of structs) st.write(enc, 0);
+    }
+    encoding.writeVarUint(enc.restEncoder, 0);
+    return enc.toUint8Array();
+  }
+  const text = (client: number, clock: number, origin: Y.ID | null, right: Y.ID | null, str: string) =>
+    new Y.Item(Y.createID(client, clock), null, origin, null, right, null, null, new Y.ContentString(str));
+
+  it("refuses a client's structs listed twice (Yjs keeps only the last block, and parks it)", () => {
+    const { doc, b, c } = document();
+    const twice = blocks([999, 0, [text(999, 0, b, c, 'A')]], [999, 3, [text(999, 3, b, c, 'CC')]]);
+    expect(() => inspectUpdate('main', twice, doc)).toThrow(/structs twice/);
+    // Even back to back: Yjs would still drop the first block.
+    expect(() => inspectUpdate('main', blocks([999, 0, [text(999, 0, b, c, 'A')]], [999, 1, [text(999, 1, Y.createID(999, 0), c, 'B')]]), doc)).toThrow(/structs twice/);
+    // What it guards against: Yjs parks the second block, and a later update retries it unchecked.
+    Y.applyUpdate(doc, twice);
+    expect(doc.store.pendingStructs).not.toBeNull();
+  });
+
+  it('refuses structs of two clients that refer to each other in a circle, and accepts the same two in order', () => {
+    const { doc, b, c } = document();
+    const circle = blocks([999, 0, [text(999, 0, b, Y.createID(77, 0), 'xxx')]], [77, 0, [text(77, 0, Y.createID(999, 1), c, 'z')]]);
+    expect(() => inspectUpdate('main', circle, doc)).toThrow(/circle/);
+    const copy = new Y.Doc();
+    Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc));
+    Y.applyUpdate(copy, circle);
+    expect(copy.store.pendingStructs).not.toBeNull();
+    // z after the x's, the x's between b and c: a chain, not a circle.
+    const chain = blocks([999, 0, [text(999, 0, b, c, 'xxx')]], [77, 0, [text(77, 0, Y.createID(999, 2), c, 'z')]]);
+    expect(inspectUpdate('main', chain, doc)).toMatchObject({ missing: false, adds: true });
+    Y.applyUpdate(doc, chain);
+    expect(doc.store.pendingStructs).toBeNull();
+    expect((doc.getMap('files').get('main.ts') as Y.Text).toString()).toBe('aXYbxxxzc');
   });
 });

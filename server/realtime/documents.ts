@@ -40,6 +40,8 @@ export function documentHandlers(ctx: ServerContext): Handlers {
       // Part of a struct the node has: logged and broadcast as what it lacks.
       update = cutToMissing(update, room.doc(doc));
       ({ insertedChars, missing, adds } = inspectUpdate(doc, update, room.doc(doc)));
+      // diffUpdate writes a client's structs on from the cut without looking at their clocks; checked above, so never expected.
+      if (missing) throw new DuetError('invalid_payload', 'update does not hold together once cut to what the node lacks');
     }
     // Everything in it is in the room's document, so already in the log (the
     // document holds committed events only): acknowledged, not logged again.
@@ -51,6 +53,8 @@ export function documentHandlers(ctx: ServerContext): Handlers {
     // Durable first: apply, broadcast and ack only what the log holds.
     const { event } = await ctx.writer.append(interviewId, { type: 'doc', at, actor, doc, bin: update, data: { doc } });
     room.applyCommitted(event);
+    // The checks above keep out anything Yjs would park; one parked anyway would be retried, unchecked, by a later update.
+    if (room.doc(doc).store.pendingStructs) ctx.log.error({ interviewId, seq: event.seq }, 'a logged update left structs pending');
     socket.to(docChannel(interviewId, doc)).emit('doc:update', { doc, update });
     ctx.metrics.docUpdates.inc({ doc });
     room.snapshotIfDue(doc, ctx.config.snapshotEvery, at)?.catch(reportSnapshotFailure(ctx, interviewId));

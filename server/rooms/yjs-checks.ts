@@ -3,6 +3,7 @@
  * copying the document: decode it (garbage throws), make sure it only touches
  * the root type that document has, and count the characters it could insert.
  */
+import * as decoding from 'lib0/decoding';
 import * as Y from 'yjs';
 import { DuetError } from '../../shared/errors.js';
 import type { DocName } from '../../shared/roles.js';
@@ -50,13 +51,18 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc)
   let insertedChars = 0;
   // Per client, the clock range this update carries: [first, end).
   const ranges = new Map<number, { first: number; end: number }>();
+  let lastClient: number | undefined;
   for (const struct of decoded.structs) {
     // A Skip is a hole inside the update itself: only merged updates have them, never a client's edit.
     if (struct instanceof Y.Skip) throw new DuetError('invalid_payload', 'update has a gap (Skip struct)');
     const r = ranges.get(struct.id.client);
     if (!r) ranges.set(struct.id.client, { first: struct.id.clock, end: struct.id.clock + struct.length });
-    else r.end = Math.max(r.end, struct.id.clock + struct.length);
+    else if (struct.id.client !== lastClient) throw twice();
+    else r.end = struct.id.clock + struct.length;
+    lastClient = struct.id.client;
   }
+  // Blocks of one client back to back read as one above; the header counts them apart.
+  if (decoding.readVarUint(decoding.createDecoder(update)) !== ranges.size) throw twice();
   const has = (client: number, clock: number): boolean => {
     if (current && clock < Y.getState(current.store, client)) return true;
     const r = ranges.get(client);
@@ -96,8 +102,83 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc)
     }
     if (struct.content.isCountable()) insertedChars += struct.length;
   }
+  if (ranges.size > 1) checkNoCycle(decoded.structs as Array<Y.Item | Y.GC>, current);
   return { insertedChars, missing, adds, overlaps };
 }
+
+/**
+ * Yjs integrates an update's structs in an order their references allow and
+ * parks those it cannot place as "pending" (see `missing`); structs that
+ * refer to each other in a circle, across clients, are never placed, and a
+ * later update retries them without any of the node's checks (the review of
+ * the overlap fix found one crashing that way). An update is a piece of a
+ * causal history, so an honest one has no circle. Needs two clients at least.
+ */
+function checkNoCycle(structs: Array<Y.Item | Y.GC>, current: Y.Doc | undefined): void {
+  // Each client's structs are one block in clock order (checked above): the indexes of its first and last.
+  const blocks = new Map<number, { first: number; last: number }>();
+  structs.forEach((s, i) => {
+    const b = blocks.get(s.id.client);
+    if (b) b.last = i;
+    else blocks.set(s.id.client, { first: i, last: i });
+  });
+  /** The struct of this update holding (client, clock), unless the document already has it. */
+  const holder = (client: number, clock: number): number | undefined => {
+    if (current && clock < Y.getState(current.store, client)) return undefined;
+    const block = blocks.get(client);
+    if (!block) return undefined;
+    let lo = block.first;
+    let hi = block.last;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = structs[mid]!;
+      if (clock < s.id.clock) hi = mid - 1;
+      else if (clock >= s.id.clock + s.length) lo = mid + 1;
+      else return mid;
+    }
+    return undefined;
+  };
+  const needs = (i: number): number[] => {
+    const s = structs[i]!;
+    const out: number[] = [];
+    // Its own client's struct before it (and so, in a chain, all of them).
+    if (i > 0 && structs[i - 1]!.id.client === s.id.client) out.push(i - 1);
+    if (s instanceof Y.Item) {
+      for (const ref of [s.origin, s.rightOrigin, s.parent instanceof Y.ID ? s.parent : null]) {
+        const h = ref ? holder(ref.client, ref.clock) : undefined;
+        if (h !== undefined) out.push(h);
+      }
+    }
+    return out;
+  };
+  // Depth-first, without recursion: 0 not seen, 1 on the path, 2 done.
+  const mark = new Uint8Array(structs.length);
+  for (let root = 0; root < structs.length; root++) {
+    if (mark[root]) continue;
+    const stack: Array<{ i: number; next: number[] }> = [{ i: root, next: needs(root) }];
+    mark[root] = 1;
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const j = top.next.pop();
+      if (j === undefined) {
+        mark[top.i] = 2;
+        stack.pop();
+      } else if (mark[j] === 1) {
+        throw new DuetError('invalid_payload', 'update has structs that refer to each other in a circle');
+      } else if (mark[j] === 0) {
+        mark[j] = 1;
+        stack.push({ i: j, next: needs(j) });
+      }
+    }
+  }
+}
+
+/**
+ * Yjs applies only a client's last block of structs and parks it when the
+ * dropped one held what it builds on: this check would have read structs
+ * Yjs never applies. A Yjs client writes one block per client.
+ */
+const twice = () => new DuetError('invalid_payload', "update lists a client's structs twice");
 
 /** Whether a delete set (of items `current` has) covers an item `current` has not deleted yet. */
 function deletesSomething(clients: Map<number, Array<{ clock: number; len: number }>>, current: Y.Doc): boolean {

@@ -6,6 +6,7 @@
  *
  * FUZZ_SCALE multiplies every fuzz file's case count (`npm run test:fuzz-long`).
  */
+import * as encoding from 'lib0/encoding';
 import { pino } from 'pino';
 import { expect } from 'vitest';
 import * as Y from 'yjs';
@@ -245,4 +246,18 @@ export function docOf(files: { [path: string]: string }): Y.Doc {
   const map = doc.getMap<Y.Text>('files');
   for (const [p, t] of Object.entries(files)) map.set(p, new Y.Text(t));
   return doc;
+}
+
+/** A Yjs (v1) update of hand-made blocks, each [client, first clock, structs], with no deletions: shapes no Yjs client writes. */
+export function encodeBlocks(...blocks: Array<[number, number, Array<Y.Item | Y.GC>]>): Uint8Array {
+  const enc = new Y.UpdateEncoderV1();
+  encoding.writeVarUint(enc.restEncoder, blocks.length);
+  for (const [client, clock, structs] of blocks) {
+    encoding.writeVarUint(enc.restEncoder, structs.length);
+    enc.writeClient(client);
+    encoding.writeVarUint(enc.restEncoder, clock);
+    for (const st of structs) st.write(enc, 0);
+  }
+  encoding.writeVarUint(enc.restEncoder, 0);
+  return enc.toUint8Array();
 }

@@ -13,7 +13,7 @@ import * as encoding from 'lib0/encoding';
 import { describe, expect, it } from 'vitest';
 import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness';
 import * as Y from 'yjs';
-import { type AcceptedUpdate, checkAfterFuzz, checkLoggedUpdates, checkReply, FUZZ_TIMEOUT, fuzzTarget, nodeErrors, readRecord, runs } from './fuzz-kit.js';
+import { type AcceptedUpdate, checkAfterFuzz, checkLoggedUpdates, checkReply, encodeBlocks, FUZZ_TIMEOUT, fuzzTarget, nodeErrors, readRecord, runs } from './fuzz-kit.js';
 import { connectClient, connectSocket, nextEvent, waitFor, type TestInterview, type TestNode } from './helpers.js';
 
 /**
@@ -48,6 +48,25 @@ function updatePool(base: Y.Doc, n: number, seed: number): Uint8Array[] {
   // The whole state too: large, many structs, a delete set.
   out.push(Y.encodeStateAsUpdate(scratch));
   scratch.destroy();
+  return [...out, ...parkedShapes(out.slice(0, Math.min(n, 10)))];
+}
+
+/**
+ * Shapes Yjs parks for good, from the pool's own inserts (the node refuses
+ * them; mutations of them probe the checks around): one client's structs in
+ * two blocks, and a second client's insert that the first's refers to while
+ * it refers back.
+ */
+function parkedShapes(inserts: Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i + 1 < inserts.length; i += 2) {
+    const [a, b] = [inserts[i]!, inserts[i + 1]!].map((u) => Y.decodeUpdate(u).structs[0] as Y.Item);
+    out.push(encodeBlocks([a!.id.client, a!.id.clock, [a!]], [b!.id.client, b!.id.clock, [b!]]));
+    const other = 424242 + i;
+    const x = new Y.Item(a!.id, null, a!.origin, null, Y.createID(other, 0), null, null, a!.content);
+    const z = new Y.Item(Y.createID(other, 0), null, a!.id, null, a!.rightOrigin, null, null, new Y.ContentString('#'));
+    out.push(encodeBlocks([x.id.client, x.id.clock, [x]], [other, 0, [z]]));
+  }
   return out;
 }
 

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { inspectUpdate } from '../server/rooms/yjs-checks.js';
 import { applyUpdateCut, cutToMissing, overlapsDoc, startsPastState } from '../shared/yjs-overlap.js';
+import { encodeBlocks } from './fuzz-kit.js';
 
 /** One update carrying a single one-character insert by client 999, with the given origins. */
 function insertBetween(origin: Y.ID, rightOrigin: Y.ID): Uint8Array {
@@ -62,23 +63,10 @@ describe('yjs checks: origin order', () => {
 describe('yjs checks: a struct the node has part of', () => {
   /** Client 999's first struct as a GC (an update may carry one), and its two-character insert over the same clocks. */
   function overlapping(doc: Y.Doc, b: Y.ID, c: Y.ID): { gc: Uint8Array; insert: Uint8Array } {
-    const enc = new Y.UpdateEncoderV1();
-    encoding.writeVarUint(enc.restEncoder, 1);
-    encoding.writeVarUint(enc.restEncoder, 1);
-    enc.writeClient(999);
-    encoding.writeVarUint(enc.restEncoder, 0);
-    new Y.GC(Y.createID(999, 0), 1).write(enc, 0);
-    encoding.writeVarUint(enc.restEncoder, 0);
-    const item = new Y.Item(Y.createID(999, 0), null, b, null, c, null, null, new Y.ContentString('##'));
-    const ins = new Y.UpdateEncoderV1();
-    encoding.writeVarUint(ins.restEncoder, 1);
-    encoding.writeVarUint(ins.restEncoder, 1);
-    ins.writeClient(999);
-    encoding.writeVarUint(ins.restEncoder, 0);
-    item.write(ins, 0);
-    encoding.writeVarUint(ins.restEncoder, 0);
-    expect(inspectUpdate('main', ins.toUint8Array(), doc).overlaps).toBe(false);
-    return { gc: enc.toUint8Array(), insert: ins.toUint8Array() };
+    const gc = encodeBlocks([999, 0, [new Y.GC(Y.createID(999, 0), 1)]]);
+    const insert = encodeBlocks([999, 0, [new Y.Item(Y.createID(999, 0), null, b, null, c, null, null, new Y.ContentString('##'))]]);
+    expect(inspectUpdate('main', insert, doc).overlaps).toBe(false);
+    return { gc, insert };
   }
 
   it('is cut to what the node lacks: Yjs crashes on the whole when the struct before is a GC, and takes the rest', () => {
@@ -167,19 +155,7 @@ describe('yjs checks: a struct the node has part of', () => {
 });
 
 describe('yjs checks: what Yjs would park for good', () => {
-  /** An update of hand-made blocks: [client, first clock, structs]. */
-  function blocks(...list: Array<[number, number, Array<Y.Item | Y.GC>]>): Uint8Array {
-    const enc = new Y.UpdateEncoderV1();
-    encoding.writeVarUint(enc.restEncoder, list.length);
-    for (const [client, clock, structs] of list) {
-      encoding.writeVarUint(enc.restEncoder, structs.length);
-      enc.writeClient(client);
-      encoding.writeVarUint(enc.restEncoder, clock);
-      for (const st of structs) st.write(enc, 0);
-    }
-    encoding.writeVarUint(enc.restEncoder, 0);
-    return enc.toUint8Array();
-  }
+  const blocks = encodeBlocks;
   const text = (client: number, clock: number, origin: Y.ID | null, right: Y.ID | null, str: string) =>
     new Y.Item(Y.createID(client, clock), null, origin, null, right, null, null, new Y.ContentString(str));
 

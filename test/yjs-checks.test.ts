@@ -185,4 +185,36 @@ describe('yjs checks: what Yjs would park for good', () => {
     expect(doc.store.pendingStructs).toBeNull();
     expect((doc.getMap('files').get('main.ts') as Y.Text).toString()).toBe('aXYbxxxzc');
   });
+
+  it('refuses an empty struct and clocks out of range (Yjs throws applying them)', () => {
+    const { doc, b, c } = document();
+    const empty = blocks([999, 0, [text(999, 0, b, c, 'w'), new Y.Item(Y.createID(999, 1), null, Y.createID(999, 0), null, null, null, null, new Y.ContentDeleted(0))]]);
+    expect(() => inspectUpdate('main', empty, doc)).toThrow(/empty struct/);
+    const far = blocks([999, 0, [new Y.GC(Y.createID(999, 0), 2 ** 53 - 1)]]);
+    expect(() => inspectUpdate('main', far, doc)).toThrow(/out of range/);
+  });
+
+  it('takes an insert into a file deleted meanwhile (its parent collected), as Yjs does: the insert is collected too', () => {
+    const { doc } = document();
+    const typist = new Y.Doc();
+    typist.clientID = 999;
+    Y.applyUpdate(typist, Y.encodeStateAsUpdate(doc));
+    const fresh = new Y.Text();
+    doc.getMap('files').set('util.ts', fresh); // a new, empty file...
+    Y.applyUpdate(typist, Y.encodeStateAsUpdate(doc));
+    const before = Y.encodeStateVector(typist);
+    (typist.getMap('files').get('util.ts') as Y.Text).insert(0, 'x'); // ...someone types into it...
+    const typed = Y.encodeStateAsUpdate(typist, before);
+    doc.getMap('files').delete('util.ts'); // ...while it is deleted
+    expect(() => inspectUpdate('main', typed, doc)).not.toThrow();
+    Y.applyUpdate(doc, typed);
+    expect(doc.store.pendingStructs).toBeNull();
+    expect([...doc.getMap('files').keys()]).toEqual(['main.ts']);
+  });
+
+  it('answers a gap (what a client holding structs it cannot place sends) as retryable', () => {
+    const { doc, b, c } = document();
+    const skip = Y.mergeUpdates([blocks([999, 0, [text(999, 0, b, c, 'a')]]), blocks([999, 5, [text(999, 5, b, c, 'b')]])]);
+    expect(() => inspectUpdate('main', skip, doc)).toThrow(expect.objectContaining({ code: 'unavailable' }));
+  });
 });

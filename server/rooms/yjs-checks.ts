@@ -47,14 +47,20 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc)
   for (const ranges of decoded.ds.clients.values()) {
     // Yjs throws re-encoding an empty range it cannot apply yet (after logging it: see checkReferences).
     if (ranges.some((r) => !(r.len > 0))) throw new DuetError('invalid_payload', 'update has an empty delete range');
+    if (ranges.some((r) => r.clock + r.len > MAX_CLOCK)) throw tooFar();
   }
   let insertedChars = 0;
   // Per client, the clock range this update carries: [first, end).
   const ranges = new Map<number, { first: number; end: number }>();
   let lastClient: number | undefined;
   for (const struct of decoded.structs) {
-    // A Skip is a hole inside the update itself: only merged updates have them, never a client's edit.
-    if (struct instanceof Y.Skip) throw new DuetError('invalid_payload', 'update has a gap (Skip struct)');
+    // A Skip is a hole: a client whose document holds structs it could not
+    // place yet sends one across the gap. It can come again once it has
+    // what fills the gap: retryable.
+    if (struct instanceof Y.Skip) throw new DuetError('unavailable', 'update has a gap (Skip struct); sync and send again');
+    // Yjs's struct search throws on an empty struct; clocks past 2^53 lose their arithmetic.
+    if (!(struct.length > 0)) throw new DuetError('invalid_payload', 'update has an empty struct');
+    if (struct.id.clock + struct.length > MAX_CLOCK) throw tooFar();
     const r = ranges.get(struct.id.client);
     if (!r) ranges.set(struct.id.client, { first: struct.id.clock, end: struct.id.clock + struct.length });
     else if (struct.id.client !== lastClient) throw twice();
@@ -63,6 +69,7 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc)
   }
   // Blocks of one client back to back read as one above; the header counts them apart.
   if (decoding.readVarUint(decoding.createDecoder(update)) !== ranges.size) throw twice();
+  const find = structFinder(decoded.structs);
   const has = (client: number, clock: number): boolean => {
     if (current && clock < Y.getState(current.store, client)) return true;
     const r = ranges.get(client);
@@ -88,7 +95,7 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc)
       if (struct.id.clock < state && state < struct.id.clock + struct.length) overlaps = true;
     }
     if (!(struct instanceof Y.Item)) continue;
-    checkReferences(struct, decoded.structs, current);
+    checkReferences(struct, decoded.structs, find, current);
     if (current && !missing) {
       for (const ref of [struct.origin, struct.rightOrigin, struct.parent instanceof Y.ID ? struct.parent : null]) {
         if (ref && !has(ref.client, ref.clock)) missing = true;
@@ -102,7 +109,7 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc)
     }
     if (struct.content.isCountable()) insertedChars += struct.length;
   }
-  if (ranges.size > 1) checkNoCycle(decoded.structs as Array<Y.Item | Y.GC>, current);
+  if (ranges.size > 1 && !missing) checkNoCycle(decoded.structs as Array<Y.Item | Y.GC>, find, current);
   return { insertedChars, missing, adds, overlaps };
 }
 
@@ -114,30 +121,10 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc)
  * the overlap fix found one crashing that way). An update is a piece of a
  * causal history, so an honest one has no circle. Needs two clients at least.
  */
-function checkNoCycle(structs: Array<Y.Item | Y.GC>, current: Y.Doc | undefined): void {
-  // Each client's structs are one block in clock order (checked above): the indexes of its first and last.
-  const blocks = new Map<number, { first: number; last: number }>();
-  structs.forEach((s, i) => {
-    const b = blocks.get(s.id.client);
-    if (b) b.last = i;
-    else blocks.set(s.id.client, { first: i, last: i });
-  });
+function checkNoCycle(structs: Array<Y.Item | Y.GC>, find: ReturnType<typeof structFinder>, current: Y.Doc | undefined): void {
   /** The struct of this update holding (client, clock), unless the document already has it. */
-  const holder = (client: number, clock: number): number | undefined => {
-    if (current && clock < Y.getState(current.store, client)) return undefined;
-    const block = blocks.get(client);
-    if (!block) return undefined;
-    let lo = block.first;
-    let hi = block.last;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const s = structs[mid]!;
-      if (clock < s.id.clock) hi = mid - 1;
-      else if (clock >= s.id.clock + s.length) lo = mid + 1;
-      else return mid;
-    }
-    return undefined;
-  };
+  const holder = (client: number, clock: number): number | undefined =>
+    current && clock < Y.getState(current.store, client) ? undefined : find(client, clock);
   const needs = (i: number): number[] => {
     const s = structs[i]!;
     const out: number[] = [];
@@ -180,6 +167,34 @@ function checkNoCycle(structs: Array<Y.Item | Y.GC>, current: Y.Doc | undefined)
  */
 const twice = () => new DuetError('invalid_payload', "update lists a client's structs twice");
 
+/** Far past any clock a client reaches (one per character typed), and still exact in a double. */
+const MAX_CLOCK = 2 ** 40;
+const tooFar = () => new DuetError('invalid_payload', 'update has a clock out of range');
+
+/** The index of the struct of `structs` (one block per client, in clock order) holding (client, clock). */
+function structFinder(structs: ReadonlyArray<Y.Item | Y.GC | Y.Skip>): (client: number, clock: number) => number | undefined {
+  const blocks = new Map<number, { first: number; last: number }>();
+  structs.forEach((s, i) => {
+    const b = blocks.get(s.id.client);
+    if (b) b.last = i;
+    else blocks.set(s.id.client, { first: i, last: i });
+  });
+  return (client, clock) => {
+    const block = blocks.get(client);
+    if (!block) return undefined;
+    let lo = block.first;
+    let hi = block.last;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = structs[mid]!;
+      if (clock < s.id.clock) hi = mid - 1;
+      else if (clock >= s.id.clock + s.length) lo = mid + 1;
+      else return mid;
+    }
+    return undefined;
+  };
+}
+
 /** Whether a delete set (of items `current` has) covers an item `current` has not deleted yet. */
 function deletesSomething(clients: Map<number, Array<{ clock: number; len: number }>>, current: Y.Doc): boolean {
   for (const [client, dels] of clients) {
@@ -202,7 +217,7 @@ function deletesSomething(clients: Map<number, Array<{ clock: number; len: numbe
  * later load of the interview would throw too. These are the shapes that do,
  * found by fuzzing; no Yjs client produces them. Read-only, no document copy.
  */
-function checkReferences(item: Y.Item, structs: Array<Y.Item | Y.GC | Y.Skip>, current: Y.Doc | undefined): void {
+function checkReferences(item: Y.Item, structs: Array<Y.Item | Y.GC | Y.Skip>, find: ReturnType<typeof structFinder>, current: Y.Doc | undefined): void {
   const refs = [item.origin, item.rightOrigin, item.parent instanceof Y.ID ? item.parent : null];
   for (const ref of refs) {
     // A client's items only ever point at its own earlier ones; Yjs skips the
@@ -212,13 +227,15 @@ function checkReferences(item: Y.Item, structs: Array<Y.Item | Y.GC | Y.Skip>, c
     }
   }
   if (item.parent instanceof Y.ID) {
-    // The parent must be a type (Yjs reads `.content.type` of whatever is there).
+    // The parent must be a type (Yjs reads `.content.type` of whatever is
+    // there), or one deleted and collected since (its content is then
+    // ContentDeleted, and Yjs collects the child too): a file replaced while
+    // someone typed into the old one, which an honest client sends.
     const id = item.parent;
-    let target: Y.Item | Y.GC | Y.Skip | undefined = structs.find(
-      (s) => s.id.client === id.client && s.id.clock <= id.clock && id.clock < s.id.clock + s.length,
-    );
+    const at = find(id.client, id.clock);
+    let target: Y.Item | Y.GC | Y.Skip | undefined = at === undefined ? undefined : structs[at];
     if (!target && current && id.clock < Y.getState(current.store, id.client)) target = Y.getItem(current.store, id) as Y.Item | Y.GC;
-    if (target instanceof Y.Item && !(target.content instanceof Y.ContentType)) {
+    if (target instanceof Y.Item && !(target.content instanceof Y.ContentType) && !(target.content instanceof Y.ContentDeleted)) {
       throw new DuetError('invalid_payload', 'update has an item whose parent is not a type');
     }
   }

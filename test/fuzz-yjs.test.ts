@@ -190,12 +190,7 @@ describe('fuzzing Yjs and awareness payloads', () => {
     const files = scratch.getMap<Y.Text>('files');
     files.get([...files.keys()].sort()[0]!)!.insert(0, '##');
     const insert = Y.encodeStateAsUpdate(scratch, known);
-    const e = encoding.createEncoder();
-    for (const n of [1, 1, scratch.clientID, 0]) encoding.writeVarUint(e, n); // one client, one struct, its id, clock 0
-    encoding.writeUint8(e, 0); // a GC
-    encoding.writeVarUint(e, 1); // of length 1
-    encoding.writeVarUint(e, 0); // no deletions
-    const gc = encoding.toUint8Array(e);
+    const gc = encodeBlocks([scratch.clientID, 0, [new Y.GC(Y.createID(scratch.clientID, 0), 1)]]);
     const accepted: AcceptedUpdate[] = [];
     for (const update of [gc, insert]) {
       expect(await cand.socket.emitWithAck('doc:update', { doc: 'main', update })).toEqual({ ok: true });

@@ -14,6 +14,7 @@ import type { DuetSocket } from './socket-data.js';
 
 /** Past this many updates after the snapshot (a log that was never snapshotted), apply and encode instead of merging them. */
 const MAX_STORED_TAIL = 1000;
+/** Yjs holds structs or deletions it could not place yet. */
 const parked = (ydoc: Y.Doc): boolean => ydoc.store.pendingStructs !== null || ydoc.store.pendingDs !== null;
 
 /** A Yjs update with no structs and no deletions. */

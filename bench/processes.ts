@@ -4,7 +4,7 @@
  * failure. Also reads a process's CPU time and RSS from /proc.
  */
 import { spawn, execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const live = new Set<ChildProcess>();
 let hooked = false;
@@ -126,6 +126,40 @@ export function cpuSeconds(pid: number): number {
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   return (utime + stime) / TICKS_PER_SECOND;
+}
+
+/** CPU seconds of every process whose name passes `test` (e.g. all PostgreSQL backends). */
+export function cpuSecondsOfNamed(test: (comm: string) => boolean): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+      if (test(comm)) out.set(Number(entry), cpuSeconds(Number(entry)));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU seconds of such processes between two readings: a process seen only in
+ * the second counts from zero (a backend started in the window), one that
+ * exited in the window is lost (rare here: pools keep their connections).
+ */
+export function cpuDelta(before: Map<number, number>, after: Map<number, number>): number {
+  let s = 0;
+  for (const [pid, t] of after) s += t - (before.get(pid) ?? 0);
+  return s;
+}
+
+/** The whole machine's busy CPU seconds (all cores, steal excluded), from /proc/stat. */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  // cpu user nice system idle iowait irq softirq steal ...
+  const [user, nice, system, , , irq, softirq] = line.trim().split(/\s+/).slice(1).map(Number);
+  return (user! + nice! + system! + irq! + softirq!) / TICKS_PER_SECOND;
 }
 
 /** Resident set size in bytes, from /proc/<pid>/status. */

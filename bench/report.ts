@@ -56,6 +56,25 @@ export function markdown(r: BenchResults): string {
     );
   }
   out.push('', `Capacity (largest step with every-receiver p99 ≤ ${CAPACITY_P99_MS} ms and nothing lost, every smaller step passing): ${Object.entries(r.capacity).map(([k, v]) => `${NAMES[k as SystemName]} ${v || 'none of the steps'}${v ? ' rooms' : ''}`).join(', ')}.`, '');
+  const withMachine = r.steps.filter((s) => s.machine);
+  if (withMachine.length) {
+    out.push(
+      '## Where the machine\'s CPU went',
+      '',
+      'CPU seconds per second during the window (the machine has 2), the mean of the valid trials: the whole machine busy, then the nodes, the load generators, PostgreSQL\'s processes and Redis; the rest is the orchestrator and kernel work not charged to a process. Per delivery: the servers\' side (nodes, PostgreSQL, Redis) and the generators\' side, µs of CPU per document, awareness or chat delivery.',
+      '',
+      '| rooms | system | machine busy | nodes | generators | PostgreSQL | Redis | rest | servers µs / delivery | generators µs / delivery |',
+      '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const s of [...withMachine].sort((a, b) => a.rooms - b.rooms || a.system.localeCompare(b.system))) {
+      const m = s.machine!;
+      const per = (x: number) => (s.deliveriesPerSecond > 0 ? f((x * 1e6) / s.deliveriesPerSecond, 0) : '–');
+      out.push(
+        `| ${s.rooms} | ${NAMES[s.system]} | ${f(m.busy, 2)} | ${f(m.nodes, 2)} | ${f(m.generators, 2)} | ${f(m.postgres, 2)} | ${f(m.redis, 2)} | ${f(m.busy - m.nodes - m.generators - m.postgres - m.redis, 2)} | ${per(m.nodes + m.postgres + m.redis)} | ${per(m.generators)} |`,
+      );
+    }
+    out.push('');
+  }
   if (r.join.length) {
     out.push(
       '## Join of a long document',

@@ -1,6 +1,6 @@
 /** Trials -> one step's summary, and the capacity rule. */
 import { merge, summarize, type LatencySummary } from './histogram.js';
-import type { TrialResult } from './trial.js';
+import type { MachineSample, TrialResult } from './trial.js';
 import type { SystemName } from './workload.js';
 
 /** The capacity rule: p99 (every receiver) at most this, and nothing lost or diverged. */
@@ -33,6 +33,8 @@ export interface StepSummary {
   generators: number;
   generatorCpu: number;
   generatorEldP99: number;
+  /** Where the machine's CPU went, the mean of the valid trials (absent in older results). */
+  machine?: MachineSample;
   /** Per active room (with its sockets), per node: heap+external after GC, and RSS, KiB. */
   heapPerRoomKiB: number;
   rssPerRoomKiB: number;
@@ -77,12 +79,20 @@ export function summarizeStep(system: SystemName, rooms: number, trials: TrialRe
     generators: Math.max(1, ...trials.map((t) => t.generators)),
     generatorCpu: round(Math.max(0, ...trials.map((t) => t.workload.generator.cpu)), 2),
     generatorEldP99: round(Math.max(0, ...trials.map((t) => t.workload.generator.eldP99))),
+    machine: machineMean(use),
     heapPerRoomKiB: round((perNode((n) => n.heapActiveMiB - n.heapBaseMiB) * 1024) / rooms),
     rssPerRoomKiB: round((perNode((n) => n.rssMiB - n.rssBaseMiB) * 1024) / rooms),
     joinP95: round(mean(w.map((x) => x.join.p95))),
     pass: valid.length > 0 && all.p99 <= CAPACITY_P99_MS && lost === 0 && diverged === 0 && unacknowledged === 0 && mism.every((m) => !m),
     errors: [...new Set(trials.flatMap((t) => t.workload.errors))].slice(0, 5),
   };
+}
+
+function machineMean(trials: TrialResult[]): MachineSample | undefined {
+  const ms = trials.flatMap((t) => (t.machine ? [t.machine] : []));
+  if (ms.length === 0) return undefined;
+  const m = (f: (x: MachineSample) => number) => round(mean(ms.map(f)), 2);
+  return { busy: m((x) => x.busy), nodes: m((x) => x.nodes), generators: m((x) => x.generators), postgres: m((x) => x.postgres), redis: m((x) => x.redis) };
 }
 
 /** The largest step that passed, with every smaller step passing too. */

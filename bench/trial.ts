@@ -4,7 +4,7 @@
  * event-loop delay and memory around the measurement window, stop everything.
  */
 import { appendFileSync } from 'node:fs';
-import { ask, cpuSeconds, pinToCpu, rssBytes, spawnChild, waitFor, type Child } from './processes.js';
+import { ask, cpuDelta, cpuSeconds, cpuSecondsOfNamed, machineBusySeconds, pinToCpu, rssBytes, spawnChild, waitFor, type Child } from './processes.js';
 import { PROJECT_ROOT, probe, startCluster, type ClusterOptions, type Probe } from './systems/cluster.js';
 import { encode, merge } from './histogram.js';
 import type { WorkloadConfig, WorkloadResult } from './workload.js';
@@ -26,9 +26,25 @@ export interface NodeSample {
   windowUs: [number, number];
 }
 
+/**
+ * Where the machine's CPU went during the window, CPU seconds per second (the
+ * machine has 2): the nodes, the generators, PostgreSQL's processes, Redis,
+ * and the whole machine (the rest is the orchestrator, the kernel's softirq
+ * work not charged to a process, and anything else running).
+ */
+export interface MachineSample {
+  busy: number;
+  nodes: number;
+  generators: number;
+  postgres: number;
+  redis: number;
+}
+
 export interface TrialResult {
   workload: WorkloadResult;
   nodes: NodeSample[];
+  /** Absent in results written before the tenth session. */
+  machine?: MachineSample;
   /** Core the (first) generator was pinned to, or null. */
   pinnedCpu: number | null;
   generators: number;
@@ -88,6 +104,12 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     // BENCH_GENERATOR_PROFILE=DIR: a CPU profile of the generator itself.
     const genProf = process.env.BENCH_GENERATOR_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_GENERATOR_PROFILE] : [];
     let offset = 0;
+    const sampleMachine = () => ({
+      busy: machineBusySeconds(),
+      generators: new Map(gens.map((g) => [g.pid, cpuSeconds(g.pid)])),
+      postgres: cpuSecondsOfNamed((c) => c === 'postgres'),
+      redis: cpuSecondsOfNamed((c) => c === 'redis-server'),
+    });
     const pinned: number[] = [];
     for (let g = 0; g < count; g++) {
       const rooms = Math.floor(spec.rooms / count) + (g < spec.rooms % count ? 1 : 0);
@@ -154,10 +176,12 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     await race(startP);
     const t0 = performance.now();
     const cpu0 = cluster.nodes.map((n) => cpuSeconds(n.pid));
+    const machine0 = sampleMachine();
     const atStart = await Promise.all(cluster.nodes.map((n) => probe(n, { reset: true })));
     await race(endP);
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = cluster.nodes.map((n) => cpuSeconds(n.pid));
+    const machine1 = sampleMachine();
     const rss = cluster.nodes.map((n) => rssBytes(n.pid));
     const eld = await Promise.all(cluster.nodes.map((n) => probe(n)));
     // BENCH_METRICS_OUT=FILE: each Duet node's Prometheus metrics after the window (commit latency etc.).
@@ -180,7 +204,15 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       heapActiveMiB: MiB(heapOf(active[i]!)),
       windowUs: [atStart[i]!.monoUs, eld[i]!.monoUs],
     }));
-    return { workload, nodes, pinnedCpu, generators: count };
+    const per = (x: number) => Math.round((x / seconds) * 1000) / 1000;
+    const machine: MachineSample = {
+      busy: per(machine1.busy - machine0.busy),
+      nodes: per(cpu1.reduce((a, c, i) => a + c - cpu0[i]!, 0)),
+      generators: per(cpuDelta(machine0.generators, machine1.generators)),
+      postgres: per(cpuDelta(machine0.postgres, machine1.postgres)),
+      redis: per(cpuDelta(machine0.redis, machine1.redis)),
+    };
+    return { workload, nodes, machine, pinnedCpu, generators: count };
   } finally {
     await Promise.all(gens.map((g) => g.stop(2000)));
     await cluster.stop();

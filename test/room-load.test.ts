@@ -5,12 +5,12 @@
  * snapshots keep coming when other events (chat, another node's edits) fall
  * between a node's own edits.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { Room } from '../server/rooms/room.js';
 import type { Snapshot, Store } from '../server/store/store.js';
 import type { Interview } from '../shared/protocol.js';
 import * as Y from 'yjs';
-import { toBytes } from '../shared/provider.js';
+import { DuetProvider, toBytes } from '../shared/provider.js';
 import { keepTyping, startCluster, tokensOf, typistOn } from './fixtures/multi-node.js';
 import { createInterview, connectClient, connectSocket, mainFile, nextEvent, startNode, waitFor, type TestClient } from './helpers.js';
 
@@ -438,5 +438,58 @@ describe('snapshots and cold loads', () => {
     } finally {
       room.destroy();
     }
+  });
+  it('sends a fresh joiner of a room still loading its snapshot as soon as it is read, before the log\'s tail, and then only what the snapshot lacks', async () => {
+    const node = await startNode({ snapshotEvery: 100 });
+    const iv = await createInterview(node);
+    const a = await connectClient(node.url, await iv.invite('candidate'));
+    await typeAndSettle(a, 104, 'x');
+    const typed = a.text();
+    a.socket.disconnect();
+    const store = node.server.ctx.store;
+    const id = iv.interview.id;
+    await waitFor(() => expect(node.server.ctx.rooms.size).toBe(0));
+    const snapshot = (await store.latestSnapshot(id, 'main'))!;
+    // The last few edits are in the log's tail, not in the snapshot.
+    expect(snapshot.seq).toBeLessThan(await lastSeqOfDocs(store, id));
+    const textOf = (update: Uint8Array) => {
+      const doc = new Y.Doc();
+      Y.applyUpdate(doc, update);
+      return doc.getMap<Y.Text>('files').get('main.ts')?.toString();
+    };
+    const snapshotText = textOf(snapshot.state)!;
+    expect(typed.startsWith(snapshotText)).toBe(true);
+    expect(typed.length).toBeGreaterThan(snapshotText.length);
+
+    // The log cannot be read until the gate opens: the room's load waits there.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const readEvents = store.readEvents.bind(store);
+    store.readEvents = async (...args) => {
+      await gate;
+      return readEvents(...args);
+    };
+    onTestFinished(() => {
+      open();
+      store.readEvents = readEvents;
+    });
+    const socket = connectSocket(node.url, await iv.invite('interviewer', 'Late'));
+    const received: number[] = [];
+    socket.on('doc:update', ({ doc, update }) => {
+      if (doc === 'main') received.push(toBytes(update).length);
+    });
+    const provider = new DuetProvider(socket, ['main']);
+    onTestFinished(() => provider.destroy());
+    const text = () => provider.doc('main').getMap<Y.Text>('files').get('main.ts')?.toString();
+    // The snapshot arrives while the tail is still unread: the client has it, and is not synced yet.
+    await waitFor(() => expect(text()).toBe(snapshotText));
+    expect(provider.docs.get('main')!.synced).toBe(false);
+    open();
+    await provider.whenSynced('main');
+    expect(text()).toBe(typed);
+    // The snapshot came once, first; then the tail (or the answer) added the rest.
+    expect(received[0]).toBe(snapshot.state.length);
+    expect(received.filter((n) => n === snapshot.state.length)).toHaveLength(1);
+    await waitFor(() => expect(provider.pending).toBe(0));
   });
 });

@@ -8,6 +8,7 @@ import { docSyncSchema, docUpdateSchema } from '../../shared/schemas.js';
 import { cutToMissing } from '../../shared/yjs-overlap.js';
 import { channelOf, type ServerContext } from '../context.js';
 import { docChars, inspectUpdate } from '../rooms/yjs-checks.js';
+import type { Snapshot } from '../store/store.js';
 import { handler, type Handlers } from './handle.js';
 import { reportSnapshotFailure } from './snapshot-failures.js';
 import type { DuetSocket } from './socket-data.js';
@@ -92,6 +93,18 @@ export async function answerSync(ctx: ServerContext, socket: DuetSocket, doc: Do
   } catch {
     throw new DuetError('invalid_payload', 'stateVector is not a valid Yjs state vector');
   }
+  // A fresh joiner of a room still loading gets its snapshot the moment it is
+  // read: committed state, older than the answer below, which the client
+  // integrates (its largest part of the join) while this node reads the log's
+  // tail and finishes subscribing the socket.
+  let sentEarly: Snapshot | undefined;
+  const early = known.size === 0 ? ctx.rooms.snapshotWhileLoading(socket.data.interviewId, doc) : undefined;
+  const snapshot = early && (await early);
+  // With its state vector, the answer can be what the snapshot lacks.
+  if (snapshot?.stateVector && socket.connected) {
+    socket.emit('doc:update', { doc, update: snapshot.state });
+    sentEarly = snapshot;
+  }
   const [room] = await Promise.all([socket.data.room, socket.data.inChannels]);
   if (socket.disconnected) throw new DuetError('unavailable', 'disconnected while joining');
   // The socket is in the room now, so anything committed after a read of
@@ -110,15 +123,16 @@ export async function answerSync(ctx: ServerContext, socket: DuetSocket, doc: Do
     // ahead of this answer, without decoding them. The node applies its own
     // copy a moment after the joiner has `session` too (Room.applyReadSoon),
     // so the join schedules it if `session` is not out yet.
-    for (const update of stored.updates) socket.emit('doc:update', { doc, update });
+    for (const update of stored.updates) if (update !== sentEarly?.state) socket.emit('doc:update', { doc, update });
     if (socket.data.joined) room.applyReadSoon(reportApplyFailure(ctx, socket.data.interviewId));
     else socket.data.sentStored = true;
     // It has everything committed up to the read above: nothing more to send.
     return { update: EMPTY_UPDATE, stateVector: stored.stateVector };
   }
-  if (known.size === 0) return { ...room.wholeDoc(doc) };
+  if (known.size === 0 && !sentEarly) return { ...room.wholeDoc(doc) };
   const ydoc = room.doc(doc);
-  return { update: Y.encodeStateAsUpdate(ydoc, stateVector), stateVector: Y.encodeStateVector(ydoc) };
+  const has = sentEarly ? sentEarly.stateVector! : stateVector;
+  return { update: Y.encodeStateAsUpdate(ydoc, has), stateVector: Y.encodeStateVector(ydoc) };
 }
 
 /** The stored bytes did not apply: whoever uses the documents next gets the error; nothing else to do here. */

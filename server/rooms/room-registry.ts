@@ -4,11 +4,14 @@
  */
 import type { Interview } from '../../shared/protocol.js';
 import type { Metrics } from '../metrics.js';
-import type { Store } from '../store/store.js';
+import { DOC_NAMES, type DocName } from '../../shared/roles.js';
+import type { Snapshot, Store } from '../store/store.js';
 import { Room } from './room.js';
 
 export class RoomRegistry {
   private readonly rooms = new Map<string, Promise<Room>>();
+  /** Rooms loading: their snapshots, once read (before the log's tail is). */
+  private readonly loadingSnapshots = new Map<string, Promise<ReadonlyArray<Snapshot | undefined> | undefined>>();
 
   constructor(
     private readonly store: Store,
@@ -48,12 +51,34 @@ export class RoomRegistry {
     this.unloadLater(room);
   }
 
+  /**
+   * While the room is loading: the document's latest snapshot, as soon as it
+   * is read (undefined if it has none, or if the load ended first). Undefined
+   * once the room has loaded.
+   */
+  snapshotWhileLoading(interviewId: string, doc: DocName): Promise<Snapshot | undefined> | undefined {
+    return this.loadingSnapshots.get(interviewId)?.then((snapshots) => snapshots?.[DOC_NAMES.indexOf(doc)]);
+  }
+
   private load(interviewId: string, interview: Interview | Promise<Interview | undefined>): Promise<Room> {
-    const loading = Room.load(this.store, interviewId, interview, this.applyAfterMs);
+    let read!: (snapshots: ReadonlyArray<Snapshot | undefined> | undefined) => void;
+    const snapshots = new Promise<ReadonlyArray<Snapshot | undefined> | undefined>((resolve) => (read = resolve));
+    const loading = Room.load(this.store, interviewId, interview, this.applyAfterMs, read);
     this.rooms.set(interviewId, loading);
+    this.loadingSnapshots.set(interviewId, snapshots);
+    const loaded = () => {
+      read(undefined); // a load that failed before its snapshots were read
+      if (this.loadingSnapshots.get(interviewId) === snapshots) this.loadingSnapshots.delete(interviewId);
+    };
     loading.then(
-      () => this.metrics.rooms.set(this.rooms.size),
-      () => this.rooms.delete(interviewId),
+      () => {
+        loaded();
+        this.metrics.rooms.set(this.rooms.size);
+      },
+      () => {
+        loaded();
+        this.rooms.delete(interviewId);
+      },
     );
     return loading;
   }

@@ -115,15 +115,18 @@ export class Room {
   /**
    * `interview` may still be being read: the snapshots are read alongside it.
    * `applyAfterMs`: how long after a join a cold load's bytes wait to be applied (applyReadSoon).
+   * `onSnapshots`: told the snapshots (by DOC_NAMES order) as soon as they are read, before the log's tail.
    */
   static async load(
     store: Store,
     id: string,
     interview: Interview | Promise<Interview | undefined>,
     applyAfterMs = DEFAULT_APPLY_AFTER_MS,
+    onSnapshots?: (snapshots: ReadonlyArray<Snapshot | undefined>) => void,
   ): Promise<Room> {
     const [found, snapshots] = await Promise.all([interview, Promise.all(DOC_NAMES.map((d) => store.latestSnapshot(id, d)))]);
     if (!found) throw new DuetError('not_found', 'no such interview');
+    onSnapshots?.(snapshots);
     const room = new Room(id, found, store, applyAfterMs);
     let from = Infinity;
     DOC_NAMES.forEach((d, i) => {

@@ -58,6 +58,8 @@ export class DuetProvider extends ObservableV2<Events> {
   /** Edits sent and not acknowledged, plus edits made while not synced. */
   private inFlight = 0;
   private dirty = new Set<DocName>();
+  /** Syncs in flight carrying a document's unsent edits: still pending until each one's answer has sent them. */
+  private readonly resending = new Map<DocName, number>();
   private readonly gapTimers = new Map<DocName, ReturnType<typeof setTimeout>>();
   private readonly syncRetryTimers = new Map<DocName, ReturnType<typeof setTimeout>>();
   /** Syncs asked in the current connection attempt's handshake and not answered yet: was the document empty then. */
@@ -156,7 +158,8 @@ export class DuetProvider extends ObservableV2<Events> {
   }
 
   get pending(): number {
-    return this.inFlight + this.dirty.size;
+    // A document counts once whether its unsent edits wait for a sync or ride on one.
+    return this.inFlight + new Set([...this.dirty, ...this.resending.keys()]).size;
   }
 
   doc(name: DocName): Y.Doc {
@@ -299,6 +302,15 @@ export class DuetProvider extends ObservableV2<Events> {
   private async sync(name: DocName): Promise<void> {
     const entry = this.docs.get(name)!;
     const wasDirty = this.dirty.delete(name);
+    // Until the answer has sent them, those edits are no more stored than
+    // before: `pending` (the unsaved-edits warning, the status) keeps them.
+    const carried = () => {
+      if (!wasDirty) return;
+      const n = (this.resending.get(name) ?? 0) - 1;
+      if (n > 0) this.resending.set(name, n);
+      else this.resending.delete(name);
+    };
+    if (wasDirty) this.resending.set(name, (this.resending.get(name) ?? 0) + 1);
     // Nothing at all yet: whatever it holds after the answer came from the server.
     const emptyBefore = entry.doc.store.clients.size === 0;
     let reply: Ack<DocSyncReply>;
@@ -307,11 +319,14 @@ export class DuetProvider extends ObservableV2<Events> {
         .timeout(30_000)
         .emitWithAck('doc:sync', { doc: name, stateVector: Y.encodeStateVector(entry.doc) });
     } catch {
+      carried();
       if (wasDirty) this.markDirty(name);
       // Disconnected: the next connect syncs again. Timed out: try again.
       this.syncAgainSoon(name);
       return;
     }
+    // The answer sends them (or marks them again) before anything can read `pending`.
+    carried();
     this.onSyncReply(name, reply, wasDirty, emptyBefore);
   }
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import * as Y from 'yjs';
 import { LIMITS } from '../shared/limits.js';
 import { api, connectClient, createInterview, mainFile, nextEvent, startNode, waitFor } from './helpers.js';
@@ -77,6 +77,38 @@ describe('bad input over Socket.IO', () => {
     const codes = replies.map((r: any) => r.error?.code ?? 'ok');
     expect(codes.filter((c) => c === 'ok').length).toBeLessThanOrEqual(11);
     expect(codes.filter((c) => c === 'rate_limited').length).toBeGreaterThanOrEqual(19);
+  });
+  it('keeps edits refused as rate_limited pending until the resync that carries them is answered and they are stored', async () => {
+    const node = await startNode({ socketEventsPerSecond: 5, socketEventBurst: 10 });
+    const iv = await createInterview(node);
+    const cand = await connectClient(node.url, await iv.invite('candidate'));
+    // A resync's answer waits for a read of the log: hold every read until the gate opens.
+    const store = node.server.ctx.store;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const readEvents = store.readEvents.bind(store);
+    store.readEvents = async (...args) => {
+      await gate;
+      return readEvents(...args);
+    };
+    onTestFinished(() => {
+      open();
+      store.readEvents = readEvents;
+    });
+    let resyncs = 0;
+    cand.socket.onAnyOutgoing((event) => {
+      if (event === 'doc:sync') resyncs++;
+    });
+    for (let i = 0; i < 30; i++) mainFile(cand).insert(mainFile(cand).length, `e${i} `);
+    // Past the burst the node refuses them (rate_limited); the provider resyncs to send them.
+    await waitFor(() => resyncs > 0, 5000);
+    // Every edit has its answer by now, and the refused ones are not stored: still pending.
+    expect(cand.provider.pending).toBeGreaterThan(0);
+    open();
+    await waitFor(() => cand.provider.pending === 0, 10_000);
+    const doc = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
+    expect(doc.body.files['main.ts']).toBe(cand.text());
+    expect(cand.text()).toContain('e29 ');
   });
 });
 

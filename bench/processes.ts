@@ -128,29 +128,48 @@ export function cpuSeconds(pid: number): number {
   return (utime + stime) / TICKS_PER_SECOND;
 }
 
-/** CPU seconds of every process whose name passes `test` (e.g. all PostgreSQL backends). */
-export function cpuSecondsOfNamed(test: (comm: string) => boolean): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+/** Process id and start time (clock ticks since boot): a key a reused pid does not share. */
+function processKey(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return `${pid}@${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;
+}
+
+/** CPU seconds of these processes, by processKey; one that has exited is left out. */
+export function cpuSecondsOfPids(pids: number[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const pid of pids) {
     try {
-      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
-      if (test(comm)) out.set(Number(entry), cpuSeconds(Number(entry)));
+      out.set(processKey(pid), cpuSeconds(pid));
     } catch {
-      /* exited meanwhile */
+      /* exited */
     }
   }
   return out;
 }
 
+/** CPU seconds of every process whose name passes `test` (e.g. all PostgreSQL backends), by processKey. */
+export function cpuSecondsOfNamed(test: (comm: string) => boolean): Map<string, number> {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (test(readFileSync(`/proc/${entry}/comm`, 'utf8').trim())) pids.push(Number(entry));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return cpuSecondsOfPids(pids);
+}
+
 /**
  * CPU seconds of such processes between two readings: a process seen only in
- * the second counts from zero (a backend started in the window), one that
- * exited in the window is lost (rare here: pools keep their connections).
+ * the second counts from zero (a backend started in the window); one that
+ * exited in the window is not counted at all (rare here: the pools keep their
+ * connections through a trial).
  */
-export function cpuDelta(before: Map<number, number>, after: Map<number, number>): number {
+export function cpuDelta(before: Map<string, number>, after: Map<string, number>): number {
   let s = 0;
-  for (const [pid, t] of after) s += t - (before.get(pid) ?? 0);
+  for (const [key, t] of after) s += t - (before.get(key) ?? 0);
   return s;
 }
 

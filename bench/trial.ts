@@ -4,7 +4,7 @@
  * event-loop delay and memory around the measurement window, stop everything.
  */
 import { appendFileSync } from 'node:fs';
-import { ask, cpuDelta, cpuSeconds, cpuSecondsOfNamed, machineBusySeconds, pinToCpu, rssBytes, spawnChild, waitFor, type Child } from './processes.js';
+import { ask, cpuDelta, cpuSeconds, cpuSecondsOfNamed, cpuSecondsOfPids, machineBusySeconds, pinToCpu, rssBytes, spawnChild, waitFor, type Child } from './processes.js';
 import { PROJECT_ROOT, probe, startCluster, type ClusterOptions, type Probe } from './systems/cluster.js';
 import { encode, merge } from './histogram.js';
 import type { WorkloadConfig, WorkloadResult } from './workload.js';
@@ -106,7 +106,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     let offset = 0;
     const sampleMachine = () => ({
       busy: machineBusySeconds(),
-      generators: new Map(gens.map((g) => [g.pid, cpuSeconds(g.pid)])),
+      generators: cpuSecondsOfPids(gens.map((g) => g.pid)),
       postgres: cpuSecondsOfNamed((c) => c === 'postgres'),
       redis: cpuSecondsOfNamed((c) => c === 'redis-server'),
     });
@@ -207,7 +207,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     const per = (x: number) => Math.round((x / seconds) * 1000) / 1000;
     const machine: MachineSample = {
       busy: per(machine1.busy - machine0.busy),
-      nodes: per(cpu1.reduce((a, c, i) => a + c - cpu0[i]!, 0)),
+      nodes: Math.round(nodes.reduce((a, n) => a + n.cpu, 0) * 1000) / 1000,
       generators: per(cpuDelta(machine0.generators, machine1.generators)),
       postgres: per(cpuDelta(machine0.postgres, machine1.postgres)),
       redis: per(cpuDelta(machine0.redis, machine1.redis)),

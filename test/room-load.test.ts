@@ -12,7 +12,7 @@ import type { Interview } from '../shared/protocol.js';
 import * as Y from 'yjs';
 import { DuetProvider, toBytes } from '../shared/provider.js';
 import { keepTyping, startCluster, tokensOf, typistOn } from './fixtures/multi-node.js';
-import { createInterview, connectClient, connectSocket, mainFile, nextEvent, startNode, waitFor, type TestClient } from './helpers.js';
+import { createInterview, connectClient, connectSocket, mainFile, nextEvent, startNode, tempDir, waitFor, type TestClient } from './helpers.js';
 
 async function typeAndSettle(client: TestClient, count: number, tag: string): Promise<void> {
   for (let i = 0; i < count; i++) mainFile(client).insert(mainFile(client).length, `${tag}${i} `);
@@ -439,7 +439,7 @@ describe('snapshots and cold loads', () => {
       room.destroy();
     }
   });
-  it('sends a fresh joiner of a room still loading its snapshot as soon as it is read, before the log\'s tail, and then only what the snapshot lacks', async () => {
+  it('sends a fresh joiner of a room still loading its snapshot as soon as it is read, before the log\'s tail, and the tail after it', async () => {
     const node = await startNode({ snapshotEvery: 100 });
     const iv = await createInterview(node);
     const a = await connectClient(node.url, await iv.invite('candidate'));
@@ -491,5 +491,61 @@ describe('snapshots and cold loads', () => {
     expect(received[0]).toBe(snapshot.state.length);
     expect(received.filter((n) => n === snapshot.state.length)).toHaveLength(1);
     await waitFor(() => expect(provider.pending).toBe(0));
+  });
+  it('after an early snapshot, a tail too long to send as stored comes as what the snapshot lacks', async () => {
+    const dataDir = tempDir();
+    const first = await startNode({ dataDir, snapshotEvery: 10 });
+    const iv = await createInterview(first);
+    const id = iv.interview.id;
+    const a = await connectClient(first.url, await iv.invite('candidate'));
+    await typeAndSettle(a, 12, 'a');
+    a.socket.disconnect();
+    await waitFor(async () => expect((await first.server.ctx.store.latestSnapshot(id, 'main'))?.seq).toBe(await lastSeqOfDocs(first.server.ctx.store, id)));
+    // Invites come from the first node's API; the tokens hold on the second (same secret).
+    const [writerToken, lateToken] = [await iv.invite('candidate'), await iv.invite('observer', 'Late')];
+    await first.close();
+    // The same store, snapshotting rarely: the log's tail grows past what a node sends as stored (1,000 updates).
+    const node = await startNode({ dataDir, snapshotEvery: 100_000 });
+    const store = node.server.ctx.store;
+    const snapshot = (await store.latestSnapshot(id, 'main'))!;
+    const b = await connectClient(node.url, writerToken);
+    await typeAndSettle(b, 1010, 'b');
+    const typed = b.text();
+    b.socket.disconnect();
+    await waitFor(() => expect(node.server.ctx.rooms.size).toBe(0));
+    expect((await store.latestSnapshot(id, 'main'))!.seq).toBe(snapshot.seq);
+
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const readEvents = store.readEvents.bind(store);
+    store.readEvents = async (...args) => {
+      await gate;
+      return readEvents(...args);
+    };
+    onTestFinished(() => {
+      open();
+      store.readEvents = readEvents;
+    });
+    const socket = connectSocket(node.url, lateToken);
+    const received: number[] = [];
+    socket.on('doc:update', ({ doc, update }) => {
+      if (doc === 'main') received.push(toBytes(update).length);
+    });
+    let answered = 0;
+    socket.on('doc:sync', (answer) => {
+      if (answer.doc === 'main' && 'update' in answer) answered = toBytes(answer.update).length;
+    });
+    const provider = new DuetProvider(socket, ['main']);
+    onTestFinished(() => provider.destroy());
+    await waitFor(() => expect(received).toEqual([snapshot.state.length]));
+    open();
+    await provider.whenSynced('main');
+    expect(provider.doc('main').getMap<Y.Text>('files').get('main.ts')?.toString()).toBe(typed);
+    // Only the snapshot came as an update; the answer carried the 1,010 edits after it, not the snapshot again.
+    expect(received).toEqual([snapshot.state.length]);
+    expect(answered).toBeGreaterThan(2);
+    expect(answered).toBeLessThan(snapshot.state.length + 1010 * 40);
+    const whole = Y.encodeStateAsUpdate(provider.doc('main')).length;
+    expect(answered).toBeLessThan(whole);
   });
 });

@@ -159,7 +159,9 @@ export class DuetProvider extends ObservableV2<Events> {
 
   get pending(): number {
     // A document counts once whether its unsent edits wait for a sync or ride on one.
-    return this.inFlight + new Set([...this.dirty, ...this.resending.keys()]).size;
+    let docs = this.dirty.size;
+    for (const name of this.resending.keys()) if (!this.dirty.has(name)) docs++;
+    return this.inFlight + docs;
   }
 
   doc(name: DocName): Y.Doc {

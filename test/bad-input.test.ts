@@ -1,7 +1,7 @@
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { LIMITS } from '../shared/limits.js';
-import { api, connectClient, createInterview, mainFile, nextEvent, startNode, waitFor } from './helpers.js';
+import { api, connectClient, createInterview, holdLogReads, mainFile, nextEvent, startNode, waitFor } from './helpers.js';
 
 async function eventCount(url: string, id: string, token: string): Promise<number> {
   const res = await api(url, `/api/interviews/${id}/events?limit=1000`, { token });
@@ -84,17 +84,7 @@ describe('bad input over Socket.IO', () => {
     const cand = await connectClient(node.url, await iv.invite('candidate'));
     // A resync's answer waits for a read of the log: hold every read until the gate opens.
     const store = node.server.ctx.store;
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    const readEvents = store.readEvents.bind(store);
-    store.readEvents = async (...args) => {
-      await gate;
-      return readEvents(...args);
-    };
-    onTestFinished(() => {
-      open();
-      store.readEvents = readEvents;
-    });
+    const open = holdLogReads(store);
     let resyncs = 0;
     cand.socket.onAnyOutgoing((event) => {
       if (event === 'doc:sync') resyncs++;

@@ -12,6 +12,7 @@ import { onTestFinished } from 'vitest';
 import * as Y from 'yjs';
 import { createServer, type DuetServer, type ServerOptions } from '../server/app.js';
 import { defaultConfig, type Config } from '../server/config.js';
+import type { Store } from '../server/store/store.js';
 import type { InviteRole, Role } from '../shared/roles.js';
 import type { Interview, Participant } from '../shared/protocol.js';
 import { DuetProvider, type DuetClientSocket } from '../shared/provider.js';
@@ -237,4 +238,25 @@ export function seededRandom(seed: number): (n: number) => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
   };
+}
+
+/**
+ * Holds every read of the event log (`readEvents`) on this store until the
+ * returned function is called: a room's load, a catch-up and a sync's read
+ * then wait there. The store is the real one; the gate opens and is removed
+ * when the test finishes.
+ */
+export function holdLogReads(store: Store): () => void {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const readEvents = store.readEvents.bind(store);
+  store.readEvents = async (...args) => {
+    await gate;
+    return readEvents(...args);
+  };
+  onTestFinished(() => {
+    open();
+    store.readEvents = readEvents;
+  });
+  return open;
 }

@@ -12,7 +12,7 @@ import type { Interview } from '../shared/protocol.js';
 import * as Y from 'yjs';
 import { DuetProvider, toBytes } from '../shared/provider.js';
 import { keepTyping, startCluster, tokensOf, typistOn } from './fixtures/multi-node.js';
-import { createInterview, connectClient, connectSocket, mainFile, nextEvent, startNode, tempDir, waitFor, type TestClient } from './helpers.js';
+import { createInterview, connectClient, connectSocket, holdLogReads, mainFile, nextEvent, startNode, tempDir, waitFor, type TestClient } from './helpers.js';
 
 async function typeAndSettle(client: TestClient, count: number, tag: string): Promise<void> {
   for (let i = 0; i < count; i++) mainFile(client).insert(mainFile(client).length, `${tag}${i} `);
@@ -27,6 +27,13 @@ async function loadedText(store: Store, interview: Interview): Promise<string | 
   } finally {
     room.destroy();
   }
+}
+
+/** The file's text in a Yjs update applied to an empty document. */
+function textOf(update: Uint8Array): string | undefined {
+  const doc = new Y.Doc();
+  Y.applyUpdate(doc, update);
+  return doc.getMap<Y.Text>('files').get('main.ts')?.toString();
 }
 
 /** The seq of the newest document edit. */
@@ -412,11 +419,6 @@ describe('snapshots and cold loads', () => {
     const store = node.server.ctx.store;
     const id = iv.interview.id;
     await waitFor(async () => expect((await store.latestSnapshot(id, 'main'))?.seq).toBe(await lastSeqOfDocs(store, id)));
-    const textOf = (update: Uint8Array) => {
-      const doc = new Y.Doc();
-      Y.applyUpdate(doc, update);
-      return doc.getMap<Y.Text>('files').get('main.ts')?.toString();
-    };
     const room = await Room.load(store, iv.interview.id, iv.interview);
     try {
       const first = room.wholeDoc('main');
@@ -452,27 +454,12 @@ describe('snapshots and cold loads', () => {
     const snapshot = (await store.latestSnapshot(id, 'main'))!;
     // The last few edits are in the log's tail, not in the snapshot.
     expect(snapshot.seq).toBeLessThan(await lastSeqOfDocs(store, id));
-    const textOf = (update: Uint8Array) => {
-      const doc = new Y.Doc();
-      Y.applyUpdate(doc, update);
-      return doc.getMap<Y.Text>('files').get('main.ts')?.toString();
-    };
     const snapshotText = textOf(snapshot.state)!;
     expect(typed.startsWith(snapshotText)).toBe(true);
     expect(typed.length).toBeGreaterThan(snapshotText.length);
 
     // The log cannot be read until the gate opens: the room's load waits there.
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    const readEvents = store.readEvents.bind(store);
-    store.readEvents = async (...args) => {
-      await gate;
-      return readEvents(...args);
-    };
-    onTestFinished(() => {
-      open();
-      store.readEvents = readEvents;
-    });
+    const open = holdLogReads(store);
     const socket = connectSocket(node.url, await iv.invite('interviewer', 'Late'));
     const received: number[] = [];
     socket.on('doc:update', ({ doc, update }) => {
@@ -515,17 +502,7 @@ describe('snapshots and cold loads', () => {
     await waitFor(() => expect(node.server.ctx.rooms.size).toBe(0));
     expect((await store.latestSnapshot(id, 'main'))!.seq).toBe(snapshot.seq);
 
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    const readEvents = store.readEvents.bind(store);
-    store.readEvents = async (...args) => {
-      await gate;
-      return readEvents(...args);
-    };
-    onTestFinished(() => {
-      open();
-      store.readEvents = readEvents;
-    });
+    const open = holdLogReads(store);
     const socket = connectSocket(node.url, lateToken);
     const received: number[] = [];
     socket.on('doc:update', ({ doc, update }) => {

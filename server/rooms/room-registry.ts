@@ -70,15 +70,10 @@ export class RoomRegistry {
       read(undefined); // a load that failed before its snapshots were read
       if (this.loadingSnapshots.get(interviewId) === snapshots) this.loadingSnapshots.delete(interviewId);
     };
+    loading.then(loaded, loaded);
     loading.then(
-      () => {
-        loaded();
-        this.metrics.rooms.set(this.rooms.size);
-      },
-      () => {
-        loaded();
-        this.rooms.delete(interviewId);
-      },
+      () => this.metrics.rooms.set(this.rooms.size),
+      () => this.rooms.delete(interviewId),
     );
     return loading;
   }

@@ -32,6 +32,12 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    clientEvents: new Counter({
+      name: 'duet_client_events_total',
+      help: 'Events received from clients, by name (unknown names as "unknown"), refused ones included',
+      labelNames: ['event'] as const,
+      registers: [registry],
+    }),
     errors: new Counter({
       name: 'duet_errors_total',
       help: 'Errors answered to clients, by code',

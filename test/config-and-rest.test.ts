@@ -101,6 +101,7 @@ describe('REST contract', () => {
     mainFile(cand).insert(0, 'x');
     await waitFor(() => cand.provider.pending === 0);
     await cand.socket.emitWithAck('chat:send', { channel: 'panel', text: 'no' });
+    await (cand.socket as any).emitWithAck('no:such', {});
     expect(await api(node.url, '/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
     expect(await api(node.url, '/readyz')).toMatchObject({ status: 200, body: { status: 'ready' } });
     const metrics = (await api(node.url, '/metrics')).body as string;
@@ -109,5 +110,8 @@ describe('REST contract', () => {
     expect(metrics).toMatch(/^duet_doc_updates_total\{doc="main"\} 1$/m);
     expect(metrics).toMatch(/^duet_errors_total\{code="forbidden"\} 1$/m);
     expect(metrics).toMatch(/^duet_store_write_seconds_count \d+$/m);
+    expect(metrics).toMatch(/^duet_client_events_total\{event="doc:update"\} 1$/m);
+    expect(metrics).toMatch(/^duet_client_events_total\{event="chat:send"\} 1$/m);
+    expect(metrics).toMatch(/^duet_client_events_total\{event="unknown"\} 1$/m);
   });
 });

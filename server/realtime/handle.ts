@@ -70,6 +70,8 @@ export function createDispatcher(ctx: ServerContext, handlers: Handlers) {
 
   async function run(socket: DuetSocket, h: Handler | undefined, event: string, payload: unknown, ack: Ack | undefined): Promise<void> {
     try {
+      // A client names its events: only known names become labels.
+      ctx.metrics.clientEvents.inc({ event: h ? event : 'unknown' });
       if (!h) throw new DuetError('unknown_event', `the server does not accept "${String(event).slice(0, 50)}" from clients`);
       if (!socket.data.bucket.take()) throw new DuetError('rate_limited', 'too many events; slow down');
       const result = await h.run(socket, parseOrThrow(h.schema, payload));

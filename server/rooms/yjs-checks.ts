@@ -35,6 +35,8 @@ export interface UpdateInfo {
    * node lacks, so clients of any make get an update they can apply.
    */
   overlaps: boolean;
+  /** Per client, the clock range of the update's structs: [first, end). */
+  ranges: Map<number, { first: number; end: number }>;
 }
 
 export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc): UpdateInfo {
@@ -110,7 +112,22 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc)
     if (struct.content.isCountable()) insertedChars += struct.length;
   }
   if (ranges.size > 1 && !missing) checkNoCycle(decoded.structs as Array<Y.Item | Y.GC>, find, current);
-  return { insertedChars, missing, adds, overlaps };
+  return { insertedChars, missing, adds, overlaps, ranges };
+}
+
+/**
+ * Whether an update's deletions are news to `current`: they delete an item it
+ * holds undeleted, or one past its state (one of the sender's own edits queued
+ * for the log ahead of this one, see EditsAhead). For an update already
+ * checked on top of those edits.
+ */
+export function deletesNews(update: Uint8Array, current: Y.Doc): boolean {
+  const { ds } = Y.decodeUpdate(update);
+  for (const [client, dels] of ds.clients) {
+    const state = Y.getState(current.store, client);
+    if (dels.some((d) => d.clock + d.len > state)) return true;
+  }
+  return deletesSomething(ds.clients, current);
 }
 
 /**

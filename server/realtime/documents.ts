@@ -7,7 +7,7 @@ import type { DocSyncReply } from '../../shared/protocol.js';
 import { docSyncSchema, docUpdateSchema } from '../../shared/schemas.js';
 import { cutToMissing } from '../../shared/yjs-overlap.js';
 import { channelOf, type ServerContext } from '../context.js';
-import { deletesNews, docChars, inspectUpdate, type UpdateInfo } from '../rooms/yjs-checks.js';
+import { docChars, inspectUpdate, type UpdateInfo } from '../rooms/yjs-checks.js';
 import type { Room } from '../rooms/room.js';
 import type { Snapshot } from '../store/store.js';
 import { handler, type Handlers } from './handle.js';
@@ -121,22 +121,15 @@ const noop = (): void => {};
  * come back. Only an update that carries on exactly where those edits end
  * (what a client typing sends) is taken this way; for anything else
  * (undefined) the caller waits for them to be applied and checks the update
- * against the room's document alone.
+ * against the room's document alone. O(update): the queued edits are known
+ * by where they end, not read again.
  */
 function checkOnTop(doc: DocName, update: Uint8Array, ydoc: Y.Doc, mine: EditsAhead): UpdateInfo | undefined {
   if (mine.size === 0 || mine.size >= MAX_EDITS_AHEAD || mine.chain.broken) return undefined;
-  // Garbage gets the same error here as on its own.
-  const own = inspectUpdate(doc, update);
-  for (const [client, r] of own.ranges) if (r.first !== mine.endOf(client, ydoc)) return undefined;
-  let together: UpdateInfo;
-  try {
-    together = inspectUpdate(doc, mine.withNext(update), ydoc);
-  } catch {
-    return undefined;
-  }
-  // Everything it refers to is in the document or queued before it, and none of it is in the document yet.
-  if (together.missing || together.overlaps) return undefined;
-  return { ...own, missing: false, overlaps: false, adds: own.ranges.size > 0 || deletesNews(update, ydoc) };
+  const info = inspectUpdate(doc, update, ydoc, mine.ends);
+  if (info.missing || info.overlaps || info.parentQueued) return undefined;
+  for (const [client, r] of info.ranges) if (r.first !== mine.endOf(client, ydoc)) return undefined;
+  return info;
 }
 
 /**

@@ -11,7 +11,7 @@
 import * as Y from 'yjs';
 import type { Chain } from '../rooms/event-writer.js';
 
-/** Past this many the next edit waits for them (each check merges them all). */
+/** Past this many the next edit waits for them: a bound on what one failed commit fails with it. */
 export const MAX_EDITS_AHEAD = 64;
 
 interface Entry {
@@ -21,11 +21,15 @@ interface Entry {
 
 export class EditsAhead {
   private entries: Entry[] = [];
-  /** Per client, the clock after its last struct queued here. */
-  private ends = new Map<number, number>();
+  private queuedEnds = new Map<number, number>();
   private waiters: Array<() => void> = [];
   /** Broken when one of them is not stored: those after it fail too (EventWriter). */
   chain: Chain = { broken: false };
+
+  /** Per client, the clock after its last struct queued here. */
+  get ends(): ReadonlyMap<number, number> {
+    return this.queuedEnds;
+  }
 
   get size(): number {
     return this.entries.length;
@@ -38,18 +42,13 @@ export class EditsAhead {
 
   /** Where `client`'s next struct starts, counting the queued edits. */
   endOf(client: number, ydoc: Y.Doc): number {
-    return Math.max(this.ends.get(client) ?? 0, Y.getState(ydoc.store, client));
-  }
-
-  /** The queued edits and `update` as one update, to check against the document. */
-  withNext(update: Uint8Array): Uint8Array {
-    return Y.mergeUpdates([...this.entries.map((e) => e.update), update]);
+    return Math.max(this.queuedEnds.get(client) ?? 0, Y.getState(ydoc.store, client));
   }
 
   add(update: Uint8Array, ranges: Map<number, { first: number; end: number }>, chars: number): Entry {
     const entry = { update, chars };
     this.entries.push(entry);
-    for (const [client, r] of ranges) this.ends.set(client, Math.max(r.end, this.ends.get(client) ?? 0));
+    for (const [client, r] of ranges) this.queuedEnds.set(client, Math.max(r.end, this.queuedEnds.get(client) ?? 0));
     return entry;
   }
 
@@ -58,7 +57,7 @@ export class EditsAhead {
     const i = this.entries.indexOf(entry);
     if (i !== -1) this.entries.splice(i, 1);
     if (this.entries.length > 0) return;
-    this.ends = new Map();
+    this.queuedEnds = new Map();
     this.chain = { broken: false };
     const waiters = this.waiters;
     this.waiters = [];

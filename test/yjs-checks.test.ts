@@ -217,38 +217,4 @@ describe('yjs checks: what Yjs would park for good', () => {
     const skip = Y.mergeUpdates([blocks([999, 0, [text(999, 0, b, c, 'a')]]), blocks([999, 5, [text(999, 5, b, c, 'b')]])]);
     expect(() => inspectUpdate('main', skip, doc)).toThrow(expect.objectContaining({ code: 'unavailable' }));
   });
-
-  it('checks an update on top of edits queued ahead of it: what it builds on or deletes there is present, a parent there is flagged', () => {
-    const server = new Y.Doc();
-    const client = new Y.Doc();
-    client.clientID = 7;
-    const updates: Uint8Array[] = [];
-    client.on('update', (u: Uint8Array) => updates.push(u));
-    client.getMap('files').set('main.ts', new Y.Text());
-    Y.applyUpdate(server, updates[0]!);
-    const text = client.getMap('files').get('main.ts') as Y.Text;
-    text.insert(0, 'ab'); // queued, not applied on the server
-    text.insert(2, 'c'); // builds on it
-    text.delete(0, 1); // deletes a queued item
-    const [queuedAb, typedC, deletedA] = updates.slice(1) as [Uint8Array, Uint8Array, Uint8Array];
-    const queued = new Map([[7, Y.getState(server.store, 7) + 2]]);
-    // Alone, it needs what is queued; on top of it, nothing is missing and it adds.
-    expect(inspectUpdate('main', typedC, server).missing).toBe(true);
-    expect(inspectUpdate('main', typedC, server, queued)).toMatchObject({ missing: false, adds: true, overlaps: false, parentQueued: false });
-    expect(inspectUpdate('main', deletedA, server).missing).toBe(true);
-    expect(inspectUpdate('main', deletedA, server, queued)).toMatchObject({ missing: false, adds: true });
-    // A new file queued, and typing into it: its parent is not at hand, so it is flagged.
-    const file = new Y.Text();
-    client.getMap('files').set('b.ts', file);
-    const queuedFile = updates[updates.length - 1]!;
-    file.insert(0, 'x');
-    const typedInNew = updates[updates.length - 1]!;
-    Y.applyUpdate(server, queuedAb);
-    Y.applyUpdate(server, typedC);
-    Y.applyUpdate(server, deletedA);
-    const afterFile = new Map([[7, Y.getState(server.store, 7) + Y.decodeUpdate(queuedFile).structs.reduce((n, st) => n + st.length, 0)]]);
-    expect(inspectUpdate('main', typedInNew, server, afterFile)).toMatchObject({ missing: false, parentQueued: true });
-    // Something past what is queued is still missing.
-    expect(inspectUpdate('main', typedInNew, server, new Map([[7, Y.getState(server.store, 7)]])).missing).toBe(true);
-  });
 });

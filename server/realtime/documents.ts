@@ -7,13 +7,11 @@ import type { DocSyncReply } from '../../shared/protocol.js';
 import { docSyncSchema, docUpdateSchema } from '../../shared/schemas.js';
 import { cutToMissing } from '../../shared/yjs-overlap.js';
 import { channelOf, type ServerContext } from '../context.js';
-import { docChars, inspectUpdate, type UpdateInfo } from '../rooms/yjs-checks.js';
-import type { Room } from '../rooms/room.js';
+import { docChars, inspectUpdate } from '../rooms/yjs-checks.js';
 import type { Snapshot } from '../store/store.js';
 import { handler, type Handlers } from './handle.js';
 import { reportSnapshotFailure } from './snapshot-failures.js';
 import type { DuetSocket } from './socket-data.js';
-import { EditsAhead, MAX_EDITS_AHEAD } from './edits-ahead.js';
 
 /** Past this many updates after the snapshot (a log that was never snapshotted), apply and encode instead of merging them. */
 const MAX_STORED_TAIL = 1000;
@@ -28,69 +26,40 @@ export function docChannel(interviewId: string, doc: DocName): string {
 }
 
 export function documentHandlers(ctx: ServerContext): Handlers {
-  const ahead = new WeakMap<DuetSocket, Partial<Record<DocName, EditsAhead>>>();
-  const aheadOf = (socket: DuetSocket, doc: DocName): EditsAhead => {
-    let docs = ahead.get(socket);
-    if (!docs) ahead.set(socket, (docs = {}));
-    return (docs[doc] ??= new EditsAhead());
-  };
-
-  /** Checks an update against the room's document alone: what a socket with nothing queued gets. */
-  const checkAlone = async (room: Room, doc: DocName, update: Uint8Array) => {
-    let info = inspectUpdate(doc, update, room.doc(doc));
-    if (info.missing) {
-      // It may depend on edits another node committed: read the log, then look again.
-      await room.catchUp();
-      info = inspectUpdate(doc, update, room.doc(doc));
-      // Retryable: an honest client resyncs and sends the difference from the node's state.
-      if (info.missing) throw new DuetError('unavailable', 'update depends on edits this node does not have; sync and send again');
-    }
-    if (info.overlaps) {
-      // Part of a struct the node has: logged and broadcast as what it lacks.
-      update = cutToMissing(update, room.doc(doc));
-      info = inspectUpdate(doc, update, room.doc(doc));
-      // diffUpdate writes a client's structs on from the cut without looking at their clocks; checked above, so never expected.
-      if (info.missing) throw new DuetError('invalid_payload', 'update does not hold together once cut to what the node lacks');
-    }
-    return { update, info };
-  };
-
-  const applyUpdate = async (socket: DuetSocket, { doc, update }: { doc: DocName; update: Uint8Array }, queued: () => void) => {
+  const applyUpdate = async (socket: DuetSocket, { doc, update }: { doc: DocName; update: Uint8Array }) => {
     const { actor, interviewId } = socket.data;
     if (!can.writeDoc(actor.role, doc)) throw new DuetError('forbidden', `your role cannot edit the ${doc} document`);
     const room = await socket.data.room;
     if (room.interview.status === 'ended') throw new DuetError('interview_ended', 'the interview has ended');
-    const mine = aheadOf(socket, doc);
-    let checked = checkOnTop(doc, update, room.doc(doc), mine);
-    if (!checked) {
-      await mine.drained();
-      const alone = await checkAlone(room, doc, update);
-      update = alone.update;
-      checked = alone.info;
+    const ydoc = room.doc(doc);
+    let { insertedChars, missing, adds, overlaps } = inspectUpdate(doc, update, ydoc);
+    if (missing) {
+      // It may depend on edits another node committed: read the log, then look again.
+      await room.catchUp();
+      ({ insertedChars, missing, adds, overlaps } = inspectUpdate(doc, update, room.doc(doc)));
+      // Retryable: an honest client resyncs and sends the difference from the node's state.
+      if (missing) throw new DuetError('unavailable', 'update depends on edits this node does not have; sync and send again');
     }
-    const { insertedChars, adds, ranges } = checked;
+    if (overlaps) {
+      // Part of a struct the node has: logged and broadcast as what it lacks.
+      update = cutToMissing(update, room.doc(doc));
+      ({ insertedChars, missing, adds } = inspectUpdate(doc, update, room.doc(doc)));
+      // diffUpdate writes a client's structs on from the cut without looking at their clocks; checked above, so never expected.
+      if (missing) throw new DuetError('invalid_payload', 'update does not hold together once cut to what the node lacks');
+    }
     // Everything in it is in the room's document, so already in the log (the
     // document holds committed events only): acknowledged, not logged again.
     if (!adds) return { ok: true as const };
-    const ydoc = room.doc(doc);
-    if (insertedChars > 0 && docChars(doc, ydoc) + mine.chars + insertedChars > LIMITS.docChars) {
+    if (insertedChars > 0 && docChars(doc, ydoc) + insertedChars > LIMITS.docChars) {
       throw new DuetError('too_large', `the ${doc} document would exceed ${LIMITS.docChars} characters`);
     }
     const at = new Date().toISOString();
     // Durable first: apply, broadcast and ack only what the log holds.
-    const entry = mine.add(update, ranges, insertedChars);
-    const stored = ctx.writer.append(interviewId, { type: 'doc', at, actor, doc, bin: update, data: { doc } }, undefined, mine.chain);
-    // The socket's next update may be checked now, on top of this one.
-    queued();
-    try {
-      const { event } = await stored;
-      const parkedBefore = parked(room.doc(doc));
-      room.applyCommitted(event);
-      // The checks above keep out anything Yjs would park; one parked anyway would be retried, unchecked, by a later update.
-      if (!parkedBefore && parked(room.doc(doc))) ctx.log.error({ interviewId, seq: event.seq }, 'a logged update left structs pending');
-    } finally {
-      mine.remove(entry);
-    }
+    const { event } = await ctx.writer.append(interviewId, { type: 'doc', at, actor, doc, bin: update, data: { doc } });
+    const parkedBefore = parked(room.doc(doc));
+    room.applyCommitted(event);
+    // The checks above keep out anything Yjs would park; one parked anyway would be retried, unchecked, by a later update.
+    if (!parkedBefore && parked(room.doc(doc))) ctx.log.error({ interviewId, seq: event.seq }, 'a logged update left structs pending');
     socket.to(docChannel(interviewId, doc)).emit('doc:update', { doc, update });
     ctx.metrics.docUpdates.inc({ doc });
     room.snapshotIfDue(doc, ctx.config.snapshotEvery, at)?.catch(reportSnapshotFailure(ctx, interviewId));
@@ -100,36 +69,15 @@ export function documentHandlers(ctx: ServerContext): Handlers {
   return {
     'doc:sync': handler(docSyncSchema, (socket, { doc, stateVector }) => answerSync(ctx, socket, doc, stateVector)),
 
-    // In order, per socket: a client's next edit builds on its previous one, so
-    // it is checked once that one is in the room's document, or queued for the
-    // log ahead of it (EditsAhead).
+    // One update at a time per socket, in order: a client's next edit builds on
+    // its previous one, which must be in the room's document before the next is
+    // checked for missing dependencies.
     'doc:update': handler(docUpdateSchema, (socket, payload) => {
-      let queued!: () => void;
-      const next = new Promise<void>((resolve) => (queued = resolve));
-      const turn = (socket.data.docQueue ?? Promise.resolve()).then(() => applyUpdate(socket, payload, queued));
-      socket.data.docQueue = Promise.race([next, turn.then(noop, noop)]);
+      const turn = (socket.data.docQueue ?? Promise.resolve()).then(() => applyUpdate(socket, payload));
+      socket.data.docQueue = turn.catch(() => {});
       return turn;
     }),
   };
-}
-
-const noop = (): void => {};
-
-/**
- * Checks an update on top of the socket's edits queued for the log, without
- * waiting for them: the usual case while someone types faster than commits
- * come back. Only an update that carries on exactly where those edits end
- * (what a client typing sends) is taken this way; for anything else
- * (undefined) the caller waits for them to be applied and checks the update
- * against the room's document alone. O(update): the queued edits are known
- * by where they end, not read again.
- */
-function checkOnTop(doc: DocName, update: Uint8Array, ydoc: Y.Doc, mine: EditsAhead): UpdateInfo | undefined {
-  if (mine.size === 0 || mine.size >= MAX_EDITS_AHEAD || mine.chain.broken) return undefined;
-  const info = inspectUpdate(doc, update, ydoc, mine.ends);
-  if (info.missing || info.overlaps || info.parentQueued) return undefined;
-  for (const [client, r] of info.ranges) if (r.first !== mine.endOf(client, ydoc)) return undefined;
-  return info;
 }
 
 /**

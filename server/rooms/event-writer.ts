@@ -13,19 +13,9 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import type { InterviewPatch, NewEvent, Store, StoredEvent } from '../store/store.js';
 
-/**
- * Events that build on each other (one socket's edits, each checked on top of
- * the ones before it): once one fails, those queued after it must not reach
- * the log without it, so they fail too.
- */
-export interface Chain {
-  broken: boolean;
-}
-
 interface Pending {
   event: NewEvent;
   patch: InterviewPatch | undefined;
-  chain: Chain | undefined;
   resolve: (result: { event: StoredEvent; interview: Interview }) => void;
   reject: (err: unknown) => void;
 }
@@ -58,23 +48,14 @@ export class EventWriter {
   ) {}
 
   /** Resolves once the event is committed; refuses with `interview_ended` once the interview is over. */
-  append(
-    interviewId: string,
-    event: NewEvent,
-    patch?: InterviewPatch,
-    chain?: Chain,
-  ): Promise<{ event: StoredEvent; interview: Interview }> {
+  append(interviewId: string, event: NewEvent, patch?: InterviewPatch): Promise<{ event: StoredEvent; interview: Interview }> {
     return new Promise((resolve, reject) => {
-      if (chain?.broken) {
-        reject(chainBroken());
-        return;
-      }
       let queue = this.queues.get(interviewId);
       if (!queue) {
         queue = { pending: [], busy: false };
         this.queues.set(interviewId, queue);
       }
-      queue.pending.push({ event, patch, chain, resolve, reject });
+      queue.pending.push({ event, patch, resolve, reject });
       this.schedule();
     });
   }
@@ -124,7 +105,7 @@ export class EventWriter {
     const stop = this.metrics.storeWrite.startTimer();
     try {
       if (patched) {
-        const { interviewId, batch, queue } = group[0]!;
+        const { interviewId, batch } = group[0]!;
         try {
           const { events, interview } = await this.store.append(interviewId, [batch[0]!.event], {
             requireOpen: true,
@@ -133,7 +114,6 @@ export class EventWriter {
           this.resolve(batch, events, interview);
         } catch (err) {
           this.fail(group, err);
-          this.breakChains(batch, queue);
         }
         return;
       }
@@ -144,13 +124,11 @@ export class EventWriter {
         );
         group.forEach((g, i) => {
           const r = results[i]!;
-          if (!('error' in r)) return this.resolve(g.batch, r.events, r.interview);
-          for (const p of g.batch) p.reject(r.error);
-          this.breakChains(g.batch, g.queue);
+          if ('error' in r) for (const p of g.batch) p.reject(r.error);
+          else this.resolve(g.batch, r.events, r.interview);
         });
       } catch (err) {
         this.fail(group, err);
-        for (const g of group) this.breakChains(g.batch, g.queue);
       }
     } finally {
       stop();
@@ -171,21 +149,6 @@ export class EventWriter {
     for (const g of group) for (const p of g.batch) p.reject(failure);
   }
 
-  /**
-   * After `batch` failed: the chains it held are broken, and what they queued
-   * behind it fails now, before the interview's next transaction could take it.
-   * Called only for a batch that failed (a resolved one left its chains whole).
-   */
-  private breakChains(batch: Pending[], queue: Queue): void {
-    if (!batch.some((p) => p.chain)) return;
-    for (const p of batch) if (p.chain) p.chain.broken = true;
-    queue.pending = queue.pending.filter((p) => {
-      if (!p.chain?.broken) return true;
-      p.reject(chainBroken());
-      return false;
-    });
-  }
-
   private release(interviewId: string, queue: Queue): void {
     queue.busy = false;
     if (queue.pending.length > 0) {
@@ -199,8 +162,4 @@ export class EventWriter {
       for (const w of waiters) w();
     }
   }
-}
-
-function chainBroken(): DuetError {
-  return new DuetError('unavailable', 'an earlier edit of yours was not stored; sync and send again');
 }

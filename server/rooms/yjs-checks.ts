@@ -35,20 +35,9 @@ export interface UpdateInfo {
    * node lacks, so clients of any make get an update they can apply.
    */
   overlaps: boolean;
-  /** Per client, the clock range of the update's structs: [first, end). */
-  ranges: Map<number, { first: number; end: number }>;
-  /** An item's parent is among the `queued` structs, so whether it is a type was not checked. */
-  parentQueued: boolean;
 }
 
-/**
- * `queued`: per client, where the sender's own edits queued for the log ahead
- * of this one end (EditsAhead). Clocks from `current`'s state up to there
- * count as present, and deleting them as news; their structs are not at hand,
- * so an item whose parent is one of them is flagged (`parentQueued`) for the
- * caller to check it once they are applied.
- */
-export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc, queued?: ReadonlyMap<number, number>): UpdateInfo {
+export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc): UpdateInfo {
   let decoded: ReturnType<typeof Y.decodeUpdate>;
   try {
     decoded = Y.decodeUpdate(update);
@@ -81,29 +70,22 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc,
   // Blocks of one client back to back read as one above; the header counts them apart.
   if (decoding.readVarUint(decoding.createDecoder(update)) !== ranges.size) throw twice();
   const find = structFinder(decoded.structs);
-  /** `current`'s state for a client, counting the structs queued ahead of this update. */
-  const stateOf = (client: number): number => Math.max(Y.getState(current!.store, client), queued?.get(client) ?? 0);
   const has = (client: number, clock: number): boolean => {
-    if (current && clock < stateOf(client)) return true;
+    if (current && clock < Y.getState(current.store, client)) return true;
     const r = ranges.get(client);
     return r !== undefined && r.first <= clock && clock < r.end;
   };
   let missing = false;
   let adds = !current;
   let overlaps = false;
-  let parentQueued = false;
   if (current) {
     for (const [client, r] of ranges) {
-      const state = stateOf(client);
+      const state = Y.getState(current.store, client);
       if (r.first > state) missing = true;
       if (r.end > state) adds = true;
     }
     for (const [client, dels] of decoded.ds.clients) {
-      for (const d of dels) {
-        if (!has(client, d.clock + d.len - 1)) missing = true;
-        // Past the document's state but present: a queued item, which no one has deleted yet.
-        else if (d.clock + d.len > Y.getState(current.store, client)) adds = true;
-      }
+      for (const d of dels) if (!has(client, d.clock + d.len - 1)) missing = true;
     }
     if (!adds && !missing) adds = deletesSomething(decoded.ds.clients, current);
   }
@@ -114,10 +96,6 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc,
     }
     if (!(struct instanceof Y.Item)) continue;
     checkReferences(struct, decoded.structs, find, current);
-    const parent = struct.parent instanceof Y.ID ? struct.parent : null;
-    if (current && queued && parent && find(parent.client, parent.clock) === undefined) {
-      parentQueued ||= parent.clock >= Y.getState(current.store, parent.client) && has(parent.client, parent.clock);
-    }
     if (current && !missing) {
       for (const ref of [struct.origin, struct.rightOrigin, struct.parent instanceof Y.ID ? struct.parent : null]) {
         if (ref && !has(ref.client, ref.clock)) missing = true;
@@ -131,8 +109,8 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc,
     }
     if (struct.content.isCountable()) insertedChars += struct.length;
   }
-  if (ranges.size > 1 && !missing) checkNoCycle(decoded.structs as Array<Y.Item | Y.GC>, find, current && stateOf);
-  return { insertedChars, missing, adds, overlaps, ranges, parentQueued };
+  if (ranges.size > 1 && !missing) checkNoCycle(decoded.structs as Array<Y.Item | Y.GC>, find, current);
+  return { insertedChars, missing, adds, overlaps };
 }
 
 /**
@@ -143,10 +121,10 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc,
  * the overlap fix found one crashing that way). An update is a piece of a
  * causal history, so an honest one has no circle. Needs two clients at least.
  */
-function checkNoCycle(structs: Array<Y.Item | Y.GC>, find: ReturnType<typeof structFinder>, stateOf: ((client: number) => number) | undefined): void {
+function checkNoCycle(structs: Array<Y.Item | Y.GC>, find: ReturnType<typeof structFinder>, current: Y.Doc | undefined): void {
   /** The struct of this update holding (client, clock), unless the document already has it. */
   const holder = (client: number, clock: number): number | undefined =>
-    stateOf && clock < stateOf(client) ? undefined : find(client, clock);
+    current && clock < Y.getState(current.store, client) ? undefined : find(client, clock);
   const needs = (i: number): number[] => {
     const s = structs[i]!;
     const out: number[] = [];

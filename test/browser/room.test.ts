@@ -339,4 +339,45 @@ describe.skipIf(!hasChromium)('browser client', () => {
     // Failed connection attempts while the node was down are the browser's own network log lines.
     for (const p of [interviewer, candidate]) expect(p.errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource/.test(e))).toEqual([]);
   }, 60_000);
+
+  it('counts edits turned away as unsaved until they are stored again, and asks before the tab closes meanwhile', async () => {
+    // A low per-socket limit: typing fast gets some keystrokes refused (rate_limited), and the page resyncs to send them.
+    const node = await startNode({ socketEventsPerSecond: 5, socketEventBurst: 10 }, NODE_OPTIONS);
+    const iv = await createInterview(node, 'Unsaved', 'python');
+    const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
+    // Every read of the log takes 1.5 s: the resync's answer waits for one, so it is slow to come back.
+    const store = node.server.ctx.store;
+    const readEvents = store.readEvents.bind(store);
+    store.readEvents = async (...args) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      return readEvents(...args);
+    };
+    onTestFinished(() => void (store.readEvents = readEvents));
+    const line = 'print("a line typed faster than the node takes it")';
+    await focusEditor(candidate);
+    await candidate.page.keyboard.type(line);
+    expect(await candidate.pending()).toBeGreaterThan(0);
+    const dialogs: string[] = [];
+    candidate.page.on('dialog', (d) => {
+      dialogs.push(d.type());
+      void d.dismiss();
+    });
+    await candidate.page.close({ runBeforeUnload: true });
+    await until(() => dialogs.length > 0);
+    expect(dialogs[0]).toBe('beforeunload');
+    expect(candidate.page.isClosed()).toBe(false);
+    // Whenever the page says nothing is unsaved, the node has stored all of it.
+    for (;;) {
+      if ((await candidate.pending()) === 0) {
+        const stored = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
+        expect(stored.body.files['main.py']).toBe(await candidate.text());
+        if (stored.body.files['main.py'] === line) break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // With nothing left to send, the tab closes without asking.
+    await candidate.page.close({ runBeforeUnload: true });
+    await until(() => candidate.page.isClosed());
+    expect(dialogs).toHaveLength(1);
+  }, 60_000);
 });

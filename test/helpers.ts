@@ -241,22 +241,31 @@ export function seededRandom(seed: number): (n: number) => number {
 }
 
 /**
- * Holds every read of the event log (`readEvents`) on this store until the
- * returned function is called: a room's load, a catch-up and a sync's read
- * then wait there. The store is the real one; the gate opens and is removed
- * when the test finishes.
+ * Runs `before` ahead of every read of the event log (`readEvents`) on this
+ * store: a room's load, a catch-up and a sync's read wait for it. The store is
+ * the real one; the wrapper is removed when the test finishes.
  */
-export function holdLogReads(store: Store): () => void {
-  let open!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
+function beforeLogReads(store: Store, before: () => Promise<void>): void {
   const readEvents = store.readEvents.bind(store);
   store.readEvents = async (...args) => {
-    await gate;
+    await before();
     return readEvents(...args);
   };
   onTestFinished(() => {
-    open();
     store.readEvents = readEvents;
   });
+}
+
+/** Holds every read of the event log on this store until the returned function is called (or the test finishes). */
+export function holdLogReads(store: Store): () => void {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  beforeLogReads(store, () => gate);
+  onTestFinished(() => open());
   return open;
+}
+
+/** Makes every read of the event log on this store take `ms` longer. */
+export function slowLogReads(store: Store, ms: number): void {
+  beforeLogReads(store, () => new Promise((resolve) => setTimeout(resolve, ms)));
 }

@@ -20,6 +20,9 @@ export interface StepSummary {
   /** p99 (cross-node) of each valid trial, to show the spread. */
   trialCrossP99: number[];
   deliveriesPerSecond: number;
+  /** Of those, document updates (edits applied by a receiver); absent in older results. */
+  editDeliveriesPerSecond?: number;
+  /** Edits the typists made (offered), per second. */
   editsPerSecond: number;
   lost: number;
   diverged: number;
@@ -68,6 +71,7 @@ export function summarizeStep(system: SystemName, rooms: number, trials: TrialRe
     all,
     trialCrossP99: w.map((x) => summarize(merge([x.hist.cross])).p99),
     deliveriesPerSecond: Math.round(mean(w.map((x) => x.deliveries.perSecond))),
+    editDeliveriesPerSecond: Math.round(mean(w.map((x) => x.deliveries.doc / x.windowS))),
     editsPerSecond: Math.round(mean(w.map((x) => x.edits / x.windowS))),
     lost,
     diverged,

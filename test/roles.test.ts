@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import * as Y from 'yjs';
 import { connectClient, connectSocket, createInterview, mainFile, nextEvent, startNode, waitFor } from './helpers.js';
+import { startCluster } from './fixtures/multi-node.js';
 
 describe('roles in the live room', () => {
   it('an observer receives edits, but its edits and room chat are refused with forbidden', async () => {
@@ -116,4 +117,40 @@ describe('roles in the live room', () => {
     second.socket.disconnect();
     await waitFor(() => ida.participants().find((p) => p.name === 'Cy')?.online === false);
   });
+
+  it.each(['sqlite', 'postgres'] as const)(
+    'a participant back under a new name is listed once, by the new name, in its own session and for the others (%s)',
+    async (backend) => {
+      const [n0, n1] = backend === 'sqlite' ? [await startNode()] : (await startCluster(2)).nodes;
+      const back = n1 ?? n0!;
+      const iv = await createInterview(n0!);
+      const cyToken = await iv.invite('candidate', 'Cy');
+      const ada = await connectClient(n0!.url, iv.token);
+      const first = await connectClient(n0!.url, cyToken);
+      const cySub = first.provider.session!.you.sub;
+      first.socket.disconnect();
+      await waitFor(() => ada.participants().find((p) => p.sub === cySub)?.online === false);
+      // The joiner's row is written beside the read of the list, not before it:
+      // a slow write must not leave the session with the old name.
+      const store = back.server.ctx.store;
+      const upsert = store.upsertParticipant.bind(store);
+      store.upsertParticipant = async (...args) => {
+        await new Promise((r) => setTimeout(r, 200));
+        return upsert(...args);
+      };
+      onTestFinished(() => {
+        store.upsertParticipant = upsert;
+      });
+      const renamed = await back.server.ctx.tokens.sign({ sub: cySub, name: 'Cy Renamed', role: 'candidate', iid: iv.interview.id }, 3600);
+      const cy = await connectClient(back.url, renamed);
+      expect(cy.provider.session?.participants.map((p) => [p.name, p.online])).toEqual([
+        ['Ada', true],
+        ['Cy Renamed', true],
+      ]);
+      await waitFor(() => ada.participants().some((p) => p.name === 'Cy Renamed' && p.online));
+      expect(ada.participants().filter((p) => p.sub === cySub)).toHaveLength(1);
+      // What was written agrees with what the session said.
+      expect((await store.listParticipants(iv.interview.id)).map((p) => p.name)).toEqual(['Ada', 'Cy Renamed']);
+    },
+  );
 });

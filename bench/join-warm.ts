@@ -2,11 +2,14 @@
  * Join time of a small interview on nodes that have been up a while: what a
  * participant waits for in the common case (the cold load of a long document
  * is bench/join.ts). 40 joins one after another on node 2 of 2, the first 10
- * not counted; prints the median and p95 of connect → synced.
+ * not counted; prints the median and p95 of connect → synced (the document
+ * and `session` both in), and of each of the two alone.
  *
  *   npx tsx bench/join-warm.ts [--duet-root DIR]
  */
 import { parseArgs } from 'node:util';
+import { io } from 'socket.io-client';
+import { DuetProvider } from '../shared/provider.js';
 import { connectDuet } from './clients.js';
 import { startCluster } from './systems/cluster.js';
 import { signToken } from './tokens.js';
@@ -31,20 +34,33 @@ try {
   // Someone already in the room, on the other node.
   const host = connectDuet({ url: cluster.urls[0]!, room: id, token: await signToken(cluster.secret, { role: 'interviewer', name: 'host', iid: id }) });
   await host.synced;
-  const times: number[] = [];
+  const times = { synced: [] as number[], document: [] as number[], session: [] as number[] };
   for (let i = 0; i < 40; i++) {
     const token = await signToken(cluster.secret, { role: 'interviewer', name: `joiner ${i}`, iid: id });
     const started = performance.now();
-    const c = connectDuet({ url: cluster.urls[1]!, room: id, token });
-    await c.synced;
-    if (i >= 10) times.push(performance.now() - started);
-    c.close();
+    const socket = io(cluster.urls[1]!, { auth: { token }, transports: ['websocket'], forceNew: true });
+    const provider = new DuetProvider(socket, ['main']);
+    const session = new Promise<number>((resolve) => provider.on('session', () => resolve(performance.now() - started)));
+    const document = provider.whenSynced('main').then(() => performance.now() - started);
+    const [d, s] = await Promise.all([document, session]);
+    if (i >= 10) {
+      times.synced.push(Math.max(d, s));
+      times.document.push(d);
+      times.session.push(s);
+    }
+    provider.destroy();
+    socket.close();
     await new Promise((r) => setTimeout(r, 50));
   }
   host.close();
-  times.sort((x, y) => x - y);
-  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!.toFixed(1);
-  console.log(`warm join of a small interview, ${times.length} joins: median ${at(0.5)} ms, p95 ${at(0.95)} ms`);
+  const summary = (xs: number[]) => {
+    const sorted = [...xs].sort((x, y) => x - y);
+    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1);
+    return `median ${at(0.5)} ms, p95 ${at(0.95)} ms`;
+  };
+  console.log(
+    `warm join of a small interview, ${times.synced.length} joins: ${summary(times.synced)} (the document alone ${summary(times.document)}; session alone ${summary(times.session)})`,
+  );
 } finally {
   await cluster.stop();
 }

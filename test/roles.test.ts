@@ -2,6 +2,19 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import * as Y from 'yjs';
 import { connectClient, connectSocket, createInterview, mainFile, nextEvent, startNode, waitFor } from './helpers.js';
 import { startCluster } from './fixtures/multi-node.js';
+import type { Store } from '../server/store/store.js';
+
+/** Every write of a participant's row on this store takes `ms` longer (the real store; restored after the test). */
+function slowParticipantWrites(store: Store, ms: number): void {
+  const upsert = store.upsertParticipant.bind(store);
+  store.upsertParticipant = async (...args) => {
+    await new Promise((r) => setTimeout(r, ms));
+    return upsert(...args);
+  };
+  onTestFinished(() => {
+    store.upsertParticipant = upsert;
+  });
+}
 
 describe('roles in the live room', () => {
   it('an observer receives edits, but its edits and room chat are refused with forbidden', async () => {
@@ -130,17 +143,9 @@ describe('roles in the live room', () => {
       const cySub = first.provider.session!.you.sub;
       first.socket.disconnect();
       await waitFor(() => ada.participants().find((p) => p.sub === cySub)?.online === false);
-      // The joiner's row is written beside the read of the list, not before it:
-      // a slow write must not leave the session with the old name.
+      // A slow write of the joiner's row must not leave its session with the old name.
       const store = back.server.ctx.store;
-      const upsert = store.upsertParticipant.bind(store);
-      store.upsertParticipant = async (...args) => {
-        await new Promise((r) => setTimeout(r, 200));
-        return upsert(...args);
-      };
-      onTestFinished(() => {
-        store.upsertParticipant = upsert;
-      });
+      slowParticipantWrites(store, 200);
       const renamed = await back.server.ctx.tokens.sign({ sub: cySub, name: 'Cy Renamed', role: 'candidate', iid: iv.interview.id }, 3600);
       const cy = await connectClient(back.url, renamed);
       expect(cy.provider.session?.participants.map((p) => [p.name, p.online])).toEqual([
@@ -151,6 +156,29 @@ describe('roles in the live room', () => {
       expect(ada.participants().filter((p) => p.sub === cySub)).toHaveLength(1);
       // What was written agrees with what the session said.
       expect((await store.listParticipants(iv.interview.id)).map((p) => p.name)).toEqual(['Ada', 'Cy Renamed']);
+    },
+  );
+
+  it.each(['sqlite', 'postgres'] as const)(
+    'two first-time joiners at once, their rows written slowly, each end up in every list (%s)',
+    async (backend) => {
+      const [n0, n1] = backend === 'sqlite' ? [await startNode()] : (await startCluster(2)).nodes;
+      const other = n1 ?? n0!;
+      const iv = await createInterview(n0!);
+      const ada = await connectClient(n0!.url, iv.token);
+      for (const node of new Set([n0!, other])) slowParticipantWrites(node.server.ctx.store, 200);
+      // Joins that read the list before both rows are written would each
+      // announce a list without the other, and the last announcement wins.
+      const [cy, dee] = await Promise.all([
+        connectClient(n0!.url, await iv.invite('candidate', 'Cy')),
+        connectClient(other.url, await iv.invite('observer', 'Dee')),
+      ]);
+      const everyone = ['Ada', 'Cy', 'Dee'];
+      const seen = (c: typeof ada) => c.participants().filter((p) => p.online).map((p) => p.name).sort();
+      for (const c of [ada, cy, dee]) await waitFor(() => JSON.stringify(seen(c)) === JSON.stringify(everyone));
+      // Nothing later takes anyone out again.
+      await new Promise((r) => setTimeout(r, 300));
+      for (const c of [ada, cy, dee]) expect(seen(c)).toEqual(everyone);
     },
   );
 });

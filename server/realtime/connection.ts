@@ -19,7 +19,7 @@ import { createDispatcher, parseOrThrow, toErrorBody } from './handle.js';
 import { registerRunPeers } from './run-peers.js';
 import { runHandlers, sendRunnerState } from './runs.js';
 import { interviewHandlers } from './interview-events.js';
-import { broadcastParticipants, listParticipants, withParticipant } from './participants.js';
+import { broadcastParticipants, listParticipants } from './participants.js';
 import { signalHandlers } from './signals.js';
 import { reportSnapshotFailure } from './snapshot-failures.js';
 import type { DuetSocket } from './socket-data.js';
@@ -208,19 +208,15 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
         throw new DuetError('unavailable', 'could not join the interview; retry later');
       });
       socket.data.inChannels.catch(() => {}); // the join reports it below
-      // The list is read once subscribed, so a participant who joins after
-      // the read is announced to this socket; this participant's own row is
-      // written alongside, not waited for (a commit), and added to the list here.
-      const [joined, fresh, listed, chat] = await Promise.all([
+      const inRoom = Promise.all([subscribed, ctx.store.upsertParticipant(interviewId, actor, at)]);
+      const [joined, fresh, participants, chat] = await Promise.all([
         room,
         // Read again, not the handshake's read: a change made while the
         // handshake waited was broadcast before this socket was connected.
         ctx.store.getInterview(interviewId),
-        subscribed.then(() => listParticipants(ctx, interviewId)),
+        inRoom.then(() => listParticipants(ctx, interviewId)),
         ctx.store.recentChat(interviewId, visibleChannels(actor.role), LIMITS.sessionChatMessages),
-        ctx.store.upsertParticipant(interviewId, actor, at),
       ]);
-      const participants = withParticipant(listed, actor);
       if (socket.disconnected) {
         giveBack();
         return;

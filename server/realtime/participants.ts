@@ -1,5 +1,5 @@
 /** Who has joined an interview, and who is online now (across every node). */
-import type { Actor, Participant } from '../../shared/protocol.js';
+import type { Participant } from '../../shared/protocol.js';
 import { channelOf, type ServerContext } from '../context.js';
 
 export async function listParticipants(ctx: ServerContext, interviewId: string): Promise<Participant[]> {
@@ -10,13 +10,6 @@ export async function listParticipants(ctx: ServerContext, interviewId: string):
   ]);
   const online = new Set(sockets.map((s) => s.data.actor?.sub));
   return known.map((p) => ({ ...p, online: online.has(p.sub) }));
-}
-
-/** The list with `actor` in it, online, under the name and role its row now has. */
-export function withParticipant(list: Participant[], actor: Actor): Participant[] {
-  const me: Participant = { sub: actor.sub, name: actor.name, role: actor.role, online: true };
-  const i = list.findIndex((p) => p.sub === actor.sub);
-  return i < 0 ? [...list, me] : list.map((p, k) => (k === i ? me : p));
 }
 
 export async function broadcastParticipants(ctx: ServerContext, interviewId: string): Promise<void> {

@@ -5,7 +5,8 @@
  * process over the run (backends, WAL writer: /proc/<pid>/stat), per commit.
  * Beside it, for scale: `floor`, a one-row INSERT committed the same way, and
  * `select`, a round trip that writes nothing; `nofk`, the group commit with
- * the events' foreign key dropped (what its check costs).
+ * the events' foreign key dropped (what its check costs). Every `postgres`
+ * process is counted, so nothing else may use PostgreSQL meanwhile.
  *
  *   npx tsx bench/commit-cost.ts [--commits 3000] [--variant group|nofk|floor|select]
  */
@@ -21,10 +22,14 @@ const variant = a.variant!;
 if (!['group', 'nofk', 'floor', 'select'].includes(variant)) throw new Error('--variant takes group, nofk, floor or select');
 
 const schema = `bench_commit_${process.pid}`;
-const store = await createPostgresStore({ url: DATABASE_URL, schema, poolSize: 2 });
+const isPostgres = (comm: string) => comm === 'postgres';
+if (cpuSecondsOfNamed(isPostgres).size === 0) throw new Error('no postgres process visible here: its CPU cannot be read (PostgreSQL must run on this machine)');
 const admin = new pg.Client({ connectionString: DATABASE_URL });
-await admin.connect();
+let store: Awaited<ReturnType<typeof createPostgresStore>> | undefined;
 try {
+  await admin.connect();
+  const opened = await createPostgresStore({ url: DATABASE_URL, schema, poolSize: 2 });
+  store = opened;
   if (variant === 'nofk') {
     const { rows } = await admin.query<{ conname: string }>(
       `SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid = '${schema}.events'::regclass`,
@@ -32,7 +37,7 @@ try {
     for (const r of rows) await admin.query(`ALTER TABLE ${schema}.events DROP CONSTRAINT ${r.conname}`);
   }
   await admin.query(`CREATE TABLE ${schema}.plain (a int, b bytea)`);
-  await store.createInterview({ id: 'iv1', title: 'commit cost', language: 'typescript', createdAt: new Date().toISOString(), createdBy: { sub: 'u1', name: 'Ada', role: 'interviewer' } }, []);
+  await opened.createInterview({ id: 'iv1', title: 'commit cost', language: 'typescript', createdAt: new Date().toISOString(), createdBy: { sub: 'u1', name: 'Ada', role: 'interviewer' } }, []);
   const actor = { sub: 'u1', name: 'Ada', role: 'candidate' as const };
   const bin = new Uint8Array(40).fill(7); // about a keystroke's Yjs update
   const one: () => Promise<unknown> =
@@ -40,9 +45,8 @@ try {
       ? () => admin.query({ name: 'plain_insert', text: `INSERT INTO ${schema}.plain VALUES ($1, $2)`, values: [1, bin] })
       : variant === 'select'
         ? () => admin.query({ name: 'plain_select', text: 'SELECT 1', values: [] })
-        : () => store.appendMany([{ interviewId: 'iv1', events: [{ type: 'doc', at: new Date().toISOString(), actor, data: {}, doc: 'main', bin }] }], { requireOpen: true });
+        : () => opened.appendMany([{ interviewId: 'iv1', events: [{ type: 'doc', at: new Date().toISOString(), actor, data: {}, doc: 'main', bin }] }], { requireOpen: true });
   for (let i = 0; i < 300; i++) await one(); // warm: plans, caches, the JIT
-  const isPostgres = (comm: string) => comm === 'postgres';
   const cpu0 = cpuSecondsOfNamed(isPostgres);
   const t0 = performance.now();
   const ms: number[] = [];
@@ -59,7 +63,7 @@ try {
     `${variant}: ${commits} one after another, ${(wall / commits).toFixed(3)} ms each (p50 ${q(0.5)}, p99 ${q(0.99)}), PostgreSQL CPU ${((cpu * 1e6) / commits).toFixed(0)} µs each`,
   );
 } finally {
-  await admin.query(`DROP SCHEMA ${schema} CASCADE`).catch(() => {});
-  await admin.end();
-  await store.close();
+  await store?.close();
+  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
+  await admin.end().catch(() => {});
 }

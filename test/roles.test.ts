@@ -1,6 +1,6 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import * as Y from 'yjs';
-import { connectClient, connectSocket, createInterview, mainFile, nextEvent, startNode, waitFor } from './helpers.js';
+import { connectClient, connectSocket, createInterview, mainFile, nextEvent, startNode, waitFor, type TestNode } from './helpers.js';
 import { startCluster } from './fixtures/multi-node.js';
 import type { Store } from '../server/store/store.js';
 
@@ -14,6 +14,16 @@ function slowParticipantWrites(store: Store, ms: number): void {
   onTestFinished(() => {
     store.upsertParticipant = upsert;
   });
+}
+
+/** One SQLite node (both ends are it), or two nodes sharing PostgreSQL and Redis. */
+async function twoEnds(backend: 'sqlite' | 'postgres'): Promise<[TestNode, TestNode]> {
+  if (backend === 'sqlite') {
+    const node = await startNode();
+    return [node, node];
+  }
+  const [a, b] = (await startCluster(2)).nodes;
+  return [a!, b!];
 }
 
 describe('roles in the live room', () => {
@@ -134,12 +144,11 @@ describe('roles in the live room', () => {
   it.each(['sqlite', 'postgres'] as const)(
     'a participant back under a new name is listed once, by the new name, in its own session and for the others (%s)',
     async (backend) => {
-      const [n0, n1] = backend === 'sqlite' ? [await startNode()] : (await startCluster(2)).nodes;
-      const back = n1 ?? n0!;
-      const iv = await createInterview(n0!);
+      const [n0, back] = await twoEnds(backend);
+      const iv = await createInterview(n0);
       const cyToken = await iv.invite('candidate', 'Cy');
-      const ada = await connectClient(n0!.url, iv.token);
-      const first = await connectClient(n0!.url, cyToken);
+      const ada = await connectClient(n0.url, iv.token);
+      const first = await connectClient(n0.url, cyToken);
       const cySub = first.provider.session!.you.sub;
       first.socket.disconnect();
       await waitFor(() => ada.participants().find((p) => p.sub === cySub)?.online === false);
@@ -162,15 +171,14 @@ describe('roles in the live room', () => {
   it.each(['sqlite', 'postgres'] as const)(
     'two first-time joiners at once, their rows written slowly, each end up in every list (%s)',
     async (backend) => {
-      const [n0, n1] = backend === 'sqlite' ? [await startNode()] : (await startCluster(2)).nodes;
-      const other = n1 ?? n0!;
-      const iv = await createInterview(n0!);
-      const ada = await connectClient(n0!.url, iv.token);
-      for (const node of new Set([n0!, other])) slowParticipantWrites(node.server.ctx.store, 200);
+      const [n0, other] = await twoEnds(backend);
+      const iv = await createInterview(n0);
+      const ada = await connectClient(n0.url, iv.token);
+      for (const node of new Set([n0, other])) slowParticipantWrites(node.server.ctx.store, 200);
       // Joins that read the list before both rows are written would each
       // announce a list without the other, and the last announcement wins.
       const [cy, dee] = await Promise.all([
-        connectClient(n0!.url, await iv.invite('candidate', 'Cy')),
+        connectClient(n0.url, await iv.invite('candidate', 'Cy')),
         connectClient(other.url, await iv.invite('observer', 'Dee')),
       ]);
       const everyone = ['Ada', 'Cy', 'Dee'];

@@ -41,7 +41,15 @@ export interface ClientSpec {
   token: string;
 }
 
-export function connectDuet(spec: ClientSpec): BenchClient {
+/** A Duet client, whose two halves of `synced` can be timed apart. */
+export interface DuetBenchClient extends BenchClient {
+  /** The first sync of the document is complete. */
+  readonly documentSynced: Promise<void>;
+  /** `session` has arrived. */
+  readonly session: Promise<void>;
+}
+
+export function connectDuet(spec: ClientSpec): DuetBenchClient {
   const socket: DuetClientSocket = io(spec.url, {
     auth: { token: spec.token },
     transports: ['websocket'],
@@ -51,10 +59,13 @@ export function connectDuet(spec: ClientSpec): BenchClient {
   });
   const provider = new DuetProvider(socket, ['main']);
   const session = new Promise<void>((resolve) => provider.on('session', () => resolve()));
+  const documentSynced = provider.whenSynced('main');
   return {
     doc: provider.doc('main'),
     awareness: provider.awareness('main'),
-    synced: Promise.all([provider.whenSynced('main'), session]).then(() => {}),
+    documentSynced,
+    session,
+    synced: Promise.all([documentSynced, session]).then(() => {}),
     unacknowledged: () => provider.pending,
     chat(text) {
       socket.emit('chat:send', { channel: 'room', text }, () => {});

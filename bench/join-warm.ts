@@ -8,8 +8,6 @@
  *   npx tsx bench/join-warm.ts [--duet-root DIR]
  */
 import { parseArgs } from 'node:util';
-import { io } from 'socket.io-client';
-import { DuetProvider } from '../shared/provider.js';
 import { connectDuet } from './clients.js';
 import { startCluster } from './systems/cluster.js';
 import { signToken } from './tokens.js';
@@ -38,18 +36,15 @@ try {
   for (let i = 0; i < 40; i++) {
     const token = await signToken(cluster.secret, { role: 'interviewer', name: `joiner ${i}`, iid: id });
     const started = performance.now();
-    const socket = io(cluster.urls[1]!, { auth: { token }, transports: ['websocket'], forceNew: true });
-    const provider = new DuetProvider(socket, ['main']);
-    const session = new Promise<number>((resolve) => provider.on('session', () => resolve(performance.now() - started)));
-    const document = provider.whenSynced('main').then(() => performance.now() - started);
-    const [d, s] = await Promise.all([document, session]);
+    const c = connectDuet({ url: cluster.urls[1]!, room: id, token });
+    const since = () => performance.now() - started;
+    const [d, s] = await Promise.all([c.documentSynced.then(since), c.session.then(since)]);
     if (i >= 10) {
       times.synced.push(Math.max(d, s));
       times.document.push(d);
       times.session.push(s);
     }
-    provider.destroy();
-    socket.close();
+    c.close();
     await new Promise((r) => setTimeout(r, 50));
   }
   host.close();

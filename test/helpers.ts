@@ -241,31 +241,33 @@ export function seededRandom(seed: number): (n: number) => number {
 }
 
 /**
- * Runs `before` ahead of every read of the event log (`readEvents`) on this
- * store: a room's load, a catch-up and a sync's read wait for it. The store is
- * the real one; the wrapper is removed when the test finishes.
+ * Runs `before` ahead of every call of one of this store's methods (the
+ * event log's `readEvents`: a room's load, a catch-up and a sync's read wait
+ * for it). The store is the real one; the wrapper is removed when the test
+ * finishes.
  */
-function beforeLogReads(store: Store, before: () => Promise<void>): void {
-  const readEvents = store.readEvents.bind(store);
-  store.readEvents = async (...args) => {
+function beforeStoreCalls<K extends keyof Store>(store: Store, method: K, before: () => Promise<void>): void {
+  const original = store[method];
+  const call = (original as (...args: unknown[]) => Promise<unknown>).bind(store);
+  store[method] = (async (...args: unknown[]) => {
     await before();
-    return readEvents(...args);
-  };
+    return call(...args);
+  }) as Store[K];
   onTestFinished(() => {
-    store.readEvents = readEvents;
+    store[method] = original;
   });
+}
+
+/** Makes every call of one of this store's methods take `ms` longer. */
+export function slowStoreCalls(store: Store, method: keyof Store, ms: number): void {
+  beforeStoreCalls(store, method, () => new Promise((resolve) => setTimeout(resolve, ms)));
 }
 
 /** Holds every read of the event log on this store until the returned function is called (or the test finishes). */
 export function holdLogReads(store: Store): () => void {
   let open!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
-  beforeLogReads(store, () => gate);
+  beforeStoreCalls(store, 'readEvents', () => gate);
   onTestFinished(() => open());
   return open;
-}
-
-/** Makes every read of the event log on this store take `ms` longer. */
-export function slowLogReads(store: Store, ms: number): void {
-  beforeLogReads(store, () => new Promise((resolve) => setTimeout(resolve, ms)));
 }

@@ -1,20 +1,7 @@
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { connectClient, connectSocket, createInterview, mainFile, nextEvent, startNode, waitFor, type TestNode } from './helpers.js';
+import { connectClient, connectSocket, createInterview, mainFile, nextEvent, slowStoreCalls, startNode, waitFor, type TestNode } from './helpers.js';
 import { startCluster } from './fixtures/multi-node.js';
-import type { Store } from '../server/store/store.js';
-
-/** Every write of a participant's row on this store takes `ms` longer (the real store; restored after the test). */
-function slowParticipantWrites(store: Store, ms: number): void {
-  const upsert = store.upsertParticipant.bind(store);
-  store.upsertParticipant = async (...args) => {
-    await new Promise((r) => setTimeout(r, ms));
-    return upsert(...args);
-  };
-  onTestFinished(() => {
-    store.upsertParticipant = upsert;
-  });
-}
 
 /** One SQLite node (both ends are it), or two nodes sharing PostgreSQL and Redis. */
 async function twoEnds(backend: 'sqlite' | 'postgres'): Promise<[TestNode, TestNode]> {
@@ -154,7 +141,7 @@ describe('roles in the live room', () => {
       await waitFor(() => ada.participants().find((p) => p.sub === cySub)?.online === false);
       // A slow write of the joiner's row must not leave its session with the old name.
       const store = back.server.ctx.store;
-      slowParticipantWrites(store, 200);
+      slowStoreCalls(store, 'upsertParticipant', 200);
       const renamed = await back.server.ctx.tokens.sign({ sub: cySub, name: 'Cy Renamed', role: 'candidate', iid: iv.interview.id }, 3600);
       const cy = await connectClient(back.url, renamed);
       expect(cy.provider.session?.participants.map((p) => [p.name, p.online])).toEqual([
@@ -174,7 +161,7 @@ describe('roles in the live room', () => {
       const [n0, other] = await twoEnds(backend);
       const iv = await createInterview(n0);
       const ada = await connectClient(n0.url, iv.token);
-      for (const node of new Set([n0, other])) slowParticipantWrites(node.server.ctx.store, 200);
+      for (const node of new Set([n0, other])) slowStoreCalls(node.server.ctx.store, 'upsertParticipant', 200);
       // Joins that read the list before both rows are written would each
       // announce a list without the other, and the last announcement wins.
       const [cy, dee] = await Promise.all([

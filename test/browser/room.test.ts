@@ -6,7 +6,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { defaultRunnerConfig } from '../../server/runner/config.js';
 import { hasBwrap, TEST_LIMITS } from '../runner-fixtures.js';
-import { api, createInterview, interviewerToken, slowLogReads, startNode, tempDir, waitFor } from '../helpers.js';
+import { api, createInterview, interviewerToken, slowStoreCalls, startNode, tempDir, waitFor } from '../helpers.js';
 import {
   NODE_OPTIONS,
   focusEditor,
@@ -346,7 +346,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
     const iv = await createInterview(node, 'Unsaved', 'python');
     const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
     // Every read of the log takes 1.5 s: the resync's answer waits for one, so it is slow to come back.
-    slowLogReads(node.server.ctx.store, 1500);
+    slowStoreCalls(node.server.ctx.store, 'readEvents', 1500);
     const line = 'print("a line typed faster than the node takes it")';
     await focusEditor(candidate);
     await candidate.page.keyboard.type(line);

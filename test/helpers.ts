@@ -241,26 +241,57 @@ export function seededRandom(seed: number): (n: number) => number {
 }
 
 /**
- * Runs `before` ahead of every call of one of this store's methods (the
- * event log's `readEvents`: a room's load, a catch-up and a sync's read wait
- * for it). The store is the real one; the wrapper is removed when the test
- * finishes.
+ * Wraps every call of one of this store's methods (the event log's
+ * `readEvents`: a room's load, a catch-up and a sync's read wait for it).
+ * The store is the real one; the wrapper is removed when the test finishes.
  */
-function beforeStoreCalls<K extends keyof Store>(store: Store, method: K, before: () => Promise<void>): void {
+function wrapStoreCalls<K extends keyof Store>(
+  store: Store,
+  method: K,
+  wrap: (call: () => Promise<unknown>) => Promise<unknown>,
+): void {
   const original = store[method];
   const call = (original as (...args: unknown[]) => Promise<unknown>).bind(store);
-  store[method] = (async (...args: unknown[]) => {
-    await before();
-    return call(...args);
-  }) as Store[K];
+  store[method] = ((...args: unknown[]) => wrap(() => call(...args))) as Store[K];
   onTestFinished(() => {
     store[method] = original;
+  });
+}
+
+function beforeStoreCalls(store: Store, method: keyof Store, before: () => Promise<void>): void {
+  wrapStoreCalls(store, method, async (call) => {
+    await before();
+    return call();
   });
 }
 
 /** Makes every call of one of this store's methods take `ms` longer. */
 export function slowStoreCalls(store: Store, method: keyof Store, ms: number): void {
   beforeStoreCalls(store, method, () => new Promise((resolve) => setTimeout(resolve, ms)));
+}
+
+/**
+ * Holds the answer of the next call of one of this store's methods: the call
+ * runs now, its answer reaches the caller only once `release` is called (or
+ * the test finishes). `answered` resolves when the held answer is in hand.
+ * Later calls are not held.
+ */
+export function holdNextStoreAnswer(store: Store, method: keyof Store): { answered: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let answeredNow!: () => void;
+  const answered = new Promise<void>((resolve) => (answeredNow = resolve));
+  let held = false;
+  wrapStoreCalls(store, method, async (call) => {
+    if (held) return call();
+    held = true;
+    const answer = await call();
+    answeredNow();
+    await gate;
+    return answer;
+  });
+  onTestFinished(() => release());
+  return { answered, release };
 }
 
 /** Holds every read of the event log on this store until the returned function is called (or the test finishes). */

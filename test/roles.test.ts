@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { connectClient, connectSocket, createInterview, mainFile, nextEvent, slowStoreCalls, startNode, waitFor, type TestNode } from './helpers.js';
+import {
+  connectClient,
+  connectSocket,
+  createInterview,
+  holdNextStoreAnswer,
+  mainFile,
+  nextEvent,
+  slowStoreCalls,
+  startNode,
+  waitFor,
+  type TestNode,
+} from './helpers.js';
 import { startCluster } from './fixtures/multi-node.js';
 
 /** One SQLite node (both ends are it), or two nodes sharing PostgreSQL and Redis. */
@@ -174,6 +185,32 @@ describe('roles in the live room', () => {
       // Nothing later takes anyone out again.
       await new Promise((r) => setTimeout(r, 300));
       for (const c of [ada, cy, dee]) expect(seen(c)).toEqual(everyone);
+    },
+  );
+
+  it.each(['sqlite', 'postgres'] as const)(
+    'a join whose list was read before another join and answered after it does not take that joiner out (%s)',
+    async (backend) => {
+      const [n0, other] = await twoEnds(backend);
+      const iv = await createInterview(n0);
+      const ada = await connectClient(n0.url, iv.token);
+      const dee = await connectClient(other.url, await iv.invite('observer', 'Dee'));
+      await waitFor(() => ada.participants().some((p) => p.name === 'Dee' && p.online));
+      // Cy's join reads the list; its answer comes back only after Eve has
+      // joined (on the other node, when there are two) and been announced.
+      const held = holdNextStoreAnswer(n0.server.ctx.store, 'listParticipants');
+      const cyToken = await iv.invite('candidate', 'Cy');
+      const cyJoining = connectClient(n0.url, cyToken);
+      await held.answered;
+      const eve = await connectClient(other.url, await iv.invite('observer', 'Eve'));
+      for (const c of [ada, dee]) await waitFor(() => c.participants().some((p) => p.name === 'Eve' && p.online));
+      held.release();
+      const cy = await cyJoining;
+      const everyone = ['Ada', 'Cy', 'Dee', 'Eve'];
+      const seen = (c: typeof ada) => c.participants().filter((p) => p.online).map((p) => p.name).sort();
+      for (const c of [ada, cy, dee, eve]) await waitFor(() => JSON.stringify(seen(c)) === JSON.stringify(everyone));
+      await new Promise((r) => setTimeout(r, 300));
+      for (const c of [ada, cy, dee, eve]) expect(seen(c)).toEqual(everyone);
     },
   );
 });

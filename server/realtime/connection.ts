@@ -19,7 +19,7 @@ import { createDispatcher, parseOrThrow, toErrorBody } from './handle.js';
 import { registerRunPeers } from './run-peers.js';
 import { runHandlers, sendRunnerState } from './runs.js';
 import { interviewHandlers } from './interview-events.js';
-import { broadcastParticipants, listParticipants } from './participants.js';
+import { createParticipantLists, listParticipants } from './participants.js';
 import { signalHandlers } from './signals.js';
 import { reportSnapshotFailure } from './snapshot-failures.js';
 import type { DuetSocket } from './socket-data.js';
@@ -40,6 +40,7 @@ function refuse(err: DuetError): Error {
 export function registerConnections(ctx: ServerContext): { close(): void } {
   const { io } = ctx;
   registerRunPeers(ctx);
+  const participantLists = createParticipantLists(ctx);
   const dispatch = createDispatcher(ctx, {
     ...documentHandlers(ctx),
     ...awarenessHandlers(ctx),
@@ -127,7 +128,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     ctx.writer
       .append(interviewId, { type: 'leave', at, actor, data: {} })
       .catch(() => {}) // an ended interview logs no leaves
-      .finally(() => broadcastParticipants(ctx, interviewId).catch(() => {}));
+      .finally(() => participantLists.changed(interviewId));
   }
 
   io.on('connection', (socket: DuetSocket) => {
@@ -243,7 +244,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       if (can.readDoc(actor.role, 'notes')) sendAwarenessState(socket, joined, 'notes');
       // Not awaited: asking other nodes about a run must not hold up the join.
       sendRunnerState(ctx, socket).catch((err) => ctx.log.warn({ err, interviewId }, 'could not send the runner state'));
-      socket.broadcast.to(channelOf.all(interviewId)).emit('participants', participants);
+      participantLists.changed(interviewId);
     } catch (err) {
       const e = err instanceof DuetError ? err : new DuetError('unavailable', 'could not open the interview; retry later');
       if (!(err instanceof DuetError)) ctx.log.error({ err, interviewId }, 'join failed');

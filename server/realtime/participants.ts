@@ -1,6 +1,22 @@
-/** Who has joined an interview, and who is online now (across every node). */
+/**
+ * Who has joined an interview, and who is online now (across every node).
+ *
+ * The list changes on every join and leave. Announced with the list read
+ * for each change, two changes close together race: the reads answer in any
+ * order, and from two nodes the announcements arrive in any order, so a list
+ * read before the other change could be the last one shown, leaving someone
+ * out (or offline) for good. So each node sends the list to its own sockets
+ * only, and reads it again after every change anywhere, told by the node
+ * where it happened once the change is written; a change while a read is in
+ * flight makes one more read after it. Every node's last read then begins
+ * after the last change it was told of, and its sockets end with the list as
+ * it stands.
+ */
 import type { Participant } from '../../shared/protocol.js';
 import { channelOf, type ServerContext } from '../context.js';
+import { peersOf } from './peers.js';
+
+const PEER_EVENT = 'duet:participants:changed';
 
 export async function listParticipants(ctx: ServerContext, interviewId: string): Promise<Participant[]> {
   const [known, sockets] = await Promise.all([
@@ -12,6 +28,52 @@ export async function listParticipants(ctx: ServerContext, interviewId: string):
   return known.map((p) => ({ ...p, online: online.has(p.sub) }));
 }
 
-export async function broadcastParticipants(ctx: ServerContext, interviewId: string): Promise<void> {
-  ctx.io.to(channelOf.all(interviewId)).emit('participants', await listParticipants(ctx, interviewId));
+export interface ParticipantLists {
+  /** Someone joined or left on this node: their row is written and their socket in or out of the channels. */
+  changed(interviewId: string): void;
+}
+
+export function createParticipantLists(ctx: ServerContext): ParticipantLists {
+  /** Interviews whose list this node is reading; `again` when it changed meanwhile. */
+  const reading = new Map<string, { again: boolean }>();
+  const peers = peersOf(ctx);
+  peers?.on(PEER_EVENT, (interviewId: unknown) => {
+    if (typeof interviewId === 'string') sendHere(interviewId);
+  });
+
+  function sendHere(interviewId: string): void {
+    const inFlight = reading.get(interviewId);
+    if (inFlight) {
+      inFlight.again = true;
+      return;
+    }
+    // Nobody of this interview on this node: nobody here to tell.
+    if (!ctx.io.sockets.adapter.rooms.has(channelOf.all(interviewId))) return;
+    const state = { again: false };
+    reading.set(interviewId, state);
+    void (async () => {
+      try {
+        do {
+          state.again = false;
+          const list = await listParticipants(ctx, interviewId);
+          ctx.io.local.to(channelOf.all(interviewId)).emit('participants', list);
+        } while (state.again);
+      } catch (err) {
+        ctx.log.warn({ err, interviewId }, 'could not send the participant list');
+      } finally {
+        reading.delete(interviewId);
+      }
+    })();
+  }
+
+  return {
+    changed(interviewId) {
+      try {
+        peers?.serverSideEmit(PEER_EVENT, interviewId);
+      } catch (err) {
+        ctx.log.warn({ err, interviewId }, 'could not tell the other nodes of a participant change');
+      }
+      sendHere(interviewId);
+    },
+  };
 }

@@ -12,19 +12,9 @@
  */
 import type { Actor, RunState } from '../../shared/protocol.js';
 import type { ServerContext } from '../context.js';
+import { peersOf } from './peers.js';
 
 const PEER_TIMEOUT_MS = 1500;
-
-interface PeerIO {
-  on(event: string, listener: (...args: any[]) => void): void;
-  serverSideEmit(event: string, ...args: unknown[]): boolean;
-}
-
-function peersOf(ctx: ServerContext): PeerIO | undefined {
-  // The in-memory adapter has no peers (and warns on serverSideEmit).
-  if (!ctx.config.redisUrl && ctx.config.workers <= 1) return undefined;
-  return ctx.io as unknown as PeerIO;
-}
 
 /** Asks every other node; resolves with the answers that came in time. */
 function ask<T>(ctx: ServerContext, event: string, payload: unknown): Promise<T[]> {

@@ -285,13 +285,23 @@ export function holdNextStoreAnswer(store: Store, method: keyof Store): { answer
   wrapStoreCalls(store, method, async (call) => {
     if (held) return call();
     held = true;
-    const answer = await call();
-    answeredNow();
+    const answer = call();
+    await answer.then(answeredNow, answeredNow);
     await gate;
     return answer;
   });
   onTestFinished(() => release());
   return { answered, release };
+}
+
+/** The next call of one of this store's methods fails, as if the database had not answered; later calls run. */
+export function failNextStoreCall(store: Store, method: keyof Store): void {
+  let failed = false;
+  wrapStoreCalls(store, method, async (call) => {
+    if (failed) return call();
+    failed = true;
+    throw new Error(`test: ${String(method)} failed`);
+  });
 }
 
 /** Holds every read of the event log on this store until the returned function is called (or the test finishes). */

@@ -4,6 +4,7 @@ import {
   connectClient,
   connectSocket,
   createInterview,
+  failNextStoreCall,
   holdNextStoreAnswer,
   mainFile,
   nextEvent,
@@ -213,4 +214,37 @@ describe('roles in the live room', () => {
       for (const c of [ada, cy, dee, eve]) expect(seen(c)).toEqual(everyone);
     },
   );
+
+  it.each(['sqlite', 'postgres'] as const)(
+    'a join abandoned before its session, after others listed it online, is shown offline (%s)',
+    async (backend) => {
+      const [n0, other] = await twoEnds(backend);
+      const iv = await createInterview(n0);
+      const ada = await connectClient(n0.url, iv.token);
+      // Cy's join waits at its list read; meanwhile Eve's join lists Cy online.
+      const held = holdNextStoreAnswer(n0.server.ctx.store, 'listParticipants');
+      const cySocket = connectSocket(n0.url, await iv.invite('candidate', 'Cy'));
+      await held.answered;
+      const eve = await connectClient(other.url, await iv.invite('observer', 'Eve'));
+      const cyOnline = (c: typeof ada) => c.participants().find((p) => p.name === 'Cy')?.online;
+      for (const c of [ada, eve]) await waitFor(() => cyOnline(c) === true);
+      cySocket.disconnect();
+      for (const c of [ada, eve]) await waitFor(() => cyOnline(c) === false);
+      held.release();
+      await new Promise((r) => setTimeout(r, 300));
+      for (const c of [ada, eve]) expect(cyOnline(c)).toBe(false);
+    },
+  );
+
+  it('a list read that fails is read again, so the join still reaches everyone (postgres)', async () => {
+    const [n0, other] = await twoEnds('postgres');
+    const iv = await createInterview(n0);
+    const ada = await connectClient(n0.url, iv.token);
+    const dee = await connectClient(other.url, await iv.invite('observer', 'Dee'));
+    await waitFor(() => ada.participants().some((p) => p.name === 'Dee' && p.online));
+    // The other node's read after Cy's join fails.
+    failNextStoreCall(other.server.ctx.store, 'listParticipants');
+    await connectClient(n0.url, await iv.invite('candidate', 'Cy'));
+    await waitFor(() => dee.participants().some((p) => p.name === 'Cy' && p.online));
+  });
 });

@@ -107,12 +107,16 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     // until its pings stop, and events already in flight on it would go
     // unanswered rather than fail.
     if (reason === 'client namespace disconnect') this.conn.close();
-    // Not joined yet: the join flow sees the socket gone and releases the room itself.
     if (this.data.joined) void leave(this);
+    // Not joined yet: the join flow sees the socket gone and releases the
+    // room itself. Lists read meanwhile may have counted it online.
+    else participantLists.changed(this.data.interviewId);
   }
 
   async function leave(socket: DuetSocket): Promise<void> {
     const { actor, interviewId } = socket.data;
+    // First: the list reads no log, so it need not wait for the leave's commit.
+    participantLists.changed(interviewId);
     // Joined, so this promise has resolved.
     const joined = await socket.data.room;
     clearAwareness(ctx, socket, joined);
@@ -125,10 +129,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
         .snapshotIfBehind(Math.ceil(ctx.config.snapshotEvery / 10), at)
         ?.catch(reportSnapshotFailure(ctx, interviewId));
     }
-    ctx.writer
-      .append(interviewId, { type: 'leave', at, actor, data: {} })
-      .catch(() => {}) // an ended interview logs no leaves
-      .finally(() => participantLists.changed(interviewId));
+    ctx.writer.append(interviewId, { type: 'leave', at, actor, data: {} }).catch(() => {}); // an ended interview logs no leaves
   }
 
   io.on('connection', (socket: DuetSocket) => {

@@ -10,7 +10,10 @@
  * where it happened once the change is written; a change while a read is in
  * flight makes one more read after it. Every node's last read then begins
  * after the last change it was told of, and its sockets end with the list as
- * it stands.
+ * it stands. A change counts from when it is visible to a read: a joiner's row
+ * written and its socket in the channels, a socket out of them (Socket.IO
+ * takes it out before `disconnect`). A node that dies tells no one; its
+ * sockets drop out of the next list read anywhere.
  */
 import type { Participant } from '../../shared/protocol.js';
 import { channelOf, type ServerContext } from '../context.js';
@@ -33,6 +36,10 @@ export interface ParticipantLists {
   changed(interviewId: string): void;
 }
 
+/** A read that failed (a node not answering `fetchSockets`, the database down) is tried again, a few times. */
+const RETRY_MS = 1000;
+const RETRIES = 5;
+
 export function createParticipantLists(ctx: ServerContext): ParticipantLists {
   /** Interviews whose list this node is reading; `again` when it changed meanwhile. */
   const reading = new Map<string, { again: boolean }>();
@@ -41,7 +48,7 @@ export function createParticipantLists(ctx: ServerContext): ParticipantLists {
     if (typeof interviewId === 'string') sendHere(interviewId);
   });
 
-  function sendHere(interviewId: string): void {
+  function sendHere(interviewId: string, failures = 0): void {
     const inFlight = reading.get(interviewId);
     if (inFlight) {
       inFlight.again = true;
@@ -52,6 +59,7 @@ export function createParticipantLists(ctx: ServerContext): ParticipantLists {
     const state = { again: false };
     reading.set(interviewId, state);
     void (async () => {
+      let failed = false;
       try {
         do {
           state.again = false;
@@ -59,10 +67,13 @@ export function createParticipantLists(ctx: ServerContext): ParticipantLists {
           ctx.io.local.to(channelOf.all(interviewId)).emit('participants', list);
         } while (state.again);
       } catch (err) {
-        ctx.log.warn({ err, interviewId }, 'could not send the participant list');
+        failed = true;
+        ctx.log.warn({ err, interviewId, failures: failures + 1 }, 'could not read the participant list');
       } finally {
         reading.delete(interviewId);
       }
+      // The failed read may have been the one after the last change.
+      if (failed && failures < RETRIES) setTimeout(() => sendHere(interviewId, failures + 1), RETRY_MS).unref();
     })();
   }
 

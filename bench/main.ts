@@ -137,7 +137,7 @@ function log(msg: string): void {
 function describe(r: TrialResult): string {
   const w = r.workload;
   const s = summarizeStep(w.system, w.rooms, [r]);
-  return `cross p50 ${s.cross.p50} p99 ${s.cross.p99} max ${s.cross.max} ms, ${w.deliveries.perSecond} deliveries/s (${Math.round(w.deliveries.doc / w.windowS)} edits), lost ${w.lost}, diverged ${w.diverged}, unacked ${w.unacknowledged}, nodes cpu ${r.nodes.map((n) => n.cpu).join('+')}, loop p99 ${r.nodes.map((n) => n.eldP99).join('/')} ms, generator cpu ${w.generator.cpu.toFixed(2)} loop p99 ${w.generator.eldP99.toFixed(1)}${w.generator.saturated ? ' SATURATED' : ''}${w.errors.length ? `, errors: ${w.errors.join('; ')}` : ''}`;
+  return `cross p50 ${s.cross.p50} p99 ${s.cross.p99} max ${s.cross.max} ms, ${w.deliveries.perSecond} deliveries/s (${Math.round(w.deliveries.doc / w.windowS)} edits), lost ${w.lost}, diverged ${w.diverged}, unacked ${w.unacknowledged}, nodes cpu ${r.nodes.map((n) => n.cpu).join('+')}, loop p99 ${r.nodes.map((n) => n.eldP99).join('/')} max ${r.nodes.map((n) => n.eldMax).join('/')} ms, gc max ${r.nodes.map((n) => n.gcMaxMs).join('/')} (full ${r.nodes.map((n) => n.gcMajorMaxMs).join('/')}) sum ${r.nodes.map((n) => n.gcTotalMs).join('/')} ms, generator cpu ${w.generator.cpu.toFixed(2)} loop p99 ${w.generator.eldP99.toFixed(1)}${w.generator.saturated ? ' SATURATED' : ''}${w.errors.length ? `, errors: ${w.errors.join('; ')}` : ''}`;
 }
 
 async function trial(system: SystemName, rooms: number, t: number): Promise<TrialResult | undefined> {

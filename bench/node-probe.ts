@@ -1,9 +1,10 @@
 /**
  * Preloaded into each server process of a benchmark (`--import`), identical
  * for Duet and Hocuspocus, so neither server's code changes: event-loop delay
- * (monitorEventLoopDelay) and memory, answered over the IPC channel.
+ * (monitorEventLoopDelay), garbage-collection pauses and memory, answered
+ * over the IPC channel.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 
 interface ProbeRequest {
@@ -19,6 +20,22 @@ interface ProbeRequest {
 if (process.send) {
   const eld = monitorEventLoopDelay({ resolution: 5 });
   eld.enable();
+  // The collector's pauses since the last reset: a long one stops every
+  // edit in flight on the node at once, which a latency tail shows and the
+  // loop's p99 may not.
+  const gcs = { count: 0, majorCount: 0, totalMs: 0, maxMs: 0, majorMaxMs: 0 };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const major = (e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR;
+      gcs.count++;
+      gcs.totalMs += e.duration;
+      gcs.maxMs = Math.max(gcs.maxMs, e.duration);
+      if (major) {
+        gcs.majorCount++;
+        gcs.majorMaxMs = Math.max(gcs.majorMaxMs, e.duration);
+      }
+    }
+  }).observe({ entryTypes: ['gc'] });
   process.on('message', async (m: ProbeRequest) => {
     if (m?.type !== 'probe') return;
     const gc = (globalThis as { gc?: () => void }).gc;
@@ -37,11 +54,15 @@ if (process.send) {
     process.send!({
       type: 'probe',
       eld: { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max), mean: ms(eld.mean) },
+      gc: { ...gcs, totalMs: ms(gcs.totalMs * 1e6), maxMs: ms(gcs.maxMs * 1e6), majorMaxMs: ms(gcs.majorMaxMs * 1e6) },
       memory: process.memoryUsage(),
       // CLOCK_MONOTONIC in µs: the clock of V8's CPU profile timestamps.
       monoUs: Number(process.hrtime.bigint() / 1000n),
     });
-    if (m.reset) eld.reset();
+    if (m.reset) {
+      eld.reset();
+      Object.assign(gcs, { count: 0, majorCount: 0, totalMs: 0, maxMs: 0, majorMaxMs: 0 });
+    }
   });
   // The channel must not keep a stopping server alive (a 'message' listener refs it).
   process.channel?.unref();

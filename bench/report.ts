@@ -47,12 +47,12 @@ export function markdown(r: BenchResults): string {
   out.push(`Settings: ${Object.entries(r.settings).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(', ')}.`, '');
   out.push('## Edit propagation (typist\'s local change → each other client\'s applied change)', '');
   out.push(
-    '| rooms | system | clients | trials (discarded) | cross-node p50 / p95 / p99 / max ms | all p99 ms | trial p99s (cross) | deliveries/s (of them edits) | lost / diverged / unacked | node CPU s/s (both) | node RSS MiB | node loop p99 ms | generator CPU | pass |',
+    '| rooms | system | clients | trials (discarded) | cross-node p50 / p95 / p99 / max ms | all p99 ms | trial p99s (cross) | deliveries/s (of them edits) | lost / diverged / unacked | node CPU s/s (both) | node RSS MiB | node loop p99 (max) ms | generator CPU | pass |',
     '|---:|---|---:|---|---|---:|---|---:|---|---:|---:|---:|---:|---|',
   );
   for (const s of [...r.steps].sort((a, b) => a.rooms - b.rooms || a.system.localeCompare(b.system))) {
     out.push(
-      `| ${s.rooms} | ${NAMES[s.system]} | ${s.clients} | ${s.trials} (${s.discarded}) | ${f(s.cross.p50, 2)} / ${f(s.cross.p95)} / ${f(s.cross.p99)} / ${f(s.cross.max)} | ${f(s.all.p99)} | ${s.trialCrossP99.map((x) => f(x)).join(', ')} | ${s.deliveriesPerSecond}${s.editDeliveriesPerSecond !== undefined ? ` (${s.editDeliveriesPerSecond})` : ''} | ${s.lost} / ${s.diverged} / ${s.unacknowledged}${s.serverMismatch ? ` (server ${s.serverMismatch})` : ''} | ${f(s.nodeCpu, 2)} | ${f(s.nodeRssMiB, 0)} | ${f(s.nodeEldP99)} | ${f(s.generatorCpu, 2)}${s.generators > 1 ? ` (×${s.generators})` : ''} | ${s.pass ? 'yes' : 'no'} |`,
+      `| ${s.rooms} | ${NAMES[s.system]} | ${s.clients} | ${s.trials} (${s.discarded}) | ${f(s.cross.p50, 2)} / ${f(s.cross.p95)} / ${f(s.cross.p99)} / ${f(s.cross.max)} | ${f(s.all.p99)} | ${s.trialCrossP99.map((x) => f(x)).join(', ')} | ${s.deliveriesPerSecond}${s.editDeliveriesPerSecond !== undefined ? ` (${s.editDeliveriesPerSecond})` : ''} | ${s.lost} / ${s.diverged} / ${s.unacknowledged}${s.serverMismatch ? ` (server ${s.serverMismatch})` : ''} | ${f(s.nodeCpu, 2)} | ${f(s.nodeRssMiB, 0)} | ${f(s.nodeEldP99)}${s.nodeEldMax !== undefined ? ` (${f(s.nodeEldMax)})` : ''} | ${f(s.generatorCpu, 2)}${s.generators > 1 ? ` (×${s.generators})` : ''} | ${s.pass ? 'yes' : 'no'} |`,
     );
   }
   out.push('', `Capacity (largest step with every-receiver p99 ≤ ${CAPACITY_P99_MS} ms and nothing lost, every smaller step passing): ${Object.entries(r.capacity).map(([k, v]) => `${NAMES[k as SystemName]} ${v || 'none of the steps'}${v ? ' rooms' : ''}`).join(', ')}.`, '');

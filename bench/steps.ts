@@ -32,6 +32,9 @@ export interface StepSummary {
   nodeCpu: number;
   nodeRssMiB: number;
   nodeEldP99: number;
+  /** The longest event-loop delay and collector pause of any node in any valid trial (ms; absent from older results). */
+  nodeEldMax?: number;
+  nodeGcMaxMs?: number;
   /** Generator processes (each pinned to a core), and the busiest one's CPU s/s and loop p99. */
   generators: number;
   generatorCpu: number;
@@ -80,6 +83,8 @@ export function summarizeStep(system: SystemName, rooms: number, trials: TrialRe
     nodeCpu: round(mean(use.map((t) => t.nodes.reduce((a, n) => a + n.cpu, 0))), 2),
     nodeRssMiB: round(Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.rssMiB)))),
     nodeEldP99: round(Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.eldP99)))),
+    nodeEldMax: round(Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.eldMax)))),
+    nodeGcMaxMs: round(Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.gcMaxMs)))),
     generators: Math.max(1, ...trials.map((t) => t.generators)),
     generatorCpu: round(Math.max(0, ...trials.map((t) => t.workload.generator.cpu)), 2),
     generatorEldP99: round(Math.max(0, ...trials.map((t) => t.workload.generator.eldP99))),

@@ -16,6 +16,10 @@ export interface NodeSample {
   rssMiB: number;
   eldP99: number;
   eldMax: number;
+  /** The collector's pauses during the window: the longest, the longest full (mark-compact) one, and their sum (ms). */
+  gcMaxMs: number;
+  gcMajorMaxMs: number;
+  gcTotalMs: number;
   /** After a full GC, MiB: idle node, rooms joined (before typing), after the window. */
   rssBaseMiB: number;
   rssJoinedMiB: number;
@@ -197,6 +201,9 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       rssMiB: MiB(rss[i]!),
       eldP99: eld[i]!.eld.p99,
       eldMax: eld[i]!.eld.max,
+      gcMaxMs: eld[i]!.gc.maxMs,
+      gcMajorMaxMs: eld[i]!.gc.majorMaxMs,
+      gcTotalMs: eld[i]!.gc.totalMs,
       rssBaseMiB: MiB(base[i]!.memory.rss),
       rssJoinedMiB: MiB(joined[i]!.memory.rss),
       heapBaseMiB: MiB(heapOf(base[i]!)),

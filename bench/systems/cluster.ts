@@ -49,6 +49,8 @@ export interface Cluster {
 export interface Probe {
   type: 'probe';
   eld: { p50: number; p99: number; max: number; mean: number };
+  /** Garbage-collection pauses since the last reset (ms). */
+  gc: { count: number; majorCount: number; totalMs: number; maxMs: number; majorMaxMs: number };
   memory: NodeJS.MemoryUsage;
   monoUs: number;
 }

@@ -11,7 +11,7 @@
  */
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Logger } from 'pino';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import type { Config } from './config.js';
 
 type RedisClient = ReturnType<typeof createClient>;

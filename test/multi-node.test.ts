@@ -4,7 +4,7 @@
  * writers on other nodes keep typing.
  */
 import { pino } from 'pino';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { Server } from 'socket.io';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createRedisAdapter } from '../server/adapter.js';

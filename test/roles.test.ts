@@ -11,6 +11,7 @@ import {
   slowStoreCalls,
   startNode,
   waitFor,
+  type TestClient,
   type TestNode,
 } from './helpers.js';
 import { startCluster } from './fixtures/multi-node.js';
@@ -23,6 +24,22 @@ async function twoEnds(backend: 'sqlite' | 'postgres'): Promise<[TestNode, TestN
   }
   const [a, b] = (await startCluster(2)).nodes;
   return [a!, b!];
+}
+
+/** The two ends, an interview created on the first, and its creator Ada in its room there. */
+async function adaInRoom(backend: 'sqlite' | 'postgres') {
+  const [n0, other] = await twoEnds(backend);
+  const iv = await createInterview(n0);
+  const ada = await connectClient(n0.url, iv.token);
+  return { n0, other, iv, ada };
+}
+
+/** Waits until every client lists exactly these people online, then checks that nothing later takes anyone out. */
+async function expectOnlineStays(clients: TestClient[], names: string[]): Promise<void> {
+  const online = (c: TestClient) => c.participants().filter((p) => p.online).map((p) => p.name).sort();
+  for (const c of clients) await waitFor(() => JSON.stringify(online(c)) === JSON.stringify(names));
+  await new Promise((r) => setTimeout(r, 300));
+  for (const c of clients) expect(online(c)).toEqual(names);
 }
 
 describe('roles in the live room', () => {
@@ -170,9 +187,7 @@ describe('roles in the live room', () => {
   it.each(['sqlite', 'postgres'] as const)(
     'two first-time joiners at once, their rows written slowly, each end up in every list (%s)',
     async (backend) => {
-      const [n0, other] = await twoEnds(backend);
-      const iv = await createInterview(n0);
-      const ada = await connectClient(n0.url, iv.token);
+      const { n0, other, iv, ada } = await adaInRoom(backend);
       for (const node of new Set([n0, other])) slowStoreCalls(node.server.ctx.store, 'upsertParticipant', 200);
       // Joins that read the list before both rows are written would each
       // announce a list without the other, and the last announcement wins.
@@ -180,21 +195,14 @@ describe('roles in the live room', () => {
         connectClient(n0.url, await iv.invite('candidate', 'Cy')),
         connectClient(other.url, await iv.invite('observer', 'Dee')),
       ]);
-      const everyone = ['Ada', 'Cy', 'Dee'];
-      const seen = (c: typeof ada) => c.participants().filter((p) => p.online).map((p) => p.name).sort();
-      for (const c of [ada, cy, dee]) await waitFor(() => JSON.stringify(seen(c)) === JSON.stringify(everyone));
-      // Nothing later takes anyone out again.
-      await new Promise((r) => setTimeout(r, 300));
-      for (const c of [ada, cy, dee]) expect(seen(c)).toEqual(everyone);
+      await expectOnlineStays([ada, cy, dee], ['Ada', 'Cy', 'Dee']);
     },
   );
 
   it.each(['sqlite', 'postgres'] as const)(
     'a join whose list was read before another join and answered after it does not take that joiner out (%s)',
     async (backend) => {
-      const [n0, other] = await twoEnds(backend);
-      const iv = await createInterview(n0);
-      const ada = await connectClient(n0.url, iv.token);
+      const { n0, other, iv, ada } = await adaInRoom(backend);
       const dee = await connectClient(other.url, await iv.invite('observer', 'Dee'));
       await waitFor(() => ada.participants().some((p) => p.name === 'Dee' && p.online));
       // Cy's join reads the list; its answer comes back only after Eve has
@@ -207,20 +215,14 @@ describe('roles in the live room', () => {
       for (const c of [ada, dee]) await waitFor(() => c.participants().some((p) => p.name === 'Eve' && p.online));
       held.release();
       const cy = await cyJoining;
-      const everyone = ['Ada', 'Cy', 'Dee', 'Eve'];
-      const seen = (c: typeof ada) => c.participants().filter((p) => p.online).map((p) => p.name).sort();
-      for (const c of [ada, cy, dee, eve]) await waitFor(() => JSON.stringify(seen(c)) === JSON.stringify(everyone));
-      await new Promise((r) => setTimeout(r, 300));
-      for (const c of [ada, cy, dee, eve]) expect(seen(c)).toEqual(everyone);
+      await expectOnlineStays([ada, cy, dee, eve], ['Ada', 'Cy', 'Dee', 'Eve']);
     },
   );
 
   it.each(['sqlite', 'postgres'] as const)(
     'a join abandoned before its session, after others listed it online, is shown offline (%s)',
     async (backend) => {
-      const [n0, other] = await twoEnds(backend);
-      const iv = await createInterview(n0);
-      const ada = await connectClient(n0.url, iv.token);
+      const { n0, other, iv, ada } = await adaInRoom(backend);
       // Cy's join waits at its list read; meanwhile Eve's join lists Cy online.
       const held = holdNextStoreAnswer(n0.server.ctx.store, 'listParticipants');
       const cySocket = connectSocket(n0.url, await iv.invite('candidate', 'Cy'));
@@ -237,9 +239,7 @@ describe('roles in the live room', () => {
   );
 
   it('a list read that fails is read again, so the join still reaches everyone (postgres)', async () => {
-    const [n0, other] = await twoEnds('postgres');
-    const iv = await createInterview(n0);
-    const ada = await connectClient(n0.url, iv.token);
+    const { n0, other, iv, ada } = await adaInRoom('postgres');
     const dee = await connectClient(other.url, await iv.invite('observer', 'Dee'));
     await waitFor(() => ada.participants().some((p) => p.name === 'Dee' && p.online));
     // The other node's read after Cy's join fails.

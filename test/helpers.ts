@@ -240,10 +240,18 @@ export function seededRandom(seed: number): (n: number) => number {
   };
 }
 
+/** A promise and the function that resolves it. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 /**
  * Wraps every call of one of this store's methods (the event log's
- * `readEvents`: a room's load, a catch-up and a sync's read wait for it).
- * The store is the real one; the wrapper is removed when the test finishes.
+ * `readEvents`, the participant list's `listParticipants`...) to slow, hold
+ * or fail it. The store is the real one; the wrapper is removed when the
+ * test finishes.
  */
 function wrapStoreCalls<K extends keyof Store>(
   store: Store,
@@ -258,6 +266,7 @@ function wrapStoreCalls<K extends keyof Store>(
   });
 }
 
+/** Runs `before` ahead of every call of one of this store's methods. */
 function beforeStoreCalls(store: Store, method: keyof Store, before: () => Promise<void>): void {
   wrapStoreCalls(store, method, async (call) => {
     await before();
@@ -277,21 +286,19 @@ export function slowStoreCalls(store: Store, method: keyof Store, ms: number): v
  * Later calls are not held.
  */
 export function holdNextStoreAnswer(store: Store, method: keyof Store): { answered: Promise<void>; release: () => void } {
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  let answeredNow!: () => void;
-  const answered = new Promise<void>((resolve) => (answeredNow = resolve));
+  const gate = deferred();
+  const answered = deferred();
   let held = false;
   wrapStoreCalls(store, method, async (call) => {
     if (held) return call();
     held = true;
     const answer = call();
-    await answer.then(answeredNow, answeredNow);
-    await gate;
+    await answer.then(answered.resolve, answered.resolve);
+    await gate.promise;
     return answer;
   });
-  onTestFinished(() => release());
-  return { answered, release };
+  onTestFinished(gate.resolve);
+  return { answered: answered.promise, release: gate.resolve };
 }
 
 /** The next call of one of this store's methods fails, as if the database had not answered; later calls run. */
@@ -306,9 +313,8 @@ export function failNextStoreCall(store: Store, method: keyof Store): void {
 
 /** Holds every read of the event log on this store until the returned function is called (or the test finishes). */
 export function holdLogReads(store: Store): () => void {
-  let open!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
-  beforeStoreCalls(store, 'readEvents', () => gate);
-  onTestFinished(() => open());
-  return open;
+  const gate = deferred();
+  beforeStoreCalls(store, 'readEvents', () => gate.promise);
+  onTestFinished(gate.resolve);
+  return gate.resolve;
 }

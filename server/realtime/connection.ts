@@ -221,6 +221,8 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       ]);
       if (socket.disconnected) {
         giveBack();
+        // Its disconnect told everyone already, maybe before its row was written.
+        participantLists.changed(interviewId);
         return;
       }
       socket.data.joined = true;

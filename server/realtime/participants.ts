@@ -45,10 +45,25 @@ export function createParticipantLists(ctx: ServerContext): ParticipantLists {
   const reading = new Map<string, { again: boolean }>();
   const peers = peersOf(ctx);
   peers?.on(PEER_EVENT, (interviewId: unknown) => {
-    if (typeof interviewId === 'string') sendHere(interviewId);
+    if (typeof interviewId === 'string') refreshHere(interviewId);
   });
 
-  function sendHere(interviewId: string, failures = 0): void {
+  /** Reads the list and sends it to this node's sockets of the interview; resolves false if a read failed. */
+  async function readAndSend(interviewId: string, state: { again: boolean }): Promise<boolean> {
+    try {
+      do {
+        state.again = false;
+        const list = await listParticipants(ctx, interviewId);
+        ctx.io.local.to(channelOf.all(interviewId)).emit('participants', list);
+      } while (state.again);
+      return true;
+    } catch (err) {
+      ctx.log.warn({ err, interviewId }, 'could not read the participant list');
+      return false;
+    }
+  }
+
+  function refreshHere(interviewId: string, retries = RETRIES): void {
     const inFlight = reading.get(interviewId);
     if (inFlight) {
       inFlight.again = true;
@@ -58,23 +73,11 @@ export function createParticipantLists(ctx: ServerContext): ParticipantLists {
     if (!ctx.io.sockets.adapter.rooms.has(channelOf.all(interviewId))) return;
     const state = { again: false };
     reading.set(interviewId, state);
-    void (async () => {
-      let failed = false;
-      try {
-        do {
-          state.again = false;
-          const list = await listParticipants(ctx, interviewId);
-          ctx.io.local.to(channelOf.all(interviewId)).emit('participants', list);
-        } while (state.again);
-      } catch (err) {
-        failed = true;
-        ctx.log.warn({ err, interviewId, failures: failures + 1 }, 'could not read the participant list');
-      } finally {
-        reading.delete(interviewId);
-      }
+    void readAndSend(interviewId, state).then((ok) => {
+      reading.delete(interviewId);
       // The failed read may have been the one after the last change.
-      if (failed && failures < RETRIES) setTimeout(() => sendHere(interviewId, failures + 1), RETRY_MS).unref();
-    })();
+      if (!ok && retries > 0) setTimeout(() => refreshHere(interviewId, retries - 1), RETRY_MS).unref();
+    });
   }
 
   return {
@@ -82,9 +85,10 @@ export function createParticipantLists(ctx: ServerContext): ParticipantLists {
       try {
         peers?.serverSideEmit(PEER_EVENT, interviewId);
       } catch (err) {
+        // Defensive, as in run-peers.ts: a failed publish is the adapter's to handle (server/adapter.ts).
         ctx.log.warn({ err, interviewId }, 'could not tell the other nodes of a participant change');
       }
-      sendHere(interviewId);
+      refreshHere(interviewId);
     },
   };
 }

@@ -4,12 +4,12 @@
  * (monitorEventLoopDelay), garbage-collection pauses and memory, answered
  * over the IPC channel.
  */
-import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 
 interface ProbeRequest {
   type: 'probe';
-  /** Start a new event-loop window after answering. */
+  /** Start a new window after answering: the event-loop delay and the collector's pauses. */
   reset?: boolean;
   /** Collect garbage first (the process runs with --expose-gc). */
   gc?: boolean;
@@ -20,12 +20,12 @@ interface ProbeRequest {
 if (process.send) {
   const eld = monitorEventLoopDelay({ resolution: 5 });
   eld.enable();
-  // The collector's pauses since the last reset: a long one stops every
-  // edit in flight on the node at once, which a latency tail shows and the
-  // loop's p99 may not.
+  // The collector's entries since the last reset (its pauses, and for
+  // incremental marking its steps): a long one stops every edit in flight on
+  // the node at once, which a latency tail shows and the loop's p99 may not.
   const gcs = { count: 0, majorCount: 0, totalMs: 0, maxMs: 0, majorMaxMs: 0 };
-  new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
+  const count = (entries: readonly PerformanceEntry[]) => {
+    for (const e of entries) {
       const major = (e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR;
       gcs.count++;
       gcs.totalMs += e.duration;
@@ -35,7 +35,9 @@ if (process.send) {
         gcs.majorMaxMs = Math.max(gcs.majorMaxMs, e.duration);
       }
     }
-  }).observe({ entryTypes: ['gc'] });
+  };
+  const observer = new PerformanceObserver((list) => count(list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
   process.on('message', async (m: ProbeRequest) => {
     if (m?.type !== 'probe') return;
     const gc = (globalThis as { gc?: () => void }).gc;
@@ -50,11 +52,14 @@ if (process.send) {
       gc();
     }
     if (m.heapSnapshot) writeHeapSnapshot(m.heapSnapshot);
+    // Entries are delivered asynchronously: take those still queued, so each lands in its own window.
+    count(observer.takeRecords());
     const ms = (ns: number) => Math.round(ns / 1e3) / 1e3;
+    const round = (x: number) => Math.round(x * 1e3) / 1e3;
     process.send!({
       type: 'probe',
       eld: { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max), mean: ms(eld.mean) },
-      gc: { ...gcs, totalMs: ms(gcs.totalMs * 1e6), maxMs: ms(gcs.maxMs * 1e6), majorMaxMs: ms(gcs.majorMaxMs * 1e6) },
+      gc: { ...gcs, totalMs: round(gcs.totalMs), maxMs: round(gcs.maxMs), majorMaxMs: round(gcs.majorMaxMs) },
       memory: process.memoryUsage(),
       // CLOCK_MONOTONIC in µs: the clock of V8's CPU profile timestamps.
       monoUs: Number(process.hrtime.bigint() / 1000n),

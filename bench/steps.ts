@@ -32,9 +32,13 @@ export interface StepSummary {
   nodeCpu: number;
   nodeRssMiB: number;
   nodeEldP99: number;
-  /** The longest event-loop delay and collector pause of any node in any valid trial (ms; absent from older results). */
+  /** The longest event-loop delay of any node in any valid trial (ms; absent from older results, as are the gc fields). */
   nodeEldMax?: number;
+  /** The collector, per node and window, the worst of the valid trials: longest entry, longest full one, sum (ms), full ones. */
   nodeGcMaxMs?: number;
+  nodeGcMajorMaxMs?: number;
+  nodeGcTotalMs?: number;
+  nodeGcMajorCount?: number;
   /** Generator processes (each pinned to a core), and the busiest one's CPU s/s and loop p99. */
   generators: number;
   generatorCpu: number;
@@ -85,6 +89,9 @@ export function summarizeStep(system: SystemName, rooms: number, trials: TrialRe
     nodeEldP99: round(Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.eldP99)))),
     nodeEldMax: round(Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.eldMax)))),
     nodeGcMaxMs: round(Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.gcMaxMs)))),
+    nodeGcMajorMaxMs: round(Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.gcMajorMaxMs)))),
+    nodeGcTotalMs: round(Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.gcTotalMs)))),
+    nodeGcMajorCount: Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.gcMajorCount))),
     generators: Math.max(1, ...trials.map((t) => t.generators)),
     generatorCpu: round(Math.max(0, ...trials.map((t) => t.workload.generator.cpu)), 2),
     generatorEldP99: round(Math.max(0, ...trials.map((t) => t.workload.generator.eldP99))),

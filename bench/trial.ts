@@ -16,10 +16,11 @@ export interface NodeSample {
   rssMiB: number;
   eldP99: number;
   eldMax: number;
-  /** The collector's pauses during the window: the longest, the longest full (mark-compact) one, and their sum (ms). */
+  /** The collector during the window: its longest entry, longest full (mark-compact) one, their sum (ms), and how many full ones. */
   gcMaxMs: number;
   gcMajorMaxMs: number;
   gcTotalMs: number;
+  gcMajorCount: number;
   /** After a full GC, MiB: idle node, rooms joined (before typing), after the window. */
   rssBaseMiB: number;
   rssJoinedMiB: number;
@@ -204,6 +205,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       gcMaxMs: eld[i]!.gc.maxMs,
       gcMajorMaxMs: eld[i]!.gc.majorMaxMs,
       gcTotalMs: eld[i]!.gc.totalMs,
+      gcMajorCount: eld[i]!.gc.majorCount,
       rssBaseMiB: MiB(base[i]!.memory.rss),
       rssJoinedMiB: MiB(joined[i]!.memory.rss),
       heapBaseMiB: MiB(heapOf(base[i]!)),

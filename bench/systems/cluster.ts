@@ -49,7 +49,7 @@ export interface Cluster {
 export interface Probe {
   type: 'probe';
   eld: { p50: number; p99: number; max: number; mean: number };
-  /** Garbage-collection pauses since the last reset (ms). */
+  /** The collector's entries since the last reset: how many (all, full), and their sum, longest and longest full one (ms). */
   gc: { count: number; majorCount: number; totalMs: number; maxMs: number; majorMaxMs: number };
   memory: NodeJS.MemoryUsage;
   monoUs: number;

@@ -54,4 +54,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # What `npm start` runs, without npm in between: node is PID 1's only child
 # process and receives SIGTERM itself (graceful shutdown, docs/deploy.md).
-CMD ["node", "--import", "tsx", "server/main.ts"]
+# --single-threaded-gc: docs/deploy.md, "The node's garbage collector".
+CMD ["node", "--single-threaded-gc", "--import", "tsx", "server/main.ts"]

@@ -5,7 +5,7 @@
  * PID and drops the schema.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +53,14 @@ export interface Probe {
   gc: { count: number; majorCount: number; totalMs: number; maxMs: number; majorMaxMs: number };
   memory: NodeJS.MemoryUsage;
   monoUs: number;
+}
+
+/** The node flags `npm start` gives a Duet node (its package.json; none in older checkouts), so it runs here as it is deployed. */
+function startFlags(root: string): string[] {
+  const start: string = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start;
+  const words = start.split(/\s+/);
+  // `node --single-threaded-gc --import tsx server/main.ts`: the flags but --import (the bench imports tsx itself).
+  return words[0] === 'node' ? words.filter((w) => w.startsWith('--') && w !== '--import') : [];
 }
 
 export function probe(node: Child, options: { reset?: boolean; gc?: boolean; heapSnapshot?: string } = {}): Promise<Probe> {
@@ -133,7 +141,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         ...(options.store === 'postgres' ? { DATABASE_URL, DATABASE_SCHEMA: schema } : {}),
         ...options.env,
       };
-      child = spawnChild(process.execPath, [...nodeArgs, 'server/main.ts'], { cwd: options.duetRoot ?? PROJECT_ROOT, env, label: `duet node ${i}`, quiet: true });
+      child = spawnChild(process.execPath, [...startFlags(options.duetRoot ?? PROJECT_ROOT), ...nodeArgs, 'server/main.ts'], { cwd: options.duetRoot ?? PROJECT_ROOT, env, label: `duet node ${i}`, quiet: true });
       nodes[i] = child;
       await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000);
     } else {

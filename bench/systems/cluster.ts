@@ -1,8 +1,9 @@
 /**
  * Two server processes of one system on loopback, the same shape for Duet and
  * Hocuspocus: the same Redis, the same PostgreSQL (a fresh schema per run),
- * the event-loop probe preloaded, optionally --cpu-prof. stop() kills both by
- * PID and drops the schema.
+ * the event-loop probe preloaded, optionally --cpu-prof. Duet's nodes get the
+ * node flags of its `npm start` (startFlags), Hocuspocus's Node's defaults.
+ * stop() kills both by PID and drops the schema.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -56,11 +57,13 @@ export interface Probe {
 }
 
 /** The node flags `npm start` gives a Duet node (its package.json; none in older checkouts), so it runs here as it is deployed. */
-function startFlags(root: string): string[] {
+export function startFlags(root: string): string[] {
   const start: string = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start;
-  const words = start.split(/\s+/);
-  // `node --single-threaded-gc --import tsx server/main.ts`: the flags but --import (the bench imports tsx itself).
-  return words[0] === 'node' ? words.filter((w) => w.startsWith('--') && w !== '--import') : [];
+  if (start === 'tsx server/main.ts') return [];
+  // `node --single-threaded-gc --import tsx server/main.ts`: the flags before --import (the bench imports tsx itself).
+  const m = /^node((?: --[a-z][a-z0-9-]*)*) --import tsx server\/main\.ts$/.exec(start);
+  if (!m) throw new Error(`bench: cannot tell the node flags of this start script: ${start}`);
+  return m[1]!.trim().split(/\s+/).filter(Boolean);
 }
 
 export function probe(node: Child, options: { reset?: boolean; gc?: boolean; heapSnapshot?: string } = {}): Promise<Probe> {

@@ -67,6 +67,7 @@ export function summarizeStep(system: SystemName, rooms: number, trials: TrialRe
   const unacknowledged = trials.reduce((a, t) => a + t.workload.unacknowledged, 0);
   const mism = trials.map((t) => t.workload.serverMismatch);
   const perNode = (f: (n: TrialResult['nodes'][number]) => number) => mean(use.flatMap((t) => t.nodes.map(f)));
+  const worstNode = (f: (n: TrialResult['nodes'][number]) => number) => Math.max(0, ...use.flatMap((t) => t.nodes.map(f)));
   return {
     system,
     rooms,
@@ -85,13 +86,13 @@ export function summarizeStep(system: SystemName, rooms: number, trials: TrialRe
     unacknowledged,
     serverMismatch: mism.every((m) => m === null) ? null : mism.reduce<number>((a, m) => a + (m ?? 0), 0),
     nodeCpu: round(mean(use.map((t) => t.nodes.reduce((a, n) => a + n.cpu, 0))), 2),
-    nodeRssMiB: round(Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.rssMiB)))),
-    nodeEldP99: round(Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.eldP99)))),
-    nodeEldMax: round(Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.eldMax)))),
-    nodeGcMaxMs: round(Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.gcMaxMs)))),
-    nodeGcMajorMaxMs: round(Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.gcMajorMaxMs)))),
-    nodeGcTotalMs: round(Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.gcTotalMs)))),
-    nodeGcMajorCount: Math.max(0, ...use.flatMap((t) => t.nodes.map((n) => n.gcMajorCount))),
+    nodeRssMiB: round(worstNode((n) => n.rssMiB)),
+    nodeEldP99: round(worstNode((n) => n.eldP99)),
+    nodeEldMax: round(worstNode((n) => n.eldMax)),
+    nodeGcMaxMs: round(worstNode((n) => n.gcMaxMs)),
+    nodeGcMajorMaxMs: round(worstNode((n) => n.gcMajorMaxMs)),
+    nodeGcTotalMs: round(worstNode((n) => n.gcTotalMs)),
+    nodeGcMajorCount: worstNode((n) => n.gcMajorCount),
     generators: Math.max(1, ...trials.map((t) => t.generators)),
     generatorCpu: round(Math.max(0, ...trials.map((t) => t.workload.generator.cpu)), 2),
     generatorEldP99: round(Math.max(0, ...trials.map((t) => t.workload.generator.eldP99))),

@@ -14,7 +14,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
-# 2. The browser client, built with the dev dependencies (Vite, Monaco).
+# 2. The browser client (Vite, Monaco: dev dependencies) and the node's
+#    bundle (dist/server/main.js: our code in one file, packages left outside).
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
@@ -39,6 +40,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap pyth
     && rm -rf /var/lib/apt/lists/*
 COPY --from=deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
+# The sources are for `npm run token` (tsx); the node itself runs the bundle.
 COPY --chown=root:root package.json tsconfig.json ./
 COPY --chown=root:root server ./server
 COPY --chown=root:root shared ./shared
@@ -55,4 +57,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 # What `npm start` runs, without npm in between: node is PID 1's only child
 # process and receives SIGTERM itself (graceful shutdown, docs/deploy.md).
 # --single-threaded-gc: docs/deploy.md, "The node's garbage collector".
-CMD ["node", "--single-threaded-gc", "--import", "tsx", "server/main.ts"]
+CMD ["node", "--single-threaded-gc", "dist/server/main.js"]

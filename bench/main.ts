@@ -29,7 +29,7 @@ import { markdown, svgChart, type BenchResults, type MemoryResult } from './repo
 import { targets } from './targets.js';
 import { loadTrace, loadTraceAgents } from './typing.js';
 import { capacity, summarizeStep, type StepSummary } from './steps.js';
-import { PROJECT_ROOT, startFlags, type ClusterOptions } from './systems/cluster.js';
+import { PROJECT_ROOT, startCommand, type ClusterOptions } from './systems/cluster.js';
 import { runTrial, type TrialResult, type TrialSpec } from './trial.js';
 import type { SystemName } from './workload.js';
 
@@ -291,7 +291,8 @@ async function main(): Promise<void> {
         : workload.generators === 1
           ? `1 process pinned to cpu ${workload.generatorCpu}; nodes unpinned`
           : `${workload.generators} processes, one pinned to each cpu; nodes unpinned`,
-      duetNodeFlags: startFlags(a['duet-root'] ?? PROJECT_ROOT).join(' ') || 'none',
+      duetNodeFlags: startCommand(a['duet-root'] ?? PROJECT_ROOT).flags.join(' ') || 'none',
+      duetNodeEntry: startCommand(a['duet-root'] ?? PROJECT_ROOT).entry,
       hocuspocusNodeFlags: 'none',
       ...(Object.keys(env).length ? { duetEnv: env } : {}),
       ...(a['duet-root'] ? { duetRoot: a['duet-root'] } : {}),

@@ -4,7 +4,8 @@
  */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import express from 'express';
 import { pino, type Logger } from 'pino';
 import { Server as IOServer } from 'socket.io';
@@ -61,7 +62,18 @@ export interface DuetServer {
   close(): Promise<void>;
 }
 
-const PROJECT_ROOT = join(import.meta.dirname, '..');
+/**
+ * The nearest folder above this module with a package.json: the project, from
+ * server/ when run from the sources (tests, `npm run dev`) and from dist/server/
+ * when run as the bundle `npm start` builds.
+ */
+function projectRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return join(from, '..');
+  }
+}
+const PROJECT_ROOT = projectRoot(import.meta.dirname);
 
 export async function createServer(config: Config, options: ServerOptions = {}): Promise<DuetServer> {
   const log = options.logger ?? pino({ level: config.logLevel, base: { pid: process.pid } });

@@ -1,14 +1,17 @@
 /**
  * Nodes as separate processes behind a load balancer (a TCP proxy the test
- * controls): a node killed with SIGKILL, a node stopped with SIGTERM, and
- * cluster mode with long-polling clients.
+ * controls): the bundle `npm start` runs, a node killed with SIGKILL, a node
+ * stopped with SIGTERM, and cluster mode with long-polling clients.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import type { ChatMessage } from '../shared/protocol.js';
 import { connectClient, nextEvent, waitFor } from './helpers.js';
 import { expectEverythingKept, keepTyping, typist, type Typist } from './fixtures/multi-node.js';
-import { pollingProvider, spawnNode, testTokens, type NodeProcess } from './fixtures/processes.js';
+import { CLIENT_DIST, ensureClientBuilt } from '../client/scripts/ensure-built.js';
+import { pollingProvider, spawnNode, startArgs, testTokens, type NodeProcess } from './fixtures/processes.js';
 import { PG_URL, REDIS_URL, tcpProxy, uniquePrefix, uniqueSchema } from './fixtures/services.js';
 
 async function startNodes(n: number) {
@@ -25,6 +28,17 @@ async function startNodes(n: number) {
 }
 
 describe('nodes as processes', () => {
+  it('the node `npm start` runs (the bundle in dist/server) serves the built client from the project', async () => {
+    await ensureClientBuilt({ quiet: true });
+    const node = await spawnNode({});
+    expect(startArgs()).toContain('dist/server/main.js');
+    const page = await fetch(`${node.url}/room/some-id`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toBe(readFileSync(join(CLIENT_DIST, 'index.html'), 'utf8'));
+    process.kill(node.child.pid!, 'SIGTERM');
+    expect((await node.exited).code).toBe(0);
+  }, 120_000);
+
   it('kill -9 of a node while its clients type loses no acknowledged edit', async () => {
     const { schema, nodes, alive, lb } = await startNodes(3);
     const tokens = await testTokens();

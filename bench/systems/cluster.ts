@@ -1,15 +1,18 @@
 /**
  * Two server processes of one system on loopback, the same shape for Duet and
  * Hocuspocus: the same Redis, the same PostgreSQL (a fresh schema per run),
- * the event-loop probe preloaded, optionally --cpu-prof. Duet's nodes get the
- * node flags of its `npm start` (startFlags), Hocuspocus's Node's defaults.
+ * the event-loop probe preloaded, optionally --cpu-prof. Duet's nodes run as
+ * its `npm start` runs them (startCommand), Hocuspocus's with Node's defaults;
+ * both as plain JavaScript.
  * stop() kills both by PID and drops the schema.
  */
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import pg from 'pg';
 import { ask, spawnChild, waitFor, type Child } from '../processes.js';
 import type { SystemName } from '../workload.js';
@@ -56,14 +59,47 @@ export interface Probe {
   monoUs: number;
 }
 
-/** The node flags `npm start` gives a Duet node (its package.json; none in older checkouts), so it runs here as it is deployed. */
-export function startFlags(root: string): string[] {
+/**
+ * How `npm start` runs a Duet node (the checkout's package.json), so the bench
+ * runs it as it is deployed: its node flags, its entry, and whether that entry
+ * is TypeScript through tsx (older checkouts) or the bundle `build:server` writes.
+ */
+export interface StartCommand {
+  flags: string[];
+  entry: string;
+  tsx: boolean;
+}
+
+export function startCommand(root: string): StartCommand {
   const start: string = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start;
-  if (start === 'tsx server/main.ts') return [];
-  // `node --single-threaded-gc --import tsx server/main.ts`: the flags before --import (the bench imports tsx itself).
-  const m = /^node((?: --[a-z][a-z0-9-]*)*) --import tsx server\/main\.ts$/.exec(start);
-  if (!m) throw new Error(`bench: cannot tell the node flags of this start script: ${start}`);
-  return m[1]!.trim().split(/\s+/).filter(Boolean);
+  if (start === 'tsx server/main.ts') return { flags: [], entry: 'server/main.ts', tsx: true };
+  const m = /^node((?: --[a-z][a-z0-9-]*)*)( --import tsx server\/main\.ts| dist\/server\/main\.js)$/.exec(start);
+  if (!m) throw new Error(`bench: cannot tell how this start script runs a node: ${start}`);
+  const flags = m[1]!.trim().split(/\s+/).filter(Boolean);
+  return m[2] === ' dist/server/main.js' ? { flags, entry: 'dist/server/main.js', tsx: false } : { flags, entry: 'server/main.ts', tsx: true };
+}
+
+/**
+ * Built once per root and bench process: Duet's bundle (its own `build:server`,
+ * as prestart does), and this bench's probe and Hocuspocus node as plain
+ * JavaScript, so neither system's nodes load tsx (a loader thread and ~50 MB of RSS).
+ */
+const prepared = new Map<string, Promise<void>>();
+export const PROBE_JS = join(PROJECT_ROOT, 'dist', 'bench', 'node-probe.mjs');
+export const HOCUSPOCUS_JS = join(PROJECT_ROOT, 'dist', 'bench', 'hocuspocus-node.mjs');
+
+function prepare(duetRoot: string): Promise<void> {
+  let done = prepared.get(duetRoot);
+  if (!done) {
+    done = (async () => {
+      const common = { bundle: true, platform: 'node', format: 'esm', packages: 'external', target: 'node20', logLevel: 'warning' } as const;
+      await build({ ...common, entryPoints: [join(PROJECT_ROOT, 'bench', 'node-probe.ts')], outfile: PROBE_JS });
+      await build({ ...common, entryPoints: [join(PROJECT_ROOT, 'bench', 'systems', 'hocuspocus-node.ts')], outfile: HOCUSPOCUS_JS });
+      if (!startCommand(duetRoot).tsx) execFileSync('npm', ['run', '-s', 'build:server'], { cwd: duetRoot, stdio: 'inherit' });
+    })();
+    prepared.set(duetRoot, done);
+  }
+  return done;
 }
 
 export function probe(node: Child, options: { reset?: boolean; gc?: boolean; heapSnapshot?: string } = {}): Promise<Probe> {
@@ -120,9 +156,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     }
   };
 
+  const duetRoot = options.duetRoot ?? PROJECT_ROOT;
+  const duetStart = startCommand(duetRoot);
+  await prepare(duetRoot);
   const startNode = async (i: number, port: number): Promise<Child> => {
-    const nodeArgs = ['--expose-gc', '--import', 'tsx', '--import', join(PROJECT_ROOT, 'bench', 'node-probe.ts')];
-    // One directory per node: each thread (the main one, tsx's loader) writes its own profile.
+    const nodeArgs = ['--expose-gc', '--import', PROBE_JS];
+    // One directory per node: each thread (the main one, tsx's loader in older checkouts) writes its own profile.
     if (options.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', join(options.cpuProfDir, `node${i}`));
     const common = { PORT: String(port), JWT_SECRET: secret, NODE_ENV: 'production' };
     let child: Child;
@@ -144,7 +183,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         ...(options.store === 'postgres' ? { DATABASE_URL, DATABASE_SCHEMA: schema } : {}),
         ...options.env,
       };
-      child = spawnChild(process.execPath, [...startFlags(options.duetRoot ?? PROJECT_ROOT), ...nodeArgs, 'server/main.ts'], { cwd: options.duetRoot ?? PROJECT_ROOT, env, label: `duet node ${i}`, quiet: true });
+      const args = [...duetStart.flags, ...(duetStart.tsx ? ['--import', 'tsx'] : []), ...nodeArgs, duetStart.entry];
+      child = spawnChild(process.execPath, args, { cwd: duetRoot, env, label: `duet node ${i}`, quiet: true });
       nodes[i] = child;
       await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000);
     } else {
@@ -158,7 +198,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         HP_SCHEMA: schema,
         ...options.env,
       };
-      child = spawnChild(process.execPath, [...nodeArgs, 'bench/systems/hocuspocus-node.ts'], {
+      child = spawnChild(process.execPath, [...nodeArgs, HOCUSPOCUS_JS], {
         cwd: PROJECT_ROOT,
         env,
         label: `hocuspocus node ${i}`,

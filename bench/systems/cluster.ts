@@ -88,7 +88,7 @@ const prepared = new Map<string, Promise<void>>();
 export const PROBE_JS = join(PROJECT_ROOT, 'dist', 'bench', 'node-probe.mjs');
 export const HOCUSPOCUS_JS = join(PROJECT_ROOT, 'dist', 'bench', 'hocuspocus-node.mjs');
 
-function prepare(duetRoot: string): Promise<void> {
+export function prepareNodes(duetRoot: string): Promise<void> {
   let done = prepared.get(duetRoot);
   if (!done) {
     done = (async () => {
@@ -158,7 +158,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 
   const duetRoot = options.duetRoot ?? PROJECT_ROOT;
   const duetStart = startCommand(duetRoot);
-  await prepare(duetRoot);
+  await prepareNodes(duetRoot);
   const startNode = async (i: number, port: number): Promise<Child> => {
     const nodeArgs = ['--expose-gc', '--import', PROBE_JS];
     // One directory per node: each thread (the main one, tsx's loader in older checkouts) writes its own profile.

@@ -5,7 +5,8 @@
  * Options: --rooms 100,500  --trials 3  --duration 10  --warmup 3  --clients 4
  *   --rate 5  --systems duet,hocuspocus  --trace FILE  --store postgres|sqlite
  *   --adapter sharded|classic  --hp-persist postgres|none  --env KEY=VALUE (Duet
- *   nodes, repeatable)  --no-sweep  --no-join  --no-memory  --profile ROOMS  --only-profile
+ *   nodes, repeatable)  --hp-node-flags "--single-threaded-gc" (Hocuspocus's nodes;
+ *   Duet's get its npm start's)  --no-sweep  --no-join  --no-memory  --profile ROOMS  --only-profile
  *   --name NAME (results file name)  --seed N  --duet-root DIR (another checkout
  *   of Duet, for before/after comparisons)  --join-updates N --join-docs N
  *   --join-trace FLAT_TRACE [--join-authors CONCURRENT_TRACE] (cold joins of a
@@ -47,6 +48,7 @@ const { values: a } = parseArgs({
     store: { type: 'string', default: 'postgres' },
     adapter: { type: 'string', default: 'sharded' },
     'hp-persist': { type: 'string', default: 'postgres' },
+    'hp-node-flags': { type: 'string', default: '' },
     env: { type: 'string', multiple: true, default: [] },
     'no-join': { type: 'boolean', default: false },
     'no-memory': { type: 'boolean', default: false },
@@ -84,6 +86,8 @@ if (!systems.every((s) => s === 'duet' || s === 'hocuspocus')) fail('--systems t
 if (a.store !== 'postgres' && a.store !== 'sqlite') fail('--store takes postgres or sqlite');
 if (a.adapter !== 'sharded' && a.adapter !== 'classic') fail('--adapter takes sharded or classic');
 if (a['hp-persist'] !== 'postgres' && a['hp-persist'] !== 'none') fail('--hp-persist takes postgres or none');
+const hpNodeFlags = a['hp-node-flags'].split(/\s+/).filter(Boolean);
+if (!hpNodeFlags.every((f) => /^--[a-z][a-z0-9-]*(=[\w.-]+)?$/.test(f))) fail('--hp-node-flags takes node flags, e.g. "--single-threaded-gc"');
 if (a.store === 'sqlite') fail('two nodes share their event log: --store sqlite is for one node only, not this benchmark');
 const env = Object.fromEntries(
   a.env.map((kv) => {
@@ -105,7 +109,7 @@ const clusterOf = (system: SystemName, extra: Partial<ClusterOptions> = {}): Clu
   store: 'postgres',
   adapter: a.adapter as 'sharded' | 'classic',
   hpPersist: a['hp-persist'] as 'postgres' | 'none',
-  ...(system === 'duet' ? { env, duetRoot: a['duet-root'] } : {}),
+  ...(system === 'duet' ? { env, duetRoot: a['duet-root'] } : { hpNodeFlags }),
   ...extra,
 });
 
@@ -293,7 +297,7 @@ async function main(): Promise<void> {
           : `${workload.generators} processes, one pinned to each cpu; nodes unpinned`,
       duetNodeFlags: startCommand(a['duet-root'] ?? PROJECT_ROOT).flags.join(' ') || 'none',
       duetNodeEntry: startCommand(a['duet-root'] ?? PROJECT_ROOT).entry,
-      hocuspocusNodeFlags: 'none',
+      hocuspocusNodeFlags: hpNodeFlags.join(' ') || 'none',
       ...(Object.keys(env).length ? { duetEnv: env } : {}),
       ...(a['duet-root'] ? { duetRoot: a['duet-root'] } : {}),
     },

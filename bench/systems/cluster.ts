@@ -84,7 +84,7 @@ export function startCommand(root: string): StartCommand {
 /**
  * Built once per root and bench process: Duet's bundle (its own `build:server`,
  * as prestart does), and this bench's probe and Hocuspocus node as plain
- * JavaScript, so neither system's nodes load tsx (a loader thread and ~50 MB of RSS).
+ * JavaScript, so neither system's nodes load tsx (a loader thread and ~40 MiB of RSS).
  */
 const prepared = new Map<string, Promise<void>>();
 export const PROBE_JS = join(PROJECT_ROOT, 'dist', 'bench', 'node-probe.mjs');

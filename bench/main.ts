@@ -5,8 +5,8 @@
  * Options: --rooms 100,500  --trials 3  --duration 10  --warmup 3  --clients 4
  *   --rate 5  --systems duet,hocuspocus  --trace FILE  --store postgres|sqlite
  *   --adapter sharded|classic  --hp-persist postgres|none  --env KEY=VALUE (Duet
- *   nodes, repeatable)  --hp-node-flags "--single-threaded-gc" (Hocuspocus's nodes;
- *   Duet's get its npm start's)  --no-sweep  --no-join  --no-memory  --profile ROOMS  --only-profile
+ *   nodes, repeatable)  --hp-node-flags "FLAGS" (Hocuspocus's nodes' node flags;
+ *   by default the same as Duet's npm start gives its nodes; "" for none)  --no-sweep  --no-join  --no-memory  --profile ROOMS  --only-profile
  *   --name NAME (results file name)  --seed N  --duet-root DIR (another checkout
  *   of Duet, for before/after comparisons)  --join-updates N --join-docs N
  *   --join-trace FLAT_TRACE [--join-authors CONCURRENT_TRACE] (cold joins of a
@@ -48,7 +48,7 @@ const { values: a } = parseArgs({
     store: { type: 'string', default: 'postgres' },
     adapter: { type: 'string', default: 'sharded' },
     'hp-persist': { type: 'string', default: 'postgres' },
-    'hp-node-flags': { type: 'string', default: '' },
+    'hp-node-flags': { type: 'string' },
     env: { type: 'string', multiple: true, default: [] },
     'no-join': { type: 'boolean', default: false },
     'no-memory': { type: 'boolean', default: false },
@@ -86,7 +86,8 @@ if (!systems.every((s) => s === 'duet' || s === 'hocuspocus')) fail('--systems t
 if (a.store !== 'postgres' && a.store !== 'sqlite') fail('--store takes postgres or sqlite');
 if (a.adapter !== 'sharded' && a.adapter !== 'classic') fail('--adapter takes sharded or classic');
 if (a['hp-persist'] !== 'postgres' && a['hp-persist'] !== 'none') fail('--hp-persist takes postgres or none');
-const hpNodeFlags = a['hp-node-flags'].split(/\s+/).filter(Boolean);
+// Like for like by default: Hocuspocus's nodes get the node flags Duet's npm start gives its own.
+const hpNodeFlags = a['hp-node-flags'] === undefined ? startCommand(a['duet-root'] ?? PROJECT_ROOT).flags : a['hp-node-flags'].split(/\s+/).filter(Boolean);
 if (!hpNodeFlags.every((f) => /^--[a-z][a-z0-9-]*(=[\w.-]+)?$/.test(f))) fail('--hp-node-flags takes node flags, e.g. "--single-threaded-gc"');
 if (a.store === 'sqlite') fail('two nodes share their event log: --store sqlite is for one node only, not this benchmark');
 const env = Object.fromEntries(

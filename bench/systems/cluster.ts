@@ -2,8 +2,8 @@
  * Two server processes of one system on loopback, the same shape for Duet and
  * Hocuspocus: the same Redis, the same PostgreSQL (a fresh schema per run),
  * the event-loop probe preloaded, optionally --cpu-prof. Duet's nodes run as
- * its `npm start` runs them (startCommand), Hocuspocus's with Node's defaults
- * unless given flags; both as plain JavaScript.
+ * its `npm start` runs them (startCommand), Hocuspocus's with the same node
+ * flags unless given others; both as plain JavaScript.
  * stop() kills both by PID and drops the schema.
  */
 import { randomBytes } from 'node:crypto';
@@ -34,7 +34,7 @@ export interface ClusterOptions {
   cpuProfDir?: string | undefined;
   /** Another checkout of Duet to run (a before/after comparison); its node_modules must resolve. */
   duetRoot?: string | undefined;
-  /** Node flags for Hocuspocus's nodes (Node's defaults without). */
+  /** Node flags for Hocuspocus's nodes; by default those this checkout's `npm start` gives Duet's. */
   hpNodeFlags?: string[];
   /** Extra environment for the nodes (levers under test). */
   env?: Record<string, string>;
@@ -200,7 +200,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         HP_SCHEMA: schema,
         ...options.env,
       };
-      child = spawnChild(process.execPath, [...(options.hpNodeFlags ?? []), ...nodeArgs, HOCUSPOCUS_JS], {
+      child = spawnChild(process.execPath, [...(options.hpNodeFlags ?? startCommand(PROJECT_ROOT).flags), ...nodeArgs, HOCUSPOCUS_JS], {
         cwd: PROJECT_ROOT,
         env,
         label: `hocuspocus node ${i}`,

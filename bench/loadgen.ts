@@ -15,6 +15,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import * as Y from 'yjs';
 import { connectDuet, connectHocuspocus, FILE, textOf, type BenchClient } from './clients.js';
 import { createHistogram, encode, recordMs, summarize, type Histogram } from './histogram.js';
+import { runQueueSeconds } from './processes.js';
 import { createRng, randInt, type Rng } from './prng.js';
 import { signToken } from './tokens.js';
 import { loadTrace, syntheticSource, traceSource, type EditSource, type Trace } from './typing.js';
@@ -273,6 +274,7 @@ async function main(): Promise<void> {
   const eld = monitorEventLoopDelay({ resolution: 10 });
   eld.enable();
   const cpu0 = process.cpuUsage();
+  const waited0 = runQueueSeconds('self');
   windowStart = performance.now();
   inWindow = true;
   send({ type: 'window-start' });
@@ -280,10 +282,12 @@ async function main(): Promise<void> {
   windowEnd = performance.now();
   inWindow = false;
   const cpu1 = process.cpuUsage(cpu0);
+  const waited1 = runQueueSeconds('self');
   eld.disable();
   send({ type: 'window-end' });
   const windowS = (windowEnd - windowStart) / 1000;
   const cpu = (cpu1.user + cpu1.system) / 1e6 / windowS;
+  const waited = waited0 !== undefined && waited1 !== undefined ? (waited1 - waited0) / windowS : 0;
   const eldP99 = eld.percentile(99) / 1e6;
   const eldMax = eld.max / 1e6;
 
@@ -327,7 +331,8 @@ async function main(): Promise<void> {
     join: { count: joins.count, p50: joins.p50, p95: joins.p95, max: joins.max },
     // Saturated: its own core is nearly full, or it is busy enough that its
     // timers run late; its timings would then be its own, not the servers'.
-    generator: { cpu, eldP99, eldMax, saturated: cpu > 0.85 || (cpu > 0.5 && eldP99 > 20) },
+    // (Not a generator starved by a full machine: `waited` reports that, and the step keeps it.)
+    generator: { cpu, waited, eldP99, eldMax, saturated: cpu > 0.85 || (cpu > 0.5 && eldP99 > 20) },
     errors,
   };
   send(result);

@@ -128,6 +128,20 @@ export function cpuSeconds(pid: number): number {
   return (utime + stime) / TICKS_PER_SECOND;
 }
 
+/**
+ * Seconds a process's main thread (its event loop) has spent runnable but
+ * waiting for a core, from /proc/<pid>/schedstat (the scheduler's run delay);
+ * undefined where the kernel does not keep it.
+ */
+export function runQueueSeconds(pid: number | 'self'): number | undefined {
+  try {
+    const waited = Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
+    return Number.isFinite(waited) ? waited / 1e9 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Process id and start time (clock ticks since boot): a key a reused pid does not share. */
 function processKey(pid: number): string {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

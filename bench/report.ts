@@ -61,16 +61,16 @@ export function markdown(r: BenchResults): string {
     out.push(
       '## Where the machine\'s CPU went',
       '',
-      'CPU seconds per second during the window (the machine has 2), the mean of the valid trials: the whole machine busy, then the nodes, the load generators, PostgreSQL\'s processes and Redis; the rest is the orchestrator and kernel work not charged to a process. Per delivery: the servers\' side (nodes, PostgreSQL, Redis) and the generators\' side, µs of CPU per document, awareness or chat delivery. A generator whose event loop lags (its p99, the worst generator) is waiting for a core: its clients\' timings then include that wait.',
+      'CPU seconds per second during the window (the machine has 2), the mean of the valid trials: the whole machine busy, then the nodes, the load generators, PostgreSQL\'s processes and Redis; the rest is the orchestrator and kernel work not charged to a process. Per delivery: the servers\' side (nodes, PostgreSQL, Redis) and the generators\' side, µs of CPU per document, awareness or chat delivery. A generator whose event loop lags (its p99, the worst generator) is waiting for a core: its clients\' timings then include that wait. *Waited*: seconds per second the main thread (the event loop) of the worse node and of the worse generator spent ready to run but without a core (the kernel\'s run delay); a server\'s latency includes its share of that, a generator\'s timings theirs.',
       '',
-      '| rooms | system | machine busy | nodes | generators | PostgreSQL | Redis | rest | servers µs / delivery | generators µs / delivery | generator loop p99 ms |',
-      '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| rooms | system | machine busy | nodes | generators | PostgreSQL | Redis | rest | servers µs / delivery | generators µs / delivery | generator loop p99 ms | waited: node / generator |',
+      '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     );
     for (const s of [...withMachine].sort((a, b) => a.rooms - b.rooms || a.system.localeCompare(b.system))) {
       const m = s.machine!;
       const per = (x: number) => (s.deliveriesPerSecond > 0 ? f((x * 1e6) / s.deliveriesPerSecond, 0) : '–');
       out.push(
-        `| ${s.rooms} | ${NAMES[s.system]} | ${f(m.busy, 2)} | ${f(m.nodes, 2)} | ${f(m.generators, 2)} | ${f(m.postgres, 2)} | ${f(m.redis, 2)} | ${f(m.busy - m.nodes - m.generators - m.postgres - m.redis, 2)} | ${per(m.nodes + m.postgres + m.redis)} | ${per(m.generators)} | ${f(s.generatorEldP99)} |`,
+        `| ${s.rooms} | ${NAMES[s.system]} | ${f(m.busy, 2)} | ${f(m.nodes, 2)} | ${f(m.generators, 2)} | ${f(m.postgres, 2)} | ${f(m.redis, 2)} | ${f(m.busy - m.nodes - m.generators - m.postgres - m.redis, 2)} | ${per(m.nodes + m.postgres + m.redis)} | ${per(m.generators)} | ${f(s.generatorEldP99)} | ${s.nodeWaited !== undefined ? `${f(s.nodeWaited, 2)} / ${f(s.generatorWaited ?? 0, 2)}` : '–'} |`,
       );
     }
     out.push('');

@@ -39,6 +39,13 @@ export interface StepSummary {
   nodeGcMajorMaxMs?: number;
   nodeGcTotalMs?: number;
   nodeGcMajorCount?: number;
+  /**
+   * Seconds per second a main thread spent runnable but waiting for a core
+   * (the scheduler's run delay), the mean of the valid trials: the nodes' (the
+   * worse node) and the generators' (the worse generator). Absent in older results.
+   */
+  nodeWaited?: number;
+  generatorWaited?: number;
   /** Generator processes (each pinned to a core), and the busiest one's CPU s/s and loop p99. */
   generators: number;
   generatorCpu: number;
@@ -93,6 +100,8 @@ export function summarizeStep(system: SystemName, rooms: number, trials: TrialRe
     nodeGcMajorMaxMs: round(worstNode((n) => n.gcMajorMaxMs)),
     nodeGcTotalMs: round(worstNode((n) => n.gcTotalMs)),
     nodeGcMajorCount: worstNode((n) => n.gcMajorCount),
+    nodeWaited: round(mean(use.map((t) => Math.max(0, ...t.nodes.map((n) => n.waited)))), 2),
+    generatorWaited: round(mean(use.map((t) => t.workload.generator.waited)), 2),
     generators: Math.max(1, ...trials.map((t) => t.generators)),
     generatorCpu: round(Math.max(0, ...trials.map((t) => t.workload.generator.cpu)), 2),
     generatorEldP99: round(Math.max(0, ...trials.map((t) => t.workload.generator.eldP99))),

@@ -4,7 +4,7 @@
  * event-loop delay and memory around the measurement window, stop everything.
  */
 import { appendFileSync } from 'node:fs';
-import { ask, cpuDelta, cpuSeconds, cpuSecondsOfNamed, cpuSecondsOfPids, machineBusySeconds, pinToCpu, rssBytes, spawnChild, waitFor, type Child } from './processes.js';
+import { ask, cpuDelta, cpuSeconds, cpuSecondsOfNamed, cpuSecondsOfPids, machineBusySeconds, pinToCpu, rssBytes, runQueueSeconds, spawnChild, waitFor, type Child } from './processes.js';
 import { PROJECT_ROOT, probe, startCluster, type ClusterOptions, type Probe } from './systems/cluster.js';
 import { encode, merge } from './histogram.js';
 import type { WorkloadConfig, WorkloadResult } from './workload.js';
@@ -12,6 +12,8 @@ import type { WorkloadConfig, WorkloadResult } from './workload.js';
 export interface NodeSample {
   /** CPU seconds per second during the window (all threads). */
   cpu: number;
+  /** Seconds per second its main thread waited for a core during the window. */
+  waited: number;
   /** RSS at the end of the window, MiB. */
   rssMiB: number;
   eldP99: number;
@@ -89,6 +91,7 @@ function mergeWorkloads(results: WorkloadResult[]): WorkloadResult {
     join: { count: sum((r) => r.join.count), p50: max((r) => r.join.p50), p95: max((r) => r.join.p95), max: max((r) => r.join.max) },
     generator: {
       cpu: max((r) => r.generator.cpu),
+      waited: max((r) => r.generator.waited),
       eldP99: max((r) => r.generator.eldP99),
       eldMax: max((r) => r.generator.eldMax),
       saturated: results.some((r) => r.generator.saturated),
@@ -181,11 +184,13 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     await race(startP);
     const t0 = performance.now();
     const cpu0 = cluster.nodes.map((n) => cpuSeconds(n.pid));
+    const waited0 = cluster.nodes.map((n) => runQueueSeconds(n.pid));
     const machine0 = sampleMachine();
     const atStart = await Promise.all(cluster.nodes.map((n) => probe(n, { reset: true })));
     await race(endP);
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = cluster.nodes.map((n) => cpuSeconds(n.pid));
+    const waited1 = cluster.nodes.map((n) => runQueueSeconds(n.pid));
     const machine1 = sampleMachine();
     const rss = cluster.nodes.map((n) => rssBytes(n.pid));
     const eld = await Promise.all(cluster.nodes.map((n) => probe(n)));
@@ -199,6 +204,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
 
     const nodes: NodeSample[] = cluster.nodes.map((_, i) => ({
       cpu: Math.round(((cpu1[i]! - cpu0[i]!) / seconds) * 1000) / 1000,
+      waited: waited0[i] !== undefined && waited1[i] !== undefined ? Math.round(((waited1[i]! - waited0[i]!) / seconds) * 1000) / 1000 : 0,
       rssMiB: MiB(rss[i]!),
       eldP99: eld[i]!.eld.p99,
       eldMax: eld[i]!.eld.max,

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { cpuDelta, cpuSecondsOfNamed, machineBusySeconds } from '../bench/processes.js';
+import { cpuDelta, cpuSecondsOfNamed, machineBusySeconds, runQueueSeconds } from '../bench/processes.js';
 
 describe('bench CPU accounting', () => {
   it('charges a busy process its CPU seconds by name, and the machine at least as much', async () => {
@@ -44,6 +44,45 @@ describe('bench CPU accounting', () => {
     } finally {
       child.kill();
     }
+  });
+
+  it('reports the time a main thread waited for a core: three busy processes on one core each wait twice their burn', async () => {
+    // Each, pinned to core 0, says ready, waits for go, burns 0.4 s of its own CPU, and prints how
+    // long it waited for the core meanwhile.
+    const burner = () =>
+      spawn(
+        'taskset',
+        [
+          '-c',
+          '0',
+          process.execPath,
+          '--input-type=module',
+          '-e',
+          `import { runQueueSeconds } from ${JSON.stringify(new URL('../bench/processes.ts', import.meta.url).href)};
+           process.stdout.write('ready\\n');
+           process.stdin.once('data', () => {
+             const w = runQueueSeconds('self');
+             const t = process.cpuUsage();
+             while (process.cpuUsage(t).user + process.cpuUsage(t).system < 400_000) {}
+             process.stdout.write(String(runQueueSeconds('self') - w));
+             process.exit(0);
+           });`,
+        ],
+        { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: '--import tsx' } },
+      );
+    const children = [burner(), burner(), burner()];
+    const outs = children.map(() => '');
+    children.forEach((c, i) => c.stdout!.on('data', (b: Buffer) => (outs[i] += b.toString())));
+    const exits = children.map((c) => once(c, 'exit'));
+    await Promise.all(children.map((c, i) => new Promise<void>((r) => c.stdout!.on('data', () => outs[i]!.includes('ready') && r()))));
+    for (const c of children) c.stdin!.write('go\n');
+    for (const [code] of await Promise.all(exits)) expect(code).toBe(0);
+    const waited = outs.map((o) => Number(o.split('\n')[1]));
+    // Sharing one core fairly, 1.2 s of work in all: each waited ~0.8 s, twice its own 0.4 s of
+    // CPU, so the sum is ~2.4 s (a reading of CPU time instead would sum to ~1.2, none to ~0).
+    expect(waited.reduce((x, y) => x + y, 0)).toBeGreaterThan(1.6);
+    expect(Math.min(...waited)).toBeGreaterThan(0.2);
+    expect(runQueueSeconds(process.pid)).toBeGreaterThanOrEqual(0);
   });
 
   it('counts a process first seen in the second reading from zero', () => {

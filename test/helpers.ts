@@ -241,9 +241,9 @@ export function seededRandom(seed: number): (n: number) => number {
 }
 
 /** A promise and the function that resolves it. */
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
+function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
 }
 
@@ -282,12 +282,13 @@ export function slowStoreCalls(store: Store, method: keyof Store, ms: number): v
 /**
  * Holds the answer of the next call of one of this store's methods: the call
  * runs now, its answer reaches the caller only once `release` is called (or
- * the test finishes). `answered` resolves when the held answer is in hand.
+ * the test finishes). `answered` resolves with the held answer (or its
+ * error) once it is in hand, so a test can check it held the call it meant to.
  * Later calls are not held.
  */
-export function holdNextStoreAnswer(store: Store, method: keyof Store): { answered: Promise<void>; release: () => void } {
+export function holdNextStoreAnswer(store: Store, method: keyof Store): { answered: Promise<unknown>; release: () => void } {
   const gate = deferred();
-  const answered = deferred();
+  const answered = deferred<unknown>();
   let held = false;
   wrapStoreCalls(store, method, async (call) => {
     if (held) return call();
@@ -297,8 +298,8 @@ export function holdNextStoreAnswer(store: Store, method: keyof Store): { answer
     await gate.promise;
     return answer;
   });
-  onTestFinished(gate.resolve);
-  return { answered: answered.promise, release: gate.resolve };
+  onTestFinished(() => gate.resolve());
+  return { answered: answered.promise, release: () => gate.resolve() };
 }
 
 /** The next call of one of this store's methods fails, as if the database had not answered; later calls run. */
@@ -315,6 +316,6 @@ export function failNextStoreCall(store: Store, method: keyof Store): void {
 export function holdLogReads(store: Store): () => void {
   const gate = deferred();
   beforeStoreCalls(store, 'readEvents', () => gate.promise);
-  onTestFinished(gate.resolve);
+  onTestFinished(() => gate.resolve());
   return gate.resolve;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
+import type { Actor } from '../shared/protocol.js';
 import {
   connectClient,
   connectSocket,
@@ -15,6 +16,9 @@ import {
   type TestNode,
 } from './helpers.js';
 import { startCluster } from './fixtures/multi-node.js';
+
+/** The names in a participant list read from the store, sorted. */
+const listedNames = (answer: unknown) => (answer as Actor[]).map((a) => a.name).sort();
 
 /** One SQLite node (both ends are it), or two nodes sharing PostgreSQL and Redis. */
 async function twoEnds(backend: 'sqlite' | 'postgres'): Promise<[TestNode, TestNode]> {
@@ -210,7 +214,8 @@ describe('roles in the live room', () => {
       const held = holdNextStoreAnswer(n0.server.ctx.store, 'listParticipants');
       const cyToken = await iv.invite('candidate', 'Cy');
       const cyJoining = connectClient(n0.url, cyToken);
-      await held.answered;
+      // The held read is one made after Cy's row was written, before Eve joined.
+      expect(listedNames(await held.answered)).toEqual(['Ada', 'Cy', 'Dee']);
       const eve = await connectClient(other.url, await iv.invite('observer', 'Eve'));
       for (const c of [ada, dee]) await waitFor(() => c.participants().some((p) => p.name === 'Eve' && p.online));
       held.release();
@@ -226,7 +231,7 @@ describe('roles in the live room', () => {
       // Cy's join waits at its list read; meanwhile Eve's join lists Cy online.
       const held = holdNextStoreAnswer(n0.server.ctx.store, 'listParticipants');
       const cySocket = connectSocket(n0.url, await iv.invite('candidate', 'Cy'));
-      await held.answered;
+      expect(listedNames(await held.answered)).toEqual(['Ada', 'Cy']);
       const eve = await connectClient(other.url, await iv.invite('observer', 'Eve'));
       const cyOnline = (c: typeof ada) => c.participants().find((p) => p.name === 'Cy')?.online;
       for (const c of [ada, eve]) await waitFor(() => cyOnline(c) === true);

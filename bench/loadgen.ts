@@ -287,7 +287,7 @@ async function main(): Promise<void> {
   send({ type: 'window-end' });
   const windowS = (windowEnd - windowStart) / 1000;
   const cpu = (cpu1.user + cpu1.system) / 1e6 / windowS;
-  const waited = waited0 !== undefined && waited1 !== undefined ? (waited1 - waited0) / windowS : 0;
+  const waited = waited0 !== undefined && waited1 !== undefined ? (waited1 - waited0) / windowS : undefined;
   const eldP99 = eld.percentile(99) / 1e6;
   const eldMax = eld.max / 1e6;
 

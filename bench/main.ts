@@ -29,7 +29,7 @@ import { summarizeProfile } from './profile.js';
 import { markdown, svgChart, type BenchResults, type MemoryResult } from './report.js';
 import { targets } from './targets.js';
 import { loadTrace, loadTraceAgents } from './typing.js';
-import { capacity, summarizeStep, type StepSummary } from './steps.js';
+import { capacity, median as medianOf, summarizeStep, type StepSummary } from './steps.js';
 import { PROJECT_ROOT, startCommand, type ClusterOptions } from './systems/cluster.js';
 import { runTrial, type TrialResult, type TrialSpec } from './trial.js';
 import type { SystemName } from './workload.js';
@@ -86,8 +86,9 @@ if (!systems.every((s) => s === 'duet' || s === 'hocuspocus')) fail('--systems t
 if (a.store !== 'postgres' && a.store !== 'sqlite') fail('--store takes postgres or sqlite');
 if (a.adapter !== 'sharded' && a.adapter !== 'classic') fail('--adapter takes sharded or classic');
 if (a['hp-persist'] !== 'postgres' && a['hp-persist'] !== 'none') fail('--hp-persist takes postgres or none');
-// Like for like by default: Hocuspocus's nodes get the node flags Duet's npm start gives its own.
-const hpNodeFlags = a['hp-node-flags'] === undefined ? startCommand(a['duet-root'] ?? PROJECT_ROOT).flags : a['hp-node-flags'].split(/\s+/).filter(Boolean);
+// Like for like by default: Hocuspocus's nodes get the node flags this checkout's npm start gives
+// Duet's (also when --duet-root runs an older Duet, so both sides of a comparison match).
+const hpNodeFlags = a['hp-node-flags'] === undefined ? startCommand(PROJECT_ROOT).flags : a['hp-node-flags'].split(/\s+/).filter(Boolean);
 if (!hpNodeFlags.every((f) => /^--[a-z][a-z0-9-]*(=[\w.-]+)?$/.test(f))) fail('--hp-node-flags takes node flags, e.g. "--single-threaded-gc"');
 if (a.store === 'sqlite') fail('two nodes share their event log: --store sqlite is for one node only, not this benchmark');
 const env = Object.fromEntries(
@@ -142,7 +143,7 @@ function log(msg: string): void {
 function describe(r: TrialResult): string {
   const w = r.workload;
   const s = summarizeStep(w.system, w.rooms, [r]);
-  return `cross p50 ${s.cross.p50} p99 ${s.cross.p99} max ${s.cross.max} ms, ${w.deliveries.perSecond} deliveries/s (${Math.round(w.deliveries.doc / w.windowS)} edits), lost ${w.lost}, diverged ${w.diverged}, unacked ${w.unacknowledged}, nodes cpu ${r.nodes.map((n) => n.cpu).join('+')} waited ${r.nodes.map((n) => n.waited).join('/')}, loop p99 ${r.nodes.map((n) => n.eldP99).join('/')} max ${r.nodes.map((n) => n.eldMax).join('/')} ms, gc max ${r.nodes.map((n) => n.gcMaxMs).join('/')} (full ${r.nodes.map((n) => n.gcMajorMaxMs).join('/')}, ${r.nodes.map((n) => n.gcMajorCount).join('/')} of them) sum ${r.nodes.map((n) => n.gcTotalMs).join('/')} ms, generator cpu ${w.generator.cpu.toFixed(2)} waited ${w.generator.waited.toFixed(2)} loop p99 ${w.generator.eldP99.toFixed(1)}${w.generator.saturated ? ' SATURATED' : ''}${w.errors.length ? `, errors: ${w.errors.join('; ')}` : ''}`;
+  return `cross p50 ${s.cross.p50} p99 ${s.cross.p99} max ${s.cross.max} ms, ${w.deliveries.perSecond} deliveries/s (${Math.round(w.deliveries.doc / w.windowS)} edits), lost ${w.lost}, diverged ${w.diverged}, unacked ${w.unacknowledged}, nodes cpu ${r.nodes.map((n) => n.cpu).join('+')} waited ${r.nodes.map((n) => n.waited ?? '?').join('/')}, loop p99 ${r.nodes.map((n) => n.eldP99).join('/')} max ${r.nodes.map((n) => n.eldMax).join('/')} ms, gc max ${r.nodes.map((n) => n.gcMaxMs).join('/')} (full ${r.nodes.map((n) => n.gcMajorMaxMs).join('/')}, ${r.nodes.map((n) => n.gcMajorCount).join('/')} of them) sum ${r.nodes.map((n) => n.gcTotalMs).join('/')} ms, generator cpu ${w.generator.cpu.toFixed(2)} waited ${w.generator.waited?.toFixed(2) ?? '?'} loop p99 ${w.generator.eldP99.toFixed(1)}${w.generator.saturated ? ' SATURATED' : ''}${w.errors.length ? `, errors: ${w.errors.join('; ')}` : ''}`;
 }
 
 async function trial(system: SystemName, rooms: number, t: number): Promise<TrialResult | undefined> {
@@ -230,10 +231,7 @@ async function memory(rooms: number): Promise<MemoryResult[]> {
       if (m) runs.get(system)!.push(m);
     }
   }
-  const median = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length % 2 ? s[(s.length - 1) / 2]! : Math.round(((s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) * 10) / 10;
-  };
+  const median = (xs: number[]) => Math.round(medianOf(xs) * 10) / 10;
   return [...runs]
     .filter(([, ms]) => ms.length > 0)
     .map(([system, ms]) => ({

@@ -14,7 +14,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { machine, versions } from './machine.js';
-import { prepareNodes, probe, PROJECT_ROOT, startCluster, startCommand } from './systems/cluster.js';
+import { median } from './steps.js';
+import { duetNodeArgs, prepareNodes, probe, PROJECT_ROOT, startCluster, startCommand } from './systems/cluster.js';
 
 const { values: a } = parseArgs({
   options: { 'duet-root': { type: 'string' }, rounds: { type: 'string', default: '5' }, name: { type: 'string', default: 'node-start' } },
@@ -30,7 +31,7 @@ interface Sample {
 }
 const samples = new Map<string, Sample[]>(roots.map((r) => [r, []]));
 // Builds (the bundle, the probe) happen here, not inside a timed start.
-for (const root of roots) await prepareNodes(root);
+for (const root of roots) await prepareNodes('duet', root);
 
 for (let round = 0; round < rounds; round++) {
   // Alternate which checkout goes first.
@@ -50,10 +51,6 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const result = {
   run: new Date().toISOString(),
   machine: machine(),
@@ -61,11 +58,10 @@ const result = {
   checkouts: await Promise.all(
     roots.map(async (root) => {
       const xs = samples.get(root)!;
-      const start = startCommand(root);
       return {
         root,
         duet: (await versions(root)).duet,
-        start: `node ${[...start.flags, ...(start.tsx ? ['--import', 'tsx'] : []), start.entry].join(' ')}`,
+        start: `node ${duetNodeArgs(startCommand(root)).join(' ')}`,
         median: { readyMs: median(xs.map((x) => x.readyMs)), heapMiB: median(xs.map((x) => x.heapMiB)), rssMiB: median(xs.map((x) => x.rssMiB)) },
         samples: xs,
       };

@@ -61,6 +61,12 @@ export interface StepSummary {
 }
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
 export function summarizeStep(system: SystemName, rooms: number, trials: TrialResult[]): StepSummary {
@@ -100,8 +106,12 @@ export function summarizeStep(system: SystemName, rooms: number, trials: TrialRe
     nodeGcMajorMaxMs: round(worstNode((n) => n.gcMajorMaxMs)),
     nodeGcTotalMs: round(worstNode((n) => n.gcTotalMs)),
     nodeGcMajorCount: worstNode((n) => n.gcMajorCount),
-    nodeWaited: round(mean(use.map((t) => Math.max(0, ...t.nodes.map((n) => n.waited)))), 2),
-    generatorWaited: round(mean(use.map((t) => t.workload.generator.waited)), 2),
+    ...(use.length && use.every((t) => t.workload.generator.waited !== undefined && t.nodes.every((n) => n.waited !== undefined))
+      ? {
+          nodeWaited: round(mean(use.map((t) => Math.max(...t.nodes.map((n) => n.waited!)))), 2),
+          generatorWaited: round(mean(use.map((t) => t.workload.generator.waited!)), 2),
+        }
+      : {}),
     generators: Math.max(1, ...trials.map((t) => t.generators)),
     generatorCpu: round(Math.max(0, ...trials.map((t) => t.workload.generator.cpu)), 2),
     generatorEldP99: round(Math.max(0, ...trials.map((t) => t.workload.generator.eldP99))),

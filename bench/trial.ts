@@ -12,8 +12,8 @@ import type { WorkloadConfig, WorkloadResult } from './workload.js';
 export interface NodeSample {
   /** CPU seconds per second during the window (all threads). */
   cpu: number;
-  /** Seconds per second its main thread waited for a core during the window. */
-  waited: number;
+  /** Seconds per second its main thread waited for a core during the window (undefined where the kernel does not say). */
+  waited?: number;
   /** RSS at the end of the window, MiB. */
   rssMiB: number;
   eldP99: number;
@@ -91,7 +91,7 @@ function mergeWorkloads(results: WorkloadResult[]): WorkloadResult {
     join: { count: sum((r) => r.join.count), p50: max((r) => r.join.p50), p95: max((r) => r.join.p95), max: max((r) => r.join.max) },
     generator: {
       cpu: max((r) => r.generator.cpu),
-      waited: max((r) => r.generator.waited),
+      waited: results.every((r) => r.generator.waited !== undefined) ? max((r) => r.generator.waited!) : undefined,
       eldP99: max((r) => r.generator.eldP99),
       eldMax: max((r) => r.generator.eldMax),
       saturated: results.some((r) => r.generator.saturated),
@@ -204,7 +204,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
 
     const nodes: NodeSample[] = cluster.nodes.map((_, i) => ({
       cpu: Math.round(((cpu1[i]! - cpu0[i]!) / seconds) * 1000) / 1000,
-      waited: waited0[i] !== undefined && waited1[i] !== undefined ? Math.round(((waited1[i]! - waited0[i]!) / seconds) * 1000) / 1000 : 0,
+      waited: waited0[i] !== undefined && waited1[i] !== undefined ? Math.round(((waited1[i]! - waited0[i]!) / seconds) * 1000) / 1000 : undefined,
       rssMiB: MiB(rss[i]!),
       eldP99: eld[i]!.eld.p99,
       eldMax: eld[i]!.eld.max,

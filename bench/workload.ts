@@ -30,8 +30,8 @@ export interface WorkloadConfig {
 export interface GeneratorLoad {
   /** CPU seconds per second of the generator during the window. */
   cpu: number;
-  /** Seconds per second its main thread waited for a core (0 where the kernel does not say). */
-  waited: number;
+  /** Seconds per second its main thread waited for a core (undefined where the kernel does not say). */
+  waited?: number;
   eldP99: number;
   eldMax: number;
   saturated: boolean;

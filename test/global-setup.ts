@@ -1,11 +1,12 @@
 /**
- * Once before every test file: bundle the node (`npm run build:server`, what
- * `npm start` runs first), so the tests that start nodes as processes run the
+ * Once per test run (and again on each rerun in watch mode): bundle the node
+ * as `npm start` does, so the tests that start nodes as processes run the
  * program `npm start` runs, built from the sources under test.
  */
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { bundleServer } from '../server/build.js';
 
-export default function setup(): void {
-  execFileSync('npm', ['run', '-s', 'build:server'], { cwd: join(import.meta.dirname, '..'), stdio: 'inherit' });
+export default async function setup(project: TestProject): Promise<void> {
+  await bundleServer();
+  project.onTestsRerun(() => bundleServer());
 }

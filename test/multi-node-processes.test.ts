@@ -11,7 +11,7 @@ import type { ChatMessage } from '../shared/protocol.js';
 import { connectClient, nextEvent, waitFor } from './helpers.js';
 import { expectEverythingKept, keepTyping, typist, type Typist } from './fixtures/multi-node.js';
 import { CLIENT_DIST, ensureClientBuilt } from '../client/scripts/ensure-built.js';
-import { pollingProvider, spawnNode, startArgs, testTokens, type NodeProcess } from './fixtures/processes.js';
+import { pollingProvider, spawnNode, startCommandHere, testTokens, type NodeProcess } from './fixtures/processes.js';
 import { PG_URL, REDIS_URL, tcpProxy, uniquePrefix, uniqueSchema } from './fixtures/services.js';
 
 async function startNodes(n: number) {
@@ -31,7 +31,7 @@ describe('nodes as processes', () => {
   it('the node `npm start` runs (the bundle in dist/server) serves the built client from the project', async () => {
     await ensureClientBuilt({ quiet: true });
     const node = await spawnNode({});
-    expect(startArgs()).toContain('dist/server/main.js');
+    expect(startCommandHere().entry).toBe('dist/server/main.js');
     const page = await fetch(`${node.url}/room/some-id`);
     expect(page.status).toBe(200);
     expect(await page.text()).toBe(readFileSync(join(CLIENT_DIST, 'index.html'), 'utf8'));

@@ -34,7 +34,7 @@ export interface ClusterOptions {
   cpuProfDir?: string | undefined;
   /** Another checkout of Duet to run (a before/after comparison); its node_modules must resolve. */
   duetRoot?: string | undefined;
-  /** Node flags for Hocuspocus's nodes; by default those this checkout's `npm start` gives Duet's. */
+  /** Node flags for Hocuspocus's nodes; by default those this checkout's `npm start` gives Duet's (whatever `duetRoot` is). */
   hpNodeFlags?: string[];
   /** Extra environment for the nodes (levers under test). */
   env?: Record<string, string>;
@@ -75,33 +75,44 @@ export interface StartCommand {
 export function startCommand(root: string): StartCommand {
   const start: string = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start;
   if (start === 'tsx server/main.ts') return { flags: [], entry: 'server/main.ts', tsx: true };
-  const m = /^node((?: --[a-z][a-z0-9-]*)*)( --import tsx server\/main\.ts| dist\/server\/main\.js)$/.exec(start);
+  const m = /^node((?: --[a-z][a-z0-9-]*(?:=[\w.-]+)?)*)( --import tsx server\/main\.ts| dist\/server\/main\.js)$/.exec(start);
   if (!m) throw new Error(`bench: cannot tell how this start script runs a node: ${start}`);
   const flags = m[1]!.trim().split(/\s+/).filter(Boolean);
   return m[2] === ' dist/server/main.js' ? { flags, entry: 'dist/server/main.js', tsx: false } : { flags, entry: 'server/main.ts', tsx: true };
 }
 
-/**
- * Built once per root and bench process: Duet's bundle (its own `build:server`,
- * as prestart does), and this bench's probe and Hocuspocus node as plain
- * JavaScript, so neither system's nodes load tsx (a loader thread and ~40 MiB of RSS).
- */
-const prepared = new Map<string, Promise<void>>();
+/** A Duet node's node arguments as `npm start` gives them, with `extra` (the bench's probe) before the entry. */
+export function duetNodeArgs(start: StartCommand, extra: string[] = []): string[] {
+  return [...start.flags, ...(start.tsx ? ['--import', 'tsx'] : []), ...extra, start.entry];
+}
+
 export const PROBE_JS = join(PROJECT_ROOT, 'dist', 'bench', 'node-probe.mjs');
 export const HOCUSPOCUS_JS = join(PROJECT_ROOT, 'dist', 'bench', 'hocuspocus-node.mjs');
 
-export function prepareNodes(duetRoot: string): Promise<void> {
-  let done = prepared.get(duetRoot);
-  if (!done) {
-    done = (async () => {
-      const common = { bundle: true, platform: 'node', format: 'esm', packages: 'external', target: 'node20', logLevel: 'warning' } as const;
-      await build({ ...common, entryPoints: [join(PROJECT_ROOT, 'bench', 'node-probe.ts')], outfile: PROBE_JS });
-      await build({ ...common, entryPoints: [join(PROJECT_ROOT, 'bench', 'systems', 'hocuspocus-node.ts')], outfile: HOCUSPOCUS_JS });
-      if (!startCommand(duetRoot).tsx) execFileSync('npm', ['run', '-s', 'build:server'], { cwd: duetRoot, stdio: 'inherit' });
-    })();
-    prepared.set(duetRoot, done);
+/**
+ * Built once per bench process: this bench's probe and Hocuspocus node as
+ * plain JavaScript, so neither system's nodes load tsx (a loader thread and
+ * ~40 MiB of RSS); and, once per Duet checkout, its bundle (its own
+ * `build:server`, as its prestart does).
+ */
+let benchPrograms: Promise<void> | undefined;
+const duetBundles = new Map<string, Promise<void>>();
+
+export function prepareNodes(system: SystemName, duetRoot: string = PROJECT_ROOT): Promise<void> {
+  benchPrograms ??= (async () => {
+    const common = { bundle: true, platform: 'node', format: 'esm', packages: 'external', target: 'node20', logLevel: 'warning' } as const;
+    await build({ ...common, entryPoints: [join(PROJECT_ROOT, 'bench', 'node-probe.ts')], outfile: PROBE_JS });
+    await build({ ...common, entryPoints: [join(PROJECT_ROOT, 'bench', 'systems', 'hocuspocus-node.ts')], outfile: HOCUSPOCUS_JS });
+  })();
+  if (system !== 'duet' || startCommand(duetRoot).tsx) return benchPrograms;
+  let bundle = duetBundles.get(duetRoot);
+  if (!bundle) {
+    bundle = benchPrograms.then(() => {
+      execFileSync('npm', ['run', '-s', 'build:server'], { cwd: duetRoot, stdio: 'inherit' });
+    });
+    duetBundles.set(duetRoot, bundle);
   }
-  return done;
+  return bundle;
 }
 
 export function probe(node: Child, options: { reset?: boolean; gc?: boolean; heapSnapshot?: string } = {}): Promise<Probe> {
@@ -159,8 +170,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   };
 
   const duetRoot = options.duetRoot ?? PROJECT_ROOT;
-  const duetStart = startCommand(duetRoot);
-  await prepareNodes(duetRoot);
+  const duetStart = options.system === 'duet' ? startCommand(duetRoot) : undefined;
+  await prepareNodes(options.system, duetRoot);
   const startNode = async (i: number, port: number): Promise<Child> => {
     const nodeArgs = ['--expose-gc', '--import', PROBE_JS];
     // One directory per node: each thread (the main one, tsx's loader in older checkouts) writes its own profile.
@@ -185,8 +196,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         ...(options.store === 'postgres' ? { DATABASE_URL, DATABASE_SCHEMA: schema } : {}),
         ...options.env,
       };
-      const args = [...duetStart.flags, ...(duetStart.tsx ? ['--import', 'tsx'] : []), ...nodeArgs, duetStart.entry];
-      child = spawnChild(process.execPath, args, { cwd: duetRoot, env, label: `duet node ${i}`, quiet: true });
+      child = spawnChild(process.execPath, duetNodeArgs(duetStart!, nodeArgs), { cwd: duetRoot, env, label: `duet node ${i}`, quiet: true });
       nodes[i] = child;
       await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000);
     } else {

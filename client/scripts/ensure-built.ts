@@ -15,7 +15,8 @@ export const CLIENT_DIST = join(ROOT, 'dist', 'client');
 const SOURCES = [join(ROOT, 'client'), join(ROOT, 'shared'), join(ROOT, 'package-lock.json')];
 const LOCK = join(ROOT, 'dist', '.client-build.lock');
 
-function newestMtime(path: string): number {
+/** The newest modification time in a file or folder tree (node_modules and dot-folders left out). */
+export function newestMtime(path: string): number {
   if (!existsSync(path)) return 0;
   const st = statSync(path);
   if (!st.isDirectory()) return st.mtimeMs;

@@ -1,0 +1,76 @@
+/**
+ * Bundles the node into dist/server/main.js, what `npm start` runs: the
+ * server's own code (server/, shared/) in one file, packages left in
+ * node_modules and imported as they are (docs/deploy.md, "The node's
+ * program"). The new bundle replaces the old one by a rename, so a node
+ * starting meanwhile (a test, a cluster re-forking a worker) never loads a
+ * half-written file.
+ *
+ *   tsx server/build.ts             bundle now (npm run build:server)
+ *   tsx server/build.ts --if-stale  only when older than its sources (npm start's prestart)
+ */
+import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import { newestMtime } from '../client/scripts/ensure-built.js';
+
+const ROOT = join(import.meta.dirname, '..');
+export const SERVER_BUNDLE = join(ROOT, 'dist', 'server', 'main.js');
+const SOURCES = [join(ROOT, 'server'), join(ROOT, 'shared'), join(ROOT, 'package-lock.json'), join(ROOT, 'tsconfig.json')];
+
+/** The bundle exists and nothing it is built from changed since. */
+export function serverBundleIsFresh(): boolean {
+  if (!existsSync(SERVER_BUNDLE)) return false;
+  const built = statSync(SERVER_BUNDLE).mtimeMs;
+  return SOURCES.every((s) => newestMtime(s) <= built);
+}
+
+export async function bundleServer(): Promise<void> {
+  const result = await build({
+    entryPoints: [join(ROOT, 'server', 'main.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    // Not minified, so a stack trace's lines are readable in the bundle itself;
+    // the map is for NODE_OPTIONS=--enable-source-maps (off by default: ~5 MB of heap).
+    sourcemap: true,
+    outfile: SERVER_BUNDLE,
+    write: false,
+    logLevel: 'warning',
+  });
+  mkdirSync(dirname(SERVER_BUNDLE), { recursive: true });
+  // The map first: a node that loads the new bundle finds its map in place.
+  const files = [...result.outputFiles].sort((a, b) => Number(b.path.endsWith('.map')) - Number(a.path.endsWith('.map')));
+  for (const file of files) {
+    const temp = join(dirname(file.path), `.${basename(file.path)}.${process.pid}.tmp`);
+    writeFileSync(temp, file.contents);
+    renameSync(temp, file.path);
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const ifStale = process.argv.includes('--if-stale');
+  // A deployment that ships dist/ without the sources has nothing to rebuild from.
+  const hasSources = existsSync(join(ROOT, 'server', 'main.ts'));
+  if (ifStale && (serverBundleIsFresh() || (!hasSources && existsSync(SERVER_BUNDLE)))) {
+    console.log('server: dist/server/main.js is up to date');
+  } else {
+    const started = Date.now();
+    bundleServer().then(
+      () => console.log(`server: bundled dist/server/main.js in ${((Date.now() - started) / 1000).toFixed(1)} s`),
+      (err: unknown) => {
+        // A read-only install (an image run as a user that does not own dist/) keeps the bundle it shipped.
+        const code = (err as NodeJS.ErrnoException).code;
+        if (ifStale && (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') && existsSync(SERVER_BUNDLE)) {
+          console.warn(`server: cannot rewrite dist/server (${code}); running the bundle already there`);
+          return;
+        }
+        console.error('server: bundling failed:', err);
+        process.exit(1);
+      },
+    );
+  }
+}

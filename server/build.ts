@@ -9,7 +9,7 @@
  *   tsx server/build.ts             bundle now (npm run build:server)
  *   tsx server/build.ts --if-stale  only when older than its sources (npm start's prestart)
  */
-import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -27,6 +27,9 @@ export function serverBundleIsFresh(): boolean {
 }
 
 export async function bundleServer(): Promise<void> {
+  // The bundle is dated from the moment the sources were read, so a source
+  // saved during the build leaves it stale for --if-stale.
+  const readAt = new Date();
   const result = await build({
     entryPoints: [join(ROOT, 'server', 'main.ts')],
     bundle: true,
@@ -46,8 +49,14 @@ export async function bundleServer(): Promise<void> {
   const files = [...result.outputFiles].sort((a, b) => Number(b.path.endsWith('.map')) - Number(a.path.endsWith('.map')));
   for (const file of files) {
     const temp = join(dirname(file.path), `.${basename(file.path)}.${process.pid}.tmp`);
-    writeFileSync(temp, file.contents);
-    renameSync(temp, file.path);
+    try {
+      writeFileSync(temp, file.contents);
+      utimesSync(temp, readAt, readAt);
+      renameSync(temp, file.path);
+    } catch (err) {
+      rmSync(temp, { force: true });
+      throw err;
+    }
   }
 }
 
@@ -62,7 +71,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     bundleServer().then(
       () => console.log(`server: bundled dist/server/main.js in ${((Date.now() - started) / 1000).toFixed(1)} s`),
       (err: unknown) => {
-        // A read-only install (an image run as a user that does not own dist/) keeps the bundle it shipped.
+        // A read-only install (dist/ built once, owned by another user) keeps the bundle it has.
         const code = (err as NodeJS.ErrnoException).code;
         if (ifStale && (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') && existsSync(SERVER_BUNDLE)) {
           console.warn(`server: cannot rewrite dist/server (${code}); running the bundle already there`);

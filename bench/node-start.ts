@@ -4,9 +4,10 @@
  * full collection and its RSS, 2 s later. Run as `npm start` runs it
  * (startCommand). With --duet-root, alternates this checkout with another
  * (e.g. one whose start script ran the sources through tsx), round by round.
- * One node, SQLite, on an otherwise idle machine.
+ * One node, SQLite, with Redis, or without it as on a laptop (--laptop), on an
+ * otherwise idle machine.
  *
- *   npx tsx bench/node-start.ts [--duet-root DIR] [--rounds 5] [--name NAME]
+ *   npx tsx bench/node-start.ts [--duet-root DIR] [--rounds 5] [--laptop] [--name NAME]
  *
  * Writes bench/results/NAME.json (default node-start.json).
  */
@@ -18,7 +19,12 @@ import { median } from './steps.js';
 import { duetNodeArgs, prepareNodes, probe, PROJECT_ROOT, startCluster, startCommand } from './systems/cluster.js';
 
 const { values: a } = parseArgs({
-  options: { 'duet-root': { type: 'string' }, rounds: { type: 'string', default: '5' }, name: { type: 'string', default: 'node-start' } },
+  options: {
+    'duet-root': { type: 'string' },
+    rounds: { type: 'string', default: '5' },
+    laptop: { type: 'boolean', default: false },
+    name: { type: 'string', default: 'node-start' },
+  },
 });
 const roots = [PROJECT_ROOT, ...(a['duet-root'] ? [a['duet-root']] : [])];
 const rounds = Number(a.rounds);
@@ -37,7 +43,7 @@ for (let round = 0; round < rounds; round++) {
   // Alternate which checkout goes first.
   for (const root of round % 2 ? [...roots].reverse() : roots) {
     const started = performance.now();
-    const cluster = await startCluster({ system: 'duet', nodes: 1, store: 'sqlite', adapter: 'sharded', hpPersist: 'none', duetRoot: root });
+    const cluster = await startCluster({ system: 'duet', nodes: 1, store: 'sqlite', adapter: 'sharded', hpPersist: 'none', duetRoot: root, noRedis: a.laptop });
     const readyMs = performance.now() - started;
     try {
       await new Promise((r) => setTimeout(r, 2000));
@@ -55,6 +61,7 @@ const result = {
   run: new Date().toISOString(),
   machine: machine(),
   rounds,
+  redis: !a.laptop,
   checkouts: await Promise.all(
     roots.map(async (root) => {
       const xs = samples.get(root)!;

@@ -9,9 +9,8 @@
  *   broadcast only reaches nodes that have members in that room; works on
  *   Redis Cluster too.
  */
-import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Logger } from 'pino';
-import { createClient } from '@redis/client';
+import type { createClient } from '@redis/client';
 import type { Config } from './config.js';
 
 type RedisClient = ReturnType<typeof createClient>;
@@ -44,6 +43,8 @@ export async function createRedisAdapter(
   onRecovered: () => void = () => {},
 ): Promise<RedisAdapterHandle> {
   if (!config.redisUrl) throw new Error('createRedisAdapter needs a REDIS_URL');
+  // Loaded here, not at start-up: a node without Redis (a laptop) never needs them (~5 MB of heap).
+  const [{ createClient }, { createAdapter, createShardedAdapter }] = await Promise.all([import('@redis/client'), import('@socket.io/redis-adapter')]);
   const pub: RedisClient = createClient({
     url: config.redisUrl,
     socket: {

@@ -9,8 +9,6 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { createServer as createHttpServer } from 'node:http';
-import { createAdapter as createClusterAdapter, setupPrimary as setupClusterAdapterPrimary } from '@socket.io/cluster-adapter';
-import { setupMaster as setupStickyPrimary, setupWorker as setupStickyWorker } from '@socket.io/sticky';
 import type { Logger } from 'pino';
 import { createServer, type DuetServer } from './app.js';
 import { resolveSecret } from './auth.js';
@@ -39,6 +37,11 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   // Structured clone over IPC: sticky's connection bytes and the adapter's
   // binary broadcasts (Yjs updates) must arrive as bytes, not JSON.
   cluster.setupPrimary({ serialization: 'advanced' });
+  // Loaded here, not at start-up: a node that is not a cluster's never needs them.
+  const [{ setupMaster: setupStickyPrimary }, { setupPrimary: setupClusterAdapterPrimary }] = await Promise.all([
+    import('@socket.io/sticky'),
+    import('@socket.io/cluster-adapter'),
+  ]);
   const httpServer = createHttpServer();
   setupStickyPrimary(httpServer, { loadBalancingMethod: 'least-connection' });
   if (!config.redisUrl) setupClusterAdapterPrimary();
@@ -110,6 +113,10 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
 
 /** Runs in a worker: a whole node that takes its connections from the primary. */
 export async function startClusterWorker(config: Config): Promise<DuetServer> {
+  const [{ setupWorker: setupStickyWorker }, { createAdapter: createClusterAdapter }] = await Promise.all([
+    import('@socket.io/sticky'),
+    import('@socket.io/cluster-adapter'),
+  ]);
   const server = await createServer(config, config.redisUrl ? {} : { adapter: createClusterAdapter() });
   sendOnlyCloneables();
   setupStickyWorker(server.ctx.io as never);

@@ -34,6 +34,8 @@ export interface ClusterOptions {
   cpuProfDir?: string | undefined;
   /** Another checkout of Duet to run (a before/after comparison); its node_modules must resolve. */
   duetRoot?: string | undefined;
+  /** Duet without Redis (one node on SQLite, as on a laptop); Redis otherwise. */
+  noRedis?: boolean;
   /** Node flags for Hocuspocus's nodes; by default those this checkout's `npm start` gives Duet's (whatever `duetRoot` is). */
   hpNodeFlags?: string[];
   /** Extra environment for the nodes (levers under test). */
@@ -185,9 +187,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         HOST: '127.0.0.1',
         DATA_DIR: dataDir,
         LOG_LEVEL: 'warn',
-        REDIS_URL,
-        REDIS_KEY_PREFIX: `bench${tag}`,
-        REDIS_ADAPTER: options.adapter,
+        ...(options.noRedis ? {} : { REDIS_URL, REDIS_KEY_PREFIX: `bench${tag}`, REDIS_ADAPTER: options.adapter }),
         // The benchmark raises the abuse limits: every client comes from 127.0.0.1.
         SOCKET_EVENTS_PER_SECOND: '10000',
         SOCKET_EVENT_BURST: '100000',

@@ -8,7 +8,6 @@
  * files), takes milliseconds, and its input is bounded by the document limit.
  */
 import { posix } from 'node:path';
-import { transform } from 'esbuild';
 import { runPathSchema } from '../../shared/schemas.js';
 import type { LanguageRow } from './config.js';
 
@@ -54,6 +53,8 @@ export async function prepareWorkspace(files: Record<string, string>, entry: str
       continue;
     }
     try {
+      // Loaded on the first TypeScript run, not at start-up (~1 MB of heap).
+      const { transform } = await import('esbuild');
       const result = await transform(files[path] ?? '', {
         loader: ext === '.tsx' ? 'tsx' : 'ts',
         target: 'node20',

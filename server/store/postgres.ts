@@ -1,6 +1,5 @@
 /** PostgreSQL, for many nodes: selected by DATABASE_URL. */
 import { Kysely } from 'kysely';
-import pg from 'pg';
 import { KyselyStore, type PreparedQuery } from './kysely-store.js';
 import { SchemaScopedPostgresDialect } from './postgres-introspector.js';
 import type { Database } from './schema.js';
@@ -21,6 +20,8 @@ export async function createPostgresStore(options: PostgresOptions): Promise<Kys
   if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
     throw new Error(`invalid schema name ${JSON.stringify(options.schema)}`);
   }
+  // Loaded here, not at start-up: a node on SQLite never needs it (~3 MB of heap).
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     connectionString: options.url,
     // At least 2: start-up holds one connection for the migration lock while migrating on another.

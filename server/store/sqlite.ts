@@ -1,13 +1,14 @@
 /** The embedded default: one SQLite file in WAL mode. */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { KyselyStore } from './kysely-store.js';
 import type { Database } from './schema.js';
 
 export async function createSqliteStore(dataDir: string): Promise<KyselyStore> {
   mkdirSync(dataDir, { recursive: true });
+  // Loaded here, not at start-up: a node on PostgreSQL never needs it.
+  const { default: SQLite } = await import('better-sqlite3');
   const sqlite = new SQLite(join(dataDir, 'duet.sqlite'));
   sqlite.pragma('journal_mode = WAL');
   // NORMAL in WAL mode: a commit survives a process crash (the kill -9 case);

@@ -43,7 +43,7 @@ export async function createRedisAdapter(
   onRecovered: () => void = () => {},
 ): Promise<RedisAdapterHandle> {
   if (!config.redisUrl) throw new Error('createRedisAdapter needs a REDIS_URL');
-  // Loaded here, not at start-up: a node without Redis (a laptop) never needs them (~5 MB of heap).
+  // Loaded here, not at start-up: a node without Redis (a laptop) never needs them.
   const [{ createClient }, { createAdapter, createShardedAdapter }] = await Promise.all([import('@redis/client'), import('@socket.io/redis-adapter')]);
   const pub: RedisClient = createClient({
     url: config.redisUrl,

@@ -37,14 +37,12 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   // Structured clone over IPC: sticky's connection bytes and the adapter's
   // binary broadcasts (Yjs updates) must arrive as bytes, not JSON.
   cluster.setupPrimary({ serialization: 'advanced' });
-  // Loaded here, not at start-up: a node that is not a cluster's never needs them.
-  const [{ setupMaster: setupStickyPrimary }, { setupPrimary: setupClusterAdapterPrimary }] = await Promise.all([
-    import('@socket.io/sticky'),
-    import('@socket.io/cluster-adapter'),
-  ]);
+  // Loaded here, not at start-up: a node that is not a cluster's never needs them
+  // (and with Redis, the cluster adapter is not used at all).
+  const { setupMaster: setupStickyPrimary } = await import('@socket.io/sticky');
   const httpServer = createHttpServer();
   setupStickyPrimary(httpServer, { loadBalancingMethod: 'least-connection' });
-  if (!config.redisUrl) setupClusterAdapterPrimary();
+  if (!config.redisUrl) (await import('@socket.io/cluster-adapter')).setupPrimary();
 
   let stopping = false;
   const env: Record<string, string> = {};
@@ -113,11 +111,8 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
 
 /** Runs in a worker: a whole node that takes its connections from the primary. */
 export async function startClusterWorker(config: Config): Promise<DuetServer> {
-  const [{ setupWorker: setupStickyWorker }, { createAdapter: createClusterAdapter }] = await Promise.all([
-    import('@socket.io/sticky'),
-    import('@socket.io/cluster-adapter'),
-  ]);
-  const server = await createServer(config, config.redisUrl ? {} : { adapter: createClusterAdapter() });
+  const { setupWorker: setupStickyWorker } = await import('@socket.io/sticky');
+  const server = await createServer(config, config.redisUrl ? {} : { adapter: (await import('@socket.io/cluster-adapter')).createAdapter() });
   sendOnlyCloneables();
   setupStickyWorker(server.ctx.io as never);
   process.send?.({ type: READY });

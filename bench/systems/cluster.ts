@@ -187,7 +187,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         HOST: '127.0.0.1',
         DATA_DIR: dataDir,
         LOG_LEVEL: 'warn',
-        ...(options.noRedis ? {} : { REDIS_URL, REDIS_KEY_PREFIX: `bench${tag}`, REDIS_ADAPTER: options.adapter }),
+        // Without Redis even if the shell exports a REDIS_URL (spawn leaves out undefined values).
+        ...(options.noRedis ? { REDIS_URL: undefined } : { REDIS_URL, REDIS_KEY_PREFIX: `bench${tag}`, REDIS_ADAPTER: options.adapter }),
         // The benchmark raises the abuse limits: every client comes from 127.0.0.1.
         SOCKET_EVENTS_PER_SECOND: '10000',
         SOCKET_EVENT_BURST: '100000',

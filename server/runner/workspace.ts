@@ -43,6 +43,8 @@ export async function prepareWorkspace(files: Record<string, string>, entry: str
   if (row.transpile !== 'typescript') {
     return { files: paths.map((path) => ({ path, content: Buffer.from(files[path] ?? '', 'utf8') })), entry };
   }
+  // Loaded on the first TypeScript run, not at start-up.
+  const { transform } = await import('esbuild');
   const out: WorkFile[] = [];
   const errors: string[] = [];
   for (const path of paths) {
@@ -53,8 +55,6 @@ export async function prepareWorkspace(files: Record<string, string>, entry: str
       continue;
     }
     try {
-      // Loaded on the first TypeScript run, not at start-up (~1 MB of heap).
-      const { transform } = await import('esbuild');
       const result = await transform(files[path] ?? '', {
         loader: ext === '.tsx' ? 'tsx' : 'ts',
         target: 'node20',

@@ -20,7 +20,7 @@ export async function createPostgresStore(options: PostgresOptions): Promise<Kys
   if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
     throw new Error(`invalid schema name ${JSON.stringify(options.schema)}`);
   }
-  // Loaded here, not at start-up: a node on SQLite never needs it (~3 MB of heap).
+  // Loaded here, not at start-up: a node on SQLite never needs it.
   const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     connectionString: options.url,

@@ -88,6 +88,7 @@ if (a.adapter !== 'sharded' && a.adapter !== 'classic') fail('--adapter takes sh
 if (a['hp-persist'] !== 'postgres' && a['hp-persist'] !== 'none') fail('--hp-persist takes postgres or none');
 // Like for like by default: Hocuspocus's nodes get the node flags this checkout's npm start gives
 // Duet's (also when --duet-root runs an older Duet, so both sides of a comparison match).
+const duetStart = startCommand(a['duet-root'] ?? PROJECT_ROOT);
 const hpNodeFlags = a['hp-node-flags'] === undefined ? startCommand(PROJECT_ROOT).flags : a['hp-node-flags'].split(/\s+/).filter(Boolean);
 if (!hpNodeFlags.every((f) => /^--[a-z][a-z0-9-]*(=[\w.-]+)?$/.test(f))) fail('--hp-node-flags takes node flags, e.g. "--single-threaded-gc"');
 if (a.store === 'sqlite') fail('two nodes share their event log: --store sqlite is for one node only, not this benchmark');
@@ -294,8 +295,8 @@ async function main(): Promise<void> {
         : workload.generators === 1
           ? `1 process pinned to cpu ${workload.generatorCpu}; nodes unpinned`
           : `${workload.generators} processes, one pinned to each cpu; nodes unpinned`,
-      duetNodeFlags: startCommand(a['duet-root'] ?? PROJECT_ROOT).flags.join(' ') || 'none',
-      duetNodeEntry: startCommand(a['duet-root'] ?? PROJECT_ROOT).entry,
+      duetNodeFlags: duetStart.flags.join(' ') || 'none',
+      duetNodeEntry: duetStart.entry,
       hocuspocusNodeFlags: hpNodeFlags.join(' ') || 'none',
       ...(Object.keys(env).length ? { duetEnv: env } : {}),
       ...(a['duet-root'] ? { duetRoot: a['duet-root'] } : {}),

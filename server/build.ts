@@ -62,9 +62,8 @@ export async function bundleServer(): Promise<void> {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const ifStale = process.argv.includes('--if-stale');
-  // A deployment that ships dist/ without the sources has nothing to rebuild from.
-  const hasSources = existsSync(join(ROOT, 'server', 'main.ts'));
-  if (ifStale && (serverBundleIsFresh() || (!hasSources && existsSync(SERVER_BUNDLE)))) {
+  // Fresh too where the sources are missing (an install shipping dist/ alone): nothing to rebuild from.
+  if (ifStale && serverBundleIsFresh()) {
     console.log('server: dist/server/main.js is up to date');
   } else {
     const started = Date.now();

@@ -201,10 +201,18 @@ function every(run: RoomRun, rng: Rng, hz: number, fn: () => void): void {
 
 function startActivity(run: RoomRun, rng: Rng): void {
   every(run, rng, cfg.rate, () => typeOnce(run));
-  const cursor = (client: BenchClient) => () => {
-    const len = textOf(client)?.length ?? 0;
-    const pos = randInt(rng, 0, len);
-    client.awareness.setLocalStateField('cursor', { anchor: pos, head: pos });
+  const cursor = (client: BenchClient) => {
+    let last = -1;
+    return () => {
+      const len = textOf(client)?.length ?? 0;
+      // Never where it was: Duet's client does not send an unchanged state
+      // (Hocuspocus's does), so a repeat would be traffic one system skips.
+      const avoid = len > 0 && last >= 0 && last <= len;
+      let pos = randInt(rng, 0, avoid ? len - 1 : len);
+      if (avoid && pos >= last) pos++;
+      last = pos;
+      client.awareness.setLocalStateField('cursor', { anchor: pos, head: pos });
+    };
   };
   every(run, rng, cfg.typistAwarenessHz, cursor(run.typist));
   for (const r of run.receivers) every(run, rng, cfg.idleAwarenessHz, cursor(r.client));

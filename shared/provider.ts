@@ -31,6 +31,17 @@ const SYNC_RETRY_MS = 1000;
 const SYNC_RETRY_MAX_MS = 30_000;
 /** A sync asked in the handshake and not answered by then is asked again with `doc:sync`. */
 const HANDSHAKE_SYNC_TIMEOUT_MS = 30_000;
+/**
+ * A local awareness state set again unchanged is sent only if this long has
+ * passed since the last one sent. Editors set the cursor on every key, and
+ * while someone types the cursor's relative position (anchored to the
+ * character on its right) does not change: each key would otherwise send an
+ * awareness update as well as the edit, to every peer. Peers drop a state
+ * not renewed for 30 s (y-protocols' outdatedTimeout), and y-protocols
+ * renews a state 15 to 18 s after it was last set, so a state skipped here
+ * is renewed at most 26 s after the last one sent.
+ */
+const AWARENESS_RESEND_MS = 8_000;
 
 export interface ProviderDoc {
   doc: Y.Doc;
@@ -72,14 +83,18 @@ export class DuetProvider extends ObservableV2<Events> {
 
   private readonly resyncTimer: ReturnType<typeof setInterval>;
   private readonly ackTimeoutMs: number;
+  private readonly awarenessResendMs: number;
+  /** Each document's local awareness state as last sent (its JSON, what the wire carries), and when. */
+  private readonly awarenessSent = new Map<DocName, { json: string; at: number }>();
 
   constructor(
     readonly socket: DuetClientSocket,
     docNames: DocName[] = ['main'],
-    options: { resyncEveryMs?: number; ackTimeoutMs?: number } = {},
+    options: { resyncEveryMs?: number; ackTimeoutMs?: number; awarenessResendMs?: number } = {},
   ) {
     super();
     this.ackTimeoutMs = options.ackTimeoutMs ?? ACK_TIMEOUT_MS;
+    this.awarenessResendMs = options.awarenessResendMs ?? AWARENESS_RESEND_MS;
     // A node can commit an edit and die before broadcasting it; when nothing
     // later builds on that edit, no gap shows. A cheap periodic sync (a state
     // vector each way) brings such an edit in from the log.
@@ -208,8 +223,26 @@ export class DuetProvider extends ObservableV2<Events> {
     awareness.on('update', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
       if (origin === REMOTE || !this.socket.connected) return;
       const changed = [...added, ...updated, ...removed];
+      if (changed.length === 1 && changed[0] === doc.clientID && !this.awarenessDue(name)) return;
       this.socket.emit('awareness', { doc: name, update: encodeAwarenessUpdate(awareness, changed) });
     });
+  }
+
+  /**
+   * Whether the local awareness state, just set, is worth sending (and if so,
+   * noted as sent). Not if it is the same as the last one sent, less than
+   * awarenessResendMs ago (see AWARENESS_RESEND_MS). Compared as JSON, as the
+   * wire carries it: y-protocols' own 'change' event tells a state apart from
+   * an equal one whenever it holds class instances, as Yjs's relative
+   * positions do.
+   */
+  private awarenessDue(name: DocName): boolean {
+    const json = JSON.stringify(this.docs.get(name)!.awareness.getLocalState());
+    const now = Date.now();
+    const last = this.awarenessSent.get(name);
+    if (last && last.json === json && now - last.at < this.awarenessResendMs) return false;
+    this.awarenessSent.set(name, { json, at: now });
+    return true;
   }
 
   /**
@@ -396,6 +429,7 @@ export class DuetProvider extends ObservableV2<Events> {
     this.emit('synced', [name]);
     // Announce our cursor to the (re)joined room.
     if (entry.awareness.getLocalState() !== null) {
+      this.awarenessSent.set(name, { json: JSON.stringify(entry.awareness.getLocalState()), at: Date.now() });
       this.socket.emit('awareness', {
         doc: name,
         update: encodeAwarenessUpdate(entry.awareness, [entry.doc.clientID]),

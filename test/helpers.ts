@@ -148,9 +148,14 @@ export interface TestClient {
 }
 
 /** A full client: socket + provider, synced and sent its `session` before it resolves (the sync may come first). */
-export async function connectClient(url: string, token: string, docs: DocName[] = ['main']): Promise<TestClient> {
+export async function connectClient(
+  url: string,
+  token: string,
+  docs: DocName[] = ['main'],
+  options?: ConstructorParameters<typeof DuetProvider>[2],
+): Promise<TestClient> {
   const socket = connectSocket(url, token);
-  const provider = new DuetProvider(socket, docs);
+  const provider = new DuetProvider(socket, docs, options);
   let participants: Participant[] = [];
   provider.on('session', (s) => (participants = s.participants));
   socket.on('participants', (p) => (participants = p));

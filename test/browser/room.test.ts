@@ -177,6 +177,46 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await Promise.all([interviewer, candidate, observer].map((p) => p.page.close()));
   }, 90_000);
 
+  it('a typist\'s caret follows the text on the other page without an awareness message per key; a move is sent at once', async () => {
+    const node = await startNode({}, NODE_OPTIONS);
+    const iv = await createInterview(node, 'Caret', 'python');
+    const typist = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy Candidate'));
+    const watcher = await openRoom(browser, node.url, iv.interview.id, iv.token);
+    const awarenessFrames = () => watcher.frames.filter((f) => f.includes('"awareness"')).length;
+    // The watcher's view: the text left of the typist's caret, on the caret's line.
+    const leftOfCaret = () =>
+      watcher.page.evaluate(() => {
+        const g = globalThis as any;
+        const caret = g.document.querySelector('.editor-pane .duet-label');
+        const line = caret?.closest('.view-line');
+        if (!caret || !line) return null;
+        const range = g.document.createRange();
+        range.setStart(line, 0);
+        range.setEndBefore(caret);
+        return (range.toString() as string).replace(/\u00a0/g, ' ');
+      });
+
+    await focusEditor(typist);
+    await typist.page.keyboard.press('Enter');
+    await until(async () => (await leftOfCaret()) === '');
+    const before = awarenessFrames();
+    // No brackets or quotes: Monaco closes those, and stepping over a closing one is a caret move.
+    const LINE = 'answer = total + delta * 2';
+    await typist.page.keyboard.type(LINE, { delay: 30 });
+    await until(async () => (await leftOfCaret()) === LINE);
+    expect((await watcher.text()).endsWith(`\n${LINE}`)).toBe(true);
+    // Twenty-six keys: the caret's position relative to the text did not change,
+    // so nothing but the edits went out (a renewal may if the typing took 8 s).
+    expect(awarenessFrames() - before).toBeLessThanOrEqual(1);
+
+    // A move that is not typing is sent at once.
+    await typist.page.keyboard.press('Home');
+    await until(async () => (await leftOfCaret()) === '');
+    expect(awarenessFrames() - before).toBeGreaterThanOrEqual(1);
+    for (const p of [typist, watcher]) expect(p.errors).toEqual([]);
+    await Promise.all([typist, watcher].map((p) => p.page.close()));
+  }, 60_000);
+
   it('ending the interview makes every editor read-only with a banner; bad and expired links get clear screens', async () => {
     const node = await startNode({}, NODE_OPTIONS);
     const iv = await createInterview(node, 'Ending', 'typescript');

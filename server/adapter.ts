@@ -119,14 +119,23 @@ export async function createRedisAdapter(
   // node's CPU at 500 rooms (docs/performance.md). Other commands keep theirs.
   const PUBLISHES = new Set<PropertyKey>(['publish', 'sPublish', 'PUBLISH', 'SPUBLISH']);
   const untimed = pub.withCommandOptions({ timeout: 0 });
+  const nothing = async () => 0;
+  // The adapter reads two methods on every publish (sSubscribe to tell the
+  // client library apart, then sPublish): each is bound once, not per read.
+  const bound = new Map<PropertyKey, { method: (...args: unknown[]) => unknown; bound: unknown }>();
   const adapterPub = new Proxy(pub, {
     get(target, key) {
       const publishes = PUBLISHES.has(key);
-      if (closing && (publishes || key === 'sendCommand')) return async () => 0;
-      if (publishes && !pub.isReady) return async () => 0;
+      if (closing && (publishes || key === 'sendCommand')) return nothing;
+      if (publishes && !pub.isReady) return nothing;
       const from = publishes ? untimed : target;
       const value = Reflect.get(from, key, from) as unknown;
-      return typeof value === 'function' ? value.bind(from) : value;
+      if (typeof value !== 'function') return value;
+      const known = bound.get(key);
+      if (known?.method === value) return known.bound;
+      const fresh = { method: value as (...args: unknown[]) => unknown, bound: value.bind(from) };
+      bound.set(key, fresh);
+      return fresh.bound;
     },
   });
 

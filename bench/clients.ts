@@ -49,7 +49,7 @@ export interface DuetBenchClient extends BenchClient {
   readonly session: Promise<void>;
 }
 
-export function connectDuet(spec: ClientSpec): DuetBenchClient {
+export function connectDuet(spec: ClientSpec, options?: { awarenessResendMs?: number | undefined }): DuetBenchClient {
   const socket: DuetClientSocket = io(spec.url, {
     auth: { token: spec.token },
     transports: ['websocket'],
@@ -57,7 +57,7 @@ export function connectDuet(spec: ClientSpec): DuetBenchClient {
     forceNew: true,
     reconnectionDelay: 500,
   });
-  const provider = new DuetProvider(socket, ['main']);
+  const provider = new DuetProvider(socket, ['main'], options?.awarenessResendMs === undefined ? {} : { awarenessResendMs: options.awarenessResendMs });
   const session = new Promise<void>((resolve) => provider.on('session', () => resolve()));
   const documentSynced = provider.whenSynced('main');
   return {

@@ -78,7 +78,7 @@ async function createRooms(rng: Rng): Promise<string[]> {
 }
 
 function connect(url: string, room: string, token: string): BenchClient {
-  return cfg.system === 'duet' ? connectDuet({ url, room, token }) : connectHocuspocus({ url, room, token });
+  return cfg.system === 'duet' ? connectDuet({ url, room, token }, { awarenessResendMs: cfg.awarenessResendMs }) : connectHocuspocus({ url, room, token });
 }
 
 async function waitUntil(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -169,12 +169,19 @@ function typeOnce(run: RoomRun): void {
   const doc = run.typist.doc;
   const edit = run.source.next(text.length);
   const t0 = performance.now();
+  let caret = 0;
   doc.transact(() => {
     for (const [pos, del, ins] of edit) {
       if (del > 0) text.delete(pos, del);
       if (ins.length > 0) text.insert(pos, ins);
+      caret = pos + ins.length;
     }
   });
+  if (cfg.caretPerKey) {
+    // As the browser client publishes its caret after every key.
+    const at = Y.relativePositionToJSON(Y.createRelativePositionFromTypeIndex(text, caret));
+    run.typist.awareness.setLocalStateField('cursor', { anchor: at, head: at });
+  }
   const clock = Y.getState(doc.store, doc.clientID);
   const len = text.length;
   const n = run.clock.length;

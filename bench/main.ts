@@ -66,6 +66,8 @@ const { values: a } = parseArgs({
     'memory-rooms': { type: 'string' },
     deadline: { type: 'string' },
     generators: { type: 'string', default: 'auto' },
+    'caret-per-key': { type: 'boolean', default: false },
+    'awareness-resend-ms': { type: 'string' },
   },
 });
 
@@ -105,6 +107,8 @@ const deadline = a.deadline ? Date.parse(`${new Date().toISOString().slice(0, 10
 if (Number.isNaN(deadline)) fail('--deadline takes HH:MM (UTC)');
 const pastDeadline = () => Date.now() > deadline;
 const seed = Number(a.seed);
+const awarenessResendMs = a['awareness-resend-ms'] === undefined ? undefined : Number(a['awareness-resend-ms']);
+if (awarenessResendMs !== undefined && !(Number.isInteger(awarenessResendMs) && awarenessResendMs >= 0)) fail('--awareness-resend-ms takes a whole number of ms');
 
 const clusterOf = (system: SystemName, extra: Partial<ClusterOptions> = {}): ClusterOptions => ({
   system,
@@ -124,6 +128,8 @@ const workload = {
   trace: a.trace,
   typistAwarenessHz: 2,
   idleAwarenessHz: 0.2,
+  caretPerKey: a['caret-per-key'],
+  awarenessResendMs,
   chatEveryS: 30,
   connectConcurrency: 64,
   generatorCpu: 1,
@@ -282,6 +288,8 @@ async function main(): Promise<void> {
       updatesPerSecond: workload.rate,
       typistAwarenessHz: workload.typistAwarenessHz,
       idleAwarenessHz: workload.idleAwarenessHz,
+      ...(workload.caretPerKey ? { caretPerKey: true } : {}),
+      ...(awarenessResendMs !== undefined ? { duetAwarenessResendMs: awarenessResendMs } : {}),
       chatEveryS: workload.chatEveryS,
       trials,
       warmupS,

@@ -135,6 +135,8 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
         trace: spec.trace,
         typistAwarenessHz: spec.typistAwarenessHz,
         idleAwarenessHz: spec.idleAwarenessHz,
+        caretPerKey: spec.caretPerKey,
+        awarenessResendMs: spec.awarenessResendMs,
         chatEveryS: spec.chatEveryS,
         connectConcurrency: spec.connectConcurrency,
       };

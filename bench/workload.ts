@@ -21,6 +21,14 @@ export interface WorkloadConfig {
   /** Awareness (cursor) updates per second: the typist's, and each other client's. */
   typistAwarenessHz: number;
   idleAwarenessHz: number;
+  /**
+   * The typist also sets its caret after every edit, as the browser client
+   * does (a Yjs relative position at the end of the edit), besides the
+   * moves above.
+   */
+  caretPerKey?: boolean;
+  /** Duet's clients: the provider's awarenessResendMs (0 sends every state set, as clients did before change 36). */
+  awarenessResendMs?: number | undefined;
   /** One chat message per room every this many seconds (0: none). */
   chatEveryS: number;
   /** Connections opened at once while joining. */

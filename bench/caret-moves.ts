@@ -1,8 +1,8 @@
 /**
  * How many awareness updates real typing sends, from the real editing traces:
- * the browser client publishes its caret on every key, and since the fourth
- * change of the fifteenth session the provider sends the state only when its
- * JSON differs from the last one sent, or 8 s after it (shared/provider.ts).
+ * the browser client publishes its caret on every key, and since change 36
+ * (docs/performance.md) the provider sends the state only when its JSON
+ * differs from the last one sent, or 8 s after it (shared/provider.ts).
  * The caret is a Yjs relative position, anchored to the character on its
  * right, so typing at the caret leaves it as it was.
  *
@@ -17,16 +17,13 @@
  *
  * Writes bench/results/NAME.json (default caret-moves.json).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { gunzipSync } from 'node:zlib';
 import * as Y from 'yjs';
+import { AWARENESS_RESEND_MS } from '../shared/provider.js';
 import { PROJECT_ROOT } from './systems/cluster.js';
-import { loadTrace, loadTraceAgents } from './typing.js';
-
-/** The provider's AWARENESS_RESEND_MS. */
-const RESEND_MS = 8_000;
+import { applyEdit, loadTrace, loadTraceAgents } from './typing.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -47,31 +44,22 @@ interface Counted {
   sentPerKey: number;
 }
 
-function timesOf(file: string): number[] {
-  const json = JSON.parse(gunzipSync(readFileSync(file)).toString('utf8')) as { txns: Array<{ time?: string; timestamp?: string }> };
-  return json.txns.map((t) => Date.parse(t.time ?? t.timestamp ?? '') || 0);
-}
-
 function count(file: string, agents?: number[]): Counted {
   const trace = loadTrace(file);
-  const times = timesOf(file);
+  const times = trace.times;
+  if (!times) throw new Error(`${file}: the resends need each transaction's time, and this trace has none`);
   const doc = new Y.Doc();
   const text = doc.getText('t');
   const last = new Map<number, { json: string; at: number }>();
   let sent = 0;
   let resends = 0;
   trace.txns.forEach((txn, i) => {
-    let caret = 0;
-    for (const [pos, del, ins] of txn) {
-      if (del > 0) text.delete(pos, del);
-      if (ins.length > 0) text.insert(pos, ins);
-      caret = pos + ins.length;
-    }
+    const caret = applyEdit(text, txn);
     const author = agents?.[i] ?? 0;
     const json = JSON.stringify(Y.relativePositionToJSON(Y.createRelativePositionFromTypeIndex(text, caret)));
     const before = last.get(author);
-    const at = times[i] ?? 0;
-    if (before && before.json === json && at - before.at < RESEND_MS) return;
+    const at = times[i]!;
+    if (before && before.json === json && at - before.at < AWARENESS_RESEND_MS) return;
     if (before?.json === json) resends++;
     sent++;
     last.set(author, { json, at });
@@ -87,5 +75,5 @@ for (const r of results) {
   console.log(`${r.trace} (${r.authors} author${r.authors > 1 ? 's' : ''}): ${r.keys} keys, awareness updates ${r.keys} before, ${r.sent} now (${r.resends} of them resends): ${r.sentPerKey} per key`);
 }
 const file = join(PROJECT_ROOT, 'bench', 'results', `${a.name}.json`);
-writeFileSync(file, JSON.stringify({ resendMs: RESEND_MS, results }, null, 2) + '\n');
+writeFileSync(file, JSON.stringify({ resendMs: AWARENESS_RESEND_MS, results }, null, 2) + '\n');
 console.log(`wrote ${file}`);

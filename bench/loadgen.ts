@@ -18,7 +18,7 @@ import { createHistogram, encode, recordMs, summarize, type Histogram } from './
 import { runQueueSeconds } from './processes.js';
 import { createRng, randInt, type Rng } from './prng.js';
 import { signToken } from './tokens.js';
-import { loadTrace, syntheticSource, traceSource, type EditSource, type Trace } from './typing.js';
+import { applyEdit, loadTrace, syntheticSource, traceSource, type EditSource, type Trace } from './typing.js';
 import type { WorkloadConfig, WorkloadResult } from './workload.js';
 
 interface Receiver {
@@ -171,11 +171,7 @@ function typeOnce(run: RoomRun): void {
   const t0 = performance.now();
   let caret = 0;
   doc.transact(() => {
-    for (const [pos, del, ins] of edit) {
-      if (del > 0) text.delete(pos, del);
-      if (ins.length > 0) text.insert(pos, ins);
-      caret = pos + ins.length;
-    }
+    caret = applyEdit(text, edit);
   });
   if (cfg.caretPerKey) {
     // As the browser client publishes its caret after every key.

@@ -5,11 +5,23 @@
  */
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
+import type * as Y from 'yjs';
 import { randInt, type Rng } from './prng.js';
 
 /** [position, characters to delete, text to insert], applied in order. */
 export type Patch = [pos: number, del: number, ins: string];
 export type Edit = Patch[];
+
+/** Applies an edit to a text (call it inside a transaction); returns where an editor's caret ends: after its last patch. */
+export function applyEdit(text: Y.Text, edit: Edit): number {
+  let caret = 0;
+  for (const [pos, del, ins] of edit) {
+    if (del > 0) text.delete(pos, del);
+    if (ins.length > 0) text.insert(pos, ins);
+    caret = pos + ins.length;
+  }
+  return caret;
+}
 
 export interface EditSource {
   /** The next edit for a text of `length` characters. */
@@ -60,11 +72,13 @@ export function syntheticSource(rng: Rng): EditSource {
 export interface Trace {
   name: string;
   txns: Edit[];
+  /** Each transaction's time (ms since the epoch; the traces have 1 s resolution), if the trace has them. */
+  times?: number[];
 }
 
 interface TraceFile {
   startContent?: string;
-  txns: Array<{ patches: Array<[number, number, string]> }>;
+  txns: Array<{ time?: string; timestamp?: string; patches: Array<[number, number, string]> }>;
 }
 
 function readJson(file: string): unknown {
@@ -78,7 +92,8 @@ export function loadTrace(file: string): Trace {
   if (!Array.isArray(json.txns)) throw new Error(`${file}: not a sequential editing trace (no txns)`);
   if (json.startContent) throw new Error(`${file}: traces that start with content are not supported`);
   const txns = json.txns.map((t) => t.patches.map(([pos, del, ins]): Patch => [pos, del, ins]));
-  return { name: file.split('/').pop() ?? file, txns };
+  const times = json.txns.map((t) => Date.parse(t.time ?? t.timestamp ?? ''));
+  return { name: file.split('/').pop() ?? file, txns, ...(times.every(Number.isFinite) ? { times } : {}) };
 }
 
 /**

@@ -41,7 +41,7 @@ const HANDSHAKE_SYNC_TIMEOUT_MS = 30_000;
  * renews a state 15 to 18 s after it was last set, so a state skipped here
  * is renewed at most 26 s after the last one sent.
  */
-const AWARENESS_RESEND_MS = 8_000;
+export const AWARENESS_RESEND_MS = 8_000;
 
 export interface ProviderDoc {
   doc: Y.Doc;
@@ -221,7 +221,14 @@ export class DuetProvider extends ObservableV2<Events> {
     this.localEditListeners.set(name, onLocalEdit);
     doc.on('update', onLocalEdit);
     awareness.on('update', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
-      if (origin === REMOTE || !this.socket.connected) return;
+      if (!this.socket.connected) return;
+      if (origin === REMOTE) {
+        // Someone joined or came back, or a node removed our state (our old
+        // socket left): announce ours now. A node gives a joiner only the
+        // states sent through it, and ours may not change for a while.
+        if ((added.length > 0 || removed.includes(doc.clientID)) && awareness.getLocalState() !== null) this.announceAwareness(name);
+        return;
+      }
       const changed = [...added, ...updated, ...removed];
       if (changed.length === 1 && changed[0] === doc.clientID && !this.awarenessDue(name)) return;
       this.socket.emit('awareness', { doc: name, update: encodeAwarenessUpdate(awareness, changed) });
@@ -238,11 +245,19 @@ export class DuetProvider extends ObservableV2<Events> {
    */
   private awarenessDue(name: DocName): boolean {
     const json = JSON.stringify(this.docs.get(name)!.awareness.getLocalState());
-    const now = Date.now();
+    // Monotonic: a wall clock set back would hold an unchanged state back for good.
+    const now = performance.now();
     const last = this.awarenessSent.get(name);
     if (last && last.json === json && now - last.at < this.awarenessResendMs) return false;
     this.awarenessSent.set(name, { json, at: now });
     return true;
+  }
+
+  /** Sends the local awareness state as it is, changed or not. */
+  private announceAwareness(name: DocName): void {
+    const { awareness, doc } = this.docs.get(name)!;
+    this.awarenessSent.set(name, { json: JSON.stringify(awareness.getLocalState()), at: performance.now() });
+    this.socket.emit('awareness', { doc: name, update: encodeAwarenessUpdate(awareness, [doc.clientID]) });
   }
 
   /**
@@ -428,13 +443,7 @@ export class DuetProvider extends ObservableV2<Events> {
     this.emit('pending', [this.pending]);
     this.emit('synced', [name]);
     // Announce our cursor to the (re)joined room.
-    if (entry.awareness.getLocalState() !== null) {
-      this.awarenessSent.set(name, { json: JSON.stringify(entry.awareness.getLocalState()), at: Date.now() });
-      this.socket.emit('awareness', {
-        doc: name,
-        update: encodeAwarenessUpdate(entry.awareness, [entry.doc.clientID]),
-      });
-    }
+    if (entry.awareness.getLocalState() !== null) this.announceAwareness(name);
   }
 
   private setStatus(status: ProviderStatus): void {

@@ -2,11 +2,30 @@
  * A client sends its cursor when it changes, not every time the editor sets
  * it: while someone types, the cursor's relative position stays put, and an
  * awareness update per key would double what every peer receives. An
- * unchanged state still goes out now and then, or peers would drop it.
+ * unchanged state still goes out now and then, or peers would drop it, and
+ * at once when someone joins, whose node may not hold it.
  */
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
+import { startCluster } from './fixtures/multi-node.js';
 import { connectClient, createInterview, mainFile, startNode, waitFor, type TestClient } from './helpers.js';
+
+/** Sets a client's name in its awareness state, as the browser client does first thing. */
+function named(client: TestClient, name: string): TestClient {
+  // A state still at its first clock (0) is one no peer applies (y-protocols): a client is seen once it sets something.
+  client.provider.awareness('main').setLocalStateField('user', { name });
+  return client;
+}
+
+/**
+ * Waits until each client holds the other's awareness state: a client
+ * announces its state again when it sees someone new, and that must have
+ * arrived before a test counts what comes after.
+ */
+async function meet(a: TestClient, b: TestClient): Promise<void> {
+  const knows = (x: TestClient, y: TestClient) => x.provider.awareness('main').getStates().has(y.provider.doc('main').clientID);
+  await waitFor(() => knows(a, b) && knows(b, a));
+}
 
 /** Awareness events `client` receives from now on, and its view of `from`'s cursor. */
 function watch(client: TestClient, from: TestClient) {
@@ -24,47 +43,59 @@ describe('awareness resend', () => {
   it('an unchanged local state is not sent again; a changed one is, at once', async () => {
     const node = await startNode();
     const iv = await createInterview(node);
-    const typist = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
-    const peer = await connectClient(node.url, await iv.invite('interviewer', 'Ida'));
+    const typist = named(await connectClient(node.url, await iv.invite('candidate', 'Cy')), 'Cy');
+    const peer = named(await connectClient(node.url, await iv.invite('interviewer', 'Ida')), 'Ida');
+    await meet(typist, peer);
     const seen = watch(peer, typist);
     const awareness = typist.provider.awareness('main');
-
     const text = mainFile(typist);
-    // As the browser client publishes a caret: a Yjs relative position, here at the end of the text.
-    const caret = () => ({ mark: 'a', at: Y.relativePositionToJSON(Y.createRelativePositionFromTypeIndex(text, text.length)) });
+    text.insert(0, 'tail');
+    // As the browser client publishes a caret: a Yjs relative position, anchored
+    // to the character on its right (here the start of 'tail').
+    let at = 0;
+    const caret = () => ({ mark: 'a', at: Y.relativePositionToJSON(Y.createRelativePositionFromTypeIndex(text, at)) });
     awareness.setLocalStateField('cursor', caret());
     await waitFor(() => seen.state()?.cursor?.mark === 'a');
     const before = seen.received();
 
-    // What an editor does on every key: the caret's relative position stays put while it types.
+    // What an editor does on every key: insert at the caret, then set the caret after it.
     for (let i = 0; i < 20; i++) {
-      text.insert(text.length, 'x');
+      text.insert(at, 'x');
+      at++;
       awareness.setLocalStateField('cursor', caret());
     }
     // A change after them: anything sent before it arrives before it (one connection, in order).
-    awareness.setLocalStateField('cursor', { mark: 'b' });
+    awareness.setLocalStateField('cursor', { ...caret(), mark: 'b' });
     await waitFor(() => seen.state()?.cursor?.mark === 'b');
     expect(seen.received() - before).toBe(1);
-    await waitFor(() => mainFile(peer).length === text.length);
+    await waitFor(() => mainFile(peer).toString() === text.toString());
+    expect(text.toString().startsWith(`${'x'.repeat(20)}tail`)).toBe(true);
   });
 
   it('an unchanged state is sent again once the resend interval has passed, so peers keep it', async () => {
     const node = await startNode();
     const iv = await createInterview(node);
-    const typist = await connectClient(node.url, await iv.invite('candidate', 'Cy'), ['main'], { awarenessResendMs: 300 });
-    const peer = await connectClient(node.url, await iv.invite('interviewer', 'Ida'));
+    const resendMs = 1500;
+    const typist = named(await connectClient(node.url, await iv.invite('candidate', 'Cy'), ['main'], { awarenessResendMs: resendMs }), 'Cy');
+    const peer = named(await connectClient(node.url, await iv.invite('interviewer', 'Ida')), 'Ida');
+    await meet(typist, peer);
     const seen = watch(peer, typist);
     const awareness = typist.provider.awareness('main');
 
     awareness.setLocalStateField('cursor', { mark: 'a' });
     await waitFor(() => seen.state()?.cursor?.mark === 'a');
-    const clock = seen.clock();
-    awareness.setLocalStateField('cursor', { mark: 'a' }); // too soon: skipped
-    await new Promise((r) => setTimeout(r, 350));
+    const sentAt = performance.now();
+    const [received, clock] = [seen.received(), seen.clock()];
+    awareness.setLocalStateField('cursor', { mark: 'a' }); // too soon: not sent
+    // An edit after it, on the same connection: once the peer has it, anything sent before has arrived.
+    mainFile(typist).insert(0, 'x');
+    await waitFor(() => mainFile(peer).toString().startsWith('x'));
+    expect(seen.received()).toBe(received);
+    await new Promise((r) => setTimeout(r, resendMs + 50 - (performance.now() - sentAt)));
     awareness.setLocalStateField('cursor', { mark: 'a' }); // the interval has passed: sent, a renewal
     // The renewal carries the typist's newest clock (two sets later).
     await waitFor(() => seen.clock() === clock + 2);
-    expect(seen.state()?.cursor?.mark).toBe('a');
+    expect(seen.received()).toBe(received + 1);
   });
 
   it('a state removed or set for the first time is always sent', async () => {
@@ -80,5 +111,20 @@ describe('awareness resend', () => {
     await waitFor(() => seen.state() === undefined);
     awareness.setLocalState({ cursor: { mark: 'a' } });
     await waitFor(() => seen.state()?.cursor?.mark === 'a');
+  });
+
+  it('someone joining through another node gets an idle cursor at once: its owner announces it again', async () => {
+    const { nodes } = await startCluster(2);
+    const iv = await createInterview(nodes[0]!);
+    const typist = await connectClient(nodes[0]!.url, await iv.invite('candidate', 'Cy'));
+    const id = typist.provider.doc('main').clientID;
+    typist.provider.awareness('main').setLocalStateField('cursor', { mark: 'idle' });
+    const early = named(await connectClient(nodes[0]!.url, await iv.invite('interviewer', 'Ida')), 'Ida');
+    await waitFor(() => (early.provider.awareness('main').getStates().get(id) as any)?.cursor?.mark === 'idle');
+
+    // Node 1 never held the typist's state (awareness is relayed, not stored, across nodes),
+    // and the typist sets nothing from here on: the resend interval (8 s) is far off.
+    const late = named(await connectClient(nodes[1]!.url, await iv.invite('observer', 'Obi')), 'Obi');
+    await waitFor(() => (late.provider.awareness('main').getStates().get(id) as any)?.cursor?.mark === 'idle', 3000);
   });
 });

@@ -118,31 +118,27 @@ export async function createRedisAdapter(
   // AbortSignal.timeout (5 s default) for every command, which cost 3-6% of a
   // node's CPU at 500 rooms (docs/performance.md). Other commands keep theirs.
   const PUBLISHES = new Set<PropertyKey>(['publish', 'sPublish', 'PUBLISH', 'SPUBLISH']);
+  // What the adapters subscribe and unsubscribe as rooms come and go, and at close.
+  const SUBSCRIPTIONS = new Set<PropertyKey>(['subscribe', 'unsubscribe', 'pSubscribe', 'pUnsubscribe', 'sSubscribe', 'sUnsubscribe']);
   const untimed = pub.withCommandOptions({ timeout: 0 });
   const nothing = async () => 0;
-  // The adapter reads two methods on every publish (sSubscribe to tell the
-  // client library apart, then sPublish): each is bound once, not per read.
-  const bound = new Map<PropertyKey, { method: (...args: unknown[]) => unknown; bound: unknown }>();
   const adapterPub = new Proxy(pub, {
     get(target, key) {
       const publishes = PUBLISHES.has(key);
       if (closing && (publishes || key === 'sendCommand')) return nothing;
       if (publishes && !pub.isReady) return nothing;
-      const from = publishes ? untimed : target;
-      const value = Reflect.get(from, key, from) as unknown;
-      if (typeof value !== 'function') return value;
-      const known = bound.get(key);
-      if (known?.method === value) return known.bound;
-      const fresh = { method: value as (...args: unknown[]) => unknown, bound: value.bind(from) };
-      bound.set(key, fresh);
-      return fresh.bound;
+      return boundMethod(publishes ? untimed : target, key, publishes);
     },
+  });
+  // Duet's own subscriptions (subscribed()) use `sub` itself, and see their failures.
+  const adapterSub = new Proxy(sub, {
+    get: (target, key) => boundMethod(target, key, SUBSCRIPTIONS.has(key)),
   });
 
   const base: AdapterFactory =
     config.redisAdapter === 'sharded'
-      ? createShardedAdapter(adapterPub, sub, { channelPrefix: prefix, subscriptionMode: 'dynamic' })
-      : createAdapter(adapterPub, sub, { key: prefix, publishOnSpecificResponseChannel: true, requestsTimeout: 3000 });
+      ? createShardedAdapter(adapterPub, adapterSub, { channelPrefix: prefix, subscriptionMode: 'dynamic' })
+      : createAdapter(adapterPub, adapterSub, { key: prefix, publishOnSpecificResponseChannel: true, requestsTimeout: 3000 });
 
   // Socket.IO calls `new adapter(nsp)`: a plain function (not an arrow) whose
   // returned object becomes the result.
@@ -201,6 +197,36 @@ export async function createRedisAdapter(
       );
     },
   };
+}
+
+type Method = (...args: unknown[]) => unknown;
+
+/**
+ * `from[key]`, a method bound to `from`, made once per (client, key): the
+ * sharded adapter reads two methods on every publish (sSubscribe to tell the
+ * client library apart, then sPublish), and binding them on every read cost
+ * up to 1.5% of a node's CPU (docs/performance.md, change 37). `quiet`: its
+ * failures are dropped. The adapters do not catch what they publish or
+ * (un)subscribe, and such a command fails when the connection drops with it
+ * in flight, or when the client is destroyed with it queued (a node shut down
+ * while Redis is away): an unhandled rejection, which ends a Node process. A
+ * broadcast lost so is lost like any other while Redis is away (onRecovered
+ * makes the clients resync), and node-redis subscribes again by itself when
+ * it reconnects.
+ */
+const bindings = new WeakMap<object, Map<PropertyKey, { method: Method; bound: unknown }>>();
+function boundMethod(from: object, key: PropertyKey, quiet: boolean): unknown {
+  const value = Reflect.get(from, key, from) as unknown;
+  if (typeof value !== 'function') return value;
+  let cache = bindings.get(from);
+  if (!cache) bindings.set(from, (cache = new Map()));
+  const known = cache.get(key);
+  if (known?.method === value) return known.bound;
+  const method = value as Method;
+  const call = method.bind(from) as Method;
+  const bound = quiet ? (...args: unknown[]) => Promise.resolve(call(...args)).catch(() => 0) : call;
+  cache.set(key, { method, bound });
+  return bound;
 }
 
 function bounded(p: Promise<void>, ms: number): Promise<void> {

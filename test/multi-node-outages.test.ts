@@ -49,6 +49,45 @@ describe('outages', () => {
     60_000,
   );
 
+  it.each(['sharded', 'classic'] as const)(
+    'Redis killed with broadcasts in flight (%s adapter): their publishes fail quietly, nothing goes unhandled, the node stays up',
+    async (redisAdapter) => {
+      const redis = await spawnRedis();
+      const node = await startNode({ redisUrl: redis.url, redisKeyPrefix: uniquePrefix(), redisAdapter });
+      // A publish in flight when the connection drops is rejected; uncaught, that
+      // rejection ends a Node process (Node 20 throws on unhandled rejections).
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        let publishing = true;
+        let sent = 0;
+        // Broadcasts back to back, each a publish to Redis, while Redis is killed.
+        const loop = () => {
+          if (!publishing) return;
+          for (let i = 0; i < 50; i++) node.server.ctx.io.to(`room-${i % 5}`).emit('participants', []);
+          sent += 50;
+          setImmediate(loop);
+        };
+        loop();
+        await new Promise((r) => setTimeout(r, 300));
+        await redis.stop();
+        await new Promise((r) => setTimeout(r, 500));
+        publishing = false;
+        await new Promise((r) => setTimeout(r, 200));
+        expect(sent).toBeGreaterThan(1000);
+        expect((await api(node.url, '/healthz')).status).toBe(200);
+        // And a node shut down while Redis is still away: what it had queued for Redis is dropped quietly too.
+        await node.close();
+        await new Promise((r) => setTimeout(r, 100));
+        expect(unhandled.map(String)).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    },
+    30_000,
+  );
+
   it('while PostgreSQL is unreachable edits are not acknowledged and /readyz says so; once back, everything is persisted', async () => {
     const db = await tcpProxy(() => [Number(new URL(PG_URL).port || 5432)]);
     const schema = uniqueSchema();

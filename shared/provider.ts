@@ -42,6 +42,8 @@ const HANDSHAKE_SYNC_TIMEOUT_MS = 30_000;
  * is renewed at most 26 s after the last one sent.
  */
 export const AWARENESS_RESEND_MS = 8_000;
+/** Peers appearing within this of each other get one announce of our awareness state. */
+const ANNOUNCE_COALESCE_MS = 50;
 
 export interface ProviderDoc {
   doc: Y.Doc;
@@ -86,6 +88,9 @@ export class DuetProvider extends ObservableV2<Events> {
   private readonly awarenessResendMs: number;
   /** Each document's local awareness state as last sent (its JSON, what the wire carries), and when. */
   private readonly awarenessSent = new Map<DocName, { json: string; at: number }>();
+  /** Documents whose awareness state was announced on some connection already. */
+  private readonly announced = new Set<DocName>();
+  private readonly announceTimers = new Map<DocName, ReturnType<typeof setTimeout>>();
 
   constructor(
     readonly socket: DuetClientSocket,
@@ -220,13 +225,22 @@ export class DuetProvider extends ObservableV2<Events> {
     };
     this.localEditListeners.set(name, onLocalEdit);
     doc.on('update', onLocalEdit);
+    // Peers whose state this client holds. One that appears (new, or back
+    // after its state was removed) may lack ours: a node gives a joiner only
+    // the states sent through that node, and ours may not change for a while.
+    const present = new Set<number>();
     awareness.on('update', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
+      let appeared = false;
+      for (const id of [...added, ...updated]) {
+        if (id === doc.clientID || present.has(id) || !awareness.getStates().has(id)) continue;
+        present.add(id);
+        appeared ||= origin === REMOTE;
+      }
+      for (const id of removed) present.delete(id);
       if (!this.socket.connected) return;
       if (origin === REMOTE) {
-        // Someone joined or came back, or a node removed our state (our old
-        // socket left): announce ours now. A node gives a joiner only the
-        // states sent through it, and ours may not change for a while.
-        if ((added.length > 0 || removed.includes(doc.clientID)) && awareness.getLocalState() !== null) this.announceAwareness(name);
+        // Also when a node removed our own state (our old socket left).
+        if ((appeared || removed.includes(doc.clientID)) && awareness.getLocalState() !== null) this.announceAwarenessSoon(name);
         return;
       }
       const changed = [...added, ...updated, ...removed];
@@ -253,11 +267,31 @@ export class DuetProvider extends ObservableV2<Events> {
     return true;
   }
 
-  /** Sends the local awareness state as it is, changed or not. */
+  /**
+   * Sends the local awareness state, changed or not, under a new clock: a
+   * peer that dropped our state (as every client does on its own disconnect)
+   * keeps the clock it had, and takes only a newer one.
+   */
   private announceAwareness(name: DocName): void {
-    const { awareness, doc } = this.docs.get(name)!;
-    this.awarenessSent.set(name, { json: JSON.stringify(awareness.getLocalState()), at: performance.now() });
-    this.socket.emit('awareness', { doc: name, update: encodeAwarenessUpdate(awareness, [doc.clientID]) });
+    clearTimeout(this.announceTimers.get(name));
+    this.announceTimers.delete(name);
+    const { awareness } = this.docs.get(name)!;
+    const local = awareness.getLocalState();
+    if (local === null || !this.socket.connected) return;
+    this.awarenessSent.delete(name); // so the set below is sent (attach's 'update' listener)
+    awareness.setLocalState(local);
+  }
+
+  /**
+   * announceAwareness a moment later: peers appearing together (a node's
+   * snapshot of its states, the answers to our own announce) get one.
+   */
+  private announceAwarenessSoon(name: DocName): void {
+    if (this.announceTimers.has(name)) return;
+    this.announceTimers.set(
+      name,
+      setTimeout(() => this.announceAwareness(name), ANNOUNCE_COALESCE_MS),
+    );
   }
 
   /**
@@ -442,8 +476,17 @@ export class DuetProvider extends ObservableV2<Events> {
     }
     this.emit('pending', [this.pending]);
     this.emit('synced', [name]);
-    // Announce our cursor to the (re)joined room.
-    if (entry.awareness.getLocalState() !== null) this.announceAwareness(name);
+    // Announce our cursor to the (re)joined room. After a reconnection, our
+    // state first goes away and comes back: peers that still hold it (our old
+    // node died before it could say we left) then see us appear, and announce
+    // theirs, which this client dropped on disconnect and the new node may lack.
+    const local = entry.awareness.getLocalState();
+    if (local === null) return;
+    if (firstOnConnection && this.announced.has(name)) {
+      entry.awareness.setLocalState(null);
+      entry.awareness.setLocalState(local);
+    } else this.announceAwareness(name);
+    this.announced.add(name);
   }
 
   private setStatus(status: ProviderStatus): void {
@@ -457,6 +500,7 @@ export class DuetProvider extends ObservableV2<Events> {
     clearTimeout(this.handshakeSyncTimer);
     for (const t of this.gapTimers.values()) clearTimeout(t);
     for (const t of this.syncRetryTimers.values()) clearTimeout(t);
+    for (const t of this.announceTimers.values()) clearTimeout(t);
     for (const off of this.offHandlers) off();
     for (const d of this.docs.values()) {
       d.awareness.destroy();

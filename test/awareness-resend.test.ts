@@ -25,6 +25,8 @@ function named(client: TestClient, name: string): TestClient {
 async function meet(a: TestClient, b: TestClient): Promise<void> {
   const knows = (x: TestClient, y: TestClient) => x.provider.awareness('main').getStates().has(y.provider.doc('main').clientID);
   await waitFor(() => knows(a, b) && knows(b, a));
+  // The announces they owe each other go out 50 ms after a peer appears: let them land.
+  await new Promise((r) => setTimeout(r, 300));
 }
 
 /** Awareness events `client` receives from now on, and its view of `from`'s cursor. */
@@ -126,5 +128,23 @@ describe('awareness resend', () => {
     // and the typist sets nothing from here on: the resend interval (8 s) is far off.
     const late = named(await connectClient(nodes[1]!.url, await iv.invite('observer', 'Obi')), 'Obi');
     await waitFor(() => (late.provider.awareness('main').getStates().get(id) as any)?.cursor?.mark === 'idle', 3000);
+  });
+
+  it('a client reconnecting through another node gets an idle cursor at once, though its peers still held its state', async () => {
+    const { nodes } = await startCluster(2);
+    const iv = await createInterview(nodes[0]!);
+    const typist = named(await connectClient(nodes[0]!.url, await iv.invite('candidate', 'Cy')), 'Cy');
+    const id = typist.provider.doc('main').clientID;
+    typist.provider.awareness('main').setLocalStateField('cursor', { mark: 'idle' });
+    const watcher = named(await connectClient(nodes[1]!.url, await iv.invite('interviewer', 'Ida')), 'Ida');
+    const watcherSees = () => (watcher.provider.awareness('main').getStates().get(id) as any)?.cursor?.mark;
+    await waitFor(() => watcherSees() === 'idle');
+
+    // The watcher's connection drops and comes back (to node 1, which never held the
+    // typist's state). The typist heard no leave: its node did not see the socket go.
+    watcher.socket.io.engine.close();
+    await waitFor(() => watcherSees() === undefined); // dropped on disconnect
+    await waitFor(() => watcher.provider.status === 'connected');
+    await waitFor(() => watcherSees() === 'idle', 3000);
   });
 });

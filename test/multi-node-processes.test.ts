@@ -65,6 +65,31 @@ describe('nodes as processes', () => {
     await expectEverythingKept(typists, schema, iv.id);
   }, 120_000);
 
+  it('after kill -9 of its node, a client that reconnects through another node sees an idle cursor at once', async () => {
+    const { nodes } = await startNodes(3);
+    const tokens = await testTokens();
+    const iv = await tokens.interview(nodes[0]!.url);
+    const idle = await connectClient(nodes[0]!.url, await tokens.invite(nodes[0]!.url, iv, 'candidate', 'Cy'));
+    idle.provider.awareness('main').setLocalStateField('cursor', { mark: 'idle' });
+    const id = idle.provider.doc('main').clientID;
+    // The watcher goes through a balancer the test steers: node 1 first, then node 2.
+    let upstream = nodes[1]!.port;
+    const lb = await tcpProxy(() => [upstream]);
+    const watcher = await connectClient(lb.url(nodes[0]!.url), await tokens.invite(nodes[0]!.url, iv, 'interviewer', 'Ida'));
+    watcher.provider.awareness('main').setLocalStateField('user', { name: 'Ida' });
+    const watcherSees = () => (watcher.provider.awareness('main').getStates().get(id) as { cursor?: { mark: string } } | undefined)?.cursor?.mark;
+    await waitFor(() => watcherSees() === 'idle');
+
+    // Node 1 dies without a word: Cy's client still holds the watcher's state.
+    upstream = nodes[2]!.port;
+    process.kill(nodes[1]!.child.pid!, 'SIGKILL');
+    await waitFor(() => watcherSees() === undefined, 10_000); // dropped on its disconnect
+    // Node 2 never held Cy's state, and Cy sets nothing: it comes from Cy's client,
+    // which sees the watcher leave and come back (its state removed, then set again).
+    await waitFor(() => watcher.provider.status === 'connected', 10_000);
+    await waitFor(() => watcherSees() === 'idle', 3000);
+  }, 120_000);
+
   it('SIGTERM drains a node: it exits in bounded time, its clients move on, nothing is lost', async () => {
     const { schema, nodes, alive, lb } = await startNodes(2);
     const tokens = await testTokens();

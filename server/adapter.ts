@@ -45,19 +45,24 @@ export async function createRedisAdapter(
   if (!config.redisUrl) throw new Error('createRedisAdapter needs a REDIS_URL');
   // Loaded here, not at start-up: a node without Redis (a laptop) never needs them.
   const [{ createClient }, { createAdapter, createShardedAdapter }] = await Promise.all([import('@redis/client'), import('@socket.io/redis-adapter')]);
-  const pub: RedisClient = createClient({
-    url: config.redisUrl,
-    socket: {
-      // Keep trying while Redis restarts; node-redis re-subscribes on reconnect.
-      reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000),
-      connectTimeout: 5000,
-    },
-  });
-  const sub = pub.duplicate();
+  const SOCKET = {
+    // Keep trying while Redis restarts; node-redis re-subscribes on reconnect.
+    reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000),
+    connectTimeout: 5000,
+  };
+  const pub: RedisClient = createClient({ url: config.redisUrl, socket: SOCKET });
+  // On reconnect node-redis writes one SSUBSCRIBE per channel before the client
+  // is ready, and stops at the socket's high-water mark to wait for 'drain';
+  // but before ready its 'drain' writes nothing more, so past 16 KiB of
+  // commands (about 300 rooms' channels) the client never got ready again
+  // after a Redis restart (node-redis 6.3.1). 8 MiB is over 100,000 rooms.
+  const sub = pub.duplicate({ socket: { ...SOCKET, writableHighWaterMark: 8 * 1024 * 1024 } as typeof SOCKET });
   // Without listeners a lost connection would crash the node; node-redis reconnects by itself.
   let lastLogged = 0;
   let lost = false;
   let closing = false;
+  /** The adapters' subscriptions that failed with the connection, to ask again once Redis is back. */
+  const failedSubscriptions: Array<() => Promise<unknown>> = [];
   for (const [name, client] of [['pub', pub], ['sub', sub]] as const) {
     client.on('error', (err: Error) => {
       if (closing) return;
@@ -70,7 +75,9 @@ export async function createRedisAdapter(
     client.on('ready', () => {
       if (!lost || !pub.isReady || !sub.isReady) return;
       lost = false;
-      // node-redis re-issues the subscriptions on reconnect; wait until they are live.
+      // node-redis re-issues the subscriptions it had on reconnect; the ones that
+      // failed with the connection are asked again. Then wait until all are live.
+      for (const again of failedSubscriptions.splice(0)) void again();
       subscribed().then(
         () => {
           log.info('redis is back; subscriptions restored');
@@ -119,9 +126,46 @@ export async function createRedisAdapter(
   // node's CPU at 500 rooms (docs/performance.md). Other commands keep theirs.
   const PUBLISHES = new Set<PropertyKey>(['publish', 'sPublish', 'PUBLISH', 'SPUBLISH']);
   // What the adapters subscribe and unsubscribe as rooms come and go, and at close.
-  const SUBSCRIPTIONS = new Set<PropertyKey>(['subscribe', 'unsubscribe', 'pSubscribe', 'pUnsubscribe', 'sSubscribe', 'sUnsubscribe']);
+  const SUBSCRIBES = new Set<PropertyKey>(['subscribe', 'pSubscribe', 'sSubscribe']);
+  const UNSUBSCRIBES = new Set<PropertyKey>(['unsubscribe', 'pUnsubscribe', 'sUnsubscribe']);
   const untimed = pub.withCommandOptions({ timeout: 0 });
   const nothing = async () => 0;
+  /**
+   * The adapters do not catch what they publish or (un)subscribe, and such a
+   * command fails when the connection drops with it in flight, or when the
+   * client is destroyed with it queued (a node shut down while Redis is
+   * away): an unhandled rejection, which ends a Node process. A broadcast lost
+   * so is lost like any other while Redis is away (onRecovered makes the
+   * clients resync). A subscription lost so is not: node-redis re-subscribes
+   * on reconnect only the channels it had, so it is asked again once Redis is
+   * back (see 'ready' above).
+   */
+  type Method = (...args: unknown[]) => unknown;
+  const quietly = (key: PropertyKey, call: Method): Method => {
+    const quiet = (...args: unknown[]) =>
+      Promise.resolve(call(...args)).catch(() => {
+        if (!closing && SUBSCRIBES.has(key)) failedSubscriptions.push(() => quiet(...args));
+        return 0;
+      });
+    return quiet;
+  };
+  // Each method bound once per client, not on every read: the sharded adapter
+  // reads two on every publish (sSubscribe to tell the client library apart,
+  // then sPublish), and binding them cost up to 1.5% of a node's CPU
+  // (docs/performance.md, change 37).
+  const bindings = new Map<object, Map<PropertyKey, { method: Method; bound: unknown }>>();
+  const boundMethod = (from: object, key: PropertyKey, quiet: boolean): unknown => {
+    const value = Reflect.get(from, key, from) as unknown;
+    if (typeof value !== 'function') return value;
+    let cache = bindings.get(from);
+    if (!cache) bindings.set(from, (cache = new Map()));
+    const known = cache.get(key);
+    if (known?.method === value) return known.bound;
+    const call = (value as Method).bind(from) as Method;
+    const bound = quiet ? quietly(key, call) : call;
+    cache.set(key, { method: value as Method, bound });
+    return bound;
+  };
   const adapterPub = new Proxy(pub, {
     get(target, key) {
       const publishes = PUBLISHES.has(key);
@@ -132,7 +176,7 @@ export async function createRedisAdapter(
   });
   // Duet's own subscriptions (subscribed()) use `sub` itself, and see their failures.
   const adapterSub = new Proxy(sub, {
-    get: (target, key) => boundMethod(target, key, SUBSCRIPTIONS.has(key)),
+    get: (target, key) => boundMethod(target, key, SUBSCRIBES.has(key) || UNSUBSCRIBES.has(key)),
   });
 
   const base: AdapterFactory =
@@ -197,36 +241,6 @@ export async function createRedisAdapter(
       );
     },
   };
-}
-
-type Method = (...args: unknown[]) => unknown;
-
-/**
- * `from[key]`, a method bound to `from`, made once per (client, key): the
- * sharded adapter reads two methods on every publish (sSubscribe to tell the
- * client library apart, then sPublish), and binding them on every read cost
- * up to 1.5% of a node's CPU (docs/performance.md, change 37). `quiet`: its
- * failures are dropped. The adapters do not catch what they publish or
- * (un)subscribe, and such a command fails when the connection drops with it
- * in flight, or when the client is destroyed with it queued (a node shut down
- * while Redis is away): an unhandled rejection, which ends a Node process. A
- * broadcast lost so is lost like any other while Redis is away (onRecovered
- * makes the clients resync), and node-redis subscribes again by itself when
- * it reconnects.
- */
-const bindings = new WeakMap<object, Map<PropertyKey, { method: Method; bound: unknown }>>();
-function boundMethod(from: object, key: PropertyKey, quiet: boolean): unknown {
-  const value = Reflect.get(from, key, from) as unknown;
-  if (typeof value !== 'function') return value;
-  let cache = bindings.get(from);
-  if (!cache) bindings.set(from, (cache = new Map()));
-  const known = cache.get(key);
-  if (known?.method === value) return known.bound;
-  const method = value as Method;
-  const call = method.bind(from) as Method;
-  const bound = quiet ? (...args: unknown[]) => Promise.resolve(call(...args)).catch(() => 0) : call;
-  cache.set(key, { method, bound });
-  return bound;
 }
 
 function bounded(p: Promise<void>, ms: number): Promise<void> {

@@ -88,6 +88,46 @@ describe('outages', () => {
     30_000,
   );
 
+  it('a node with hundreds of rooms recovers from a Redis restart, and room subscriptions in flight then are asked again (sharded adapter)', async () => {
+    const redis = await spawnRedis();
+    const prefix = uniquePrefix();
+    const node = await startNode({ redisUrl: redis.url, redisKeyPrefix: prefix, redisAdapter: 'sharded' });
+    const adapter = node.server.ctx.io.of('/').adapter;
+    // Rooms appearing back to back, each a new channel subscription, while Redis is killed.
+    const rooms: string[] = [];
+    let adding = true;
+    const loop = () => {
+      if (!adding || rooms.length >= 1500) return;
+      for (let i = 0; i < 5; i++) {
+        const room = `r${rooms.length}`;
+        rooms.push(room);
+        void adapter.addAll(`sid-${room}`, new Set([room]));
+      }
+      setImmediate(loop);
+    };
+    loop();
+    await waitFor(() => rooms.length >= 400);
+    await redis.stop();
+    adding = false;
+    await redis.start();
+    await waitFor(async () => (await ready(node)) === 200, 15_000);
+
+    const { createClient } = await import('@redis/client');
+    const probe = createClient({ url: redis.url });
+    await probe.connect();
+    try {
+      const channels = async () => new Set((await probe.sendCommand(['PUBSUB', 'SHARDCHANNELS', `${prefix}#sio#/#*`])) as string[]);
+      // Every room the node holds is subscribed again, the ones whose subscription failed too.
+      await waitFor(async () => {
+        const live = await channels();
+        return rooms.every((room) => live.has(`${prefix}#sio#/#${room}#`));
+      }, 10_000);
+      expect(rooms.length).toBeGreaterThanOrEqual(400);
+    } finally {
+      await probe.quit();
+    }
+  }, 60_000);
+
   it('while PostgreSQL is unreachable edits are not acknowledged and /readyz says so; once back, everything is persisted', async () => {
     const db = await tcpProxy(() => [Number(new URL(PG_URL).port || 5432)]);
     const schema = uniqueSchema();

@@ -56,13 +56,15 @@ export async function createRedisAdapter(
   // but before ready its 'drain' writes nothing more, so past 16 KiB of
   // commands (about 300 rooms' channels) the client never got ready again
   // after a Redis restart (node-redis 6.3.1). 8 MiB is over 100,000 rooms.
-  const sub = pub.duplicate({ socket: { ...SOCKET, writableHighWaterMark: 8 * 1024 * 1024 } as typeof SOCKET });
+  // (TLS sockets take only highWaterMark; plain ones writableHighWaterMark.)
+  const BUFFER = 8 * 1024 * 1024;
+  const sub = pub.duplicate({ socket: { ...SOCKET, highWaterMark: BUFFER, writableHighWaterMark: BUFFER } as typeof SOCKET });
   // Without listeners a lost connection would crash the node; node-redis reconnects by itself.
   let lastLogged = 0;
   let lost = false;
   let closing = false;
-  /** The adapters' subscriptions that failed with the connection, to ask again once Redis is back. */
-  const failedSubscriptions: Array<() => Promise<unknown>> = [];
+  /** The adapters' subscription changes that failed with the connection, by channel, to make again once Redis is back. */
+  const failedSubscriptions = new Map<string, () => Promise<unknown>>();
   for (const [name, client] of [['pub', pub], ['sub', sub]] as const) {
     client.on('error', (err: Error) => {
       if (closing) return;
@@ -77,7 +79,9 @@ export async function createRedisAdapter(
       lost = false;
       // node-redis re-issues the subscriptions it had on reconnect; the ones that
       // failed with the connection are asked again. Then wait until all are live.
-      for (const again of failedSubscriptions.splice(0)) void again();
+      const again = [...new Set(failedSubscriptions.values())];
+      failedSubscriptions.clear();
+      for (const change of again) void change();
       subscribed().then(
         () => {
           log.info('redis is back; subscriptions restored');
@@ -126,8 +130,15 @@ export async function createRedisAdapter(
   // node's CPU at 500 rooms (docs/performance.md). Other commands keep theirs.
   const PUBLISHES = new Set<PropertyKey>(['publish', 'sPublish', 'PUBLISH', 'SPUBLISH']);
   // What the adapters subscribe and unsubscribe as rooms come and go, and at close.
-  const SUBSCRIBES = new Set<PropertyKey>(['subscribe', 'pSubscribe', 'sSubscribe']);
-  const UNSUBSCRIBES = new Set<PropertyKey>(['unsubscribe', 'pUnsubscribe', 'sUnsubscribe']);
+  // What the adapters (un)subscribe as rooms come and go, and at close, by kind of channel.
+  const SUBSCRIPTIONS = new Map<PropertyKey, string>([
+    ['subscribe', 'channel'],
+    ['unsubscribe', 'channel'],
+    ['pSubscribe', 'pattern'],
+    ['pUnsubscribe', 'pattern'],
+    ['sSubscribe', 'shard'],
+    ['sUnsubscribe', 'shard'],
+  ]);
   const untimed = pub.withCommandOptions({ timeout: 0 });
   const nothing = async () => 0;
   /**
@@ -136,17 +147,24 @@ export async function createRedisAdapter(
    * client is destroyed with it queued (a node shut down while Redis is
    * away): an unhandled rejection, which ends a Node process. A broadcast lost
    * so is lost like any other while Redis is away (onRecovered makes the
-   * clients resync). A subscription lost so is not: node-redis re-subscribes
-   * on reconnect only the channels it had, so it is asked again once Redis is
-   * back (see 'ready' above).
+   * clients resync). A subscription change lost so is not: node-redis keeps
+   * (and re-subscribes on reconnect) the channels whose last change it saw
+   * succeed, so the failed one is made again once Redis is back (see 'ready'
+   * above), unless a later change of the same channel replaced it.
    */
   type Method = (...args: unknown[]) => unknown;
   const quietly = (key: PropertyKey, call: Method): Method => {
-    const quiet = (...args: unknown[]) =>
-      Promise.resolve(call(...args)).catch(() => {
-        if (!closing && SUBSCRIBES.has(key)) failedSubscriptions.push(() => quiet(...args));
+    const kind = SUBSCRIPTIONS.get(key);
+    const channelsOf = (args: unknown[]) => [args[0]].flat().map((c) => `${kind}:${String(c)}`);
+    const quiet = (...args: unknown[]) => {
+      if (kind) for (const c of channelsOf(args)) failedSubscriptions.delete(c);
+      return Promise.resolve(call(...args)).catch(() => {
+        if (!kind || closing) return 0;
+        const again = () => quiet(...args);
+        for (const c of channelsOf(args)) failedSubscriptions.set(c, again);
         return 0;
       });
+    };
     return quiet;
   };
   // Each method bound once per client, not on every read: the sharded adapter
@@ -176,7 +194,7 @@ export async function createRedisAdapter(
   });
   // Duet's own subscriptions (subscribed()) use `sub` itself, and see their failures.
   const adapterSub = new Proxy(sub, {
-    get: (target, key) => boundMethod(target, key, SUBSCRIBES.has(key) || UNSUBSCRIBES.has(key)),
+    get: (target, key) => boundMethod(target, key, SUBSCRIPTIONS.has(key)),
   });
 
   const base: AdapterFactory =

@@ -483,6 +483,9 @@ export class DuetProvider extends ObservableV2<Events> {
     const local = entry.awareness.getLocalState();
     if (local === null) return;
     if (firstOnConnection && this.announced.has(name)) {
+      // Sent by the two sets below: an announce a peer's appearance scheduled would repeat them.
+      clearTimeout(this.announceTimers.get(name));
+      this.announceTimers.delete(name);
       entry.awareness.setLocalState(null);
       entry.awareness.setLocalState(local);
     } else this.announceAwareness(name);

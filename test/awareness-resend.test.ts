@@ -24,9 +24,15 @@ function named(client: TestClient, name: string): TestClient {
  */
 async function meet(a: TestClient, b: TestClient): Promise<void> {
   const knows = (x: TestClient, y: TestClient) => x.provider.awareness('main').getStates().has(y.provider.doc('main').clientID);
-  await waitFor(() => knows(a, b) && knows(b, a));
-  // The announces they owe each other go out 50 ms after a peer appears: let them land.
-  await new Promise((r) => setTimeout(r, 300));
+  // The announces they owe each other go out 50 ms after a peer appears (a private timer, read here).
+  const owes = (x: TestClient) => (x.provider as unknown as { announceTimers: Map<unknown, unknown> }).announceTimers.size > 0;
+  await waitFor(() => knows(a, b) && knows(b, a) && !owes(a) && !owes(b));
+  // Then a round trip each way: whatever either sent before has arrived.
+  for (const [from, to] of [[a, b], [b, a]] as const) {
+    const mark = `${Math.random()}`;
+    from.provider.awareness('main').setLocalStateField('mark', mark);
+    await waitFor(() => (to.provider.awareness('main').getStates().get(from.provider.doc('main').clientID) as any)?.mark === mark);
+  }
 }
 
 /** Awareness events `client` receives from now on, and its view of `from`'s cursor. */
@@ -141,7 +147,9 @@ describe('awareness resend', () => {
     await waitFor(() => watcherSees() === 'idle');
 
     // The watcher's connection drops and comes back (to node 1, which never held the
-    // typist's state). The typist heard no leave: its node did not see the socket go.
+    // typist's state). Node 1 tells the typist the watcher left, so its return is an
+    // appearance; after a silent node death the removal-and-set does that
+    // (test/multi-node-processes.test.ts).
     watcher.socket.io.engine.close();
     await waitFor(() => watcherSees() === undefined); // dropped on disconnect
     await waitFor(() => watcher.provider.status === 'connected');

@@ -129,7 +129,6 @@ export async function createRedisAdapter(
   // AbortSignal.timeout (5 s default) for every command, which cost 3-6% of a
   // node's CPU at 500 rooms (docs/performance.md). Other commands keep theirs.
   const PUBLISHES = new Set<PropertyKey>(['publish', 'sPublish', 'PUBLISH', 'SPUBLISH']);
-  // What the adapters subscribe and unsubscribe as rooms come and go, and at close.
   // What the adapters (un)subscribe as rooms come and go, and at close, by kind of channel.
   const SUBSCRIPTIONS = new Map<PropertyKey, string>([
     ['subscribe', 'channel'],

@@ -273,8 +273,7 @@ export class DuetProvider extends ObservableV2<Events> {
    * keeps the clock it had, and takes only a newer one.
    */
   private announceAwareness(name: DocName): void {
-    clearTimeout(this.announceTimers.get(name));
-    this.announceTimers.delete(name);
+    this.cancelAnnounce(name);
     const { awareness } = this.docs.get(name)!;
     const local = awareness.getLocalState();
     if (local === null || !this.socket.connected) return;
@@ -286,6 +285,11 @@ export class DuetProvider extends ObservableV2<Events> {
    * announceAwareness a moment later: peers appearing together (a node's
    * snapshot of its states, the answers to our own announce) get one.
    */
+  private cancelAnnounce(name: DocName): void {
+    clearTimeout(this.announceTimers.get(name));
+    this.announceTimers.delete(name);
+  }
+
   private announceAwarenessSoon(name: DocName): void {
     if (this.announceTimers.has(name)) return;
     this.announceTimers.set(
@@ -484,8 +488,7 @@ export class DuetProvider extends ObservableV2<Events> {
     if (local === null) return;
     if (firstOnConnection && this.announced.has(name)) {
       // Sent by the two sets below: an announce a peer's appearance scheduled would repeat them.
-      clearTimeout(this.announceTimers.get(name));
-      this.announceTimers.delete(name);
+      this.cancelAnnounce(name);
       entry.awareness.setLocalState(null);
       entry.awareness.setLocalState(local);
     } else this.announceAwareness(name);

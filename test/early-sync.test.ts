@@ -13,6 +13,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { defaultConfig } from '../server/config.js';
 import { openStore } from '../server/store/open-store.js';
 import type { Store } from '../server/store/store.js';
+import type { SessionInfo } from '../shared/protocol.js';
 import { DuetProvider } from '../shared/provider.js';
 import { connectClient, connectSocket, createInterview, mainFile, startNode, tempDir, waitFor, type TestNode } from './helpers.js';
 
@@ -54,6 +55,29 @@ describe('syncing before session', () => {
     const text = () => joiner.doc('main').getMap('files').get('main.ts')?.toString();
     expect(text()).toBe('before during');
     joiner.destroy();
+  });
+
+  it('a chat message and a language change made while the joiner subscribes reach it, in its session or as broadcasts', async () => {
+    const node = await startNode({}, { adapter: SlowJoinAdapter as unknown as AdapterFactory });
+    const iv = await createInterview(node, 'Two Sum', 'python');
+    const ada = await connectClient(node.url, iv.token);
+    const socket = connectSocket(node.url, await iv.invite('candidate', 'Cy'));
+    // Listening from the start, as the browser client keeps what comes before `session`.
+    const chats: string[] = [];
+    const languages: string[] = [];
+    socket.on('chat:message', (m) => chats.push(m.text));
+    socket.on('interview', (i) => languages.push(i.language));
+    const session = new Promise<SessionInfo>((resolve) => socket.once('session', resolve));
+    await new Promise((resolve) => socket.once('connect', () => resolve(undefined)));
+    // Connected, its subscription still being made: both are committed now.
+    await new Promise((r) => setTimeout(r, JOIN_DELAY_MS / 3));
+    expect(await ada.socket.emitWithAck('chat:send', { channel: 'room', text: 'during' })).toMatchObject({ message: { text: 'during' } });
+    expect(await ada.socket.emitWithAck('interview:language', { language: 'go' })).toEqual({ ok: true });
+
+    const { chat, interview } = await session;
+    await new Promise((r) => setTimeout(r, 200)); // broadcasts sent just after `session`
+    expect([...chat.map((m) => m.text), ...chats]).toContain('during');
+    expect([interview.language, ...languages].at(-1)).toBe('go');
   });
 
   it('answers the sync without waiting for the participant list', async () => {

@@ -15,6 +15,7 @@ import { createChatView } from './chat-view.js';
 import { assignColors, colorOf, initials } from './colors.js';
 import { connectRoom, type Refusal, type RoomConnection } from './connection.js';
 import { h, tablistKeys } from './dom.js';
+import { keepEarlyEvents, type EarlyEvents } from './early-events.js';
 import { createEditorView } from './editor-view.js';
 import { createInvitePanel } from './invite-panel.js';
 import { monaco } from './monaco-setup.js';
@@ -52,6 +53,7 @@ export function startRoom(root: HTMLElement, interviewId: string): void {
     fail(refusal.code, refusal.message);
   });
   const c = conn;
+  const early = keepEarlyEvents(c.socket);
   c.socket.on('connect_error', (err: Error & { data?: unknown }) => {
     if (!room && !err.data) showScreen(root, 'Joining the interview…', 'The server cannot be reached yet. Retrying…', [], 'info');
   });
@@ -63,17 +65,17 @@ export function startRoom(root: HTMLElement, interviewId: string): void {
         {
           label: 'View the final code',
           onClick: () => {
-            room = buildRoom(root, c, token, session);
+            room = buildRoom(root, c, token, session, early);
           },
         },
       ]);
       return;
     }
-    room = buildRoom(root, c, token, session);
+    room = buildRoom(root, c, token, session, early);
   });
 }
 
-function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first: SessionInfo) {
+function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first: SessionInfo, early: EarlyEvents) {
   const { provider, socket } = conn;
   const you = first.you;
   const role = you.role;
@@ -200,6 +202,8 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     const text = describeSignal(signal);
     if (text) chat.addNotice('panel', signal.id, signal.at, text);
   });
+  // After `session`'s state, as they came after the reads it was made from.
+  early.replay();
   const stopSignals = role === 'candidate' ? reportSignals(socket, editorView.editor, () => editorView.currentPath()) : () => {};
   provider.on('refused', (error) => {
     if (error.code === 'interview_ended') applyInterview({ ...interview, status: 'ended' });

@@ -19,7 +19,7 @@ import { createDispatcher, parseOrThrow, toErrorBody } from './handle.js';
 import { registerRunPeers } from './run-peers.js';
 import { runHandlers, sendRunnerState } from './runs.js';
 import { interviewHandlers } from './interview-events.js';
-import { createParticipantLists, listParticipants } from './participants.js';
+import { createParticipantLists, listParticipants, withParticipant } from './participants.js';
 import { signalHandlers } from './signals.js';
 import { reportSnapshotFailure } from './snapshot-failures.js';
 import type { DuetSocket } from './socket-data.js';
@@ -198,8 +198,8 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     try {
       const at = new Date().toISOString();
       // What `session` needs, all at once: the room's documents, recent
-      // chat, and the participants once this one's row is written and its
-      // channels joined (a Redis round trip on the sharded adapter).
+      // chat, the participants, and the socket in its channels (a Redis
+      // round trip on the sharded adapter).
       const subscribed = subscribing.then(() => {
         // Broadcasts reach a socket once it is connected as well as
         // subscribed (Socket.IO's adapter skips sockets not connected yet),
@@ -210,19 +210,28 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
         throw new DuetError('unavailable', 'could not join the interview; retry later');
       });
       socket.data.inChannels.catch(() => {}); // the join reports it below
-      const inRoom = Promise.all([subscribed, ctx.store.upsertParticipant(interviewId, actor, at)]);
-      const [joined, fresh, participants, chat] = await Promise.all([
+      // The joiner's row is written alongside, not waited for (a commit):
+      // `session` lists the joiner from the actor itself (withParticipant).
+      // Everyone's lists, this socket's included, are read again once the
+      // row is written and `session` sent (participantLists.changed below),
+      // so a list read here that misses a joiner at once is not the last word.
+      const written = ctx.store.upsertParticipant(interviewId, actor, at);
+      written.catch(() => {}); // awaited below
+      // The interview (again, not the handshake's read) and the chat are
+      // read once the socket is in its channels: a change or message
+      // committed after the read then reaches it as a broadcast (the client
+      // keeps those that come before `session`), and one committed before is
+      // in the read. Read earlier, one made in between reached it neither way.
+      const [joined, fresh, listed, chat] = await Promise.all([
         room,
-        // Read again, not the handshake's read: a change made while the
-        // handshake waited was broadcast before this socket was connected.
-        ctx.store.getInterview(interviewId),
-        inRoom.then(() => listParticipants(ctx, interviewId)),
-        ctx.store.recentChat(interviewId, visibleChannels(actor.role), LIMITS.sessionChatMessages),
+        subscribed.then(() => ctx.store.getInterview(interviewId)),
+        listParticipants(ctx, interviewId),
+        subscribed.then(() => ctx.store.recentChat(interviewId, visibleChannels(actor.role), LIMITS.sessionChatMessages)),
       ]);
       if (socket.disconnected) {
         giveBack();
         // Its disconnect told everyone already, maybe before its row was written.
-        participantLists.changed(interviewId);
+        written.then(() => participantLists.changed(interviewId), () => {});
         return;
       }
       socket.data.joined = true;
@@ -236,7 +245,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       socket.emit('session', {
         interview,
         you: actor,
-        participants,
+        participants: withParticipant(listed, actor),
         chat: chat.map(chatMessageOf),
         protocol: PROTOCOL_VERSION,
         handshakeSync: syncing,
@@ -247,6 +256,8 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       if (can.readDoc(actor.role, 'notes')) sendAwarenessState(socket, joined, 'notes');
       // Not awaited: asking other nodes about a run must not hold up the join.
       sendRunnerState(ctx, socket).catch((err) => ctx.log.warn({ err, interviewId }, 'could not send the runner state'));
+      // A list read from here on has this joiner's row.
+      await written;
       participantLists.changed(interviewId);
     } catch (err) {
       const e = err instanceof DuetError ? err : new DuetError('unavailable', 'could not open the interview; retry later');

@@ -15,7 +15,7 @@
  * takes it out before `disconnect`). A node that dies tells no one; its
  * sockets drop out of the next list read anywhere.
  */
-import type { Participant } from '../../shared/protocol.js';
+import type { Actor, Participant } from '../../shared/protocol.js';
 import { channelOf, type ServerContext } from '../context.js';
 import { peersOf } from './peers.js';
 
@@ -29,6 +29,18 @@ export async function listParticipants(ctx: ServerContext, interviewId: string):
   ]);
   const online = new Set(sockets.map((s) => s.data.actor?.sub));
   return known.map((p) => ({ ...p, online: online.has(p.sub) }));
+}
+
+/**
+ * A joiner's own `session` list: read alongside its row being written, so
+ * the row may be missing or carry an old name; the joiner goes in, online,
+ * under the name and role its row is being given. Lists read after the join
+ * (ParticipantLists.changed, once the row is written) are read whole.
+ */
+export function withParticipant(list: Participant[], actor: Actor): Participant[] {
+  const me: Participant = { sub: actor.sub, name: actor.name, role: actor.role, online: true };
+  const i = list.findIndex((p) => p.sub === actor.sub);
+  return i < 0 ? [...list, me] : list.map((p, k) => (k === i ? me : p));
 }
 
 export interface ParticipantLists {

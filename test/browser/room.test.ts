@@ -4,9 +4,10 @@
  * routing, and a node restart with edits made while it was down.
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { channelOf } from '../../server/context.js';
 import { defaultRunnerConfig } from '../../server/runner/config.js';
 import { hasBwrap, TEST_LIMITS } from '../runner-fixtures.js';
-import { api, createInterview, interviewerToken, slowStoreCalls, startNode, tempDir, waitFor } from '../helpers.js';
+import { api, connectClient, createInterview, holdNextStoreAnswer, interviewerToken, slowStoreCalls, startNode, tempDir, waitFor } from '../helpers.js';
 import {
   NODE_OPTIONS,
   focusEditor,
@@ -220,6 +221,26 @@ describe.skipIf(!hasChromium)('browser client', () => {
     for (const p of [typist, watcher]) expect(p.errors).toEqual([]);
     await Promise.all([typist, watcher].map((p) => p.page.close()));
   }, 60_000);
+
+  it('a chat message and a language change sent while a page joins, before its session, show on that page', async () => {
+    const node = await startNode({}, NODE_OPTIONS);
+    const iv = await createInterview(node, 'Late joiner', 'typescript');
+    const interviewer = await connectClient(node.url, iv.token);
+    // The candidate's join waits at its list read, its socket already in the interview's channels.
+    const held = holdNextStoreAnswer(node.server.ctx.store, 'listParticipants');
+    const opening = openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
+    await held.answered;
+    await until(() => node.server.ctx.io.sockets.adapter.rooms.get(channelOf.all(iv.interview.id))?.size === 2);
+    expect(await interviewer.socket.emitWithAck('chat:send', { channel: 'room', text: 'Welcome, Cy!' })).toMatchObject({ message: { text: 'Welcome, Cy!' } });
+    expect(await interviewer.socket.emitWithAck('interview:language', { language: 'go' })).toEqual({ ok: true });
+    // Both broadcasts reach the page before its session.
+    await new Promise((r) => setTimeout(r, 300));
+    held.release();
+    const candidate = await opening;
+    await until(async () => (await candidate.page.getByTestId('chat-list').innerText()).includes('Welcome, Cy!'));
+    await until(async () => (await candidate.page.getByTestId('language').inputValue()) === 'go');
+    expect(candidate.errors).toEqual([]);
+  });
 
   it('ending the interview makes every editor read-only with a banner; bad and expired links get clear screens', async () => {
     const node = await startNode({}, NODE_OPTIONS);

@@ -145,6 +145,8 @@ export interface TestClient {
   files(): Y.Map<Y.Text>;
   /** The latest participants list this client was sent. */
   participants(): Participant[];
+  /** How many `participants` events it was sent (`session`'s list not counted). */
+  participantEvents(): number;
 }
 
 /** A full client: socket + provider, synced and sent its `session` before it resolves (the sync may come first). */
@@ -158,7 +160,11 @@ export async function connectClient(
   const provider = new DuetProvider(socket, docs, options);
   let participants: Participant[] = [];
   provider.on('session', (s) => (participants = s.participants));
-  socket.on('participants', (p) => (participants = p));
+  let participantEvents = 0;
+  socket.on('participants', (p) => {
+    participants = p;
+    participantEvents++;
+  });
   onTestFinished(() => provider.destroy());
   await Promise.race([
     Promise.all([
@@ -177,6 +183,7 @@ export async function connectClient(
     provider,
     files,
     participants: () => participants,
+    participantEvents: () => participantEvents,
     text(path) {
       const map = files();
       const key = path ?? [...map.keys()].sort()[0];
@@ -289,15 +296,14 @@ export function slowStoreCalls(store: Store, method: keyof Store, ms: number): v
  * runs now, its answer reaches the caller only once `release` is called (or
  * the test finishes). `answered` resolves with the held answer (or its
  * error) once it is in hand, so a test can check it held the call it meant to.
- * Later calls are not held.
+ * The first `skip` calls and those after the held one are not held.
  */
-export function holdNextStoreAnswer(store: Store, method: keyof Store): { answered: Promise<unknown>; release: () => void } {
+export function holdNextStoreAnswer(store: Store, method: keyof Store, skip = 0): { answered: Promise<unknown>; release: () => void } {
   const gate = deferred();
   const answered = deferred<unknown>();
-  let held = false;
+  let calls = 0;
   wrapStoreCalls(store, method, async (call) => {
-    if (held) return call();
-    held = true;
+    if (calls++ !== skip) return call();
     const answer = call();
     await answer.then(answered.resolve, answered.resolve);
     await gate.promise;

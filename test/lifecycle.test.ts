@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { DuetProvider } from '../shared/provider.js';
-import { api, connectClient, connectSocket, createInterview, mainFile, nextEvent, startNode, tempDir, waitFor } from './helpers.js';
+import type { SessionInfo } from '../shared/protocol.js';
+import { api, connectClient, connectSocket, createInterview, holdNextStoreAnswer, mainFile, nextEvent, startNode, tempDir, waitFor } from './helpers.js';
 
 describe('interview lifecycle', () => {
   it('ending tells everyone, refuses further edits with interview_ended, and is idempotent', async () => {
@@ -41,6 +42,22 @@ describe('interview lifecycle', () => {
     expect(types[types.length - 1]).toBe('end');
     const doc = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
     expect(doc.body.files['main.ts']).toBe('final answer');
+  });
+
+  it("an end published while a join's read of the interview was on its way is not undone by that read", async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    await connectClient(node.url, iv.token);
+    const invite = await iv.invite('candidate', 'Cy');
+    // The join's own read of the interview (the handshake's is the first) answers only after the end.
+    const held = holdNextStoreAnswer(node.server.ctx.store, 'getInterview', 1);
+    const socket = connectSocket(node.url, invite);
+    const session = nextEvent<SessionInfo>(socket, 'session');
+    expect(await held.answered).toMatchObject({ status: 'open' });
+    expect((await api(node.url, `/api/interviews/${iv.interview.id}/end`, { token: iv.token, method: 'POST' })).status).toBe(200);
+    held.release();
+    expect((await session).interview.status).toBe('ended');
+    expect((await node.server.ctx.rooms.peek(iv.interview.id))?.interview.status).toBe('ended');
   });
 
   it('a language change reaches everyone and is logged', async () => {

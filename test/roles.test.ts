@@ -35,6 +35,9 @@ async function adaInRoom(backend: 'sqlite' | 'postgres') {
   const [n0, other] = await twoEnds(backend);
   const iv = await createInterview(n0);
   const ada = await connectClient(n0.url, iv.token);
+  // Its join's own list read (after its row is written, maybe after `session`)
+  // is done, so a test's hold on the next read catches the one it means to.
+  await waitFor(() => ada.participantEvents() > 0);
   return { n0, other, iv, ada };
 }
 

@@ -58,7 +58,11 @@ export function startRoom(root: HTMLElement, interviewId: string): void {
     if (!room && !err.data) showScreen(root, 'Joining the interview…', 'The server cannot be reached yet. Retrying…', [], 'info');
   });
   c.provider.on('session', (session: SessionInfo) => {
-    if (room) return room.onSession(session);
+    if (room) {
+      room.onSession(session);
+      early.replay();
+      return;
+    }
     // A candidate who arrives after the end gets a clear answer first, and the code if they want it.
     if (session.interview.status === 'ended' && session.you.role === 'candidate') {
       showScreen(root, 'This interview has ended', 'Thank you for your time. The session is closed; you can still look at the final code.', [
@@ -202,7 +206,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     const text = describeSignal(signal);
     if (text) chat.addNotice('panel', signal.id, signal.at, text);
   });
-  // After `session`'s state, as they came after the reads it was made from.
+  // After the first `session`'s state (the room's listeners are registered above).
   early.replay();
   const stopSignals = role === 'candidate' ? reportSignals(socket, editorView.editor, () => editorView.currentPath()) : () => {};
   provider.on('refused', (error) => {

@@ -195,6 +195,8 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       // Whether the room loaded before the failure or loads after it.
       room.then((r) => ctx.rooms.release(r), () => {});
     };
+    /** The joiner's row being written; once it is, the lists must be read again, whatever became of the join. */
+    let written: Promise<void> | undefined;
     try {
       const at = new Date().toISOString();
       // What `session` needs, all at once: the room's documents, recent
@@ -215,7 +217,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       // Everyone's lists, this socket's included, are read again once the
       // row is written and `session` sent (participantLists.changed below),
       // so a list read here that misses a joiner at once is not the last word.
-      const written = ctx.store.upsertParticipant(interviewId, actor, at);
+      written = ctx.store.upsertParticipant(interviewId, actor, at);
       written.catch(() => {}); // awaited below
       // The interview (again, not the handshake's read) and the chat are
       // read once the socket is in its channels: a change or message
@@ -235,7 +237,8 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
         return;
       }
       socket.data.joined = true;
-      const interview = fresh ?? joined.interview;
+      // An end published on this node while the read was on its way is newer than what it read: an interview does not reopen.
+      const interview = fresh && !(fresh.status === 'open' && joined.interview.status === 'ended') ? fresh : joined.interview;
       joined.interview = interview;
       if (interview.status === 'open') {
         // Not awaited: the writer keeps each interview's events in order, so the
@@ -265,6 +268,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       giveBack();
       socket.emit('error', e.toBody().error);
       socket.disconnect(true);
+      written?.then(() => participantLists.changed(interviewId), () => {});
     }
   }
 

@@ -226,6 +226,8 @@ describe.skipIf(!hasChromium)('browser client', () => {
     const node = await startNode({}, NODE_OPTIONS);
     const iv = await createInterview(node, 'Late joiner', 'typescript');
     const interviewer = await connectClient(node.url, iv.token);
+    // The interviewer's own list read after its join is done: the hold below is for the candidate's.
+    await until(() => interviewer.participantEvents() > 0);
     // The candidate's join waits at its list read, its socket already in the interview's channels.
     const held = holdNextStoreAnswer(node.server.ctx.store, 'listParticipants');
     const opening = openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
@@ -239,6 +241,25 @@ describe.skipIf(!hasChromium)('browser client', () => {
     const candidate = await opening;
     await until(async () => (await candidate.page.getByTestId('chat-list').innerText()).includes('Welcome, Cy!'));
     await until(async () => (await candidate.page.getByTestId('language').inputValue()) === 'go');
+    expect(candidate.errors).toEqual([]);
+  });
+
+  it('after a reconnection, a language change made while the page rejoined is not undone by its older session', async () => {
+    const node = await startNode({}, NODE_OPTIONS);
+    const iv = await createInterview(node, 'Rejoin', 'typescript');
+    const interviewer = await connectClient(node.url, iv.token);
+    const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
+    await until(() => interviewer.participants().some((p) => p.name === 'Cy' && p.online));
+    // The rejoin waits at its chat read, its interview read done and its socket in the channels.
+    const held = holdNextStoreAnswer(node.server.ctx.store, 'recentChat');
+    for (const s of node.server.ctx.io.of('/').sockets.values()) if (s.data.actor.name === 'Cy') s.conn.close();
+    await held.answered;
+    expect(await interviewer.socket.emitWithAck('interview:language', { language: 'go' })).toEqual({ ok: true });
+    await until(async () => (await candidate.page.getByTestId('language').inputValue()) === 'go');
+    held.release();
+    await until(() => candidate.connected());
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await candidate.page.getByTestId('language').inputValue()).toBe('go');
     expect(candidate.errors).toEqual([]);
   });
 

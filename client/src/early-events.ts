@@ -6,24 +6,33 @@
  * the first `session` there is no room yet to listen (it is built on it), so
  * such an event would be dropped; after a reconnection the room applies it,
  * then `session`'s older copy of the interview would overwrite it. So each
- * connection's events until its `session` are kept, and handed again to the
- * room's listeners once `session` is applied. Applying one twice is
- * harmless: chat and notices are deduplicated by id, and the interview is a
- * whole state.
+ * connection's room events until its `session` are kept, and handed again,
+ * in the order they came, to the room's listeners once `session` is applied.
+ * Applying one twice is harmless: chat and notices are deduplicated by id,
+ * and a list, an interview or a run state received later replaces one
+ * received earlier. (An interview carries no version, so a replayed change
+ * can put back an older state than `session`'s until the next change's
+ * broadcast; for that, two changes would have to reach this node out of
+ * order across nodes during a join.)
  */
 import type { DuetClientSocket } from '../../shared/provider.js';
 
-/** What the room shows from broadcasts; `participants` is not kept: a full list always follows a join. */
-const KEPT = new Set(['chat:message', 'interview', 'signal']);
+/**
+ * The room's events that can be applied twice; not `run:output`, whose chunks
+ * the run panel appends (the node sends no earlier output to a joiner either).
+ */
+const KEPT = new Set(['chat:message', 'interview', 'signal', 'participants', 'run:settings', 'run:state', 'run:exit']);
 /** A bound, for a page left on a screen before its room (the ended-interview screen); the newest are kept. */
 const MAX_KEPT = 1000;
 
 export interface EarlyEvents {
   /**
-   * Call once `session` is applied (the room built, or updated after a
-   * reconnection): hands what this connection kept, in order, to the
-   * socket's listeners of each event, and keeps nothing more until the next
-   * connection.
+   * Call once a `session` is applied (the room built, or updated after a
+   * reconnection): hands what was kept, in order, to the socket's listeners
+   * of each event. Keeping goes on until this connection's own `session`
+   * has come (a room built from an earlier connection's, on the
+   * ended-interview screen, may be replayed into before it), and starts
+   * again with the next connection.
    */
   replay(): void;
 }
@@ -31,7 +40,10 @@ export interface EarlyEvents {
 export function keepEarlyEvents(socket: DuetClientSocket): EarlyEvents {
   let kept: Array<{ event: string; args: unknown[] }> = [];
   let keeping = true;
+  /** This connection's `session` has come; seen here before any listener of it runs (Socket.IO calls `onAny` first). */
+  let sessionCame = false;
   socket.onAny((event: string, ...args: unknown[]) => {
+    if (event === 'session') sessionCame = true;
     if (!keeping || !KEPT.has(event)) return;
     kept.push({ event, args });
     if (kept.length > MAX_KEPT) kept.shift();
@@ -40,12 +52,13 @@ export function keepEarlyEvents(socket: DuetClientSocket): EarlyEvents {
   socket.on('disconnect', () => {
     kept = [];
     keeping = true;
+    sessionCame = false;
   });
   // Untyped: the events are replayed as they came, to whoever listens to each.
-  const listeners = (event: string) => (socket as unknown as { listeners(e: string): Array<(...a: unknown[]) => void> }).listeners(event);
+  const listeners = (event: string) => (socket as unknown as { listeners(e: string): Array<(...a: unknown[]) => void> }).listeners(event).slice();
   return {
     replay() {
-      keeping = false;
+      keeping = !sessionCame;
       const events = kept;
       kept = [];
       for (const { event, args } of events) for (const fn of listeners(event)) fn(...args);

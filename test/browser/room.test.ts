@@ -250,10 +250,10 @@ describe.skipIf(!hasChromium)('browser client', () => {
     const interviewer = await connectClient(node.url, iv.token);
     const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
     await until(() => interviewer.participants().some((p) => p.name === 'Cy' && p.online));
-    // The rejoin waits at its chat read, its interview read done and its socket in the channels.
-    const held = holdNextStoreAnswer(node.server.ctx.store, 'recentChat');
+    // The rejoin's own read of the interview (the handshake's is the first) is done, its answer held, its socket in the channels.
+    const held = holdNextStoreAnswer(node.server.ctx.store, 'getInterview', 1);
     for (const s of node.server.ctx.io.of('/').sockets.values()) if (s.data.actor.name === 'Cy') s.conn.close();
-    await held.answered;
+    expect(await held.answered).toMatchObject({ language: 'typescript' });
     expect(await interviewer.socket.emitWithAck('interview:language', { language: 'go' })).toEqual({ ok: true });
     await until(async () => (await candidate.page.getByTestId('language').inputValue()) === 'go');
     held.release();

@@ -12,6 +12,8 @@ import { clear, h } from './dom.js';
 
 /** Output kept on screen; the runner caps a run at 256 KiB anyway. */
 const MAX_OUTPUT_CHARS = 300_000;
+/** Runs are one at a time per interview: a few recent ones are plenty. */
+const ENDED_RUNS_KEPT = 20;
 
 export interface RunPanel {
   readonly element: HTMLElement;
@@ -26,6 +28,8 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
   let current: RunState | undefined;
   let shownRunId: string | undefined;
   let outputChars = 0;
+  /** The latest runs seen to end: a `run:state` of one of them is old news. */
+  const endedRuns: string[] = [];
 
   const runButton = h('button', { type: 'button', class: 'button primary small', 'data-testid': 'run', title: 'Run the file on screen (Ctrl+Enter)' }, '▶ Run');
   const stopButton = h('button', { type: 'button', class: 'button small', hidden: true }, '■ Stop');
@@ -112,6 +116,8 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
     render();
   });
   socket.on('run:state', (state) => {
+    // A joiner's state of a run another node was asked about can come after that run's exit.
+    if (endedRuns.includes(state.runId)) return;
     current = state;
     startShowing(state.runId);
     status.textContent = `${state.state === 'queued' ? 'Queued' : 'Running'} ${state.path} (started by ${state.by.name})`;
@@ -122,6 +128,8 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
     append(data, stream === 'stderr' ? 'stderr' : 'stdout');
   });
   socket.on('run:exit', (exit) => {
+    endedRuns.push(exit.runId);
+    if (endedRuns.length > ENDED_RUNS_KEPT) endedRuns.shift();
     if (exit.runId === shownRunId || current?.runId === exit.runId) status.textContent = describeExit(exit, current);
     current = undefined;
     render();

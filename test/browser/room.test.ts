@@ -6,7 +6,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { channelOf } from '../../server/context.js';
 import { defaultRunnerConfig } from '../../server/runner/config.js';
-import { hasBwrap, TEST_LIMITS } from '../runner-fixtures.js';
+import { hasBwrap, runIdOf, startRun, TEST_LIMITS, watchRuns, writeCode } from '../runner-fixtures.js';
 import { api, connectClient, createInterview, holdNextStoreAnswer, interviewerToken, slowStoreCalls, startNode, tempDir, waitFor } from '../helpers.js';
 import {
   NODE_OPTIONS,
@@ -384,6 +384,36 @@ describe.skipIf(!hasChromium)('browser client', () => {
     for (const p of [interviewer, candidate]) expect(p.errors).toEqual([]);
     await Promise.all([interviewer, candidate].map((p) => p.page.close()));
   }, 60_000);
+
+  it.skipIf(!hasBwrap)("a run's state sent to a joiner after that run's exit does not leave its page on Running", async () => {
+    const node = await startNode({ runner: defaultRunnerConfig(TEST_LIMITS) }, NODE_OPTIONS);
+    await node.server.ctx.runner.whenReady();
+    const iv = await createInterview(node, 'Late run state', 'python');
+    const interviewer = await connectClient(node.url, iv.token);
+    await writeCode(interviewer, 'print("done")\n');
+    await until(() => interviewer.participantEvents() > 0);
+    const held = holdNextStoreAnswer(node.server.ctx.store, 'listParticipants');
+    const opening = openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
+    await held.answered;
+    await until(() => node.server.ctx.io.sockets.adapter.rooms.get(channelOf.all(iv.interview.id))?.size === 2);
+    // A run starts and ends while the candidate's page joins: it hears both.
+    const runs = watchRuns(interviewer.socket);
+    const runId = runIdOf(await startRun(interviewer.socket));
+    await runs.exited(runId);
+    // The join then asks who runs and is told of that run, as when another node's
+    // answer was made before the run ended and reaches this node after its exit.
+    const stale = runs.view(runId).states.at(-1)!;
+    const runner = node.server.ctx.runner;
+    const current = runner.current.bind(runner);
+    runner.current = (id) => current(id) ?? (id === iv.interview.id ? ({ state: stale } as ReturnType<typeof current>) : undefined);
+    onTestFinished(() => void (runner.current = current));
+    held.release();
+    const candidate = await opening;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await candidate.page.getByTestId('run-status').innerText()).toMatch(/exited with code 0/);
+    expect(await candidate.page.getByTestId('run').isDisabled()).toBe(false);
+    expect(candidate.errors).toEqual([]);
+  });
 
   it('after the node restarts the pages reconnect, keep their text, and send what was typed while it was down', async () => {
     const dataDir = tempDir();

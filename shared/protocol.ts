@@ -119,6 +119,11 @@ export interface RunExit {
 
 export interface RunSettings {
   candidateMayRun: boolean;
+  /**
+   * The `seq` of the `run_settings` event they come from (0: the default).
+   * A joiner's copy is read while changes are broadcast: keep the newest.
+   */
+  seq: number;
 }
 
 /** An integrity signal, as interviewers and observers see it live (docs/replay.md). */

@@ -268,11 +268,11 @@ function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => voi
 function wrapStoreCalls<K extends keyof Store>(
   store: Store,
   method: K,
-  wrap: (call: () => Promise<unknown>) => Promise<unknown>,
+  wrap: (call: () => Promise<unknown>, args: unknown[]) => Promise<unknown>,
 ): void {
   const original = store[method];
   const call = (original as (...args: unknown[]) => Promise<unknown>).bind(store);
-  store[method] = ((...args: unknown[]) => wrap(() => call(...args))) as Store[K];
+  store[method] = ((...args: unknown[]) => wrap(() => call(...args), args)) as Store[K];
   onTestFinished(() => {
     store[method] = original;
   });
@@ -296,14 +296,20 @@ export function slowStoreCalls(store: Store, method: keyof Store, ms: number): v
  * runs now, its answer reaches the caller only once `release` is called (or
  * the test finishes). `answered` resolves with the held answer (or its
  * error) once it is in hand, so a test can check it held the call it meant to.
- * The first `skip` calls and those after the held one are not held.
+ * Only calls whose arguments `matches` count; the first `skip` of them and
+ * those after the held one are not held.
  */
-export function holdNextStoreAnswer(store: Store, method: keyof Store, skip = 0): { answered: Promise<unknown>; release: () => void } {
+export function holdNextStoreAnswer(
+  store: Store,
+  method: keyof Store,
+  skip = 0,
+  matches: (args: unknown[]) => boolean = () => true,
+): { answered: Promise<unknown>; release: () => void } {
   const gate = deferred();
   const answered = deferred<unknown>();
   let calls = 0;
-  wrapStoreCalls(store, method, async (call) => {
-    if (calls++ !== skip) return call();
+  wrapStoreCalls(store, method, async (call, args) => {
+    if (!matches(args) || calls++ !== skip) return call();
     const answer = call();
     await answer.then(answered.resolve, answered.resolve);
     await gate.promise;

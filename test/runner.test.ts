@@ -88,7 +88,7 @@ describe.skipIf(!hasBwrap)('code runs', () => {
     expect(await observer.socket.emitWithAck('run:settings', { candidateMayRun: false })).toMatchObject({ error: { code: 'forbidden' } });
     expect(await candidate.socket.emitWithAck('run:settings', { candidateMayRun: false })).toMatchObject({ error: { code: 'forbidden' } });
 
-    expect(await interviewer.socket.emitWithAck('run:settings', { candidateMayRun: false })).toEqual({ candidateMayRun: false });
+    expect(await interviewer.socket.emitWithAck('run:settings', { candidateMayRun: false })).toEqual({ candidateMayRun: false, seq: expect.any(Number) });
     await waitFor(() => cw.settings.at(-1)?.candidateMayRun === false);
     expect(await startRun(candidate.socket)).toMatchObject({ error: { code: 'forbidden', message: expect.stringContaining('turned off') } });
     // Interviewers still may.
@@ -101,12 +101,12 @@ describe.skipIf(!hasBwrap)('code runs', () => {
     const again = await startRunnerNode({}, node.config.dataDir);
     // Joiners are told the setting.
     const late = connectSocket(again.url, lateToken);
-    expect(await nextEvent(late, 'run:settings')).toEqual({ candidateMayRun: false });
+    expect(await nextEvent(late, 'run:settings')).toEqual({ candidateMayRun: false, seq: expect.any(Number) });
     const rejoined = await connectClient(again.url, candidateToken);
     const rw = watchRuns(rejoined.socket);
     expect(await startRun(rejoined.socket)).toMatchObject({ error: { code: 'forbidden' } });
     const boss = await connectClient(again.url, bossToken);
-    expect(await boss.socket.emitWithAck('run:settings', { candidateMayRun: true })).toEqual({ candidateMayRun: true });
+    expect(await boss.socket.emitWithAck('run:settings', { candidateMayRun: true })).toEqual({ candidateMayRun: true, seq: expect.any(Number) });
     const ok = await rw.exited(runIdOf(await startRun(rejoined.socket)));
     expect(ok.stdout()).toBe('ok\n');
   });

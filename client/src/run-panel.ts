@@ -23,7 +23,13 @@ export interface RunPanel {
 }
 
 export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath: () => string | undefined): RunPanel {
-  let settings: RunSettings = { candidateMayRun: true };
+  let settings: RunSettings = { candidateMayRun: true, seq: 0 };
+  /** Settings older than those shown (a joiner's copy, read before a change it then heard of) are not news. */
+  const takeSettings = (next: RunSettings) => {
+    // A node from before `seq` sends none: taken as it comes.
+    if (next.seq !== undefined && next.seq < settings.seq) return;
+    settings = { candidateMayRun: next.candidateMayRun, seq: next.seq ?? settings.seq };
+  };
   let ended = false;
   let current: RunState | undefined;
   let shownRunId: string | undefined;
@@ -104,7 +110,7 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
     try {
       const reply = await socket.timeout(10_000).emitWithAck('run:settings', { candidateMayRun: allow.checked });
       if (isErrorBody(reply)) throw new Error(reply.error.message);
-      settings = reply;
+      takeSettings(reply);
     } catch {
       allow.checked = settings.candidateMayRun;
     }
@@ -112,7 +118,7 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
   });
 
   socket.on('run:settings', (next) => {
-    settings = next;
+    takeSettings(next);
     render();
   });
   socket.on('run:state', (state) => {

@@ -23,7 +23,7 @@ import { handler, type Handlers } from './handle.js';
 import { peerCurrentRun, peerStopRun } from './run-peers.js';
 import type { DuetSocket } from './socket-data.js';
 
-const DEFAULT_SETTINGS: RunSettings = { candidateMayRun: true };
+const DEFAULT_SETTINGS: RunSettings = { candidateMayRun: true, seq: 0 };
 
 /** The newest `run_settings` event of the interview, or the default. */
 export async function readRunSettings(ctx: ServerContext, interviewId: string): Promise<RunSettings> {
@@ -31,7 +31,7 @@ export async function readRunSettings(ctx: ServerContext, interviewId: string): 
   let after = 0;
   for (;;) {
     const page = await ctx.store.readEvents(interviewId, { after, limit: 1000, type: 'run_settings' });
-    for (const e of page) settings = { candidateMayRun: e.data.candidateMayRun !== false };
+    for (const e of page) settings = { candidateMayRun: e.data.candidateMayRun !== false, seq: e.seq };
     if (page.length < 1000) return settings;
     after = page[page.length - 1]!.seq;
   }
@@ -62,8 +62,8 @@ export function runHandlers(ctx: ServerContext): Handlers {
       const { actor, interviewId } = socket.data;
       if (!can.manageRuns(actor.role)) throw new DuetError('forbidden', 'only interviewers change who may run code');
       const at = new Date().toISOString();
-      await ctx.writer.append(interviewId, { type: 'run_settings', at, actor, data: { candidateMayRun } });
-      const settings: RunSettings = { candidateMayRun };
+      const { event } = await ctx.writer.append(interviewId, { type: 'run_settings', at, actor, data: { candidateMayRun } });
+      const settings: RunSettings = { candidateMayRun, seq: event.seq };
       ctx.io.to(channelOf.all(interviewId)).emit('run:settings', settings);
       return settings;
     }),

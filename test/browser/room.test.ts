@@ -385,6 +385,25 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await Promise.all([interviewer, candidate].map((p) => p.page.close()));
   }, 60_000);
 
+  it("a joiner's run settings, read before a change it then heard of, do not undo that change", async () => {
+    const node = await startNode({}, NODE_OPTIONS);
+    const iv = await createInterview(node, 'Late settings', 'python');
+    // The candidate's page is in the room; its copy of the settings is read (the default) and held.
+    const held = holdNextStoreAnswer(node.server.ctx.store, 'readEvents', 0, (args) => (args[1] as { type?: string } | undefined)?.type === 'run_settings');
+    const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
+    expect(await held.answered).toEqual([]);
+    expect(await candidate.page.getByTestId('run').isVisible()).toBe(true);
+    // Meanwhile an interviewer turns candidate runs off, and the page hears it.
+    const interviewer = await connectClient(node.url, iv.token);
+    expect(await interviewer.socket.emitWithAck('run:settings', { candidateMayRun: false })).toMatchObject({ candidateMayRun: false });
+    await candidate.page.getByTestId('run').waitFor({ state: 'hidden', timeout: WAIT });
+    // The older copy arrives last.
+    held.release();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await candidate.page.getByTestId('run').isVisible()).toBe(false);
+    expect(candidate.errors).toEqual([]);
+  });
+
   it.skipIf(!hasBwrap)("a run's state sent to a joiner after that run's exit does not leave its page on Running", async () => {
     const node = await startNode({ runner: defaultRunnerConfig(TEST_LIMITS) }, NODE_OPTIONS);
     await node.server.ctx.runner.whenReady();

@@ -398,8 +398,11 @@ describe.skipIf(!hasChromium)('browser client', () => {
     expect(await interviewer.socket.emitWithAck('run:settings', { candidateMayRun: false })).toMatchObject({ candidateMayRun: false });
     await candidate.page.getByTestId('run').waitFor({ state: 'hidden', timeout: WAIT });
     // The older copy arrives last.
+    const sent = () => candidate.frames.filter((f) => f.includes('"run:settings"')).length;
+    const before = sent();
     held.release();
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => sent() > before);
+    await new Promise((r) => setTimeout(r, 100)); // the page handles the frame it has
     expect(await candidate.page.getByTestId('run').isVisible()).toBe(false);
     expect(candidate.errors).toEqual([]);
   });
@@ -428,7 +431,12 @@ describe.skipIf(!hasChromium)('browser client', () => {
     onTestFinished(() => void (runner.current = current));
     held.release();
     const candidate = await opening;
-    await new Promise((r) => setTimeout(r, 300));
+    // The state of the ended run reaches the page after its exit did.
+    await until(() => {
+      const exitAt = candidate.frames.findIndex((f) => f.includes('"run:exit"') && f.includes(runId));
+      return exitAt >= 0 && candidate.frames.slice(exitAt + 1).some((f) => f.includes('"run:state"') && f.includes(runId));
+    });
+    await new Promise((r) => setTimeout(r, 100)); // the page handles the frame it has
     expect(await candidate.page.getByTestId('run-status').innerText()).toMatch(/exited with code 0/);
     expect(await candidate.page.getByTestId('run').isDisabled()).toBe(false);
     expect(candidate.errors).toEqual([]);

@@ -143,6 +143,8 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
   // A run in progress when we lost the node ends without us hearing it: do not stay "running".
   socket.on('disconnect', () => {
     current = undefined;
+    // Whatever the next connection says first is taken (its seqs may be lower: a database restored to an earlier point).
+    settings = { ...settings, seq: -1 };
     render();
   });
 

@@ -281,15 +281,16 @@ export class DuetProvider extends ObservableV2<Events> {
     awareness.setLocalState(local);
   }
 
-  /**
-   * announceAwareness a moment later: peers appearing together (a node's
-   * snapshot of its states, the answers to our own announce) get one.
-   */
+  /** Drops a pending announceAwarenessSoon. */
   private cancelAnnounce(name: DocName): void {
     clearTimeout(this.announceTimers.get(name));
     this.announceTimers.delete(name);
   }
 
+  /**
+   * announceAwareness a moment later: peers appearing together (a node's
+   * snapshot of its states, the answers to our own announce) get one.
+   */
   private announceAwarenessSoon(name: DocName): void {
     if (this.announceTimers.has(name)) return;
     this.announceTimers.set(

@@ -7,7 +7,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { channelOf } from '../../server/context.js';
 import { defaultRunnerConfig } from '../../server/runner/config.js';
 import { hasBwrap, runIdOf, startRun, TEST_LIMITS, watchRuns, writeCode } from '../runner-fixtures.js';
-import { api, connectClient, createInterview, holdNextStoreAnswer, interviewerToken, slowStoreCalls, startNode, tempDir, waitFor } from '../helpers.js';
+import { api, connectClient, createInterview, holdNextStoreAnswer, interviewerToken, slowStoreCalls, startNode, tempDir, waitFor, type TestInterview, type TestNode } from '../helpers.js';
 import {
   NODE_OPTIONS,
   focusEditor,
@@ -37,6 +37,19 @@ const SOLUTION = [
 
 describe.skipIf(!hasChromium)('browser client', () => {
   const browser = useBrowser();
+
+  /**
+   * Opens a candidate's page whose join waits at its participant list read,
+   * before `session`, with its socket already in the interview's channels
+   * (alongside one participant already there). `held.release()` lets it go on.
+   */
+  const candidateHeldBeforeSession = async (node: TestNode, iv: TestInterview) => {
+    const held = holdNextStoreAnswer(node.server.ctx.store, 'listParticipants');
+    const opening = openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
+    await held.answered;
+    await until(() => node.server.ctx.io.sockets.adapter.rooms.get(channelOf.all(iv.interview.id))?.size === 2);
+    return { opening, held };
+  };
 
   const sameText = async (pages: RoomPage[]) => {
     const texts = await Promise.all(pages.map((p) => p.text()));
@@ -228,11 +241,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
     const interviewer = await connectClient(node.url, iv.token);
     // The interviewer's own list read after its join is done: the hold below is for the candidate's.
     await until(() => interviewer.participantEvents() > 0);
-    // The candidate's join waits at its list read, its socket already in the interview's channels.
-    const held = holdNextStoreAnswer(node.server.ctx.store, 'listParticipants');
-    const opening = openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
-    await held.answered;
-    await until(() => node.server.ctx.io.sockets.adapter.rooms.get(channelOf.all(iv.interview.id))?.size === 2);
+    const { opening, held } = await candidateHeldBeforeSession(node, iv);
     expect(await interviewer.socket.emitWithAck('chat:send', { channel: 'room', text: 'Welcome, Cy!' })).toMatchObject({ message: { text: 'Welcome, Cy!' } });
     expect(await interviewer.socket.emitWithAck('interview:language', { language: 'go' })).toEqual({ ok: true });
     // Both broadcasts reach the page before its session.
@@ -414,10 +423,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
     const interviewer = await connectClient(node.url, iv.token);
     await writeCode(interviewer, 'print("done")\n');
     await until(() => interviewer.participantEvents() > 0);
-    const held = holdNextStoreAnswer(node.server.ctx.store, 'listParticipants');
-    const opening = openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
-    await held.answered;
-    await until(() => node.server.ctx.io.sockets.adapter.rooms.get(channelOf.all(iv.interview.id))?.size === 2);
+    const { opening, held } = await candidateHeldBeforeSession(node, iv);
     // A run starts and ends while the candidate's page joins: it hears both.
     const runs = watchRuns(interviewer.socket);
     const runId = runIdOf(await startRun(interviewer.socket));

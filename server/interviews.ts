@@ -4,6 +4,7 @@
 import { DuetError } from '../shared/errors.js';
 import { LANGUAGES, DEFAULT_LANGUAGE, type Language } from '../shared/languages.js';
 import type { Actor, Interview } from '../shared/protocol.js';
+import { newerInterview } from '../shared/interview-copies.js';
 import { can } from '../shared/roles.js';
 import type { TokenClaims } from '../shared/schemas.js';
 import { randomId } from './auth.js';
@@ -88,6 +89,7 @@ export async function changeLanguage(ctx: ServerContext, actor: Actor, interview
 /** Tells every node's sockets in the interview, and refreshes this node's cached copy. */
 async function publishInterview(ctx: ServerContext, interview: Interview): Promise<void> {
   const room = await ctx.rooms.peek(interview.id);
-  if (room) room.interview = interview;
+  // Two changes on this node can get here out of order (their commits and this read overlap).
+  if (room) room.interview = newerInterview(room.interview, interview);
   ctx.io.to(channelOf.all(interview.id)).emit('interview', interview);
 }

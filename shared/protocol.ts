@@ -30,6 +30,13 @@ export interface Interview {
   createdAt: string;
   endedAt: string | null;
   createdBy: { sub: string; name: string };
+  /**
+   * The interview's event log up to this seq is in this copy: a copy with a
+   * higher seq is the newer one. Copies are read and broadcast concurrently,
+   * so one can arrive after a newer one; keep the highest. Absent from nodes
+   * before it.
+   */
+  seq: number;
 }
 
 export interface Actor {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { DuetProvider } from '../shared/provider.js';
-import type { SessionInfo } from '../shared/protocol.js';
+import type { Interview, SessionInfo } from '../shared/protocol.js';
 import { api, connectClient, connectSocket, createInterview, holdNextStoreAnswer, mainFile, nextEvent, startNode, tempDir, waitFor } from './helpers.js';
 
 describe('interview lifecycle', () => {
@@ -60,15 +60,36 @@ describe('interview lifecycle', () => {
     expect((await node.server.ctx.rooms.peek(iv.interview.id))?.interview.status).toBe('ended');
   });
 
+  it("a language change published while a join's read of the interview was on its way is not undone by that read", async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const ida = await connectClient(node.url, iv.token);
+    const invite = await iv.invite('candidate', 'Cy');
+    // The join's own read of the interview (the handshake's is the first) answers only after the change.
+    const held = holdNextStoreAnswer(node.server.ctx.store, 'getInterview', 1);
+    const socket = connectSocket(node.url, invite);
+    const session = nextEvent<SessionInfo>(socket, 'session');
+    const read = (await held.answered) as Interview;
+    expect(read).toMatchObject({ language: 'typescript' });
+    expect(await ida.socket.emitWithAck('interview:language', { language: 'go' })).toEqual({ ok: true });
+    held.release();
+    const sent = (await session).interview;
+    expect(sent).toMatchObject({ language: 'go' });
+    expect(sent.seq).toBeGreaterThan(read.seq);
+    expect((await node.server.ctx.rooms.peek(iv.interview.id))?.interview.language).toBe('go');
+  });
+
   it('a language change reaches everyone and is logged', async () => {
     const node = await startNode();
     const iv = await createInterview(node);
     const cand = await connectClient(node.url, await iv.invite('candidate'));
     const obs = await connectClient(node.url, await iv.invite('observer'));
     const told = nextEvent<any>(obs.socket, 'interview');
+    const before = cand.provider.session!.interview.seq;
     expect(await cand.socket.emitWithAck('interview:language', { language: 'go' })).toEqual({ ok: true });
-    expect((await told).language).toBe('go');
-    expect((await api(node.url, `/api/interviews/${iv.interview.id}`, { token: iv.token })).body.language).toBe('go');
+    expect(await told).toMatchObject({ language: 'go', seq: expect.any(Number) });
+    expect((await told).seq).toBeGreaterThan(before);
+    expect((await api(node.url, `/api/interviews/${iv.interview.id}`, { token: iv.token })).body).toMatchObject({ language: 'go', seq: (await told).seq });
   });
 
   it('restarts on the same data directory with the document, notes and chat intact', async () => {

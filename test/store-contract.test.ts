@@ -101,6 +101,22 @@ describe.each(backends)('store contract: $name', (backend) => {
     expect((await store.getInterview(iv.id))!.language).toBe('python');
   });
 
+  it("gives every copy of an interview the seq of the log it holds, so a later copy is told from an earlier one", async () => {
+    const { store } = await backend.open();
+    const iv = await interview(store);
+    expect(iv.seq).toBe(1);
+    const lang = await store.append(iv.id, [chat('hi'), { type: 'language', at: at(), actor: cy, data: { language: 'go' } }], {
+      requireOpen: true,
+      patch: { language: 'go' },
+    });
+    expect(lang.interview).toMatchObject({ language: 'go', seq: 3 });
+    // Edits written in a group move it too: a copy read after them holds them.
+    const [grouped] = await store.appendMany([{ interviewId: iv.id, events: [docEvent([4]), docEvent([5])] }], { requireOpen: true });
+    expect(grouped).toMatchObject({ interview: { seq: 5 } });
+    expect(await store.getInterview(iv.id)).toMatchObject({ language: 'go', seq: 5 });
+    expect((await store.listInterviews({})).find((i) => i.id === iv.id)?.seq).toBe(5);
+  });
+
   it('returns recent chat oldest first, by channel, bounded', async () => {
     const { store } = await backend.open();
     const iv = await interview(store);

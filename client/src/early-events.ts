@@ -9,11 +9,10 @@
  * connection's room events until its `session` are kept, and handed again,
  * in the order they came, to the room's listeners once `session` is applied.
  * Applying one twice is harmless: chat and notices are deduplicated by id,
- * and a list, an interview or a run state received later replaces one
- * received earlier. (An interview carries no version, so a replayed change
- * can put back an older state than `session`'s until the next change's
- * broadcast; for that, two changes would have to reach this node out of
- * order across nodes during a join.)
+ * a list or a run state received later replaces one received earlier, and
+ * an interview or run settings older (by `seq`) than those shown are
+ * ignored, so a replayed change never puts back a state older than
+ * `session`'s.
  */
 import type { DuetClientSocket } from '../../shared/provider.js';
 

@@ -7,6 +7,7 @@
  */
 import type * as Y from 'yjs';
 import { isErrorBody } from '../../shared/errors.js';
+import { isNotOlder } from '../../shared/interview-copies.js';
 import { LANGUAGE_IDS, LANGUAGES, type Language } from '../../shared/languages.js';
 import type { Interview, SessionInfo } from '../../shared/protocol.js';
 import { can, type Role } from '../../shared/roles.js';
@@ -168,7 +169,15 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   root.replaceChildren(h('div', { class: 'room', 'data-role': role }, header, banner, recorded, h('main', { class: 'room-main' }, editorView.element, sidebar)));
 
   // State
+  /** Whatever a new connection says first is taken (a database restored to an earlier point has lower seqs). */
+  let takeAnyInterview = true;
+  socket.on('disconnect', () => {
+    takeAnyInterview = true;
+  });
+  /** A copy older than the one shown (a `session` read before a change this page then heard of, or the other way round) is not news. */
   const applyInterview = (next: Interview) => {
+    if (!takeAnyInterview && !isNotOlder(interview, next)) return;
+    takeAnyInterview = false;
     interview = next;
     title.textContent = next.title;
     document.title = `${next.title} · Duet`;

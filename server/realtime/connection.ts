@@ -5,6 +5,7 @@
  */
 import { PROTOCOL_VERSION, type Interview } from '../../shared/protocol.js';
 import { DuetError } from '../../shared/errors.js';
+import { newerInterview } from '../../shared/interview-copies.js';
 import { LIMITS } from '../../shared/limits.js';
 import { can, DOC_NAMES, type DocName, type Role } from '../../shared/roles.js';
 import { handshakeSyncSchema, type HandshakeSync } from '../../shared/schemas.js';
@@ -237,8 +238,8 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
         return;
       }
       socket.data.joined = true;
-      // An end published on this node while the read was on its way is newer than what it read: an interview does not reopen.
-      const interview = fresh && !(fresh.status === 'open' && joined.interview.status === 'ended') ? fresh : joined.interview;
+      // A change published on this node while the read was on its way (the room's copy) can be newer than what it read.
+      const interview = newerInterview(joined.interview, fresh);
       joined.interview = interview;
       if (interview.status === 'open') {
         // Not awaited: the writer keeps each interview's events in order, so the

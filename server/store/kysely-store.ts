@@ -65,6 +65,8 @@ function toInterview(row: Selectable<InterviewsTable>): Interview {
     createdAt: row.created_at,
     endedAt: row.ended_at,
     createdBy: { sub: row.created_by_sub, name: row.created_by_name },
+    // Bumped in the same statement as any change of the row: the copy holds every change up to it.
+    seq: Number(row.last_seq),
   };
 }
 

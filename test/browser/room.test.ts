@@ -6,6 +6,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { channelOf } from '../../server/context.js';
 import { defaultRunnerConfig } from '../../server/runner/config.js';
+import { startCluster } from '../fixtures/multi-node.js';
 import { hasBwrap, runIdOf, startRun, TEST_LIMITS, watchRuns, writeCode } from '../runner-fixtures.js';
 import { api, connectClient, createInterview, holdNextStoreAnswer, interviewerToken, slowStoreCalls, startNode, tempDir, waitFor, type TestInterview, type TestNode } from '../helpers.js';
 import {
@@ -269,6 +270,44 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await until(() => candidate.connected());
     await new Promise((r) => setTimeout(r, 300));
     expect(await candidate.page.getByTestId('language').inputValue()).toBe('go');
+    expect(candidate.errors).toEqual([]);
+  });
+
+  it("a language change from one node that reaches a page after a newer one from another does not undo it", async () => {
+    const { nodes } = await startCluster(2, {}, NODE_OPTIONS);
+    const [a, b] = nodes as [TestNode, TestNode];
+    const iv = await createInterview(a, 'Two nodes', 'typescript');
+    const adaOnA = await connectClient(a.url, iv.token);
+    const boOnB = await connectClient(b.url, await iv.invite('interviewer', 'Bo'));
+    const candidate = await openRoom(browser, b.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
+    // Node A's broadcast of its change waits (as behind a busy event loop), so node B's later change overtakes it.
+    const rooms = a.server.ctx.rooms;
+    const peek = rooms.peek.bind(rooms);
+    let reached!: () => void;
+    const publishing = new Promise<void>((r) => (reached = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    rooms.peek = async (id) => {
+      reached();
+      await gate;
+      return peek(id);
+    };
+    onTestFinished(() => {
+      release();
+      rooms.peek = peek;
+    });
+    const toGo = adaOnA.socket.emitWithAck('interview:language', { language: 'go' });
+    await publishing;
+    expect(await boOnB.socket.emitWithAck('interview:language', { language: 'rust' })).toEqual({ ok: true });
+    await until(async () => (await candidate.page.getByTestId('language').inputValue()) === 'rust');
+    const goFrames = () => candidate.frames.filter((f) => f.startsWith('42["interview"') && f.includes('"language":"go"')).length;
+    expect(goFrames()).toBe(0);
+    release();
+    expect(await toGo).toEqual({ ok: true });
+    await until(() => goFrames() > 0);
+    await new Promise((r) => setTimeout(r, 100)); // the page handles the frame it has
+    expect(await candidate.page.getByTestId('language').inputValue()).toBe('rust');
+    expect((await api(b.url, `/api/interviews/${iv.interview.id}`, { token: iv.token })).body.language).toBe('rust');
     expect(candidate.errors).toEqual([]);
   });
 

@@ -1,0 +1,22 @@
+/**
+ * Which of two copies of one interview is the newer. A node reads the
+ * interview for a joiner's `session` while changes to it are being committed
+ * and broadcast, from any node, so copies arrive out of order: a joiner can
+ * get a change's broadcast before a `session` read earlier, or the other way
+ * round. Every copy carries the event-log seq it was read at.
+ */
+import type { Interview } from './protocol.js';
+
+/** Is `next` at least as new as `current`? A copy without a seq (from a node before it) is taken as it comes. */
+export function isNotOlder(current: Interview, next: Interview): boolean {
+  // An interview never reopens, whatever a copy says (a client may mark its
+  // copy ended itself on an `interview_ended` refusal, before the end's own copy comes).
+  if (current.status === 'ended' && next.status === 'open') return false;
+  if (next.seq === undefined || current.seq === undefined) return true;
+  return next.seq >= current.seq;
+}
+
+/** The newer of the two (`next` when they are equally new: the same state). */
+export function newerInterview(current: Interview, next: Interview | undefined): Interview {
+  return next && isNotOlder(current, next) ? next : current;
+}

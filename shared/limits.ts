@@ -24,4 +24,6 @@ export const LIMITS = {
   signalPathChars: 200,
   /** Standard input of one code run. */
   runStdinChars: 64 * 1024,
+  /** A run's output a page shows, and a joiner is sent: the runner's default limit (256 KiB) fits. */
+  runOutputChars: 300_000,
 } as const;

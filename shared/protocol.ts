@@ -106,6 +106,26 @@ export interface RunOutput {
   runId: string;
   stream: 'stdout' | 'stderr';
   data: string;
+  /**
+   * Characters of the run's output (both streams, in the order written)
+   * before this chunk: a joiner is sent the output so far while new chunks
+   * are broadcast, so a chunk can come twice or out of order. Absent from
+   * nodes before it.
+   */
+  offset: number;
+}
+
+/** A finished run as the event log has it: for a joiner, what the room last saw of runs. */
+export interface RunRecord {
+  runId: string;
+  path: string;
+  language: Language;
+  by: Actor;
+  /** When it was started. */
+  at: string;
+  /** Its output (at most LIMITS.runOutputChars of it), as chunks with offsets. */
+  output: Array<Omit<RunOutput, 'runId'>>;
+  exit: RunExit;
 }
 
 export interface RunExit {
@@ -168,6 +188,8 @@ export interface ServerToClientEvents {
   'run:output': (payload: RunOutput) => void;
   'run:exit': (payload: RunExit) => void;
   'run:settings': (payload: RunSettings) => void;
+  /** To a joiner when no run is in progress: the interview's last finished run, if it has one. */
+  'run:last': (payload: RunRecord) => void;
 }
 
 /** Events a client may send; anything else is answered `unknown_event`. */

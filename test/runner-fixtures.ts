@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import type { RunExit, RunOutput, RunSettings, RunState } from '../shared/protocol.js';
+import type { RunExit, RunOutput, RunRecord, RunSettings, RunState } from '../shared/protocol.js';
 import type { DuetClientSocket } from '../shared/provider.js';
 import { defaultRunnerConfig, type RunnerConfig } from '../server/runner/config.js';
 import { mainFile, startNode, waitFor, type TestClient, type TestNode } from './helpers.js';
@@ -36,12 +36,29 @@ export interface RunView {
   exit?: RunExit;
   stdout(): string;
   stderr(): string;
+  /** Both streams as the run wrote them, each chunk put at its offset (a chunk heard twice counts once). */
+  placed(): string;
+}
+
+/** Output chunks put at their offsets; throws if two disagree on a character or a character is missing. */
+export function placeOutput(chunks: ReadonlyArray<{ offset: number; data: string }>): string {
+  const chars: string[] = [];
+  for (const { offset, data } of chunks) {
+    for (let i = 0; i < data.length; i++) {
+      const at = offset + i;
+      if (chars[at] !== undefined && chars[at] !== data[i]) throw new Error(`output chunks disagree at ${at}`);
+      chars[at] = data[i]!;
+    }
+  }
+  for (let i = 0; i < chars.length; i++) if (chars[i] === undefined) throw new Error(`output has a gap at ${i}`);
+  return chars.join('');
 }
 
 /** Everything one socket receives about runs, by runId. */
 export function watchRuns(socket: DuetClientSocket) {
   const runs = new Map<string, RunView>();
   const settings: RunSettings[] = [];
+  const last: RunRecord[] = [];
   const view = (runId: string): RunView => {
     let v = runs.get(runId);
     if (!v) {
@@ -50,6 +67,7 @@ export function watchRuns(socket: DuetClientSocket) {
         output: [],
         stdout: () => fresh.output.filter((o) => o.stream === 'stdout').map((o) => o.data).join(''),
         stderr: () => fresh.output.filter((o) => o.stream === 'stderr').map((o) => o.data).join(''),
+        placed: () => placeOutput(fresh.output),
       };
       v = fresh;
       runs.set(runId, v);
@@ -62,9 +80,11 @@ export function watchRuns(socket: DuetClientSocket) {
     view(e.runId).exit = e;
   });
   socket.on('run:settings', (s) => settings.push(s));
+  socket.on('run:last', (r) => last.push(r));
   return {
     runs,
     settings,
+    last,
     view,
     /** Waits for the run's exit as this socket sees it. */
     async exited(runId: string, timeoutMs = 10_000): Promise<RunView & { exit: RunExit }> {

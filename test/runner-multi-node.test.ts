@@ -2,14 +2,13 @@
  * Runs across two nodes on the machine's Redis and PostgreSQL: a run executes
  * on the node that received `run:start`, its output reaches people on the
  * other node through the adapter, and that node still knows about it (busy,
- * a joiner's state, stop).
+ * a joiner's state and output so far, stop, and the last run once logged).
  */
 import { describe, expect, it } from 'vitest';
 import { defaultRunnerConfig } from '../server/runner/config.js';
-import { connectClient, connectSocket, createInterview, nextEvent, waitFor } from './helpers.js';
+import { connectClient, connectSocket, createInterview, waitFor } from './helpers.js';
 import { startCluster } from './fixtures/multi-node.js';
 import { hasBwrap, runIdOf, startRun, TEST_LIMITS, watchRuns, writeCode } from './runner-fixtures.js';
-import type { RunState } from '../shared/protocol.js';
 
 describe.skipIf(!hasBwrap)('runs on two nodes', () => {
   it('output crosses nodes; the other node refuses a second run, tells joiners, and stops it', async () => {
@@ -31,13 +30,24 @@ describe.skipIf(!hasBwrap)('runs on two nodes', () => {
     expect(a.server.ctx.runner.current(iv.interview.id)?.runId).toBe(long);
     expect(await startRun(interviewer.socket)).toMatchObject({ error: { code: 'runner_busy' } });
 
-    const late = connectSocket(b.url, await iv.invite('observer', 'Late'));
-    const state = nextEvent<RunState>(late, 'run:state');
-    expect(await state).toMatchObject({ runId: long, state: 'running', by: { name: 'Cy' } });
+    // A joiner on the other node is told of the run, and given its output so far, by the node running it.
+    const late = watchRuns(connectSocket(b.url, await iv.invite('observer', 'Late')));
+    await waitFor(() => late.view(long).output.length > 0);
+    expect(late.view(long).states[0]).toMatchObject({ runId: long, state: 'running', by: { name: 'Cy' } });
+    expect(late.view(long).output).toEqual([{ runId: long, stream: 'stdout', data: 'long\n', offset: 0 }]);
 
     expect(await interviewer.socket.emitWithAck('run:stop', { runId: long })).toEqual({ ok: true });
-    for (const w of watchers) {
+    for (const w of [...watchers, late]) {
       expect((await w.exited(long)).exit).toMatchObject({ signal: 'SIGKILL', stoppedBy: { name: 'Ada', role: 'interviewer' } });
     }
+    // Once it is logged, a joiner on the other node is told it was the last run.
+    const after = watchRuns(connectSocket(b.url, await iv.invite('observer', 'After')));
+    await waitFor(() => after.last.length > 0);
+    expect(after.last[0]).toMatchObject({
+      runId: long,
+      by: { name: 'Cy' },
+      output: [{ stream: 'stdout', data: 'long\n', offset: 0 }],
+      exit: { signal: 'SIGKILL', stoppedBy: { name: 'Ada' } },
+    });
   });
 });

@@ -253,6 +253,52 @@ describe.skipIf(!hasBwrap)('the language table', () => {
     });
   });
 
+  it("a joiner is sent the run in progress with its output so far, and once it is over the last run, output and exit", async () => {
+    const node = await startRunnerNode();
+    const iv = await createInterview(node, 'Late joiners', 'python');
+    const candidate = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    const w = watchRuns(candidate.socket);
+    // A joiner of an interview that never ran anything hears of no last run.
+    const first = watchRuns(connectSocket(node.url, await iv.invite('observer', 'Early')));
+    await waitFor(() => first.settings.length > 0);
+    await writeCode(candidate, 'import sys, time\nprint("first", flush=True)\nprint("oops", file=sys.stderr, flush=True)\ntime.sleep(1)\nprint("second")\n');
+    const runId = runIdOf(await startRun(candidate.socket));
+    await waitFor(() => w.view(runId).output.length >= 2, 5000);
+
+    const late = watchRuns(connectSocket(node.url, await iv.invite('observer', 'Obi')));
+    await waitFor(() => late.view(runId).states.length > 0 && late.view(runId).output.length >= 2);
+    expect(late.view(runId).states[0]).toMatchObject({ runId, state: 'running', by: { name: 'Cy' } });
+    expect(late.view(runId).output.slice(0, 2)).toEqual([
+      { runId, stream: 'stdout', data: 'first\n', offset: 0 },
+      { runId, stream: 'stderr', data: 'oops\n', offset: 6 },
+    ]);
+    const run = await w.exited(runId);
+    const lateRun = await late.exited(runId);
+    // Everyone's chunks, the joiner's catch-up with them, add up to the same output; the offsets run on across both streams.
+    expect(run.placed()).toBe('first\noops\nsecond\n');
+    expect(lateRun.placed()).toBe('first\noops\nsecond\n');
+    expect(run.output.map((o) => o.offset)).toEqual(run.output.map((_, i) => run.output.slice(0, i).reduce((n, o) => n + o.data.length, 0)));
+
+    // After it: a joiner is told the last run, from the log.
+    const after = watchRuns(connectSocket(node.url, await iv.invite('interviewer', 'Ada')));
+    await waitFor(() => after.last.length > 0);
+    expect(after.last[0]).toEqual({
+      runId,
+      path: 'main.py',
+      language: 'python',
+      by: { sub: expect.any(String), name: 'Cy', role: 'candidate' },
+      at: expect.any(String),
+      output: [
+        { stream: 'stdout', data: 'first\n', offset: 0 },
+        { stream: 'stderr', data: 'oops\n', offset: 6 },
+        { stream: 'stdout', data: 'second\n', offset: 11 },
+      ],
+      exit: { ...run.exit },
+    });
+    expect(after.runs.size).toBe(0);
+    expect(first.last).toEqual([]);
+  });
+
   it('output streams while the program runs, not at its end', async () => {
     const node = await startRunnerNode();
     const iv = await createInterview(node, 'Live', 'python');

@@ -117,6 +117,17 @@ describe.each(backends)('store contract: $name', (backend) => {
     expect((await store.listInterviews({})).find((i) => i.id === iv.id)?.seq).toBe(5);
   });
 
+  it("finds an interview's newest event of a type, and nothing of a type it never had", async () => {
+    const { store } = await backend.open();
+    const iv = await interview(store);
+    const other = await interview(store);
+    await store.append(iv.id, [chat('one'), docEvent([1]), chat('two'), docEvent([2])], { requireOpen: true });
+    await store.append(other.id, [chat('not this one')], { requireOpen: true });
+    expect(await store.latestEvent(iv.id, 'chat')).toMatchObject({ seq: 4, data: { text: 'two' } });
+    expect(await store.latestEvent(iv.id, 'run')).toBeUndefined();
+    expect(await store.latestEvent('missing', 'chat')).toBeUndefined();
+  });
+
   it('returns recent chat oldest first, by channel, bounded', async () => {
     const { store } = await backend.open();
     const iv = await interview(store);

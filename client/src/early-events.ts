@@ -9,18 +9,16 @@
  * connection's room events until its `session` are kept, and handed again,
  * in the order they came, to the room's listeners once `session` is applied.
  * Applying one twice is harmless: chat and notices are deduplicated by id,
- * a list or a run state received later replaces one received earlier, and
+ * run output by its offset, a list or a run state received later replaces
+ * one received earlier, and
  * an interview or run settings older (by `seq`) than those shown are
  * ignored, so a replayed change never puts back a state older than
  * `session`'s.
  */
 import type { DuetClientSocket } from '../../shared/provider.js';
 
-/**
- * The room's events that can be applied twice; not `run:output`, whose chunks
- * the run panel appends (the node sends no earlier output to a joiner either).
- */
-const KEPT = new Set(['chat:message', 'interview', 'signal', 'participants', 'run:settings', 'run:state', 'run:exit']);
+/** The room's events, each of which can be applied twice (`run:output` by its offset). */
+const KEPT = new Set(['chat:message', 'interview', 'signal', 'participants', 'run:settings', 'run:state', 'run:output', 'run:exit']);
 /** A bound, for a page left on a screen before its room (the ended-interview screen); the newest are kept. */
 const MAX_KEPT = 1000;
 
@@ -44,6 +42,8 @@ export function keepEarlyEvents(socket: DuetClientSocket): EarlyEvents {
   socket.onAny((event: string, ...args: unknown[]) => {
     if (event === 'session') sessionCame = true;
     if (!keeping || !KEPT.has(event)) return;
+    // Output from a node before offsets would be shown twice.
+    if (event === 'run:output' && typeof (args[0] as { offset?: unknown } | undefined)?.offset !== 'number') return;
     kept.push({ event, args });
     if (kept.length > MAX_KEPT) kept.shift();
   });

@@ -8,10 +8,9 @@ import { isErrorBody } from '../../shared/errors.js';
 import type { Interview, RunExit, RunSettings, RunState } from '../../shared/protocol.js';
 import type { DuetClientSocket } from '../../shared/provider.js';
 import type { Role } from '../../shared/roles.js';
-import { clear, h } from './dom.js';
+import { h } from './dom.js';
+import { createRunOutputView } from './run-output-view.js';
 
-/** Output kept on screen; the runner caps a run at 256 KiB anyway. */
-const MAX_OUTPUT_CHARS = 300_000;
 /** Runs are one at a time per interview: a few recent ones are plenty. */
 const ENDED_RUNS_KEPT = 20;
 
@@ -32,10 +31,14 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
   };
   let ended = false;
   let current: RunState | undefined;
-  let shownRunId: string | undefined;
-  let outputChars = 0;
   /** The latest runs seen to end: a `run:state` of one of them is old news. */
   const endedRuns: string[] = [];
+  const sawEnd = (runId: string) => {
+    endedRuns.push(runId);
+    if (endedRuns.length > ENDED_RUNS_KEPT) endedRuns.shift();
+  };
+  /** The run this connection last heard of: a `run:last` about another is older news. */
+  let heardOf: string | undefined;
 
   const runButton = h('button', { type: 'button', class: 'button primary small', 'data-testid': 'run', title: 'Run the file on screen (Ctrl+Enter)' }, '▶ Run');
   const stopButton = h('button', { type: 'button', class: 'button small', hidden: true }, '■ Stop');
@@ -43,13 +46,13 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
   const status = h('span', { class: 'run-status', role: 'status', 'data-testid': 'run-status' }, idle);
   const allow = h('input', { type: 'checkbox', checked: true });
   const allowLabel = role === 'interviewer' ? h('label', { class: 'run-allow', title: 'Whether the candidate may press Run' }, allow, ' Candidate may run') : null;
-  const output = h('pre', { class: 'run-output', 'aria-label': 'Program output', 'data-testid': 'run-output', tabindex: '0' });
+  const output = createRunOutputView();
   const toggle = h('button', { type: 'button', class: 'icon-button', 'aria-expanded': 'false', title: 'Show or hide the output' }, '▴');
   const element = h(
     'section',
     { class: 'run-panel collapsed', 'aria-label': 'Run' },
     h('div', { class: 'run-bar' }, runButton, stopButton, status, h('div', { class: 'spacer' }), allowLabel, toggle),
-    output,
+    output.element,
   );
 
   const setExpanded = (open: boolean) => {
@@ -68,18 +71,9 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
     allow.disabled = ended;
   };
 
-  const append = (text: string, cls: string) => {
-    if (outputChars > MAX_OUTPUT_CHARS) return;
-    outputChars += text.length;
-    const atBottom = output.scrollHeight - output.scrollTop - output.clientHeight < 30;
-    output.append(h('span', { class: cls }, text));
-    if (atBottom) output.scrollTop = output.scrollHeight;
-  };
   const startShowing = (runId: string) => {
-    if (shownRunId === runId) return;
-    shownRunId = runId;
-    outputChars = 0;
-    clear(output);
+    if (output.runId === runId) return;
+    output.show(runId);
     setExpanded(true);
   };
 
@@ -122,6 +116,7 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
     render();
   });
   socket.on('run:state', (state) => {
+    heardOf = state.runId;
     // A joiner's state of a run another node was asked about can come after that run's exit.
     if (endedRuns.includes(state.runId)) return;
     current = state;
@@ -129,20 +124,35 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
     status.textContent = `${state.state === 'queued' ? 'Queued' : 'Running'} ${state.path} (started by ${state.by.name})`;
     render();
   });
-  socket.on('run:output', ({ runId, stream, data }) => {
-    if (runId !== shownRunId) startShowing(runId);
-    append(data, stream === 'stderr' ? 'stderr' : 'stdout');
+  socket.on('run:output', ({ runId, ...chunk }) => {
+    heardOf = runId;
+    startShowing(runId);
+    output.add(chunk);
   });
   socket.on('run:exit', (exit) => {
-    endedRuns.push(exit.runId);
-    if (endedRuns.length > ENDED_RUNS_KEPT) endedRuns.shift();
-    if (exit.runId === shownRunId || current?.runId === exit.runId) status.textContent = describeExit(exit, current);
+    heardOf = exit.runId;
+    sawEnd(exit.runId);
+    if (exit.runId === output.runId || current?.runId === exit.runId) status.textContent = describeExit(exit, current);
+    if (exit.runId === output.runId) output.flush();
     current = undefined;
+    render();
+  });
+  // A joiner's (or a page back from a lost connection's) view of the last run, when none is in progress.
+  socket.on('run:last', (record) => {
+    // A run this connection heard of since is newer than the log's last one.
+    if (current || (heardOf !== undefined && heardOf !== record.runId)) return;
+    heardOf = record.runId;
+    sawEnd(record.runId);
+    startShowing(record.runId);
+    for (const chunk of record.output) output.add(chunk);
+    output.flush();
+    status.textContent = `Last run, by ${record.by.name}: ${describeExit(record.exit, record)}`;
     render();
   });
   // A run in progress when we lost the node ends without us hearing it: do not stay "running".
   socket.on('disconnect', () => {
     current = undefined;
+    heardOf = undefined;
     // Whatever the next connection says first is taken (its seqs may be lower: a database restored to an earlier point).
     settings = { ...settings, seq: -1 };
     render();

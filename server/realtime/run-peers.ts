@@ -13,6 +13,7 @@
 import type { Actor, RunState } from '../../shared/protocol.js';
 import type { ServerContext } from '../context.js';
 import { peersOf } from './peers.js';
+import { localRun, type RunInProgress } from './run-output.js';
 
 const PEER_TIMEOUT_MS = 1500;
 
@@ -39,9 +40,12 @@ function ask<T>(ctx: ServerContext, event: string, payload: unknown): Promise<T[
 }
 
 /** The run of the interview on another node, if any answers. */
-export async function peerCurrentRun(ctx: ServerContext, interviewId: string): Promise<RunState | undefined> {
-  const answers = await ask<RunState | null>(ctx, 'duet:run:current', { interviewId });
-  return answers.find((a): a is RunState => a !== null && typeof a === 'object');
+export async function peerCurrentRun(ctx: ServerContext, interviewId: string): Promise<RunInProgress | undefined> {
+  const answers = await ask<RunInProgress | RunState | null>(ctx, 'duet:run:current', { interviewId });
+  const found = answers.find((a) => a !== null && typeof a === 'object');
+  if (!found) return undefined;
+  // A node from before the output was sent answers with the state alone.
+  return 'state' in found && typeof found.state === 'object' ? found : { state: found as RunState, output: [] };
 }
 
 /** Stops the run on whichever node has it; false when none does. */
@@ -54,9 +58,9 @@ export async function peerStopRun(ctx: ServerContext, runId: string, interviewId
 export function registerRunPeers(ctx: ServerContext): void {
   const peers = peersOf(ctx);
   if (!peers) return;
-  peers.on('duet:run:current', (q: { interviewId: string }, reply: (a: RunState | null) => void) => {
+  peers.on('duet:run:current', (q: { interviewId: string }, reply: (a: RunInProgress | null) => void) => {
     if (typeof reply !== 'function') return;
-    reply(ctx.runner.current(String(q?.interviewId))?.state ?? null);
+    reply(localRun(ctx, String(q?.interviewId)) ?? null);
   });
   peers.on('duet:run:stop', (q: { runId: string; interviewId: string; by: Actor }, reply: (a: boolean) => void) => {
     if (typeof reply !== 'function') return;

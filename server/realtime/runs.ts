@@ -16,10 +16,10 @@ import { runSettingsSchema, runStartSchema, runStopSchema, type RunStartRequest 
 import { randomId } from '../auth.js';
 import { channelOf, type ServerContext } from '../context.js';
 import { filesOf } from '../rooms/yjs-checks.js';
-import type { Stream } from '../runner/execute.js';
 import type { RunResult } from '../runner/runner.js';
 import { isRunnablePath } from '../runner/workspace.js';
 import { handler, type Handlers } from './handle.js';
+import { localRun, runRecordOf, type OutputChunk } from './run-output.js';
 import { peerCurrentRun, peerStopRun } from './run-peers.js';
 import type { DuetSocket } from './socket-data.js';
 
@@ -27,22 +27,26 @@ const DEFAULT_SETTINGS: RunSettings = { candidateMayRun: true, seq: 0 };
 
 /** The newest `run_settings` event of the interview, or the default. */
 export async function readRunSettings(ctx: ServerContext, interviewId: string): Promise<RunSettings> {
-  let settings = DEFAULT_SETTINGS;
-  let after = 0;
-  for (;;) {
-    const page = await ctx.store.readEvents(interviewId, { after, limit: 1000, type: 'run_settings' });
-    for (const e of page) settings = { candidateMayRun: e.data.candidateMayRun !== false, seq: e.seq };
-    if (page.length < 1000) return settings;
-    after = page[page.length - 1]!.seq;
-  }
+  const e = await ctx.store.latestEvent(interviewId, 'run_settings');
+  return e ? { candidateMayRun: e.data.candidateMayRun !== false, seq: e.seq } : DEFAULT_SETTINGS;
 }
 
-/** For a joiner: the setting, and the run in progress if this node has one. */
+/**
+ * For a joiner: the setting; then the run in progress (its state and its
+ * output so far), wherever it runs, or else the last finished run.
+ */
 export async function sendRunnerState(ctx: ServerContext, socket: DuetSocket): Promise<void> {
   const { interviewId } = socket.data;
-  socket.emit('run:settings', await readRunSettings(ctx, interviewId));
-  const current = ctx.runner.current(interviewId)?.state ?? (await peerCurrentRun(ctx, interviewId));
-  if (current) socket.emit('run:state', current);
+  const [settings, last] = await Promise.all([readRunSettings(ctx, interviewId), ctx.store.latestEvent(interviewId, 'run')]);
+  socket.emit('run:settings', settings);
+  const current = localRun(ctx, interviewId) ?? (await peerCurrentRun(ctx, interviewId));
+  if (current) {
+    socket.emit('run:state', current.state);
+    for (const chunk of current.output) socket.emit('run:output', { runId: current.state.runId, ...chunk });
+    return;
+  }
+  const record = last && runRecordOf(last);
+  if (record) socket.emit('run:last', record);
 }
 
 export function runHandlers(ctx: ServerContext): Handlers {
@@ -98,7 +102,9 @@ async function startRun(ctx: ServerContext, socket: DuetSocket, { path, stdin }:
   const runId = randomId();
   const startedAt = new Date().toISOString();
   const state: RunState = { runId, state: 'queued', path: target, language: interview.language, by: actor, at: startedAt };
-  const output: Array<{ stream: Stream; data: string; ms: number }> = [];
+  const output: OutputChunk[] = [];
+  /** Characters of output so far: each chunk's offset, so a joiner sent the output so far can place the chunks it also hears. */
+  let written = 0;
   let runningSince = Date.now();
   // Room events wait for the ack, so the requester learns its runId before anything about the run.
   let release!: () => void;
@@ -113,6 +119,7 @@ async function startRun(ctx: ServerContext, socket: DuetSocket, { path, stdin }:
     path: target,
     stdin,
     state,
+    output,
     onStart() {
       runningSince = Date.now();
       const running: RunState = { ...state, state: 'running', at: new Date().toISOString() };
@@ -122,7 +129,9 @@ async function startRun(ctx: ServerContext, socket: DuetSocket, { path, stdin }:
     },
     onOutput(stream, data) {
       output.push({ stream, data, ms: Date.now() - runningSince });
-      toRoom(() => ctx.io.to(room).emit('run:output', { runId, stream, data }));
+      const offset = written;
+      written += data.length;
+      toRoom(() => ctx.io.to(room).emit('run:output', { runId, stream, data, offset }));
     },
     onExit(result, stoppedBy) {
       ctx.metrics.runs.inc({ outcome: result.reason });

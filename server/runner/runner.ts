@@ -28,6 +28,8 @@ export interface RunJob {
   stdin: string | undefined;
   /** What the room is told about the run; kept here so a joiner can be told too. */
   state: RunState;
+  /** Its output so far, for the same reason (filled by `onOutput`'s caller). */
+  output: ReadonlyArray<{ stream: Stream; data: string }>;
   onStart(): void;
   onOutput(stream: Stream, data: string): void;
   onExit(result: RunResult, stoppedBy: Actor | undefined): void;

@@ -324,6 +324,19 @@ export class KyselyStore implements Store {
     return (await q.execute()).map(toEvent);
   }
 
+  async latestEvent(interviewId: string, type: EventType): Promise<StoredEvent | undefined> {
+    // One row from the (interview_id, type, seq) index, however long the interview.
+    const row = await this.db
+      .selectFrom('events')
+      .selectAll()
+      .where('interview_id', '=', interviewId)
+      .where('type', '=', type)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row && toEvent(row);
+  }
+
   async recentChat(interviewId: string, channels: readonly string[], limit: number): Promise<StoredEvent[]> {
     if (channels.length === 0 || limit < 1) return [];
     // The channel lives in the JSON data, so filter here; pages from the

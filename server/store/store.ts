@@ -100,6 +100,8 @@ export interface Store {
    */
   appendMany(items: AppendGroupItem[], options: { requireOpen: boolean }): Promise<AppendGroupResult[]>;
   readEvents(interviewId: string, query: EventQuery): Promise<StoredEvent[]>;
+  /** The interview's newest event of this type (the highest seq), if any. */
+  latestEvent(interviewId: string, type: EventType): Promise<StoredEvent | undefined>;
   /** The newest chat messages (oldest first) on the given channels. */
   recentChat(interviewId: string, channels: readonly string[], limit: number): Promise<StoredEvent[]>;
   latestSnapshot(interviewId: string, doc: DocName): Promise<Snapshot | undefined>;

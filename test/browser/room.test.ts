@@ -433,13 +433,42 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await Promise.all([interviewer, candidate].map((p) => p.page.close()));
   }, 60_000);
 
+  it.skipIf(!hasBwrap)('a page opened during a run shows its output so far, and after a reconnection the rest once; after the run, a reload shows the last run', async () => {
+    const node = await startNode({ runner: defaultRunnerConfig(TEST_LIMITS) }, NODE_OPTIONS);
+    await node.server.ctx.runner.whenReady();
+    const iv = await createInterview(node, 'Late output', 'python');
+    const interviewer = await connectClient(node.url, iv.token);
+    await writeCode(interviewer, 'import time\nprint("before you came", flush=True)\ntime.sleep(2.5)\nprint("after you came")\n');
+    const runs = watchRuns(interviewer.socket);
+    const runId = runIdOf(await startRun(interviewer.socket));
+    await until(() => runs.view(runId).stdout() === 'before you came\n');
+    const observer = await openRoom(browser, node.url, iv.interview.id, await iv.invite('observer', 'Obi'));
+    const output = observer.page.getByTestId('run-output');
+    await until(async () => (await output.innerText()).includes('before you came'));
+    expect(await observer.page.getByTestId('run-status').innerText()).toMatch(/Running main\.py/);
+    // The connection drops mid-run: the page is sent the output so far again, which it already shows.
+    const sentSoFar = () => observer.frames.filter((f) => f.startsWith('42["run:output"') && f.includes('before you came')).length;
+    expect(sentSoFar()).toBe(1);
+    for (const s of node.server.ctx.io.of('/').sockets.values()) if (s.data.actor.name === 'Obi') s.conn.close();
+    await until(() => sentSoFar() === 2);
+    await until(async () => /exited with code 0/.test(await observer.page.getByTestId('run-status').innerText()));
+    expect(await output.innerText()).toBe('before you came\nafter you came\n');
+
+    // A reload after the run: the panel shows the last run, who ran it and how it ended.
+    await observer.page.reload();
+    await until(async () => /^Last run, by Ada: main\.py: exited with code 0/.test(await observer.page.getByTestId('run-status').innerText()));
+    expect(await output.innerText()).toBe('before you came\nafter you came\n');
+    expect(await output.isVisible()).toBe(true);
+    expect(observer.errors).toEqual([]);
+  }, 60_000);
+
   it("a joiner's run settings, read before a change it then heard of, do not undo that change", async () => {
     const node = await startNode({}, NODE_OPTIONS);
     const iv = await createInterview(node, 'Late settings', 'python');
     // The candidate's page is in the room; its copy of the settings is read (the default) and held.
-    const held = holdNextStoreAnswer(node.server.ctx.store, 'readEvents', 0, (args) => (args[1] as { type?: string } | undefined)?.type === 'run_settings');
+    const held = holdNextStoreAnswer(node.server.ctx.store, 'latestEvent', 0, (args) => args[1] === 'run_settings');
     const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
-    expect(await held.answered).toEqual([]);
+    expect(await held.answered).toBeUndefined();
     expect(await candidate.page.getByTestId('run').isVisible()).toBe(true);
     // Meanwhile an interviewer turns candidate runs off, and the page hears it.
     const interviewer = await connectClient(node.url, iv.token);

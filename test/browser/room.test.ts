@@ -501,7 +501,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
     const stale = runs.view(runId).states.at(-1)!;
     const runner = node.server.ctx.runner;
     const current = runner.current.bind(runner);
-    runner.current = (id) => current(id) ?? (id === iv.interview.id ? ({ state: stale } as ReturnType<typeof current>) : undefined);
+    runner.current = (id) => current(id) ?? (id === iv.interview.id ? ({ state: stale, output: [] } as unknown as ReturnType<typeof current>) : undefined);
     onTestFinished(() => void (runner.current = current));
     held.release();
     const candidate = await opening;

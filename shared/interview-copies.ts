@@ -7,8 +7,11 @@
  */
 import type { Interview } from './protocol.js';
 
-/** Is `next` at least as new as `current`? A copy without a seq (from a node before it) is taken as it comes. */
-export function isNotOlder(current: Interview, next: Interview): boolean {
+/** A copy as it may come off the wire: without `seq` from a node before it. */
+type Copy = Pick<Interview, 'status'> & { seq?: number | undefined };
+
+/** Is `next` at least as new as `current`? A copy without a seq is taken as it comes. */
+export function isNotOlder(current: Copy, next: Copy): boolean {
   // An interview never reopens, whatever a copy says (a client may mark its
   // copy ended itself on an `interview_ended` refusal, before the end's own copy comes).
   if (current.status === 'ended' && next.status === 'open') return false;

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultRunnerConfig } from '../server/runner/config.js';
 import { connectClient, connectSocket, createInterview, waitFor } from './helpers.js';
 import { startCluster } from './fixtures/multi-node.js';
+import type { PeerIO } from '../server/realtime/peers.js';
 import { hasBwrap, runIdOf, startRun, TEST_LIMITS, watchRuns, writeCode } from './runner-fixtures.js';
 
 describe.skipIf(!hasBwrap)('runs on two nodes', () => {
@@ -35,12 +36,18 @@ describe.skipIf(!hasBwrap)('runs on two nodes', () => {
     await waitFor(() => late.view(long).output.length > 0);
     expect(late.view(long).states[0]).toMatchObject({ runId: long, state: 'running', by: { name: 'Cy' } });
     expect(late.view(long).output).toEqual([{ runId: long, stream: 'stdout', data: 'long\n', offset: 0 }]);
+    // Asked as a node from before the output asks, node A answers as before: the state alone.
+    const askA = (question: Record<string, unknown>) =>
+      new Promise<unknown[]>((resolve) => (b.server.ctx.io as unknown as PeerIO).serverSideEmit('duet:run:current', question, (_: unknown, answers: unknown[]) => resolve(answers)));
+    expect(await askA({ interviewId: iv.interview.id })).toEqual([{ ...late.view(long).states[0] }]);
+    expect(await askA({ interviewId: iv.interview.id, withOutput: true })).toEqual([{ ...late.view(long).states[0], output: [{ stream: 'stdout', data: 'long\n', offset: 0 }] }]);
 
     expect(await interviewer.socket.emitWithAck('run:stop', { runId: long })).toEqual({ ok: true });
     for (const w of [...watchers, late]) {
       expect((await w.exited(long)).exit).toMatchObject({ signal: 'SIGKILL', stoppedBy: { name: 'Ada', role: 'interviewer' } });
     }
     // Once it is logged, a joiner on the other node is told it was the last run.
+    await waitFor(async () => (await b.server.ctx.store.latestEvent(iv.interview.id, 'run'))?.data.runId === long);
     const after = watchRuns(connectSocket(b.url, await iv.invite('observer', 'After')));
     await waitFor(() => after.last.length > 0);
     expect(after.last[0]).toMatchObject({

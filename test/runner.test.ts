@@ -279,7 +279,8 @@ describe.skipIf(!hasBwrap)('the language table', () => {
     expect(lateRun.placed()).toBe('first\noops\nsecond\n');
     expect(run.output.map((o) => o.offset)).toEqual(run.output.map((_, i) => run.output.slice(0, i).reduce((n, o) => n + o.data.length, 0)));
 
-    // After it: a joiner is told the last run, from the log.
+    // After it, once it is logged: a joiner is told the last run.
+    await waitFor(async () => (await node.server.ctx.store.latestEvent(iv.interview.id, 'run'))?.data.runId === runId);
     const after = watchRuns(connectSocket(node.url, await iv.invite('interviewer', 'Ada')));
     await waitFor(() => after.last.length > 0);
     expect(after.last[0]).toEqual({

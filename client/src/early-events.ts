@@ -18,7 +18,7 @@
 import type { DuetClientSocket } from '../../shared/provider.js';
 
 /** The room's events, each of which can be applied twice (`run:output` by its offset). */
-const KEPT = new Set(['chat:message', 'interview', 'signal', 'participants', 'run:settings', 'run:state', 'run:output', 'run:exit']);
+const KEPT = new Set(['chat:message', 'interview', 'signal', 'participants', 'run:settings', 'run:state', 'run:output', 'run:exit', 'run:last']);
 /** A bound, for a page left on a screen before its room (the ended-interview screen); the newest are kept. */
 const MAX_KEPT = 1000;
 

@@ -20,6 +20,7 @@ import { keepEarlyEvents, type EarlyEvents } from './early-events.js';
 import { createEditorView } from './editor-view.js';
 import { createInvitePanel } from './invite-panel.js';
 import { monaco } from './monaco-setup.js';
+import { newestCopy } from './newest-copy.js';
 import { createNotesView } from './notes-view.js';
 import { createRunPanel } from './run-panel.js';
 import { createParticipantsView } from './participants-view.js';
@@ -169,15 +170,9 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   root.replaceChildren(h('div', { class: 'room', 'data-role': role }, header, banner, recorded, h('main', { class: 'room-main' }, editorView.element, sidebar)));
 
   // State
-  /** Whatever a new connection says first is taken (a database restored to an earlier point has lower seqs). */
-  let takeAnyInterview = true;
-  socket.on('disconnect', () => {
-    takeAnyInterview = true;
-  });
-  /** A copy older than the one shown (a `session` read before a change this page then heard of, or the other way round) is not news. */
+  const shownInterview = newestCopy(socket, interview, isNotOlder);
   const applyInterview = (next: Interview) => {
-    if (!takeAnyInterview && !isNotOlder(interview, next)) return;
-    takeAnyInterview = false;
+    if (!shownInterview.take(next)) return;
     interview = next;
     title.textContent = next.title;
     document.title = `${next.title} · Duet`;

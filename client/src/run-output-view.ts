@@ -2,17 +2,22 @@
  * The output of the run on screen. Chunks carry their offset in the run's
  * output: a joiner (or a page back from a lost connection) is sent the output
  * so far while new chunks are broadcast, so a chunk can come twice, or after
- * one that follows it. Each character is shown once, in order; a chunk past
- * a gap waits for the gap to fill, at most GAP_WAIT_MS, and is then shown
- * anyway (the node that had the missing part may not have answered).
+ * one that follows it. Each character is shown once, where it belongs: a
+ * chunk past a gap is shown at once, and what fills the gap later goes
+ * before it.
  */
 import { LIMITS } from '../../shared/limits.js';
 import type { RunOutput } from '../../shared/protocol.js';
 import { clear, h } from './dom.js';
 
-const GAP_WAIT_MS = 3000;
-
 type Chunk = Omit<RunOutput, 'runId' | 'offset'> & { offset?: number | undefined };
+
+/** A stretch of the output on screen: characters [offset, end). */
+interface Shown {
+  offset: number;
+  end: number;
+  span: HTMLElement;
+}
 
 export interface RunOutputView {
   readonly element: HTMLPreElement;
@@ -21,52 +26,43 @@ export interface RunOutputView {
   /** Shows this run's output from now on (cleared, unless it is the one shown). */
   show(runId: string): void;
   add(chunk: Chunk): void;
-  /** The run ended: whatever waits past a gap is shown. */
-  flush(): void;
 }
 
 export function createRunOutputView(): RunOutputView {
   const element = h('pre', { class: 'run-output', 'aria-label': 'Program output', 'data-testid': 'run-output', tabindex: '0' }) as HTMLPreElement;
   let runId: string | undefined;
-  /** Offset of the next character to show. */
-  let next = 0;
-  let waiting: Array<Chunk & { offset: number }> = [];
-  let gapTimer: ReturnType<typeof setTimeout> | undefined;
+  /** In offset order, none overlapping. */
+  let shown: Shown[] = [];
 
-  const write = (text: string, stream: Chunk['stream']) => {
-    if (next > LIMITS.runOutputChars || text === '') return;
+  /** Puts characters [from, to) of the chunk on screen as stretch number `index`. */
+  const insert = (chunk: Chunk & { offset: number }, from: number, to: number, index: number) => {
+    to = Math.min(to, LIMITS.runOutputChars);
+    if (from >= to) return;
+    const span = h('span', { class: chunk.stream === 'stderr' ? 'stderr' : 'stdout' }, chunk.data.slice(from - chunk.offset, to - chunk.offset));
     const atBottom = element.scrollHeight - element.scrollTop - element.clientHeight < 30;
-    element.append(h('span', { class: stream === 'stderr' ? 'stderr' : 'stdout' }, text));
+    element.insertBefore(span, shown[index]?.span ?? null);
+    shown.splice(index, 0, { offset: from, end: to, span });
     if (atBottom) element.scrollTop = element.scrollHeight;
   };
-  /** Shows the part of a chunk at or past `next`; false when it starts past a gap. */
-  const place = (chunk: Chunk & { offset: number }): boolean => {
-    if (chunk.offset > next) return false;
+
+  const place = (chunk: Chunk & { offset: number }) => {
     const end = chunk.offset + chunk.data.length;
-    if (end > next) {
-      write(chunk.data.slice(next - chunk.offset), chunk.stream);
-      next = end;
+    const last = shown[shown.length - 1];
+    // The usual case: it follows what is shown.
+    if (!last || chunk.offset >= last.end) return insert(chunk, chunk.offset, end, shown.length);
+    // Otherwise fill whatever of it is not shown yet, walking the stretches it overlaps.
+    let from = chunk.offset;
+    for (let i = 0; i < shown.length && from < end; i++) {
+      const s = shown[i]!;
+      if (s.end <= from) continue;
+      if (s.offset > from) {
+        const to = Math.min(s.offset, end);
+        insert(chunk, from, to, i);
+        i++; // the stretch just inserted
+      }
+      from = Math.max(from, s.end);
     }
-    return true;
-  };
-  const drain = () => {
-    waiting.sort((a, b) => a.offset - b.offset);
-    while (waiting.length > 0 && place(waiting[0]!)) waiting.shift();
-    if (waiting.length === 0) stopTimer();
-  };
-  const stopTimer = () => {
-    if (gapTimer !== undefined) clearTimeout(gapTimer);
-    gapTimer = undefined;
-  };
-  const flush = () => {
-    stopTimer();
-    waiting.sort((a, b) => a.offset - b.offset);
-    for (const chunk of waiting) {
-      // Past the gap: shown from where it starts.
-      next = Math.max(next, chunk.offset);
-      place(chunk);
-    }
-    waiting = [];
+    if (from < end) insert(chunk, from, end, shown.length);
   };
 
   return {
@@ -77,22 +73,14 @@ export function createRunOutputView(): RunOutputView {
     show(id) {
       if (runId === id) return;
       runId = id;
-      next = 0;
-      waiting = [];
-      stopTimer();
+      shown = [];
       clear(element);
     },
     add(chunk) {
-      // A node from before offsets sends none: shown as it comes.
-      if (chunk.offset === undefined) {
-        write(chunk.data, chunk.stream);
-        next += chunk.data.length;
-        return;
-      }
-      if (place(chunk as Chunk & { offset: number })) return drain();
-      waiting.push(chunk as Chunk & { offset: number });
-      gapTimer ??= setTimeout(flush, GAP_WAIT_MS);
+      if (chunk.data === '') return;
+      // A node from before offsets sends none: shown after what is there.
+      const offset = chunk.offset ?? shown[shown.length - 1]?.end ?? 0;
+      place({ ...chunk, offset });
     },
-    flush,
   };
 }

@@ -9,6 +9,7 @@ import type { Interview, RunExit, RunSettings, RunState } from '../../shared/pro
 import type { DuetClientSocket } from '../../shared/provider.js';
 import type { Role } from '../../shared/roles.js';
 import { h } from './dom.js';
+import { newestCopy } from './newest-copy.js';
 import { createRunOutputView } from './run-output-view.js';
 
 /** Runs are one at a time per interview: a few recent ones are plenty. */
@@ -22,13 +23,12 @@ export interface RunPanel {
 }
 
 export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath: () => string | undefined): RunPanel {
-  let settings: RunSettings = { candidateMayRun: true, seq: 0 };
-  /** Settings older than those shown (a joiner's copy, read before a change it then heard of) are not news. */
-  const takeSettings = (next: RunSettings) => {
-    // A node from before `seq` sends none: taken as it comes.
-    if (next.seq !== undefined && next.seq < settings.seq) return;
-    settings = { candidateMayRun: next.candidateMayRun, seq: next.seq ?? settings.seq };
-  };
+  // A node from before `seq` sends none: taken as it comes.
+  const settings = newestCopy<RunSettings & { seq?: number | undefined }>(
+    socket,
+    { candidateMayRun: true, seq: 0 },
+    (current, next) => next.seq === undefined || current.seq === undefined || next.seq >= current.seq,
+  );
   let ended = false;
   let current: RunState | undefined;
   /** The latest runs seen to end: a `run:state` of one of them is old news. */
@@ -39,6 +39,8 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
   };
   /** The run this connection last heard of: a `run:last` about another is older news. */
   let heardOf: string | undefined;
+  /** When the run on screen started (or was first seen running), if known: a `run:last` of one started earlier is older news. */
+  let shownSince: string | undefined;
 
   const runButton = h('button', { type: 'button', class: 'button primary small', 'data-testid': 'run', title: 'Run the file on screen (Ctrl+Enter)' }, '▶ Run');
   const stopButton = h('button', { type: 'button', class: 'button small', hidden: true }, '■ Stop');
@@ -62,18 +64,22 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
   };
   toggle.addEventListener('click', () => setExpanded(element.classList.contains('collapsed')));
 
-  const mayRun = () => !ended && (role === 'interviewer' || (role === 'candidate' && settings.candidateMayRun));
+  const mayRun = () => !ended && (role === 'interviewer' || (role === 'candidate' && settings.value.candidateMayRun));
   const render = () => {
     runButton.hidden = !mayRun();
     runButton.disabled = current !== undefined;
     stopButton.hidden = current === undefined || !(role === 'interviewer' || role === 'candidate');
-    allow.checked = settings.candidateMayRun;
+    allow.checked = settings.value.candidateMayRun;
     allow.disabled = ended;
   };
 
-  const startShowing = (runId: string) => {
-    if (output.runId === runId) return;
+  const startShowing = (runId: string, since?: string) => {
+    if (output.runId === runId) {
+      shownSince ??= since;
+      return;
+    }
     output.show(runId);
+    shownSince = since;
     setExpanded(true);
   };
 
@@ -104,15 +110,15 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
     try {
       const reply = await socket.timeout(10_000).emitWithAck('run:settings', { candidateMayRun: allow.checked });
       if (isErrorBody(reply)) throw new Error(reply.error.message);
-      takeSettings(reply);
+      settings.take(reply);
     } catch {
-      allow.checked = settings.candidateMayRun;
+      allow.checked = settings.value.candidateMayRun;
     }
     render();
   });
 
   socket.on('run:settings', (next) => {
-    takeSettings(next);
+    settings.take(next);
     render();
   });
   socket.on('run:state', (state) => {
@@ -120,12 +126,14 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
     // A joiner's state of a run another node was asked about can come after that run's exit.
     if (endedRuns.includes(state.runId)) return;
     current = state;
-    startShowing(state.runId);
+    startShowing(state.runId, state.at);
     status.textContent = `${state.state === 'queued' ? 'Queued' : 'Running'} ${state.path} (started by ${state.by.name})`;
     render();
   });
   socket.on('run:output', ({ runId, ...chunk }) => {
     heardOf = runId;
+    // A late answer about a run that has ended must not replace the one on screen.
+    if (runId !== output.runId && endedRuns.includes(runId)) return;
     startShowing(runId);
     output.add(chunk);
   });
@@ -133,19 +141,21 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
     heardOf = exit.runId;
     sawEnd(exit.runId);
     if (exit.runId === output.runId || current?.runId === exit.runId) status.textContent = describeExit(exit, current);
-    if (exit.runId === output.runId) output.flush();
     current = undefined;
     render();
   });
   // A joiner's (or a page back from a lost connection's) view of the last run, when none is in progress.
   socket.on('run:last', (record) => {
-    // A run this connection heard of since is newer than the log's last one.
+    // Older news than what the page shows: a run in progress, a run this
+    // connection heard of since, or a run on screen that started after it
+    // (the log's last run can be older: the newest one's record not yet
+    // written, or never, for a run cut off by the end or a shutdown).
     if (current || (heardOf !== undefined && heardOf !== record.runId)) return;
+    if (output.runId !== record.runId && shownSince !== undefined && shownSince > record.at) return;
     heardOf = record.runId;
     sawEnd(record.runId);
-    startShowing(record.runId);
+    startShowing(record.runId, record.at);
     for (const chunk of record.output) output.add(chunk);
-    output.flush();
     status.textContent = `Last run, by ${record.by.name}: ${describeExit(record.exit, record)}`;
     render();
   });
@@ -153,8 +163,6 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
   socket.on('disconnect', () => {
     current = undefined;
     heardOf = undefined;
-    // Whatever the next connection says first is taken (its seqs may be lower: a database restored to an earlier point).
-    settings = { ...settings, seq: -1 };
     render();
   });
 

@@ -4,12 +4,10 @@
  * that reloads mid-interview, or an observer who arrives after a run, sees
  * what everyone else in the room sees.
  */
-import { z } from 'zod';
-import { ERROR_CODES, type ErrorCode } from '../../shared/errors.js';
 import { LANGUAGE_IDS } from '../../shared/languages.js';
 import { LIMITS } from '../../shared/limits.js';
 import type { RunOutput, RunRecord, RunState } from '../../shared/protocol.js';
-import { ROLES } from '../../shared/roles.js';
+import { readLoggedRun } from '../../shared/run-log.js';
 import type { ServerContext } from '../context.js';
 import type { StoredEvent } from '../store/store.js';
 import type { Stream } from '../runner/execute.js';
@@ -28,7 +26,7 @@ export type PlacedOutput = Omit<RunOutput, 'runId'>;
  * stream joined), each with its offset, up to `max` characters: past that a
  * page shows nothing more anyway.
  */
-export function placedOutput(chunks: ReadonlyArray<{ stream: Stream; data: string }>, max = LIMITS.runOutputChars): PlacedOutput[] {
+export function placedOutput(chunks: ReadonlyArray<{ stream: Stream; data: string }>, max: number = LIMITS.runOutputChars): PlacedOutput[] {
   const placed: PlacedOutput[] = [];
   let offset = 0;
   for (const { stream, data } of chunks) {
@@ -54,45 +52,10 @@ export function localRun(ctx: ServerContext, interviewId: string): RunInProgress
   return job && { state: job.state, output: placedOutput(job.output) };
 }
 
-const actor = z.object({ sub: z.string(), name: z.string(), role: z.enum(ROLES) });
-
-/** A `run` event's data as `recordRun` writes it; older or damaged rows that do not fit are skipped. */
-const loggedRun = z.object({
-  runId: z.string(),
-  path: z.string(),
-  language: z.enum(LANGUAGE_IDS),
-  startedAt: z.string(),
-  code: z.number().nullable(),
-  signal: z.string().nullable(),
-  durationMs: z.number(),
-  maxRssKb: z.number().nullable(),
-  truncated: z.boolean(),
-  error: z.object({ code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]), message: z.string() }).optional(),
-  stoppedBy: actor.optional(),
-  output: z.array(z.object({ stream: z.enum(['stdout', 'stderr']), data: z.string() })),
-});
-
-/** The run a `run` event logged, for a joiner; undefined when the event does not hold one. */
+/** The run a `run` event logged, for a joiner; undefined when the row lacks what a page needs. */
 export function runRecordOf(event: StoredEvent): RunRecord | undefined {
-  const parsed = loggedRun.safeParse(event.data);
-  if (!parsed.success) return undefined;
-  const d = parsed.data;
-  return {
-    runId: d.runId,
-    path: d.path,
-    language: d.language,
-    by: event.actor,
-    at: d.startedAt,
-    output: placedOutput(d.output),
-    exit: {
-      runId: d.runId,
-      code: d.code,
-      signal: d.signal,
-      durationMs: d.durationMs,
-      maxRssKb: d.maxRssKb,
-      truncated: d.truncated,
-      ...(d.error ? { error: d.error } : {}),
-      ...(d.stoppedBy ? { stoppedBy: d.stoppedBy } : {}),
-    },
-  };
+  const run = readLoggedRun(event.data);
+  const language = LANGUAGE_IDS.find((l) => l === run.language);
+  if (!run.runId || run.startedAt === undefined || language === undefined) return undefined;
+  return { runId: run.runId, path: run.path, language, by: event.actor, at: run.startedAt, output: placedOutput(run.output), exit: run.exit };
 }

@@ -17,40 +17,51 @@ import { localRun, type RunInProgress } from './run-output.js';
 
 const PEER_TIMEOUT_MS = 1500;
 
-/** Asks every other node; resolves with the answers that came in time. */
-function ask<T>(ctx: ServerContext, event: string, payload: unknown): Promise<T[]> {
+/** Asks every other node; resolves with the answers that came in time, and whether every node answered. */
+function ask<T>(ctx: ServerContext, event: string, payload: unknown): Promise<{ answers: T[]; complete: boolean }> {
   const peers = peersOf(ctx);
-  if (!peers) return Promise.resolve([]);
+  if (!peers) return Promise.resolve({ answers: [], complete: true });
   return new Promise((resolve) => {
     let done = false;
-    const timer = setTimeout(() => finish([]), PEER_TIMEOUT_MS);
-    function finish(answers: T[]) {
+    const timer = setTimeout(() => finish([], false), PEER_TIMEOUT_MS);
+    function finish(answers: T[], complete: boolean) {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      resolve(answers);
+      resolve({ answers, complete });
     }
     try {
-      peers.serverSideEmit(event, payload, (_err: unknown, answers: T[] | undefined) => finish(answers ?? []));
+      peers.serverSideEmit(event, payload, (err: unknown, answers: T[] | undefined) => finish(answers ?? [], !err));
     } catch (err) {
       ctx.log.warn({ err }, 'runner: could not ask the other nodes');
-      finish([]);
+      finish([], false);
     }
   });
 }
 
-/** The run of the interview on another node, if any answers. */
-export async function peerCurrentRun(ctx: ServerContext, interviewId: string): Promise<RunInProgress | undefined> {
-  const answers = await ask<RunInProgress | RunState | null>(ctx, 'duet:run:current', { interviewId });
-  const found = answers.find((a) => a !== null && typeof a === 'object');
-  if (!found) return undefined;
-  // A node from before the output was sent answers with the state alone.
-  return 'state' in found && typeof found.state === 'object' ? found : { state: found as RunState, output: [] };
+/**
+ * The run of the interview on another node, if one answers, with its output
+ * so far when asked for; `certain` is false when some node did not answer.
+ */
+export async function peerCurrentRun(
+  ctx: ServerContext,
+  interviewId: string,
+  withOutput: boolean,
+): Promise<{ run: RunInProgress | undefined; certain: boolean }> {
+  const { answers, complete } = await ask<PeerAnswer | null>(ctx, 'duet:run:current', { interviewId, withOutput });
+  const found = answers.find((a): a is PeerAnswer => a !== null && typeof a === 'object');
+  if (!found) return { run: undefined, certain: complete };
+  // The state with the output beside it: a node from before the output asks and answers with the state alone.
+  const { output, ...state } = found;
+  return { run: { state, output: Array.isArray(output) ? output : [] }, certain: true };
 }
+
+/** A node's answer about its run: the run's state, and its output if it was asked for. */
+type PeerAnswer = RunState & { output?: RunInProgress['output'] };
 
 /** Stops the run on whichever node has it; false when none does. */
 export async function peerStopRun(ctx: ServerContext, runId: string, interviewId: string, by: Actor): Promise<boolean> {
-  const answers = await ask<boolean>(ctx, 'duet:run:stop', { runId, interviewId, by });
+  const { answers } = await ask<boolean>(ctx, 'duet:run:stop', { runId, interviewId, by });
   return answers.includes(true);
 }
 
@@ -58,9 +69,10 @@ export async function peerStopRun(ctx: ServerContext, runId: string, interviewId
 export function registerRunPeers(ctx: ServerContext): void {
   const peers = peersOf(ctx);
   if (!peers) return;
-  peers.on('duet:run:current', (q: { interviewId: string }, reply: (a: RunInProgress | null) => void) => {
+  peers.on('duet:run:current', (q: { interviewId: string; withOutput?: boolean }, reply: (a: PeerAnswer | null) => void) => {
     if (typeof reply !== 'function') return;
-    reply(localRun(ctx, String(q?.interviewId)) ?? null);
+    const run = localRun(ctx, String(q?.interviewId));
+    reply(run ? { ...run.state, ...(q?.withOutput === true ? { output: run.output } : {}) } : null);
   });
   peers.on('duet:run:stop', (q: { runId: string; interviewId: string; by: Actor }, reply: (a: boolean) => void) => {
     if (typeof reply !== 'function') return;

@@ -19,7 +19,7 @@ import { filesOf } from '../rooms/yjs-checks.js';
 import type { RunResult } from '../runner/runner.js';
 import { isRunnablePath } from '../runner/workspace.js';
 import { handler, type Handlers } from './handle.js';
-import { localRun, runRecordOf, type OutputChunk } from './run-output.js';
+import { localRun, runRecordOf, type OutputChunk, type RunInProgress } from './run-output.js';
 import { peerCurrentRun, peerStopRun } from './run-peers.js';
 import type { DuetSocket } from './socket-data.js';
 
@@ -37,14 +37,22 @@ export async function readRunSettings(ctx: ServerContext, interviewId: string): 
  */
 export async function sendRunnerState(ctx: ServerContext, socket: DuetSocket): Promise<void> {
   const { interviewId } = socket.data;
-  const [settings, last] = await Promise.all([readRunSettings(ctx, interviewId), ctx.store.latestEvent(interviewId, 'run')]);
-  socket.emit('run:settings', settings);
-  const current = localRun(ctx, interviewId) ?? (await peerCurrentRun(ctx, interviewId));
-  if (current) {
-    socket.emit('run:state', current.state);
-    for (const chunk of current.output) socket.emit('run:output', { runId: current.state.runId, ...chunk });
-    return;
-  }
+  const sendRun = (run: RunInProgress) => {
+    socket.emit('run:state', run.state);
+    for (const chunk of run.output) socket.emit('run:output', { runId: run.state.runId, ...chunk });
+  };
+  // This node's run is sent at once, before any read: the socket is in the
+  // channels already, so whatever the run does next reaches it as broadcasts,
+  // and nothing sent here is older than those.
+  const local = localRun(ctx, interviewId);
+  if (local) sendRun(local);
+  socket.emit('run:settings', await readRunSettings(ctx, interviewId));
+  if (local) return;
+  const { run, certain } = await peerCurrentRun(ctx, interviewId, true);
+  if (run) return sendRun(run);
+  // A node that did not answer may have a run: then the log's last one is not the last.
+  if (!certain) return;
+  const last = await ctx.store.latestEvent(interviewId, 'run');
   const record = last && runRecordOf(last);
   if (record) socket.emit('run:last', record);
 }
@@ -95,7 +103,7 @@ async function startRun(ctx: ServerContext, socket: DuetSocket, { path, stdin }:
   if (target === undefined || !(target in files)) throw new DuetError('not_found', `no file "${path ?? ''}" to run`);
   if (!isRunnablePath(target)) throw new DuetError('invalid_payload', `"${target}" is not a path the runner accepts`);
 
-  if (!ctx.runner.current(interviewId) && (await peerCurrentRun(ctx, interviewId))) {
+  if (!ctx.runner.current(interviewId) && (await peerCurrentRun(ctx, interviewId, false)).run) {
     throw new DuetError('runner_busy', 'a run of this interview is already queued or running; stop it or wait');
   }
 

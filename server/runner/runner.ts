@@ -28,7 +28,7 @@ export interface RunJob {
   stdin: string | undefined;
   /** What the room is told about the run; kept here so a joiner can be told too. */
   state: RunState;
-  /** Its output so far, for the same reason (filled by `onOutput`'s caller). */
+  /** Its output so far, for the same reason (the job's own `onOutput` fills it). */
   output: ReadonlyArray<{ stream: Stream; data: string }>;
   onStart(): void;
   onOutput(stream: Stream, data: string): void;

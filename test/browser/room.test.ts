@@ -454,11 +454,41 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await until(async () => /exited with code 0/.test(await observer.page.getByTestId('run-status').innerText()));
     expect(await output.innerText()).toBe('before you came\nafter you came\n');
 
-    // A reload after the run: the panel shows the last run, who ran it and how it ended.
+    // A reload after the run (once it is logged): the panel shows the last run, who ran it and how it ended.
+    await until(async () => (await node.server.ctx.store.latestEvent(iv.interview.id, 'run'))?.data.runId === runId);
     await observer.page.reload();
     await until(async () => /^Last run, by Ada: main\.py: exited with code 0/.test(await observer.page.getByTestId('run-status').innerText()));
     expect(await output.innerText()).toBe('before you came\nafter you came\n');
     expect(await output.isVisible()).toBe(true);
+    expect(observer.errors).toEqual([]);
+  }, 60_000);
+
+  it.skipIf(!hasBwrap)("output so far from the node running it, reaching a page after newer output, goes before that output", async () => {
+    const { nodes } = await startCluster(2, { runner: defaultRunnerConfig({ ...TEST_LIMITS, uidBase: 410_000, uidCount: 1000 }) }, NODE_OPTIONS);
+    const [a, b] = nodes as [TestNode, TestNode];
+    await a.server.ctx.runner.whenReady();
+    const iv = await createInterview(a, 'Late answer', 'python');
+    const interviewer = await connectClient(a.url, iv.token);
+    await writeCode(interviewer, 'import time\nprint("first", flush=True)\ntime.sleep(0.6)\nprint("second", flush=True)\ntime.sleep(1)\n');
+    // Node B hears node A's answer about its run (with the output so far) late, after the run's next output.
+    const io = b.server.ctx.io as unknown as { serverSideEmit: (event: string, ...args: unknown[]) => boolean };
+    const emit = io.serverSideEmit.bind(io);
+    io.serverSideEmit = (event, ...args) => {
+      const reply = args[args.length - 1];
+      if (event !== 'duet:run:current' || typeof reply !== 'function') return emit(event, ...args);
+      return emit(event, ...args.slice(0, -1), (...answer: unknown[]) => setTimeout(() => (reply as (...x: unknown[]) => void)(...answer), 1000));
+    };
+    onTestFinished(() => void (io.serverSideEmit = emit));
+    const runs = watchRuns(interviewer.socket);
+    const runId = runIdOf(await startRun(interviewer.socket));
+    await until(() => runs.view(runId).stdout() === 'first\n');
+    const observer = await openRoom(browser, b.url, iv.interview.id, await iv.invite('observer', 'Obi'));
+    const frameAt = (text: string) => observer.frames.findIndex((f) => f.startsWith('42["run:output"') && f.includes(text));
+    await until(() => frameAt('first') >= 0 && frameAt('second') >= 0);
+    expect(frameAt('second')).toBeLessThan(frameAt('first'));
+    await until(async () => (await observer.page.getByTestId('run-output').innerText()) === 'first\nsecond\n');
+    await until(async () => /exited with code 0/.test(await observer.page.getByTestId('run-status').innerText()));
+    expect(await observer.page.getByTestId('run-output').innerText()).toBe('first\nsecond\n');
     expect(observer.errors).toEqual([]);
   }, 60_000);
 

@@ -4,7 +4,8 @@
  * notices in the panel channel, as interviewers saw them live) and the
  * interviewers' notes. Drawn with the room's own views and message items.
  */
-import type { Actor, ChatMessage, Participant, RunExit, SignalNotice } from '../../../shared/protocol.js';
+import type { Actor, ChatMessage, Participant, SignalNotice } from '../../../shared/protocol.js';
+import { readLoggedRun } from '../../../shared/run-log.js';
 import type { SignalMark } from '../../../shared/replay/index.js';
 import type { ChatChannel } from '../../../shared/roles.js';
 import { chatMessageItem, chatNoticeItem } from '../chat-view.js';
@@ -108,9 +109,7 @@ export function createReplaySide(selfSub: string): ReplaySide {
     clear(runList);
     if (runs.length === 0) runList.append(h('li', { class: 'chat-empty' }, 'Nothing was run yet at this instant.'));
     for (const run of runs) {
-      const d = run.data;
-      const output = Array.isArray(d.output) ? (d.output as Array<{ stream?: string; data?: string }>) : [];
-      const exit = { runId: String(d.runId ?? ''), code: null, signal: null, durationMs: 0, maxRssKb: null, truncated: false, ...d } as RunExit;
+      const { output, exit, path } = readLoggedRun(run.data);
       runList.append(
         h(
           'li',
@@ -119,13 +118,13 @@ export function createReplaySide(selfSub: string): ReplaySide {
             'div',
             { class: 'chat-meta' },
             h('span', { class: 'chat-author', style: `color:${colorOf(run.by.sub)}` }, run.by.name),
-            h('span', { class: 'run-status' }, describeExit(exit, { path: String(d.path ?? '') })),
+            h('span', { class: 'run-status' }, describeExit(exit, { path })),
             h('time', { datetime: run.at }, formatClock(Date.parse(run.at))),
           ),
           h(
             'pre',
             { class: 'run-output' },
-            ...output.map((o) => h('span', { class: o.stream === 'stderr' ? 'stderr' : '' }, String(o.data ?? ''))),
+            ...output.map((o) => h('span', { class: o.stream === 'stderr' ? 'stderr' : '' }, o.data)),
             output.length === 0 ? h('span', { class: 'muted' }, '(no output)') : null,
           ),
         ),

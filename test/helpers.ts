@@ -319,14 +319,25 @@ export function holdNextStoreAnswer(
   return { answered: answered.promise, release: () => gate.resolve() };
 }
 
-/** The next call of one of this store's methods fails, as if the database had not answered; later calls run. */
-export function failNextStoreCall(store: Store, method: keyof Store): void {
+/**
+ * The next call of one of this store's methods fails, as if the database had
+ * not answered; later calls run. With `held`, it fails only once the returned
+ * `fail` is called (`reached` resolves once the call is waiting).
+ */
+export function failNextStoreCall(store: Store, method: keyof Store, held = false): { reached: Promise<void>; fail: () => void } {
+  const gate = deferred();
+  const reached = deferred();
+  if (!held) gate.resolve();
   let failed = false;
   wrapStoreCalls(store, method, async (call) => {
     if (failed) return call();
     failed = true;
+    reached.resolve();
+    await gate.promise;
     throw new Error(`test: ${String(method)} failed`);
   });
+  onTestFinished(() => gate.resolve());
+  return { reached: reached.promise, fail: () => gate.resolve() };
 }
 
 /** Holds every read of the event log on this store until the returned function is called (or the test finishes). */

@@ -203,25 +203,41 @@ describe('roles in the live room', () => {
         ['Cy', true],
       ]);
       await held.answered;
+      // What Cy sends meanwhile waits for the row: nothing is logged for someone without one.
+      let acked = false;
+      const said = cy.socket.emitWithAck('chat:send', { channel: 'room', text: 'hello' }).finally(() => (acked = true));
       await new Promise((r) => setTimeout(r, 100));
       expect(ada.participants().some((p) => p.name === 'Cy')).toBe(false);
+      expect(acked).toBe(false);
       held.release();
+      expect(await said).toMatchObject({ message: { text: 'hello' } });
       await expectOnlineStays([ada, cy], ['Ada', 'Cy']);
+      // And its join comes first in the log.
+      const events = await other.server.ctx.store.readEvents(iv.interview.id, {});
+      const cys = events.filter((e) => e.actor.name === 'Cy').map((e) => e.type);
+      expect(cys).toEqual(['join', 'chat']);
     },
   );
 
-  it('a joiner whose row cannot be written gets its session, then unavailable, and is disconnected, leaving no one listed (postgres)', async () => {
+  it('a joiner whose row cannot be written gets its session, then unavailable, and is disconnected, leaving no one listed and nothing logged (postgres)', async () => {
     const { other, iv, ada } = await adaInRoom('postgres');
-    failNextStoreCall(other.server.ctx.store, 'upsertParticipant');
+    const write = failNextStoreCall(other.server.ctx.store, 'upsertParticipant', true);
     const socket = connectSocket(other.url, await iv.invite('candidate', 'Cy'), { reconnection: false });
     const session = nextEvent(socket, 'session');
     const error = nextEvent(socket, 'error');
     await session;
+    // Sent before the write turns out to have failed: it must not be logged.
+    const said = socket.timeout(1000).emitWithAck('chat:send', { channel: 'room', text: 'too soon' }).catch(() => undefined);
+    await write.reached;
+    await new Promise((r) => setTimeout(r, 50)); // the chat is in
+    write.fail();
     expect(await error).toMatchObject({ code: 'unavailable' });
     await waitFor(() => socket.disconnected);
+    expect(await said).toBeUndefined();
     await new Promise((r) => setTimeout(r, 300));
     expect(ada.participants().map((p) => p.name)).toEqual(['Ada']);
     expect(listedNames(await other.server.ctx.store.listParticipants(iv.interview.id))).toEqual(['Ada']);
+    expect((await other.server.ctx.store.readEvents(iv.interview.id, {})).filter((e) => e.actor.name === 'Cy')).toEqual([]);
   });
 
   it.each(['sqlite', 'postgres'] as const)(

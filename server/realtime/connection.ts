@@ -42,14 +42,19 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
   const { io } = ctx;
   registerRunPeers(ctx);
   const participantLists = createParticipantLists(ctx);
-  const dispatch = createDispatcher(ctx, {
-    ...documentHandlers(ctx),
-    ...awarenessHandlers(ctx),
-    ...chatHandlers(ctx),
-    ...interviewHandlers(ctx),
-    ...signalHandlers(ctx),
-    ...runHandlers(ctx),
-  });
+  const dispatch = createDispatcher(
+    ctx,
+    {
+      ...documentHandlers(ctx),
+      ...awarenessHandlers(ctx),
+      ...chatHandlers(ctx),
+      ...interviewHandlers(ctx),
+      ...signalHandlers(ctx),
+      ...runHandlers(ctx),
+    },
+    // A sync and a cursor log nothing: they need not wait for the joiner's row.
+    (socket, event) => (event === 'doc:sync' || event === 'awareness' ? undefined : socket.data.admitted),
+  );
 
   // What the handshake found, for the connection to use once: the interview
   // (a room loading for this socket need not read it again) and the state
@@ -130,7 +135,11 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
         .snapshotIfBehind(Math.ceil(ctx.config.snapshotEvery / 10), at)
         ?.catch(reportSnapshotFailure(ctx, interviewId));
     }
-    ctx.writer.append(interviewId, { type: 'leave', at, actor, data: {} }).catch(() => {}); // an ended interview logs no leaves
+    // After the join's own event, if it was logged at all; an ended interview logs no leaves.
+    socket.data.admitted.then(
+      () => ctx.writer.append(interviewId, { type: 'leave', at, actor, data: {} }).catch(() => {}),
+      () => {},
+    );
   }
 
   io.on('connection', (socket: DuetSocket) => {
@@ -198,6 +207,13 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     };
     /** The joiner's row being written; once it is, the lists must be read again, whatever became of the join. */
     let written: Promise<void> | undefined;
+    let admit!: () => void;
+    let refuse!: (err: unknown) => void;
+    socket.data.admitted = new Promise<void>((resolve, reject) => {
+      admit = resolve;
+      refuse = reject;
+    });
+    socket.data.admitted.catch(() => {}); // the events waiting for it report it
     try {
       const at = new Date().toISOString();
       // What `session` needs, all at once: the room's documents, recent
@@ -232,6 +248,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
         subscribed.then(() => ctx.store.recentChat(interviewId, visibleChannels(actor.role), LIMITS.sessionChatMessages)),
       ]);
       if (socket.disconnected) {
+        refuse(new DuetError('unavailable', 'the connection closed while joining'));
         giveBack();
         // Its disconnect told everyone already, maybe before its row was written.
         written.then(() => participantLists.changed(interviewId), () => {});
@@ -241,11 +258,6 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       // A change published on this node while the read was on its way (the room's copy) can be newer than what it read.
       const interview = newerInterview(joined.interview, fresh);
       joined.interview = interview;
-      if (interview.status === 'open') {
-        // Not awaited: the writer keeps each interview's events in order, so the
-        // join is logged before anything this socket sends after `session`.
-        ctx.writer.append(interviewId, { type: 'join', at, actor, data: {} }).catch(() => {});
-      }
       socket.emit('session', {
         interview,
         you: actor,
@@ -260,11 +272,19 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       if (can.readDoc(actor.role, 'notes')) sendAwarenessState(socket, joined, 'notes');
       // Not awaited: asking other nodes about a run must not hold up the join.
       sendRunnerState(ctx, socket).catch((err) => ctx.log.warn({ err, interviewId }, 'could not send the runner state'));
-      // A list read from here on has this joiner's row.
       await written;
+      if (interview.status === 'open') {
+        // Not awaited: the writer keeps each interview's events in order, and
+        // this socket's own wait for `admitted`, so the join is logged before
+        // anything the socket logs.
+        ctx.writer.append(interviewId, { type: 'join', at, actor, data: {} }).catch(() => {});
+      }
+      admit();
+      // A list read from here on has this joiner's row.
       participantLists.changed(interviewId);
     } catch (err) {
       const e = err instanceof DuetError ? err : new DuetError('unavailable', 'could not open the interview; retry later');
+      refuse(e);
       if (!(err instanceof DuetError)) ctx.log.error({ err, interviewId }, 'join failed');
       giveBack();
       socket.emit('error', e.toBody().error);

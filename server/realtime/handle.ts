@@ -57,7 +57,7 @@ export function handler<S extends z.ZodType>(schema: S, run: (socket: DuetSocket
  * cost about 3 KiB of heap per socket; the state a handler needs lives in
  * `socket.data` instead.
  */
-export function createDispatcher(ctx: ServerContext, handlers: Handlers) {
+export function createDispatcher(ctx: ServerContext, handlers: Handlers, waitFor: (socket: DuetSocket, event: string) => Promise<void> | undefined = () => undefined) {
   const missing = CLIENT_EVENTS.filter((e) => !handlers[e]);
   if (missing.length > 0) throw new Error(`no handler for client events: ${missing.join(', ')}`);
   return function dispatch(this: DuetSocket, event: string, ...args: unknown[]): void {
@@ -74,7 +74,10 @@ export function createDispatcher(ctx: ServerContext, handlers: Handlers) {
       ctx.metrics.clientEvents.inc({ event: h ? event : 'unknown' });
       if (!h) throw new DuetError('unknown_event', `the server does not accept "${String(event).slice(0, 50)}" from clients`);
       if (!socket.data.bucket.take()) throw new DuetError('rate_limited', 'too many events; slow down');
-      const result = await h.run(socket, parseOrThrow(h.schema, payload));
+      const parsed = parseOrThrow(h.schema, payload);
+      const gate = waitFor(socket, event);
+      if (gate) await gate;
+      const result = await h.run(socket, parsed);
       ack?.(result ?? { ok: true });
     } catch (err) {
       const body = toErrorBody(err, ctx);

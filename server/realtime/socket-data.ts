@@ -21,6 +21,13 @@ export interface SocketData {
    */
   inChannels: Promise<void>;
   /**
+   * Resolves once the joiner's participant row is written and its join
+   * logged (queued, so it comes first in the log); rejects when the join
+   * fails. The events a socket logs wait for it: none is logged for someone
+   * without a row, or before their join.
+   */
+  admitted: Promise<void>;
+  /**
    * When (performance.now()) the socket's channels were joined: any edit
    * committed after this reaches it as a broadcast, so a read of the log that
    * started later is recent enough to answer its sync.

@@ -15,8 +15,12 @@ export function isNotOlder(current: Copy, next: Copy): boolean {
   // An interview never reopens, whatever a copy says (a client may mark its
   // copy ended itself on an `interview_ended` refusal, before the end's own copy comes).
   if (current.status === 'ended' && next.status === 'open') return false;
-  if (next.seq === undefined || current.seq === undefined) return true;
-  return next.seq >= current.seq;
+  return seqNotOlder(current.seq, next.seq);
+}
+
+/** Is a copy at seq `next` at least as new as one at `current`? A copy without a seq (from a node before it) is taken as it comes. */
+export function seqNotOlder(current: number | undefined, next: number | undefined): boolean {
+  return next === undefined || current === undefined || next >= current;
 }
 
 /** The newer of the two (`next` when they are equally new: the same state). */

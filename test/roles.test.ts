@@ -240,6 +240,29 @@ describe('roles in the live room', () => {
     expect((await other.server.ctx.store.readEvents(iv.interview.id, {})).filter((e) => e.actor.name === 'Cy')).toEqual([]);
   });
 
+  it('a joiner that leaves while its row is being written is logged joining, then leaving; one whose row fails, neither (postgres)', async () => {
+    const { other, iv } = await adaInRoom('postgres');
+    const held = holdNextStoreAnswer(other.server.ctx.store, 'upsertParticipant');
+    const cy = connectSocket(other.url, await iv.invite('candidate', 'Cy'), { reconnection: false });
+    await nextEvent(cy, 'session');
+    await held.answered;
+    cy.disconnect();
+    await new Promise((r) => setTimeout(r, 100));
+    held.release();
+    const typesOf = async (name: string) => (await other.server.ctx.store.readEvents(iv.interview.id, {})).filter((e) => e.actor.name === name).map((e) => e.type);
+    await waitFor(async () => (await typesOf('Cy')).length === 2);
+    expect(await typesOf('Cy')).toEqual(['join', 'leave']);
+
+    const write = failNextStoreCall(other.server.ctx.store, 'upsertParticipant', true);
+    const dee = connectSocket(other.url, await iv.invite('candidate', 'Dee'), { reconnection: false });
+    await nextEvent(dee, 'session');
+    await write.reached;
+    dee.disconnect();
+    write.fail();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await typesOf('Dee')).toEqual([]);
+  });
+
   it.each(['sqlite', 'postgres'] as const)(
     'two first-time joiners at once, their rows written slowly, each end up in every list (%s)',
     async (backend) => {

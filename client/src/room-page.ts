@@ -86,7 +86,8 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   const you = first.you;
   const role = you.role;
   const panel = can.readDoc(role, 'notes');
-  let interview: Interview = first.interview;
+  /** The interview as shown: the newest copy this page has (`shared/interview-copies.ts`). */
+  const interview = newestCopy(socket, first.interview, isNotOlder);
 
   assignColors(first.participants);
   const main = provider.doc('main');
@@ -124,7 +125,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
       : null;
 
   // Editor, and the run panel under it
-  const editorView = createEditorView(main, awareness, interview.language);
+  const editorView = createEditorView(main, awareness, first.interview.language);
   const runPanel = createRunPanel(socket, role, () => editorView.currentPath());
   editorView.element.append(runPanel.element);
   editorView.editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.Enter, () => runPanel.run());
@@ -135,7 +136,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   const notes = panel ? createNotesView(provider.doc('notes')) : undefined;
   const tabs: Array<{ id: string; label: string; pane: HTMLElement }> = [{ id: 'chat', label: 'Chat', pane: chat.element }];
   if (notes) tabs.push({ id: 'notes', label: 'Notes', pane: notes.element });
-  if (panel) tabs.push({ id: 'invite', label: role === 'interviewer' ? 'Invite' : 'Links', pane: createInvitePanel(token, interview.id, role) });
+  if (panel) tabs.push({ id: 'invite', label: role === 'interviewer' ? 'Invite' : 'Links', pane: createInvitePanel(token, first.interview.id, role) });
   const tabButtons = tabs.map((t) =>
     h('button', { type: 'button', role: 'tab', class: 'side-tab', 'data-tab': t.id, 'aria-controls': `pane-${t.id}`, onclick: () => selectTab(t.id) }, t.label),
   );
@@ -170,10 +171,8 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   root.replaceChildren(h('div', { class: 'room', 'data-role': role }, header, banner, recorded, h('main', { class: 'room-main' }, editorView.element, sidebar)));
 
   // State
-  const shownInterview = newestCopy(socket, interview, isNotOlder);
   const applyInterview = (next: Interview) => {
-    if (!shownInterview.take(next)) return;
-    interview = next;
+    if (!interview.take(next)) return;
     title.textContent = next.title;
     document.title = `${next.title} · Duet`;
     languageSelect.value = next.language;
@@ -214,7 +213,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   early.replay();
   const stopSignals = role === 'candidate' ? reportSignals(socket, editorView.editor, () => editorView.currentPath()) : () => {};
   provider.on('refused', (error) => {
-    if (error.code === 'interview_ended') applyInterview({ ...interview, status: 'ended' });
+    if (error.code === 'interview_ended') applyInterview({ ...interview.value, status: 'ended' });
     else toast(`An edit was refused: ${error.message}`);
   });
 
@@ -224,7 +223,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
       const reply = await socket.timeout(10_000).emitWithAck('interview:language', { language });
       if (isErrorBody(reply)) throw new Error(reply.error.message);
     } catch (err) {
-      languageSelect.value = interview.language;
+      languageSelect.value = interview.value.language;
       toast(`Could not change the language: ${err instanceof Error ? err.message : 'no answer'}`);
     }
   });
@@ -233,7 +232,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     if (!confirm('End the interview for everyone? The editor becomes read-only and cannot be reopened.')) return;
     endButton.disabled = true;
     try {
-      applyInterview(await api.end(token, interview.id));
+      applyInterview(await api.end(token, interview.value.id));
     } catch (err) {
       toast(`Could not end the interview: ${err instanceof ApiError ? err.message : 'error'}`);
     } finally {
@@ -244,7 +243,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   // Time to an editable editor, for the README's numbers and the tests.
   void provider.whenSynced('main').then(() => {
     if (performance.getEntriesByName('duet:editable').length === 0) performance.mark('duet:editable');
-    if (can.writeDoc(role, 'main') && interview.status === 'open') editorView.editor.focus();
+    if (can.writeDoc(role, 'main') && interview.value.status === 'open') editorView.editor.focus();
   });
 
   // Closing the tab with edits the node has not confirmed would lose them: ask first.

@@ -9,13 +9,12 @@
 import { LIMITS } from '../../shared/limits.js';
 import type { RunOutput } from '../../shared/protocol.js';
 import { clear, h } from './dom.js';
+import { newParts, type Stretch } from './output-stretches.js';
 
 type Chunk = Omit<RunOutput, 'runId' | 'offset'> & { offset?: number | undefined };
 
-/** A stretch of the output on screen: characters [offset, end). */
-interface Shown {
-  offset: number;
-  end: number;
+/** A stretch of the output on screen, and its element. */
+interface Shown extends Stretch {
   span: HTMLElement;
 }
 
@@ -34,35 +33,14 @@ export function createRunOutputView(): RunOutputView {
   /** In offset order, none overlapping. */
   let shown: Shown[] = [];
 
-  /** Puts characters [from, to) of the chunk on screen as stretch number `index`. */
-  const insert = (chunk: Chunk & { offset: number }, from: number, to: number, index: number) => {
-    to = Math.min(to, LIMITS.runOutputChars);
-    if (from >= to) return;
-    const span = h('span', { class: chunk.stream === 'stderr' ? 'stderr' : 'stdout' }, chunk.data.slice(from - chunk.offset, to - chunk.offset));
-    const atBottom = element.scrollHeight - element.scrollTop - element.clientHeight < 30;
-    element.insertBefore(span, shown[index]?.span ?? null);
-    shown.splice(index, 0, { offset: from, end: to, span });
-    if (atBottom) element.scrollTop = element.scrollHeight;
-  };
-
   const place = (chunk: Chunk & { offset: number }) => {
-    const end = chunk.offset + chunk.data.length;
-    const last = shown[shown.length - 1];
-    // The usual case: it follows what is shown.
-    if (!last || chunk.offset >= last.end) return insert(chunk, chunk.offset, end, shown.length);
-    // Otherwise fill whatever of it is not shown yet, walking the stretches it overlaps.
-    let from = chunk.offset;
-    for (let i = 0; i < shown.length && from < end; i++) {
-      const s = shown[i]!;
-      if (s.end <= from) continue;
-      if (s.offset > from) {
-        const to = Math.min(s.offset, end);
-        insert(chunk, from, to, i);
-        i++; // the stretch just inserted
-      }
-      from = Math.max(from, s.end);
+    for (const { from, to, index } of newParts(shown, chunk.offset, chunk.offset + chunk.data.length, LIMITS.runOutputChars)) {
+      const span = h('span', { class: chunk.stream === 'stderr' ? 'stderr' : 'stdout' }, chunk.data.slice(from - chunk.offset, to - chunk.offset));
+      const atBottom = element.scrollHeight - element.scrollTop - element.clientHeight < 30;
+      element.insertBefore(span, shown[index]?.span ?? null);
+      shown.splice(index, 0, { offset: from, end: to, span });
+      if (atBottom) element.scrollTop = element.scrollHeight;
     }
-    if (from < end) insert(chunk, from, end, shown.length);
   };
 
   return {

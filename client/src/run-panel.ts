@@ -5,6 +5,7 @@
  * panel only hides the button from those it would refuse.
  */
 import { isErrorBody } from '../../shared/errors.js';
+import { seqNotOlder } from '../../shared/interview-copies.js';
 import type { Interview, RunExit, RunSettings, RunState } from '../../shared/protocol.js';
 import type { DuetClientSocket } from '../../shared/provider.js';
 import type { Role } from '../../shared/roles.js';
@@ -23,12 +24,7 @@ export interface RunPanel {
 }
 
 export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath: () => string | undefined): RunPanel {
-  // A node from before `seq` sends none: taken as it comes.
-  const settings = newestCopy<RunSettings & { seq?: number | undefined }>(
-    socket,
-    { candidateMayRun: true, seq: 0 },
-    (current, next) => next.seq === undefined || current.seq === undefined || next.seq >= current.seq,
-  );
+  const settings = newestCopy<RunSettings>(socket, { candidateMayRun: true, seq: 0 }, (current, next) => seqNotOlder(current.seq, next.seq));
   let ended = false;
   let current: RunState | undefined;
   /** The latest runs seen to end: a `run:state` of one of them is old news. */
@@ -93,6 +89,8 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
       .emitWithAck('run:start', path ? { path } : {})
       .then((reply) => {
         if (isErrorBody(reply)) throw new Error(reply.error.message);
+        // Its own run is news to this page, whatever `run:last` comes late.
+        heardOf = reply.runId;
         startShowing(reply.runId);
       })
       .catch((err: unknown) => {

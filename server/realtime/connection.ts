@@ -3,7 +3,7 @@
  * interview's rooms, send `session`, register every handler, enforce token
  * expiry, and clean up on disconnect.
  */
-import { PROTOCOL_VERSION, type Interview } from '../../shared/protocol.js';
+import { PROTOCOL_VERSION, type Actor, type Interview } from '../../shared/protocol.js';
 import { DuetError } from '../../shared/errors.js';
 import { newerInterview } from '../../shared/interview-copies.js';
 import { LIMITS } from '../../shared/limits.js';
@@ -53,7 +53,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       ...runHandlers(ctx),
     },
     // A sync and a cursor log nothing: they need not wait for the joiner's row.
-    (socket, event) => (event === 'doc:sync' || event === 'awareness' ? undefined : socket.data.admitted),
+    (socket, event) => (socket.data.admittedYet || event === 'doc:sync' || event === 'awareness' ? undefined : socket.data.admitted),
   );
 
   // What the handshake found, for the connection to use once: the interview
@@ -273,12 +273,9 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       // Not awaited: asking other nodes about a run must not hold up the join.
       sendRunnerState(ctx, socket).catch((err) => ctx.log.warn({ err, interviewId }, 'could not send the runner state'));
       await written;
-      if (interview.status === 'open') {
-        // Not awaited: the writer keeps each interview's events in order, and
-        // this socket's own wait for `admitted`, so the join is logged before
-        // anything the socket logs.
-        ctx.writer.append(interviewId, { type: 'join', at, actor, data: {} }).catch(() => {});
-      }
+      // Stamped now: events' times rise with their seqs, which the replay's time search relies on.
+      if (interview.status === 'open') await logJoin(actor, interviewId);
+      socket.data.admittedYet = true;
       admit();
       // A list read from here on has this joiner's row.
       participantLists.changed(interviewId);
@@ -290,6 +287,15 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       socket.emit('error', e.toBody().error);
       socket.disconnect(true);
       written?.then(() => participantLists.changed(interviewId), () => {});
+    }
+  }
+
+  /** Commits the join (what the socket logs waits for it); an interview that ended meanwhile logs no join, and that is no failure. */
+  async function logJoin(actor: Actor, interviewId: string): Promise<void> {
+    try {
+      await ctx.writer.append(interviewId, { type: 'join', at: new Date().toISOString(), actor, data: {} });
+    } catch (err) {
+      if (!(err instanceof DuetError && err.code === 'interview_ended')) throw err;
     }
   }
 

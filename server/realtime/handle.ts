@@ -57,6 +57,7 @@ export function handler<S extends z.ZodType>(schema: S, run: (socket: DuetSocket
  * cost about 3 KiB of heap per socket; the state a handler needs lives in
  * `socket.data` instead.
  */
+/** `waitFor`: what an event must wait for, once checked, before it runs (undefined: nothing). */
 export function createDispatcher(ctx: ServerContext, handlers: Handlers, waitFor: (socket: DuetSocket, event: string) => Promise<void> | undefined = () => undefined) {
   const missing = CLIENT_EVENTS.filter((e) => !handlers[e]);
   if (missing.length > 0) throw new Error(`no handler for client events: ${missing.join(', ')}`);
@@ -76,7 +77,11 @@ export function createDispatcher(ctx: ServerContext, handlers: Handlers, waitFor
       if (!socket.data.bucket.take()) throw new DuetError('rate_limited', 'too many events; slow down');
       const parsed = parseOrThrow(h.schema, payload);
       const gate = waitFor(socket, event);
-      if (gate) await gate;
+      if (gate) {
+        await gate;
+        // Left while it waited: its leave may be logged already, and nothing comes after a leave.
+        if (socket.disconnected) throw new DuetError('unavailable', 'the connection closed');
+      }
       const result = await h.run(socket, parsed);
       ack?.(result ?? { ok: true });
     } catch (err) {

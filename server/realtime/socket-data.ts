@@ -21,12 +21,13 @@ export interface SocketData {
    */
   inChannels: Promise<void>;
   /**
-   * Resolves once the joiner's participant row is written and its join
-   * logged (queued, so it comes first in the log); rejects when the join
-   * fails. The events a socket logs wait for it: none is logged for someone
-   * without a row, or before their join.
+   * Resolves once the joiner's participant row and its `join` event are
+   * committed; rejects when the join fails. The events a socket logs wait for
+   * it: none is logged for someone without a row, or before their join.
    */
   admitted: Promise<void>;
+  /** `admitted` has resolved: events need not wait a turn for it. */
+  admittedYet?: boolean;
   /**
    * When (performance.now()) the socket's channels were joined: any edit
    * committed after this reaches it as a broadcast, so a read of the log that

@@ -473,21 +473,33 @@ describe.skipIf(!hasChromium)('browser client', () => {
     // A line every 100 ms for 5 s: the page joins while it prints, whenever that is on a busy machine.
     await writeCode(interviewer, 'import time\nfor i in range(50):\n    print(f"line {i}", flush=True)\n    time.sleep(0.1)\n');
     const lines = Array.from({ length: 50 }, (_, i) => `line ${i}\n`).join('');
-    // Node B hears node A's answer about its run (with the output so far) late, after the run's next lines (within its 1.5 s wait).
+    // Node B hears node A's answer about its run (with the output so far)
+    // only when the test lets it, once the page shows the run's next lines
+    // (within node B's 1.5 s wait for answers).
     const io = b.server.ctx.io as unknown as { serverSideEmit: (event: string, ...args: unknown[]) => boolean };
     const emit = io.serverSideEmit.bind(io);
+    let letAnswer!: () => void;
+    const answering = new Promise<void>((r) => (letAnswer = r));
     io.serverSideEmit = (event, ...args) => {
       const reply = args[args.length - 1];
       if (event !== 'duet:run:current' || typeof reply !== 'function') return emit(event, ...args);
-      return emit(event, ...args.slice(0, -1), (...answer: unknown[]) => setTimeout(() => (reply as (...x: unknown[]) => void)(...answer), 1000));
+      return emit(event, ...args.slice(0, -1), (...answer: unknown[]) => void answering.then(() => (reply as (...x: unknown[]) => void)(...answer)));
     };
-    onTestFinished(() => void (io.serverSideEmit = emit));
+    onTestFinished(() => {
+      letAnswer();
+      io.serverSideEmit = emit;
+    });
     const runs = watchRuns(interviewer.socket);
     const runId = runIdOf(await startRun(interviewer.socket));
     await until(() => runs.view(runId).stdout().startsWith('line 0\n'));
     const observer = await openRoom(browser, b.url, iv.interview.id, await iv.invite('observer', 'Obi'));
     const outputFrames = () => observer.frames.filter((f) => f.startsWith('42["run:output"'));
-    // The output so far (from offset 0) reaches the page after later lines did.
+    const shown = () => observer.page.getByTestId('run-output').innerText();
+    // Later lines are shown at once, without waiting for what came before them.
+    await until(async () => /line \d+/.test(await shown()));
+    expect(await shown()).not.toContain('line 0\n');
+    letAnswer();
+    // The output so far (from offset 0) reaches the page after later lines did, and goes before them.
     await until(() => outputFrames().some((f) => f.includes('"offset":0')));
     expect(outputFrames()[0]).not.toContain('"offset":0');
     await until(async () => /exited with code 0/.test(await observer.page.getByTestId('run-status').innerText()));

@@ -52,6 +52,16 @@ describe.skipIf(!hasChromium)('browser client', () => {
     return { opening, held };
   };
 
+  /** A node with a runner, a Python interview on it, and its interviewer (a Node client) in the room with `code` written. */
+  const runnerRoom = async (title: string, code: string) => {
+    const node = await startNode({ runner: defaultRunnerConfig(TEST_LIMITS) }, NODE_OPTIONS);
+    await node.server.ctx.runner.whenReady();
+    const iv = await createInterview(node, title, 'python');
+    const interviewer = await connectClient(node.url, iv.token);
+    await writeCode(interviewer, code);
+    return { node, iv, interviewer };
+  };
+
   const sameText = async (pages: RoomPage[]) => {
     const texts = await Promise.all(pages.map((p) => p.text()));
     return texts.every((t) => t === texts[0]) ? texts[0]! : false;
@@ -434,11 +444,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
   }, 60_000);
 
   it.skipIf(!hasBwrap)('a page opened during a run shows its output so far, and after a reconnection the rest once; after the run, a reload shows the last run', async () => {
-    const node = await startNode({ runner: defaultRunnerConfig(TEST_LIMITS) }, NODE_OPTIONS);
-    await node.server.ctx.runner.whenReady();
-    const iv = await createInterview(node, 'Late output', 'python');
-    const interviewer = await connectClient(node.url, iv.token);
-    await writeCode(interviewer, 'import time\nprint("before you came", flush=True)\ntime.sleep(2.5)\nprint("after you came")\n');
+    const { node, iv, interviewer } = await runnerRoom('Late output', 'import time\nprint("before you came", flush=True)\ntime.sleep(2.5)\nprint("after you came")\n');
     const runs = watchRuns(interviewer.socket);
     const runId = runIdOf(await startRun(interviewer.socket));
     await until(() => runs.view(runId).stdout() === 'before you came\n');
@@ -530,11 +536,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
   });
 
   it.skipIf(!hasBwrap)("a run's state sent to a joiner after that run's exit does not leave its page on Running", async () => {
-    const node = await startNode({ runner: defaultRunnerConfig(TEST_LIMITS) }, NODE_OPTIONS);
-    await node.server.ctx.runner.whenReady();
-    const iv = await createInterview(node, 'Late run state', 'python');
-    const interviewer = await connectClient(node.url, iv.token);
-    await writeCode(interviewer, 'print("done")\n');
+    const { node, iv, interviewer } = await runnerRoom('Late run state', 'print("done")\n');
     await until(() => interviewer.participantEvents() > 0);
     const { opening, held } = await candidateHeldBeforeSession(node, iv);
     // A run starts and ends while the candidate's page joins: it hears both.

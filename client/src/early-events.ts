@@ -9,11 +9,10 @@
  * connection's room events until its `session` are kept, and handed again,
  * in the order they came, to the room's listeners once `session` is applied.
  * Applying one twice is harmless: chat and notices are deduplicated by id,
- * run output by its offset, a list, a run state or a last run received later
- * replaces one received earlier, and
- * an interview or run settings older (by `seq`) than those shown are
- * ignored, so a replayed change never puts back a state older than
- * `session`'s.
+ * run output by its offset; a list, a run state or a last run received
+ * later replaces one received earlier; and an interview or run settings
+ * older (by `seq`) than those shown are ignored, so a replayed change never
+ * puts back a state older than `session`'s.
  */
 import type { DuetClientSocket } from '../../shared/provider.js';
 

@@ -55,9 +55,9 @@ export function handler<S extends z.ZodType>(schema: S, run: (socket: DuetSocket
  * The one listener every socket of the node shares (`socket.onAny`, which
  * calls it with the socket as `this`). Per-socket closures for each event
  * cost about 3 KiB of heap per socket; the state a handler needs lives in
- * `socket.data` instead.
+ * `socket.data` instead. `waitFor` says what an event must wait for, once
+ * checked, before it runs (undefined: nothing).
  */
-/** `waitFor`: what an event must wait for, once checked, before it runs (undefined: nothing). */
 export function createDispatcher(ctx: ServerContext, handlers: Handlers, waitFor: (socket: DuetSocket, event: string) => Promise<void> | undefined = () => undefined) {
   const missing = CLIENT_EVENTS.filter((e) => !handlers[e]);
   if (missing.length > 0) throw new Error(`no handler for client events: ${missing.join(', ')}`);

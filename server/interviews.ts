@@ -9,6 +9,7 @@ import { can } from '../shared/roles.js';
 import type { TokenClaims } from '../shared/schemas.js';
 import { randomId } from './auth.js';
 import { channelOf, type ServerContext } from './context.js';
+import { stopRunBeforeEnd } from './realtime/runs.js';
 import { seedMainDoc } from './rooms/yjs-checks.js';
 
 export function actorOf(claims: TokenClaims): Actor {
@@ -60,6 +61,7 @@ export async function createInterview(
 /** Ends the interview once; ending an ended interview returns it unchanged. */
 export async function endInterview(ctx: ServerContext, actor: Actor, interview: Interview): Promise<Interview> {
   if (interview.status === 'ended') return interview;
+  await stopRunBeforeEnd(ctx, interview.id, actor);
   const at = new Date().toISOString();
   let ended: Interview;
   try {

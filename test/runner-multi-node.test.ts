@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { defaultRunnerConfig } from '../server/runner/config.js';
-import { connectClient, connectSocket, createInterview, waitFor } from './helpers.js';
+import { api, connectClient, connectSocket, createInterview, waitFor } from './helpers.js';
 import { startCluster } from './fixtures/multi-node.js';
 import type { PeerIO } from '../server/realtime/peers.js';
 import { hasBwrap, runIdOf, startRun, TEST_LIMITS, watchRuns, writeCode } from './runner-fixtures.js';
@@ -56,5 +56,23 @@ describe.skipIf(!hasBwrap)('runs on two nodes', () => {
       output: [{ stream: 'stdout', data: 'long\n', offset: 0 }],
       exit: { signal: 'SIGKILL', stoppedBy: { name: 'Ada' } },
     });
+  });
+
+  it('an end on the other node stops the run there and logs it before the end', async () => {
+    const { nodes } = await startCluster(2, { runner: defaultRunnerConfig({ ...TEST_LIMITS, uidBase: 401_000, uidCount: 1000 }) });
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    const iv = await createInterview(a, 'Ended across nodes', 'python');
+    const candidate = await connectClient(a.url, await iv.invite('candidate', 'Cy'));
+    const w = watchRuns(candidate.socket);
+    await writeCode(candidate, 'import time\nprint("on node A", flush=True)\ntime.sleep(60)\n');
+    const runId = runIdOf(await startRun(candidate.socket));
+    await waitFor(() => w.view(runId).stdout() === 'on node A\n');
+
+    // Ended through node B, which has no run of its own.
+    expect((await api(b.url, `/api/interviews/${iv.interview.id}/end`, { token: iv.token, method: 'POST' })).status).toBe(200);
+    expect((await w.exited(runId, 2000)).exit).toMatchObject({ signal: 'SIGKILL', stoppedBy: { name: 'Ada' } });
+    const { body } = await api(b.url, `/api/interviews/${iv.interview.id}/events?limit=1000`, { token: iv.token });
+    expect(body.events.slice(-2).map((e: { type: string }) => e.type)).toEqual(['run', 'end']);
+    expect(body.events.at(-2).data).toMatchObject({ runId, stoppedBy: { name: 'Ada' } });
   });
 });

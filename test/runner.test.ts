@@ -168,6 +168,29 @@ describe.skipIf(!hasBwrap)('code runs', () => {
     expect(await startRun(a.socket)).toMatchObject({ error: { code: 'interview_ended' } });
   });
 
+  it('ending the interview stops its run and logs it before the end, so the replay has it', async () => {
+    const node = await startRunnerNode();
+    const iv = await createInterview(node, 'Ended mid-run', 'python');
+    const candidate = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    const w = watchRuns(candidate.socket);
+    await writeCode(candidate, 'import time\nprint("still thinking", flush=True)\ntime.sleep(60)\n');
+    const runId = runIdOf(await startRun(candidate.socket));
+    await waitFor(() => w.view(runId).stdout() === 'still thinking\n');
+
+    expect((await api(node.url, `/api/interviews/${iv.interview.id}/end`, { token: iv.token, method: 'POST' })).status).toBe(200);
+    // Stopped by whoever ended it, well before its wall-time limit.
+    expect((await w.exited(runId, 2000)).exit).toMatchObject({ signal: 'SIGKILL', stoppedBy: { name: 'Ada', role: 'interviewer' } });
+    const { body } = await api(node.url, `/api/interviews/${iv.interview.id}/events?limit=1000`, { token: iv.token });
+    const types = body.events.map((e: { type: string }) => e.type);
+    expect(types.slice(-2)).toEqual(['run', 'end']);
+    expect(body.events.at(-2)).toMatchObject({
+      actor: { name: 'Cy' },
+      data: { runId, output: [{ stream: 'stdout', data: 'still thinking\n' }], signal: 'SIGKILL', stoppedBy: { name: 'Ada' } },
+    });
+    // Nothing runs after the end, nothing is left running.
+    expect(node.server.ctx.runner.current(iv.interview.id)).toBeUndefined();
+  });
+
   it('refuses languages the table has no row for', async () => {
     const node = await startRunnerNode();
     const iv = await createInterview(node, 'Go', 'go');

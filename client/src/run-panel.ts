@@ -147,7 +147,7 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
     // Older news than what the page shows: a run in progress, a run this
     // connection heard of since, or a run on screen that started after it
     // (the log's last run can be older: the newest one's record not yet
-    // written, or never, for a run cut off by the end or a shutdown).
+    // written, or never, for a run cut off by a node's crash).
     if (current || (heardOf !== undefined && heardOf !== record.runId)) return;
     if (output.runId !== record.runId && shownSince !== undefined && shownSince > record.at) return;
     heardOf = record.runId;

@@ -24,6 +24,8 @@ import { peerCurrentRun, peerStopRun } from './run-peers.js';
 import type { DuetSocket } from './socket-data.js';
 
 const DEFAULT_SETTINGS: RunSettings = { candidateMayRun: true, seq: 0 };
+/** How long an end waits for the record of the run it stopped: written as the killed process exits, in milliseconds. */
+const STOPPED_RUN_RECORD_WAIT_MS = 3000;
 
 /** The newest `run_settings` event of the interview, or the default. */
 export async function readRunSettings(ctx: ServerContext, interviewId: string): Promise<RunSettings> {
@@ -55,6 +57,25 @@ export async function sendRunnerState(ctx: ServerContext, socket: DuetSocket): P
   const last = await ctx.store.latestEvent(interviewId, 'run');
   const record = last && runRecordOf(last);
   if (record) socket.emit('run:last', record);
+}
+
+/**
+ * Before an interview ends: stops its run, on whichever node has it, and
+ * waits (bounded) until the run is in the log. After the `end` the log takes
+ * nothing more, so a run still going when someone ended the interview would
+ * otherwise be missing from the replay.
+ */
+export async function stopRunBeforeEnd(ctx: ServerContext, interviewId: string, by: Actor): Promise<void> {
+  const run = localRun(ctx, interviewId)?.state ?? (await peerCurrentRun(ctx, interviewId, false)).run?.state;
+  if (!run) return;
+  // Not stopped: it ended on its own meanwhile, and its record is on its way just the same.
+  if (!ctx.runner.stop(run.runId, interviewId, by)) await peerStopRun(ctx, run.runId, interviewId, by);
+  const deadline = Date.now() + STOPPED_RUN_RECORD_WAIT_MS;
+  for (;;) {
+    const last = await ctx.store.latestEvent(interviewId, 'run');
+    if (last?.data.runId === run.runId || Date.now() > deadline) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 export function runHandlers(ctx: ServerContext): Handlers {

@@ -513,6 +513,31 @@ describe.skipIf(!hasChromium)('browser client', () => {
     expect(observer.errors).toEqual([]);
   }, 60_000);
 
+  it.skipIf(!hasBwrap)('ending the interview during a run stops it on every page, and the replay has the run', async () => {
+    const { node, iv } = await runnerRoom('Ended mid-run', 'import time\nprint("still thinking", flush=True)\ntime.sleep(60)\n');
+    const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
+    await candidate.page.bringToFront();
+    await candidate.page.getByTestId('run').click();
+    await until(async () => (await candidate.page.getByTestId('run-output').innerText()).includes('still thinking'));
+
+    expect((await api(node.url, `/api/interviews/${iv.interview.id}/end`, { token: iv.token, method: 'POST' })).status).toBe(200);
+    await candidate.page.getByTestId('ended-banner').waitFor({ state: 'visible', timeout: WAIT });
+    await until(async () => /^main\.py: stopped by Ada after/.test(await candidate.page.getByTestId('run-status').innerText()));
+
+    // The panel's replay lists the run, with what it printed and who stopped it.
+    const replay = await browser.context.newPage();
+    await replay.goto(`${node.url}/replay/${iv.interview.id}#token=${await iv.invite('reviewer', 'Rita')}`);
+    await until(() => replay.evaluate(() => !!(globalThis as any).duetReplay?.loaded()));
+    await replay.keyboard.press('End');
+    await replay.getByRole('tab', { name: /^Runs/ }).click();
+    await until(async () => {
+      const runs = await replay.getByTestId('replay-runs').innerText();
+      return runs.includes('still thinking') && /main\.py: stopped by Ada after/.test(runs);
+    });
+    expect(candidate.errors).toEqual([]);
+    await Promise.all([candidate.page.close(), replay.close()]);
+  }, 60_000);
+
   it("a joiner's run settings, read before a change it then heard of, do not undo that change", async () => {
     const node = await startNode({}, NODE_OPTIONS);
     const iv = await createInterview(node, 'Late settings', 'python');

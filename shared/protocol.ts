@@ -100,6 +100,8 @@ export interface RunState {
   language: Language;
   by: Actor;
   at: string;
+  /** The program's standard input, when it was given any: everyone sees what the run read. */
+  stdin?: string;
 }
 
 export interface RunOutput {
@@ -126,6 +128,8 @@ export interface RunRecord {
   /** Its output (at most LIMITS.runOutputChars of it), as chunks with offsets. */
   output: Array<Omit<RunOutput, 'runId'>>;
   exit: RunExit;
+  /** Its standard input, when it was given any. */
+  stdin?: string;
 }
 
 export interface RunExit {

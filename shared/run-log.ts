@@ -14,6 +14,8 @@ export interface LoggedRun {
   path: string;
   language: string | undefined;
   startedAt: string | undefined;
+  /** Empty when it read no input. */
+  stdin: string;
   output: Array<{ stream: 'stdout' | 'stderr'; data: string }>;
   exit: RunExit;
 }
@@ -32,6 +34,7 @@ export function readLoggedRun(data: Record<string, unknown>): LoggedRun {
     path: text(data.path) ?? '',
     language: text(data.language),
     startedAt: text(data.startedAt),
+    stdin: text(data.stdin) ?? '',
     output: output.map((o) => ({ stream: o.stream === 'stderr' ? 'stderr' : 'stdout', data: text(o.data) ?? '' })),
     exit: {
       runId,

@@ -60,8 +60,15 @@ describe.skipIf(!hasBwrap)('code runs', () => {
     // The default is the first path in sorted order (helper.py), so name the file.
     const runId = runIdOf(await startRun(a.socket, { path: 'main.py', stdin: 'Grace\n' }));
     expect((await w.exited(runId)).stdout()).toBe('hello Grace\nhelper imported\n');
+    // Everyone is told what the run read, and so is a joiner once it is logged.
+    expect(w.view(runId).states.map((s) => s.stdin)).toEqual(['Grace\n']);
+    await waitFor(async () => (await node.server.ctx.store.latestEvent(iv.interview.id, 'run'))?.data.runId === runId);
+    const joiner = watchRuns(connectSocket(node.url, await iv.invite('observer')));
+    await waitFor(() => joiner.last.length > 0);
+    expect(joiner.last[0]).toMatchObject({ runId, stdin: 'Grace\n' });
     const other = runIdOf(await startRun(a.socket));
     expect((await w.exited(other)).stdout()).toBe('helper imported\n');
+    expect(w.view(other).states.every((s) => !('stdin' in s))).toBe(true);
     expect(await startRun(a.socket, { path: 'nope.py' })).toMatchObject({ error: { code: 'not_found' } });
     expect(await startRun(a.socket, { path: '../etc/passwd' })).toMatchObject({ error: { code: 'invalid_payload' } });
 

@@ -11,6 +11,7 @@ import type { DuetClientSocket } from '../../shared/provider.js';
 import type { Role } from '../../shared/roles.js';
 import { h } from './dom.js';
 import { newestCopy } from './newest-copy.js';
+import { createRunInputBox, runInputUsed } from './run-input.js';
 import { createRunOutputView } from './run-output-view.js';
 
 /** Runs are one at a time per interview: a few recent ones are plenty. */
@@ -46,12 +47,18 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
   const allowLabel = role === 'interviewer' ? h('label', { class: 'run-allow', title: 'Whether the candidate may press Run' }, allow, ' Candidate may run') : null;
   const output = createRunOutputView();
   const toggle = h('button', { type: 'button', class: 'icon-button', 'aria-expanded': 'false', title: 'Show or hide the output' }, '▴');
+  const input = createRunInputBox(() => setExpanded(true));
+  /** The input of the run on screen, if it read any. */
+  const inputUsed = h('div', { class: 'run-input-slot', 'data-testid': 'run-input-used' });
   const element = h(
     'section',
     { class: 'run-panel collapsed', 'aria-label': 'Run' },
-    h('div', { class: 'run-bar' }, runButton, stopButton, status, h('div', { class: 'spacer' }), allowLabel, toggle),
+    h('div', { class: 'run-bar' }, runButton, stopButton, input.toggle, status, h('div', { class: 'spacer' }), allowLabel, toggle),
+    input.element,
+    inputUsed,
     output.element,
   );
+  const showInput = (stdin: string | undefined) => inputUsed.replaceChildren(...(stdin ? [runInputUsed(stdin)] : []));
 
   const setExpanded = (open: boolean) => {
     element.classList.toggle('collapsed', !open);
@@ -63,6 +70,7 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
   const mayRun = () => !ended && (role === 'interviewer' || (role === 'candidate' && settings.value.candidateMayRun));
   const render = () => {
     runButton.hidden = !mayRun();
+    input.setHidden(!mayRun());
     runButton.disabled = current !== undefined;
     stopButton.hidden = current === undefined || !(role === 'interviewer' || role === 'candidate');
     allow.checked = settings.value.candidateMayRun;
@@ -76,22 +84,25 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
     }
     output.show(runId);
     shownSince = since;
+    showInput(undefined);
     setExpanded(true);
   };
 
   function run(): void {
     if (!mayRun() || current) return;
     const path = currentPath();
+    const stdin = input.value();
     runButton.disabled = true;
     status.textContent = 'Starting…';
     socket
       .timeout(15_000)
-      .emitWithAck('run:start', path ? { path } : {})
+      .emitWithAck('run:start', { ...(path ? { path } : {}), ...(stdin !== undefined ? { stdin } : {}) })
       .then((reply) => {
         if (isErrorBody(reply)) throw new Error(reply.error.message);
         // Its own run is news to this page, whatever `run:last` comes late.
         heardOf = reply.runId;
         startShowing(reply.runId);
+        showInput(stdin);
       })
       .catch((err: unknown) => {
         status.textContent = `Could not run: ${err instanceof Error ? err.message : 'no answer'}`;
@@ -125,6 +136,7 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
     if (endedRuns.includes(state.runId)) return;
     current = state;
     startShowing(state.runId, state.at);
+    showInput(state.stdin);
     status.textContent = `${state.state === 'queued' ? 'Queued' : 'Running'} ${state.path} (started by ${state.by.name})`;
     render();
   });
@@ -153,6 +165,7 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
     heardOf = record.runId;
     sawEnd(record.runId);
     startShowing(record.runId, record.at);
+    showInput(record.stdin);
     for (const chunk of record.output) output.add(chunk);
     status.textContent = `Last run, by ${record.by.name}: ${describeExit(record.exit, record)}`;
     render();

@@ -57,5 +57,14 @@ export function runRecordOf(event: StoredEvent): RunRecord | undefined {
   const run = readLoggedRun(event.data);
   const language = LANGUAGE_IDS.find((l) => l === run.language);
   if (!run.runId || run.startedAt === undefined || language === undefined) return undefined;
-  return { runId: run.runId, path: run.path, language, by: event.actor, at: run.startedAt, output: placedOutput(run.output), exit: run.exit };
+  return {
+    runId: run.runId,
+    path: run.path,
+    language,
+    by: event.actor,
+    at: run.startedAt,
+    output: placedOutput(run.output),
+    exit: run.exit,
+    ...(run.stdin ? { stdin: run.stdin } : {}),
+  };
 }

@@ -130,7 +130,7 @@ async function startRun(ctx: ServerContext, socket: DuetSocket, { path, stdin }:
 
   const runId = randomId();
   const startedAt = new Date().toISOString();
-  const state: RunState = { runId, state: 'queued', path: target, language: interview.language, by: actor, at: startedAt };
+  const state: RunState = { runId, state: 'queued', path: target, language: interview.language, by: actor, at: startedAt, ...(stdin ? { stdin } : {}) };
   const output: OutputChunk[] = [];
   /** Characters of output so far: each chunk's offset, so a joiner sent the output so far can place the chunks it also hears. */
   let written = 0;

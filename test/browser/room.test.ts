@@ -538,6 +538,47 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await Promise.all([candidate.page.close(), replay.close()]);
   }, 60_000);
 
+  it.skipIf(!hasBwrap)("the candidate gives a run its input; everyone sees what it read, and so does the replay", async () => {
+    const { node, iv } = await runnerRoom('Input', 'a = int(input())\nb = int(input())\nprint(a * b)\n');
+    const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
+    const observer = await openRoom(browser, node.url, iv.interview.id, await iv.invite('observer', 'Obi'));
+    // Observers do not run, so they have no input box either.
+    expect(await observer.page.getByTestId('run-input-toggle').isHidden()).toBe(true);
+    await candidate.page.bringToFront();
+    await candidate.page.getByTestId('run-input-toggle').click();
+    await candidate.page.getByTestId('run-stdin').fill('6\n7\n');
+    await candidate.page.getByTestId('run').click();
+    await until(async () => /exited with code 0/.test(await observer.page.getByTestId('run-status').innerText()));
+    expect(await observer.page.getByTestId('run-output').textContent()).toBe('42\n');
+    const used = observer.page.getByTestId('run-input-used');
+    expect(await used.locator('summary').innerText()).toBe('Input (2 lines)');
+    expect(await used.locator('pre').textContent()).toBe('6\n7\n');
+    await screenshot(candidate, 'run-input.png');
+
+    // The box emptied: the next run reads nothing, and shows no input.
+    await candidate.page.getByTestId('run-stdin').fill('');
+    await candidate.page.getByTestId('run').click();
+    await until(async () => /exited with code 1/.test(await observer.page.getByTestId('run-status').innerText()));
+    expect(await observer.page.getByTestId('run-output').textContent()).toContain('EOFError');
+    expect(await used.count()).toBe(1);
+    expect(await used.locator('details').count()).toBe(0);
+
+    // The replay's Runs tab shows the first run's input beside its output.
+    expect((await api(node.url, `/api/interviews/${iv.interview.id}/end`, { token: iv.token, method: 'POST' })).status).toBe(200);
+    const replay = await browser.context.newPage();
+    await replay.goto(`${node.url}/replay/${iv.interview.id}#token=${await iv.invite('reviewer', 'Rita')}`);
+    await until(() => replay.evaluate(() => !!(globalThis as any).duetReplay?.loaded()));
+    await replay.keyboard.press('End');
+    await replay.getByRole('tab', { name: /^Runs/ }).click();
+    await until(async () => (await replay.locator('.replay-run').count()) === 2);
+    const first = replay.locator('.replay-run').first();
+    expect(await first.locator('.run-input-used summary').innerText()).toBe('Input (2 lines)');
+    expect(await first.locator('.run-output').textContent()).toBe('42\n');
+    expect(await replay.locator('.replay-run').nth(1).locator('.run-input-used').count()).toBe(0);
+    for (const p of [candidate, observer]) expect(p.errors).toEqual([]);
+    await Promise.all([candidate.page.close(), observer.page.close(), replay.close()]);
+  }, 60_000);
+
   it("a joiner's run settings, read before a change it then heard of, do not undo that change", async () => {
     const node = await startNode({}, NODE_OPTIONS);
     const iv = await createInterview(node, 'Late settings', 'python');

@@ -12,6 +12,7 @@ import { chatMessageItem, chatNoticeItem } from '../chat-view.js';
 import { colorOf } from '../colors.js';
 import { clear, h, tablistKeys } from '../dom.js';
 import { createParticipantsView } from '../participants-view.js';
+import { runInputUsed } from '../run-input.js';
 import { describeExit } from '../run-panel.js';
 import { describeSignal } from '../signals.js';
 import { formatClock } from './format.js';
@@ -109,7 +110,7 @@ export function createReplaySide(selfSub: string): ReplaySide {
     clear(runList);
     if (runs.length === 0) runList.append(h('li', { class: 'chat-empty' }, 'Nothing was run yet at this instant.'));
     for (const run of runs) {
-      const { output, exit, path } = readLoggedRun(run.data);
+      const { output, exit, path, stdin } = readLoggedRun(run.data);
       runList.append(
         h(
           'li',
@@ -121,6 +122,7 @@ export function createReplaySide(selfSub: string): ReplaySide {
             h('span', { class: 'run-status' }, describeExit(exit, { path })),
             h('time', { datetime: run.at }, formatClock(Date.parse(run.at))),
           ),
+          stdin ? runInputUsed(stdin) : null,
           h(
             'pre',
             { class: 'run-output' },

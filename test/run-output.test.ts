@@ -61,6 +61,9 @@ describe('run output for joiners', () => {
       output: [{ stream: 'stdout', data: 'xy', offset: 0 }],
       exit: { runId: 'r1', code: null, signal: 'SIGKILL', durationMs: 812, maxRssKb: null, truncated: false, stoppedBy: { sub: 'ada', name: 'Ada', role: 'interviewer' } },
     });
+    // A run given input carries it; an empty input is no input.
+    expect(runRecordOf(event({ ...logged, stdin: '6\n7\n' }))).toMatchObject({ runId: 'r1', stdin: '6\n7\n' });
+    expect(runRecordOf(event({ ...logged, stdin: 42 }))).not.toHaveProperty('stdin');
     expect(runRecordOf(event({ ...logged, startedAt: undefined }))).toBeUndefined();
     expect(runRecordOf(event({ ...logged, language: 'cobol' }))).toBeUndefined();
     expect(runRecordOf(event({ ...logged, runId: 7 }))).toBeUndefined();
@@ -70,6 +73,7 @@ describe('run output for joiners', () => {
       path: '',
       language: undefined,
       startedAt: undefined,
+      stdin: '',
       output: [],
       exit: { runId: '', code: null, signal: null, durationMs: 0, maxRssKb: null, truncated: false, error: { code: 'run_timeout', message: 'too slow' } },
     });

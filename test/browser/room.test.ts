@@ -53,8 +53,8 @@ describe.skipIf(!hasChromium)('browser client', () => {
   };
 
   /** A node with a runner, a Python interview on it, and its interviewer (a Node client) in the room with `code` written. */
-  const runnerRoom = async (title: string, code: string) => {
-    const node = await startNode({ runner: defaultRunnerConfig(TEST_LIMITS) }, NODE_OPTIONS);
+  const runnerRoom = async (title: string, code: string, limits: Partial<typeof TEST_LIMITS> = {}) => {
+    const node = await startNode({ runner: defaultRunnerConfig({ ...TEST_LIMITS, ...limits }) }, NODE_OPTIONS);
     await node.server.ctx.runner.whenReady();
     const iv = await createInterview(node, title, 'python');
     const interviewer = await connectClient(node.url, iv.token);
@@ -444,7 +444,8 @@ describe.skipIf(!hasChromium)('browser client', () => {
   }, 60_000);
 
   it.skipIf(!hasBwrap)('a page opened during a run shows its output so far, and after a reconnection the rest once; after the run, a reload shows the last run', async () => {
-    const { node, iv, interviewer } = await runnerRoom('Late output', 'import time\nprint("before you came", flush=True)\ntime.sleep(2.5)\nprint("after you came")\n');
+    // Long enough for the page to reconnect mid-run on a loaded machine (the whole suite on two cores).
+    const { node, iv, interviewer } = await runnerRoom('Late output', 'import time\nprint("before you came", flush=True)\ntime.sleep(6)\nprint("after you came")\n', { wallTimeMs: 10_000 });
     const runs = watchRuns(interviewer.socket);
     const runId = runIdOf(await startRun(interviewer.socket));
     await until(() => runs.view(runId).stdout() === 'before you came\n');

@@ -9,7 +9,7 @@ import { can } from '../shared/roles.js';
 import type { TokenClaims } from '../shared/schemas.js';
 import { randomId } from './auth.js';
 import { channelOf, type ServerContext } from './context.js';
-import { stopRunBeforeEnd } from './realtime/runs.js';
+import { stopRunAfterEnd, stopRunBeforeEnd } from './realtime/runs.js';
 import { seedMainDoc } from './rooms/yjs-checks.js';
 
 export function actorOf(claims: TokenClaims): Actor {
@@ -76,6 +76,7 @@ export async function endInterview(ctx: ServerContext, actor: Actor, interview: 
     }
     throw err;
   }
+  stopRunAfterEnd(ctx, interview.id, actor);
   await publishInterview(ctx, ended);
   return ended;
 }

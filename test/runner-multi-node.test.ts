@@ -59,7 +59,7 @@ describe.skipIf(!hasBwrap)('runs on two nodes', () => {
   });
 
   it('an end on the other node stops the run there and logs it before the end', async () => {
-    const { nodes } = await startCluster(2, { runner: defaultRunnerConfig({ ...TEST_LIMITS, uidBase: 401_000, uidCount: 1000 }) });
+    const { nodes } = await startCluster(2, { runner: defaultRunnerConfig({ ...TEST_LIMITS, wallTimeMs: 30_000, uidBase: 401_000, uidCount: 1000 }) });
     const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
     const iv = await createInterview(a, 'Ended across nodes', 'python');
     const candidate = await connectClient(a.url, await iv.invite('candidate', 'Cy'));
@@ -70,7 +70,7 @@ describe.skipIf(!hasBwrap)('runs on two nodes', () => {
 
     // Ended through node B, which has no run of its own.
     expect((await api(b.url, `/api/interviews/${iv.interview.id}/end`, { token: iv.token, method: 'POST' })).status).toBe(200);
-    expect((await w.exited(runId, 2000)).exit).toMatchObject({ signal: 'SIGKILL', stoppedBy: { name: 'Ada' } });
+    expect((await w.exited(runId)).exit).toMatchObject({ signal: 'SIGKILL', stoppedBy: { name: 'Ada' } });
     const { body } = await api(b.url, `/api/interviews/${iv.interview.id}/events?limit=1000`, { token: iv.token });
     expect(body.events.slice(-2).map((e: { type: string }) => e.type)).toEqual(['run', 'end']);
     expect(body.events.at(-2).data).toMatchObject({ runId, stoppedBy: { name: 'Ada' } });

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { api, connectClient, connectSocket, createInterview, nextEvent, startNode, tempDir, waitFor } from './helpers.js';
+import { api, connectClient, connectSocket, createInterview, holdNextStoreAnswer, nextEvent, startNode, tempDir, waitFor } from './helpers.js';
 import { defaultRunnerConfig } from '../server/runner/config.js';
 import { hasBwrap, runIdOf, startRun, startRunnerNode, watchRuns, writeCode } from './runner-fixtures.js';
 
@@ -68,6 +68,7 @@ describe.skipIf(!hasBwrap)('code runs', () => {
     expect(joiner.last[0]).toMatchObject({ runId, stdin: 'Grace\n' });
     const other = runIdOf(await startRun(a.socket));
     expect((await w.exited(other)).stdout()).toBe('helper imported\n');
+    expect(w.view(other).states.length).toBeGreaterThan(0);
     expect(w.view(other).states.every((s) => !('stdin' in s))).toBe(true);
     expect(await startRun(a.socket, { path: 'nope.py' })).toMatchObject({ error: { code: 'not_found' } });
     expect(await startRun(a.socket, { path: '../etc/passwd' })).toMatchObject({ error: { code: 'invalid_payload' } });
@@ -176,7 +177,8 @@ describe.skipIf(!hasBwrap)('code runs', () => {
   });
 
   it('ending the interview stops its run and logs it before the end, so the replay has it', async () => {
-    const node = await startRunnerNode();
+    // A wall-time limit the end always beats, however loaded the machine.
+    const node = await startRunnerNode({ wallTimeMs: 30_000 });
     const iv = await createInterview(node, 'Ended mid-run', 'python');
     const candidate = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
     const w = watchRuns(candidate.socket);
@@ -185,8 +187,8 @@ describe.skipIf(!hasBwrap)('code runs', () => {
     await waitFor(() => w.view(runId).stdout() === 'still thinking\n');
 
     expect((await api(node.url, `/api/interviews/${iv.interview.id}/end`, { token: iv.token, method: 'POST' })).status).toBe(200);
-    // Stopped by whoever ended it, well before its wall-time limit.
-    expect((await w.exited(runId, 2000)).exit).toMatchObject({ signal: 'SIGKILL', stoppedBy: { name: 'Ada', role: 'interviewer' } });
+    // Stopped by whoever ended it.
+    expect((await w.exited(runId)).exit).toMatchObject({ signal: 'SIGKILL', stoppedBy: { name: 'Ada', role: 'interviewer' } });
     const { body } = await api(node.url, `/api/interviews/${iv.interview.id}/events?limit=1000`, { token: iv.token });
     const types = body.events.map((e: { type: string }) => e.type);
     expect(types.slice(-2)).toEqual(['run', 'end']);
@@ -196,6 +198,48 @@ describe.skipIf(!hasBwrap)('code runs', () => {
     });
     // Nothing runs after the end, nothing is left running.
     expect(node.server.ctx.runner.current(iv.interview.id)).toBeUndefined();
+  });
+
+  it('a run started while the end waits for the last record is stopped once it has ended, and one set up across the end never starts', async () => {
+    const node = await startRunnerNode({ wallTimeMs: 30_000 });
+    const { store } = node.server.ctx;
+    const program = 'import time\nprint("still thinking", flush=True)\ntime.sleep(60)\n';
+    const iv = await createInterview(node, 'Runs across the end', 'python');
+    const candidate = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    const w = watchRuns(candidate.socket);
+    await writeCode(candidate, program);
+    const first = runIdOf(await startRun(candidate.socket));
+    await waitFor(() => w.view(first).stdout() === 'still thinking\n');
+
+    // The end stops the first run, then waits for its record: held there, a second run starts.
+    const held = holdNextStoreAnswer(store, 'latestEvent', 0, (args) => args[1] === 'run');
+    const ending = api(node.url, `/api/interviews/${iv.interview.id}/end`, { token: iv.token, method: 'POST' });
+    await held.answered;
+    await w.exited(first);
+    const second = runIdOf(await startRun(candidate.socket));
+    await waitFor(() => w.view(second).stdout() === 'still thinking\n');
+    held.release();
+    expect((await ending).status).toBe(200);
+    expect((await w.exited(second)).exit).toMatchObject({ signal: 'SIGKILL', stoppedBy: { name: 'Ada' } });
+    const { body } = await api(node.url, `/api/interviews/${iv.interview.id}/events?limit=1000`, { token: iv.token });
+    expect(body.events.at(-1).type).toBe('end');
+    expect(body.events.filter((e: { type: string }) => e.type === 'run').map((e: { data: { runId: string } }) => e.data.runId)).toEqual([first]);
+
+    // A run:start that passed its first check before an end and is queued after it: refused, and nothing runs.
+    const other = await createInterview(node, 'Set up across the end', 'python');
+    const late = await connectClient(node.url, await other.invite('candidate', 'Cy'));
+    const lateRuns = watchRuns(late.socket);
+    await writeCode(late, program);
+    const settingsRead = holdNextStoreAnswer(store, 'latestEvent', 0, (args) => args[0] === other.interview.id && args[1] === 'run_settings');
+    const starting = startRun(late.socket);
+    await settingsRead.answered;
+    expect((await api(node.url, `/api/interviews/${other.interview.id}/end`, { token: other.token, method: 'POST' })).status).toBe(200);
+    settingsRead.release();
+    expect(await starting).toMatchObject({ error: { code: 'interview_ended' } });
+    // Stopped at once (its process killed, if it had one), and the room never heard of it.
+    await waitFor(() => node.server.ctx.runner.current(other.interview.id) === undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(lateRuns.runs.size).toBe(0);
   });
 
   it('refuses languages the table has no row for', async () => {

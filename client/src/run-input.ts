@@ -15,7 +15,11 @@ export interface RunInputBox {
   setHidden(hidden: boolean): void;
 }
 
-export function createRunInputBox(onOpen: () => void): RunInputBox {
+/**
+ * `shown()`: whether the panel around the box is open (a collapsed panel
+ * hides the box too); `onOpen` opens it.
+ */
+export function createRunInputBox(shown: () => boolean, onOpen: () => void): RunInputBox {
   const box = h('textarea', {
     class: 'run-stdin',
     rows: 3,
@@ -25,15 +29,26 @@ export function createRunInputBox(onOpen: () => void): RunInputBox {
     'aria-label': 'Program input (stdin)',
     'data-testid': 'run-stdin',
   });
-  const element = h('div', { class: 'run-stdin-box', hidden: true }, box);
-  const toggle = h('button', { type: 'button', class: 'button small ghost', 'aria-expanded': 'false', title: 'Standard input for the next runs', 'data-testid': 'run-input-toggle' }, 'Input');
+  const element = h('div', { class: 'run-stdin-box', id: 'run-stdin-box', hidden: true }, box);
+  const toggle = h(
+    'button',
+    { type: 'button', class: 'button small ghost', 'aria-expanded': 'false', 'aria-controls': 'run-stdin-box', title: 'Standard input for the next runs', 'data-testid': 'run-input-toggle' },
+    'Input',
+  );
   // The button says when there is input, even with the box closed: a Run will send it.
-  const mark = () => toggle.classList.toggle('has-input', box.value !== '');
+  const mark = () => {
+    toggle.classList.toggle('has-input', box.value !== '');
+    toggle.setAttribute('aria-label', box.value === '' ? 'Input' : 'Input (has text)');
+  };
   box.addEventListener('input', mark);
-  toggle.addEventListener('click', () => {
-    const open = element.hidden;
+  const setOpen = (open: boolean) => {
     element.hidden = !open;
     toggle.setAttribute('aria-expanded', String(open));
+  };
+  toggle.addEventListener('click', () => {
+    // Closed, or open inside a collapsed panel: either way the click is to see it.
+    const open = element.hidden !== false || !shown();
+    setOpen(open);
     if (open) {
       onOpen();
       box.focus();
@@ -45,7 +60,7 @@ export function createRunInputBox(onOpen: () => void): RunInputBox {
     value: () => (box.value === '' ? undefined : box.value),
     setHidden(hidden) {
       toggle.hidden = hidden;
-      if (hidden) element.hidden = true;
+      if (hidden) setOpen(false);
     },
   };
 }

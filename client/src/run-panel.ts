@@ -47,7 +47,10 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
   const allowLabel = role === 'interviewer' ? h('label', { class: 'run-allow', title: 'Whether the candidate may press Run' }, allow, ' Candidate may run') : null;
   const output = createRunOutputView();
   const toggle = h('button', { type: 'button', class: 'icon-button', 'aria-expanded': 'false', title: 'Show or hide the output' }, '▴');
-  const input = createRunInputBox(() => setExpanded(true));
+  const input = createRunInputBox(
+    () => !element.classList.contains('collapsed'),
+    () => setExpanded(true),
+  );
   /** The input of the run on screen, if it read any. */
   const inputUsed = h('div', { class: 'run-input-slot', 'data-testid': 'run-input-used' });
   const element = h(
@@ -159,7 +162,7 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
     // Older news than what the page shows: a run in progress, a run this
     // connection heard of since, or a run on screen that started after it
     // (the log's last run can be older: the newest one's record not yet
-    // written, or never, for a run cut off by a node's crash).
+    // written, or never: a run cut off by a node's crash, or by an interview's end).
     if (current || (heardOf !== undefined && heardOf !== record.runId)) return;
     if (output.runId !== record.runId && shownSince !== undefined && shownSince > record.at) return;
     heardOf = record.runId;

@@ -9,6 +9,7 @@
  * the newest wins), so it survives restarts and every node reads the same one
  * without a schema change.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DuetError } from '../../shared/errors.js';
 import type { Actor, RunExit, RunSettings, RunState } from '../../shared/protocol.js';
 import { can } from '../../shared/roles.js';
@@ -59,23 +60,54 @@ export async function sendRunnerState(ctx: ServerContext, socket: DuetSocket): P
   if (record) socket.emit('run:last', record);
 }
 
+/** The interview's run in progress (queued or running), on this node (`here`) or another. */
+async function runAnywhere(ctx: ServerContext, interviewId: string): Promise<{ state: RunState; here: boolean } | undefined> {
+  const job = ctx.runner.current(interviewId);
+  if (job) return { state: job.state, here: true };
+  const { run } = await peerCurrentRun(ctx, interviewId, false);
+  return run && { state: run.state, here: false };
+}
+
+async function stopAnywhere(ctx: ServerContext, interviewId: string, run: { state: RunState; here: boolean }, by: Actor): Promise<void> {
+  // Not stopped: it ended on its own meanwhile, and its record is on its way just the same.
+  if (run.here) ctx.runner.stop(run.state.runId, interviewId, by);
+  else await peerStopRun(ctx, run.state.runId, interviewId, by);
+}
+
 /**
  * Before an interview ends: stops its run, on whichever node has it, and
- * waits (bounded) until the run is in the log. After the `end` the log takes
- * nothing more, so a run still going when someone ended the interview would
- * otherwise be missing from the replay.
+ * waits until the run is in the log (STOPPED_RUN_RECORD_WAIT_MS in all, the
+ * other nodes' answers included). After the `end` the log takes nothing
+ * more, so a run still going when someone ended the interview would
+ * otherwise be missing from the replay. Never fails: the end goes on.
  */
 export async function stopRunBeforeEnd(ctx: ServerContext, interviewId: string, by: Actor): Promise<void> {
-  const run = localRun(ctx, interviewId)?.state ?? (await peerCurrentRun(ctx, interviewId, false)).run?.state;
-  if (!run) return;
-  // Not stopped: it ended on its own meanwhile, and its record is on its way just the same.
-  if (!ctx.runner.stop(run.runId, interviewId, by)) await peerStopRun(ctx, run.runId, interviewId, by);
   const deadline = Date.now() + STOPPED_RUN_RECORD_WAIT_MS;
-  for (;;) {
-    const last = await ctx.store.latestEvent(interviewId, 'run');
-    if (last?.data.runId === run.runId || Date.now() > deadline) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+  try {
+    const run = await runAnywhere(ctx, interviewId);
+    if (!run) return;
+    await stopAnywhere(ctx, interviewId, run, by);
+    while ((await ctx.store.latestEvent(interviewId, 'run'))?.data.runId !== run.state.runId) {
+      if (Date.now() > deadline) {
+        ctx.log.warn({ interviewId, runId: run.state.runId }, 'the run stopped by the end was not logged in time; ending without it');
+        return;
+      }
+      await sleep(20);
+    }
+  } catch (err) {
+    ctx.log.warn({ err, interviewId }, 'could not stop the run before the end; ending anyway');
   }
+}
+
+/**
+ * Once the interview has ended: a run started while the end waited is
+ * stopped too (its record is refused, as the log takes nothing after the
+ * end). Not awaited by the end.
+ */
+export function stopRunAfterEnd(ctx: ServerContext, interviewId: string, by: Actor): void {
+  runAnywhere(ctx, interviewId)
+    .then((run) => run && stopAnywhere(ctx, interviewId, run, by))
+    .catch((err: unknown) => ctx.log.warn({ err, interviewId }, 'could not stop a run after the end'));
 }
 
 export function runHandlers(ctx: ServerContext): Handlers {
@@ -124,7 +156,8 @@ async function startRun(ctx: ServerContext, socket: DuetSocket, { path, stdin }:
   if (target === undefined || !(target in files)) throw new DuetError('not_found', `no file "${path ?? ''}" to run`);
   if (!isRunnablePath(target)) throw new DuetError('invalid_payload', `"${target}" is not a path the runner accepts`);
 
-  if (!ctx.runner.current(interviewId) && (await peerCurrentRun(ctx, interviewId, false)).run) {
+  // One here is refused by the runner itself.
+  if ((await runAnywhere(ctx, interviewId))?.here === false) {
     throw new DuetError('runner_busy', 'a run of this interview is already queued or running; stop it or wait');
   }
 
@@ -169,6 +202,12 @@ async function startRun(ctx: ServerContext, socket: DuetSocket, { path, stdin }:
       void recordRun(ctx, interviewId, actor, { ...exit, path: target, language: interview.language, stdin, startedAt, output });
     },
   });
+  // The interview may have ended while this run was being set up, after that
+  // end looked for a run to stop: nobody hears of this one.
+  if ((await ctx.store.getInterview(interviewId))?.status !== 'open') {
+    ctx.runner.stop(runId, interviewId);
+    throw new DuetError('interview_ended', 'the interview has ended');
+  }
   if (queued) toRoom(() => ctx.io.to(room).emit('run:state', { ...state, state: 'queued' }));
   setImmediate(release);
   return { runId };

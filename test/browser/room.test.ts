@@ -515,7 +515,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
   }, 60_000);
 
   it.skipIf(!hasBwrap)('ending the interview during a run stops it on every page, and the replay has the run', async () => {
-    const { node, iv } = await runnerRoom('Ended mid-run', 'import time\nprint("still thinking", flush=True)\ntime.sleep(60)\n');
+    const { node, iv } = await runnerRoom('Ended mid-run', 'import time\nprint("still thinking", flush=True)\ntime.sleep(60)\n', { wallTimeMs: 30_000 });
     const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
     await candidate.page.bringToFront();
     await candidate.page.getByTestId('run').click();
@@ -544,6 +544,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
     const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
     const observer = await openRoom(browser, node.url, iv.interview.id, await iv.invite('observer', 'Obi'));
     // Observers do not run, so they have no input box either.
+    expect(await observer.page.getByTestId('run-input-toggle').count()).toBe(1);
     expect(await observer.page.getByTestId('run-input-toggle').isHidden()).toBe(true);
     await candidate.page.bringToFront();
     await candidate.page.getByTestId('run-input-toggle').click();
@@ -555,6 +556,15 @@ describe.skipIf(!hasChromium)('browser client', () => {
     expect(await used.locator('summary').innerText()).toBe('Input (2 lines)');
     expect(await used.locator('pre').textContent()).toBe('6\n7\n');
     await screenshot(candidate, 'run-input.png');
+
+    // Collapsed with the box open, the panel opens again, box and all, at a click on Input.
+    const toggle = candidate.page.getByTestId('run-input-toggle');
+    expect(await toggle.getAttribute('aria-label')).toBe('Input (has text)');
+    await candidate.page.getByTitle('Show or hide the output').click();
+    await candidate.page.getByTestId('run-stdin').waitFor({ state: 'hidden', timeout: WAIT });
+    await toggle.click();
+    await candidate.page.getByTestId('run-stdin').waitFor({ state: 'visible', timeout: WAIT });
+    expect(await toggle.getAttribute('aria-expanded')).toBe('true');
 
     // The box emptied: the next run reads nothing, and shows no input.
     await candidate.page.getByTestId('run-stdin').fill('');

@@ -17,9 +17,10 @@ export interface RunInputBox {
 
 /**
  * `shown()`: whether the panel around the box is open (a collapsed panel
- * hides the box too); `onOpen` opens it.
+ * hides the box too); `onOpen` opens it. `storageKey`: the tab's session
+ * storage keeps the input there, so a reload does not lose it.
  */
-export function createRunInputBox(shown: () => boolean, onOpen: () => void): RunInputBox {
+export function createRunInputBox(storageKey: string, shown: () => boolean, onOpen: () => void): RunInputBox {
   const box = h('textarea', {
     class: 'run-stdin',
     rows: 3,
@@ -40,7 +41,12 @@ export function createRunInputBox(shown: () => boolean, onOpen: () => void): Run
     toggle.classList.toggle('has-input', box.value !== '');
     toggle.setAttribute('aria-label', box.value === '' ? 'Input' : 'Input (has text)');
   };
-  box.addEventListener('input', mark);
+  box.value = readStored(storageKey);
+  mark();
+  box.addEventListener('input', () => {
+    mark();
+    store(storageKey, box.value);
+  });
   const setOpen = (open: boolean) => {
     element.hidden = !open;
     toggle.setAttribute('aria-expanded', String(open));
@@ -63,6 +69,24 @@ export function createRunInputBox(shown: () => boolean, onOpen: () => void): Run
       if (hidden) setOpen(false);
     },
   };
+}
+
+// Storage can be full or refused (a privacy mode): the box then simply forgets on reload.
+function readStored(key: string): string {
+  try {
+    return sessionStorage.getItem(key) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function store(key: string, value: string): void {
+  try {
+    if (value === '') sessionStorage.removeItem(key);
+    else sessionStorage.setItem(key, value);
+  } catch {
+    // not kept
+  }
 }
 
 /** "Input (2 lines)", opening to the whole input. */

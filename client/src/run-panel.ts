@@ -24,7 +24,7 @@ export interface RunPanel {
   run(): void;
 }
 
-export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath: () => string | undefined): RunPanel {
+export function createRunPanel(socket: DuetClientSocket, interviewId: string, role: Role, currentPath: () => string | undefined): RunPanel {
   const settings = newestCopy<RunSettings>(socket, { candidateMayRun: true, seq: 0 }, (current, next) => seqNotOlder(current.seq, next.seq));
   let ended = false;
   let current: RunState | undefined;
@@ -48,6 +48,7 @@ export function createRunPanel(socket: DuetClientSocket, role: Role, currentPath
   const output = createRunOutputView();
   const toggle = h('button', { type: 'button', class: 'icon-button', 'aria-expanded': 'false', title: 'Show or hide the output' }, '▴');
   const input = createRunInputBox(
+    `duet.stdin:${interviewId}`,
     () => !element.classList.contains('collapsed'),
     () => setExpanded(true),
   );

@@ -565,6 +565,10 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await toggle.click();
     await candidate.page.getByTestId('run-stdin').waitFor({ state: 'visible', timeout: WAIT });
     expect(await toggle.getAttribute('aria-expanded')).toBe('true');
+    // A reload keeps what is in the box (the tab's session storage).
+    await candidate.page.reload();
+    await toggle.click({ timeout: WAIT });
+    expect(await candidate.page.getByTestId('run-stdin').inputValue()).toBe('6\n7\n');
 
     // The box emptied: the next run reads nothing, and shows no input.
     await candidate.page.getByTestId('run-stdin').fill('');

@@ -67,16 +67,17 @@ export async function ensureClientBuilt(options: { force?: boolean; quiet?: bool
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+/** Builds when stale, saying what it did; a failed build exits the process. For command lines. */
+export async function ensureClientBuiltOrExit(force = false): Promise<void> {
   const started = Date.now();
-  ensureClientBuilt({ force: process.argv.includes('--force') }).then(
-    (result) => {
-      if (result === 'fresh') console.log('client: dist/client is up to date');
-      else console.log(`client: built dist/client in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    },
-    (err: unknown) => {
-      console.error('client: build failed:', err);
-      process.exit(1);
-    },
-  );
+  try {
+    const result = await ensureClientBuilt({ force });
+    if (result === 'fresh') console.log('client: dist/client is up to date');
+    else console.log(`client: built dist/client in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  } catch (err) {
+    console.error('client: build failed:', err);
+    process.exit(1);
+  }
 }
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) void ensureClientBuiltOrExit(process.argv.includes('--force'));

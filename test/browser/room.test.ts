@@ -644,6 +644,58 @@ describe.skipIf(!hasChromium)('browser client', () => {
     expect(candidate.errors).toEqual([]);
   });
 
+  it.skipIf(!hasBwrap)('output of an ended run that reaches a joiner late, while a later run is on screen, does not replace it', async () => {
+    const { node, iv, interviewer } = await runnerRoom('Late output of an ended run', 'print("first")\n');
+    await until(() => interviewer.participantEvents() > 0);
+    const { opening, held } = await candidateHeldBeforeSession(node, iv);
+    // Two runs start and end while the candidate's page joins: it hears all of both.
+    const runs = watchRuns(interviewer.socket);
+    const first = runIdOf(await startRun(interviewer.socket));
+    await runs.exited(first);
+    await writeCode(interviewer, 'print("second")\n');
+    const second = runIdOf(await startRun(interviewer.socket));
+    await runs.exited(second);
+    // The join is then told of the first run as running, with output, as another
+    // node's answer made before that run ended would reach it.
+    const stale = runs.view(first).states.at(-1)!;
+    const runner = node.server.ctx.runner;
+    const current = runner.current.bind(runner);
+    const late = { state: stale, output: [{ stream: 'stdout', data: 'late output of the first run\n', ms: 1 }] };
+    runner.current = (id) => current(id) ?? (id === iv.interview.id ? (late as unknown as ReturnType<typeof current>) : undefined);
+    onTestFinished(() => void (runner.current = current));
+    held.release();
+    const candidate = await opening;
+    await until(() => candidate.frames.some((f) => f.includes('late output of the first run')));
+    await new Promise((r) => setTimeout(r, 100)); // the page handles the frame it has
+    expect(await candidate.page.getByTestId('run-output').textContent()).toBe('second\n');
+    expect(await candidate.page.getByTestId('run-status').innerText()).toMatch(/exited with code 0/);
+    expect(candidate.errors).toEqual([]);
+  });
+
+  it.skipIf(!hasBwrap)('after a reconnection, a last run older than the run on screen does not replace it', async () => {
+    const { node, iv, interviewer } = await runnerRoom('Older last run', 'print("first")\n');
+    const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
+    const { store } = node.server.ctx;
+    const runs = watchRuns(interviewer.socket);
+    const first = runIdOf(await startRun(interviewer.socket));
+    await runs.exited(first);
+    await until(async () => (await store.latestEvent(iv.interview.id, 'run'))?.data.runId === first);
+    const firstLogged = (await store.latestEvent(iv.interview.id, 'run'))!;
+    await writeCode(interviewer, 'print("second")\n');
+    await startRun(interviewer.socket);
+    await until(async () => (await candidate.page.getByTestId('run-output').textContent()) === 'second\n');
+    // The log's last run is still the first one, as just after the second's exit, before its record.
+    const latest = store.latestEvent.bind(store);
+    store.latestEvent = async (id, type) => (id === iv.interview.id && type === 'run' ? firstLogged : latest(id, type));
+    onTestFinished(() => void (store.latestEvent = latest));
+    for (const s of node.server.ctx.io.of('/').sockets.values()) if (s.data.actor.name === 'Cy') s.conn.close();
+    await until(() => candidate.frames.some((f) => f.includes('"run:last"') && f.includes(first)));
+    await new Promise((r) => setTimeout(r, 100)); // the page handles the frame it has
+    expect(await candidate.page.getByTestId('run-output').textContent()).toBe('second\n');
+    expect(await candidate.page.getByTestId('run-status').innerText()).toMatch(/exited with code 0/);
+    expect(candidate.errors).toEqual([]);
+  });
+
   it('after the node restarts the pages reconnect, keep their text, and send what was typed while it was down', async () => {
     const dataDir = tempDir();
     const first = await startNode({ dataDir }, { ...NODE_OPTIONS, keepOpen: true });

@@ -85,5 +85,10 @@ async function main(ifStale: boolean): Promise<void> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  void main(process.argv.includes('--if-stale')).then(() => (process.argv.includes('--client') ? ensureClientBuiltOrExit() : undefined));
+  main(process.argv.includes('--if-stale'))
+    .then(() => (process.argv.includes('--client') ? ensureClientBuiltOrExit() : undefined))
+    .catch((err: unknown) => {
+      console.error('build failed:', err);
+      process.exit(1);
+    });
 }

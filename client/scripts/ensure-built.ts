@@ -49,7 +49,9 @@ export async function ensureClientBuilt(options: { force?: boolean; quiet?: bool
     try {
       mkdirSync(LOCK);
       break;
-    } catch {
+    } catch (err) {
+      // Not "someone else is building" (dist/ read-only, say): nothing to wait for.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       // Someone else is building; a lock older than two minutes is a crashed build.
       if (existsSync(LOCK) && Date.now() - statSync(LOCK).mtimeMs > 120_000) rmSync(LOCK, { recursive: true, force: true });
       if (Date.now() > deadline) throw new Error('timed out waiting for another client build');
@@ -75,6 +77,12 @@ export async function ensureClientBuiltOrExit(force = false): Promise<void> {
     if (result === 'fresh') console.log('client: dist/client is up to date');
     else console.log(`client: built dist/client in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } catch (err) {
+    // A read-only install (dist/ built once, owned by another user) serves the client it has.
+    const code = (err as NodeJS.ErrnoException).code;
+    if ((code === 'EACCES' || code === 'EROFS' || code === 'EPERM') && existsSync(join(CLIENT_DIST, 'index.html'))) {
+      console.warn(`client: cannot rewrite dist/client (${code}); serving the build already there`);
+      return;
+    }
     console.error('client: build failed:', err);
     process.exit(1);
   }

@@ -8,7 +8,8 @@ import { channelOf } from '../../server/context.js';
 import { defaultRunnerConfig } from '../../server/runner/config.js';
 import { startCluster } from '../fixtures/multi-node.js';
 import { hasBwrap, runIdOf, startRun, TEST_LIMITS, watchRuns, writeCode } from '../runner-fixtures.js';
-import { api, connectClient, createInterview, holdNextStoreAnswer, interviewerToken, slowStoreCalls, startNode, tempDir, waitFor, type TestInterview, type TestNode } from '../helpers.js';
+import { api, connectClient, createInterview, holdNextStoreAnswer, interviewerToken, slowStoreCalls, startNode, tempDir, waitFor, type TestClient, type TestInterview, type TestNode } from '../helpers.js';
+import type { RunState } from '../../shared/protocol.js';
 import {
   NODE_OPTIONS,
   focusEditor,
@@ -60,6 +61,29 @@ describe.skipIf(!hasChromium)('browser client', () => {
     const interviewer = await connectClient(node.url, iv.token);
     await writeCode(interviewer, code);
     return { node, iv, interviewer };
+  };
+
+  /**
+   * The node's runner reports this run as in progress for the interview, with
+   * this output (as another node's answer made before the run ended would),
+   * until the test ends.
+   */
+  const pretendRunInProgress = (node: TestNode, interviewId: string, state: RunState, output: Array<{ stream: string; data: string; ms: number }> = []) => {
+    const runner = node.server.ctx.runner;
+    const current = runner.current.bind(runner);
+    runner.current = (id) => current(id) ?? (id === interviewId ? ({ state, output } as unknown as ReturnType<typeof current>) : undefined);
+    onTestFinished(() => void (runner.current = current));
+  };
+
+  /**
+   * Resolves once the page has handled every frame its socket got so far: a
+   * chat message sent now comes after them on the same socket, and handlers run
+   * frame by frame.
+   */
+  const handledSoFar = async (page: RoomPage, sender: TestClient) => {
+    const text = `sync ${Math.random().toString(36).slice(2)}`;
+    await sender.socket.emitWithAck('chat:send', { channel: 'room', text });
+    await until(async () => (await page.page.getByTestId('chat-list').innerText()).includes(text));
   };
 
   const sameText = async (pages: RoomPage[]) => {
@@ -626,11 +650,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await runs.exited(runId);
     // The join then asks who runs and is told of that run, as when another node's
     // answer was made before the run ended and reaches this node after its exit.
-    const stale = runs.view(runId).states.at(-1)!;
-    const runner = node.server.ctx.runner;
-    const current = runner.current.bind(runner);
-    runner.current = (id) => current(id) ?? (id === iv.interview.id ? ({ state: stale, output: [] } as unknown as ReturnType<typeof current>) : undefined);
-    onTestFinished(() => void (runner.current = current));
+    pretendRunInProgress(node, iv.interview.id, runs.view(runId).states.at(-1)!);
     held.release();
     const candidate = await opening;
     // The state of the ended run reaches the page after its exit did.
@@ -657,16 +677,11 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await runs.exited(second);
     // The join is then told of the first run as running, with output, as another
     // node's answer made before that run ended would reach it.
-    const stale = runs.view(first).states.at(-1)!;
-    const runner = node.server.ctx.runner;
-    const current = runner.current.bind(runner);
-    const late = { state: stale, output: [{ stream: 'stdout', data: 'late output of the first run\n', ms: 1 }] };
-    runner.current = (id) => current(id) ?? (id === iv.interview.id ? (late as unknown as ReturnType<typeof current>) : undefined);
-    onTestFinished(() => void (runner.current = current));
+    pretendRunInProgress(node, iv.interview.id, runs.view(first).states.at(-1)!, [{ stream: 'stdout', data: 'late output of the first run\n', ms: 1 }]);
     held.release();
     const candidate = await opening;
     await until(() => candidate.frames.some((f) => f.includes('late output of the first run')));
-    await new Promise((r) => setTimeout(r, 100)); // the page handles the frame it has
+    await handledSoFar(candidate, interviewer);
     expect(await candidate.page.getByTestId('run-output').textContent()).toBe('second\n');
     expect(await candidate.page.getByTestId('run-status').innerText()).toMatch(/exited with code 0/);
     expect(candidate.errors).toEqual([]);
@@ -682,7 +697,8 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await until(async () => (await store.latestEvent(iv.interview.id, 'run'))?.data.runId === first);
     const firstLogged = (await store.latestEvent(iv.interview.id, 'run'))!;
     await writeCode(interviewer, 'print("second")\n');
-    await startRun(interviewer.socket);
+    // Over (the node no longer has it in progress), so a joiner is sent the log's last run.
+    await runs.exited(runIdOf(await startRun(interviewer.socket)));
     await until(async () => (await candidate.page.getByTestId('run-output').textContent()) === 'second\n');
     // The log's last run is still the first one, as just after the second's exit, before its record.
     const latest = store.latestEvent.bind(store);
@@ -690,7 +706,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
     onTestFinished(() => void (store.latestEvent = latest));
     for (const s of node.server.ctx.io.of('/').sockets.values()) if (s.data.actor.name === 'Cy') s.conn.close();
     await until(() => candidate.frames.some((f) => f.includes('"run:last"') && f.includes(first)));
-    await new Promise((r) => setTimeout(r, 100)); // the page handles the frame it has
+    await handledSoFar(candidate, interviewer);
     expect(await candidate.page.getByTestId('run-output').textContent()).toBe('second\n');
     expect(await candidate.page.getByTestId('run-status').innerText()).toMatch(/exited with code 0/);
     expect(candidate.errors).toEqual([]);

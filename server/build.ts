@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync, utimesSync, writeF
 import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { ensureClientBuiltOrExit, newestMtime } from '../client/scripts/ensure-built.js';
+import { ensureClientBuiltOrExit, isUnwritable, newestMtime } from '../client/scripts/ensure-built.js';
 
 const ROOT = join(import.meta.dirname, '..');
 export const SERVER_BUNDLE = join(ROOT, 'dist', 'server', 'main.js');
@@ -73,10 +73,9 @@ async function main(ifStale: boolean): Promise<void> {
     await bundleServer();
     console.log(`server: bundled dist/server/main.js in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } catch (err) {
-    // A read-only install (dist/ built once, owned by another user) keeps the bundle it has.
-    const code = (err as NodeJS.ErrnoException).code;
-    if (ifStale && (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') && existsSync(SERVER_BUNDLE)) {
-      console.warn(`server: cannot rewrite dist/server (${code}); running the bundle already there`);
+    // A read-only install keeps the bundle it has.
+    if (ifStale && isUnwritable(err) && existsSync(SERVER_BUNDLE)) {
+      console.warn(`server: cannot rewrite dist/server (${(err as NodeJS.ErrnoException).code}); running the bundle already there`);
       return;
     }
     console.error('server: bundling failed:', err);

@@ -69,6 +69,12 @@ export async function ensureClientBuilt(options: { force?: boolean; quiet?: bool
   }
 }
 
+/** The error of a write to a dist/ this user may not change (an install built once, owned by another user). */
+export function isUnwritable(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EACCES' || code === 'EROFS' || code === 'EPERM';
+}
+
 /** Builds when stale, saying what it did; a failed build exits the process. For command lines. */
 export async function ensureClientBuiltOrExit(force = false): Promise<void> {
   const started = Date.now();
@@ -77,10 +83,9 @@ export async function ensureClientBuiltOrExit(force = false): Promise<void> {
     if (result === 'fresh') console.log('client: dist/client is up to date');
     else console.log(`client: built dist/client in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } catch (err) {
-    // A read-only install (dist/ built once, owned by another user) serves the client it has.
-    const code = (err as NodeJS.ErrnoException).code;
-    if ((code === 'EACCES' || code === 'EROFS' || code === 'EPERM') && existsSync(join(CLIENT_DIST, 'index.html'))) {
-      console.warn(`client: cannot rewrite dist/client (${code}); serving the build already there`);
+    // A read-only install serves the client it has.
+    if (isUnwritable(err) && existsSync(join(CLIENT_DIST, 'index.html'))) {
+      console.warn(`client: cannot rewrite dist/client (${(err as NodeJS.ErrnoException).code}); serving the build already there`);
       return;
     }
     console.error('client: build failed:', err);

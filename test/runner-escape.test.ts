@@ -130,6 +130,48 @@ describe.skipIf(!hasBwrap)('the sandbox holds', () => {
     await assertNodeUnaffected(node);
   });
 
+  it('no memory past the limits: /dev is read-only, /dev/shm is sized, and anonymous files and System V memory are refused', async () => {
+    const node = await startRunnerNode(ESCAPE_UIDS);
+    const run = await attempt(
+      node,
+      'python',
+      [
+        'import ctypes, os',
+        'def tries(label, f):',
+        '    try:',
+        '        f()',
+        '        print("ALLOWED", label)',
+        '    except OSError as e:',
+        '        print("refused", label, e.errno)',
+        // Each of these held memory outside RLIMIT_AS and the tmpfs sizes before the filter.
+        'tries("dev", lambda: open("/dev/big", "wb").write(b"x" * 1024))',
+        // Files each under RLIMIT_FSIZE (TEST_LIMITS: 16 MB), 64 MB in all: the mount's size stops them.
+        'def fill():',
+        '    for i in range(8): open(f"/dev/shm/big{i}", "wb").write(b"x" * (8 * 1024 * 1024))',
+        'tries("shm-fill", fill)',
+        'for f in os.listdir("/dev/shm"): os.unlink("/dev/shm/" + f)',
+        'tries("memfd", lambda: os.memfd_create("x"))',
+        'libc = ctypes.CDLL(None, use_errno=True)',
+        'def sysv(call, *args):',
+        '    if call(*args) < 0: raise OSError(ctypes.get_errno(), "refused")',
+        'tries("shmget", lambda: sysv(libc.shmget, 0, 1 << 20, 0o1600))',
+        'tries("msgget", lambda: sysv(libc.msgget, 0, 0o1600))',
+        // What programs do use still works: /dev/null and a small POSIX shared memory segment.
+        'open("/dev/null", "w").write("gone")',
+        'from multiprocessing import shared_memory',
+        'm = shared_memory.SharedMemory(create=True, size=1 << 20); m.buf[0] = 7; print("posix shm", m.buf[0]); m.close(); m.unlink()',
+      ].join('\n'),
+    );
+    const out = run.stdout();
+    expect(out, run.stderr()).not.toContain('ALLOWED');
+    for (const label of ['dev', 'shm-fill', 'memfd', 'shmget', 'msgget']) expect(out).toContain(`refused ${label}`);
+    expect(out).toContain('refused memfd 1'); // EPERM, from the filter
+    expect(out).toContain('refused shm-fill 28'); // ENOSPC: the mount is full, not one file too large
+    expect(out, run.stderr()).toContain('posix shm 7');
+    expect(run.exit.code).toBe(0);
+    await assertNodeUnaffected(node);
+  });
+
   it("no secrets: the node's DATA_DIR, environment, project and /root are out of reach", async () => {
     const node = await startRunnerNode(ESCAPE_UIDS);
     const dataDir = node.config.dataDir;

@@ -4,7 +4,7 @@
  * the output limit by killing the whole process group, and reads the peak
  * memory report from fd 3.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
@@ -59,12 +59,13 @@ export function execute(opts: ExecOptions): Promise<ExecResult> {
     let flushTimer: NodeJS.Timeout | undefined;
     let done = false;
 
+    const inputs = opts.command.inputs ?? [];
     const child = spawn(opts.command.file, opts.command.args, {
       env: opts.command.env,
       ...(opts.cwd ? { cwd: opts.cwd } : {}),
       // Its own process group: one kill reaches the launcher chain.
       detached: true,
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe', ...opts.files.map(() => 'pipe' as const)],
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe', ...opts.files.map(() => 'pipe' as const), ...inputs.map(() => 'pipe' as const)],
     });
 
     const flush = () => {
@@ -150,12 +151,18 @@ export function execute(opts: ExecOptions): Promise<ExecResult> {
     const input = child.stdin as Writable;
     input.on('error', () => {});
     input.end(opts.stdin ?? '');
-    opts.files.forEach((f, i) => {
-      const fd = child.stdio[FIRST_FILE_FD + i] as Writable;
-      fd.on('error', () => {});
-      fd.end(f.content);
-    });
+    feedFds(child, [...opts.files.map((f) => f.content), ...inputs]);
     for (const s of child.stdio) s?.on('error', () => {});
+  });
+}
+
+/** Writes each content to its own fd from FIRST_FILE_FD on (bwrap reads them while it sets up). */
+export function feedFds(child: ChildProcess, contents: readonly Uint8Array[]): void {
+  contents.forEach((content, i) => {
+    const fd = child.stdio[FIRST_FILE_FD + i] as Writable;
+    // A sandbox that died early: EPIPE is expected.
+    fd.on('error', () => {});
+    fd.end(content);
   });
 }
 

@@ -8,12 +8,13 @@ import { spawn } from 'node:child_process';
 import { accessSync, chownSync, constants as fsConstants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { DuetError } from '../../shared/errors.js';
 import type { Language } from '../../shared/languages.js';
 import type { Actor, RunState } from '../../shared/protocol.js';
 import type { RunnerConfig } from './config.js';
-import { execute, type ExecResult, type Stream } from './execute.js';
+import { execute, feedFds, type ExecResult, type Stream } from './execute.js';
 import { probeCommand, sandboxCommand, unsafeCommand, type SandboxSpec } from './sandbox.js';
 import { tasksOfUid, UidPool } from './uids.js';
 import { BuildFailure, prepareWorkspace, type Workspace } from './workspace.js';
@@ -141,9 +142,12 @@ export class Runner {
     const cmd = probeCommand(this.config, uid, uid === undefined ? tasksOfUid(process.getuid?.() ?? -1) : 0);
     return new Promise((resolve) => {
       let stderr = '';
-      const child = spawn(cmd.file, cmd.args, { env: cmd.env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const inputs = cmd.inputs ?? [];
+      // Nothing on fd 3 (the usage report) and no files: the inputs (the seccomp filter) start at FIRST_FILE_FD.
+      const child = spawn(cmd.file, cmd.args, { env: cmd.env, stdio: ['ignore', 'ignore', 'pipe', 'ignore', ...inputs.map(() => 'pipe' as const)] });
+      feedFds(child, inputs);
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      child.stderr.on('data', (c: Buffer) => {
+      (child.stderr as Readable).on('data', (c: Buffer) => {
         if (stderr.length < 2000) stderr += c.toString('utf8');
       });
       child.on('error', (err) => {

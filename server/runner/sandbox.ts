@@ -14,8 +14,9 @@
  *            bwrap also sets no_new_privs, so no setuid binary can regain privileges
  *            read-only binds of /usr (+ /bin /lib /lib64 /sbin as on the host) and a few /etc files;
  *            nothing else of the host: not the project, not DATA_DIR, not /root, not the host /tmp
- *            tmpfs /work (the interview's files, copied in through fds) and tmpfs /tmp, both sized;
- *            the rest of the root read-only (--remount-ro /)
+ *            tmpfs /work (the interview's files, copied in through fds), tmpfs /tmp and /dev/shm, all sized;
+ *            the rest of the root and /dev read-only (--remount-ro)
+ *            --seccomp: memfd_create, shmget and msgget refused (seccomp.ts), memory no limit above bounds
  *            --clearenv + an explicit minimal environment
  *
  * See docs/runner.md.
@@ -23,6 +24,7 @@
 import { lstatSync, readlinkSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { LanguageRow, RunnerConfig } from './config.js';
+import { seccompFilter } from './seccomp.js';
 
 export const WORK_DIR = '/work';
 /** Where GNU time writes the peak memory inside the sandbox. */
@@ -153,6 +155,8 @@ export interface Command {
   args: string[];
   /** The environment of the launcher chain; the program gets its own (--clearenv). */
   env: Record<string, string>;
+  /** Fed on the fds after the files' (FIRST_FILE_FD + the number of files, ...): the seccomp filter. */
+  inputs?: readonly Uint8Array[];
 }
 
 const LAUNCHER_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
@@ -190,6 +194,12 @@ export function sandboxCommand(spec: SandboxSpec): Command {
     '/proc',
     '--dev',
     '/dev',
+    // bwrap's /dev is a tmpfs of its own with no size: made read-only below,
+    // with a sized /dev/shm (POSIX shared memory, semaphores) the one place to write.
+    '--size',
+    tmpfsBytes,
+    '--tmpfs',
+    '/dev/shm',
     '--size',
     tmpfsBytes,
     '--tmpfs',
@@ -205,13 +215,15 @@ export function sandboxCommand(spec: SandboxSpec): Command {
   }
   for (const d of [...dirs].sort()) bwrap.push('--dir', `${WORK_DIR}/${d}`);
   spec.files.forEach((path, i) => bwrap.push('--file', String(FIRST_FILE_FD + i), `${WORK_DIR}/${path}`));
-  // bwrap's own root is a writable tmpfs: seal it, leaving /work and /tmp (their own mounts) writable.
-  bwrap.push('--remount-ro', '/', '--chdir', WORK_DIR, '--clearenv');
+  // bwrap's own root is a writable tmpfs: seal it, and /dev, leaving /work, /tmp and /dev/shm (their own mounts) writable.
+  bwrap.push('--remount-ro', '/dev', '--remount-ro', '/', '--chdir', WORK_DIR, '--clearenv');
+  const filter = seccompFilter();
+  if (filter) bwrap.push('--seccomp', String(FIRST_FILE_FD + spec.files.length));
   for (const [k, v] of Object.entries(sandboxEnv(row, p, WORK_DIR))) bwrap.push('--setenv', k, v);
   bwrap.push('--', ...innerArgv(spec, p, USAGE_FILE));
 
   const all = [...setprivArgs(spec.hostUid), ...prlimitArgs(limitsFor(config, row, spec.processBaseline)), ...bwrap];
-  return { file: all[0]!, args: all.slice(1), env: LAUNCHER_ENV };
+  return { file: all[0]!, args: all.slice(1), env: LAUNCHER_ENV, inputs: filter ? [filter] : [] };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { api, connectSocket, createInterview, interviewerToken, nextEvent, refusal, startNode, TEST_SECRET } from './helpers.js';
+import { api, connectSocket, createInterview, holdNextStoreAnswer, interviewerToken, nextEvent, refusal, startNode, TEST_SECRET, waitFor } from './helpers.js';
 
 const secret = new TextEncoder().encode(TEST_SECRET);
 
@@ -117,5 +117,57 @@ describe('invites', () => {
     });
     expect(await api(node.url, `/api/interviews/${id}/invites/nope`, { token: iv.token, method: 'DELETE' })).toMatchObject({ status: 404 });
     expect(await api(node.url, `/api/interviews/${id}/invites`, { token: reviewer.body.token })).toMatchObject({ status: 401 });
+  });
+
+  it("revoking an interviewer's invite revokes the invites minted with it, however deep, and no other", async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const id = iv.interview.id;
+    const invite = async (token: string, role: string, name: string) => {
+      const made = await api(node.url, `/api/interviews/${id}/invites`, { token, body: { role, name } });
+      expect(made.status).toBe(201);
+      return made.body as { id: string; token: string };
+    };
+    const bea = await invite(iv.token, 'interviewer', 'Bea');
+    const kept = await invite(iv.token, 'candidate', 'Cy');
+    // Before she is revoked, Bea makes herself a link that outlives her own, and hands out two more.
+    const beaAgain = await invite(bea.token, 'interviewer', 'Bea (laptop)');
+    const byBea = await invite(bea.token, 'reviewer', 'Panel');
+    const deeper = await invite(beaAgain.token, 'observer', 'Friend');
+
+    const live = connectSocket(node.url, beaAgain.token, { reconnection: false });
+    await nextEvent(live, 'session');
+    const told = nextEvent<{ code: string }>(live, 'error');
+    const revoked = await api(node.url, `/api/interviews/${id}/invites/${bea.id}`, { token: iv.token, method: 'DELETE' });
+    expect(revoked.status).toBe(200);
+    expect(revoked.body.minted.map((m: { id: string }) => m.id).sort()).toEqual([beaAgain.id, byBea.id, deeper.id].sort());
+    expect((await told).code).toBe('invite_revoked');
+
+    for (const gone of [bea, beaAgain, byBea, deeper]) {
+      expect(await api(node.url, `/api/interviews/${id}`, { token: gone.token })).toMatchObject({ status: 401, body: { error: { code: 'invite_revoked' } } });
+    }
+    const listed = (await api(node.url, `/api/interviews/${id}/invites`, { token: iv.token })).body.invites as Array<{ id: string; revokedAt: string | null }>;
+    expect(listed.filter((i) => i.revokedAt === null).map((i) => i.id)).toEqual([kept.id]);
+    expect((await refusal(node.url, bea.token)).code).toBe('invite_revoked');
+    const stays = connectSocket(node.url, kept.token, { reconnection: false });
+    await nextEvent(stays, 'session');
+    stays.close();
+  });
+
+  it('an invite revoked while its handshake is past the check is dropped once it connects', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const id = iv.interview.id;
+    const made = await api(node.url, `/api/interviews/${id}/invites`, { token: iv.token, body: { role: 'candidate', name: 'Cy' } });
+    // The handshake's check reads "not revoked", then waits.
+    const check = holdNextStoreAnswer(node.server.ctx.store, 'isInviteRevoked');
+    const live = connectSocket(node.url, made.body.token, { reconnection: false });
+    const told = nextEvent<{ code: string }>(live, 'error');
+    expect(await check.answered).toBe(false);
+    // The revoke finds no connected socket on it to drop.
+    expect((await api(node.url, `/api/interviews/${id}/invites/${made.body.id}`, { token: iv.token, method: 'DELETE' })).status).toBe(200);
+    check.release();
+    expect((await told).code).toBe('invite_revoked');
+    await waitFor(() => live.disconnected);
   });
 });

@@ -6,8 +6,9 @@ import type { LoggedEvent } from '../../shared/protocol.js';
 import { can } from '../../shared/roles.js';
 import { createInterviewSchema, createInviteSchema, eventsQuerySchema } from '../../shared/schemas.js';
 import { randomId } from '../auth.js';
-import { channelOf, type ServerContext } from '../context.js';
+import type { ServerContext } from '../context.js';
 import { actorOf, createInterview, endInterview, loadInterview } from '../interviews.js';
+import { revokeInvite } from '../invites.js';
 import { parseOrThrow } from '../realtime/handle.js';
 import type { Invite, StoredEvent } from '../store/store.js';
 import { finalFiles } from '../replay/final-docs.js';
@@ -105,16 +106,9 @@ export function apiRouter(ctx: ServerContext): Router {
     const claims = claimsOf(req);
     if (!can.manageInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot revoke invites`);
     const interview = await loadInterview(ctx, claims, req.params.id);
-    const invite = await ctx.store.revokeInvite(interview.id, req.params.inviteId, new Date().toISOString());
-    if (!invite) throw new DuetError('not_found', 'no such invite');
-    // Whoever is in the room on it leaves now, on every node.
-    const sockets = await ctx.io.in(channelOf.all(interview.id)).fetchSockets();
-    for (const s of sockets) {
-      if (s.data.claims?.jti !== invite.id) continue;
-      s.emit('error', { code: 'invite_revoked', message: 'this invite has been revoked' });
-      s.disconnect(true);
-    }
-    res.json(publicInvite(invite));
+    const revoked = await revokeInvite(ctx, interview, req.params.inviteId);
+    if (!revoked) throw new DuetError('not_found', 'no such invite');
+    res.json({ ...publicInvite(revoked.invite), minted: revoked.minted.map(publicInvite) });
   });
 
   api.post('/interviews/:id/end', async (req, res) => {

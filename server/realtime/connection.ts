@@ -162,7 +162,21 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     void join(socket, room, subscribing, syncDocs);
     // After join() has set the socket's inChannels, which an answer waits for.
     for (const doc of syncDocs) answerHandshakeSync(socket, doc, syncs![doc]!);
+    recheckRevocation(socket);
   });
+
+  /**
+   * A revoke drops the sockets it finds connected (fetchSockets), and one
+   * committed while this socket's handshake was past its own check found it
+   * not connected yet. Looked at again now that any later revoke finds it.
+   */
+  function recheckRevocation(socket: DuetSocket): void {
+    assertNotRevoked(ctx, socket.data.claims).catch((err: unknown) => {
+      if (!(err instanceof DuetError) || err.code !== 'invite_revoked' || socket.disconnected) return;
+      socket.emit('error', err.toBody().error);
+      socket.disconnect(true);
+    });
+  }
 
   /** A sync asked in the handshake, answered as a `doc:sync` event. */
   function answerHandshakeSync(socket: DuetSocket, doc: DocName, stateVector: Uint8Array): void {

@@ -1,0 +1,46 @@
+/**
+ * Revoking an invite. An interviewer's invite can itself mint invites, so
+ * revoking it revokes, transitively, every invite minted with it: otherwise
+ * a departed co-interviewer keeps the room through a link they made for
+ * themselves before they were revoked (docs/security.md).
+ */
+import type { Interview } from '../shared/protocol.js';
+import { channelOf, type ServerContext } from './context.js';
+import type { Invite } from './store/store.js';
+
+/** The invite, revoked, and the invites minted with it (now revoked too); undefined when there is no such invite. */
+export async function revokeInvite(
+  ctx: ServerContext,
+  interview: Interview,
+  inviteId: string,
+): Promise<{ invite: Invite; minted: Invite[] } | undefined> {
+  const at = new Date().toISOString();
+  const invite = await ctx.store.revokeInvite(interview.id, inviteId, at);
+  if (!invite) return undefined;
+  const minted: Invite[] = [];
+  // Invites of one interview are few (one per link handed out): one read, then follow createdBy.
+  const all = await ctx.store.listInvites(interview.id);
+  const bySub = new Set([invite.sub]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const other of all) {
+      if (other.id === invite.id || minted.some((m) => m.id === other.id) || !bySub.has(other.createdBy)) continue;
+      minted.push((await ctx.store.revokeInvite(interview.id, other.id, at)) ?? other);
+      bySub.add(other.sub);
+      grew = true;
+    }
+  }
+  await dropSockets(ctx, interview.id, new Set([invite.id, ...minted.map((m) => m.id)]));
+  return { invite, minted };
+}
+
+/** Whoever is in the room on one of these invites leaves now, on every node. */
+async function dropSockets(ctx: ServerContext, interviewId: string, inviteIds: Set<string>): Promise<void> {
+  const sockets = await ctx.io.in(channelOf.all(interviewId)).fetchSockets();
+  for (const s of sockets) {
+    const jti = s.data.claims?.jti;
+    if (jti === undefined || !inviteIds.has(jti)) continue;
+    s.emit('error', { code: 'invite_revoked', message: 'this invite has been revoked' });
+    s.disconnect(true);
+  }
+}

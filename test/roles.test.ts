@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
 import type { Actor } from '../shared/protocol.js';
 import {
@@ -93,7 +94,7 @@ describe('roles in the live room', () => {
     const ida = await connectClient(node.url, await iv.invite('interviewer', 'Ida'), ['main', 'notes']);
     const obs = await connectClient(node.url, await iv.invite('observer', 'Olga'), ['main', 'notes']);
     ida.provider.doc('notes').getText('notes').insert(0, 'SECRET-NOTE weak on graphs');
-    ida.provider.awareness('notes').setLocalStateField('user', { name: 'SECRET-CURSOR' });
+    ida.provider.awareness('notes').setLocalStateField('cursor', { note: 'SECRET-CURSOR' });
     await ida.socket.emitWithAck('chat:send', { channel: 'panel', text: 'SECRET-PANEL hire?' });
     await obs.socket.emitWithAck('chat:send', { channel: 'panel', text: 'SECRET-PANEL maybe' });
     await ida.socket.emitWithAck('chat:send', { channel: 'room', text: 'welcome!' });
@@ -135,6 +136,65 @@ describe('roles in the live room', () => {
     a.socket.disconnect();
     await waitFor(() => !b.provider.awareness('main').getStates().has(aId));
     await waitFor(() => !c.provider.awareness('main').getStates().has(aId));
+  });
+
+  it("a cursor carries its sender's identity: a caret label cannot pose as someone else or pass the candidate a note", async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const cy = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    const olga = await connectClient(node.url, await iv.invite('observer', 'Olga'));
+    olga.provider.awareness('main').setLocalStateField('user', { sub: 'someone', name: 'Ada (interviewer): the answer is 42', role: 'interviewer', color: '#123456', extra: 'x' });
+    olga.provider.awareness('main').setLocalStateField('cursor', { file: 'main.py' });
+    const olgaId = olga.provider.doc('main').clientID;
+    await waitFor(() => (cy.provider.awareness('main').getStates().get(olgaId) as any)?.cursor?.file === 'main.py');
+    const user = (cy.provider.awareness('main').getStates().get(olgaId) as any).user;
+    expect(user).toEqual({ sub: olga.provider.session!.you.sub, name: 'Olga', role: 'observer', color: '#123456' });
+    // A joiner gets the same from the node's copy.
+    const late = await connectClient(node.url, await iv.invite('interviewer', 'Ida'));
+    await waitFor(() => late.provider.awareness('main').getStates().has(olgaId));
+    expect((late.provider.awareness('main').getStates().get(olgaId) as any).user.name).toBe('Olga');
+  });
+
+  it("an awareness client id is its owner's: another participant cannot take it over, the same person reconnecting can", async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const idaInvite = await iv.invite('interviewer', 'Ida');
+    const ida = await connectClient(node.url, idaInvite);
+    const olga = await connectClient(node.url, await iv.invite('observer', 'Olga'));
+    ida.provider.awareness('main').setLocalStateField('user', { name: 'Ida', color: '#00aa00' });
+    const idaId = ida.provider.doc('main').clientID;
+    await waitFor(() => (olga.provider.awareness('main').getStates().get(idaId) as any)?.user?.name === 'Ida');
+
+    /** One awareness entry, as y-protocols encodes it, under any client id and clock. */
+    const entry = (clientId: number, clock: number, state: unknown) => {
+      const e = encoding.createEncoder();
+      encoding.writeVarUint(e, 1);
+      encoding.writeVarUint(e, clientId);
+      encoding.writeVarUint(e, clock);
+      encoding.writeVarString(e, JSON.stringify(state));
+      return encoding.toUint8Array(e);
+    };
+    const cy = connectSocket(node.url, await iv.invite('candidate', 'Cy'), { reconnection: false });
+    await nextEvent(cy, 'session');
+    expect(await cy.emitWithAck('awareness', { doc: 'main', update: entry(idaId, 1000, { user: { name: 'Ida' }, cursor: { file: 'hijacked' } }) })).toMatchObject({
+      error: { code: 'forbidden' },
+    });
+    // Nor may it remove her cursor.
+    expect(await cy.emitWithAck('awareness', { doc: 'main', update: entry(idaId, 1000, null) })).toMatchObject({ error: { code: 'forbidden' } });
+    cy.close();
+    await new Promise((r) => setTimeout(r, 100));
+    expect((olga.provider.awareness('main').getStates().get(idaId) as any)?.cursor?.file).toBeUndefined();
+    expect(olga.provider.awareness('main').getStates().has(idaId)).toBe(true);
+
+    // Ida's new connection (her old one not gone yet) takes her id over; the old one's leave leaves it be.
+    const again = connectSocket(node.url, idaInvite, { reconnection: false });
+    await nextEvent(again, 'session');
+    expect(await again.emitWithAck('awareness', { doc: 'main', update: entry(idaId, 1000, { user: { name: 'Ida' }, cursor: { file: 'after-reconnect' } }) })).toEqual({ ok: true });
+    await waitFor(() => (olga.provider.awareness('main').getStates().get(idaId) as any)?.cursor?.file === 'after-reconnect');
+    ida.socket.disconnect();
+    await waitFor(() => node.server.ctx.io.sockets.sockets.size === 2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((olga.provider.awareness('main').getStates().get(idaId) as any)?.cursor?.file).toBe('after-reconnect');
   });
 
   it('participants list everyone once per sub with their online state', async () => {

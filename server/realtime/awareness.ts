@@ -4,8 +4,10 @@
  * client's cursor can be removed for everyone.
  */
 import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
 import { applyAwarenessUpdate, encodeAwarenessUpdate } from 'y-protocols/awareness';
 import { DuetError } from '../../shared/errors.js';
+import type { Actor } from '../../shared/protocol.js';
 import { can, DOC_NAMES, type DocName } from '../../shared/roles.js';
 import { awarenessSchema } from '../../shared/schemas.js';
 import type { ServerContext } from '../context.js';
@@ -23,43 +25,94 @@ export function awarenessHandlers(ctx: ServerContext): Handlers {
       const awareness = room.awareness(doc);
       // y-protocols applies entry by entry and throws at a bad one, keeping the
       // ones before it without telling anyone (found by fuzzing): check it all first.
-      if (!decodesFully(update)) throw new DuetError('invalid_payload', 'update is not a valid awareness update');
+      const entries = readEntries(update);
+      if (!entries) throw new DuetError('invalid_payload', 'update is not a valid awareness update');
+      const owners = ownersOf(room, doc);
+      for (const { clientId } of entries) {
+        const owner = owners.get(clientId);
+        if (owner && owner !== socket && owner.connected && owner.data.actor.sub !== actor.sub) {
+          throw new DuetError('forbidden', 'that awareness client id is another participant\'s');
+        }
+      }
+      const bound = encodeEntries(entries.map((e) => ({ ...e, state: withIdentity(e.state, actor) })));
       const touched: number[] = [];
       const track = ({ added, updated }: { added: number[]; updated: number[] }, origin: unknown) => {
         if (origin === socket) touched.push(...added, ...updated);
       };
       awareness.on('update', track);
       try {
-        applyAwarenessUpdate(awareness, update, socket);
+        applyAwarenessUpdate(awareness, bound, socket);
       } catch {
         throw new DuetError('invalid_payload', 'update is not a valid awareness update');
       } finally {
         awareness.off('update', track);
       }
-      if (touched.length > 0) {
-        const ids = ((socket.data.awarenessIds ??= {})[doc] ??= new Set());
-        for (const id of touched) ids.add(id);
+      for (const id of touched) {
+        // The same person's new connection (a reconnect the node has not noticed
+        // yet) takes the id over: the old socket's leave must not remove it.
+        const previous = owners.get(id);
+        if (previous && previous !== socket) previous.data.awarenessIds?.[doc]?.delete(id);
+        owners.set(id, socket);
+        ((socket.data.awarenessIds ??= {})[doc] ??= new Set()).add(id);
       }
-      socket.to(docChannel(interviewId, doc)).emit('awareness', { doc, update });
+      socket.to(docChannel(interviewId, doc)).emit('awareness', { doc, update: bound });
       return { ok: true };
     }),
   };
 }
 
-/** Does every entry of an awareness update decode (client id, clock, JSON state)? */
-function decodesFully(update: Uint8Array): boolean {
+interface Entry {
+  clientId: number;
+  clock: number;
+  state: unknown;
+}
+
+/** Every entry of an awareness update (client id, clock, JSON state), or undefined if any does not decode. */
+function readEntries(update: Uint8Array): Entry[] | undefined {
   try {
     const decoder = decoding.createDecoder(update);
-    const entries = decoding.readVarUint(decoder);
-    for (let i = 0; i < entries; i++) {
-      decoding.readVarUint(decoder);
-      decoding.readVarUint(decoder);
-      JSON.parse(decoding.readVarString(decoder));
+    const count = decoding.readVarUint(decoder);
+    const entries: Entry[] = [];
+    for (let i = 0; i < count; i++) {
+      const clientId = decoding.readVarUint(decoder);
+      const clock = decoding.readVarUint(decoder);
+      entries.push({ clientId, clock, state: JSON.parse(decoding.readVarString(decoder)) as unknown });
     }
-    return true;
+    return entries;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** y-protocols' awareness update layout (docs/protocol.md). */
+function encodeEntries(entries: Entry[]): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, entries.length);
+  for (const e of entries) {
+    encoding.writeVarUint(encoder, e.clientId);
+    encoding.writeVarUint(encoder, e.clock);
+    encoding.writeVarString(encoder, JSON.stringify(e.state));
+  }
+  return encoding.toUint8Array(encoder);
+}
+
+/**
+ * A state's `user` is who the token says, whatever the client wrote: a caret
+ * label is not a way to pass the candidate a note, or to pose as someone else.
+ * The client's colour is kept when it is one.
+ */
+function withIdentity(state: unknown, actor: Actor): unknown {
+  if (state === null || typeof state !== 'object' || Array.isArray(state) || !('user' in state)) return state;
+  const color = (state.user as { color?: unknown } | null)?.color;
+  return {
+    ...state,
+    user: { sub: actor.sub, name: actor.name, role: actor.role, ...(typeof color === 'string' && /^#[0-9a-f]{6}$/i.test(color) ? { color } : {}) },
+  };
+}
+
+/** Which socket on this node set each awareness client id of a room's document. */
+function ownersOf(room: Room, doc: DocName): Map<number, DuetSocket> {
+  return room.awarenessOwners[doc] as Map<number, DuetSocket>;
 }
 
 /** Current cursors of a document, for a joining socket. */
@@ -74,6 +127,8 @@ export function clearAwareness(ctx: ServerContext, socket: DuetSocket, room: Roo
   for (const doc of DOC_NAMES) {
     const ids = [...(socket.data.awarenessIds?.[doc] ?? [])];
     if (ids.length === 0) continue;
+    const owners = ownersOf(room, doc);
+    for (const id of ids) if (owners.get(id) === socket) owners.delete(id);
     room.removeAwareness(doc, ids);
     // Removed states are encoded with a bumped clock and a null state.
     const update = encodeAwarenessUpdate(room.awareness(doc), ids);

@@ -88,6 +88,8 @@ export class Room {
   private applyFailed = false;
   sockets = 0;
   unloadTimer: NodeJS.Timeout | undefined;
+  /** Which of this node's sockets set each awareness client id (the realtime layer's; awareness.ts). */
+  readonly awarenessOwners: Record<DocName, Map<number, object>> = { main: new Map(), notes: new Map() };
 
   private constructor(
     readonly id: string,

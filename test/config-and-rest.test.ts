@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -38,6 +39,23 @@ describe('configuration', () => {
     const again = await startNode({ dataDir, jwtSecret: undefined });
     expect(readFileSync(file, 'utf8')).toBe(secret);
     expect((await api(again.url, '/api/interviews', { token })).status).toBe(200);
+  });
+
+  it("`npm run token` mints tokens this node accepts, and a new token for the same name still lists that person's interviews", async () => {
+    const dataDir = tempDir();
+    const node = await startNode({ dataDir, jwtSecret: undefined });
+    const mint = (...args: string[]) =>
+      execFileSync(process.execPath, ['--import', 'tsx', 'server/cli/token.ts', ...args], { env: { ...process.env, DATA_DIR: dataDir, JWT_SECRET: '' }, encoding: 'utf8' }).trim();
+    const first = mint('--role', 'interviewer', '--name', 'Ada');
+    const made = await api(node.url, '/api/interviews', { token: first, body: { title: 'Kept' } });
+    expect(made.status).toBe(201);
+    const later = mint('--role', 'interviewer', '--name', 'Ada', '--ttl', '600');
+    expect(later).not.toBe(first);
+    expect((await api(node.url, '/api/interviews', { token: later })).body.interviews.map((i: { id: string }) => i.id)).toEqual([made.body.id]);
+    // Another name, or the same name under another --sub, is another person.
+    for (const other of [mint('--name', 'Bea'), mint('--name', 'Ada', '--sub', 'ada-2')]) {
+      expect((await api(node.url, '/api/interviews', { token: other })).body.interviews).toEqual([]);
+    }
   });
 });
 

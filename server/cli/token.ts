@@ -1,11 +1,13 @@
 /**
  * npm run token -- --role interviewer --name "Ada" [--sub ID] [--iid INTERVIEW] [--ttl SECONDS]
+ * --sub defaults to one derived from the name, so every token for "Ada" is the same person.
  * Prints a token signed with this node's secret (JWT_SECRET, or the one kept in DATA_DIR).
  */
+import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ROLES } from '../../shared/roles.js';
-import { createTokenService, randomId, resolveSecret } from '../auth.js';
+import { createTokenService, resolveSecret } from '../auth.js';
 import { ConfigError, loadConfig } from '../config.js';
 
 const { values } = parseArgs({
@@ -30,7 +32,7 @@ const args = z
 if (!args.success) {
   const issue = args.error.issues[0]!;
   console.error(`token: --${String(issue.path[0])}: ${issue.message}`);
-  console.error('usage: npm run token -- --role interviewer|admin|candidate|observer|reviewer --name "Ada" [--iid ID] [--ttl SECONDS]');
+  console.error('usage: npm run token -- --role interviewer|admin|candidate|observer|reviewer --name "Ada" [--sub ID] [--iid ID] [--ttl SECONDS]');
   process.exit(2);
 }
 
@@ -38,7 +40,10 @@ try {
   const config = loadConfig(process.env);
   const tokens = await createTokenService({ secret: resolveSecret(config.jwtSecret, config.dataDir) });
   const { role, name, sub, iid, ttl } = args.data;
-  const token = await tokens.sign({ sub: sub ?? `u_${randomId()}`, name, role, ...(iid ? { iid } : {}) }, ttl);
+  // The same name is the same person by default: a token minted again once the last expired
+  // still lists the interviews the last one created (they are kept per sub).
+  const person = sub ?? `u_${createHash('sha256').update(name).digest('base64url').slice(0, 16)}`;
+  const token = await tokens.sign({ sub: person, name, role, ...(iid ? { iid } : {}) }, ttl);
   process.stdout.write(token + '\n');
 } catch (err) {
   if (err instanceof ConfigError) {

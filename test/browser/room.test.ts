@@ -370,6 +370,10 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await interviewer.page.getByLabel('New file name').press('Enter');
     await until(async () => (await tabs(candidate)).join() === 'helper.ts,main.ts');
     await interviewer.page.locator('.file-tab-name[data-path="helper.ts"]').dblclick();
+    // A name the runner could not hold (a space) is refused where it is typed, not left out of runs later.
+    await interviewer.page.getByLabel('Rename helper.ts').fill('my util.ts');
+    await interviewer.page.getByLabel('Rename helper.ts').press('Enter');
+    await interviewer.page.locator('.file-tab-error', { hasText: 'no spaces' }).waitFor({ timeout: WAIT });
     await interviewer.page.getByLabel('Rename helper.ts').fill('util.ts');
     await interviewer.page.getByLabel('Rename helper.ts').press('Enter');
     await interviewer.page.keyboard.type('export {};');

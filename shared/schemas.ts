@@ -105,6 +105,11 @@ export const createInviteSchema = z.strictObject({
   expiresIn: z.number().int().min(60).max(30 * 24 * 3600).optional(),
 });
 
+/** A token for yourself, scoped to one interview: to open its room, or its replay. */
+export const ownTokenSchema = z.strictObject({
+  role: z.enum(['interviewer', 'reviewer']).default('interviewer'),
+});
+
 export const eventsQuerySchema = z.strictObject({
   after: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(LIMITS.eventsPageMax).default(500),

@@ -89,6 +89,39 @@ describe('REST authorisation', () => {
   });
 });
 
+describe('your own token for an interview', () => {
+  it('opens the room or the replay as you, for no longer than the token that asked, and only where you may', async () => {
+    const node = await startNode();
+    const owner = await node.server.ctx.tokens.sign({ sub: 'ada', name: 'Ada', role: 'interviewer' }, 600);
+    const made = await api(node.url, '/api/interviews', { token: owner, body: { title: 'Mine' } });
+    const id = made.body.id as string;
+
+    const room = await api(node.url, `/api/interviews/${id}/token`, { token: owner, body: {} });
+    expect(room.status).toBe(201);
+    expect(room.body.url).toMatch(new RegExp(`/room/${id}#token=`));
+    const claims = await node.server.ctx.tokens.verify(room.body.token);
+    expect(claims).toMatchObject({ sub: 'ada', name: 'Ada', role: 'interviewer', iid: id });
+    expect(claims.exp).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 600);
+    const socket = connectSocket(node.url, room.body.token, { reconnection: false });
+    expect((await nextEvent<{ you: { sub: string } }>(socket, 'session')).you.sub).toBe('ada');
+    socket.close();
+
+    const replay = await api(node.url, `/api/interviews/${id}/token`, { token: owner, body: { role: 'reviewer' } });
+    expect(replay.body.url).toMatch(new RegExp(`/replay/${id}#token=`));
+    expect(await node.server.ctx.tokens.verify(replay.body.token)).toMatchObject({ sub: 'ada', role: 'reviewer', iid: id });
+    // No invite is made for it.
+    expect((await api(node.url, `/api/interviews/${id}/invites`, { token: owner })).body.invites).toEqual([]);
+
+    const candidate = await api(node.url, `/api/interviews/${id}/invites`, { token: owner, body: { role: 'candidate', name: 'Cy' } });
+    expect(await api(node.url, `/api/interviews/${id}/token`, { token: candidate.body.token, body: {} })).toMatchObject({ status: 403 });
+    expect(await api(node.url, `/api/interviews/${id}/token`, { token: await interviewerToken(node, 'bea', 'Bea'), body: {} })).toMatchObject({ status: 403 });
+    expect(await api(node.url, `/api/interviews/${id}/token`, { token: owner, body: { role: 'candidate' } })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'invalid_payload' } },
+    });
+  });
+});
+
 describe('invites', () => {
   it('are listed without tokens and revocable: a revoked invite is refused at the handshake and on REST, and its live socket is dropped', async () => {
     const node = await startNode();

@@ -45,5 +45,8 @@ export const api = {
     call<CreatedInterview>(token, 'POST', '/interviews', { title, language }),
   invite: (token: string, id: string, role: InviteRole, name: string) =>
     call<{ token: string; url: string }>(token, 'POST', `/interviews/${encodeURIComponent(id)}/invites`, { role, name }),
+  /** A token for yourself, scoped to the interview: you open its room or replay as you, not as a new invitee. */
+  ownToken: (token: string, id: string, role: 'interviewer' | 'reviewer') =>
+    call<{ token: string; url: string }>(token, 'POST', `/interviews/${encodeURIComponent(id)}/token`, { role }),
   end: (token: string, id: string) => call<Interview>(token, 'POST', `/interviews/${encodeURIComponent(id)}/end`),
 };

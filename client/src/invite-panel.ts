@@ -28,7 +28,7 @@ export function createInvitePanel(token: string, interviewId: string, role: Role
     // Opened before the await so the popup blocker sees a user gesture.
     const win = window.open('about:blank', '_blank');
     try {
-      const { url } = await api.invite(token, interviewId, 'reviewer', 'Reviewer');
+      const { url } = await api.ownToken(token, interviewId, 'reviewer');
       if (win) {
         win.opener = null;
         win.location.href = url;

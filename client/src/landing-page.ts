@@ -188,7 +188,7 @@ async function loadList(list: HTMLElement, token: string): Promise<void> {
   );
 }
 
-/** Opens a room (or the replay) with a token scoped to it; reuses the room token from creating it. */
+/** Opens a room (or the replay) as yourself, with a token scoped to it; reuses the room token from creating it. */
 async function go(token: string, iv: Interview, role: 'interviewer' | 'reviewer'): Promise<void> {
   const known = role === 'interviewer' ? sessionStorage.getItem(`duet.token:room:${iv.id}`) : null;
   const claims = known ? peekClaims(known) : undefined;
@@ -197,7 +197,7 @@ async function go(token: string, iv: Interview, role: 'interviewer' | 'reviewer'
     return;
   }
   try {
-    const { url } = await api.invite(token, iv.id, role, peekClaims(token)?.name ?? 'Interviewer');
+    const { url } = await api.ownToken(token, iv.id, role);
     location.assign(url);
   } catch (err) {
     alert(err instanceof ApiError ? err.message : 'Could not open the interview.');

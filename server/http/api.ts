@@ -1,10 +1,10 @@
 /** The REST API under /api (see docs/protocol.md). */
-import express, { Router } from 'express';
+import express, { Router, type Request } from 'express';
 import { DuetError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
 import type { LoggedEvent } from '../../shared/protocol.js';
-import { can } from '../../shared/roles.js';
-import { createInterviewSchema, createInviteSchema, eventsQuerySchema } from '../../shared/schemas.js';
+import { can, type Role } from '../../shared/roles.js';
+import { createInterviewSchema, createInviteSchema, eventsQuerySchema, ownTokenSchema } from '../../shared/schemas.js';
 import { randomId } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { actorOf, createInterview, endInterview, loadInterview } from '../interviews.js';
@@ -31,6 +31,12 @@ function publicInvite(invite: Invite) {
     expiresAt: invite.expiresAt,
     revokedAt: invite.revokedAt,
   };
+}
+
+/** Where a token opens its page: the replay for reviewers, the room for everyone else; the token in the fragment. */
+function pageUrl(ctx: ServerContext, req: Request, role: Role, interviewId: string, token: string): string {
+  const base = ctx.config.publicUrl ?? `${req.protocol}://${req.get('host')}`;
+  return `${base}/${role === 'reviewer' ? 'replay' : 'room'}/${interviewId}#token=${token}`;
 }
 
 export function apiRouter(ctx: ServerContext): Router {
@@ -90,9 +96,25 @@ export function apiRouter(ctx: ServerContext): Router {
     };
     await ctx.store.createInvite(invite);
     const token = await ctx.tokens.sign({ sub: invite.sub, name: invite.name, role: invite.role, iid: interview.id, jti: invite.id }, ttl);
-    const base = ctx.config.publicUrl ?? `${req.protocol}://${req.get('host')}`;
-    const page = body.role === 'reviewer' ? 'replay' : 'room';
-    res.status(201).json({ token, url: `${base}/${page}/${interview.id}#token=${token}`, ...publicInvite(invite) });
+    res.status(201).json({ token, url: pageUrl(ctx, req, body.role, interview.id, token), ...publicInvite(invite) });
+  });
+
+  // The caller's own token for one interview: the start page opens a room or a
+  // replay as the person signed in, not as a new invitee (who would be a second
+  // entry in People and in the replay every time). It lives no longer than the
+  // token that asked for it.
+  api.post('/interviews/:id/token', async (req, res) => {
+    const claims = claimsOf(req);
+    if (!can.manageInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot open interviews for itself`);
+    const interview = await loadInterview(ctx, claims, req.params.id);
+    const { role } = parseOrThrow(ownTokenSchema, req.body ?? {});
+    const left = Math.floor(claims.exp - Date.now() / 1000);
+    if (left < 1) throw new DuetError('token_expired', 'your token has expired');
+    const token = await ctx.tokens.sign(
+      { sub: claims.sub, name: claims.name, role, iid: interview.id, jti: randomId() },
+      Math.min(left, ctx.config.inviteTtlSeconds),
+    );
+    res.status(201).json({ token, url: pageUrl(ctx, req, role, interview.id, token) });
   });
 
   api.get('/interviews/:id/invites', async (req, res) => {

@@ -440,6 +440,19 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await page.getByTestId('open-room').click();
     await page.getByTestId('end-interview').waitFor({ timeout: WAIT });
     expect(await page.locator('.room-title').innerText()).toBe('Frontend pairing');
+    // Opened from the list in another tab (which keeps no room token), the room has the same person,
+    // not a new invitee: one entry in People, and no invite made for it.
+    const id = /\/room\/([^#/?]+)/.exec(page.url())![1]!;
+    const again = await browser.context.newPage();
+    await again.goto(`${node.url}/#token=${owner}`);
+    await again.getByRole('button', { name: 'Open room' }).click();
+    await again.getByTestId('end-interview').waitFor({ timeout: WAIT });
+    await until(async () => (await again.getByTestId('participants').innerText()).includes('Ada (you)'));
+    await until(async () => (await page.getByTestId('participants').locator('li').allInnerTexts()).length === 1);
+    expect((await page.getByTestId('participants').innerText()).replace(/\s+/g, ' ').toLowerCase()).toContain('ada (you) interviewer');
+    const invites = await api(node.url, `/api/interviews/${id}/invites`, { token: owner });
+    expect(invites.body.invites.map((i: { name: string }) => i.name)).toEqual(['Grace']);
+    await again.close();
     // Back on the start page (the sign-in survives in this tab), the list opens the replay.
     await page.goto(`${node.url}/`);
     await page.getByRole('button', { name: 'Replay' }).click();

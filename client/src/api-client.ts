@@ -38,6 +38,16 @@ async function call<T>(token: string, method: string, path: string, body?: unkno
 
 export type CreatedInterview = Interview & { token: string };
 
+/** An invite as the API lists it (never its token). */
+export interface InviteInfo {
+  id: string;
+  role: InviteRole;
+  name: string;
+  createdAt: string;
+  expiresAt: string;
+  revokedAt: string | null;
+}
+
 export const api = {
   listInterviews: (token: string) => call<{ interviews: Interview[] }>(token, 'GET', '/interviews'),
   getInterview: (token: string, id: string) => call<Interview>(token, 'GET', `/interviews/${encodeURIComponent(id)}`),
@@ -48,5 +58,8 @@ export const api = {
   /** A token for yourself, scoped to the interview: you open its room or replay as you, not as a new invitee. */
   ownToken: (token: string, id: string, role: 'interviewer' | 'reviewer') =>
     call<{ token: string; url: string }>(token, 'POST', `/interviews/${encodeURIComponent(id)}/token`, { role }),
+  listInvites: (token: string, id: string) => call<{ invites: InviteInfo[] }>(token, 'GET', `/interviews/${encodeURIComponent(id)}/invites`),
+  revokeInvite: (token: string, id: string, inviteId: string) =>
+    call<InviteInfo & { minted: InviteInfo[] }>(token, 'DELETE', `/interviews/${encodeURIComponent(id)}/invites/${encodeURIComponent(inviteId)}`),
   end: (token: string, id: string) => call<Interview>(token, 'POST', `/interviews/${encodeURIComponent(id)}/end`),
 };

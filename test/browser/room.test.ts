@@ -418,6 +418,32 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await Promise.all([interviewer, candidate].map((p) => p.page.close()));
   }, 60_000);
 
+  it('an interviewer revokes a link from the Invite tab: whoever is in the room on it is shown out', async () => {
+    const node = await startNode({}, NODE_OPTIONS);
+    const iv = await createInterview(node, 'Revoking', 'python');
+    const interviewer = await openRoom(browser, node.url, iv.interview.id, iv.token);
+    await interviewer.page.locator('.side-tab[data-tab="invite"]').click();
+    await interviewer.page.getByLabel('Candidate name').fill('Cy');
+    await interviewer.page.locator('button[data-invite="candidate"]').click();
+    const link = interviewer.page.getByLabel('Candidate link');
+    await until(async () => /#token=/.test(await link.inputValue()));
+    const token = (await link.inputValue()).split('#token=')[1]!;
+    const handedOut = interviewer.page.getByTestId('handed-out');
+    await until(async () => (await handedOut.innerText()).includes('Cy'));
+
+    const candidate = await openRoom(browser, node.url, iv.interview.id, token);
+    interviewer.page.once('dialog', (d) => void d.accept());
+    await interviewer.page.getByRole('button', { name: 'Revoke Cy (candidate)' }).click();
+    await until(async () => (await candidate.page.locator('h1').innerText()) === 'This link was revoked');
+    await until(async () => /Cy\s*· candidate\s*revoked/.test(await handedOut.innerText()));
+    expect(await interviewer.page.getByRole('button', { name: 'Revoke Cy (candidate)' }).count()).toBe(0);
+    // Cy's caret leaves the interviewer's editor with Cy.
+    await until(async () => (await interviewer.page.locator('.duet-label').count()) === 0);
+    await screenshot(interviewer, 'invite-links.png');
+    expect(interviewer.errors).toEqual([]);
+    await Promise.all([interviewer, candidate].map((p) => p.page.close()));
+  }, 60_000);
+
   it('the start page signs in with a token, creates an interview with a candidate link, lists it and opens the room', async () => {
     const node = await startNode({}, NODE_OPTIONS);
     const owner = await interviewerToken(node);

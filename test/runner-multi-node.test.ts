@@ -26,7 +26,7 @@ describe.skipIf(!hasBwrap)('runs on two nodes', () => {
     for (const w of watchers) expect((await w.exited(first)).stdout()).toBe('across nodes\n');
 
     await writeCode(candidate, 'import time\nprint("long", flush=True)\ntime.sleep(60)\n');
-    const long = runIdOf(await startRun(candidate.socket));
+    const long = runIdOf(await startRun(candidate.socket, { stdin: 'some input\n' }));
     await waitFor(() => watchers[1]!.view(long).stdout() === 'long\n');
     expect(a.server.ctx.runner.current(iv.interview.id)?.runId).toBe(long);
     expect(await startRun(interviewer.socket)).toMatchObject({ error: { code: 'runner_busy' } });
@@ -34,12 +34,14 @@ describe.skipIf(!hasBwrap)('runs on two nodes', () => {
     // A joiner on the other node is told of the run, and given its output so far, by the node running it.
     const late = watchRuns(connectSocket(b.url, await iv.invite('observer', 'Late')));
     await waitFor(() => late.view(long).output.length > 0);
-    expect(late.view(long).states[0]).toMatchObject({ runId: long, state: 'running', by: { name: 'Cy' } });
+    expect(late.view(long).states[0]).toMatchObject({ runId: long, state: 'running', by: { name: 'Cy' }, stdin: 'some input\n' });
     expect(late.view(long).output).toEqual([{ runId: long, stream: 'stdout', data: 'long\n', offset: 0 }]);
     // Asked as a node from before the output asks, node A answers as before: the state alone.
     const askA = (question: Record<string, unknown>) =>
       new Promise<unknown[]>((resolve) => (b.server.ctx.io as unknown as PeerIO).serverSideEmit('duet:run:current', question, (_: unknown, answers: unknown[]) => resolve(answers)));
-    expect(await askA({ interviewId: iv.interview.id })).toEqual([{ ...late.view(long).states[0] }]);
+    // The run's input goes only to a question that wants the output too (a joiner's): the busy check and the end do not need it.
+    const { stdin: _input, ...withoutInput } = late.view(long).states[0]!;
+    expect(await askA({ interviewId: iv.interview.id })).toEqual([withoutInput]);
     expect(await askA({ interviewId: iv.interview.id, withOutput: true })).toEqual([{ ...late.view(long).states[0], output: [{ stream: 'stdout', data: 'long\n', offset: 0 }] }]);
 
     expect(await interviewer.socket.emitWithAck('run:stop', { runId: long })).toEqual({ ok: true });

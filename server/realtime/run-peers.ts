@@ -72,7 +72,10 @@ export function registerRunPeers(ctx: ServerContext): void {
   peers.on('duet:run:current', (q: { interviewId: string; withOutput?: boolean }, reply: (a: PeerAnswer | null) => void) => {
     if (typeof reply !== 'function') return;
     const run = localRun(ctx, String(q?.interviewId));
-    reply(run ? { ...run.state, ...(q?.withOutput === true ? { output: run.output } : {}) } : null);
+    if (!run) return reply(null);
+    // The input (up to 64 Ki characters) only for a joiner, who shows it with the output.
+    const { stdin: _input, ...state } = run.state;
+    reply(q?.withOutput === true ? { ...run.state, output: run.output } : state);
   });
   peers.on('duet:run:stop', (q: { runId: string; interviewId: string; by: Actor }, reply: (a: boolean) => void) => {
     if (typeof reply !== 'function') return;

@@ -44,6 +44,8 @@ const HANDSHAKE_SYNC_TIMEOUT_MS = 30_000;
 export const AWARENESS_RESEND_MS = 8_000;
 /** Peers appearing within this of each other get one announce of our awareness state. */
 const ANNOUNCE_COALESCE_MS = 50;
+/** After the node refused an event for its rate, our awareness state is sent again this much later. */
+const RATE_LIMITED_RETRY_MS = 1000;
 
 export interface ProviderDoc {
   doc: Y.Doc;
@@ -160,6 +162,16 @@ export class DuetProvider extends ObservableV2<Events> {
     on('awareness', ({ doc, update }) => {
       const d = this.docs.get(doc);
       if (d) applyAwarenessUpdate(d.awareness, toBytes(update), REMOTE);
+    });
+    on('error', ({ code }) => {
+      // An event sent without an ack was refused for its rate; it may have been
+      // our awareness state, which must not count as sent (an unchanged one
+      // would not go again for AWARENESS_RESEND_MS): send it again later.
+      if (code !== 'rate_limited') return;
+      for (const name of this.docs.keys()) {
+        this.awarenessSent.delete(name);
+        this.announceAwarenessSoon(name, RATE_LIMITED_RETRY_MS);
+      }
     });
     const onDisconnect = () => {
       // Unanswered: the next connection's handshake asks again.
@@ -291,11 +303,11 @@ export class DuetProvider extends ObservableV2<Events> {
    * announceAwareness a moment later: peers appearing together (a node's
    * snapshot of its states, the answers to our own announce) get one.
    */
-  private announceAwarenessSoon(name: DocName): void {
+  private announceAwarenessSoon(name: DocName, afterMs = ANNOUNCE_COALESCE_MS): void {
     if (this.announceTimers.has(name)) return;
     this.announceTimers.set(
       name,
-      setTimeout(() => this.announceAwareness(name), ANNOUNCE_COALESCE_MS),
+      setTimeout(() => this.announceAwareness(name), afterMs),
     );
   }
 

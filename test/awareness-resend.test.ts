@@ -155,4 +155,21 @@ describe('awareness resend', () => {
     await waitFor(() => watcher.provider.status === 'connected');
     await waitFor(() => watcherSees() === 'idle', 3000);
   });
+
+  it('a state the node refused for its rate is sent again once the rate allows, not counted as sent', async () => {
+    // A budget a join fits in, and a burst of cursor moves does not.
+    const node = await startNode({ socketEventsPerSecond: 5, socketEventBurst: 30 });
+    const iv = await createInterview(node);
+    const typist = named(await connectClient(node.url, await iv.invite('candidate', 'Cy')), 'Cy');
+    const peer = named(await connectClient(node.url, await iv.invite('interviewer', 'Ida')), 'Ida');
+    await meet(typist, peer);
+    const seen = watch(peer, typist);
+    const refused: string[] = [];
+    typist.socket.on('error', (e: { code: string }) => refused.push(e.code));
+    const awareness = typist.provider.awareness('main');
+    for (let i = 0; i < 60; i++) awareness.setLocalStateField('cursor', { mark: `m${i}` });
+    await waitFor(() => refused.includes('rate_limited'));
+    // The last move was refused with the others past the budget; it arrives all the same, in about a second.
+    await waitFor(() => seen.state()?.cursor?.mark === 'm59', 5000);
+  });
 });

@@ -166,6 +166,26 @@ describe('replay engine', () => {
     expect(idle.toReal(idle.toScaled(30_000))).toBeCloseTo(30_000);
   });
 
+  it('an event stamped a little earlier than the one before it (two nodes) is placed at that one\'s time: the timeline never runs backwards', () => {
+    const log = logWriter();
+    log.seed(ada);
+    log.edit(cat, (f) => f.get('main.py')!.insert(0, 'a'), 1000);
+    log.push('chat', ada, { channel: 'room', text: 'hi' }, 10);
+    // Committed after the chat, stamped 6 ms before it on another node's clock.
+    log.edit(cat, (f) => f.get('main.py')!.insert(1, 'b'), -6);
+    log.push('end', ada, {}, 1000);
+    const timeline = new ReplayTimeline();
+    timeline.append(log.events);
+    expect(timeline.times.every((t, i) => i === 0 || t >= timeline.times[i - 1]!)).toBe(true);
+    expect(timeline.timeOfIndex(4)).toBe(timeline.timeOfIndex(3));
+    const player = new ReplayPlayer(timeline);
+    // At the chat's instant, the chat and the edit committed after it are both there; before it, neither.
+    expect(player.seekTime(1010)).toMatchObject({ index: 4, files: { 'main.py': 'ab' } });
+    expect(player.seekTime(1009)).toMatchObject({ index: 2, files: { 'main.py': 'a' } });
+    expect(player.seekTime(10 ** 9).index).toBe(5);
+    expect(timeline.markers.map((m) => m.time)).toEqual([...timeline.markers.map((m) => m.time)].sort((x, y) => x - y));
+  });
+
   it('seeking through checkpoints equals replaying from the start, at every event', () => {
     const log = logWriter();
     log.seed(ada);

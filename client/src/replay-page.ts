@@ -83,6 +83,12 @@ function buildReplay(root: HTMLElement, token: string, claims: TokenClaims, inte
   let follow = true;
   let picked: string | undefined;
   let shownIndex = -1;
+  /**
+   * The event stepping (`,` and `.`) landed on. Events often share a
+   * millisecond (one in ten with two nodes), and an instant alone names only
+   * the last of them: while `t` stays at this event's time, it is shown.
+   */
+  let pinned: number | undefined;
   let state: ReplayState | undefined;
 
   const toPos = (ms: number) => (skipIdle ? scale.toScaled(ms) : ms);
@@ -205,7 +211,7 @@ function buildReplay(root: HTMLElement, token: string, claims: TokenClaims, inte
     // A shared instant not loaded yet stays the target; meanwhile the end of what is loaded shows.
     const at = Math.max(0, Math.min(t, timeline.duration));
     if (!pendingInstant) t = at;
-    const index = timeline.indexAtTime(at);
+    const index = pinned !== undefined && timeline.timeOfIndex(pinned) === at ? pinned : timeline.indexAtTime(at);
     const moved = index !== shownIndex;
     if (moved) {
       player.moveTo(index);
@@ -249,6 +255,7 @@ function buildReplay(root: HTMLElement, token: string, claims: TokenClaims, inte
   }
 
   function seekTo(ms: number): void {
+    pinned = undefined;
     pendingInstant = false;
     t = Math.max(0, Math.min(ms, timeline.duration));
     syncUrl(true);
@@ -301,9 +308,10 @@ function buildReplay(root: HTMLElement, token: string, claims: TokenClaims, inte
   }
 
   function stepEvent(direction: 1 | -1): void {
-    const index = timeline.indexAtTime(t);
+    const index = pinned !== undefined && timeline.timeOfIndex(pinned) === t ? pinned : timeline.indexAtTime(t);
     const target = Math.max(1, Math.min(timeline.length, index + direction));
     seekTo(timeline.timeOfIndex(target));
+    pinned = target;
   }
 
   function jumpMarker(direction: 1 | -1): void {

@@ -36,7 +36,7 @@ export class ReplayTimeline {
   readonly events: LoggedEvent[] = [];
   /** The decoded Yjs update of each `doc` event; null for the others. */
   readonly updates: Array<Uint8Array | null> = [];
-  /** Epoch milliseconds of each event. */
+  /** Epoch milliseconds of each event, never earlier than the event before it. */
   readonly times: number[] = [];
   /** Ascending by index; checkpoint i holds the state after `index` events. */
   readonly checkpoints: Checkpoint[] = [];
@@ -101,7 +101,10 @@ export class ReplayTimeline {
     }
     this.events.push(event);
     this.updates.push(update);
-    this.times.push(Date.parse(event.at));
+    // Seq order is commit order; times are stamped before the commit, on each
+    // node's clock, so one can be a little earlier than the event before it.
+    // Held to the one before, the timeline never runs backwards.
+    this.times.push(Math.max(Date.parse(event.at), this.times[index - 1] ?? -Infinity));
     this.actors.set(event.actor.sub, event.actor);
 
     const changes = this.head.apply(event, update);

@@ -327,6 +327,40 @@ describe.skipIf(!hasChromium)('replay page', () => {
     timeline.destroy();
   }, 90_000);
 
+  it('steps one event at a time with , and . even through events that share a millisecond', async () => {
+    const node = await startNode({}, NODE_OPTIONS);
+    const iv = await createInterview(node, 'Same instant', 'python');
+    const id = iv.interview.id;
+    // Three messages stamped the same millisecond (two nodes commit that close together), then one more.
+    const ada = { sub: 'ada', name: 'Ada', role: 'interviewer' as const };
+    const at = new Date(Date.now() + 1000).toISOString();
+    for (const text of ['one', 'two', 'three']) await node.server.ctx.writer.append(id, { type: 'chat', at, actor: ada, data: { channel: 'room', text } });
+    await node.server.ctx.writer.append(id, { type: 'chat', at: new Date(Date.parse(at) + 500).toISOString(), actor: ada, data: { channel: 'room', text: 'four' } });
+    const reviewer = await iv.invite('reviewer', 'Rita');
+    const timeline = new ReplayTimeline();
+    await loadTimeline(timeline, { baseUrl: node.url, interviewId: id, token: reviewer });
+
+    const page = await browser.context.newPage();
+    await page.goto(`${node.url}/replay/${id}#token=${reviewer}`);
+    await until(() => page.evaluate(() => !!(globalThis as any).duetReplay?.loaded()));
+    await page.bringToFront();
+    await page.keyboard.press('Home');
+    const first = timeline.indexAtTime(0);
+    await until(async () => (await shown(page)).index === first);
+    const seen: number[] = [];
+    for (let i = first + 1; i <= timeline.length; i++) {
+      await page.keyboard.press('.');
+      await until(async () => (await shown(page)).index === i);
+      seen.push(i);
+    }
+    expect(seen.length).toBe(timeline.length - first);
+    for (let i = timeline.length - 1; i >= first; i--) {
+      await page.keyboard.press(',');
+      await until(async () => (await shown(page)).index === Math.max(1, i));
+    }
+    await page.close();
+  }, 60_000);
+
   it('renders from the first page of the log, extends the timeline as the rest loads, and opens a ?t= past the first page once it exists', async () => {
     const node = await startNode({}, NODE_OPTIONS);
     const iv = await createInterview(node, 'Long log', 'python');

@@ -111,6 +111,52 @@ describe('replay engine', () => {
     expect(player.seek(0)).toMatchObject({ index: 0, seq: 0, files: {}, participants: [] });
   });
 
+  it('a renamed file keeps its authors: the copy a rename makes is credited to whoever wrote each character', () => {
+    const log = logWriter();
+    log.seed(ada);
+    log.edit(ada, (f) => f.get('main.py')!.insert(0, '# scaffold\n'));
+    for (const ch of 'def solve():\n    return 42\n') log.edit(cat, (f) => f.get('main.py')!.insert(f.get('main.py')!.length, ch));
+    // The browser client's rename: the text copied under the new name, the old key dropped, in one transaction.
+    const rename = (from: string, to: string) => (f: Y.Map<Y.Text>) => {
+      f.set(to, new Y.Text(f.get(from)!.toString()));
+      f.delete(from);
+    };
+    log.edit(ada, rename('main.py', 'solution.py'));
+    log.edit(ada, (f) => f.get('solution.py')!.insert(11, 'import sys\n'));
+    log.edit(cat, rename('solution.py', 'answer.py'));
+    // A rename that also changes the text is not a copy: the new text is the renamer's.
+    log.edit(ada, (f) => {
+      f.set('other.py', new Y.Text('x = 1\n'));
+      f.set('moved.py', new Y.Text(f.get('other.py')!.toString() + 'y'));
+      f.delete('other.py');
+    });
+    const timeline = new ReplayTimeline({ checkpointEvery: 5 });
+    timeline.append(log.events);
+    const player = new ReplayPlayer(timeline);
+    const solve = 'def solve():\n    return 42\n'.length;
+    const merged = [
+      { from: 0, to: 22, author: 'ada' },
+      { from: 22, to: 22 + solve, author: 'cat' },
+    ];
+    const end = player.seek(timeline.length);
+    expect(Object.keys(end.files)).toEqual(['answer.py', 'moved.py']);
+    expect(player.attribution('main', 'answer.py')).toEqual(merged);
+    expect(player.attribution('main', 'moved.py')).toEqual([{ from: 0, to: 7, author: 'ada' }]);
+    // The same through a checkpoint and from the start, and right after the first rename.
+    // The seed, Ada's scaffold, Cat's keys one event each, then the rename.
+    const renamed = 2 + solve + 1;
+    expect(Object.keys(player.seek(renamed).files)).toEqual(['solution.py']);
+    expect(player.attribution('main', 'solution.py')).toEqual([
+      { from: 0, to: 11, author: 'ada' },
+      { from: 11, to: 11 + solve, author: 'cat' },
+    ]);
+    const straight = new ReplayTimeline({ checkpointEvery: Infinity });
+    straight.append(log.events);
+    const straightPlayer = new ReplayPlayer(straight);
+    straightPlayer.seek(straight.length);
+    expect(straightPlayer.attribution('main', 'answer.py')).toEqual(merged);
+  });
+
   it('a cursor follows later edits by others, and marks file adds, renames and deletes', () => {
     const log = logWriter();
     log.seed(ada);

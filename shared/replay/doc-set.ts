@@ -9,6 +9,7 @@ import * as Y from 'yjs';
 import type { LoggedEvent } from '../protocol.js';
 import type { DocName } from '../roles.js';
 import { applyUpdateCut } from '../yjs-overlap.js';
+import { copiesOfRename, CopyIndex, type Copy } from './copies.js';
 
 export interface CursorMark {
   sub: string;
@@ -37,6 +38,7 @@ export interface Checkpoint {
   ended: boolean;
   online: ReadonlyArray<readonly [string, number]>;
   cursors: ReadonlyArray<readonly [string, CursorMark]>;
+  copies: readonly Copy[];
 }
 
 /**
@@ -62,6 +64,9 @@ export class DocSet {
   online = new Map<string, number>();
   /** `${sub} ${doc}` -> last edit. */
   cursors = new Map<string, CursorMark>();
+  /** The characters renames copied, for authorship (copies.ts). */
+  copies: Copy[] = [];
+  private copyIndex: { count: number; index: CopyIndex } | undefined;
   /** File changes of the event being applied (filled by the observer). */
   private changes: FileChange[] = [];
   private lastEdit: Y.RelativePosition | null = null;
@@ -78,29 +83,34 @@ export class DocSet {
       this.ended = checkpoint.ended;
       this.online = new Map(checkpoint.online);
       this.cursors = new Map(checkpoint.cursors);
+      this.copies = [...checkpoint.copies];
     }
     this.observe();
   }
 
   private observe(): void {
-    this.main.getMap('files').observeDeep((events) => {
+    const files = this.main.getMap('files');
+    files.observeDeep((events, tr) => {
       const added: string[] = [];
-      const deleted: string[] = [];
+      const deleted: Array<{ path: string; old: unknown }> = [];
       for (const e of events) {
-        if (e instanceof Y.YMapEvent && e.target === this.main.getMap('files')) {
+        if (e instanceof Y.YMapEvent && e.target === files) {
           for (const [path, change] of e.changes.keys) {
             if (change.action === 'add') added.push(path);
-            else if (change.action === 'delete') deleted.push(path);
+            else if (change.action === 'delete') deleted.push({ path, old: change.oldValue });
             else this.changes.push({ action: 'replace', path });
           }
         }
       }
       // One add and one delete in one transaction is how a client renames a file.
       if (added.length === 1 && deleted.length === 1) {
-        this.changes.push({ action: 'rename', path: added[0]!, from: deleted[0]! });
+        this.changes.push({ action: 'rename', path: added[0]!, from: deleted[0]!.path });
+        const before = deleted[0]!.old;
+        const after = files.get(added[0]!);
+        if (before instanceof Y.Text && after instanceof Y.Text) this.copies.push(...copiesOfRename(before, after, tr));
       } else {
         for (const path of added) this.changes.push({ action: 'add', path });
-        for (const path of deleted) this.changes.push({ action: 'delete', path });
+        for (const { path } of deleted) this.changes.push({ action: 'delete', path });
       }
     });
     this.main.on('afterTransaction', (tr: Y.Transaction) => this.noteEdit(tr));
@@ -193,7 +203,14 @@ export class DocSet {
       ended: this.ended,
       online: [...this.online],
       cursors: [...this.cursors],
+      copies: [...this.copies],
     };
+  }
+
+  /** Where renamed characters came from (copies.ts). */
+  origins(): CopyIndex {
+    if (this.copyIndex?.count !== this.copies.length) this.copyIndex = { count: this.copies.length, index: new CopyIndex(this.copies) };
+    return this.copyIndex.index;
   }
 
   files(): Record<string, string> {

@@ -82,13 +82,17 @@ export class ReplayPlayer {
     const runs: AttributedRun[] = [];
     if (!text) return runs;
     let pos = 0;
+    const origins = this.set.origins();
     for (let item = text._start; item !== null; item = item.right) {
       if (item.deleted || !item.countable) continue;
-      const author = this.timeline.authorOf(item.id.client)?.sub ?? null;
-      const last = runs[runs.length - 1];
-      if (last && last.author === author) last.to += item.length;
-      else runs.push({ from: pos, to: pos + item.length, author });
-      pos += item.length;
+      // A renamed file's characters are the renamer's copies: credited to whoever wrote them first.
+      for (const [length, client] of origins.origins(item.id.client, item.id.clock, item.length)) {
+        const author = this.timeline.authorOf(client)?.sub ?? null;
+        const last = runs[runs.length - 1];
+        if (last && last.author === author) last.to += length;
+        else runs.push({ from: pos, to: pos + length, author });
+        pos += length;
+      }
     }
     return runs;
   }

@@ -32,6 +32,9 @@ interface ReplayDebug {
   files: string[];
 }
 
+/** The candidate's sub, as the log names them. */
+const candidateSub = (timeline: ReplayTimeline) => [...timeline.actors.values()].find((a) => a.role === 'candidate')!.sub;
+
 /** What the replay page shows right now (through its read-only debug window). */
 const shown = (page: Page): Promise<ReplayDebug> =>
   page.evaluate(() => {
@@ -326,6 +329,55 @@ describe.skipIf(!hasChromium)('replay page', () => {
     engine.destroy();
     timeline.destroy();
   }, 90_000);
+
+  it("a file the interviewer renamed still shows the candidate's code in the candidate's colour", async () => {
+    const node = await startNode({}, NODE_OPTIONS);
+    const iv = await createInterview(node, 'Renamed', 'python');
+    const id = iv.interview.id;
+    const interviewer = await openRoom(browser, node.url, id, iv.token);
+    const candidate = await openRoom(browser, node.url, id, await iv.invite('candidate', 'Cy'));
+    await focusEditor(candidate);
+    await candidate.page.keyboard.type('def solve():\nreturn 42', { delay: 10 });
+    await until(async () => (await candidate.pending()) === 0 && (await interviewer.text()).includes('return 42'));
+    await interviewer.page.bringToFront();
+    await interviewer.page.locator('.file-tab-name[data-path="main.py"]').dblclick();
+    await interviewer.page.getByLabel('Rename main.py').fill('solution.py');
+    await interviewer.page.getByLabel('Rename main.py').press('Enter');
+    await until(async () => Object.keys(await candidate.files()).join() === 'solution.py');
+    interviewer.page.once('dialog', (d) => void d.accept());
+    await interviewer.page.getByTestId('end-interview').click();
+    await candidate.page.getByTestId('ended-banner').waitFor({ state: 'visible', timeout: WAIT });
+    await Promise.all([interviewer, candidate].map((p) => p.page.close()));
+
+    const page = await browser.context.newPage();
+    await page.goto(`${node.url}/replay/${id}#token=${await iv.invite('reviewer', 'Rita')}`);
+    await until(() => page.evaluate(() => !!(globalThis as any).duetReplay?.loaded()));
+    await page.keyboard.press('End');
+    await until(async () => (await shown(page)).path === 'solution.py' && (await shown(page)).text.includes('return 42'));
+    // Every tinted character is one author's, the candidate's: the People list gives each their colour.
+    const tints = async () =>
+      page.locator('.replay-editor [class*="duet-by-"]').evaluateAll((els) => [...new Set(els.map((e) => [...e.classList].find((c) => c.startsWith('duet-by-'))))]);
+    await until(async () => (await tints()).length > 0);
+    const [tint] = await tints();
+    expect(await tints()).toEqual([tint]);
+    // The page's style names each tint's author (the label of the same author's caret).
+    const author = await page.evaluate((cls) => {
+      const i = cls!.slice('duet-by-'.length);
+      for (const el of (globalThis as any).document.querySelectorAll('style')) {
+        const m = new RegExp(`\\.duet-head-a${i}\\.duet-label::after\\{content:("[^"]*")`).exec(el.textContent ?? '');
+        if (m) return JSON.parse(m[1]!) as string;
+      }
+      return null;
+    }, tint);
+    expect(author).toBe('Cy');
+    // And the engine agrees: the whole file is the candidate's.
+    const timeline = new ReplayTimeline();
+    await loadTimeline(timeline, { baseUrl: node.url, interviewId: id, token: await iv.invite('reviewer', 'Rita') });
+    const player = new ReplayPlayer(timeline);
+    player.seek(timeline.length);
+    expect(player.attribution('main', 'solution.py').map((r) => r.author)).toEqual([candidateSub(timeline)]);
+    await page.close();
+  }, 60_000);
 
   it('steps one event at a time with , and . even through events that share a millisecond', async () => {
     const node = await startNode({}, NODE_OPTIONS);

@@ -1,3 +1,11 @@
+/**
+ * Text arriving this large is worth a hiring panel's attention: a candidate's
+ * page reports pastes from this size (a `paste` signal), and the replay marks
+ * any single logged edit inserting this much, whatever the page reported (a
+ * paste with no signal, edits made offline and sent together on reconnecting).
+ */
+export const LARGE_INSERTION_CHARS = 100;
+
 /** Size limits shared by both sides; the server enforces them, the client avoids them. */
 export const LIMITS = {
   /** One Yjs update (a paste of a large file fits; a whole repository does not). */

@@ -157,6 +157,27 @@ describe('replay engine', () => {
     expect(straightPlayer.attribution('main', 'answer.py')).toEqual(merged);
   });
 
+  it('marks a logged edit that inserted 100 characters or more at once, whatever the page reported; not a rename, not the seed', () => {
+    const log = logWriter();
+    log.seed(ada);
+    log.edit(cat, (f) => f.get('main.py')!.insert(0, 'x'.repeat(99)));
+    // Typed offline, sent together on reconnecting: one event, no paste signal.
+    log.edit(cat, (f) => {
+      for (let i = 0; i < 120; i++) f.get('main.py')!.insert(f.get('main.py')!.length, 'y');
+      f.set('util.py', new Y.Text('z'.repeat(30)));
+    });
+    log.edit(ada, (f) => {
+      f.set('solution.py', new Y.Text(f.get('main.py')!.toString()));
+      f.delete('main.py');
+    });
+    const timeline = new ReplayTimeline();
+    timeline.append(log.events);
+    const bursts = timeline.markers.filter((m) => m.kind === 'burst');
+    expect(bursts).toEqual([
+      expect.objectContaining({ index: 2, actor: cat, label: 'Cat: 150 characters at once into main.py', data: { size: 150, path: 'main.py' } }),
+    ]);
+  });
+
   it('a cursor follows later edits by others, and marks file adds, renames and deletes', () => {
     const log = logWriter();
     log.seed(ada);

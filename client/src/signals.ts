@@ -4,13 +4,12 @@
  * shown, as they happen. The candidate is told in the room that this is
  * recorded; the panel sees them live and on the replay timeline.
  */
+import { LARGE_INSERTION_CHARS } from '../../shared/limits.js';
 import type { SignalNotice } from '../../shared/protocol.js';
 import type { DuetClientSocket } from '../../shared/provider.js';
 import type { SignalReport } from '../../shared/schemas.js';
 import type { monaco } from './monaco-setup.js';
 
-/** Pastes at least this long are worth a reviewer's attention; a pasted identifier is not. */
-const PASTE_REPORT_CHARS = 100;
 
 export function reportSignals(socket: DuetClientSocket, editor: monaco.editor.IStandaloneCodeEditor, currentPath: () => string | undefined): () => void {
   const report = (signal: SignalReport) => {
@@ -24,7 +23,8 @@ export function reportSignals(socket: DuetClientSocket, editor: monaco.editor.IS
   const disposables = [
     editor.onDidPaste((e) => {
       const size = editor.getModel()?.getValueLengthInRange(e.range) ?? 0;
-      if (size >= PASTE_REPORT_CHARS) report(withPath({ kind: 'paste', size }));
+      // A pasted identifier is not worth a reviewer's attention.
+      if (size >= LARGE_INSERTION_CHARS) report(withPath({ kind: 'paste', size }));
     }),
     editor.onDidBlurEditorWidget(() => report(withPath({ kind: 'blur' }))),
     editor.onDidFocusEditorWidget(() => report(withPath({ kind: 'focus' }))),

@@ -20,6 +20,12 @@ export interface CursorMark {
   at: string;
 }
 
+/** The text one event inserted into `main`, where most of it went. */
+export interface Insertion {
+  chars: number;
+  path: string | null;
+}
+
 export interface FileChange {
   action: 'add' | 'delete' | 'rename' | 'replace';
   path: string;
@@ -70,6 +76,7 @@ export class DocSet {
   /** File changes of the event being applied (filled by the observer). */
   private changes: FileChange[] = [];
   private lastEdit: Y.RelativePosition | null = null;
+  private inserted: Insertion = { chars: 0, path: null };
 
   constructor(initialLanguage: string | null, checkpoint?: Checkpoint) {
     this.language = initialLanguage;
@@ -113,7 +120,10 @@ export class DocSet {
         for (const { path } of deleted) this.changes.push({ action: 'delete', path });
       }
     });
-    this.main.on('afterTransaction', (tr: Y.Transaction) => this.noteEdit(tr));
+    this.main.on('afterTransaction', (tr: Y.Transaction) => {
+      this.noteEdit(tr);
+      this.noteInsertion(tr);
+    });
     this.notes.on('afterTransaction', (tr: Y.Transaction) => this.noteEdit(tr));
   }
 
@@ -146,10 +156,40 @@ export class DocSet {
     }
   }
 
+  /** Characters of text the transaction inserted into `main`'s files, and the file that took most. */
+  private noteInsertion(tr: Y.Transaction): void {
+    const perPath = new Map<string, number>();
+    for (const [client, after] of tr.afterState) {
+      for (let clock = tr.beforeState.get(client) ?? 0; clock < after; ) {
+        const struct = Y.getItem(tr.doc.store, Y.createID(client, clock));
+        if (struct instanceof Y.Item && struct.countable && struct.parent instanceof Y.Text) {
+          const path = (struct.parent._item?.parentSub as string | null | undefined) ?? '';
+          // Only what this transaction wrote of the item (Yjs may have merged it with earlier text).
+          const from = Math.max(clock, struct.id.clock);
+          perPath.set(path, (perPath.get(path) ?? 0) + struct.id.clock + struct.length - from);
+        }
+        clock = struct.id.clock + struct.length;
+      }
+    }
+    let chars = 0;
+    let path: string | null = null;
+    for (const [p, n] of perPath) {
+      chars += n;
+      if (path === null || n > perPath.get(path)!) path = p;
+    }
+    this.inserted = { chars: this.inserted.chars + chars, path: path ?? this.inserted.path };
+  }
+
+  /** What the last applied event inserted into `main` (a rename's copy included). */
+  get lastInsertion(): Insertion {
+    return this.inserted;
+  }
+
   /** Applies one logged event (its Yjs update already decoded); returns the file changes it made. */
   apply(event: LoggedEvent, update: Uint8Array | null): FileChange[] {
     this.changes = [];
     this.lastEdit = null;
+    this.inserted = { chars: 0, path: null };
     switch (event.type) {
       case 'doc': {
         const doc: DocName = event.data.doc === 'notes' ? 'notes' : 'main';

@@ -8,6 +8,7 @@
 import * as Y from 'yjs';
 import type { Actor, ChatMessage, LoggedEvent, Participant } from '../protocol.js';
 import { decodeBase64 } from './base64.js';
+import { LARGE_INSERTION_CHARS } from '../limits.js';
 import { DocSet, type Checkpoint, type FileChange } from './doc-set.js';
 import type { Marker, SignalMark } from './types.js';
 
@@ -109,6 +110,7 @@ export class ReplayTimeline {
 
     const changes = this.head.apply(event, update);
     this.mark(event, index, changes);
+    this.markBurst(event, index, changes);
 
     if (event.type === 'doc') this.docsSinceCheckpoint++;
     if (this.docsSinceCheckpoint >= this.checkpointEvery) {
@@ -168,6 +170,28 @@ export class ReplayTimeline {
       default:
         break;
     }
+  }
+
+  /**
+   * One logged edit that put a lot of text in at once: a paste, or edits made
+   * offline and sent together on reconnecting. Read from the log itself, so
+   * it does not depend on what the candidate's page reported. A rename's copy
+   * and the interview's seed are not.
+   */
+  private markBurst(event: LoggedEvent, index: number, changes: FileChange[]): void {
+    if (event.type !== 'doc' || index === 0 || changes.some((c) => c.action === 'rename')) return;
+    const { chars, path } = this.head.lastInsertion;
+    if (chars < LARGE_INSERTION_CHARS) return;
+    this.markers.push({
+      kind: 'burst',
+      index,
+      seq: event.seq,
+      at: event.at,
+      time: this.times[index]! - this.startTime,
+      actor: event.actor,
+      label: `${event.actor.name}: ${chars} characters at once${path ? ` into ${path}` : ''}`,
+      data: { size: chars, path },
+    });
   }
 
   /** How many events had happened at `ms` milliseconds after the first event. */

@@ -232,7 +232,10 @@ describe.skipIf(!hasChromium)('replay page', () => {
     expect(new Set(signals.map((m) => m.data.kind))).toEqual(new Set(['paste', 'blur', 'focus', 'hidden', 'visible']));
     const trackBox = (await track.boundingBox())!;
     expect(of('end')).toHaveLength(1);
-    for (const m of [...chats, ...signals, ...of('language'), ...of('file'), ...of('run'), ...of('end')]) {
+    // The paste, as the log shows it too: one edit that put its text in at once.
+    const bursts = of('burst');
+    expect(bursts).toEqual([expect.objectContaining({ data: { size: PASTED.length, path: 'main.py' } })]);
+    for (const m of [...chats, ...signals, ...bursts, ...of('language'), ...of('file'), ...of('run'), ...of('end')]) {
       const marker = page.locator(`.replay-marker[data-seq="${m.seq}"]`);
       const left = await marker.evaluate((el) => parseFloat((el as any).style.left));
       expect(Math.abs(left - (scale.toScaled(m.time) / scale.duration) * 100)).toBeLessThan(0.01);
@@ -240,7 +243,7 @@ describe.skipIf(!hasChromium)('replay page', () => {
       expect(Math.abs(mb.x + mb.width / 2 - (trackBox.x + (left / 100) * trackBox.width))).toBeLessThan(2);
       expect(await marker.getAttribute('data-kind')).toBe(m.kind);
       // The two lanes: integrity signals under the track, everything else above it.
-      expect(mb.y > trackBox.y ? 'signals' : 'events').toBe(m.kind === 'signal' ? 'signals' : 'events');
+      expect(mb.y > trackBox.y ? 'signals' : 'events').toBe(m.kind === 'signal' || m.kind === 'burst' ? 'signals' : 'events');
     }
     if (hasBwrap) expect(of('run')).toHaveLength(1);
     // The legend filters: Chat off hides the chat markers, on brings them back.
@@ -251,6 +254,9 @@ describe.skipIf(!hasChromium)('replay page', () => {
     await chatMarker.waitFor({ state: 'visible', timeout: WAIT });
     const pasteMarker = page.locator(`.replay-marker[data-seq="${signals.find((m) => m.data.kind === 'paste')!.seq}"]`);
     expect(await pasteMarker.getAttribute('aria-label')).toMatch(/^Paste at .*Cy Candidate: pasted \d+ characters/);
+    expect(await page.locator(`.replay-marker:not(.legend)[data-kind="burst"]`).getAttribute('aria-label')).toMatch(
+      new RegExp(`^At once at .*Cy Candidate: ${PASTED.length} characters at once into main\\.py`),
+    );
     // Markers a few pixels apart overlap; focus shows the same tooltip as hovering.
     await pasteMarker.focus();
     await until(async () => /pasted \d+ characters/.test(await page.locator('.replay-tip').innerText()));

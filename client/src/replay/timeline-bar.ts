@@ -74,6 +74,7 @@ const KIND_LABEL: Record<string, string> = {
   run: 'Run',
   end: 'End',
   paste: 'Paste',
+  burst: 'At once',
   blur: 'Focus lost',
   focus: 'Focus back',
   hidden: 'Tab hidden',
@@ -149,6 +150,7 @@ export function createTimelineBar(handlers: TimelineBarHandlers): TimelineBar {
     { key: 'file', kind: 'file', label: 'File', variants: ['file'] },
     { key: 'run', kind: 'run', label: 'Run', variants: ['run'] },
     { key: 'paste', kind: 'signal', label: 'Paste', variants: ['paste'] },
+    { key: 'burst', kind: 'burst', label: 'At once', variants: ['burst'] },
     { key: 'blur', kind: 'signal', label: 'Focus', variants: ['blur', 'focus'] },
     { key: 'hidden', kind: 'signal', label: 'Tab', variants: ['hidden', 'visible'] },
   ];
@@ -327,7 +329,8 @@ export function createTimelineBar(handlers: TimelineBarHandlers): TimelineBar {
           tabindex: '-1',
           style: `left:${pct.toFixed(3)}%`,
         });
-        (m.kind === 'signal' ? signals : events).push(el);
+        // Integrity: what the page reported, and text the log shows arriving at once.
+        (m.kind === 'signal' || m.kind === 'burst' ? signals : events).push(el);
       }
       eventsLane.replaceChildren(...events);
       signalsLane.replaceChildren(...signals);

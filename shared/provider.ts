@@ -72,6 +72,14 @@ export class DuetProvider extends ObservableV2<Events> {
   status: ProviderStatus = 'connecting';
   /** Edits sent and not acknowledged, plus edits made while not synced. */
   private inFlight = 0;
+  /**
+   * Documents with an edit the server refused for good (too large, say).
+   * The edit stays in the local document and every later one builds on it,
+   * so nothing typed since can be stored either: until an edit of that
+   * document is acknowledged again (the refused text undone), it counts as
+   * not saved.
+   */
+  private readonly refusedEdits = new Map<DocName, WireError>();
   private dirty = new Set<DocName>();
   /** Syncs in flight carrying a document's unsent edits: still pending until each one's answer has sent them. */
   private readonly resending = new Map<DocName, number>();
@@ -187,6 +195,18 @@ export class DuetProvider extends ObservableV2<Events> {
     };
     socket.on('disconnect', onDisconnect);
     this.offHandlers.push(() => socket.off('disconnect', onDisconnect));
+  }
+
+  /** An edit the server refused for good and this client still holds, if any: nothing typed since is saved. */
+  get refusedEdit(): { doc: DocName; error: WireError } | undefined {
+    const [first] = this.refusedEdits;
+    return first && { doc: first[0], error: first[1] };
+  }
+
+  private refuse(name: DocName, error: WireError): void {
+    // After the end nothing is stored, and nothing is lost that was not already: the room turns read-only.
+    if (error.code !== 'interview_ended') this.refusedEdits.set(name, error);
+    this.emit('refused', [error, name]);
   }
 
   get pending(): number {
@@ -347,8 +367,8 @@ export class DuetProvider extends ObservableV2<Events> {
       if (err) this.markDirty(name);
       else if (isErrorBody(reply)) {
         if (RETRYABLE.has(reply.error.code)) this.markDirty(name);
-        else this.emit('refused', [reply.error, name]);
-      }
+        else this.refuse(name, reply.error);
+      } else this.refusedEdits.delete(name);
       this.emit('pending', [this.pending]);
     });
   }

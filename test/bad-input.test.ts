@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { LIMITS } from '../shared/limits.js';
-import { api, connectClient, createInterview, holdLogReads, mainFile, nextEvent, startNode, waitFor } from './helpers.js';
+import { api, connectClient, createInterview, holdLogReads, holdNextStoreAnswer, mainFile, nextEvent, startNode, waitFor } from './helpers.js';
 
 async function eventCount(url: string, id: string, token: string): Promise<number> {
   const res = await api(url, `/api/interviews/${id}/events?limit=1000`, { token });
@@ -65,6 +65,46 @@ describe('bad input over Socket.IO', () => {
     expect((await refused).code).toBe('too_large');
     const doc = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
     expect(doc.body.files['main.ts'].length).toBe(800_000);
+  });
+
+  it('two pastes at once, each within the size limit alone, do not both pass: text being committed counts', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const ada = await connectClient(node.url, await iv.invite('interviewer', 'Ada'));
+    const cy = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    // Ada's commit waits while Cy's paste is checked.
+    const first = holdNextStoreAnswer(node.server.ctx.store, 'appendMany');
+    mainFile(ada).insert(0, 'a'.repeat(600_000));
+    await first.answered;
+    const refused = new Promise<any>((resolve) => cy.provider.on('refused', resolve));
+    mainFile(cy).insert(0, 'b'.repeat(600_000));
+    await new Promise((r) => setTimeout(r, 300));
+    first.release();
+    expect((await refused).code).toBe('too_large');
+    await waitFor(() => ada.provider.pending === 0);
+    const doc = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
+    expect(doc.body.files['main.ts']).toBe('a'.repeat(600_000));
+  });
+
+  it('a client holding a refused edit says so until it is undone: nothing typed on top of it counts as saved', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const cand = await connectClient(node.url, await iv.invite('candidate'));
+    const text = mainFile(cand);
+    const refused = new Promise<any>((resolve) => cand.provider.on('refused', resolve));
+    text.insert(0, 'x'.repeat(LIMITS.docChars + 1));
+    expect((await refused).code).toBe('too_large');
+    expect(cand.provider.refusedEdit).toMatchObject({ doc: 'main', error: { code: 'too_large' } });
+    // Typed on top: built on the refused text, it is not stored either, and the client keeps saying so.
+    text.insert(text.length, 'hello');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(cand.provider.refusedEdit).toBeDefined();
+    const stored = async () => (await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token })).body.files['main.ts'];
+    expect(await stored()).toBe('');
+    // Undone (deleted), the rest goes through and the refusal clears.
+    text.delete(0, LIMITS.docChars + 1);
+    await waitFor(async () => (await stored()) === 'hello', 10_000);
+    await waitFor(() => cand.provider.refusedEdit === undefined && cand.provider.pending === 0);
   });
 
   it('rate-limits a socket that floods events', async () => {

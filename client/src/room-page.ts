@@ -24,6 +24,7 @@ import { newestCopy } from './newest-copy.js';
 import { createNotesView } from './notes-view.js';
 import { createRunPanel } from './run-panel.js';
 import { createParticipantsView } from './participants-view.js';
+import { guardPasteSize } from './paste-guard.js';
 import { explain, showScreen, toast } from './screens.js';
 import { describeSignal, reportSignals } from './signals.js';
 import { createStatusView } from './status-view.js';
@@ -129,6 +130,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   const runPanel = createRunPanel(socket, first.interview.id, role, () => editorView.currentPath());
   editorView.element.append(runPanel.element);
   editorView.editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.Enter, () => runPanel.run());
+  guardPasteSize(editorView.editor, main.getMap<Y.Text>('files'), (message) => toast(message));
 
   // Sidebar
   const participants = createParticipantsView(you.sub);
@@ -212,9 +214,17 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   // After the first `session`'s state (the room's listeners are registered above).
   early.replay();
   const stopSignals = role === 'candidate' ? reportSignals(socket, editorView.editor, () => editorView.currentPath()) : () => {};
+  // Told once per refusal: while it stands, every resync is refused again.
+  let toldRefused = false;
+  provider.on('pending', () => {
+    if (!provider.refusedEdit) toldRefused = false;
+  });
   provider.on('refused', (error) => {
     if (error.code === 'interview_ended') applyInterview({ ...interview.value, status: 'ended' });
-    else toast(`An edit was refused: ${error.message}`);
+    else if (!toldRefused) {
+      toldRefused = !!provider.refusedEdit;
+      toast(`An edit was refused: ${error.message}. Undo it (Ctrl+Z): until then nothing you type is saved.`);
+    }
   });
 
   languageSelect.addEventListener('change', async () => {
@@ -248,7 +258,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
 
   // Closing the tab with edits the node has not confirmed would lose them: ask first.
   window.addEventListener('beforeunload', (e) => {
-    if (provider.pending > 0) e.preventDefault();
+    if (provider.pending > 0 || provider.refusedEdit) e.preventDefault();
   });
 
   // A read-only window onto what this page already holds, for tests and for

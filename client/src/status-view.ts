@@ -1,7 +1,8 @@
 /**
  * The connection indicator: connected, reconnecting, or offline, with the
  * number of edits not yet acknowledged as durable. Edits are never dropped
- * while offline; this tells people so.
+ * while offline; this tells people so. And "Not saved" while the server
+ * refuses an edit this page still holds (too large, say).
  */
 import { h } from './dom.js';
 import type { RoomConnection } from './connection.js';
@@ -12,6 +13,15 @@ export function createStatusView(conn: RoomConnection): HTMLElement {
   const render = () => {
     const pending = conn.provider.pending;
     const connected = conn.socket.connected && conn.provider.status === 'connected';
+    const refused = conn.provider.refusedEdit;
+    if (refused && connected) {
+      // Every later edit builds on the refused one: none of it can be stored until it is undone.
+      element.dataset.state = 'refused';
+      element.dataset.pending = String(pending);
+      label.textContent = 'Not saved';
+      element.title = `The server refused an edit (${refused.error.message}). Undo it (Ctrl+Z) to go on saving: nothing typed since is saved until then.`;
+      return;
+    }
     const state = connected ? 'connected' : conn.reconnecting() ? 'reconnecting' : conn.provider.status === 'connecting' ? 'connecting' : 'offline';
     element.dataset.state = state;
     element.dataset.pending = String(pending);

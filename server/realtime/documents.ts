@@ -8,7 +8,7 @@ import { docSyncSchema, docUpdateSchema } from '../../shared/schemas.js';
 import { cutToMissing } from '../../shared/yjs-overlap.js';
 import { channelOf, type ServerContext } from '../context.js';
 import { docChars, inspectUpdate } from '../rooms/yjs-checks.js';
-import type { Snapshot } from '../store/store.js';
+import type { Snapshot, StoredEvent } from '../store/store.js';
 import { handler, type Handlers } from './handle.js';
 import { reportSnapshotFailure } from './snapshot-failures.js';
 import type { DuetSocket } from './socket-data.js';
@@ -50,12 +50,20 @@ export function documentHandlers(ctx: ServerContext): Handlers {
     // Everything in it is in the room's document, so already in the log (the
     // document holds committed events only): acknowledged, not logged again.
     if (!adds) return { ok: true as const };
-    if (insertedChars > 0 && docChars(doc, ydoc) + insertedChars > LIMITS.docChars) {
+    // Text other sockets' updates are committing counts too: two pastes at
+    // once, each within the limit alone, must not both pass.
+    if (insertedChars > 0 && docChars(doc, ydoc) + room.charsInFlight[doc] + insertedChars > LIMITS.docChars) {
       throw new DuetError('too_large', `the ${doc} document would exceed ${LIMITS.docChars} characters`);
     }
     const at = new Date().toISOString();
     // Durable first: apply, broadcast and ack only what the log holds.
-    const { event } = await ctx.writer.append(interviewId, { type: 'doc', at, actor, doc, bin: update, data: { doc } });
+    room.charsInFlight[doc] += insertedChars;
+    let event: StoredEvent;
+    try {
+      ({ event } = await ctx.writer.append(interviewId, { type: 'doc', at, actor, doc, bin: update, data: { doc } }));
+    } finally {
+      room.charsInFlight[doc] -= insertedChars;
+    }
     const parkedBefore = parked(room.doc(doc));
     room.applyCommitted(event);
     // The checks above keep out anything Yjs would park; one parked anyway would be retried, unchecked, by a later update.

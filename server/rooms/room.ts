@@ -88,6 +88,8 @@ export class Room {
   private applyFailed = false;
   sockets = 0;
   unloadTimer: NodeJS.Timeout | undefined;
+  /** Characters of text in updates this node is committing and has not applied yet (the size limit counts them). */
+  readonly charsInFlight: Record<DocName, number> = { main: 0, notes: 0 };
   /** Which of this node's sockets set each awareness client id (the realtime layer's; awareness.ts). */
   readonly awarenessOwners: Record<DocName, Map<number, object>> = { main: new Map(), notes: new Map() };
 

@@ -418,6 +418,43 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await Promise.all([interviewer, candidate].map((p) => p.page.close()));
   }, 60_000);
 
+  it('a paste too large to store is refused where it is made; one refused all the same shows "Not saved" until it is undone', async () => {
+    const node = await startNode({}, NODE_OPTIONS);
+    const iv = await createInterview(node, 'Pastes', 'python');
+    const interviewer = await openRoom(browser, node.url, iv.interview.id, iv.token);
+    const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
+    const status = (p: RoomPage) => p.page.getByTestId('connection');
+    const toasts = (p: RoomPage) => p.page.locator('.toast').allInnerTexts();
+
+    // More than one update can carry: the page refuses it, and nothing changes anywhere.
+    await focusEditor(candidate);
+    await paste(candidate, 'x'.repeat(1_100_000));
+    await until(async () => (await toasts(candidate)).some((t) => t.includes('That paste is too large')));
+    expect(await candidate.text()).toBe('');
+
+    // Two pastes at once, each fine alone, too much together: the node takes the first, refuses the second.
+    const block = (c: string) => `${c.repeat(99)}\n`.repeat(6000);
+    const held = holdNextStoreAnswer(node.server.ctx.store, 'appendMany');
+    await interviewer.page.bringToFront();
+    await focusEditor(interviewer);
+    await paste(interviewer, block('a'));
+    await held.answered;
+    await candidate.page.bringToFront();
+    await focusEditor(candidate);
+    await paste(candidate, block('b'));
+    await until(async () => (await candidate.text()).length === 600_000);
+    held.release();
+    await until(async () => (await status(candidate).getAttribute('data-state')) === 'refused');
+    expect(await status(candidate).innerText()).toBe('Not saved');
+    await until(async () => (await toasts(candidate)).some((t) => t.includes('Undo it (Ctrl+Z)')));
+    // Undone, what the candidate has goes through again.
+    await candidate.page.keyboard.press('Control+z');
+    await until(async () => (await status(candidate).getAttribute('data-state')) === 'connected');
+    await until(async () => (await candidate.text()) === block('a') && (await interviewer.text()) === block('a'));
+    for (const p of [interviewer, candidate]) expect(p.errors).toEqual([]);
+    await Promise.all([interviewer, candidate].map((p) => p.page.close()));
+  }, 90_000);
+
   it('an interviewer revokes a link from the Invite tab: whoever is in the room on it is shown out', async () => {
     const node = await startNode({}, NODE_OPTIONS);
     const iv = await createInterview(node, 'Revoking', 'python');

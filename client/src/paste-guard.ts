@@ -1,0 +1,36 @@
+/**
+ * Refuses, before Monaco applies it, a paste the server would refuse: one
+ * Yjs update holds at most LIMITS.updateBytes, and a document at most
+ * LIMITS.docChars characters. Applied, such a paste would stay in this page's
+ * document and every later edit would build on it, so none could be saved
+ * until it was undone (the status then says "Not saved").
+ */
+import type * as Y from 'yjs';
+import { LIMITS } from '../../shared/limits.js';
+import type { monaco } from './monaco-setup.js';
+
+/** Room for the update's own encoding (ids, lengths) around the text. */
+const UPDATE_OVERHEAD_BYTES = 16 * 1024;
+
+export function guardPasteSize(editor: monaco.editor.IStandaloneCodeEditor, files: Y.Map<Y.Text>, refuse: (message: string) => void): () => void {
+  const onPaste = (e: ClipboardEvent) => {
+    const text = e.clipboardData?.getData('text/plain') ?? '';
+    if (text.length === 0) return;
+    let chars = 0;
+    for (const t of files.values()) chars += t.length;
+    const tooBig = new TextEncoder().encode(text).length > LIMITS.updateBytes - UPDATE_OVERHEAD_BYTES;
+    if (!tooBig && chars + text.length <= LIMITS.docChars) return;
+    // Capture phase, on the editor's root: Monaco's own paste handling below never sees it.
+    e.preventDefault();
+    e.stopPropagation();
+    refuse(
+      tooBig
+        ? `That paste is too large to share (${text.length.toLocaleString('en')} characters; about 1 MB at most at a time).`
+        : `That paste would make the code longer than ${LIMITS.docChars.toLocaleString('en')} characters.`,
+    );
+  };
+  // The container: getDomNode() is null until a model is shown.
+  const root = editor.getContainerDomNode();
+  root.addEventListener('paste', onPaste, true);
+  return () => root.removeEventListener('paste', onPaste, true);
+}

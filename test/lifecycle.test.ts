@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { DuetProvider } from '../shared/provider.js';
 import type { Interview, SessionInfo } from '../shared/protocol.js';
-import { api, connectClient, connectSocket, createInterview, holdNextStoreAnswer, mainFile, nextEvent, startNode, tempDir, waitFor } from './helpers.js';
+import { api, connectClient, connectSocket, createInterview, failNextStoreCall, holdNextStoreAnswer, mainFile, nextEvent, startNode, tempDir, waitFor } from './helpers.js';
 
 describe('interview lifecycle', () => {
   it('ending tells everyone, refuses further edits with interview_ended, and is idempotent', async () => {
@@ -77,6 +77,21 @@ describe('interview lifecycle', () => {
     expect(sent).toMatchObject({ language: 'go' });
     expect(sent.seq).toBeGreaterThan(read.seq);
     expect((await node.server.ctx.rooms.peek(iv.interview.id))?.interview.language).toBe('go');
+  });
+
+  it('a leave the store failed to write is tried again, so the replay does not show the person online until the end', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const cy = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    const sub = cy.provider.session!.you.sub;
+    const write = failNextStoreCall(node.server.ctx.store, 'appendMany');
+    cy.socket.disconnect();
+    await write.reached;
+    const leaves = async () =>
+      ((await api(node.url, `/api/interviews/${iv.interview.id}/events?after=0`, { token: iv.token })).body.events as Array<{ type: string; actor: { sub: string } }>).filter(
+        (e) => e.type === 'leave' && e.actor.sub === sub,
+      );
+    await waitFor(async () => (await leaves()).length === 1, 5000);
   });
 
   it('a language change reaches everyone and is logged', async () => {

@@ -15,7 +15,7 @@ import { api, ApiError } from './api-client.js';
 import { createChatView } from './chat-view.js';
 import { assignColors, colorOf, initials } from './colors.js';
 import { connectRoom, type Refusal, type RoomConnection } from './connection.js';
-import { h, tablistKeys } from './dom.js';
+import { copyText, h, tablistKeys } from './dom.js';
 import { keepEarlyEvents, type EarlyEvents } from './early-events.js';
 import { createEditorView } from './editor-view.js';
 import { createInvitePanel } from './invite-panel.js';
@@ -33,9 +33,9 @@ import { isExpired, peekClaims, takeToken } from './token-store.js';
 export function startRoom(root: HTMLElement, interviewId: string): void {
   const token = takeToken(`room:${interviewId}`);
   const claims = token ? peekClaims(token) : undefined;
-  const fail = (code: string, message = '') => {
+  const fail = (code: string, message = '', unsaved: HTMLElement | null = null) => {
     const { title, message: text } = explain(code, message);
-    showScreen(root, title, text, [{ label: 'Go to the start page', href: '/' }]);
+    showScreen(root, title, text, [{ label: 'Go to the start page', href: '/' }], 'error', unsaved);
   };
   if (!token || !claims) return fail('no_token');
   if (isExpired(claims)) return fail('token_expired');
@@ -50,10 +50,12 @@ export function startRoom(root: HTMLElement, interviewId: string): void {
   let conn: RoomConnection | undefined;
   let room: ReturnType<typeof buildRoom> | undefined;
   conn = connectRoom(token, claims.role as Role, (refusal: Refusal) => {
+    // Edits the node never confirmed go with the page: show the code as this page has it first.
+    const unsaved = conn && (conn.provider.pending > 0 || conn.provider.refusedEdit) ? unsavedCode(conn.provider.doc('main')) : null;
     room?.destroy();
     room = undefined;
     conn?.close();
-    fail(refusal.code, refusal.message);
+    fail(refusal.code, refusal.message, unsaved);
   });
   const c = conn;
   const early = keepEarlyEvents(c.socket);
@@ -280,4 +282,26 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
       notes?.destroy();
     },
   };
+}
+
+/** The code as this page holds it, to copy before leaving, when some of it was never saved. */
+function unsavedCode(main: Y.Doc): HTMLElement {
+  const files = main.getMap<Y.Text>('files');
+  const text = [...files.keys()]
+    .sort()
+    .map((path) => (files.size > 1 ? `// ${path}\n${files.get(path)!.toString()}` : files.get(path)!.toString()))
+    .join('\n\n');
+  const box = h('textarea', { class: 'input unsaved-code', readonly: true, rows: 10, 'aria-label': 'Your code as this page had it', 'data-testid': 'unsaved-code' });
+  box.value = text;
+  const copy = h('button', { type: 'button', class: 'button' }, 'Copy the code');
+  copy.addEventListener('click', async () => {
+    copy.textContent = (await copyText(text)) ? 'Copied' : 'Select the text and copy it';
+  });
+  return h(
+    'div',
+    { class: 'unsaved' },
+    h('p', { class: 'form-error' }, 'The server had not confirmed your latest edits, so they may not be saved. Here is the code as this page had it: copy what you need before you leave.'),
+    box,
+    copy,
+  );
 }

@@ -7,7 +7,14 @@ export interface ScreenAction {
   onClick?: () => void;
 }
 
-export function showScreen(root: HTMLElement, title: string, message: string, actions: ScreenAction[] = [], kind: 'error' | 'info' = 'error'): void {
+export function showScreen(
+  root: HTMLElement,
+  title: string,
+  message: string,
+  actions: ScreenAction[] = [],
+  kind: 'error' | 'info' = 'error',
+  extra: HTMLElement | null = null,
+): void {
   const buttons = actions.map((a) =>
     a.href
       ? h('a', { class: 'button', href: a.href }, a.label)
@@ -18,7 +25,7 @@ export function showScreen(root: HTMLElement, title: string, message: string, ac
     h(
       'main',
       { class: `screen screen-${kind}`, 'data-testid': `screen-${kind}` },
-      h('div', { class: 'screen-card' }, h('div', { class: 'brand big' }, 'Duet'), heading, h('p', {}, message), buttons.length ? h('div', { class: 'actions' }, ...buttons) : null),
+      h('div', { class: 'screen-card' }, h('div', { class: 'brand big' }, 'Duet'), heading, h('p', {}, message), extra, buttons.length ? h('div', { class: 'actions' }, ...buttons) : null),
     ),
   );
   document.title = `${title} · Duet`;

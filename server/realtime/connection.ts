@@ -13,6 +13,7 @@ import { assertNotRevoked } from '../access.js';
 import { channelOf, type ServerContext } from '../context.js';
 import { actorOf } from '../interviews.js';
 import type { Room } from '../rooms/room.js';
+import type { NewEvent } from '../store/store.js';
 import { awarenessHandlers, clearAwareness, sendAwarenessState } from './awareness.js';
 import { chatHandlers, chatMessageOf, visibleChannels } from './chat.js';
 import { answerSync, documentHandlers, reportApplyFailure } from './documents.js';
@@ -25,6 +26,9 @@ import { signalHandlers } from './signals.js';
 import { reportSnapshotFailure } from './snapshot-failures.js';
 import type { DuetSocket } from './socket-data.js';
 import { TokenBucket } from './token-bucket.js';
+
+/** Waits before each new try of a leave the store refused for now. */
+const LEAVE_RETRIES_MS = [1000, 3000];
 
 /** Joins the interview's Socket.IO rooms: everyone's, and the panel's for those who read the notes. */
 async function subscribe(socket: DuetSocket, role: Role, interviewId: string): Promise<void> {
@@ -137,9 +141,29 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     }
     // After the join's own event, if it was logged at all; an ended interview logs no leaves.
     socket.data.admitted.then(
-      () => ctx.writer.append(interviewId, { type: 'leave', at, actor, data: {} }).catch(() => {}),
+      () => void logLeave(interviewId, { type: 'leave', at, actor, data: {} }),
       () => {},
     );
+  }
+
+  /**
+   * A leave the log lost would show the person online in the replay until the
+   * end: a store that failed for a moment (a failover, a restart) gets a few
+   * more tries. An ended interview refuses it for good, as it should.
+   */
+  async function logLeave(interviewId: string, event: NewEvent): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await ctx.writer.append(interviewId, event);
+        return;
+      } catch (err) {
+        if (err instanceof DuetError && err.code !== 'unavailable' && err.code !== 'internal') return;
+        const waitMs = LEAVE_RETRIES_MS[attempt];
+        if (waitMs === undefined) break;
+        await new Promise((r) => setTimeout(r, waitMs).unref());
+      }
+    }
+    ctx.log.warn({ interviewId, sub: event.actor.sub }, 'a leave could not be logged');
   }
 
   io.on('connection', (socket: DuetSocket) => {

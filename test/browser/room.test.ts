@@ -455,6 +455,22 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await Promise.all([interviewer, candidate].map((p) => p.page.close()));
   }, 90_000);
 
+  it("a link that expires while edits are unconfirmed shows the page's code to copy, not just the expiry", async () => {
+    const node = await startNode({}, NODE_OPTIONS);
+    const iv = await createInterview(node, 'Expiring', 'python');
+    const shortLived = await node.server.ctx.tokens.sign({ sub: 'cy', name: 'Cy', role: 'candidate', iid: iv.interview.id }, 10);
+    const candidate = await openRoom(browser, node.url, iv.interview.id, shortLived);
+    // The node takes the edit but has not confirmed it when the token runs out.
+    const held = holdNextStoreAnswer(node.server.ctx.store, 'appendMany');
+    await focusEditor(candidate);
+    await candidate.page.keyboard.type('print("my unsaved work")');
+    await until(async () => (await candidate.pending()) > 0);
+    await until(async () => (await candidate.page.locator('h1').innerText()) === 'This link has expired');
+    expect(await candidate.page.getByTestId('unsaved-code').inputValue()).toBe('print("my unsaved work")');
+    held.release();
+    await candidate.page.close();
+  }, 60_000);
+
   it('an interviewer revokes a link from the Invite tab: whoever is in the room on it is shown out', async () => {
     const node = await startNode({}, NODE_OPTIONS);
     const iv = await createInterview(node, 'Revoking', 'python');

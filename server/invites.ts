@@ -4,6 +4,7 @@
  * a departed co-interviewer keeps the room through a link they made for
  * themselves before they were revoked (docs/security.md).
  */
+import { DuetError } from '../shared/errors.js';
 import type { Interview } from '../shared/protocol.js';
 import { channelOf, type ServerContext } from './context.js';
 import type { Invite } from './store/store.js';
@@ -40,7 +41,7 @@ async function dropSockets(ctx: ServerContext, interviewId: string, inviteIds: S
   for (const s of sockets) {
     const jti = s.data.claims?.jti;
     if (jti === undefined || !inviteIds.has(jti)) continue;
-    s.emit('error', { code: 'invite_revoked', message: 'this invite has been revoked' });
+    s.emit('error', new DuetError('invite_revoked', 'this invite has been revoked').toBody().error);
     s.disconnect(true);
   }
 }

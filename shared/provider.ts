@@ -79,7 +79,7 @@ export class DuetProvider extends ObservableV2<Events> {
    * document is acknowledged again (the refused text undone), it counts as
    * not saved.
    */
-  private readonly refusedEdits = new Map<DocName, WireError>();
+  private readonly refusedEdits = new Map<DocName, { error: WireError; upTo: Map<number, number> }>();
   private dirty = new Set<DocName>();
   /** Syncs in flight carrying a document's unsent edits: still pending until each one's answer has sent them. */
   private readonly resending = new Map<DocName, number>();
@@ -200,13 +200,26 @@ export class DuetProvider extends ObservableV2<Events> {
   /** An edit the server refused for good and this client still holds, if any: nothing typed since is saved. */
   get refusedEdit(): { doc: DocName; error: WireError } | undefined {
     const [first] = this.refusedEdits;
-    return first && { doc: first[0], error: first[1] };
+    return first && { doc: first[0], error: first[1].error };
   }
 
-  private refuse(name: DocName, error: WireError): void {
+  private refuse(name: DocName, error: WireError, update: Uint8Array): void {
     // After the end nothing is stored, and nothing is lost that was not already: the room turns read-only.
-    if (error.code !== 'interview_ended') this.refusedEdits.set(name, error);
+    if (error.code !== 'interview_ended') this.refusedEdits.set(name, { error, upTo: Y.parseUpdateMeta(update).to });
     this.emit('refused', [error, name]);
+  }
+
+  /**
+   * A refusal stands until an update the server stored holds everything the
+   * refused one wrote (the text undone, and sent with the rest by a sync): an
+   * edit that only deletes older text is stored without it.
+   */
+  private storedAfterRefusal(name: DocName, update: Uint8Array): void {
+    const refused = this.refusedEdits.get(name);
+    if (!refused) return;
+    const stored = Y.parseUpdateMeta(update).to;
+    for (const [client, clock] of refused.upTo) if ((stored.get(client) ?? 0) < clock) return;
+    this.refusedEdits.delete(name);
   }
 
   get pending(): number {
@@ -275,9 +288,11 @@ export class DuetProvider extends ObservableV2<Events> {
         if ((appeared || removed.includes(doc.clientID)) && awareness.getLocalState() !== null) this.announceAwarenessSoon(name);
         return;
       }
-      const changed = [...added, ...updated, ...removed];
-      if (changed.length === 1 && changed[0] === doc.clientID && !this.awarenessDue(name)) return;
-      this.socket.emit('awareness', { doc: name, update: encodeAwarenessUpdate(awareness, changed) });
+      // Only our own state: a peer this client timed out (y-protocols, origin
+      // 'timeout') is not ours to remove for everyone, and the node refuses it.
+      if (![...added, ...updated, ...removed].includes(doc.clientID)) return;
+      if (!this.awarenessDue(name)) return;
+      this.socket.emit('awareness', { doc: name, update: encodeAwarenessUpdate(awareness, [doc.clientID]) });
     });
   }
 
@@ -367,8 +382,8 @@ export class DuetProvider extends ObservableV2<Events> {
       if (err) this.markDirty(name);
       else if (isErrorBody(reply)) {
         if (RETRYABLE.has(reply.error.code)) this.markDirty(name);
-        else this.refuse(name, reply.error);
-      } else this.refusedEdits.delete(name);
+        else this.refuse(name, reply.error, update);
+      } else this.storedAfterRefusal(name, update);
       this.emit('pending', [this.pending]);
     });
   }

@@ -167,6 +167,9 @@ describe('invites', () => {
     const beaAgain = await invite(bea.token, 'interviewer', 'Bea (laptop)');
     const byBea = await invite(bea.token, 'reviewer', 'Panel');
     const deeper = await invite(beaAgain.token, 'observer', 'Friend');
+    // And her own token for the room and the replay (what the start page and "Open the replay" use).
+    const own = (await api(node.url, `/api/interviews/${id}/token`, { token: bea.token, body: { role: 'reviewer' } })).body.token as string;
+    expect((await api(node.url, `/api/interviews/${id}/events`, { token: own })).status).toBe(200);
 
     const live = connectSocket(node.url, beaAgain.token, { reconnection: false });
     await nextEvent(live, 'session');
@@ -176,7 +179,7 @@ describe('invites', () => {
     expect(revoked.body.minted.map((m: { id: string }) => m.id).sort()).toEqual([beaAgain.id, byBea.id, deeper.id].sort());
     expect((await told).code).toBe('invite_revoked');
 
-    for (const gone of [bea, beaAgain, byBea, deeper]) {
+    for (const gone of [bea, beaAgain, byBea, deeper, { token: own }]) {
       expect(await api(node.url, `/api/interviews/${id}`, { token: gone.token })).toMatchObject({ status: 401, body: { error: { code: 'invite_revoked' } } });
     }
     const listed = (await api(node.url, `/api/interviews/${id}/invites`, { token: iv.token })).body.invites as Array<{ id: string; revokedAt: string | null }>;

@@ -6,6 +6,7 @@
  * at once when someone joins, whose node may not hold it.
  */
 import { describe, expect, it } from 'vitest';
+import { removeAwarenessStates } from 'y-protocols/awareness';
 import * as Y from 'yjs';
 import { startCluster } from './fixtures/multi-node.js';
 import { connectClient, createInterview, mainFile, startNode, waitFor, type TestClient } from './helpers.js';
@@ -171,5 +172,26 @@ describe('awareness resend', () => {
     await waitFor(() => refused.includes('rate_limited'));
     // The last move was refused with the others past the budget; it arrives all the same, in about a second.
     await waitFor(() => seen.state()?.cursor?.mark === 'm59', 5000);
+  });
+
+  it("a peer this client timed out is not removed for everyone: only the client's own state is sent", async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const a = named(await connectClient(node.url, await iv.invite('candidate', 'Cy')), 'Cy');
+    const b = named(await connectClient(node.url, await iv.invite('interviewer', 'Ida')), 'Ida');
+    const c = named(await connectClient(node.url, await iv.invite('observer', 'Obi')), 'Obi');
+    await meet(a, b);
+    await meet(a, c);
+    await meet(b, c);
+    const errors: string[] = [];
+    a.socket.on('error', (e: { code: string }) => errors.push(e.code));
+    const bId = b.provider.doc('main').clientID;
+    // What y-protocols does to a peer not renewed for 30 s (a throttled background tab, say).
+    removeAwarenessStates(a.provider.awareness('main'), [bId], 'timeout');
+    // A's own next state still goes out, and C still sees B.
+    a.provider.awareness('main').setLocalStateField('cursor', { mark: 'after' });
+    await waitFor(() => (c.provider.awareness('main').getStates().get(a.provider.doc('main').clientID) as any)?.cursor?.mark === 'after');
+    expect(c.provider.awareness('main').getStates().has(bId)).toBe(true);
+    expect(errors).toEqual([]);
   });
 });

@@ -91,10 +91,16 @@ describe('bad input over Socket.IO', () => {
     const iv = await createInterview(node);
     const cand = await connectClient(node.url, await iv.invite('candidate'));
     const text = mainFile(cand);
+    text.insert(0, 'keep');
+    await waitFor(() => cand.provider.pending === 0);
     const refused = new Promise<any>((resolve) => cand.provider.on('refused', resolve));
     text.insert(0, 'x'.repeat(LIMITS.docChars + 1));
     expect((await refused).code).toBe('too_large');
     expect(cand.provider.refusedEdit).toMatchObject({ doc: 'main', error: { code: 'too_large' } });
+    // Deleting text the server has is stored, and changes nothing about the refused text.
+    text.delete(LIMITS.docChars + 1, 4);
+    await waitFor(() => cand.provider.pending === 0);
+    expect(cand.provider.refusedEdit).toBeDefined();
     // Typed on top: built on the refused text, it is not stored either, and the client keeps saying so.
     text.insert(text.length, 'hello');
     await new Promise((r) => setTimeout(r, 1500));

@@ -102,7 +102,8 @@ export function apiRouter(ctx: ServerContext): Router {
   // The caller's own token for one interview: the start page opens a room or a
   // replay as the person signed in, not as a new invitee (who would be a second
   // entry in People and in the replay every time). It lives no longer than the
-  // token that asked for it.
+  // token that asked for it, and carries its `jti`: revoking the invite that
+  // token came from revokes this one too.
   api.post('/interviews/:id/token', async (req, res) => {
     const claims = claimsOf(req);
     if (!can.manageInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot open interviews for itself`);
@@ -111,7 +112,7 @@ export function apiRouter(ctx: ServerContext): Router {
     const left = Math.floor(claims.exp - Date.now() / 1000);
     if (left < 1) throw new DuetError('token_expired', 'your token has expired');
     const token = await ctx.tokens.sign(
-      { sub: claims.sub, name: claims.name, role, iid: interview.id, jti: randomId() },
+      { sub: claims.sub, name: claims.name, role, iid: interview.id, ...(claims.jti !== undefined ? { jti: claims.jti } : {}) },
       Math.min(left, ctx.config.inviteTtlSeconds),
     );
     res.status(201).json({ token, url: pageUrl(ctx, req, role, interview.id, token) });

@@ -30,9 +30,15 @@ function logWriter(start = Date.parse('2026-11-28T10:00:00.000Z')) {
   return {
     events,
     push,
-    edit(actor: Actor, fn: (files: Y.Map<Y.Text>) => void, dt = 1000) {
+    /** The author's page hears of every logged edit so far (edit does this first unless told not to). */
+    catchUp(actor: Actor) {
       const d = docOf(actor);
       Y.applyUpdate(d, Y.encodeStateAsUpdate(server, Y.encodeStateVector(d)));
+    },
+    /** `fresh`: the author has every logged edit first; false, as a page that has not heard of the newest yet. */
+    edit(actor: Actor, fn: (files: Y.Map<Y.Text>) => void, dt = 1000, fresh = true) {
+      const d = docOf(actor);
+      if (fresh) Y.applyUpdate(d, Y.encodeStateAsUpdate(server, Y.encodeStateVector(d)));
       const sv = Y.encodeStateVector(d);
       d.transact(() => fn(d.getMap<Y.Text>('files')));
       const update = Y.encodeStateAsUpdate(d, sv);
@@ -124,12 +130,20 @@ describe('replay engine', () => {
     log.edit(ada, rename('main.py', 'solution.py'));
     log.edit(ada, (f) => f.get('solution.py')!.insert(11, 'import sys\n'));
     log.edit(cat, rename('solution.py', 'answer.py'));
-    // A rename that also changes the text is not a copy: the new text is the renamer's.
-    log.edit(ada, (f) => {
-      f.set('other.py', new Y.Text('x = 1\n'));
-      f.set('moved.py', new Y.Text(f.get('other.py')!.toString() + 'y'));
-      f.delete('other.py');
-    });
+    // A rename copied from a page that had not heard of Cat's latest key yet, and that added a line:
+    // what the copy shares with the old file keeps its authors, the rest is the renamer's.
+    log.edit(cat, (f) => f.set('other.py', new Y.Text('x = 1\n')));
+    log.catchUp(ada);
+    log.edit(cat, (f) => f.get('other.py')!.insert(0, '#'));
+    log.edit(
+      ada,
+      (f) => {
+        f.set('moved.py', new Y.Text(`${f.get('other.py')!.toString()}y = 2\n`));
+        f.delete('other.py');
+      },
+      1000,
+      false,
+    );
     const timeline = new ReplayTimeline({ checkpointEvery: 5 });
     timeline.append(log.events);
     const player = new ReplayPlayer(timeline);
@@ -141,7 +155,11 @@ describe('replay engine', () => {
     const end = player.seek(timeline.length);
     expect(Object.keys(end.files)).toEqual(['answer.py', 'moved.py']);
     expect(player.attribution('main', 'answer.py')).toEqual(merged);
-    expect(player.attribution('main', 'moved.py')).toEqual([{ from: 0, to: 7, author: 'ada' }]);
+    expect(end.files['moved.py']).toBe('x = 1\ny = 2\n');
+    expect(player.attribution('main', 'moved.py')).toEqual([
+      { from: 0, to: 6, author: 'cat' },
+      { from: 6, to: 12, author: 'ada' },
+    ]);
     // The same through a checkpoint and from the start, and right after the first rename.
     // The seed, Ada's scaffold, Cat's keys one event each, then the rename.
     const renamed = 2 + solve + 1;

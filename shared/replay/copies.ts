@@ -6,7 +6,12 @@
  * which characters of the copy stand for which characters of the original,
  * and credits each to whoever wrote the original (through any chain of renames).
  */
+import { diffChars } from 'diff';
 import * as Y from 'yjs';
+
+/** Past this many inserted and deleted characters, or this long, a rename's texts are aligned by their common start and end only. */
+const ALIGN_MAX_EDITS = 2000;
+const ALIGN_TIMEOUT_MS = 50;
 
 /** Characters `[clock, clock + length)` of `client` are copies of `[fromClock, ...)` of `fromClient`. */
 export interface Copy {
@@ -17,60 +22,76 @@ export interface Copy {
   fromClock: number;
 }
 
-interface Run {
-  client: number;
-  clock: number;
-  length: number;
-}
-
 /**
  * The copies a rename made: `before` is the old file (deleted by `tr`), `after`
- * the new one (written by it). Empty unless the new text is exactly the old
- * one: a rename that also changed the text is not taken for a copy.
+ * the new one (written by it). The renamer copied the text as their page had
+ * it, which can differ from the log's: someone typing at that moment, or
+ * edits sent together after a time offline. So the two texts are aligned
+ * (jsdiff's character diff, Myers'), not required equal: each character the
+ * copy shares with the old file stands for that one; the rest is the
+ * renamer's. A diff past ALIGN_MAX_EDITS or ALIGN_TIMEOUT_MS falls back to
+ * the common start and end.
  */
 export function copiesOfRename(before: Y.Text, after: Y.Text, tr: Y.Transaction): Copy[] {
   // What the old file showed just before the transaction: its characters not
   // deleted, or deleted by this transaction (observers run before Yjs drops
   // their content).
-  const oldRuns: Run[] = [];
-  let oldText = '';
-  for (let item = before._start; item !== null; item = item.right) {
-    if (!item.countable || (item.deleted && !Y.isDeleted(tr.deleteSet, item.id))) continue;
-    oldRuns.push({ client: item.id.client, clock: item.id.clock, length: item.length });
-    oldText += (item.content.getContent() as string[]).join('');
-  }
-  if (oldText !== after.toString()) return [];
-  const newRuns: Run[] = [];
-  for (let item = after._start; item !== null; item = item.right) {
-    if (!item.deleted && item.countable) newRuns.push({ client: item.id.client, clock: item.id.clock, length: item.length });
-  }
+  const old = idsOf(before, (item) => !item.deleted || Y.isDeleted(tr.deleteSet, item.id));
+  const copy = idsOf(after, (item) => !item.deleted);
   const copies: Copy[] = [];
-  let i = 0;
-  let j = 0;
-  let oi = 0;
-  let nj = 0;
-  while (i < oldRuns.length && j < newRuns.length) {
-    const o = oldRuns[i]!;
-    const n = newRuns[j]!;
-    const length = Math.min(o.length - oi, n.length - nj);
-    const last = copies[copies.length - 1];
-    const copy = { client: n.client, clock: n.clock + nj, length, fromClient: o.client, fromClock: o.clock + oi };
-    // Consecutive on both sides: one entry.
-    if (last && last.client === copy.client && last.clock + last.length === copy.clock && last.fromClient === copy.fromClient && last.fromClock + last.length === copy.fromClock) {
-      last.length += length;
-    } else copies.push(copy);
-    oi += length;
-    nj += length;
-    if (oi === o.length) {
-      i++;
-      oi = 0;
+  const map = (i: number, k: number, length: number) => {
+    for (let d = 0; d < length; d++) {
+      const entry = { client: copy.clients[i + d]!, clock: copy.clocks[i + d]!, length: 1, fromClient: old.clients[k + d]!, fromClock: old.clocks[k + d]! };
+      const last = copies[copies.length - 1];
+      // Consecutive on both sides: one entry.
+      if (last && last.client === entry.client && last.clock + last.length === entry.clock && last.fromClient === entry.fromClient && last.fromClock + last.length === entry.fromClock) {
+        last.length++;
+      } else copies.push(entry);
     }
-    if (nj === n.length) {
-      j++;
-      nj = 0;
+  };
+  const changes = diffChars(old.text, copy.text, { maxEditLength: ALIGN_MAX_EDITS, timeout: ALIGN_TIMEOUT_MS });
+  if (changes) {
+    let k = 0;
+    let i = 0;
+    for (const c of changes) {
+      const length = c.value.length;
+      if (c.added) i += length;
+      else if (c.removed) k += length;
+      else {
+        map(i, k, length);
+        i += length;
+        k += length;
+      }
+    }
+    return copies;
+  }
+  const m = old.text.length;
+  const n = copy.text.length;
+  let head = 0;
+  while (head < n && head < m && copy.text[head] === old.text[head]) head++;
+  let tail = 0;
+  while (tail < n - head && tail < m - head && copy.text[n - 1 - tail] === old.text[m - 1 - tail]) tail++;
+  map(0, 0, head);
+  map(n - tail, m - tail, tail);
+  return copies;
+}
+
+/** A text's characters, with each one's Yjs id, over the items `keep` accepts. */
+function idsOf(text: Y.Text, keep: (item: Y.Item) => boolean): { text: string; clients: number[]; clocks: number[] } {
+  let s = '';
+  const clients: number[] = [];
+  const clocks: number[] = [];
+  for (let item = text._start; item !== null; item = item.right) {
+    if (!item.countable || !keep(item)) continue;
+    // An embed counts one, as in the text's length; it matches nothing typed.
+    const str = (item.content as { str?: unknown }).str;
+    s += typeof str === 'string' ? str : '\ufffc'.repeat(item.length);
+    for (let i = 0; i < item.length; i++) {
+      clients.push(item.id.client);
+      clocks.push(item.id.clock + i);
     }
   }
-  return copies;
+  return { text: s, clients, clocks };
 }
 
 /** Looks up, per client, the copies covering a range of its clocks. */

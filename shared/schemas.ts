@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { CHAT_CHANNELS, DOC_NAMES, INVITE_ROLES, ROLES } from './roles.js';
 import { LANGUAGE_IDS } from './languages.js';
 import { LIMITS } from './limits.js';
+import { RUN_PATH_MAX_CHARS, RUN_PATH_PATTERN } from './run-paths.js';
 
 /** Binary payload: a Buffer in Node, a Uint8Array from browsers (socket.io-client sends views as-is). */
 export const bytes = (maxBytes: number) =>
@@ -63,12 +64,12 @@ export const chatSendSchema = z.strictObject({
 
 export const languageSchema = z.strictObject({ language: z.enum(LANGUAGE_IDS) });
 
-/** A file path as the runner accepts it: relative, no `..`, no empty segments. */
+/** A file path as the runner accepts it (run-paths.ts). */
 export const runPathSchema = z
   .string()
   .min(1)
-  .max(200)
-  .regex(/^(?!.*(^|\/)\.{1,2}(\/|$))[\w.+-]+(\/[\w.+-]+)*$/, 'must be a relative path of letters, digits and . _ + -');
+  .max(RUN_PATH_MAX_CHARS)
+  .regex(RUN_PATH_PATTERN, 'must be a relative path of letters, digits and . _ + -');
 
 export const runStartSchema = z.strictObject({
   path: runPathSchema.optional(),

@@ -18,6 +18,9 @@ export function guardPasteSize(editor: monaco.editor.IStandaloneCodeEditor, file
     if (text.length === 0) return;
     let chars = 0;
     for (const t of files.values()) chars += t.length;
+    // The paste replaces what is selected.
+    const model = editor.getModel();
+    for (const selection of editor.getSelections() ?? []) chars -= model?.getValueLengthInRange(selection) ?? 0;
     const tooBig = new TextEncoder().encode(text).length > LIMITS.updateBytes - UPDATE_OVERHEAD_BYTES;
     if (!tooBig && chars + text.length <= LIMITS.docChars) return;
     // Capture phase, on the editor's root: Monaco's own paste handling below never sees it.

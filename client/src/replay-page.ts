@@ -211,7 +211,7 @@ function buildReplay(root: HTMLElement, token: string, claims: TokenClaims, inte
     // A shared instant not loaded yet stays the target; meanwhile the end of what is loaded shows.
     const at = Math.max(0, Math.min(t, timeline.duration));
     if (!pendingInstant) t = at;
-    const index = pinned !== undefined && timeline.timeOfIndex(pinned) === at ? pinned : timeline.indexAtTime(at);
+    const index = indexAt(at);
     const moved = index !== shownIndex;
     if (moved) {
       player.moveTo(index);
@@ -307,8 +307,13 @@ function buildReplay(root: HTMLElement, token: string, claims: TokenClaims, inte
     if (location.pathname + location.search !== url) history.replaceState(history.state, '', url);
   }
 
+  /** The state shown at instant `ms`: the pinned event while the playhead is at its time. */
+  function indexAt(ms: number): number {
+    return pinned !== undefined && timeline.timeOfIndex(pinned) === ms ? pinned : timeline.indexAtTime(ms);
+  }
+
   function stepEvent(direction: 1 | -1): void {
-    const index = pinned !== undefined && timeline.timeOfIndex(pinned) === t ? pinned : timeline.indexAtTime(t);
+    const index = indexAt(t);
     const target = Math.max(1, Math.min(timeline.length, index + direction));
     seekTo(timeline.timeOfIndex(target));
     pinned = target;

@@ -16,7 +16,8 @@
  *            nothing else of the host: not the project, not DATA_DIR, not /root, not the host /tmp
  *            tmpfs /work (the interview's files, copied in through fds), tmpfs /tmp and /dev/shm, all sized;
  *            the rest of the root and /dev read-only (--remount-ro)
- *            --seccomp: memfd_create, shmget and msgget refused (seccomp.ts), memory no limit above bounds
+ *            --seccomp: memfd_create, shmget and msgget refused (seccomp.ts): memory RLIMIT_AS and the
+ *            tmpfs sizes would not count
  *            --clearenv + an explicit minimal environment
  *
  * See docs/runner.md.

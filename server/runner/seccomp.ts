@@ -14,7 +14,7 @@
  * the numbers above would not match there.
  *
  * No library builds this for us from Node (libseccomp has no maintained
- * binding), and the program is nine instructions; the kernel checks it when
+ * binding), and the program is at most nine instructions; the kernel checks it when
  * bwrap loads it, and test/runner-escape.test.ts checks what it refuses.
  */
 

@@ -79,7 +79,7 @@ export class DuetProvider extends ObservableV2<Events> {
    * document is acknowledged again (the refused text undone), it counts as
    * not saved.
    */
-  private readonly refusedEdits = new Map<DocName, { error: WireError; upTo: Map<number, number> }>();
+  private readonly refusedEdits = new Map<DocName, { error: WireError; from: Map<number, number>; upTo: Map<number, number> }>();
   private dirty = new Set<DocName>();
   /** Syncs in flight carrying a document's unsent edits: still pending until each one's answer has sent them. */
   private readonly resending = new Map<DocName, number>();
@@ -205,7 +205,10 @@ export class DuetProvider extends ObservableV2<Events> {
 
   private refuse(name: DocName, error: WireError, update: Uint8Array): void {
     // After the end nothing is stored, and nothing is lost that was not already: the room turns read-only.
-    if (error.code !== 'interview_ended') this.refusedEdits.set(name, { error, upTo: Y.parseUpdateMeta(update).to });
+    if (error.code !== 'interview_ended') {
+      const { from, to } = Y.parseUpdateMeta(update);
+      this.refusedEdits.set(name, { error, from, upTo: to });
+    }
     this.emit('refused', [error, name]);
   }
 
@@ -218,8 +221,31 @@ export class DuetProvider extends ObservableV2<Events> {
     const refused = this.refusedEdits.get(name);
     if (!refused) return;
     const stored = Y.parseUpdateMeta(update).to;
-    for (const [client, clock] of refused.upTo) if ((stored.get(client) ?? 0) < clock) return;
-    this.refusedEdits.delete(name);
+    if ([...refused.upTo].every(([client, clock]) => (stored.get(client) ?? 0) >= clock)) {
+      this.refusedEdits.delete(name);
+      return;
+    }
+    // This one only deleted, say, the refused text (an undo): what is left of
+    // it is small now, and goes with a sync. Not before: each sync would send
+    // the refused text again, as large as it was.
+    if (this.refusedTextGone(name, refused)) this.markDirty(name, 'now');
+  }
+
+  /** Has this client deleted every character the refused update wrote? */
+  private refusedTextGone(name: DocName, refused: { from: Map<number, number>; upTo: Map<number, number> }): boolean {
+    const store = this.docs.get(name)!.doc.store;
+    try {
+      for (const [client, end] of refused.upTo) {
+        for (let clock = refused.from.get(client) ?? end; clock < end; ) {
+          const struct = Y.getItem(store, Y.createID(client, clock));
+          if (!struct.deleted) return false;
+          clock = struct.id.clock + struct.length;
+        }
+      }
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   get pending(): number {

@@ -218,3 +218,50 @@ describe('yjs checks: what Yjs would park for good', () => {
     expect(() => inspectUpdate('main', skip, doc)).toThrow(expect.objectContaining({ code: 'unavailable' }));
   });
 });
+
+describe('yjs checks: inserted characters', () => {
+  it('text the same update deletes does not count (an undone paste sent later), and overlapping delete ranges count once', () => {
+    const { doc } = document();
+    const client = new Y.Doc();
+    Y.applyUpdate(client, Y.encodeStateAsUpdate(doc));
+    const before = Y.encodeStateVector(client);
+    const file = client.getMap('files').get('main.ts') as Y.Text;
+    // An undo manager keeps the undone text for a redo: the update carries it, and deletes it.
+    const undo = new Y.UndoManager(file);
+    file.insert(0, 'x'.repeat(1000));
+    undo.stopCapturing();
+    file.insert(0, 'kept');
+    undo.undo(); // removes "kept"
+    undo.undo(); // removes the thousand x's
+    file.insert(0, 'hi');
+    const update = Y.encodeStateAsUpdate(client, before);
+    expect(inspectUpdate('main', update, doc).insertedChars).toBe(2);
+
+    // A crafted delete set listing one range twice still deletes it once.
+    const plain = new Y.Doc();
+    Y.applyUpdate(plain, Y.encodeStateAsUpdate(doc));
+    const sv = Y.encodeStateVector(plain);
+    (plain.getMap('files').get('main.ts') as Y.Text).insert(0, 'abcdefghij');
+    const structs = Y.decodeUpdate(Y.encodeStateAsUpdate(plain, sv)).structs;
+    const id = structs[0]!.id;
+    const enc = new Y.UpdateEncoderV1();
+    encoding.writeVarUint(enc.restEncoder, 1);
+    encoding.writeVarUint(enc.restEncoder, structs.length);
+    enc.writeClient(id.client);
+    encoding.writeVarUint(enc.restEncoder, id.clock);
+    for (const s of structs) (s as Y.Item).write(enc, 0);
+    // The delete set, as Yjs writes one: clients, then per client its ranges.
+    encoding.writeVarUint(enc.restEncoder, 1);
+    enc.resetDsCurVal();
+    encoding.writeVarUint(enc.restEncoder, id.client);
+    encoding.writeVarUint(enc.restEncoder, 2);
+    for (const [clock, len] of [
+      [id.clock, 6],
+      [id.clock + 2, 4],
+    ] as const) {
+      enc.writeDsClock(clock);
+      enc.writeDsLen(len);
+    }
+    expect(inspectUpdate('main', enc.toUint8Array(), doc).insertedChars).toBe(4);
+  });
+});

@@ -18,7 +18,12 @@ interface FileModel {
   text: Y.Text;
   model: monaco.editor.ITextModel;
   binding: MonacoBinding;
+  /** This page's own edits of the file, to undo: Monaco's own stack does not know of others' edits (below). */
+  undo: Y.UndoManager;
 }
+
+/** Keystrokes closer together than this are undone together. */
+const UNDO_CAPTURE_MS = 500;
 
 export interface EditorView {
   readonly element: HTMLElement;
@@ -83,6 +88,28 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
   editor.onDidChangeCursorSelection(publish);
   editor.onDidFocusEditorText(publish);
 
+  // Undo and redo through Yjs (FileModel.undo), by key and by the browser's own
+  // history input events (a context menu's Undo, a platform shortcut).
+  const history = (action: 'undo' | 'redo') => {
+    const entry = currentPath === undefined ? undefined : models.get(currentPath);
+    if (!entry || readOnly) return;
+    if (action === 'undo') entry.undo.undo();
+    else entry.undo.redo();
+  };
+  editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.KeyZ, () => history('undo'));
+  editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyMod.Shift | monaco.KeyCode.KeyZ, () => history('redo'));
+  editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.KeyY, () => history('redo'));
+  editor.getContainerDomNode().addEventListener(
+    'beforeinput',
+    (e: InputEvent) => {
+      if (e.inputType !== 'historyUndo' && e.inputType !== 'historyRedo') return;
+      e.preventDefault();
+      e.stopPropagation();
+      history(e.inputType === 'historyUndo' ? 'undo' : 'redo');
+    },
+    true,
+  );
+
   function ensureModel(path: string): FileModel | undefined {
     const text = files.get(path);
     if (!(text instanceof Y.Text)) return undefined;
@@ -92,7 +119,13 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     const model = monaco.editor.createModel('', monacoLanguage(language), monaco.Uri.from({ scheme: 'duet', path: `/${++uriCounter}/${path}` }));
     model.setEOL(monaco.editor.EndOfLineSequence.LF);
     const binding = new MonacoBinding(text, model, new Set([editor]));
-    const entry = { text, model, binding };
+    // y-monaco applies others' edits with applyEdits, which Monaco's undo
+    // stack does not see: its Ctrl+Z then reverts offsets that have moved and
+    // deletes someone else's text (y-monaco issue #9). Yjs's UndoManager
+    // undoes only this page's edits (the binding's transactions), wherever
+    // they are now.
+    const undo = new Y.UndoManager(text, { trackedOrigins: new Set([binding]), captureTimeout: UNDO_CAPTURE_MS });
+    const entry = { text, model, binding, undo };
     models.set(path, entry);
     return entry;
   }
@@ -101,6 +134,7 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     const entry = models.get(path);
     if (!entry) return;
     models.delete(path);
+    entry.undo.destroy();
     entry.binding.destroy();
     entry.model.dispose();
   }

@@ -107,10 +107,39 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc)
     if (struct.parentSub !== null && struct.parentSub.length > 200) {
       throw new DuetError('invalid_payload', 'file path too long');
     }
-    if (struct.content.isCountable()) insertedChars += struct.length;
+    // Text the same update also deletes does not grow the document: a client's
+    // undone paste, sent later with what else the server lacks, carries both
+    // (the undo keeps the content, for a redo).
+    if (struct.content.isCountable()) insertedChars += struct.length - deletedWithin(decoded.ds.clients.get(struct.id.client), struct.id.clock, struct.length);
   }
   if (ranges.size > 1 && !missing) checkNoCycle(decoded.structs as Array<Y.Item | Y.GC>, find, current);
   return { insertedChars, missing, adds, overlaps };
+}
+
+/** How many of the clocks [clock, clock + length) the delete ranges (sorted by clock, as Yjs encodes them) cover; out of order, fewer are found, never more. */
+function deletedWithin(ranges: Array<{ clock: number; len: number }> | undefined, clock: number, length: number): number {
+  if (!ranges) return 0;
+  const end = clock + length;
+  // The first range that ends after `clock`.
+  let lo = 0;
+  let hi = ranges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ranges[mid]!.clock + ranges[mid]!.len <= clock) lo = mid + 1;
+    else hi = mid;
+  }
+  // Counted once where ranges overlap (a crafted update's may): never more than is really deleted.
+  let covered = 0;
+  let done = clock;
+  for (let i = lo; i < ranges.length && ranges[i]!.clock < end; i++) {
+    const from = Math.max(done, ranges[i]!.clock);
+    const to = Math.min(end, ranges[i]!.clock + ranges[i]!.len);
+    if (to > from) {
+      covered += to - from;
+      done = to;
+    }
+  }
+  return covered;
 }
 
 /**

@@ -418,6 +418,34 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await Promise.all([interviewer, candidate].map((p) => p.page.close()));
   }, 60_000);
 
+  it("Ctrl+Z undoes this page's own edit, not the text someone else typed since; Ctrl+Shift+Z redoes it", async () => {
+    const node = await startNode({}, NODE_OPTIONS);
+    const iv = await createInterview(node, 'Undo', 'python');
+    const interviewer = await openRoom(browser, node.url, iv.interview.id, iv.token);
+    const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
+    await focusEditor(candidate);
+    await candidate.page.keyboard.type('hello');
+    await until(async () => (await interviewer.text()) === 'hello');
+    // The interviewer types before it, on their page.
+    await interviewer.page.bringToFront();
+    await focusEditor(interviewer);
+    await interviewer.page.keyboard.press('Control+Home');
+    await interviewer.page.keyboard.type('XYZ ');
+    await until(async () => (await candidate.text()) === 'XYZ hello');
+    await candidate.page.bringToFront();
+    await focusEditor(candidate);
+    await candidate.page.keyboard.press('Control+z');
+    await until(async () => (await candidate.text()) === 'XYZ ' && (await interviewer.text()) === 'XYZ ');
+    await candidate.page.keyboard.press('Control+Shift+z');
+    await until(async () => (await candidate.text()) === 'XYZ hello' && (await interviewer.text()) === 'XYZ hello');
+    // Nothing of the interviewer's is the candidate's to undo.
+    await candidate.page.keyboard.press('Control+z');
+    await candidate.page.keyboard.press('Control+z');
+    await until(async () => (await interviewer.text()) === 'XYZ ');
+    for (const p of [interviewer, candidate]) expect(p.errors).toEqual([]);
+    await Promise.all([interviewer, candidate].map((p) => p.page.close()));
+  }, 60_000);
+
   it('a paste too large to store is refused where it is made; one refused all the same shows "Not saved" until it is undone', async () => {
     const node = await startNode({}, NODE_OPTIONS);
     const iv = await createInterview(node, 'Pastes', 'python');

@@ -25,6 +25,14 @@ interface FileModel {
 /** Keystrokes closer together than this are undone together. */
 const UNDO_CAPTURE_MS = 500;
 
+/** What an undo stack item holds of a Yjs DeleteSet (not exported by yjs). */
+type DeleteSetLike = { clients: Map<number, Array<{ clock: number }>> };
+
+function firstId(set: DeleteSetLike): { client: number; clock: number } | undefined {
+  for (const [client, ranges] of set.clients) if (ranges.length > 0) return { client, clock: ranges[0]!.clock };
+  return undefined;
+}
+
 export interface EditorView {
   readonly element: HTMLElement;
   setLanguage(language: Language): void;
@@ -96,13 +104,14 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     if (action === 'undo') entry.undo.undo();
     else entry.undo.redo();
   };
-  editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.KeyZ, () => history('undo'));
-  editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyMod.Shift | monaco.KeyCode.KeyZ, () => history('redo'));
-  editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.KeyY, () => history('redo'));
+  // Only with the text focused: in the find box, Ctrl+Z is the box's own.
+  editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.KeyZ, () => history('undo'), 'editorTextFocus');
+  editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyMod.Shift | monaco.KeyCode.KeyZ, () => history('redo'), 'editorTextFocus');
+  editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.KeyY, () => history('redo'), 'editorTextFocus');
   editor.getContainerDomNode().addEventListener(
     'beforeinput',
     (e: InputEvent) => {
-      if (e.inputType !== 'historyUndo' && e.inputType !== 'historyRedo') return;
+      if ((e.inputType !== 'historyUndo' && e.inputType !== 'historyRedo') || !editor.hasTextFocus()) return;
       e.preventDefault();
       e.stopPropagation();
       history(e.inputType === 'historyUndo' ? 'undo' : 'redo');
@@ -125,6 +134,16 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     // undoes only this page's edits (the binding's transactions), wherever
     // they are now.
     const undo = new Y.UndoManager(text, { trackedOrigins: new Set([binding]), captureTimeout: UNDO_CAPTURE_MS });
+    // y-monaco keeps the caret where it was: show where the undone (or redone) change is.
+    undo.on('stack-item-popped', ({ stackItem }: { stackItem: { insertions: DeleteSetLike; deletions: DeleteSetLike } }) => {
+      if (editor.getModel() !== model) return;
+      const at = firstId(stackItem.insertions) ?? firstId(stackItem.deletions);
+      const abs = at && Y.createAbsolutePositionFromRelativePosition(Y.createRelativePositionFromJSON({ item: at }), doc);
+      if (!abs || abs.type !== text) return;
+      const position = model.getPositionAt(abs.index);
+      editor.setPosition(position);
+      editor.revealPositionInCenterIfOutsideViewport(position);
+    });
     const entry = { text, model, binding, undo };
     models.set(path, entry);
     return entry;

@@ -18,11 +18,14 @@ export function guardPasteSize(editor: monaco.editor.IStandaloneCodeEditor, file
     if (text.length === 0) return;
     let chars = 0;
     for (const t of files.values()) chars += t.length;
-    // The paste replaces what is selected.
+    // The paste replaces what is selected, and goes in at every cursor (at most: Monaco
+    // spreads a paste's lines over as many cursors instead).
     const model = editor.getModel();
-    for (const selection of editor.getSelections() ?? []) chars -= model?.getValueLengthInRange(selection) ?? 0;
-    const tooBig = new TextEncoder().encode(text).length > LIMITS.updateBytes - UPDATE_OVERHEAD_BYTES;
-    if (!tooBig && chars + text.length <= LIMITS.docChars) return;
+    const selections = editor.getSelections() ?? [];
+    for (const selection of selections) chars -= model?.getValueLengthInRange(selection) ?? 0;
+    const copies = Math.max(1, selections.length);
+    const tooBig = new TextEncoder().encode(text).length * copies > LIMITS.updateBytes - UPDATE_OVERHEAD_BYTES;
+    if (!tooBig && chars + text.length * copies <= LIMITS.docChars) return;
     // Capture phase, on the editor's root: Monaco's own paste handling below never sees it.
     e.preventDefault();
     e.stopPropagation();

@@ -19,7 +19,7 @@ export function createStatusView(conn: RoomConnection): HTMLElement {
       element.dataset.state = 'refused';
       element.dataset.pending = String(pending);
       label.textContent = 'Not saved';
-      element.title = `The server refused an edit (${refused.error.message}). Undo it (Ctrl+Z) to go on saving: nothing typed since is saved until then.`;
+      element.title = `The server refused an edit (${refused.error.message}). Undo it (Ctrl+Z) to go on saving: nothing typed since is saved until then. If this stays, reload the page: everything saved before that edit is kept.`;
       return;
     }
     const state = connected ? 'connected' : conn.reconnecting() ? 'reconnecting' : conn.provider.status === 'connecting' ? 'connecting' : 'offline';

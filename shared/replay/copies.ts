@@ -9,9 +9,13 @@
 import { diffChars } from 'diff';
 import * as Y from 'yjs';
 
-/** Past this many inserted and deleted characters, or this long, a rename's texts are aligned by their common start and end only. */
+/**
+ * The diff's work is about (old + new length) × edits: past this budget a
+ * rename's texts are aligned by their common start and end only. A budget,
+ * not a timeout: every viewer, on any machine, credits the same authors.
+ */
+const ALIGN_WORK = 20_000_000;
 const ALIGN_MAX_EDITS = 2000;
-const ALIGN_TIMEOUT_MS = 50;
 
 /** Characters `[clock, clock + length)` of `client` are copies of `[fromClock, ...)` of `fromClient`. */
 export interface Copy {
@@ -29,8 +33,8 @@ export interface Copy {
  * edits sent together after a time offline. So the two texts are aligned
  * (jsdiff's character diff, Myers'), not required equal: each character the
  * copy shares with the old file stands for that one; the rest is the
- * renamer's. A diff past ALIGN_MAX_EDITS or ALIGN_TIMEOUT_MS falls back to
- * the common start and end.
+ * renamer's. A diff past its budget (ALIGN_WORK) falls back to the common
+ * start and end.
  */
 export function copiesOfRename(before: Y.Text, after: Y.Text, tr: Y.Transaction): Copy[] {
   // What the old file showed just before the transaction: its characters not
@@ -49,7 +53,8 @@ export function copiesOfRename(before: Y.Text, after: Y.Text, tr: Y.Transaction)
       } else copies.push(entry);
     }
   };
-  const changes = diffChars(old.text, copy.text, { maxEditLength: ALIGN_MAX_EDITS, timeout: ALIGN_TIMEOUT_MS });
+  const maxEditLength = Math.min(ALIGN_MAX_EDITS, Math.floor(ALIGN_WORK / Math.max(1, old.text.length + copy.text.length)));
+  const changes = diffChars(old.text, copy.text, { maxEditLength });
   if (changes) {
     let k = 0;
     let i = 0;

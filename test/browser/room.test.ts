@@ -442,6 +442,28 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await candidate.page.keyboard.press('Control+z');
     await candidate.page.keyboard.press('Control+z');
     await until(async () => (await interviewer.text()) === 'XYZ ');
+    // In the find box, Ctrl+Z is the box's: the code stays.
+    await candidate.page.keyboard.type('hello world');
+    await until(async () => (await interviewer.text()) === 'XYZ hello world');
+    await candidate.page.keyboard.press('Control+f');
+    await candidate.page.keyboard.type('wor');
+    await candidate.page.keyboard.press('Control+z');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await candidate.text()).toBe('XYZ hello world');
+    await candidate.page.keyboard.press('Escape');
+    // An undo far from the view brings it into view: the first line, from the last.
+    await focusEditor(candidate);
+    await candidate.page.keyboard.press('Control+End');
+    for (let i = 0; i < 60; i++) await candidate.page.keyboard.press('Enter');
+    await new Promise((r) => setTimeout(r, 700)); // a separate undo step
+    await candidate.page.keyboard.press('Control+Home');
+    await candidate.page.keyboard.type('TOP');
+    await new Promise((r) => setTimeout(r, 700));
+    await candidate.page.keyboard.press('Control+End');
+    const firstLineShown = async () => (await candidate.page.locator('.margin-view-overlays .line-numbers').allInnerTexts()).includes('1');
+    await until(async () => !(await firstLineShown()));
+    await candidate.page.keyboard.press('Control+z');
+    await until(async () => (await candidate.text()).startsWith('XYZ hello world\n') && (await firstLineShown()));
     for (const p of [interviewer, candidate]) expect(p.errors).toEqual([]);
     await Promise.all([interviewer, candidate].map((p) => p.page.close()));
   }, 60_000);

@@ -231,6 +231,12 @@ export class DuetProvider extends ObservableV2<Events> {
     if (this.refusedTextGone(name, refused)) this.markDirty(name, 'now');
   }
 
+  /** A refused edit of this document whose text this client still has. */
+  private stuckOnRefusal(name: DocName): boolean {
+    const refused = this.refusedEdits.get(name);
+    return refused !== undefined && !this.refusedTextGone(name, refused);
+  }
+
   /** Has this client deleted every character the refused update wrote? */
   private refusedTextGone(name: DocName, refused: { from: Map<number, number>; upTo: Map<number, number> }): boolean {
     const store = this.docs.get(name)!.doc.store;
@@ -407,8 +413,13 @@ export class DuetProvider extends ObservableV2<Events> {
       this.inFlight--;
       if (err) this.markDirty(name);
       else if (isErrorBody(reply)) {
-        if (RETRYABLE.has(reply.error.code)) this.markDirty(name);
-        else this.refuse(name, reply.error, update);
+        if (RETRYABLE.has(reply.error.code)) {
+          // Built on a refused edit still in the document, it cannot be stored
+          // either, and a sync now would send the refused text again, as large
+          // as it was: it waits for the undo, or the periodic resync.
+          if (this.stuckOnRefusal(name)) this.dirty.add(name);
+          else this.markDirty(name);
+        } else this.refuse(name, reply.error, update);
       } else this.storedAfterRefusal(name, update);
       this.emit('pending', [this.pending]);
     });

@@ -101,10 +101,19 @@ describe('bad input over Socket.IO', () => {
     text.delete(LIMITS.docChars + 1, 4);
     await waitFor(() => cand.provider.pending === 0);
     expect(cand.provider.refusedEdit).toBeDefined();
-    // Typed on top: built on the refused text, it is not stored either, and the client keeps saying so.
-    text.insert(text.length, 'hello');
+    // Typed on top: built on the refused text, it is not stored either, and the client keeps saying so,
+    // without sending the refused text again for every key.
+    let sentBytes = 0;
+    cand.socket.onAnyOutgoing((event, payload) => {
+      if (event === 'doc:update') sentBytes += (payload as { update: Uint8Array }).update.byteLength;
+    });
+    for (const ch of 'hello') {
+      text.insert(text.length, ch);
+      await new Promise((r) => setTimeout(r, 300));
+    }
     await new Promise((r) => setTimeout(r, 1500));
     expect(cand.provider.refusedEdit).toBeDefined();
+    expect(sentBytes).toBeLessThan(10_000);
     const stored = async () => (await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token })).body.files['main.ts'];
     expect(await stored()).toBe('');
     // Undone (deleted), the rest goes through and the refusal clears.

@@ -175,6 +175,19 @@ describe('replay engine', () => {
     expect(straightPlayer.attribution('main', 'answer.py')).toEqual(merged);
   });
 
+  it('marks when the interviewer took Run away from the candidate and gave it back', () => {
+    const log = logWriter();
+    log.seed(ada);
+    log.push('run_settings', ada, { candidateMayRun: false });
+    log.push('run_settings', ada, { candidateMayRun: true });
+    const timeline = new ReplayTimeline();
+    timeline.append(log.events);
+    expect(timeline.markers.filter((m) => m.kind === 'settings').map((m) => [m.label, m.data])).toEqual([
+      ['Ada: the candidate may not run code', { candidateMayRun: false }],
+      ['Ada: the candidate may run code', { candidateMayRun: true }],
+    ]);
+  });
+
   it('marks a logged edit that inserted 100 characters or more at once, whatever the page reported; not a rename, not the seed', () => {
     const log = logWriter();
     log.seed(ada);

@@ -158,6 +158,11 @@ export class ReplayTimeline {
       case 'run':
         push('run', `${name} ran ${String(event.data.path ?? 'the code')}`, event.data);
         break;
+      case 'run_settings': {
+        const may = event.data.candidateMayRun !== false;
+        push('settings', `${name}: the candidate ${may ? 'may' : 'may not'} run code`, { candidateMayRun: may });
+        break;
+      }
       case 'signal': {
         const signal: SignalMark = { seq: event.seq, at: event.at, from: event.actor, kind: String(event.data.kind) };
         if (typeof event.data.size === 'number') signal.size = event.data.size;

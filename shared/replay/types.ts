@@ -32,7 +32,7 @@ export interface SignalMark {
   path?: string;
 }
 
-export type MarkerKind = 'chat' | 'join' | 'leave' | 'language' | 'file' | 'run' | 'signal' | 'burst' | 'end';
+export type MarkerKind = 'chat' | 'join' | 'leave' | 'language' | 'file' | 'run' | 'settings' | 'signal' | 'burst' | 'end';
 
 /** Something to draw on the timeline. `index` is the event's position in the loaded log. */
 export interface Marker {
@@ -45,7 +45,7 @@ export interface Marker {
   actor: Actor;
   /** A short human label ("Ada joined", "paste of 812 chars", "renamed a.ts to b.ts"). */
   label: string;
-  /** kind-specific: chat {channel, text}; file {action, path, from?}; signal {kind, size?, path?}; burst {size, path}; language {language}; run (the run event's data). */
+  /** kind-specific: chat {channel, text}; file {action, path, from?}; signal {kind, size?, path?}; burst {size, path}; settings {candidateMayRun}; language {language}; run (the run event's data). */
   data: Record<string, unknown>;
 }
 

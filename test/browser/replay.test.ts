@@ -114,6 +114,9 @@ describe.skipIf(!hasChromium)('replay page', () => {
       await interviewer.page.getByTestId('run').click();
       await until(async () => /exited with code 0/.test(await interviewer.page.getByTestId('run-status').innerText()));
       await until(async () => (await events()).some((e) => e.type === 'run'));
+      // 6b. The interviewer takes Run away from the candidate.
+      await interviewer.page.getByLabel('Candidate may run').uncheck();
+      await until(async () => (await events()).some((e) => e.type === 'run_settings'));
     }
     // 7. The language, then 8. a new file with a line in it.
     await interviewer.page.getByTestId('language').selectOption('javascript');
@@ -235,7 +238,8 @@ describe.skipIf(!hasChromium)('replay page', () => {
     // The paste, as the log shows it too: one edit that put its text in at once.
     const bursts = of('burst');
     expect(bursts).toEqual([expect.objectContaining({ data: { size: PASTED.length, path: 'main.py' } })]);
-    for (const m of [...chats, ...signals, ...bursts, ...of('language'), ...of('file'), ...of('run'), ...of('end')]) {
+    if (hasBwrap) expect(of('settings').map((m) => m.label)).toEqual(['Ada: the candidate may not run code']);
+    for (const m of [...chats, ...signals, ...bursts, ...of('language'), ...of('file'), ...of('run'), ...of('settings'), ...of('end')]) {
       const marker = page.locator(`.replay-marker[data-seq="${m.seq}"]`);
       const left = await marker.evaluate((el) => parseFloat((el as any).style.left));
       expect(Math.abs(left - (scale.toScaled(m.time) / scale.duration) * 100)).toBeLessThan(0.01);

@@ -560,7 +560,7 @@ export class DuetProvider extends ObservableV2<Events> {
     // set): skipped when a state vector comparison shows there is nothing to send.
     if (offerDeletions || lacksStructs(entry.doc, serverVector)) {
       // Every local edit the server lacks, including any made during this round trip.
-      const missing = Y.encodeStateAsUpdate(entry.doc, serverVector);
+      const missing = this.refusedEdits.has(name) ? withoutDeletedText(entry.doc, serverVector) : Y.encodeStateAsUpdate(entry.doc, serverVector);
       if (hasStructs(missing) || (hasContent(missing) && offerDeletions)) this.send(name, missing);
     }
     this.emit('pending', [this.pending]);
@@ -633,4 +633,22 @@ function hasStructs(update: Uint8Array): boolean {
 /** An update with no structs and an empty delete set encodes as [0, 0]. */
 function hasContent(update: Uint8Array): boolean {
   return !(update.length === 2 && update[0] === 0 && update[1] === 0);
+}
+
+/**
+ * What the server lacks, with the content of deleted text left out. An undo
+ * keeps what it deleted (for a redo), so after an edit the server refused for
+ * its size is undone, the plain difference still carries all of it and is
+ * refused again. Loaded into a fresh document, the deleted text is collected
+ * as Yjs does on any load, and only its length goes. Only after a refusal:
+ * it costs a copy of the document.
+ */
+function withoutDeletedText(doc: Y.Doc, serverVector: Uint8Array): Uint8Array {
+  const lean = new Y.Doc();
+  try {
+    Y.applyUpdate(lean, Y.encodeStateAsUpdate(doc));
+    return Y.encodeStateAsUpdate(lean, serverVector);
+  } finally {
+    lean.destroy();
+  }
 }

@@ -122,6 +122,23 @@ describe('bad input over Socket.IO', () => {
     await waitFor(() => cand.provider.refusedEdit === undefined && cand.provider.pending === 0);
   });
 
+  it('an edit refused for its size and undone with an undo manager (which keeps the text for a redo) still clears', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const cand = await connectClient(node.url, await iv.invite('candidate'));
+    const text = mainFile(cand);
+    const undo = new Y.UndoManager(text);
+    const refused = new Promise<any>((resolve) => cand.provider.on('refused', resolve));
+    text.insert(0, 'x'.repeat(LIMITS.updateBytes + 100_000)); // over what one update may carry
+    expect((await refused).code).toBe('too_large');
+    undo.undo();
+    undo.stopCapturing();
+    text.insert(0, 'ok');
+    const stored = async () => (await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token })).body.files['main.ts'];
+    await waitFor(async () => (await stored()) === 'ok', 10_000);
+    await waitFor(() => cand.provider.refusedEdit === undefined && cand.provider.pending === 0);
+  });
+
   it('rate-limits a socket that floods events', async () => {
     const node = await startNode({ socketEventsPerSecond: 5, socketEventBurst: 10 });
     const iv = await createInterview(node);

@@ -75,8 +75,8 @@ export class DuetProvider extends ObservableV2<Events> {
   /**
    * Documents with an edit the server refused for good (too large, say).
    * The edit stays in the local document and every later one builds on it,
-   * so nothing typed since can be stored either: until an edit of that
-   * document is acknowledged again (the refused text undone), it counts as
+   * so nothing typed since can be stored either: until the server has
+   * stored the refused clocks (the text undone, then synced), it counts as
    * not saved.
    */
   private readonly refusedEdits = new Map<DocName, { error: WireError; from: Map<number, number>; upTo: Map<number, number> }>();

@@ -9,9 +9,11 @@ export async function verifyToken(ctx: Pick<ServerContext, 'tokens' | 'store'>, 
   return claims;
 }
 
+export function inviteRevoked(): DuetError {
+  return new DuetError('invite_revoked', 'this invite has been revoked');
+}
+
 /** For callers that verify the signature themselves and read the store alongside this check. */
 export async function assertNotRevoked(ctx: Pick<ServerContext, 'store'>, claims: TokenClaims): Promise<void> {
-  if (claims.jti !== undefined && claims.iid !== undefined && (await ctx.store.isInviteRevoked(claims.jti))) {
-    throw new DuetError('invite_revoked', 'this invite has been revoked');
-  }
+  if (claims.jti !== undefined && claims.iid !== undefined && (await ctx.store.isInviteRevoked(claims.jti))) throw inviteRevoked();
 }

@@ -4,8 +4,8 @@
  * a departed co-interviewer keeps the room through a link they made for
  * themselves before they were revoked (docs/security.md).
  */
-import { DuetError } from '../shared/errors.js';
 import type { Interview } from '../shared/protocol.js';
+import { inviteRevoked } from './access.js';
 import { channelOf, type ServerContext } from './context.js';
 import type { Invite } from './store/store.js';
 
@@ -19,19 +19,21 @@ export async function revokeInvite(
   const invite = await ctx.store.revokeInvite(interview.id, inviteId, at);
   if (!invite) return undefined;
   const minted: Invite[] = [];
+  const revoked = new Set([invite.id]);
   // Invites of one interview are few (one per link handed out): one read, then follow createdBy.
   const all = await ctx.store.listInvites(interview.id);
   const bySub = new Set([invite.sub]);
   for (let grew = true; grew; ) {
     grew = false;
     for (const other of all) {
-      if (other.id === invite.id || minted.some((m) => m.id === other.id) || !bySub.has(other.createdBy)) continue;
+      if (revoked.has(other.id) || !bySub.has(other.createdBy)) continue;
       minted.push((await ctx.store.revokeInvite(interview.id, other.id, at)) ?? other);
+      revoked.add(other.id);
       bySub.add(other.sub);
       grew = true;
     }
   }
-  await dropSockets(ctx, interview.id, new Set([invite.id, ...minted.map((m) => m.id)]));
+  await dropSockets(ctx, interview.id, revoked);
   return { invite, minted };
 }
 
@@ -41,7 +43,7 @@ async function dropSockets(ctx: ServerContext, interviewId: string, inviteIds: S
   for (const s of sockets) {
     const jti = s.data.claims?.jti;
     if (jti === undefined || !inviteIds.has(jti)) continue;
-    s.emit('error', new DuetError('invite_revoked', 'this invite has been revoked').toBody().error);
+    s.emit('error', inviteRevoked().toBody().error);
     s.disconnect(true);
   }
 }

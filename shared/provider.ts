@@ -203,6 +203,11 @@ export class DuetProvider extends ObservableV2<Events> {
     return first && { doc: first[0], error: first[1].error };
   }
 
+  /** Edits the server has not confirmed, or one it refused that this client still holds. */
+  get unsaved(): boolean {
+    return this.pending > 0 || this.refusedEdits.size > 0;
+  }
+
   private refuse(name: DocName, error: WireError, update: Uint8Array): void {
     // After the end nothing is stored, and nothing is lost that was not already: the room turns read-only.
     if (error.code !== 'interview_ended') {

@@ -51,7 +51,7 @@ export function startRoom(root: HTMLElement, interviewId: string): void {
   let room: ReturnType<typeof buildRoom> | undefined;
   conn = connectRoom(token, claims.role as Role, (refusal: Refusal) => {
     // Edits the node never confirmed go with the page: show the code as this page has it first.
-    const unsaved = conn && (conn.provider.pending > 0 || conn.provider.refusedEdit) ? unsavedCode(conn.provider.doc('main')) : null;
+    const unsaved = conn?.provider.unsaved ? unsavedCode(conn.provider.doc('main')) : null;
     room?.destroy();
     room = undefined;
     conn?.close();
@@ -260,7 +260,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
 
   // Closing the tab with edits the node has not confirmed would lose them: ask first.
   window.addEventListener('beforeunload', (e) => {
-    if (provider.pending > 0 || provider.refusedEdit) e.preventDefault();
+    if (provider.unsaved) e.preventDefault();
   });
 
   // A read-only window onto what this page already holds, for tests and for

@@ -47,14 +47,9 @@ export function awarenessHandlers(ctx: ServerContext): Handlers {
       } finally {
         awareness.off('update', track);
       }
-      for (const id of touched) {
-        // The same person's new connection (a reconnect the node has not noticed
-        // yet) takes the id over: the old socket's leave must not remove it.
-        const previous = owners.get(id);
-        if (previous && previous !== socket) previous.data.awarenessIds?.[doc]?.delete(id);
-        owners.set(id, socket);
-        ((socket.data.awarenessIds ??= {})[doc] ??= new Set()).add(id);
-      }
+      // The same person's new connection (a reconnect the node has not noticed
+      // yet) takes an id over: the old socket's leave then leaves it be.
+      for (const id of touched) owners.set(id, socket);
       socket.to(docChannel(interviewId, doc)).emit('awareness', { doc, update: bound });
       return { ok: true };
     }),
@@ -125,10 +120,10 @@ export function sendAwarenessState(socket: DuetSocket, room: Room, doc: DocName)
 /** Removes a leaving socket's cursors here and on every other client. */
 export function clearAwareness(ctx: ServerContext, socket: DuetSocket, room: Room): void {
   for (const doc of DOC_NAMES) {
-    const ids = [...(socket.data.awarenessIds?.[doc] ?? [])];
-    if (ids.length === 0) continue;
     const owners = ownersOf(room, doc);
-    for (const id of ids) if (owners.get(id) === socket) owners.delete(id);
+    const ids = [...owners].filter(([, owner]) => owner === socket).map(([id]) => id);
+    if (ids.length === 0) continue;
+    for (const id of ids) owners.delete(id);
     room.removeAwareness(doc, ids);
     // Removed states are encoded with a bumped clock and a null state.
     const update = encodeAwarenessUpdate(room.awareness(doc), ids);

@@ -3,7 +3,6 @@ import type { TokenClaims } from '../../shared/schemas.js';
 import type { Room } from '../rooms/room.js';
 import type { Socket } from 'socket.io';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../shared/protocol.js';
-import type { DocName } from '../../shared/roles.js';
 import type { TokenBucket } from './token-bucket.js';
 
 /** Per-socket state, set at the handshake. */
@@ -40,8 +39,6 @@ export interface SocketData {
   sentStored?: boolean;
   /** Set once `room` has resolved and the socket counts in it (data stays plain: other nodes read it). */
   joined?: boolean;
-  /** Awareness client ids this socket announced, per document (made at its first), to clear when it leaves. */
-  awarenessIds?: Partial<Record<DocName, Set<number>>>;
   /** The socket's event limit (every event). */
   bucket: TokenBucket;
   /** The extra limit on integrity signals, made at the first one. */

@@ -90,7 +90,7 @@ export class Room {
   unloadTimer: NodeJS.Timeout | undefined;
   /** Characters of text in updates this node is committing and has not applied yet (the size limit counts them). */
   readonly charsInFlight: Record<DocName, number> = { main: 0, notes: 0 };
-  /** Which of this node's sockets set each awareness client id (the realtime layer's; awareness.ts). */
+  /** Which of this node's sockets holds each awareness client id, to clear when it leaves (the realtime layer's; awareness.ts). */
   readonly awarenessOwners: Record<DocName, Map<number, object>> = { main: new Map(), notes: new Map() };
 
   private constructor(

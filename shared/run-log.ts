@@ -17,6 +17,8 @@ export interface LoggedRun {
   /** Empty when it read no input. */
   stdin: string;
   output: Array<{ stream: 'stdout' | 'stderr'; data: string }>;
+  /** The code that ran, path to text, as read at the run's start; empty in a row logged before it was kept. */
+  files: Record<string, string>;
   exit: RunExit;
 }
 
@@ -36,6 +38,7 @@ export function readLoggedRun(data: Record<string, unknown>): LoggedRun {
     startedAt: text(data.startedAt),
     stdin: text(data.stdin) ?? '',
     output: output.map((o) => ({ stream: o.stream === 'stderr' ? 'stderr' : 'stdout', data: text(o.data) ?? '' })),
+    files: Object.fromEntries(Object.entries(record(data.files) ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
     exit: {
       runId,
       code: num(data.code) ?? null,

@@ -169,11 +169,33 @@ describe.skipIf(!hasBwrap)('code runs', () => {
       actor: { name: 'Cy', role: 'candidate' },
       data: { runId, path: 'main.js', language: 'javascript', stdin: 'in', code: 3, signal: null, truncated: false },
     });
+    expect(events.data.files).toEqual({ 'main.js': 'console.log("to the log"); process.exit(3)\n' });
     expect(events.data.output).toEqual([{ stream: 'stdout', data: 'to the log\n', ms: expect.any(Number) }]);
 
     // After the end, nothing runs.
     expect((await api(node.url, `/api/interviews/${iv.interview.id}/end`, { token: iv.token, method: 'POST' })).status).toBe(200);
     expect(await startRun(a.socket)).toMatchObject({ error: { code: 'interview_ended' } });
+  });
+
+  it('logs the code as the run read it, not as it was edited while the run went on', async () => {
+    const node = await startRunnerNode();
+    const iv = await createInterview(node, 'Edited mid-run', 'javascript');
+    const a = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    const w = watchRuns(a.socket);
+    const ran = 'setTimeout(() => console.log("ran"), 800);\n';
+    await writeCode(a, ran);
+    const runId = runIdOf(await startRun(a.socket));
+    await waitFor(() => w.view(runId).states.some((s) => s.state === 'running'));
+    await writeCode(a, 'console.log("typed while it ran");\n');
+    expect((await w.exited(runId)).stdout()).toBe('ran\n');
+    const run = await waitFor(async () => {
+      const res = await api(node.url, `/api/interviews/${iv.interview.id}/events?limit=1000`, { token: iv.token });
+      return res.body.events.find((e: { type: string }) => e.type === 'run') ?? false;
+    });
+    expect(run.data.files).toEqual({ 'main.js': ran });
+    expect((await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token })).body.files).toEqual({
+      'main.js': 'console.log("typed while it ran");\n',
+    });
   });
 
   it('ending the interview stops its run and logs it before the end, so the replay has it', async () => {

@@ -91,11 +91,16 @@ function store(key: string, value: string): void {
 
 /** "Input (2 lines)", opening to the whole input. */
 export function runInputUsed(stdin: string): HTMLElement {
-  const lines = stdin.split('\n').length - (stdin.endsWith('\n') ? 1 : 0);
   return h(
     'details',
     { class: 'run-input-used' },
-    h('summary', {}, `Input (${lines === 1 ? '1 line' : `${lines} lines`})`),
+    h('summary', {}, `Input (${linesOf(stdin)})`),
     h('pre', { class: 'run-stdin-text' }, stdin),
   );
+}
+
+/** "1 line", "3 lines": a final newline ends a line rather than starting one. */
+export function linesOf(text: string): string {
+  const lines = text === '' ? 0 : text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+  return lines === 1 ? '1 line' : `${lines} lines`;
 }

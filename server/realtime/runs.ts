@@ -199,7 +199,9 @@ async function startRun(ctx: ServerContext, socket: DuetSocket, { path, stdin }:
       ctx.metrics.runs.inc({ outcome: result.reason });
       const exit = exitOf(runId, result, stoppedBy);
       toRoom(() => ctx.io.to(room).emit('run:exit', exit));
-      void recordRun(ctx, interviewId, actor, { ...exit, path: target, language: interview.language, stdin, startedAt, output });
+      // The code as it was read for this run: the candidate may have typed
+      // on while it ran, so the replay's text at the run's event is not it.
+      void recordRun(ctx, interviewId, actor, { ...exit, path: target, language: interview.language, stdin, startedAt, output, files });
     },
   });
   // The interview may have ended while this run was being set up, after that

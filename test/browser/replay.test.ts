@@ -292,6 +292,12 @@ describe.skipIf(!hasChromium)('replay page', () => {
       const runs = await page.getByTestId('replay-runs').innerText();
       expect(runs).toContain('answer 42');
       expect(runs).toMatch(/main\.py: exited with code 0/);
+      // The code it read, kept with it: main.py as it was when the run started.
+      const code = page.getByTestId('run-code');
+      const ran = marks[3]!.files['main.py']!;
+      expect(await code.locator('summary').innerText()).toBe(`Code that ran (${ran.split('\n').length} lines)`);
+      await code.locator('summary').click();
+      expect(await code.locator('pre').textContent()).toBe(ran);
     }
     await page.getByRole('tab', { name: /^Chat/ }).click();
 

@@ -12,7 +12,7 @@ import { chatMessageItem, chatNoticeItem } from '../chat-view.js';
 import { colorOf } from '../colors.js';
 import { clear, h, tablistKeys } from '../dom.js';
 import { createParticipantsView } from '../participants-view.js';
-import { runInputUsed } from '../run-input.js';
+import { linesOf, runInputUsed } from '../run-input.js';
 import { describeExit } from '../run-panel.js';
 import { describeSignal } from '../signals.js';
 import { formatClock } from './format.js';
@@ -110,7 +110,7 @@ export function createReplaySide(selfSub: string): ReplaySide {
     clear(runList);
     if (runs.length === 0) runList.append(h('li', { class: 'chat-empty' }, 'Nothing was run yet at this instant.'));
     for (const run of runs) {
-      const { output, exit, path, stdin } = readLoggedRun(run.data);
+      const { output, exit, path, stdin, files } = readLoggedRun(run.data);
       runList.append(
         h(
           'li',
@@ -123,6 +123,7 @@ export function createReplaySide(selfSub: string): ReplaySide {
             h('time', { datetime: run.at }, formatClock(Date.parse(run.at))),
           ),
           stdin ? runInputUsed(stdin) : null,
+          codeThatRan(files, path),
           h(
             'pre',
             { class: 'run-output' },
@@ -162,4 +163,23 @@ export function createReplaySide(selfSub: string): ReplaySide {
   selectTab('chat');
   selectChannel('room');
   return { element, update };
+}
+
+/**
+ * The code a run read at its start, the file it ran first. The editor shows
+ * the text at the run's end, which differs when someone typed while it ran.
+ * Nothing for a run logged before the code was kept.
+ */
+function codeThatRan(files: Record<string, string>, path: string): HTMLElement | null {
+  const paths = Object.keys(files).sort((a, b) => Number(b === path) - Number(a === path) || a.localeCompare(b));
+  if (paths.length === 0) return null;
+  const others = paths.filter((p) => p !== path).length;
+  const size = files[path] === undefined ? [] : [linesOf(files[path])];
+  const more = others === 0 ? [] : [others === 1 ? '1 more file' : `${others} more files`];
+  return h(
+    'details',
+    { class: 'run-code', 'data-testid': 'run-code' },
+    h('summary', {}, `Code that ran (${[...size, ...more].join(', ')})`),
+    ...paths.map((p) => h('div', { class: 'run-code-file' }, paths.length > 1 ? h('div', { class: 'run-code-path' }, p) : null, h('pre', {}, files[p]!))),
+  );
 }

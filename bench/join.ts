@@ -35,6 +35,12 @@ export interface JoinOptions {
   trace?: { trace: Trace; agents?: number[] };
   rounds: number;
   seed: number;
+  /**
+   * The node sits idle this long before each cold join, as one between
+   * interviews does: whatever it lets go of when quiet (database
+   * connections), the join pays to get back. 0: joined at once.
+   */
+  idleMs?: number;
 }
 
 export interface JoinResult {
@@ -184,6 +190,7 @@ export async function runJoinScenario(options: JoinOptions): Promise<JoinResult>
           c.close();
         }
         for (let i = 0; i < rooms.length; i++) {
+          if (options.idleMs) await new Promise((r) => setTimeout(r, options.idleMs));
           const first = await timedJoin(1, rooms[i]!, expected[i]!, hist);
           if (first === undefined) continue;
           // Open for a while, as an interview someone joins late: the node has
@@ -196,7 +203,8 @@ export async function runJoinScenario(options: JoinOptions): Promise<JoinResult>
     } finally {
       await joiner.stop();
     }
-    const history = traced ? `${traced.trace.name}, ${writerCount} writer${writerCount > 1 ? 's' : ''}` : `synthetic, ${SEED_WRITERS} writers at once`;
+    const idle = options.idleMs ? `, each after ${options.idleMs / 1000} s idle` : '';
+    const history = (traced ? `${traced.trace.name}, ${writerCount} writer${writerCount > 1 ? 's' : ''}` : `synthetic, ${SEED_WRITERS} writers at once`) + idle;
     const updates = traced ? traced.trace.txns.length : options.updates;
     return { system, history, docs: options.docs, updates, chars: expected[0]?.length ?? 0, cold: summarize(hist), open: summarize(openHist), seedSeconds, failures };
   } finally {

@@ -12,7 +12,8 @@
  *   --join-trace FLAT_TRACE [--join-authors CONCURRENT_TRACE] (cold joins of a
  *   recorded session too, e.g. ../shared/data/editing-traces/clownschool_flat.json.gz
  *   with clownschool.json.gz for who typed what)
- *   --join-rounds N  --memory-rooms N  --deadline HH:MM (UTC; no new step after it)
+ *   --join-rounds N  --join-idle-ms N (the node sits idle this long before each
+ *   cold join, as one between interviews)  --memory-rooms N  --deadline HH:MM (UTC; no new step after it)
  *   --generators N (processes splitting the rooms; default 1, pinned to one core)
  *
  * Each step runs the systems alternately (ABAB... with the order flipped each
@@ -63,6 +64,7 @@ const { values: a } = parseArgs({
     'join-trace': { type: 'string' },
     'join-authors': { type: 'string' },
     'join-rounds': { type: 'string' },
+    'join-idle-ms': { type: 'string', default: '0' },
     'memory-rooms': { type: 'string' },
     deadline: { type: 'string' },
     generators: { type: 'string', default: 'auto' },
@@ -335,6 +337,7 @@ async function main(): Promise<void> {
               trace: history,
               rounds: Number(a['join-rounds'] ?? (full ? 4 : 5)),
               seed,
+              idleMs: Number(a['join-idle-ms']),
             });
             log(`join ${system} (${j.history}): cold p50 ${j.cold.p50} p95 ${j.cold.p95} max ${j.cold.max} ms over ${j.cold.count} joins, open p50 ${j.open?.p50} p95 ${j.open?.p95} (${j.chars} chars), failures ${j.failures}`);
             results.join.push(j);

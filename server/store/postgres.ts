@@ -9,7 +9,20 @@ export interface PostgresOptions {
   /** A schema of its own (created if missing): tests use one per run. */
   schema?: string;
   poolSize?: number;
+  /** How long a connection above the warm ones may sit idle before it closes (pg's default, 10 s). */
+  idleTimeoutMs?: number;
+  /** Names the node's connections in pg_stat_activity. */
+  applicationName?: string;
 }
+
+/**
+ * Connections the pool keeps open however quiet the node. Opening one costs
+ * PostgreSQL a backend (~13 ms here, against ~0.1 ms for a query on an open
+ * one), and a join reads several things at once: on a node idle between
+ * interviews, whose pool had closed every connection, the next candidate's
+ * join paid that for each (docs/performance.md, change 39).
+ */
+const WARM_CONNECTIONS = 4;
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 /** Arbitrary, fixed: the advisory lock key Duet migrates under. */
@@ -22,16 +35,20 @@ export async function createPostgresStore(options: PostgresOptions): Promise<Kys
   }
   // Loaded here, not at start-up: a node on SQLite never needs it.
   const { default: pg } = await import('pg');
+  // At least 2: start-up holds one connection for the migration lock while migrating on another.
+  const max = Math.max(2, options.poolSize ?? 10);
+  const warm = Math.min(WARM_CONNECTIONS, max);
   const pool = new pg.Pool({
     connectionString: options.url,
-    // At least 2: start-up holds one connection for the migration lock while migrating on another.
-    max: Math.max(2, options.poolSize ?? 10),
+    max,
+    min: warm,
+    ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMillis: options.idleTimeoutMs } : {}),
     // A dead database must fail a write quickly, not hang an ack forever:
     // connecting, and each query, give up after a bound; the client resends.
     connectionTimeoutMillis: 5000,
     query_timeout: 15_000,
     keepAlive: true,
-    application_name: 'duet',
+    application_name: options.applicationName ?? 'duet',
     ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
   });
   // An idle client losing its connection emits 'error' on the pool; without a
@@ -55,6 +72,8 @@ export async function createPostgresStore(options: PostgresOptions): Promise<Kys
       await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
       lock.release();
     }
+    // Opened now, so the first joins do not open them (the pool keeps, not makes, its minimum).
+    await Promise.all(Array.from({ length: warm }, () => pool.query('SELECT 1')));
     return store;
   } catch (err) {
     await pool.end().catch(() => {});

@@ -26,6 +26,12 @@ export const LIMITS = {
   /** Chat messages sent in `session`. */
   sessionChatMessages: 500,
   eventsPageMax: 1000,
+  /**
+   * A page of the log holds no more than this (events' data characters and
+   * update bytes) past its first event: 1,000 runs, each with its output,
+   * would otherwise be one response of hundreds of megabytes.
+   */
+  eventsPageChars: 8 * 1024 * 1024,
   /** Integrity signals per socket: sustained per second, and burst (a tab flapping must not flood the log). */
   signalsPerSecond: 2,
   signalBurst: 30,
@@ -34,4 +40,10 @@ export const LIMITS = {
   runStdinChars: 64 * 1024,
   /** A run's output a page shows, and a joiner is sent: the runner's default limit (256 KiB) fits. */
   runOutputChars: 300_000,
+  /**
+   * The code kept with a run's event, all files together: interview code is far
+   * smaller, and a candidate running a huge file over and over must not make
+   * a page of the log (1,000 events) too large to send.
+   */
+  runCodeLoggedChars: 64 * 1024,
 } as const;

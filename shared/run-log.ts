@@ -17,8 +17,10 @@ export interface LoggedRun {
   /** Empty when it read no input. */
   stdin: string;
   output: Array<{ stream: 'stdout' | 'stderr'; data: string }>;
-  /** The code that ran, path to text, as read at the run's start; empty in a row logged before it was kept. */
+  /** The code that ran, path to text, as read at the run's start; empty in a row logged before it was kept, or when it was too large to keep. */
   files: Record<string, string>;
+  /** Characters of code that ran but was too large to keep with the run (LIMITS.runCodeLoggedChars). */
+  codeChars: number | undefined;
   exit: RunExit;
 }
 
@@ -38,6 +40,7 @@ export function readLoggedRun(data: Record<string, unknown>): LoggedRun {
     startedAt: text(data.startedAt),
     stdin: text(data.stdin) ?? '',
     output: output.map((o) => ({ stream: o.stream === 'stderr' ? 'stderr' : 'stdout', data: text(o.data) ?? '' })),
+    codeChars: num(data.codeChars),
     files: Object.fromEntries(Object.entries(record(data.files) ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
     exit: {
       runId,

@@ -103,6 +103,38 @@ describe('export', () => {
     expect((await api(node.url, `/api/interviews/nope/export`, { token: await node.server.ctx.tokens.sign({ sub: 'a', name: 'A', role: 'admin' }, 60) })).status).toBe(404);
   });
 
+  it('pages of large events (runs with their output) are cut by size, and the REST log, the replay loader and the export still hold every event', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node, 'Many long runs');
+    const at = new Date().toISOString();
+    const actor = { sub: 'cy', name: 'Cy', role: 'candidate' as const };
+    // Twelve runs of 1 MB of output each: 12 MB, more than one page may hold.
+    const output = 'x'.repeat(1_000_000);
+    await node.server.ctx.store.append(
+      iv.interview.id,
+      Array.from({ length: 12 }, (_, i) => ({ type: 'run' as const, at, actor, data: { runId: `r${i}`, path: 'main.py', output: [{ stream: 'stdout', data: output, ms: 1 }] } })),
+      { requireOpen: true },
+    );
+    const first = await api(node.url, `/api/interviews/${iv.interview.id}/events?limit=1000`, { token: iv.token });
+    expect(first.body.events.length).toBeLessThan(13);
+    expect(first.body.next).toBe(first.body.events.at(-1).seq);
+    const pages = [first.body.events];
+    for (let after = first.body.next; after !== null; ) {
+      const page = await api(node.url, `/api/interviews/${iv.interview.id}/events?after=${after}&limit=1000`, { token: iv.token });
+      pages.push(page.body.events);
+      after = page.body.next;
+    }
+    expect(pages.length).toBeGreaterThan(1);
+    expect(pages.flat().map((e: { seq: number }) => e.seq)).toEqual(Array.from({ length: 13 }, (_, i) => i + 1));
+
+    const loaded = await loadTimeline(new ReplayTimeline(), { baseUrl: node.url, interviewId: iv.interview.id, token: iv.token });
+    expect(loaded.length).toBe(13);
+    const res = await fetch(`${node.url}/api/interviews/${iv.interview.id}/export`, { headers: { authorization: `Bearer ${iv.token}` } });
+    const body = JSON.parse(await res.text());
+    expect(body.events.map((e: { seq: number }) => e.seq)).toEqual(Array.from({ length: 13 }, (_, i) => i + 1));
+    expect(body.events.at(-1).data.output[0].data).toBe(output);
+  });
+
   it('files.zip holds the final files, with paths kept inside the archive', async () => {
     const node = await startNode();
     const iv = await createInterview(node, 'Zip');

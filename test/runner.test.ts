@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { api, connectClient, connectSocket, createInterview, holdNextStoreAnswer, nextEvent, startNode, tempDir, waitFor } from './helpers.js';
 import { defaultRunnerConfig } from '../server/runner/config.js';
+import { LIMITS } from '../shared/limits.js';
 import { hasBwrap, runIdOf, startRun, startRunnerNode, watchRuns, writeCode } from './runner-fixtures.js';
 
 const PROGRAMS = {
@@ -196,6 +197,18 @@ describe.skipIf(!hasBwrap)('code runs', () => {
     expect((await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token })).body.files).toEqual({
       'main.js': 'console.log("typed while it ran");\n',
     });
+
+    // Code over what a run's event keeps: its size instead, so a page of the log stays a page.
+    const large = `// ${'x'.repeat(LIMITS.runCodeLoggedChars)}\nconsole.log("large");\n`;
+    await writeCode(a, large);
+    const second = runIdOf(await startRun(a.socket));
+    expect((await w.exited(second)).stdout()).toBe('large\n');
+    const logged = await waitFor(async () => {
+      const res = await api(node.url, `/api/interviews/${iv.interview.id}/events?limit=1000`, { token: iv.token });
+      return res.body.events.find((e: { type: string; data: { runId: string } }) => e.type === 'run' && e.data.runId === second) ?? false;
+    });
+    expect(logged.data.files).toBeUndefined();
+    expect(logged.data.codeChars).toBe(large.length);
   });
 
   it('ending the interview stops its run and logs it before the end, so the replay has it', async () => {

@@ -60,6 +60,24 @@ describe.each(backends)('store contract: $name', (backend) => {
     expect(await store.readEvents(iv.id, { after: 4 })).toEqual([]);
   });
 
+  it('cuts a page of large events by size, never below one event, and says whether the log goes on', async () => {
+    const { store } = await backend.open();
+    const iv = await interview(store);
+    // Sizes: the seed's 3 bytes of update plus its data, then chats of about 1,000, 2,000 and 3,000 characters.
+    await store.append(iv.id, [chat('a'.repeat(1000)), chat('b'.repeat(2000)), chat('c'.repeat(3000)), docEvent([1, 2])], { requireOpen: true });
+    const seqs = async (after: number, limit: number, maxChars: number) => {
+      const { events, more } = await store.readEventPage(iv.id, { after, limit, maxChars });
+      return { seqs: events.map((e) => e.seq), more };
+    };
+    expect(await seqs(0, 10, 1_000_000)).toEqual({ seqs: [1, 2, 3, 4, 5], more: false });
+    expect(await seqs(0, 3, 1_000_000)).toEqual({ seqs: [1, 2, 3], more: true });
+    expect(await seqs(0, 10, 3200)).toEqual({ seqs: [1, 2, 3], more: true });
+    // The first event always comes, however large: a page is never empty while the log goes on.
+    expect(await seqs(3, 10, 100)).toEqual({ seqs: [4], more: true });
+    expect(await seqs(4, 10, 100)).toEqual({ seqs: [5], more: false });
+    expect(await seqs(5, 10, 100)).toEqual({ seqs: [], more: false });
+  });
+
   it('keeps seqs gapless and in commit order under concurrent appends (from two nodes when shared)', async () => {
     const { store, sibling } = await backend.open();
     const other = backend.shared ? await sibling() : store;

@@ -154,11 +154,10 @@ export function apiRouter(ctx: ServerContext): Router {
     if (!can.readRecord(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot read the event log`);
     const interview = await loadInterview(ctx, claims, req.params.id);
     const { after, limit } = parseOrThrow(eventsQuerySchema, req.query);
-    const events = await ctx.store.readEvents(interview.id, { after, limit: limit + 1 });
-    const page = events.slice(0, limit);
+    const { events, more } = await ctx.store.readEventPage(interview.id, { after, limit, maxChars: LIMITS.eventsPageChars });
     res.json({
-      events: page.map(toLoggedEvent),
-      next: events.length > limit ? page[page.length - 1]!.seq : null,
+      events: events.map(toLoggedEvent),
+      next: more ? events[events.length - 1]!.seq : null,
     });
   });
 

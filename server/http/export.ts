@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import type { Response, Router } from 'express';
 import * as Y from 'yjs';
 import { DuetError } from '../../shared/errors.js';
+import { LIMITS } from '../../shared/limits.js';
 import { applyUpdateCut } from '../../shared/yjs-overlap.js';
 import { can } from '../../shared/roles.js';
 import type { ServerContext } from '../context.js';
@@ -39,7 +40,8 @@ export function registerExportRoutes(api: Router, ctx: ServerContext): void {
     const interview = await loadInterview(ctx, claims, req.params.id);
     const participants = await ctx.store.listParticipants(interview.id);
     // Read before the headers go out, so a dead store still gets a proper error.
-    let page = await ctx.store.readEvents(interview.id, { after: 0, limit: PAGE });
+    const readPage = (after: number) => ctx.store.readEventPage(interview.id, { after, limit: PAGE, maxChars: LIMITS.eventsPageChars });
+    let page = await readPage(0);
 
     res.status(200);
     res.setHeader('content-type', 'application/json; charset=utf-8');
@@ -58,16 +60,16 @@ export function registerExportRoutes(api: Router, ctx: ServerContext): void {
       };
       await write(res, `${JSON.stringify(head).slice(0, -1)},"events":[`);
       let first = true;
-      while (page.length > 0 && !res.destroyed) {
+      while (page.events.length > 0 && !res.destroyed) {
         let chunk = '';
-        for (const e of page) {
+        for (const e of page.events) {
           if (e.type === 'doc' && e.bin) applyUpdateCut(e.doc === 'notes' ? notes : main, e.bin);
           chunk += (first ? '\n' : ',\n') + JSON.stringify(toLoggedEvent(e));
           first = false;
         }
         await write(res, chunk);
-        if (page.length < PAGE) break;
-        page = await ctx.store.readEvents(interview.id, { after: page[page.length - 1]!.seq, limit: PAGE });
+        if (!page.more) break;
+        page = await readPage(page.events[page.events.length - 1]!.seq);
       }
       res.end(`\n],"files":${JSON.stringify(filesOf(main))},"notes":${JSON.stringify(notes.getText('notes').toString())}}\n`);
     } catch (err) {

@@ -11,6 +11,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DuetError } from '../../shared/errors.js';
+import { LIMITS } from '../../shared/limits.js';
 import type { Actor, RunExit, RunSettings, RunState } from '../../shared/protocol.js';
 import { can } from '../../shared/roles.js';
 import { runSettingsSchema, runStartSchema, runStopSchema, type RunStartRequest } from '../../shared/schemas.js';
@@ -201,7 +202,7 @@ async function startRun(ctx: ServerContext, socket: DuetSocket, { path, stdin }:
       toRoom(() => ctx.io.to(room).emit('run:exit', exit));
       // The code as it was read for this run: the candidate may have typed
       // on while it ran, so the replay's text at the run's event is not it.
-      void recordRun(ctx, interviewId, actor, { ...exit, path: target, language: interview.language, stdin, startedAt, output, files });
+      void recordRun(ctx, interviewId, actor, { ...exit, path: target, language: interview.language, stdin, startedAt, output, ...loggedCode(files) });
     },
   });
   // The interview may have ended while this run was being set up, after that
@@ -226,6 +227,12 @@ function exitOf(runId: string, r: RunResult, stoppedBy: Actor | undefined): RunE
     ...(r.error ? { error: r.error.toBody().error } : {}),
     ...(stoppedBy ? { stoppedBy } : {}),
   };
+}
+
+/** The run's files, or only their size when they are more than a run's event keeps. */
+function loggedCode(files: Record<string, string>): { files: Record<string, string> } | { codeChars: number } {
+  const chars = Object.values(files).reduce((n, text) => n + text.length, 0);
+  return chars <= LIMITS.runCodeLoggedChars ? { files } : { codeChars: chars };
 }
 
 async function recordRun(ctx: ServerContext, interviewId: string, actor: Actor, data: Record<string, unknown>): Promise<void> {

@@ -324,6 +324,31 @@ export class KyselyStore implements Store {
     return (await q.execute()).map(toEvent);
   }
 
+  async readEventPage(
+    interviewId: string,
+    { after, limit, maxChars }: { after: number; limit: number; maxChars: number },
+  ): Promise<{ events: StoredEvent[]; more: boolean }> {
+    // The sizes first, so the rows a page cannot hold are never read.
+    const sizes = await this.db
+      .selectFrom('events')
+      .select(['seq', sql<number>`length(data) + coalesce(length(bin), 0)`.as('size')])
+      .where('interview_id', '=', interviewId)
+      .where('seq', '>', after)
+      .orderBy('seq', 'asc')
+      .limit(limit + 1)
+      .execute();
+    let take = 0;
+    let chars = 0;
+    for (const row of sizes.slice(0, limit)) {
+      chars += Number(row.size);
+      if (take > 0 && chars > maxChars) break;
+      take++;
+    }
+    // Seqs are gapless in commit order: the first `take` rows after `after` are still these.
+    const events = take === 0 ? [] : await this.readEvents(interviewId, { after, limit: take });
+    return { events, more: sizes.length > take };
+  }
+
   async latestEvent(interviewId: string, type: EventType): Promise<StoredEvent | undefined> {
     // One row from the (interview_id, type, seq) index, however long the interview.
     const row = await this.db

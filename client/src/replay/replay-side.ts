@@ -4,6 +4,7 @@
  * notices in the panel channel, as interviewers saw them live) and the
  * interviewers' notes. Drawn with the room's own views and message items.
  */
+import { LIMITS } from '../../../shared/limits.js';
 import type { Actor, ChatMessage, Participant, SignalNotice } from '../../../shared/protocol.js';
 import { readLoggedRun } from '../../../shared/run-log.js';
 import type { SignalMark } from '../../../shared/replay/index.js';
@@ -110,7 +111,7 @@ export function createReplaySide(selfSub: string): ReplaySide {
     clear(runList);
     if (runs.length === 0) runList.append(h('li', { class: 'chat-empty' }, 'Nothing was run yet at this instant.'));
     for (const run of runs) {
-      const { output, exit, path, stdin, files } = readLoggedRun(run.data);
+      const { output, exit, path, stdin, files, codeChars } = readLoggedRun(run.data);
       runList.append(
         h(
           'li',
@@ -123,7 +124,7 @@ export function createReplaySide(selfSub: string): ReplaySide {
             h('time', { datetime: run.at }, formatClock(Date.parse(run.at))),
           ),
           stdin ? runInputUsed(stdin) : null,
-          codeThatRan(files, path),
+          codeThatRan(files, path, codeChars),
           h(
             'pre',
             { class: 'run-output' },
@@ -170,7 +171,10 @@ export function createReplaySide(selfSub: string): ReplaySide {
  * the text at the run's end, which differs when someone typed while it ran.
  * Nothing for a run logged before the code was kept.
  */
-function codeThatRan(files: Record<string, string>, path: string): HTMLElement | null {
+function codeThatRan(files: Record<string, string>, path: string, codeChars: number | undefined): HTMLElement | null {
+  if (codeChars !== undefined) {
+    return h('p', { class: 'run-code', 'data-testid': 'run-code' }, `Code that ran: not kept, ${codeChars.toLocaleString('en')} characters (a run keeps up to ${LIMITS.runCodeLoggedChars.toLocaleString('en')})`);
+  }
   const paths = Object.keys(files).sort((a, b) => Number(b === path) - Number(a === path) || a.localeCompare(b));
   if (paths.length === 0) return null;
   const others = paths.filter((p) => p !== path).length;

@@ -41,7 +41,7 @@ export function readLoggedRun(data: Record<string, unknown>): LoggedRun {
     stdin: text(data.stdin) ?? '',
     output: output.map((o) => ({ stream: o.stream === 'stderr' ? 'stderr' : 'stdout', data: text(o.data) ?? '' })),
     codeChars: num(data.codeChars),
-    files: Object.fromEntries(Object.entries(record(data.files) ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
+    files: Array.isArray(data.files) ? {} : Object.fromEntries(Object.entries(record(data.files) ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
     exit: {
       runId,
       code: num(data.code) ?? null,

@@ -75,7 +75,13 @@ describe('run output for joiners', () => {
       startedAt: undefined,
       stdin: '',
       output: [],
+      files: {},
+      codeChars: undefined,
       exit: { runId: '', code: null, signal: null, durationMs: 0, maxRssKb: null, truncated: false, error: { code: 'run_timeout', message: 'too slow' } },
     });
+    // The code a run read: only text files count; a size stands in for code too large to keep.
+    expect(readLoggedRun({ files: { 'a.py': 'print(1)\n', 'b.py': 7 } }).files).toEqual({ 'a.py': 'print(1)\n' });
+    expect(readLoggedRun({ files: ['x'] }).files).toEqual({});
+    expect(readLoggedRun({ codeChars: 70_000 })).toMatchObject({ files: {}, codeChars: 70_000 });
   });
 });

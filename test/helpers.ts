@@ -340,6 +340,24 @@ export function failNextStoreCall(store: Store, method: keyof Store, held = fals
   return { reached: reached.promise, fail: () => gate.resolve() };
 }
 
+/**
+ * The next call of one of this store's methods runs (and commits), but its
+ * caller gets an error, as when the connection drops before the answer;
+ * `lost` resolves once it has happened.
+ */
+export function loseNextStoreAnswer(store: Store, method: keyof Store): { lost: Promise<void> } {
+  const lost = deferred();
+  let done = false;
+  wrapStoreCalls(store, method, async (call) => {
+    if (done) return call();
+    done = true;
+    await call();
+    lost.resolve();
+    throw new Error(`test: ${String(method)}'s answer was lost`);
+  });
+  return { lost: lost.promise };
+}
+
 /** Holds every read of the event log on this store until the returned function is called (or the test finishes). */
 export function holdLogReads(store: Store): () => void {
   const gate = deferred();

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { DuetProvider } from '../shared/provider.js';
 import type { Interview, SessionInfo } from '../shared/protocol.js';
-import { api, connectClient, connectSocket, createInterview, failNextStoreCall, holdNextStoreAnswer, mainFile, nextEvent, startNode, tempDir, waitFor } from './helpers.js';
+import { api, connectClient, connectSocket, createInterview, failNextStoreCall, holdNextStoreAnswer, loseNextStoreAnswer, mainFile, nextEvent, startNode, tempDir, waitFor } from './helpers.js';
 
 describe('interview lifecycle', () => {
   it('ending tells everyone, refuses further edits with interview_ended, and is idempotent', async () => {
@@ -92,6 +92,24 @@ describe('interview lifecycle', () => {
         (e) => e.type === 'leave' && e.actor.sub === sub,
       );
     await waitFor(async () => (await leaves()).length === 1, 5000);
+  });
+
+  it('a leave committed but whose answer was lost is not logged again by the retry', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const cy = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    const sub = cy.provider.session!.you.sub;
+    const write = loseNextStoreAnswer(node.server.ctx.store, 'appendMany');
+    cy.socket.disconnect();
+    await write.lost;
+    const leaves = async () =>
+      ((await api(node.url, `/api/interviews/${iv.interview.id}/events?after=0`, { token: iv.token })).body.events as Array<{ type: string; actor: { sub: string } }>).filter(
+        (e) => e.type === 'leave' && e.actor.sub === sub,
+      );
+    expect(await leaves()).toHaveLength(1);
+    // Past the first retry (1 s after the failure), and the second (3 s after that) would come later still.
+    await new Promise((r) => setTimeout(r, 1600));
+    expect(await leaves()).toHaveLength(1);
   });
 
   it('a language change reaches everyone and is logged', async () => {

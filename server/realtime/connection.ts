@@ -154,6 +154,10 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
   async function logLeave(interviewId: string, event: NewEvent): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
+        // A failure can come after the commit (the connection lost on the
+        // way back): logged twice, the replay would take one of the person's
+        // other tabs offline. The same person, the same instant: this one.
+        if (attempt > 0 && (await leaveLogged(interviewId, event))) return;
         await ctx.writer.append(interviewId, event);
         return;
       } catch (err) {
@@ -164,6 +168,11 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       }
     }
     ctx.log.warn({ interviewId, sub: event.actor.sub }, 'a leave could not be logged');
+  }
+
+  async function leaveLogged(interviewId: string, event: NewEvent): Promise<boolean> {
+    const leaves = await ctx.store.readEvents(interviewId, { type: 'leave' });
+    return leaves.some((e) => e.at === event.at && e.actor.sub === event.actor.sub);
   }
 
   io.on('connection', (socket: DuetSocket) => {

@@ -27,11 +27,12 @@ export const LIMITS = {
   sessionChatMessages: 500,
   eventsPageMax: 1000,
   /**
-   * A page of the log holds no more than this (events' data characters and
-   * update bytes) past its first event: 1,000 runs, each with its output,
-   * would otherwise be one response of hundreds of megabytes.
+   * A page of the log holds no more than this of events as stored (their
+   * JSON data and update bytes), though its first event always comes: 1,000
+   * runs, each with its output, would otherwise be one response of hundreds
+   * of megabytes.
    */
-  eventsPageChars: 8 * 1024 * 1024,
+  eventsPageBytes: 8 * 1024 * 1024,
   /** Integrity signals per socket: sustained per second, and burst (a tab flapping must not flood the log). */
   signalsPerSecond: 2,
   signalBurst: 30,

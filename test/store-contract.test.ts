@@ -65,8 +65,8 @@ describe.each(backends)('store contract: $name', (backend) => {
     const iv = await interview(store);
     // Sizes: the seed's 3 bytes of update plus its data, then chats of about 1,000, 2,000 and 3,000 characters.
     await store.append(iv.id, [chat('a'.repeat(1000)), chat('b'.repeat(2000)), chat('c'.repeat(3000)), docEvent([1, 2])], { requireOpen: true });
-    const seqs = async (after: number, limit: number, maxChars: number) => {
-      const { events, more } = await store.readEventPage(iv.id, { after, limit, maxChars });
+    const seqs = async (after: number, limit: number, maxBytes: number) => {
+      const { events, more } = await store.readEventPage(iv.id, { after, limit, maxBytes });
       return { seqs: events.map((e) => e.seq), more };
     };
     expect(await seqs(0, 10, 1_000_000)).toEqual({ seqs: [1, 2, 3, 4, 5], more: false });

@@ -154,7 +154,7 @@ export function apiRouter(ctx: ServerContext): Router {
     if (!can.readRecord(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot read the event log`);
     const interview = await loadInterview(ctx, claims, req.params.id);
     const { after, limit } = parseOrThrow(eventsQuerySchema, req.query);
-    const { events, more } = await ctx.store.readEventPage(interview.id, { after, limit, maxChars: LIMITS.eventsPageChars });
+    const { events, more } = await ctx.store.readEventPage(interview.id, { after, limit, maxBytes: LIMITS.eventsPageBytes });
     res.json({
       events: events.map(toLoggedEvent),
       next: more ? events[events.length - 1]!.seq : null,

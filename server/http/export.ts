@@ -40,7 +40,7 @@ export function registerExportRoutes(api: Router, ctx: ServerContext): void {
     const interview = await loadInterview(ctx, claims, req.params.id);
     const participants = await ctx.store.listParticipants(interview.id);
     // Read before the headers go out, so a dead store still gets a proper error.
-    const readPage = (after: number) => ctx.store.readEventPage(interview.id, { after, limit: PAGE, maxChars: LIMITS.eventsPageChars });
+    const readPage = (after: number) => ctx.store.readEventPage(interview.id, { after, limit: PAGE, maxBytes: LIMITS.eventsPageBytes });
     let page = await readPage(0);
 
     res.status(200);

@@ -326,27 +326,31 @@ export class KyselyStore implements Store {
 
   async readEventPage(
     interviewId: string,
-    { after, limit, maxChars }: { after: number; limit: number; maxChars: number },
+    { after, limit, maxBytes }: { after: number; limit: number; maxBytes: number },
   ): Promise<{ events: StoredEvent[]; more: boolean }> {
-    // The sizes first, so the rows a page cannot hold are never read.
+    // The sizes first, so the rows a page cannot hold are never read:
+    // octet_length takes a value's size without reading it (PostgreSQL from
+    // the TOAST header, SQLite 3.43+ from the record header); length() would
+    // read, and decompress, each one.
     const sizes = await this.db
       .selectFrom('events')
-      .select(['seq', sql<number>`length(data) + coalesce(length(bin), 0)`.as('size')])
+      .select(['seq', sql<number>`octet_length(data) + coalesce(octet_length(bin), 0)`.as('size')])
       .where('interview_id', '=', interviewId)
       .where('seq', '>', after)
       .orderBy('seq', 'asc')
       .limit(limit + 1)
       .execute();
     let take = 0;
-    let chars = 0;
+    let bytes = 0;
     for (const row of sizes.slice(0, limit)) {
-      chars += Number(row.size);
-      if (take > 0 && chars > maxChars) break;
+      bytes += Number(row.size);
+      if (take > 0 && bytes > maxBytes) break;
       take++;
     }
-    // Seqs are gapless in commit order: the first `take` rows after `after` are still these.
+    // Seqs are gapless in commit order: the first `take` rows after `after` are still these
+    // (unless the interview was deleted meanwhile: then there is no more).
     const events = take === 0 ? [] : await this.readEvents(interviewId, { after, limit: take });
-    return { events, more: sizes.length > take };
+    return { events, more: events.length > 0 && sizes.length > take };
   }
 
   async latestEvent(interviewId: string, type: EventType): Promise<StoredEvent | undefined> {

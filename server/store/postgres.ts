@@ -47,7 +47,11 @@ export async function createPostgresStore(options: PostgresOptions): Promise<Kys
     // connecting, and each query, give up after a bound; the client resends.
     connectionTimeoutMillis: 5000,
     query_timeout: 15_000,
+    // Probes after 30 s idle, not Linux's 2 h: the warm connections idle for
+    // hours, and a NAT or load balancer on the way drops a silent connection
+    // long before that, leaving the next query to wait out its timeout.
     keepAlive: true,
+    keepAliveInitialDelayMillis: 30_000,
     application_name: options.applicationName ?? 'duet',
     ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
   });

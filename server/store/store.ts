@@ -101,12 +101,12 @@ export interface Store {
   appendMany(items: AppendGroupItem[], options: { requireOpen: boolean }): Promise<AppendGroupResult[]>;
   readEvents(interviewId: string, query: EventQuery): Promise<StoredEvent[]>;
   /**
-   * A page of the log after `after`: at most `limit` events, and no more than
-   * `maxChars` of them (data's characters and bin's bytes) past the first, so
-   * a page of large events (runs with their output) is cut short rather than
-   * read whole; `more` when the log goes on past the page.
+   * A page of the log after `after`: at most `limit` events and `maxBytes` of
+   * them as stored (data and bin), though its first event always comes,
+   * however large; so a page of large events (runs with their output) is cut
+   * short rather than read whole. `more` when the log goes on past the page.
    */
-  readEventPage(interviewId: string, page: { after: number; limit: number; maxChars: number }): Promise<{ events: StoredEvent[]; more: boolean }>;
+  readEventPage(interviewId: string, page: { after: number; limit: number; maxBytes: number }): Promise<{ events: StoredEvent[]; more: boolean }>;
   /** The interview's newest event of this type (the highest seq), if any. */
   latestEvent(interviewId: string, type: EventType): Promise<StoredEvent | undefined>;
   /** The newest chat messages (oldest first) on the given channels. */

@@ -80,32 +80,18 @@ describe('interview lifecycle', () => {
   });
 
   it('a leave the store failed to write is tried again, so the replay does not show the person online until the end', async () => {
-    const node = await startNode();
-    const iv = await createInterview(node);
-    const cy = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
-    const sub = cy.provider.session!.you.sub;
+    const { node, cy, leaves } = await leavingCandidate();
     const write = failNextStoreCall(node.server.ctx.store, 'appendMany');
     cy.socket.disconnect();
     await write.reached;
-    const leaves = async () =>
-      ((await api(node.url, `/api/interviews/${iv.interview.id}/events?after=0`, { token: iv.token })).body.events as Array<{ type: string; actor: { sub: string } }>).filter(
-        (e) => e.type === 'leave' && e.actor.sub === sub,
-      );
     await waitFor(async () => (await leaves()).length === 1, 5000);
   });
 
   it('a leave committed but whose answer was lost is not logged again by the retry', async () => {
-    const node = await startNode();
-    const iv = await createInterview(node);
-    const cy = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
-    const sub = cy.provider.session!.you.sub;
+    const { node, cy, leaves } = await leavingCandidate();
     const write = loseNextStoreAnswer(node.server.ctx.store, 'appendMany');
     cy.socket.disconnect();
     await write.lost;
-    const leaves = async () =>
-      ((await api(node.url, `/api/interviews/${iv.interview.id}/events?after=0`, { token: iv.token })).body.events as Array<{ type: string; actor: { sub: string } }>).filter(
-        (e) => e.type === 'leave' && e.actor.sub === sub,
-      );
     expect(await leaves()).toHaveLength(1);
     // Past the first retry (1 s after the failure), and the second (3 s after that) would come later still.
     await new Promise((r) => setTimeout(r, 1600));
@@ -270,3 +256,16 @@ describe('interview lifecycle', () => {
     }
   });
 });
+
+/** A node, an interview and its candidate Cy, with the leaves of Cy the log holds. */
+async function leavingCandidate() {
+  const node = await startNode();
+  const iv = await createInterview(node);
+  const cy = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+  const sub = cy.provider.session!.you.sub;
+  const leaves = async () =>
+    ((await api(node.url, `/api/interviews/${iv.interview.id}/events?after=0`, { token: iv.token })).body.events as Array<{ type: string; actor: { sub: string } }>).filter(
+      (e) => e.type === 'leave' && e.actor.sub === sub,
+    );
+  return { node, cy, leaves };
+}

@@ -58,6 +58,14 @@ describe.each(backends)('store contract: $name', (backend) => {
     const docs = await store.readEvents(iv.id, { doc: 'main', after: 1 });
     expect(docs.map((e) => [...e.bin!])).toEqual([[0, 255, 7], [9]]);
     expect(await store.readEvents(iv.id, { after: 4 })).toEqual([]);
+    // Only the documents' events with their data: the rest keep seq, type and actor.
+    const tail = await store.readEvents(iv.id, { after: 1, docDataOnly: true });
+    expect(tail.map((e) => [e.seq, e.type, e.data, e.bin && [...e.bin]])).toEqual([
+      [2, 'doc', { doc: 'main' }, [0, 255, 7]],
+      [3, 'chat', {}, undefined],
+      [4, 'doc', { doc: 'main' }, [9]],
+    ]);
+    expect(tail[1]!.actor).toEqual(ada);
   });
 
   it('cuts a page of large events by size, never below one event, and says whether the log goes on', async () => {

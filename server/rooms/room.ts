@@ -292,7 +292,7 @@ export class Room {
 
   private async readTailOnce(): Promise<void> {
     for (;;) {
-      const events = await this.store.readEvents(this.id, { after: this.appliedSeq, limit: 5000 });
+      const events = await this.store.readEvents(this.id, { after: this.appliedSeq, limit: 5000, docDataOnly: true });
       if (this.unapplied) {
         // Not applied yet: keep the bytes with the rest of what was read.
         for (const e of events) this.applyEvent(e, true);

@@ -84,7 +84,7 @@ function toInvite(row: Selectable<InvitesTable>): Invite {
   };
 }
 
-function toEvent(row: Selectable<EventsTable>): StoredEvent {
+function toEvent(row: Omit<Selectable<EventsTable>, 'interview_id'>): StoredEvent {
   const event: StoredEvent = {
     seq: Number(row.seq),
     at: row.at,
@@ -314,7 +314,8 @@ export class KyselyStore implements Store {
   async readEvents(interviewId: string, query: EventQuery): Promise<StoredEvent[]> {
     let q = this.db
       .selectFrom('events')
-      .selectAll()
+      .select(['seq', 'at', 'type', 'doc', 'actor_sub', 'actor_name', 'actor_role', 'bin'])
+      .select(query.docDataOnly ? sql<string>`CASE WHEN type = 'doc' THEN data ELSE '{}' END`.as('data') : 'data')
       .where('interview_id', '=', interviewId)
       .where('seq', '>', query.after ?? 0)
       .orderBy('seq', 'asc');

@@ -66,6 +66,12 @@ export interface EventQuery {
   limit?: number;
   type?: EventType;
   doc?: DocName;
+  /**
+   * Only `doc` events come with their data; the others come with `{}` (their
+   * seq, type and actor still): a room's catch-up needs the documents, not a
+   * run's output and code, which can be hundreds of kilobytes each.
+   */
+  docDataOnly?: boolean;
 }
 
 export interface Invite {

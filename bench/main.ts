@@ -95,6 +95,7 @@ if (a['hp-persist'] !== 'postgres' && a['hp-persist'] !== 'none') fail('--hp-per
 const duetStart = startCommand(a['duet-root'] ?? PROJECT_ROOT);
 const hpNodeFlags = a['hp-node-flags'] === undefined ? startCommand(PROJECT_ROOT).flags : a['hp-node-flags'].split(/\s+/).filter(Boolean);
 if (!hpNodeFlags.every((f) => /^--[a-z][a-z0-9-]*(=[\w.-]+)?$/.test(f))) fail('--hp-node-flags takes node flags, e.g. "--single-threaded-gc"');
+if (!/^\d+$/.test(a['join-idle-ms'])) fail('--join-idle-ms takes milliseconds, e.g. 12000');
 if (a.store === 'sqlite') fail('two nodes share their event log: --store sqlite is for one node only, not this benchmark');
 const env = Object.fromEntries(
   a.env.map((kv) => {

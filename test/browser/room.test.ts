@@ -53,6 +53,15 @@ describe.skipIf(!hasChromium)('browser client', () => {
     return { opening, held };
   };
 
+  /** A node, an interview on it, and the pages of its interviewer and of a candidate, both in the room. */
+  const interviewerAndCandidate = async (title: string, language: string, candidateName = 'Cy') => {
+    const node = await startNode({}, NODE_OPTIONS);
+    const iv = await createInterview(node, title, language);
+    const interviewer = await openRoom(browser, node.url, iv.interview.id, iv.token);
+    const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', candidateName));
+    return { node, iv, interviewer, candidate };
+  };
+
   /** A node with a runner, a Python interview on it, and its interviewer (a Node client) in the room with `code` written. */
   const runnerRoom = async (title: string, code: string, limits: Partial<typeof TEST_LIMITS> = {}) => {
     const node = await startNode({ runner: defaultRunnerConfig({ ...TEST_LIMITS, ...limits }) }, NODE_OPTIONS);
@@ -92,10 +101,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
   };
 
   it('interviewer and candidate type at once and converge; the observer cannot edit; chat and notes reach only their audience', async () => {
-    const node = await startNode({}, NODE_OPTIONS);
-    const iv = await createInterview(node, 'Two Sum', 'python');
-    const interviewer = await openRoom(browser, node.url, iv.interview.id, iv.token);
-    const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy Candidate'));
+    const { node, iv, interviewer, candidate } = await interviewerAndCandidate('Two Sum', 'python', 'Cy Candidate');
     const observer = await openRoom(browser, node.url, iv.interview.id, await iv.invite('observer', 'Obi Observer'));
 
     // The token left the address bar as soon as the page read it.
@@ -346,10 +352,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
   });
 
   it('ending the interview makes every editor read-only with a banner; bad and expired links get clear screens', async () => {
-    const node = await startNode({}, NODE_OPTIONS);
-    const iv = await createInterview(node, 'Ending', 'typescript');
-    const interviewer = await openRoom(browser, node.url, iv.interview.id, iv.token);
-    const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
+    const { node, iv, interviewer, candidate } = await interviewerAndCandidate('Ending', 'typescript');
     await focusEditor(candidate);
     await candidate.page.keyboard.type('const x = 1;');
     await until(async () => (await interviewer.text()) === 'const x = 1;');
@@ -419,10 +422,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
   }, 60_000);
 
   it("Ctrl+Z undoes this page's own edit, not the text someone else typed since; Ctrl+Shift+Z redoes it", async () => {
-    const node = await startNode({}, NODE_OPTIONS);
-    const iv = await createInterview(node, 'Undo', 'python');
-    const interviewer = await openRoom(browser, node.url, iv.interview.id, iv.token);
-    const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
+    const { node, iv, interviewer, candidate } = await interviewerAndCandidate('Undo', 'python');
     await focusEditor(candidate);
     await candidate.page.keyboard.type('hello');
     await until(async () => (await interviewer.text()) === 'hello');
@@ -469,10 +469,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
   }, 60_000);
 
   it('a paste too large to store is refused where it is made; one refused all the same shows "Not saved" until it is undone', async () => {
-    const node = await startNode({}, NODE_OPTIONS);
-    const iv = await createInterview(node, 'Pastes', 'python');
-    const interviewer = await openRoom(browser, node.url, iv.interview.id, iv.token);
-    const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
+    const { node, iv, interviewer, candidate } = await interviewerAndCandidate('Pastes', 'python');
     const status = (p: RoomPage) => p.page.getByTestId('connection');
     const toasts = (p: RoomPage) => p.page.locator('.toast').allInnerTexts();
 

@@ -5,7 +5,9 @@
  * client joining each long document there: connect -> authenticated -> synced (Duet: and `session`)
  * with the whole text. Then, with that client still in for a second, a
  * second fresh client joins the same document on the same node: the common
- * case of someone opening an interview that is already open there. One join
+ * case of someone opening an interview that is already open there. Then node
+ * 1 restarts again and a client that has the whole document joins each one
+ * there (*reconnect*): a participant whose node went down. One join
  * at a time, each client in a joiner process of its own (bench/joiner.ts),
  * not in the orchestrator, which holds the seeded histories.
  *
@@ -54,6 +56,8 @@ export interface JoinResult {
   cold: LatencySummary;
   /** A fresh client joining while another client has the document open on the same node. */
   open?: LatencySummary;
+  /** A client that has the whole document joining on a node just restarted, as after its own node went down. */
+  reconnect?: LatencySummary;
   seedSeconds: number;
   failures: number;
 }
@@ -154,15 +158,16 @@ export async function runJoinScenario(options: JoinOptions): Promise<JoinResult>
 
     const hist = createHistogram();
     const openHist = createHistogram();
+    const reconnectHist = createHistogram();
     let failures = 0;
     const joiner = spawnChild(process.execPath, ['--import', 'tsx', 'bench/joiner.ts'], { cwd: PROJECT_ROOT, label: 'joiner' });
     try {
       await waitForMessage(joiner, 'ready', 30_000);
       let nextId = 0;
       // connect -> synced with the whole text, in the joiner; its id if the client stays open there.
-      const timedJoin = async (node: number, room: string, expectedText: string, into?: ReturnType<typeof createHistogram>) => {
+      const timedJoin = async (node: number, room: string, expectedText: string, into?: ReturnType<typeof createHistogram>, reconnect = false) => {
         const id = nextId++;
-        const request: JoinRequest = { type: 'join', id, system, url: cluster.urls[node]!, room, token: await token(room), expected: expectedText };
+        const request: JoinRequest = { type: 'join', id, system, url: cluster.urls[node]!, room, token: await token(room), expected: expectedText, reconnect };
         let reply: JoinReply;
         try {
           reply = await ask<JoinReply>(joiner, request, 35_000);
@@ -181,7 +186,7 @@ export async function runJoinScenario(options: JoinOptions): Promise<JoinResult>
       // as the orchestrator's was by seeding them.
       for (let i = 0; i < rooms.length; i++) await close(await timedJoin(0, rooms[i]!, expected[i]!));
       const warmRoom = await newRoom(999);
-      for (let round = 0; round < options.rounds; round++) {
+      const restartNode1 = async () => {
         await cluster.restart(1);
         // JIT and connection pools warm on a small document, as on a node that has been up a while.
         for (let w = 0; w < 3; w++) {
@@ -189,6 +194,9 @@ export async function runJoinScenario(options: JoinOptions): Promise<JoinResult>
           await c.synced;
           c.close();
         }
+      };
+      for (let round = 0; round < options.rounds; round++) {
+        await restartNode1();
         for (let i = 0; i < rooms.length; i++) {
           if (options.idleMs) {
             // Only the node sits idle: the joiner keeps its JIT warm on node 0
@@ -208,6 +216,8 @@ export async function runJoinScenario(options: JoinOptions): Promise<JoinResult>
           await close(await timedJoin(1, rooms[i]!, expected[i]!, openHist));
           await close(first);
         }
+        await restartNode1();
+        for (let i = 0; i < rooms.length; i++) await close(await timedJoin(1, rooms[i]!, expected[i]!, reconnectHist, true));
       }
     } finally {
       await joiner.stop();
@@ -215,7 +225,7 @@ export async function runJoinScenario(options: JoinOptions): Promise<JoinResult>
     const idle = options.idleMs ? `, each after ${options.idleMs / 1000} s idle` : '';
     const history = (traced ? `${traced.trace.name}, ${writerCount} writer${writerCount > 1 ? 's' : ''}` : `synthetic, ${SEED_WRITERS} writers at once`) + idle;
     const updates = traced ? traced.trace.txns.length : options.updates;
-    return { system, history, docs: options.docs, updates, chars: expected[0]?.length ?? 0, cold: summarize(hist), open: summarize(openHist), seedSeconds, failures };
+    return { system, history, docs: options.docs, updates, chars: expected[0]?.length ?? 0, cold: summarize(hist), open: summarize(openHist), reconnect: summarize(reconnectHist), seedSeconds, failures };
   } finally {
     await cluster.stop();
   }

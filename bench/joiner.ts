@@ -10,7 +10,10 @@
  * Requests over IPC, one at a time: `join` (connect, time until the client
  * has synced, its `session` for Duet, and the whole text; answer the time
  * and whether the text is the expected one; keep the client open), `close`.
+ * A `join` with `reconnect` starts from the document as this process's last
+ * join of that room ended up with, as a client whose node went down does.
  */
+import * as Y from 'yjs';
 import { connectDuet, connectHocuspocus, textOf, type BenchClient } from './clients.js';
 import type { SystemName } from './workload.js';
 
@@ -24,6 +27,8 @@ export type JoinRequest = {
   token: string;
   /** The text the client must end up with. */
   expected: string;
+  /** Start from the document of the last join of `room` that succeeded (it must have had one). */
+  reconnect?: boolean;
 };
 
 export interface JoinReply {
@@ -49,19 +54,28 @@ function whenText(c: BenchClient, length: number): Promise<void> {
   });
 }
 
+/** Each room's document as the last join of it that succeeded had it, for `reconnect`. */
+const lastState = new Map<string, Uint8Array>();
+
 async function join(req: JoinRequest, open: Map<number, BenchClient>): Promise<JoinReply> {
+  const state = req.reconnect ? lastState.get(req.room) : undefined;
+  if (req.reconnect && !state) return { type: 'join', id: req.id, error: 'no earlier join of this room to reconnect with' };
   const started = performance.now();
   const spec = { url: req.url, room: req.room, token: req.token };
   let c: BenchClient | undefined;
   let timer: NodeJS.Timeout | undefined;
   try {
     c = req.system === 'duet' ? connectDuet(spec) : connectHocuspocus(spec);
+    // Before the connection opens (it needs a turn of the event loop): the
+    // client's first sync carries this document's state vector.
+    if (state) Y.applyUpdate(c.doc, state);
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('join timeout')), 30_000);
     });
     await Promise.race([Promise.all([c.synced, whenText(c, req.expected.length)]), timeout]);
     const ms = performance.now() - started;
     open.set(req.id, c);
+    lastState.set(req.room, Y.encodeStateAsUpdate(c.doc));
     return { type: 'join', id: req.id, ms, differs: textOf(c)!.toString() !== req.expected };
   } catch (err) {
     c?.close();

@@ -340,7 +340,7 @@ async function main(): Promise<void> {
               seed,
               idleMs: Number(a['join-idle-ms']),
             });
-            log(`join ${system} (${j.history}): cold p50 ${j.cold.p50} p95 ${j.cold.p95} max ${j.cold.max} ms over ${j.cold.count} joins, open p50 ${j.open?.p50} p95 ${j.open?.p95} (${j.chars} chars), failures ${j.failures}`);
+            log(`join ${system} (${j.history}): cold p50 ${j.cold.p50} p95 ${j.cold.p95} max ${j.cold.max} ms over ${j.cold.count} joins, open p50 ${j.open?.p50} p95 ${j.open?.p95}, reconnect p50 ${j.reconnect?.p50} p95 ${j.reconnect?.p95} (${j.chars} chars), failures ${j.failures}`);
             results.join.push(j);
           } catch (err) {
             log(`join ${system} FAILED: ${String(err)}`);

@@ -1,5 +1,6 @@
 /** Results -> a Markdown table and an SVG chart (latency vs rooms, both systems), no chart library. */
 import type { JoinResult } from './join.js';
+import type { LatencySummary } from './histogram.js';
 import type { ProfileSummary } from './profile.js';
 import { CAPACITY_P99_MS, type StepSummary } from './steps.js';
 import type { SystemName } from './workload.js';
@@ -79,14 +80,14 @@ export function markdown(r: BenchResults): string {
     out.push(
       '## Join of a long document',
       '',
-      'A fresh client (no local state) joining, timed from connect until it has the whole document (for Duet, and its `session`): *cold*, on a node just restarted (it loads the document); *open*, while another client has it open on the same node.',
+      'A fresh client (no local state) joining, timed from connect until it has the whole document (for Duet, and its `session`): *cold*, on a node just restarted (it loads the document); *open*, while another client has it open on the same node. *Reconnect*: a client that has the whole document (its last join\'s) joining on a node just restarted, as when its own node went down; timed the same way.',
       '',
-      '| system | history | documents × updates | chars | joins | cold p50 / p95 / max ms | open p50 / p95 / max ms | failures |',
-      '|---|---|---|---:|---:|---:|---:|---:|',
+      '| system | history | documents × updates | chars | joins | cold p50 / p95 / max ms | open p50 / p95 / max ms | reconnect p50 / p95 / max ms | failures |',
+      '|---|---|---|---:|---:|---:|---:|---:|---:|',
     );
     for (const j of r.join) {
-      const open = j.open ? `${f(j.open.p50)} / ${f(j.open.p95)} / ${f(j.open.max)}` : '–';
-      out.push(`| ${NAMES[j.system]} | ${j.history ?? 'synthetic, 8 writers at once'} | ${j.docs} × ${j.updates} | ${j.chars} | ${j.cold.count} | ${f(j.cold.p50)} / ${f(j.cold.p95)} / ${f(j.cold.max)} | ${open} | ${j.failures} |`);
+      const times = (s: LatencySummary | undefined) => (s ? `${f(s.p50)} / ${f(s.p95)} / ${f(s.max)}` : '–');
+      out.push(`| ${NAMES[j.system]} | ${j.history ?? 'synthetic, 8 writers at once'} | ${j.docs} × ${j.updates} | ${j.chars} | ${j.cold.count} | ${times(j.cold)} | ${times(j.open)} | ${times(j.reconnect)} | ${j.failures} |`);
     }
     out.push('');
   }

@@ -314,6 +314,38 @@ describe('snapshots and cold loads', () => {
     }, 5000, 50);
   });
 
+  it('a client with part of a cold room\'s document (a reconnection) is answered with what it lacks, cut from the stored bytes, without the node applying them', async () => {
+    // A snapshot and a tail after it, written on node 0; node 1 loads the room cold.
+    const { nodes } = await startCluster(2, { snapshotEvery: 7 }, { coldApplyAfterMs: 60_000 });
+    const [n0, n1] = [nodes[0]!, nodes[1]!];
+    const iv = await createInterview(n0);
+    const a = await connectClient(n0.url, await iv.invite('candidate'));
+    await typeAndSettle(a, 4, 'early');
+    const watcher = await connectClient(n1.url, await iv.invite('observer', 'w'));
+    await waitFor(() => expect(watcher.text()).toBe(a.text()));
+    // The watcher's node goes away for it; the interview goes on without it.
+    watcher.socket.disconnect();
+    await typeAndSettle(a, 10, 'late');
+    await waitFor(() => expect(n1.server.ctx.rooms.size).toBe(0));
+    const snapshot = await n0.server.ctx.store.latestSnapshot(iv.interview.id, 'main');
+    expect(snapshot!.seq).toBeGreaterThan(0);
+    expect(snapshot!.seq).toBeLessThan(await lastSeqOfDocs(n0.server.ctx.store, iv.interview.id));
+
+    watcher.socket.connect();
+    await waitFor(() => expect(watcher.text()).toBe(a.text()));
+    expect(watcher.text()).toContain('late9');
+    // Answered, and this node has not applied what it read.
+    const room = await n1.server.ctx.rooms.peek(iv.interview.id);
+    expect(room!.storedDoc('main', 1000)).toBeDefined();
+    // An edit afterwards applies it, on top of everything stored.
+    const b = await connectClient(n1.url, await iv.invite('interviewer', 'Bo'));
+    mainFile(b).insert(0, '[bo]');
+    await waitFor(() => expect(a.text()).toBe(b.text()));
+    await waitFor(() => expect(watcher.text()).toBe(b.text()));
+    expect(room!.storedDoc('main', 1000)).toBeUndefined();
+    expect(b.text().startsWith('[bo]early0 ')).toBe(true);
+  });
+
   it('a catch-up asked while a read is in flight reads again, so an edit committed meanwhile is not missed', async () => {
     const node = await startNode();
     const iv = await createInterview(node);

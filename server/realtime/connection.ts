@@ -313,7 +313,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
         protocol: PROTOCOL_VERSION,
         handshakeSync: syncing,
       });
-      // The socket was sent a cold load's stored bytes before `session`: this node's own apply can go now.
+      // The socket was answered from a cold load's stored bytes before `session`: this node's own apply can go now.
       if (socket.data.sentStored) joined.applyReadSoon(reportApplyFailure(ctx, interviewId));
       sendAwarenessState(socket, joined, 'main');
       if (can.readDoc(actor.role, 'notes')) sendAwarenessState(socket, joined, 'notes');

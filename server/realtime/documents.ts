@@ -8,6 +8,7 @@ import { docSyncSchema, docUpdateSchema } from '../../shared/schemas.js';
 import { cutToMissing } from '../../shared/yjs-overlap.js';
 import { channelOf, type ServerContext } from '../context.js';
 import { docChars, inspectUpdate } from '../rooms/yjs-checks.js';
+import type { Room } from '../rooms/room.js';
 import type { Snapshot, StoredEvent } from '../store/store.js';
 import { handler, type Handlers } from './handle.js';
 import { reportSnapshotFailure } from './snapshot-failures.js';
@@ -124,23 +125,35 @@ export async function answerSync(ctx: ServerContext, socket: DuetSocket, doc: Do
   const firstSync = ((socket.data.syncedDocs ?? 0) & bit) === 0;
   socket.data.syncedDocs = (socket.data.syncedDocs ?? 0) | bit;
   await (firstSync ? room.readSince(socket.data.subscribedAt ?? Infinity) : room.catchUp());
+  // A room this node has read but not applied yet (a cold load) answers from
+  // the stored bytes. The node applies its own copy a moment after the joiner
+  // has `session` too (Room.applyReadSoon), or as soon as something needs it.
   const stored = known.size === 0 ? room.storedDoc(doc, MAX_STORED_TAIL) : undefined;
   if (stored) {
-    // A fresh joiner of a room this node has read but not applied yet (a
-    // cold load): send the stored bytes as they are, as document updates
-    // ahead of this answer, without decoding them. The node applies its own
-    // copy a moment after the joiner has `session` too (Room.applyReadSoon),
-    // so the join schedules it if `session` is not out yet.
+    // A fresh joiner: the stored bytes as they are, as document updates ahead
+    // of this answer, without decoding them.
     for (const update of stored.updates) if (update !== sentEarly?.state) socket.emit('doc:update', { doc, update });
-    if (socket.data.joined) room.applyReadSoon(reportApplyFailure(ctx, socket.data.interviewId));
-    else socket.data.sentStored = true;
+    applySoon(ctx, socket, room);
     // It has everything committed up to the read above: nothing more to send.
     return { update: EMPTY_UPDATE, stateVector: stored.stateVector };
+  }
+  // A client that has part of the document (a reconnection, often the whole
+  // panel's after their node went down): the stored bytes cut to what it lacks.
+  const cut = known.size > 0 ? room.storedDiff(doc, stateVector, MAX_STORED_TAIL) : undefined;
+  if (cut) {
+    applySoon(ctx, socket, room);
+    return { ...cut };
   }
   if (known.size === 0 && !sentEarly) return { ...room.wholeDoc(doc) };
   const ydoc = room.doc(doc);
   const has = sentEarly ? sentEarly.stateVector! : stateVector;
   return { update: Y.encodeStateAsUpdate(ydoc, has), stateVector: Y.encodeStateVector(ydoc) };
+}
+
+/** After an answer from a cold load's stored bytes: the join schedules the apply if `session` is not out yet. */
+function applySoon(ctx: ServerContext, socket: DuetSocket, room: Room): void {
+  if (socket.data.joined) room.applyReadSoon(reportApplyFailure(ctx, socket.data.interviewId));
+  else socket.data.sentStored = true;
 }
 
 /** The stored bytes did not apply: whoever uses the documents next gets the error; nothing else to do here. */

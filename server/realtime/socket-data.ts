@@ -35,7 +35,7 @@ export interface SocketData {
   subscribedAt?: number;
   /** Documents this socket has asked to sync, one bit each (DOC_NAMES order). */
   syncedDocs?: number;
-  /** Sent a cold load's stored bytes before `session`: the node applies its own copy once `session` is out. */
+  /** Answered from a cold load's stored bytes before `session` (sent as they are, or cut): the node applies its own copy once `session` is out. */
   sentStored?: boolean;
   /** Set once `room` has resolved and the socket counts in it (data stays plain: other nodes read it). */
   joined?: boolean;

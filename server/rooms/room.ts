@@ -178,6 +178,20 @@ export class Room {
     return { updates: read.snapshot ? [read.snapshot.state, ...tail] : tail, stateVector: Y.encodeStateVector(vector) };
   }
 
+  /**
+   * What a client holding `stateVector` lacks (a reconnection after its node
+   * went down), cut from the stored bytes as storedDoc() has them, without
+   * applying them: on a node that has just started, applying a long document
+   * took 10-75 ms, and cutting its stored bytes a quarter of that. Undefined
+   * when storedDoc() is.
+   */
+  storedDiff(name: DocName, stateVector: Uint8Array, maxTail: number): WholeDoc | undefined {
+    const stored = this.storedDoc(name, maxTail);
+    if (!stored) return undefined;
+    const cuts = stored.updates.map((u) => Y.diffUpdate(u, stateVector));
+    return { update: cuts.length === 1 ? cuts[0]! : Y.mergeUpdates(cuts), stateVector: stored.stateVector };
+  }
+
   /** The whole document, encoded once for every fresh joiner until it changes. */
   wholeDoc(name: DocName): WholeDoc {
     const ydoc = this.doc(name);

@@ -39,6 +39,10 @@ export interface ClientSpec {
   url: string;
   room: string;
   token: string;
+  /** The document to start from (a client reconnecting has it), applied before the connection opens. */
+  state?: Uint8Array;
+  /** Called as the connection starts to open, after `state` is applied: a join's time starts here. */
+  onConnecting?: () => void;
 }
 
 /** A Duet client, whose two halves of `synced` can be timed apart. */
@@ -56,8 +60,12 @@ export function connectDuet(spec: ClientSpec, options?: { awarenessResendMs?: nu
     // One connection per participant, as with real browsers.
     forceNew: true,
     reconnectionDelay: 500,
+    autoConnect: false,
   });
   const provider = new DuetProvider(socket, ['main'], options?.awarenessResendMs === undefined ? {} : { awarenessResendMs: options.awarenessResendMs });
+  if (spec.state) Y.applyUpdate(provider.doc('main'), spec.state);
+  spec.onConnecting?.();
+  socket.connect();
   const session = new Promise<void>((resolve) => provider.on('session', () => resolve()));
   const documentSynced = provider.whenSynced('main');
   return {
@@ -82,6 +90,8 @@ export function connectDuet(spec: ClientSpec, options?: { awarenessResendMs?: nu
 
 export function connectHocuspocus(spec: ClientSpec): BenchClient {
   const doc = new Y.Doc();
+  if (spec.state) Y.applyUpdate(doc, spec.state);
+  spec.onConnecting?.();
   const websocketProvider = new HocuspocusProviderWebsocket({ url: spec.url, WebSocketPolyfill: WebSocket });
   const provider = new HocuspocusProvider({ websocketProvider, name: spec.room, document: doc, token: spec.token });
   // A provider given its own websocket provider must be attached to it.

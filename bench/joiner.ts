@@ -60,15 +60,13 @@ const lastState = new Map<string, Uint8Array>();
 async function join(req: JoinRequest, open: Map<number, BenchClient>): Promise<JoinReply> {
   const state = req.reconnect ? lastState.get(req.room) : undefined;
   if (req.reconnect && !state) return { type: 'join', id: req.id, error: 'no earlier join of this room to reconnect with' };
-  const started = performance.now();
-  const spec = { url: req.url, room: req.room, token: req.token };
+  let started = performance.now();
+  // Timed from the connection's start: the client's first sync carries the state vector of `state`, applied before it.
+  const spec = { url: req.url, room: req.room, token: req.token, state, onConnecting: () => (started = performance.now()) };
   let c: BenchClient | undefined;
   let timer: NodeJS.Timeout | undefined;
   try {
     c = req.system === 'duet' ? connectDuet(spec) : connectHocuspocus(spec);
-    // Before the connection opens (it needs a turn of the event loop): the
-    // client's first sync carries this document's state vector.
-    if (state) Y.applyUpdate(c.doc, state);
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('join timeout')), 30_000);
     });

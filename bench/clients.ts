@@ -41,8 +41,20 @@ export interface ClientSpec {
   token: string;
   /** The document to start from (a client reconnecting has it), applied before the connection opens. */
   state?: Uint8Array;
+  /** The connection opens once this resolves (by default at once). */
+  connectAfter?: Promise<void>;
   /** Called as the connection starts to open, after `state` is applied: a join's time starts here. */
   onConnecting?: () => void;
+}
+
+/** Opens the connection: at once, or once `spec.connectAfter` resolves. */
+function openWhenReady(spec: ClientSpec, open: () => void): void {
+  const go = () => {
+    spec.onConnecting?.();
+    open();
+  };
+  if (spec.connectAfter) void spec.connectAfter.then(go);
+  else go();
 }
 
 /** A Duet client, whose two halves of `synced` can be timed apart. */
@@ -64,8 +76,7 @@ export function connectDuet(spec: ClientSpec, options?: { awarenessResendMs?: nu
   });
   const provider = new DuetProvider(socket, ['main'], options?.awarenessResendMs === undefined ? {} : { awarenessResendMs: options.awarenessResendMs });
   if (spec.state) Y.applyUpdate(provider.doc('main'), spec.state);
-  spec.onConnecting?.();
-  socket.connect();
+  openWhenReady(spec, () => socket.connect());
   const session = new Promise<void>((resolve) => provider.on('session', () => resolve()));
   const documentSynced = provider.whenSynced('main');
   return {
@@ -91,11 +102,11 @@ export function connectDuet(spec: ClientSpec, options?: { awarenessResendMs?: nu
 export function connectHocuspocus(spec: ClientSpec): BenchClient {
   const doc = new Y.Doc();
   if (spec.state) Y.applyUpdate(doc, spec.state);
-  spec.onConnecting?.();
-  const websocketProvider = new HocuspocusProviderWebsocket({ url: spec.url, WebSocketPolyfill: WebSocket });
+  const websocketProvider = new HocuspocusProviderWebsocket({ url: spec.url, WebSocketPolyfill: WebSocket, autoConnect: false });
   const provider = new HocuspocusProvider({ websocketProvider, name: spec.room, document: doc, token: spec.token });
   // A provider given its own websocket provider must be attached to it.
   provider.attach();
+  openWhenReady(spec, () => void websocketProvider.connect());
   const synced = new Promise<void>((resolve) => {
     if (provider.isSynced) resolve();
     else provider.on('synced', () => resolve());

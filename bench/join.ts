@@ -160,7 +160,7 @@ export async function runJoinScenario(options: JoinOptions): Promise<JoinResult>
     const openHist = createHistogram();
     const reconnectHist = createHistogram();
     let failures = 0;
-    const joiner = spawnChild(process.execPath, ['--import', 'tsx', 'bench/joiner.ts'], { cwd: PROJECT_ROOT, label: 'joiner' });
+    const joiner = spawnChild(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/joiner.ts'], { cwd: PROJECT_ROOT, label: 'joiner' });
     try {
       await waitForMessage(joiner, 'ready', 30_000);
       let nextId = 0;

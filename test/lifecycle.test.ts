@@ -1,6 +1,6 @@
 import SQLite from 'better-sqlite3';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import * as Y from 'yjs';
 import { DuetProvider } from '../shared/provider.js';
 import type { Interview, SessionInfo } from '../shared/protocol.js';
@@ -96,6 +96,32 @@ describe('interview lifecycle', () => {
     // Past the first retry (1 s after the failure), and the second (3 s after that) would come later still.
     await new Promise((r) => setTimeout(r, 1600));
     expect(await leaves()).toHaveLength(1);
+  });
+
+  it('a leave retried after a failed write is told apart from another tab of the same person leaving in the same millisecond', async () => {
+    const { node, cy, token, leaves, joins } = await leavingCandidate();
+    const otherTab = await connectClient(node.url, token);
+    const write = failNextStoreCall(node.server.ctx.store, 'appendMany');
+    // One instant for every timestamp the node takes while both tabs leave: the two leaves have the same `at`.
+    vi.setSystemTime(new Date());
+    onTestFinished(() => void vi.useRealTimers());
+    cy.socket.disconnect();
+    await write.reached;
+    // The other tab leaves while the first one's leave waits for its retry (1 s after the failure).
+    otherTab.socket.disconnect();
+    const sockets = node.server.ctx.io.of('/').sockets;
+    for (let i = 0; i < 500 && sockets.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(sockets.size).toBe(0);
+    vi.useRealTimers();
+    await waitFor(async () => (await leaves()).length === 1, 5000);
+    await waitFor(async () => (await leaves()).length === 2, 5000);
+    const logged = await leaves();
+    expect(logged[0]!.at).toBe(logged[1]!.at);
+    // Each leave names its connection, as that connection's join does.
+    const conns = (await joins()).map((e) => e.data.conn);
+    expect(conns).toHaveLength(2);
+    expect(new Set(conns).size).toBe(2);
+    expect(logged.map((e) => e.data.conn).sort()).toEqual([...conns].sort());
   });
 
   it('a language change reaches everyone and is logged', async () => {
@@ -257,15 +283,17 @@ describe('interview lifecycle', () => {
   });
 });
 
-/** A node, an interview and its candidate Cy, with the leaves of Cy the log holds. */
+/** A node, an interview and its candidate Cy (`token`: Cy's invite), with the joins and leaves of Cy the log holds. */
 async function leavingCandidate() {
   const node = await startNode();
   const iv = await createInterview(node);
-  const cy = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+  const token = await iv.invite('candidate', 'Cy');
+  const cy = await connectClient(node.url, token);
   const sub = cy.provider.session!.you.sub;
-  const leaves = async () =>
-    ((await api(node.url, `/api/interviews/${iv.interview.id}/events?after=0`, { token: iv.token })).body.events as Array<{ type: string; actor: { sub: string } }>).filter(
-      (e) => e.type === 'leave' && e.actor.sub === sub,
+  type Logged = { type: string; at: string; actor: { sub: string }; data: { conn?: string } };
+  const ofCy = async (type: 'join' | 'leave') =>
+    ((await api(node.url, `/api/interviews/${iv.interview.id}/events?after=0`, { token: iv.token })).body.events as Logged[]).filter(
+      (e) => e.type === type && e.actor.sub === sub,
     );
-  return { node, cy, leaves };
+  return { node, cy, token, leaves: () => ofCy('leave'), joins: () => ofCy('join') };
 }

@@ -141,7 +141,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     }
     // After the join's own event, if it was logged at all; an ended interview logs no leaves.
     socket.data.admitted.then(
-      () => void logLeave(interviewId, { type: 'leave', at, actor, data: {} }),
+      () => void logLeave(interviewId, { type: 'leave', at, actor, data: { conn: socket.id } }),
       () => {},
     );
   }
@@ -156,7 +156,8 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       try {
         // A failure can come after the commit (the connection lost on the
         // way back): logged twice, the replay would take one of the person's
-        // other tabs offline. The same person, the same instant: this one.
+        // other tabs offline. The connection's id tells this leave from
+        // another tab's, even one that left in the same millisecond.
         if (attempt > 0 && (await leaveLogged(interviewId, event))) return;
         await ctx.writer.append(interviewId, event);
         return;
@@ -172,7 +173,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
 
   async function leaveLogged(interviewId: string, event: NewEvent): Promise<boolean> {
     const leaves = await ctx.store.readEvents(interviewId, { type: 'leave' });
-    return leaves.some((e) => e.at === event.at && e.actor.sub === event.actor.sub);
+    return leaves.some((e) => e.actor.sub === event.actor.sub && e.data.conn === event.data.conn);
   }
 
   io.on('connection', (socket: DuetSocket) => {
@@ -321,7 +322,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       sendRunnerState(ctx, socket).catch((err) => ctx.log.warn({ err, interviewId }, 'could not send the runner state'));
       await written;
       // Stamped now: events' times rise with their seqs, which the replay's time search relies on.
-      if (interview.status === 'open') await logJoin(actor, interviewId);
+      if (interview.status === 'open') await logJoin(actor, interviewId, socket.id);
       socket.data.admittedYet = true;
       admit();
       // A list read from here on has this joiner's row.
@@ -338,9 +339,10 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
   }
 
   /** Commits the join (what the socket logs waits for it); an interview that ended meanwhile logs no join, and that is no failure. */
-  async function logJoin(actor: Actor, interviewId: string): Promise<void> {
+  async function logJoin(actor: Actor, interviewId: string, conn: string): Promise<void> {
     try {
-      await ctx.writer.append(interviewId, { type: 'join', at: new Date().toISOString(), actor, data: {} });
+      // `conn` pairs the join with its connection's leave: one person can be in twice (two tabs).
+      await ctx.writer.append(interviewId, { type: 'join', at: new Date().toISOString(), actor, data: { conn } });
     } catch (err) {
       if (!(err instanceof DuetError && err.code === 'interview_ended')) throw err;
     }

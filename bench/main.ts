@@ -24,6 +24,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { isQuickRun, writeQuickHistory } from './history.js';
 import { runJoinScenario, type JoinOptions, type JoinResult } from './join.js';
 import { machine, versions } from './machine.js';
 import { summarizeProfile } from './profile.js';
@@ -360,6 +361,7 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, `${name}.md`), markdown(results));
   if (results.steps.length) writeFileSync(join(dir, `${name}.svg`), svgChart(results));
   log(`wrote bench/results/${name}.json, .md${results.steps.length ? ', .svg' : ''}`);
+  if (isQuickRun(name)) log(`wrote bench/results/quick-history.md (${writeQuickHistory(dir)} quick runs)`);
   process.stdout.write(markdown(results));
 }
 

@@ -63,9 +63,11 @@ export function warmUpYjs(): WarmUp {
       Y.encodeStateAsUpdate(fresh, Y.encodeStateVector(authors[1]!));
       Y.encodeStateAsUpdate(fresh);
       fresh.destroy();
-      // What a cold join's answer runs on a log's tail (Room.storedDoc).
+      // What a cold join's answer runs on a log's tail (Room.storedDoc), and
+      // a reconnection's on the stored bytes (Room.storedDiff).
       Y.mergeUpdates(runs);
       for (const run of runs) Y.parseUpdateMeta(run);
+      Y.diffUpdate(state, Y.encodeStateVector(authors[1]!));
       if (++round >= ROUNDS) return end();
     }
     timer = setImmediate(slice);

@@ -66,7 +66,7 @@ async function join(req: JoinRequest, open: Map<number, BenchClient>): Promise<J
   // had its document a while: the collection its building leaves behind is
   // not the join's, so it is done first.
   const settled = state ? new Promise<void>((resolve) => setImmediate(() => (gc(), resolve()))) : undefined;
-  const spec = { url: req.url, room: req.room, token: req.token, state, connectAfter: settled, onConnecting: () => (started = performance.now()) };
+  const spec = { url: req.url, room: req.room, token: req.token, state, connectAfter: settled, onConnecting: state ? () => (started = performance.now()) : undefined };
   let c: BenchClient | undefined;
   let timer: NodeJS.Timeout | undefined;
   try {

@@ -101,6 +101,8 @@ describe('interview lifecycle', () => {
   it('a leave retried after a failed write is told apart from another tab of the same person leaving in the same millisecond', async () => {
     const { node, cy, token, leaves, joins } = await leavingCandidate();
     const otherTab = await connectClient(node.url, token);
+    // Its join is logged after its `session`: the failure below must not take it.
+    await waitFor(async () => (await joins()).length === 2, 5000);
     const write = failNextStoreCall(node.server.ctx.store, 'appendMany');
     // One instant for every timestamp the node takes while both tabs leave: the two leaves have the same `at`.
     vi.setSystemTime(new Date());

@@ -331,9 +331,14 @@ describe('snapshots and cold loads', () => {
     expect(snapshot!.seq).toBeGreaterThan(0);
     expect(snapshot!.seq).toBeLessThan(await lastSeqOfDocs(n0.server.ctx.store, iv.interview.id));
 
+    const answers: number[] = [];
+    watcher.socket.on('doc:sync', (answer) => void ('update' in answer && answers.push(toBytes(answer.update).length)));
     watcher.socket.connect();
     await waitFor(() => expect(watcher.text()).toBe(a.text()));
     expect(watcher.text()).toContain('late9');
+    // What it lacked, not the whole document again.
+    expect(answers).toHaveLength(1);
+    expect(answers[0]).toBeLessThan(Y.encodeStateAsUpdate(a.provider.doc('main')).length - 40);
     // Answered, and this node has not applied what it read.
     const room = await n1.server.ctx.rooms.peek(iv.interview.id);
     expect(room!.storedDoc('main', 1000)).toBeDefined();

@@ -183,13 +183,18 @@ export class Room {
    * went down), cut from the stored bytes as storedDoc() has them, without
    * applying them: on a node that has just started, applying a long document
    * took 10-75 ms, and cutting its stored bytes a quarter of that. Undefined
-   * when storedDoc() is.
+   * when storedDoc() is, or when the bytes do not decode.
    */
   storedDiff(name: DocName, stateVector: Uint8Array, maxTail: number): WholeDoc | undefined {
     const stored = this.storedDoc(name, maxTail);
     if (!stored) return undefined;
-    const cuts = stored.updates.map((u) => Y.diffUpdate(u, stateVector));
-    return { update: cuts.length === 1 ? cuts[0]! : Y.mergeUpdates(cuts), stateVector: stored.stateVector };
+    try {
+      const cuts = stored.updates.map((u) => Y.diffUpdate(u, stateVector));
+      return { update: cuts.length === 1 ? cuts[0]! : Y.mergeUpdates(cuts), stateVector: stored.stateVector };
+    } catch {
+      // Stored bytes Yjs cannot read: the caller applies them instead, which fails and says so (applyFailed).
+      return undefined;
+    }
   }
 
   /** The whole document, encoded once for every fresh joiner until it changes. */

@@ -20,7 +20,7 @@ import { connectDuet, connectHocuspocus, FILE, textOf, type BenchClient } from '
 import { createHistogram, recordMs, summarize, type LatencySummary } from './histogram.js';
 import { createRng } from './prng.js';
 import { ask, spawnChild, waitFor as waitForMessage } from './processes.js';
-import type { JoinReply, JoinRequest } from './joiner.js';
+import type { JoinReply, JoinRequest, PrepareRequest } from './joiner.js';
 import { PROJECT_ROOT, startCluster, type ClusterOptions } from './systems/cluster.js';
 import { signToken } from './tokens.js';
 import { syntheticSource, type Edit, type Trace } from './typing.js';
@@ -160,14 +160,15 @@ export async function runJoinScenario(options: JoinOptions): Promise<JoinResult>
     const openHist = createHistogram();
     const reconnectHist = createHistogram();
     let failures = 0;
-    const joiner = spawnChild(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/joiner.ts'], { cwd: PROJECT_ROOT, label: 'joiner' });
+    const joiner = spawnChild(process.execPath, ['--import', 'tsx', 'bench/joiner.ts'], { cwd: PROJECT_ROOT, label: 'joiner' });
     try {
       await waitForMessage(joiner, 'ready', 30_000);
       let nextId = 0;
       // connect -> synced with the whole text, in the joiner; its id if the client stays open there.
-      const timedJoin = async (node: number, room: string, expectedText: string, into?: ReturnType<typeof createHistogram>, reconnect = false) => {
-        const id = nextId++;
-        const request: JoinRequest = { type: 'join', id, system, url: cluster.urls[node]!, room, token: await token(room), expected: expectedText, reconnect };
+      /** `prepared`: the id of a client `prepare` made, to connect now. */
+      const timedJoin = async (node: number, room: string, expectedText: string, into?: ReturnType<typeof createHistogram>, prepared?: number) => {
+        const id = prepared ?? nextId++;
+        const request: JoinRequest = { type: 'join', id, system, url: cluster.urls[node]!, room, token: await token(room), expected: expectedText, reconnect: prepared !== undefined };
         let reply: JoinReply;
         try {
           reply = await ask<JoinReply>(joiner, request, 35_000);
@@ -216,8 +217,17 @@ export async function runJoinScenario(options: JoinOptions): Promise<JoinResult>
           await close(await timedJoin(1, rooms[i]!, expected[i]!, openHist));
           await close(first);
         }
+        // Clients with the documents, made before node 1 goes down, as its own clients have them.
+        const reconnecting: number[] = [];
+        for (const room of rooms) {
+          const id = nextId++;
+          const request: PrepareRequest = { type: 'prepare', id, system, url: cluster.urls[1]!, room, token: await token(room) };
+          const reply = await ask<{ id: number; error?: string }>(joiner, request, 35_000);
+          if (reply.error) throw new Error(`prepare a reconnection: ${reply.error}`);
+          reconnecting.push(id);
+        }
         await restartNode1();
-        for (let i = 0; i < rooms.length; i++) await close(await timedJoin(1, rooms[i]!, expected[i]!, reconnectHist, true));
+        for (let i = 0; i < rooms.length; i++) await close(await timedJoin(1, rooms[i]!, expected[i]!, reconnectHist, reconnecting[i]));
       }
     } finally {
       await joiner.stop();

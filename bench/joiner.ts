@@ -10,8 +10,11 @@
  * Requests over IPC, one at a time: `join` (connect, time until the client
  * has synced, its `session` for Duet, and the whole text; answer the time
  * and whether the text is the expected one; keep the client open), `close`.
- * A `join` with `reconnect` starts from the document as this process's last
- * join of that room ended up with, as a client whose node went down does.
+ * A reconnection is a `prepare` (a client holding the document as this
+ * process's last join of that room ended up with, not connected yet), then,
+ * some time later, a `join` with `reconnect` and the same id: as a client
+ * whose node went down has had its document a while, the work and garbage of
+ * building it are not in the time.
  */
 import * as Y from 'yjs';
 import { connectDuet, connectHocuspocus, textOf, type BenchClient } from './clients.js';
@@ -27,9 +30,12 @@ export type JoinRequest = {
   token: string;
   /** The text the client must end up with. */
   expected: string;
-  /** Start from the document of the last join of `room` that succeeded (it must have had one). */
+  /** Connect the client `prepare` made with this id. */
   reconnect?: boolean;
 };
+
+/** A client holding the document of the last join of `room` that succeeded (it must have had one), not connected until its `join`. */
+export type PrepareRequest = Omit<JoinRequest, 'type' | 'expected' | 'reconnect'> & { type: 'prepare' };
 
 export interface JoinReply {
   type: 'join';
@@ -57,25 +63,39 @@ function whenText(c: BenchClient, length: number): Promise<void> {
 /** Each room's document as the last join of it that succeeded had it, for `reconnect`. */
 const lastState = new Map<string, Uint8Array>();
 
+/** Clients `prepare` made, by id: `connect` opens the connection; `connectedAt` is when it started to. */
+const prepared = new Map<number, { client: BenchClient; connect: () => void; connectedAt: () => number }>();
+
+function prepare(req: PrepareRequest): { type: 'prepare'; id: number; error?: string } {
+  const state = lastState.get(req.room);
+  if (!state) return { type: 'prepare', id: req.id, error: 'no earlier join of this room to reconnect with' };
+  let connect!: () => void;
+  const gate = new Promise<void>((resolve) => (connect = resolve));
+  let at = Number.NaN;
+  // The client's first sync carries the state vector of `state`, applied now.
+  const spec = { url: req.url, room: req.room, token: req.token, state, connectAfter: gate, onConnecting: () => (at = performance.now()) };
+  const client = req.system === 'duet' ? connectDuet(spec) : connectHocuspocus(spec);
+  prepared.set(req.id, { client, connect, connectedAt: () => at });
+  return { type: 'prepare', id: req.id };
+}
+
 async function join(req: JoinRequest, open: Map<number, BenchClient>): Promise<JoinReply> {
-  const state = req.reconnect ? lastState.get(req.room) : undefined;
-  if (req.reconnect && !state) return { type: 'join', id: req.id, error: 'no earlier join of this room to reconnect with' };
-  let started = performance.now();
-  // Timed from the connection's start: the client's first sync carries the
-  // state vector of `state`, applied before it. A client that reconnects has
-  // had its document a while: the collection its building leaves behind is
-  // not the join's, so it is done first.
-  const settled = state ? new Promise<void>((resolve) => setImmediate(() => (gc(), resolve()))) : undefined;
-  const spec = { url: req.url, room: req.room, token: req.token, state, connectAfter: settled, onConnecting: state ? () => (started = performance.now()) : undefined };
+  const ready = req.reconnect ? prepared.get(req.id) : undefined;
+  if (req.reconnect && !ready) return { type: 'join', id: req.id, error: 'no client prepared with this id' };
+  prepared.delete(req.id);
+  const started = performance.now();
+  const spec = { url: req.url, room: req.room, token: req.token };
   let c: BenchClient | undefined;
   let timer: NodeJS.Timeout | undefined;
   try {
-    c = req.system === 'duet' ? connectDuet(spec) : connectHocuspocus(spec);
+    c = ready ? ready.client : req.system === 'duet' ? connectDuet(spec) : connectHocuspocus(spec);
+    ready?.connect();
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('join timeout')), 30_000);
     });
     await Promise.race([Promise.all([c.synced, whenText(c, req.expected.length)]), timeout]);
-    const ms = performance.now() - started;
+    // A prepared client's time starts as its connection does (a turn after `connect`).
+    const ms = performance.now() - (ready ? ready.connectedAt() : started);
     open.set(req.id, c);
     lastState.set(req.room, Y.encodeStateAsUpdate(c.doc));
     return { type: 'join', id: req.id, ms, differs: textOf(c)!.toString() !== req.expected };
@@ -88,10 +108,13 @@ async function join(req: JoinRequest, open: Map<number, BenchClient>): Promise<J
 }
 
 const send = process.send?.bind(process);
-const gc = globalThis.gc ?? (() => {}); // the bench starts this process with --expose-gc
 if (!send) throw new Error('bench/joiner.ts runs as a child of the bench, with an IPC channel');
 const open = new Map<number, BenchClient>();
-process.on('message', (m: JoinRequest | { type: 'close'; id: number }) => {
+process.on('message', (m: JoinRequest | PrepareRequest | { type: 'close'; id: number }) => {
+  if (m.type === 'prepare') {
+    send(prepare(m));
+    return;
+  }
   if (m.type === 'close') {
     open.get(m.id)?.close();
     open.delete(m.id);

@@ -82,6 +82,8 @@ function buildReplay(root: HTMLElement, token: string, claims: TokenClaims, inte
   // Which file to show: the one being edited (follow), until the reviewer picks a tab.
   let follow = true;
   let picked: string | undefined;
+  /** The "Author colours" switch: tints the code and the notes. */
+  let tinted = true;
   let shownIndex = -1;
   /**
    * The event stepping (`,` and `.`) landed on. Events often share a
@@ -112,6 +114,7 @@ function buildReplay(root: HTMLElement, token: string, claims: TokenClaims, inte
     },
     setAuthorColours: (on) => {
       editor.setAuthorColours(on);
+      tinted = on;
       shownIndex = -1;
       invalidate();
     },
@@ -234,7 +237,10 @@ function buildReplay(root: HTMLElement, token: string, claims: TokenClaims, inte
       editor.render(source, paths, path, state.language, follow);
       // Runs are logged when they finish: those finished by this instant.
       const runs = timeline.markers.filter((m) => m.kind === 'run' && m.index < index).map((m) => ({ seq: m.seq, at: m.at, by: m.actor, data: m.data }));
-      side.update({ ...state, runs });
+      // Who wrote each part of the notes: a panel reads whose judgement a line is.
+      const notesText = state.notes;
+      const notesBy = player.attribution('notes').map((r) => ({ text: notesText.slice(r.from, r.to), by: r.author === null ? null : (timeline.actors.get(r.author) ?? null) }));
+      side.update({ ...state, runs, notesBy, tinted });
       language.textContent = state.language ? (LANGUAGES[state.language as keyof typeof LANGUAGES]?.label ?? state.language) : '';
       phase.textContent = state.ended ? 'ended' : 'in progress';
       phase.className = `status-pill ${state.ended ? 'ended' : 'open'}`;

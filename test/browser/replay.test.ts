@@ -285,6 +285,16 @@ describe.skipIf(!hasChromium)('replay page', () => {
     expect(await page.getByTestId('replay-notes').innerText()).toBe('No notes yet at this instant.');
     await page.keyboard.press('End');
     await until(async () => (await page.getByTestId('replay-notes').innerText()) === NOTES);
+    // Who wrote them, tinted in their colour unless "Author colours" is off.
+    const noteAuthor = (await events()).find((e) => e.type === 'doc' && e.data.doc === 'notes')!.actor;
+    const byAuthor = page.getByTestId('replay-notes').locator('span[data-by]');
+    expect(await byAuthor.count()).toBe(1);
+    expect(await byAuthor.getAttribute('data-by')).toBe(noteAuthor.sub);
+    expect(await byAuthor.getAttribute('title')).toBe(`Written by ${noteAuthor.name}`);
+    expect(await byAuthor.evaluate((e) => (e as unknown as { style: { backgroundColor: string } }).style.backgroundColor)).not.toBe('');
+    await page.getByTestId('replay-colours').uncheck();
+    await until(async () => (await byAuthor.evaluate((e) => (e as unknown as { style: { backgroundColor: string } }).style.backgroundColor)) === '');
+    await page.getByTestId('replay-colours').check();
     expect(await page.locator('.replay .status-pill').innerText()).toBe('ended');
     // The run, with what it printed, once it had finished.
     if (hasBwrap) {

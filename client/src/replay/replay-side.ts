@@ -23,6 +23,10 @@ export interface SideState {
   chat: ChatMessage[];
   signals: SignalMark[];
   notes: string;
+  /** The notes in runs of one author each, in order (their texts make up `notes`). */
+  notesBy: Array<{ text: string; by: Actor | null }>;
+  /** Tint each author's part of the notes in their colour (the "Author colours" switch). */
+  tinted: boolean;
   /** Code runs finished by this instant (`run` events: who, and the run's data). */
   runs: Array<{ seq: number; at: string; by: Actor; data: Record<string, unknown> }>;
 }
@@ -40,7 +44,7 @@ const CHANNELS: Array<{ id: ChatChannel; label: string; hint: string }> = [
 export function createReplaySide(selfSub: string): ReplaySide {
   const participants = createParticipantsView(selfSub);
   let channel: ChatChannel = 'room';
-  let last: SideState = { participants: [], chat: [], signals: [], notes: '', runs: [] };
+  let last: SideState = { participants: [], chat: [], signals: [], notes: '', notesBy: [], tinted: true, runs: [] };
   const keys = { people: '', chat: '', notes: '', runs: -1 };
 
   const channelTabs = new Map<ChatChannel, HTMLButtonElement>();
@@ -153,11 +157,25 @@ export function createReplaySide(selfSub: string): ReplaySide {
       keys.runs = state.runs.length;
       renderRuns(state.runs);
     }
-    if (state.notes !== keys.notes || notes.textContent === '') {
-      keys.notes = state.notes;
-      notes.textContent = state.notes;
-      notes.classList.toggle('empty', state.notes === '');
-      if (state.notes === '') notes.textContent = 'No notes yet at this instant.';
+    const notesKey = JSON.stringify([state.tinted, state.notesBy.map((r) => [r.text, r.by?.sub])]);
+    if (notesKey !== keys.notes || notes.textContent === '') {
+      keys.notes = notesKey;
+      renderNotes(state);
+    }
+  }
+
+  function renderNotes(state: SideState): void {
+    clear(notes);
+    notes.classList.toggle('empty', state.notes === '');
+    if (state.notes === '') {
+      notes.textContent = 'No notes yet at this instant.';
+      return;
+    }
+    for (const run of state.notesBy) {
+      const span = h('span', { title: run.by ? `Written by ${run.by.name}` : '' }, run.text);
+      if (run.by) span.dataset.by = run.by.sub;
+      if (run.by && state.tinted) span.style.backgroundColor = `${colorOf(run.by.sub)}2b`;
+      notes.append(span);
     }
   }
 

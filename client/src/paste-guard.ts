@@ -29,9 +29,10 @@ export function guardPasteSize(editor: monaco.editor.IStandaloneCodeEditor, file
     // Capture phase, on the editor's root: Monaco's own paste handling below never sees it.
     e.preventDefault();
     e.stopPropagation();
+    const size = `${text.length.toLocaleString('en')} characters${copies > 1 ? ` at each of ${copies} cursors` : ''}`;
     refuse(
       tooBig
-        ? `That paste is too large to share (${text.length.toLocaleString('en')} characters; about 1 MB at most at a time).`
+        ? `That paste is too large to share (${size}; about 1 MB at most at a time).`
         : `That paste would make the code longer than ${LIMITS.docChars.toLocaleString('en')} characters.`,
     );
   };

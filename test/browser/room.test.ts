@@ -478,6 +478,19 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await paste(candidate, 'x'.repeat(1_100_000));
     await until(async () => (await toasts(candidate)).some((t) => t.includes('That paste is too large')));
     expect(await candidate.text()).toBe('');
+    // One update could carry this paste once, not at two cursors: refused, saying why.
+    await candidate.page.keyboard.type('a');
+    await candidate.page.keyboard.press('Enter');
+    await candidate.page.keyboard.type('b');
+    await candidate.page.keyboard.press('Control+Home');
+    await candidate.page.keyboard.press('Shift+Alt+ArrowDown'); // Monaco on Linux: a cursor below too
+    await paste(candidate, 'y'.repeat(600_000));
+    await until(async () => (await toasts(candidate)).some((t) => t.includes('600,000 characters at each of 2 cursors')));
+    expect(await candidate.text()).toBe('a\nb');
+    await candidate.page.keyboard.press('Escape');
+    await candidate.page.keyboard.press('Control+a');
+    await candidate.page.keyboard.press('Delete');
+    await until(async () => (await candidate.text()) === '' && (await candidate.pending()) === 0 && (await interviewer.text()) === '');
 
     // Two pastes at once, each fine alone, too much together: the node takes the first, refuses the second.
     const block = (c: string) => `${c.repeat(99)}\n`.repeat(6000);

@@ -43,18 +43,12 @@ export interface ClientSpec {
   state?: Uint8Array;
   /** The connection opens once this resolves (by default at once). */
   connectAfter?: Promise<void>;
-  /** Called as the connection starts to open, after `state` is applied: a join's time starts here. */
-  onConnecting?: () => void;
 }
 
 /** Opens the connection: at once, or once `spec.connectAfter` resolves. */
 function openWhenReady(spec: ClientSpec, open: () => void): void {
-  const go = () => {
-    spec.onConnecting?.();
-    open();
-  };
-  if (spec.connectAfter) void spec.connectAfter.then(go);
-  else go();
+  if (spec.connectAfter) void spec.connectAfter.then(open);
+  else open();
 }
 
 /** A Duet client, whose two halves of `synced` can be timed apart. */

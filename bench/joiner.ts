@@ -63,19 +63,18 @@ function whenText(c: BenchClient, length: number): Promise<void> {
 /** Each room's document as the last join of it that succeeded had it, for `reconnect`. */
 const lastState = new Map<string, Uint8Array>();
 
-/** Clients `prepare` made, by id: `connect` opens the connection; `connectedAt` is when it started to. */
-const prepared = new Map<number, { client: BenchClient; connect: () => void; connectedAt: () => number }>();
+/** Clients `prepare` made, by id: `connect` opens the connection. */
+const prepared = new Map<number, { client: BenchClient; connect: () => void }>();
 
 function prepare(req: PrepareRequest): { type: 'prepare'; id: number; error?: string } {
   const state = lastState.get(req.room);
   if (!state) return { type: 'prepare', id: req.id, error: 'no earlier join of this room to reconnect with' };
   let connect!: () => void;
   const gate = new Promise<void>((resolve) => (connect = resolve));
-  let at = Number.NaN;
   // The client's first sync carries the state vector of `state`, applied now.
-  const spec = { url: req.url, room: req.room, token: req.token, state, connectAfter: gate, onConnecting: () => (at = performance.now()) };
+  const spec = { url: req.url, room: req.room, token: req.token, state, connectAfter: gate };
   const client = req.system === 'duet' ? connectDuet(spec) : connectHocuspocus(spec);
-  prepared.set(req.id, { client, connect, connectedAt: () => at });
+  prepared.set(req.id, { client, connect });
   return { type: 'prepare', id: req.id };
 }
 
@@ -94,8 +93,8 @@ async function join(req: JoinRequest, open: Map<number, BenchClient>): Promise<J
       timer = setTimeout(() => reject(new Error('join timeout')), 30_000);
     });
     await Promise.race([Promise.all([c.synced, whenText(c, req.expected.length)]), timeout]);
-    // A prepared client's time starts as its connection does (a turn after `connect`).
-    const ms = performance.now() - (ready ? ready.connectedAt() : started);
+    // A prepared client's time starts as its connection does: it was built before.
+    const ms = performance.now() - started;
     open.set(req.id, c);
     lastState.set(req.room, Y.encodeStateAsUpdate(c.doc));
     return { type: 'join', id: req.id, ms, differs: textOf(c)!.toString() !== req.expected };

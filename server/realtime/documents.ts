@@ -142,7 +142,7 @@ export async function answerSync(ctx: ServerContext, socket: DuetSocket, doc: Do
   const cut = known.size > 0 ? room.storedDiff(doc, stateVector, MAX_STORED_TAIL) : undefined;
   if (cut) {
     applySoon(ctx, socket, room);
-    return { ...cut };
+    return cut;
   }
   if (known.size === 0 && !sentEarly) return { ...room.wholeDoc(doc) };
   const ydoc = room.doc(doc);

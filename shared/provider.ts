@@ -21,7 +21,17 @@ import { changesSomething } from './yjs-transactions.js';
 
 export type DuetClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
+/** The origin of awareness changes from the server. */
 const REMOTE = Symbol('remote');
+
+/**
+ * The origin of a transaction that applies a document update from the server:
+ * the update as it came, for an observer that needs more than the document
+ * shows afterwards (what the sender had deleted: shared/rename-rescue.ts).
+ */
+export class FromServer {
+  constructor(readonly update: Uint8Array) {}
+}
 /** Codes after which an edit is worth sending again (the server kept nothing). */
 const RETRYABLE = new Set(['unavailable', 'rate_limited', 'internal']);
 /** An edit's ack not back by then (or lost with the connection) counts as not stored: the next sync sends it again. */
@@ -297,7 +307,7 @@ export class DuetProvider extends ObservableV2<Events> {
     const entry: ProviderDoc = { doc, awareness, synced: false };
     this.docs.set(name, entry);
     const onLocalEdit = (update: Uint8Array, origin: unknown) => {
-      if (origin === REMOTE) return;
+      if (origin instanceof FromServer) return;
       if (!entry.synced || !this.socket.connected) {
         // Sent by the next sync, as part of what the server lacks.
         this.markDirty(name);
@@ -396,12 +406,12 @@ export class DuetProvider extends ObservableV2<Events> {
     const onLocalEdit = this.localEditListeners.get(name)!;
     let localEdit = false;
     const onTransaction = (tr: Y.Transaction) => {
-      if (tr.origin !== REMOTE && changesSomething(tr)) localEdit = true;
+      if (!(tr.origin instanceof FromServer) && changesSomething(tr)) localEdit = true;
     };
     doc.off('update', onLocalEdit);
     doc.on('afterTransaction', onTransaction);
     try {
-      applyUpdateCut(doc, update, REMOTE);
+      applyUpdateCut(doc, update, new FromServer(update));
     } finally {
       doc.off('afterTransaction', onTransaction);
       doc.on('update', onLocalEdit);

@@ -12,6 +12,7 @@ import { clear, h } from './dom.js';
 import { fileNameProblem, freshFileName } from './file-names.js';
 import { fileTabButton } from './file-tab.js';
 import { monaco, monacoLanguage, monacoTheme } from './monaco-setup.js';
+import { keepOwnEditsAcrossRenames } from '../../shared/rename-rescue.js';
 import { peersByFile, publishCursor, RemoteCursors } from './remote-cursors.js';
 
 interface FileModel {
@@ -309,6 +310,8 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     if (renamedAway && added.length === 1 && files.get(added[0]!) instanceof Y.Text) show(added[0]);
     sync();
   };
+  // Before onFiles: a rename that missed this page's typing gets it back before the page follows the rename.
+  const stopRescue = keepOwnEditsAcrossRenames(files);
   files.observe(onFiles);
   // Cursor moves fire constantly; only redraw the tabs when someone changes file.
   const onAwareness = () => {
@@ -334,6 +337,7 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     },
     destroy() {
       files.unobserve(onFiles);
+      stopRescue();
       awareness.off('change', onAwareness);
       cursors.destroy();
       for (const path of [...models.keys()]) dropModel(path);

@@ -6,16 +6,8 @@
  * which characters of the copy stand for which characters of the original,
  * and credits each to whoever wrote the original (through any chain of renames).
  */
-import { diffChars } from 'diff';
 import * as Y from 'yjs';
-
-/**
- * The diff's work is about (old + new length) × edits: past this budget a
- * rename's texts are aligned by their common start and end only. A budget,
- * not a timeout: every viewer, on any machine, credits the same authors.
- */
-const ALIGN_WORK = 20_000_000;
-const ALIGN_MAX_EDITS = 2000;
+import { idsOf, sharedRuns } from '../text-align.js';
 
 /** Characters `[clock, clock + length)` of `client` are copies of `[fromClock, ...)` of `fromClient`. */
 export interface Copy {
@@ -31,10 +23,8 @@ export interface Copy {
  * the new one (written by it). The renamer copied the text as their page had
  * it, which can differ from the log's: someone typing at that moment, or
  * edits sent together after a time offline. So the two texts are aligned
- * (jsdiff's character diff, Myers'), not required equal: each character the
- * copy shares with the old file stands for that one; the rest is the
- * renamer's. A diff past its budget (ALIGN_WORK) falls back to the common
- * start and end.
+ * (text-align.ts), not required equal: each character the copy shares with
+ * the old file stands for that one; the rest is the renamer's.
  */
 export function copiesOfRename(before: Y.Text, after: Y.Text, tr: Y.Transaction): Copy[] {
   // What the old file showed just before the transaction: its characters not
@@ -53,50 +43,8 @@ export function copiesOfRename(before: Y.Text, after: Y.Text, tr: Y.Transaction)
       } else copies.push(entry);
     }
   };
-  const maxEditLength = Math.min(ALIGN_MAX_EDITS, Math.floor(ALIGN_WORK / Math.max(1, old.text.length + copy.text.length)));
-  const changes = diffChars(old.text, copy.text, { maxEditLength });
-  if (changes) {
-    let k = 0;
-    let i = 0;
-    for (const c of changes) {
-      const length = c.value.length;
-      if (c.added) i += length;
-      else if (c.removed) k += length;
-      else {
-        map(i, k, length);
-        i += length;
-        k += length;
-      }
-    }
-    return copies;
-  }
-  const m = old.text.length;
-  const n = copy.text.length;
-  let head = 0;
-  while (head < n && head < m && copy.text[head] === old.text[head]) head++;
-  let tail = 0;
-  while (tail < n - head && tail < m - head && copy.text[n - 1 - tail] === old.text[m - 1 - tail]) tail++;
-  map(0, 0, head);
-  map(n - tail, m - tail, tail);
+  for (const run of sharedRuns(old.text, copy.text)) map(run.bAt, run.aAt, run.length);
   return copies;
-}
-
-/** A text's characters, with each one's Yjs id, over the items `keep` accepts. */
-function idsOf(text: Y.Text, keep: (item: Y.Item) => boolean): { text: string; clients: number[]; clocks: number[] } {
-  let s = '';
-  const clients: number[] = [];
-  const clocks: number[] = [];
-  for (let item = text._start; item !== null; item = item.right) {
-    if (!item.countable || !keep(item)) continue;
-    // An embed counts one, as in the text's length; it matches nothing typed.
-    const str = (item.content as { str?: unknown }).str;
-    s += typeof str === 'string' ? str : '\ufffc'.repeat(item.length);
-    for (let i = 0; i < item.length; i++) {
-      clients.push(item.id.client);
-      clocks.push(item.id.clock + i);
-    }
-  }
-  return { text: s, clients, clocks };
 }
 
 /** Looks up, per client, the copies covering a range of its clocks. */

@@ -913,6 +913,34 @@ describe.skipIf(!hasChromium)('browser client', () => {
     for (const p of [interviewer, candidate]) expect(p.errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource/.test(e))).toEqual([]);
   }, 60_000);
 
+  it('a file renamed while a page was reconnecting keeps what that page typed meanwhile', async () => {
+    const { node, iv, interviewer, candidate } = await interviewerAndCandidate('Rename while away', 'python');
+    await focusEditor(candidate);
+    await candidate.page.keyboard.type('x = 1');
+    await until(async () => (await interviewer.text()) === 'x = 1' && (await candidate.pending()) === 0);
+    // The candidate's connection drops, and its way back in waits at the handshake's read of the interview.
+    const held = holdNextStoreAnswer(node.server.ctx.store, 'getInterview');
+    for (const s of node.server.ctx.io.of('/').sockets.values()) if (s.data.actor.name === 'Cy') s.conn.close();
+    await held.answered;
+    await focusEditor(candidate);
+    await candidate.page.keyboard.type('\ny = 2');
+    expect(await candidate.connected()).toBe(false);
+    // Meanwhile the interviewer renames the file: the copy has only what the interviewer's page had.
+    await interviewer.page.locator('.file-tab-name[data-path="main.py"]').dblclick();
+    await interviewer.page.getByLabel('Rename main.py').fill('solution.py');
+    await interviewer.page.getByLabel('Rename main.py').press('Enter');
+    await until(async () => Object.keys(await interviewer.files()).join() === 'solution.py' && (await interviewer.pending()) === 0);
+    held.release();
+
+    const both = 'x = 1\ny = 2';
+    await until(async () => (await candidate.connected()) && (await candidate.pending()) === 0 && (await interviewer.files())['solution.py'] === both);
+    expect(await candidate.files()).toEqual({ 'solution.py': both });
+    expect(await candidate.page.locator('.file-tab-name').allInnerTexts()).toEqual(['solution.py']);
+    const stored = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
+    expect(stored.body.files).toEqual({ 'solution.py': both });
+    for (const p of [interviewer, candidate]) expect(p.errors).toEqual([]);
+  });
+
   it('counts edits turned away as unsaved until they are stored again, and asks before the tab closes meanwhile', async () => {
     // A low per-socket limit: typing fast gets some keystrokes refused (rate_limited), and the page resyncs to send them.
     const node = await startNode({ socketEventsPerSecond: 5, socketEventBurst: 10 }, NODE_OPTIONS);

@@ -1,0 +1,178 @@
+/**
+ * A rename copies a file into a new Y.Text; what another page typed into the
+ * old one that the renamer had not received is put back by that page
+ * (shared/rename-rescue.ts). First with Yjs documents passing updates by hand,
+ * so each race is exact; then through a real node, with a page that typed
+ * while disconnected.
+ */
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { FromServer } from '../shared/provider.js';
+import { keepOwnEditsAcrossRenames } from '../shared/rename-rescue.js';
+import { api, connectClient, createInterview, startNode, waitFor } from './helpers.js';
+
+/** A page's document with the rescue on, and the updates it made itself, not yet delivered. */
+function page(clientID: number) {
+  const doc = new Y.Doc();
+  doc.clientID = clientID;
+  const files = doc.getMap<Y.Text>('files');
+  keepOwnEditsAcrossRenames(files);
+  const outbox: Uint8Array[] = [];
+  doc.on('update', (update: Uint8Array, origin: unknown) => {
+    if (!(origin instanceof FromServer)) outbox.push(update);
+  });
+  return {
+    doc,
+    files,
+    outbox,
+    text: (path: string) => files.get(path)?.toString(),
+    /** Hands over what this page made, as the server would broadcast it. */
+    sendTo(...others: Array<{ doc: Y.Doc }>) {
+      const updates = outbox.splice(0);
+      for (const u of updates) for (const o of others) Y.applyUpdate(o.doc, u, new FromServer(u));
+    },
+    /** As the browser client renames: copy under the new key, drop the old one, in one transaction. */
+    rename(from: string, to: string) {
+      const old = files.get(from)!;
+      doc.transact(() => {
+        files.set(to, new Y.Text(old.toString()));
+        files.delete(from);
+      });
+    },
+  };
+}
+
+/** Two or more pages with the same document, which `first` wrote. */
+function pagesWith(content: string, count = 2) {
+  const pages = Array.from({ length: count }, (_, i) => page(i + 1));
+  pages[0]!.files.set('main.py', new Y.Text(content));
+  pages[0]!.sendTo(...pages.slice(1));
+  return pages;
+}
+
+/** Which pages' Yjs clients wrote the characters of a text, in order. */
+function authorsOf(text: Y.Text): number[] {
+  const out: number[] = [];
+  for (let item = text._start; item; item = item.right) if (!item.deleted) for (let i = 0; i < item.length; i++) out.push(item.id.client);
+  return out;
+}
+
+describe('a rename that missed typing', () => {
+  it('puts back what the other page typed at the same moment, as its own typing, and both pages converge', () => {
+    const [renamer, typist] = pagesWith('def f():\n    return 1\n');
+    typist.files.get('main.py')!.insert(21, '  # one');
+    renamer.rename('main.py', 'app.py');
+    renamer.sendTo(typist);
+    expect(typist.text('main.py')).toBeUndefined();
+    expect(typist.text('app.py')).toBe('def f():\n    return 1  # one\n');
+    // The typing, then the rescue, reach the renamer.
+    typist.sendTo(renamer);
+    expect(renamer.text('app.py')).toBe('def f():\n    return 1  # one\n');
+    // Credited to the typist, as typed by it.
+    const authors = authorsOf(renamer.files.get('app.py')!);
+    expect(authors.slice(21, 28)).toEqual(Array(7).fill(2));
+    expect(authors.filter((a) => a === 2)).toHaveLength(7);
+  });
+
+  it("lines the typing up with the renamer's own edits made before the rename", () => {
+    const [renamer, typist] = pagesWith('hello world');
+    typist.files.get('main.py')!.insert(6, 'big ');
+    renamer.files.get('main.py')!.insert(0, '>> ');
+    renamer.files.get('main.py')!.insert(14, '!');
+    renamer.rename('main.py', 'app.py');
+    renamer.sendTo(typist);
+    expect(typist.text('app.py')).toBe('>> hello big world!');
+    typist.sendTo(renamer);
+    expect(renamer.text('app.py')).toBe('>> hello big world!');
+  });
+
+  it('after a time offline: typing kept, the deletions made meanwhile by the renamer before and after the rename kept too', () => {
+    const [typist, renamer] = pagesWith('one two three');
+    // The typist wrote the file; now it types offline while the renamer edits, renames and edits again.
+    typist.files.get('main.py')!.insert(13, ' four');
+    renamer.files.get('main.py')!.delete(4, 4); // "two " was the typist's, and the renamer had it
+    renamer.rename('main.py', 'app.py');
+    renamer.files.get('app.py')!.delete(0, 4); // "one "
+    renamer.outbox.splice(0);
+    // Back online: one answer holding everything the typist lacks, as a sync's.
+    const answer = Y.encodeStateAsUpdate(renamer.doc, Y.encodeStateVector(typist.doc));
+    Y.applyUpdate(typist.doc, answer, new FromServer(answer));
+    expect(typist.text('app.py')).toBe('three four');
+    typist.sendTo(renamer);
+    expect(renamer.text('app.py')).toBe('three four');
+  });
+
+  it("each page puts back only its own typing: a third page's, which it had, is left to that page", () => {
+    const [renamer, typist, third] = pagesWith('x', 3);
+    third.files.get('main.py')!.insert(1, 'C');
+    const typedByThird = third.outbox.splice(0);
+    for (const u of typedByThird) Y.applyUpdate(typist.doc, u, new FromServer(u)); // the typist has it, the renamer not yet
+    typist.files.get('main.py')!.insert(2, 'B');
+    renamer.rename('main.py', 'app.py');
+    renamer.sendTo(typist, third);
+    expect(typist.text('app.py')).toBe('xB');
+    expect(third.text('app.py')).toBe('xC');
+    for (const u of typedByThird) Y.applyUpdate(renamer.doc, u, new FromServer(u));
+    typist.sendTo(renamer, third);
+    third.sendTo(renamer, typist);
+    const final = renamer.text('app.py');
+    expect(final).toMatch(/^x(BC|CB)$/);
+    expect(typist.text('app.py')).toBe(final);
+    expect(third.text('app.py')).toBe(final);
+  });
+
+  it('does nothing when the renamer had everything, when the rename is its own, or when a file is deleted', () => {
+    const [renamer, typist] = pagesWith('abc');
+    typist.files.get('main.py')!.insert(3, 'd');
+    typist.sendTo(renamer);
+    renamer.rename('main.py', 'app.py');
+    renamer.sendTo(typist);
+    expect(typist.outbox).toEqual([]);
+    expect(typist.text('app.py')).toBe('abcd');
+
+    // Its own rename, of a file with its own typing: nothing to put back.
+    typist.files.set('b.py', new Y.Text('own'));
+    typist.sendTo(renamer);
+    typist.rename('b.py', 'c.py');
+    expect(typist.outbox).toHaveLength(1);
+    expect(typist.text('c.py')).toBe('own');
+    typist.sendTo(renamer);
+
+    // A file deleted while someone types in it is gone, typing and all: that is what deleting it means.
+    typist.files.get('c.py')!.insert(3, '!');
+    renamer.files.delete('c.py');
+    renamer.sendTo(typist);
+    expect(typist.outbox).toHaveLength(1); // only its own typing, not sent yet
+    expect(typist.files.has('c.py')).toBe(false);
+  });
+});
+
+describe('a rename that missed typing, through a node', () => {
+  it('a candidate who typed while disconnected keeps that typing when the interviewer renamed the file meanwhile', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node, 'Rename offline', 'python');
+    const interviewer = await connectClient(node.url, iv.token);
+    const candidate = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    for (const c of [interviewer, candidate]) keepOwnEditsAcrossRenames(c.files());
+    const path = [...candidate.files().keys()][0]!;
+    candidate.files().get(path)!.insert(0, 'print(1)');
+    await waitFor(() => interviewer.text() === 'print(1)' && candidate.provider.pending === 0);
+
+    candidate.socket.disconnect();
+    candidate.files().get(path)!.insert(8, '\nprint(2)');
+    const old = interviewer.files().get(path)!;
+    interviewer.provider.doc('main').transact(() => {
+      interviewer.files().set('app.py', new Y.Text(old.toString()));
+      interviewer.files().delete(path);
+    });
+    await waitFor(() => interviewer.provider.pending === 0);
+    candidate.socket.connect();
+
+    const both = 'print(1)\nprint(2)';
+    await waitFor(() => candidate.socket.connected && candidate.provider.pending === 0 && interviewer.text('app.py') === both, 10_000);
+    expect(candidate.text('app.py')).toBe(both);
+    expect([...candidate.files().keys()]).toEqual(['app.py']);
+    const stored = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
+    expect(stored.body.files).toEqual({ 'app.py': both });
+  });
+});

@@ -42,11 +42,13 @@ function page(clientID: number) {
   };
 }
 
-/** Two or more pages with the same document, which `first` wrote. */
-function pagesWith(content: string, count = 2) {
-  const pages = Array.from({ length: count }, (_, i) => page(i + 1));
-  pages[0]!.files.set('main.py', new Y.Text(content));
-  pages[0]!.sendTo(...pages.slice(1));
+type Page = ReturnType<typeof page>;
+
+/** Three pages with the same document, which the first wrote. */
+function pagesWith(content: string): [Page, Page, Page] {
+  const pages: [Page, Page, Page] = [page(1), page(2), page(3)];
+  pages[0].files.set('main.py', new Y.Text(content));
+  pages[0].sendTo(pages[1], pages[2]);
   return pages;
 }
 
@@ -103,7 +105,7 @@ describe('a rename that missed typing', () => {
   });
 
   it("each page puts back only its own typing: a third page's, which it had, is left to that page", () => {
-    const [renamer, typist, third] = pagesWith('x', 3);
+    const [renamer, typist, third] = pagesWith('x');
     third.files.get('main.py')!.insert(1, 'C');
     const typedByThird = third.outbox.splice(0);
     for (const u of typedByThird) Y.applyUpdate(typist.doc, u, new FromServer(u)); // the typist has it, the renamer not yet

@@ -15,60 +15,110 @@
  * deletes every character it holds, so the update that carries the rename
  * lists, in its delete set, each character of the old file the renamer had
  * (a sync's answer lists everything the server has deleted). A character of
- * the old file outside that set is one the renamer never had. The one case
- * this misses: a character the server had stored before the rename reached
- * it, which this page then learns of by a sync (after a reconnection) rather
- * than by the renamer's own update: the server's delete set holds it too.
- *
- * Deletions are not put back: a character this page deleted that the renamer
- * still had stays in the copy (Yjs records no deleter to tell whose it was).
+ * the old file outside that set is one the renamer never had. Where that
+ * reading falls short, and deletions, which are not put back (Yjs records no
+ * deleter): docs/client.md, *Renames*.
  */
 import * as Y from 'yjs';
 import { FromServer } from './provider.js';
-import { idsOf, sharedRuns } from './text-align.js';
+import { idsOf, sharedRuns, type TextIds } from './text-align.js';
+
+/**
+ * A deleted file and an added one are taken for a rename when at least this
+ * share of what the renamer had of the old file lines up with the new one (a
+ * sync after a time offline may bring several renames, or a file deleted and
+ * an unrelated one added). Character diffs fragment, so no run length is
+ * asked; two unrelated files that pass it get the typing in the wrong file,
+ * where it shows, rather than nowhere.
+ */
+const MIN_SHARED = 0.5;
 
 /** Watches `files` (the `main` document's) for renames from the server; returns the unsubscribe. */
 export function keepOwnEditsAcrossRenames(files: Y.Map<Y.Text>): () => void {
   const observer = (event: Y.YMapEvent<Y.Text>, tr: Y.Transaction) => {
     if (!(tr.origin instanceof FromServer)) return;
-    // How a page renames: one key deleted and one added, in one transaction.
-    const changes = [...event.changes.keys];
-    const added = changes.filter(([, c]) => c.action === 'add');
-    const deleted = changes.filter(([, c]) => c.action === 'delete');
-    if (added.length !== 1 || deleted.length !== 1) return;
-    const before = deleted[0]![1].oldValue as unknown;
-    const after = files.get(added[0]![0]);
-    if (!(before instanceof Y.Text) || !(after instanceof Y.Text)) return;
-    const inserts = missedByRename(before, after, tr, tr.origin.update);
-    if (inserts.length === 0) return;
-    // A transaction of this page's own: the provider sends it like typing.
-    files.doc!.transact(() => {
-      // Right to left: each index was worked out on the copy before any insert.
-      for (let i = inserts.length - 1; i >= 0; i--) after.insert(inserts[i]!.index, inserts[i]!.text);
+    const deleted: Y.Text[] = [];
+    const added: Y.Text[] = [];
+    for (const [key, change] of event.changes.keys) {
+      if (change.action === 'delete' && change.oldValue instanceof Y.Text) deleted.push(change.oldValue);
+      const value = change.action === 'add' ? files.get(key) : undefined;
+      if (value instanceof Y.Text) added.push(value);
+    }
+    if (deleted.length === 0 || added.length === 0) return;
+    const update = tr.origin.update;
+    let renamerHad: ((client: number, clock: number) => boolean) | undefined;
+    const puts: Array<{ file: Y.Text; at: Y.RelativePosition; text: string }> = [];
+    for (const before of deleted) {
+      const old = oldFile(before, tr);
+      if (!old.clients.includes(tr.doc.clientID)) continue;
+      renamerHad ??= deletedIds(update);
+      const missed = missedOf(old, tr.doc.clientID, renamerHad);
+      if (!missed) continue;
+      let best: { file: Y.Text; shared: number; inserts: Insert[] } | undefined;
+      for (const file of added) {
+        const placed = placeIn(file, old, missed, renamerHad, tr);
+        if (placed.shared >= MIN_SHARED && placed.shared > (best?.shared ?? 0)) best = { file, ...placed };
+      }
+      if (!best) continue;
+      // Held as positions relative to the copy's characters: resolved once Yjs is done with this update.
+      for (const ins of best.inserts) puts.push({ file: best.file, at: Y.createRelativePositionFromTypeIndex(best.file, ins.index), text: ins.text });
+    }
+    if (puts.length === 0) return;
+    const doc = tr.doc;
+    // After every observer of this update: edits made inside an observer
+    // reach the Y.Text at once but its observers only later, so a Monaco
+    // binding created meanwhile (the page following the rename) would read
+    // them and then be told of them again.
+    doc.once('afterAllTransactions', () => {
+      // A transaction of this page's own: the provider sends it like typing.
+      doc.transact(() => {
+        for (const put of puts) {
+          const at = Y.createAbsolutePositionFromRelativePosition(put.at, doc);
+          if (at && at.type === put.file) put.file.insert(at.index, put.text);
+        }
+      });
     });
   };
   files.observe(observer);
   return () => files.unobserve(observer);
 }
 
-/**
- * This page's characters in `before` (the old file, deleted by `tr`) that the
- * rename's update did not delete, with where each run of them goes in
- * `after` (the copy), left to right.
- */
-export function missedByRename(before: Y.Text, after: Y.Text, tr: Y.Transaction, update: Uint8Array): Array<{ index: number; text: string }> {
-  const own = tr.doc.clientID;
-  // What the old file showed just before the transaction: its characters not
-  // deleted, or deleted by it (observers run before Yjs drops their content).
-  const old = idsOf(before, (item) => !item.deleted || Y.isDeleted(tr.deleteSet, item.id));
-  if (!old.clients.includes(own)) return [];
-  const renamerHad = deletedIds(update);
-  const missed = old.clients.map((client, i) => client === own && !renamerHad(client, old.clocks[i]!));
-  if (!missed.includes(true)) return [];
+interface Insert {
+  index: number;
+  text: string;
+}
 
-  // Where the renamer's page had each character: the old file without the
-  // missed ones (and without other pages' characters the renamer lacked, put
-  // back by their own pages) lines up with the copy as it was made.
+/**
+ * What the old file showed just before the transaction that deleted it: its
+ * characters not deleted, or deleted by it (observers run before Yjs drops
+ * their content).
+ */
+function oldFile(before: Y.Text, tr: Y.Transaction): TextIds {
+  return idsOf(before, (item) => !item.deleted || Y.isDeleted(tr.deleteSet, item.id));
+}
+
+/** Per character of the old file, whether it is this page's and the renamer lacked it; undefined when none is. */
+function missedOf(old: TextIds, own: number, renamerHad: (client: number, clock: number) => boolean): boolean[] | undefined {
+  const missed = old.clients.map((client, i) => client === own && !renamerHad(client, old.clocks[i]!));
+  return missed.includes(true) ? missed : undefined;
+}
+
+/**
+ * Where the missed characters go in `file`, taken as the old file's copy, left
+ * to right; and how much of what the renamer had of the old file the copy
+ * shares (0 to 1), to tell a rename from a file that merely came with it.
+ */
+function placeIn(
+  file: Y.Text,
+  old: TextIds,
+  missed: boolean[],
+  renamerHad: (client: number, clock: number) => boolean,
+  tr: Y.Transaction,
+): { shared: number; inserts: Insert[] } {
+  // What the renamer's page had: the old file without the missed characters
+  // (nor other pages' characters the renamer lacked, which their own pages
+  // put back); it lines up with the copy as it was made.
+  const own = tr.doc.clientID;
   let seen = '';
   /** Per character of the old file: how many of the renamer's characters come before it. */
   const seenBefore: number[] = [];
@@ -78,9 +128,11 @@ export function missedByRename(before: Y.Text, after: Y.Text, tr: Y.Transaction,
   }
   // The copy as it came, with anything the renamer deleted from it in the same
   // update (a sync after a time offline carries both), so positions are the
-  // copy's own; then each position counted in the copy's current text.
+  // copy's own; then each position counted in the copy's current text. What
+  // the renamer deleted comes without its text (Yjs drops a deleted item's
+  // content before sending it): it holds places, and matches nothing.
   const copyItems: Y.Item[] = [];
-  const copy = idsOf(after, (item) => {
+  const copy = idsOf(file, (item) => {
     const keep = !item.deleted || Y.isDeleted(tr.deleteSet, item.id);
     if (keep) for (let i = 0; i < item.length; i++) copyItems.push(item);
     return keep;
@@ -93,6 +145,11 @@ export function missedByRename(before: Y.Text, after: Y.Text, tr: Y.Transaction,
   }
   liveBefore.push(live);
   const runs = sharedRuns(seen, copy.text);
+  const sharedChars = runs.reduce((n, r) => n + r.length, 0);
+  const copyKnown = copyItems.filter((item) => !(item.content instanceof Y.ContentDeleted)).length;
+  // Of the smaller side: the renamer may have deleted most of the copy since, or typed much into it.
+  const comparable = Math.min(seen.length, copyKnown);
+  const shared = seen.length === 0 && copy.text.length === 0 ? 1 : comparable === 0 ? 0 : sharedChars / comparable;
   const toCopy = (p: number): number => {
     // After the renamer's character it followed: p characters of `seen` come before it.
     let q = 0;
@@ -103,7 +160,7 @@ export function missedByRename(before: Y.Text, after: Y.Text, tr: Y.Transaction,
     return liveBefore[q]!;
   };
 
-  const inserts: Array<{ index: number; text: string }> = [];
+  const inserts: Insert[] = [];
   for (let i = 0; i < old.text.length; ) {
     if (!missed[i]) {
       i++;
@@ -118,7 +175,7 @@ export function missedByRename(before: Y.Text, after: Y.Text, tr: Y.Transaction,
     else inserts.push({ index, text: old.text.slice(i, end) });
     i = end;
   }
-  return inserts;
+  return { shared, inserts };
 }
 
 /** Whether the update deletes the character with this id. */

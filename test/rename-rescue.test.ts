@@ -123,6 +123,53 @@ describe('a rename that missed typing', () => {
     expect(third.text('app.py')).toBe(final);
   });
 
+  it('puts back several runs, each where it was, and a run split only by a third page\'s characters as one', () => {
+    const [renamer, typist, third] = pagesWith('aaaa\nbbbb\ncccc');
+    const typed = typist.files.get('main.py')!;
+    typed.insert(14, 'X');
+    const typedX = typist.outbox.splice(0);
+    for (const u of typedX) Y.applyUpdate(third.doc, u, new FromServer(u));
+    third.files.get('main.py')!.insert(15, 'T');
+    const typedT = third.outbox.splice(0);
+    for (const u of typedT) Y.applyUpdate(typist.doc, u, new FromServer(u));
+    typed.insert(16, 'Y');
+    typed.insert(4, ' 1');
+    typed.insert(11, ' 2');
+    expect(typed.toString()).toBe('aaaa 1\nbbbb 2\nccccXTY');
+    renamer.rename('main.py', 'app.py');
+    renamer.sendTo(typist);
+    expect(typist.text('app.py')).toBe('aaaa 1\nbbbb 2\nccccXY');
+    for (const u of [...typedX, ...typedT]) Y.applyUpdate(renamer.doc, u, new FromServer(u));
+    typist.sendTo(renamer);
+    expect(renamer.text('app.py')).toBe('aaaa 1\nbbbb 2\nccccXY');
+  });
+
+  it('after a time offline, an answer holding two renames and an unrelated new file: each file gets its own typing back, the new one none', () => {
+    const [typist, renamer] = pagesWith('def area(r):\n    return 3.14 * r * r\n');
+    typist.files.set('util.py', new Y.Text('import math\n'));
+    typist.sendTo(renamer);
+    // Offline: typing in both files. Meanwhile both are renamed, and a third file deleted and an unrelated one added.
+    typist.files.get('main.py')!.insert(36, '  # pi');
+    typist.files.get('util.py')!.insert(11, ', sys');
+    renamer.rename('main.py', 'shapes.py');
+    renamer.rename('util.py', 'helpers.py');
+    renamer.outbox.splice(0);
+    const answer = Y.encodeStateAsUpdate(renamer.doc, Y.encodeStateVector(typist.doc));
+    Y.applyUpdate(typist.doc, answer, new FromServer(answer));
+    expect(typist.files.toJSON()).toEqual({ 'shapes.py': 'def area(r):\n    return 3.14 * r * r  # pi\n', 'helpers.py': 'import math, sys\n' });
+
+    // A file deleted while the typist typed in it offline, and an unrelated one added: the typing goes with the file.
+    typist.sendTo(renamer);
+    typist.files.get('helpers.py')!.insert(0, '# tools\n');
+    renamer.files.delete('helpers.py');
+    renamer.files.set('query.sql', new Y.Text('SELECT name FROM users;'));
+    renamer.outbox.splice(0);
+    const second = Y.encodeStateAsUpdate(renamer.doc, Y.encodeStateVector(typist.doc));
+    Y.applyUpdate(typist.doc, second, new FromServer(second));
+    expect(typist.text('query.sql')).toBe('SELECT name FROM users;');
+    expect(typist.files.has('helpers.py')).toBe(false);
+  });
+
   it('does nothing when the renamer had everything, when the rename is its own, or when a file is deleted', () => {
     const [renamer, typist] = pagesWith('abc');
     typist.files.get('main.py')!.insert(3, 'd');

@@ -310,7 +310,7 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     if (renamedAway && added.length === 1 && files.get(added[0]!) instanceof Y.Text) show(added[0]);
     sync();
   };
-  // Before onFiles: a rename that missed this page's typing gets it back before the page follows the rename.
+  // Someone else's rename that missed this page's typing: the page types it again into the new file.
   const stopRescue = keepOwnEditsAcrossRenames(files);
   files.observe(onFiles);
   // Cursor moves fire constantly; only redraw the tabs when someone changes file.

@@ -936,8 +936,15 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await until(async () => (await candidate.connected()) && (await candidate.pending()) === 0 && (await interviewer.files())['solution.py'] === both);
     expect(await candidate.files()).toEqual({ 'solution.py': both });
     expect(await candidate.page.locator('.file-tab-name').allInnerTexts()).toEqual(['solution.py']);
+    // The editor shows it once, and typing goes on where the text ends.
+    const shown = async () => (await candidate.page.locator('.editor-pane .view-lines').innerText()).replace(/\u00a0/g, ' ');
+    expect(await shown()).toBe(both);
+    await focusEditor(candidate);
+    await candidate.page.keyboard.type('!');
+    await until(async () => (await candidate.pending()) === 0 && (await interviewer.files())['solution.py'] === `${both}!`);
+    expect(await shown()).toBe(`${both}!`);
     const stored = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
-    expect(stored.body.files).toEqual({ 'solution.py': both });
+    expect(stored.body.files).toEqual({ 'solution.py': `${both}!` });
     for (const p of [interviewer, candidate]) expect(p.errors).toEqual([]);
   });
 

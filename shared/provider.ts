@@ -576,7 +576,12 @@ export class DuetProvider extends ObservableV2<Events> {
     if (offerDeletions || lacksStructs(entry.doc, serverVector)) {
       // Every local edit the server lacks, including any made during this round trip.
       const missing = this.refusedEdits.has(name) ? withoutDeletedText(entry.doc, serverVector) : Y.encodeStateAsUpdate(entry.doc, serverVector);
-      if (hasStructs(missing) || (hasContent(missing) && offerDeletions)) this.send(name, missing);
+      // Deletions only, every one of them in the delete set the answer came
+      // with (the server's whole one): the log has them all, so nothing is
+      // sent. A node that loaded the room cold would otherwise apply its
+      // stored bytes at once to check them, for every writer of a node that
+      // went down, as they reconnect.
+      if (hasStructs(missing) || (hasContent(missing) && offerDeletions && !deletesNothingNew(missing, toBytes(reply.update)))) this.send(name, missing);
     }
     this.emit('pending', [this.pending]);
     this.emit('synced', [name]);
@@ -648,6 +653,39 @@ function hasStructs(update: Uint8Array): boolean {
 /** An update with no structs and an empty delete set encodes as [0, 0]. */
 function hasContent(update: Uint8Array): boolean {
   return !(update.length === 2 && update[0] === 0 && update[1] === 0);
+}
+
+/** Whether every deletion in `update` is in `known`'s delete set. */
+function deletesNothingNew(update: Uint8Array, known: Uint8Array): boolean {
+  let theirs: ReturnType<typeof Y.decodeUpdate>['ds'];
+  try {
+    theirs = Y.decodeUpdate(known).ds;
+  } catch {
+    return false;
+  }
+  for (const [client, ranges] of Y.decodeUpdate(update).ds.clients) {
+    // Their ranges for this client, sorted and joined where they touch: a deletion is known when one holds it whole.
+    const joined: Array<[number, number]> = [];
+    for (const { clock, len } of [...(theirs.clients.get(client) ?? [])].sort((x, y) => x.clock - y.clock)) {
+      const last = joined[joined.length - 1];
+      if (last && clock <= last[1]) last[1] = Math.max(last[1], clock + len);
+      else joined.push([clock, clock + len]);
+    }
+    for (const { clock, len } of ranges) {
+      let lo = 0;
+      let hi = joined.length - 1;
+      let holder: [number, number] | undefined;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (joined[mid]![0] <= clock) {
+          holder = joined[mid];
+          lo = mid + 1;
+        } else hi = mid - 1;
+      }
+      if (!holder || holder[1] < clock + len) return false;
+    }
+  }
+  return true;
 }
 
 /**

@@ -196,6 +196,37 @@ describe('interview lifecycle', () => {
     expect(after.body.files['main.ts']).toBe('line;offline;');
   });
 
+  it('a writer that reconnects with nothing new sends nothing back, so a node that loaded the room cold need not apply it at once', async () => {
+    const dataDir = tempDir();
+    const first = await startNode({ dataDir });
+    const port = Number(new URL(first.url).port);
+    const iv = await createInterview(first);
+    const cand = await connectClient(first.url, await iv.invite('candidate'));
+    for (let i = 0; i < 20; i++) mainFile(cand).insert(mainFile(cand).length, `line ${i};`);
+    mainFile(cand).delete(5, 30);
+    mainFile(cand).delete(0, 2);
+    await waitFor(() => cand.provider.pending === 0);
+    const text = cand.text();
+    await first.close();
+    await waitFor(() => cand.provider.status === 'offline');
+
+    const sent: string[] = [];
+    cand.socket.onAnyOutgoing((event) => sent.push(event));
+    const second = await startNode({ dataDir }, { port, coldApplyAfterMs: 60_000 });
+    await waitFor(() => cand.provider.status === 'connected' && cand.provider.pending === 0, 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    // Its deletions are all in the node's answer: the node has them, and was not asked to check them.
+    expect(sent).not.toContain('doc:update');
+    const room = await second.server.ctx.rooms.peek(iv.interview.id);
+    expect(room?.storedDoc('main', 1000)).toBeDefined();
+    // A deletion made now, and one made offline, still go.
+    mainFile(cand).delete(0, 1);
+    await waitFor(() => cand.provider.pending === 0);
+    expect(sent).toContain('doc:update');
+    const stored = await api(second.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
+    expect(stored.body.files['main.ts']).toBe(text.slice(1));
+  });
+
   it('after a restore that lost acknowledged edits, a reconnecting writer gives the node its deletions back', async () => {
     const dataDir = tempDir();
     const first = await startNode({ dataDir });

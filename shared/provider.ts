@@ -577,10 +577,12 @@ export class DuetProvider extends ObservableV2<Events> {
       // Every local edit the server lacks, including any made during this round trip.
       const missing = this.refusedEdits.has(name) ? withoutDeletedText(entry.doc, serverVector) : Y.encodeStateAsUpdate(entry.doc, serverVector);
       // Deletions only, every one of them in the delete set the answer came
-      // with (the server's whole one): the log has them all, so nothing is
-      // sent. A node that loaded the room cold would otherwise apply its
-      // stored bytes at once to check them, for every writer of a node that
-      // went down, as they reconnect.
+      // with: everything in an answer is stored, so nothing is sent. A node
+      // that loaded the room cold would otherwise apply its stored bytes at
+      // once to check them, for every writer of a node that went down, as
+      // they reconnect. An answer may lack some of the node's deletions (one
+      // cut from stored bytes holds those each logged update wrote, not those
+      // Yjs made integrating it): then the offer goes, as before.
       if (hasStructs(missing) || (hasContent(missing) && offerDeletions && !deletesNothingNew(missing, toBytes(reply.update)))) this.send(name, missing);
     }
     this.emit('pending', [this.pending]);

@@ -214,16 +214,21 @@ describe('interview lifecycle', () => {
     cand.socket.onAnyOutgoing((event) => sent.push(event));
     const second = await startNode({ dataDir }, { port, coldApplyAfterMs: 60_000 });
     await waitFor(() => cand.provider.status === 'connected' && cand.provider.pending === 0, 10_000);
-    await new Promise((r) => setTimeout(r, 300));
+    await cand.provider.whenSynced('main');
     // Its deletions are all in the node's answer: the node has them, and was not asked to check them.
     expect(sent).not.toContain('doc:update');
     const room = await second.server.ctx.rooms.peek(iv.interview.id);
     expect(room?.storedDoc('main', 1000)).toBeDefined();
-    // A deletion made now, and one made offline, still go.
+
+    // One deletion made offline among the many the node has: the offer goes, and the node takes it.
+    await second.close();
+    await waitFor(() => cand.provider.status === 'offline');
     mainFile(cand).delete(0, 1);
-    await waitFor(() => cand.provider.pending === 0);
+    sent.length = 0;
+    const third = await startNode({ dataDir }, { port, coldApplyAfterMs: 60_000 });
+    await waitFor(() => cand.provider.status === 'connected' && cand.provider.pending === 0, 10_000);
     expect(sent).toContain('doc:update');
-    const stored = await api(second.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
+    const stored = await api(third.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
     expect(stored.body.files['main.ts']).toBe(text.slice(1));
   });
 

@@ -307,9 +307,20 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     const changes = [...event.changes.keys];
     const added = changes.filter(([, c]) => c.action === 'add').map(([k]) => k);
     const renamedAway = changes.some(([k, c]) => k === currentPath && c.action === 'delete');
-    if (renamedAway && added.length === 1 && files.get(added[0]!) instanceof Y.Text) show(added[0]);
+    if (renamedAway && added.length === 1 && files.get(added[0]!) instanceof Y.Text) follow(added[0]!);
     sync();
   };
+  /**
+   * Shows the copy a rename made of the file on screen with the caret, the
+   * selection and the scroll where they were (it is the same text): a new
+   * model would start at the top, and whoever was typing there would go on
+   * typing at line 1.
+   */
+  function follow(path: string): void {
+    const view = editor.saveViewState();
+    show(path);
+    if (view) editor.restoreViewState(view);
+  }
   // Someone else's rename that missed this page's typing: the page types it again into the new file.
   const stopRescue = keepOwnEditsAcrossRenames(files);
   files.observe(onFiles);

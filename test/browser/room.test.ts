@@ -936,10 +936,9 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await until(async () => (await candidate.connected()) && (await candidate.pending()) === 0 && (await interviewer.files())['solution.py'] === both);
     expect(await candidate.files()).toEqual({ 'solution.py': both });
     expect(await candidate.page.locator('.file-tab-name').allInnerTexts()).toEqual(['solution.py']);
-    // The editor shows it once, and typing goes on where the text ends.
+    // The editor shows it once, and typing goes on where it was: the caret followed the rename.
     const shown = async () => (await candidate.page.locator('.editor-pane .view-lines').innerText()).replace(/\u00a0/g, ' ');
     expect(await shown()).toBe(both);
-    await focusEditor(candidate);
     await candidate.page.keyboard.type('!');
     await until(async () => (await candidate.pending()) === 0 && (await interviewer.files())['solution.py'] === `${both}!`);
     expect(await shown()).toBe(`${both}!`);

@@ -57,7 +57,10 @@ export function keepOwnEditsAcrossRenames(files: Y.Map<Y.Text>): () => void {
       let best: { file: Y.Text; shared: number; inserts: Insert[] } | undefined;
       for (const file of added) {
         const placed = placeIn(file, old, missed, renamerHad, tr);
-        if (placed.shared >= MIN_SHARED && placed.shared > (best?.shared ?? 0)) best = { file, ...placed };
+        // Nothing to compare (this page deleted all the renamer had, say, while it typed its own):
+        // taken for a rename only when it is the one file deleted and the one added.
+        const shared = placed.shared ?? (deleted.length === 1 && added.length === 1 ? MIN_SHARED : 0);
+        if (shared >= MIN_SHARED && shared > (best?.shared ?? 0)) best = { file, shared, inserts: placed.inserts };
       }
       if (!best) continue;
       // Held as positions relative to the copy's characters: resolved once Yjs is done with this update.
@@ -106,7 +109,8 @@ function missedOf(old: TextIds, own: number, renamerHad: (client: number, clock:
 /**
  * Where the missed characters go in `file`, taken as the old file's copy, left
  * to right; and how much of what the renamer had of the old file the copy
- * shares (0 to 1), to tell a rename from a file that merely came with it.
+ * shares (0 to 1), to tell a rename from a file that merely came with it:
+ * undefined when one side has nothing to compare.
  */
 function placeIn(
   file: Y.Text,
@@ -114,7 +118,7 @@ function placeIn(
   missed: boolean[],
   renamerHad: (client: number, clock: number) => boolean,
   tr: Y.Transaction,
-): { shared: number; inserts: Insert[] } {
+): { shared: number | undefined; inserts: Insert[] } {
   // What the renamer's page had: the old file without the missed characters
   // (nor other pages' characters the renamer lacked, which their own pages
   // put back); it lines up with the copy as it was made.
@@ -149,7 +153,7 @@ function placeIn(
   const copyKnown = copyItems.filter((item) => !(item.content instanceof Y.ContentDeleted)).length;
   // Of the smaller side: the renamer may have deleted most of the copy since, or typed much into it.
   const comparable = Math.min(seen.length, copyKnown);
-  const shared = seen.length === 0 && copy.text.length === 0 ? 1 : comparable === 0 ? 0 : sharedChars / comparable;
+  const shared = seen.length === 0 && copy.text.length === 0 ? 1 : comparable === 0 ? undefined : sharedChars / comparable;
   const toCopy = (p: number): number => {
     // After the renamer's character it followed: p characters of `seen` come before it.
     let q = 0;

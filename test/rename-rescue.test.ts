@@ -5,10 +5,12 @@
  * so each race is exact; then through a real node, with a page that typed
  * while disconnected.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { FromServer } from '../shared/provider.js';
 import { keepOwnEditsAcrossRenames } from '../shared/rename-rescue.js';
+import { runs } from './fuzz-kit.js';
 import { api, connectClient, createInterview, startNode, waitFor } from './helpers.js';
 
 /** A page's document with the rescue on, and the updates it made itself, not yet delivered. */
@@ -193,6 +195,103 @@ describe('a rename that missed typing', () => {
     renamer.sendTo(typist);
     expect(typist.outbox).toHaveLength(1); // only its own typing, not sent yet
     expect(typist.files.has('c.py')).toBe(false);
+  });
+});
+
+/**
+ * Three pages and a server's log in commit order: each step a page types a
+ * whole token at a token boundary, deletes whole tokens, renames the file
+ * (the first page only: two concurrent renames of one file make two files,
+ * which is what renaming means, not a loss), commits its next update, or is
+ * delivered the next one logged. Every token nobody deleted must end up in
+ * the file exactly once on every page, and the pages must converge.
+ */
+describe('renames among typing, delivered in any interleaving', () => {
+  type Step = { kind: 'type' | 'delete' | 'rename' | 'commit' | 'deliver'; page: number; at: number; count: number };
+  const step: fc.Arbitrary<Step> = fc.record({
+    kind: fc.constantFrom('type', 'type', 'delete', 'rename', 'commit', 'commit', 'deliver', 'deliver', 'deliver'),
+    page: fc.integer({ min: 0, max: 2 }),
+    at: fc.nat(1000),
+    count: fc.integer({ min: 1, max: 3 }),
+  });
+  const TOKEN = /<[0-9]+:[0-9]+>/g;
+
+  it('keeps every token typed once, and the pages converge', () => {
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 10, maxLength: 80 }), (steps) => {
+        const pages = [page(1), page(2), page(3)];
+        pages[0]!.files.set('f0.py', new Y.Text(''));
+        const log: Array<{ from: number; update: Uint8Array }> = [];
+        const delivered = [0, 0, 0];
+        const pending = pages.map(() => [] as Uint8Array[]);
+        const touched = new Set<string>();
+        const typed: string[] = [];
+        let renames = 0;
+        const fileOf = (p: number) => {
+          const keys = [...pages[p]!.files.keys()];
+          expect(keys).toHaveLength(1);
+          return pages[p]!.files.get(keys[0]!)!;
+        };
+        const collect = (p: number) => pending[p]!.push(...pages[p]!.outbox.splice(0));
+        const commit = (p: number) => {
+          collect(p);
+          const u = pending[p]!.shift();
+          if (u) log.push({ from: p, update: u });
+        };
+        const deliver = (p: number) => {
+          while (delivered[p]! < log.length && log[delivered[p]!]!.from === p) delivered[p]!++;
+          const entry = log[delivered[p]!];
+          if (!entry) return;
+          delivered[p]!++;
+          Y.applyUpdate(pages[p]!.doc, entry.update, new FromServer(entry.update));
+          collect(p);
+        };
+        collect(0);
+        commit(0);
+        deliver(1);
+        deliver(2);
+        for (const s of steps) {
+          const text = fileOf(s.page);
+          const tokens = [...text.toString().matchAll(TOKEN)];
+          if (s.kind === 'type') {
+            const boundary = s.at % (tokens.length + 1);
+            const index = boundary === tokens.length ? text.length : tokens[boundary]!.index!;
+            const token = `<${s.page}:${typed.length}>`;
+            typed.push(token);
+            text.insert(index, token);
+          } else if (s.kind === 'delete' && tokens.length > 0) {
+            const first = s.at % tokens.length;
+            const gone = tokens.slice(first, first + s.count);
+            for (const t of gone) touched.add(t[0]);
+            const end = gone[gone.length - 1]!;
+            text.delete(gone[0]!.index!, end.index! + end[0].length - gone[0]!.index!);
+          } else if (s.kind === 'rename' && s.page === 0) {
+            const from = [...pages[0]!.files.keys()][0]!;
+            pages[0]!.rename(from, `f${++renames}.py`);
+          } else if (s.kind === 'commit') commit(s.page);
+          else if (s.kind === 'deliver') deliver(s.page);
+          collect(s.page);
+        }
+        // Everything committed and delivered, rescues included, until nothing moves.
+        for (let round = 0; round < 20; round++) {
+          for (let p = 0; p < 3; p++) while (pages[p]!.outbox.length > 0 || pending[p]!.length > 0) commit(p);
+          for (let p = 0; p < 3; p++) while (delivered[p]! < log.length) deliver(p);
+          if (pages.every((pg, p) => pg.outbox.length === 0 && pending[p]!.length === 0)) break;
+        }
+        const final = pages.map((pg) => JSON.stringify(pg.files.toJSON()));
+        expect(final[1]).toBe(final[0]);
+        expect(final[2]).toBe(final[0]);
+        const content = fileOf(0).toString();
+        expect(content.replace(TOKEN, '')).toBe('');
+        const counts = new Map<string, number>();
+        for (const m of content.matchAll(TOKEN)) counts.set(m[0], (counts.get(m[0]) ?? 0) + 1);
+        for (const token of typed) {
+          if (touched.has(token)) expect(counts.get(token) ?? 0).toBeLessThanOrEqual(1);
+          else expect(counts.get(token), token).toBe(1);
+        }
+      }),
+      { numRuns: runs(300) },
+    );
   });
 });
 

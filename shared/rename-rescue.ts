@@ -57,8 +57,7 @@ export function keepOwnEditsAcrossRenames(files: Y.Map<Y.Text>): () => void {
       let best: { file: Y.Text; shared: number; inserts: Insert[] } | undefined;
       for (const file of added) {
         const placed = placeIn(file, old, missed, renamerHad, tr);
-        // Nothing to compare (this page deleted all the renamer had, say, while it typed its own):
-        // taken for a rename only when it is the one file deleted and the one added.
+        // Nothing to compare: taken for a rename only when it is the one file deleted and the one added.
         const shared = placed.shared ?? (deleted.length === 1 && added.length === 1 ? MIN_SHARED : 0);
         if (shared >= MIN_SHARED && shared > (best?.shared ?? 0)) best = { file, shared, inserts: placed.inserts };
       }
@@ -94,10 +93,11 @@ interface Insert {
 /**
  * What the old file showed just before the transaction that deleted it: its
  * characters not deleted, or deleted by it (observers run before Yjs drops
- * their content).
+ * their content), but not those it brought (an answer after a time offline
+ * can bring a character and its deletion together).
  */
 function oldFile(before: Y.Text, tr: Y.Transaction): TextIds {
-  return idsOf(before, (item) => !item.deleted || Y.isDeleted(tr.deleteSet, item.id));
+  return idsOf(before, (item) => item.id.clock < (tr.beforeState.get(item.id.client) ?? 0) && (!item.deleted || Y.isDeleted(tr.deleteSet, item.id)));
 }
 
 /** Per character of the old file, whether it is this page's and the renamer lacked it; undefined when none is. */
@@ -131,10 +131,10 @@ function placeIn(
     if (old.clients[i] === own ? !missed[i] : renamerHad(old.clients[i]!, old.clocks[i]!)) seen += old.text[i];
   }
   // The copy as it came, with anything the renamer deleted from it in the same
-  // update (a sync after a time offline carries both), so positions are the
-  // copy's own; then each position counted in the copy's current text. What
-  // the renamer deleted comes without its text (Yjs drops a deleted item's
-  // content before sending it): it holds places, and matches nothing.
+  // update (a sync after a time offline carries both) while Yjs still has its
+  // text, so positions are the copy's own; then each position counted in the
+  // copy's current text. What the renamer deleted before sending it comes
+  // without its text (Yjs drops a deleted item's content) and is skipped.
   const copyItems: Y.Item[] = [];
   const copy = idsOf(file, (item) => {
     const keep = !item.deleted || Y.isDeleted(tr.deleteSet, item.id);
@@ -150,9 +150,11 @@ function placeIn(
   liveBefore.push(live);
   const runs = sharedRuns(seen, copy.text);
   const sharedChars = runs.reduce((n, r) => n + r.length, 0);
-  const copyKnown = copyItems.filter((item) => !(item.content instanceof Y.ContentDeleted)).length;
   // Of the smaller side: the renamer may have deleted most of the copy since, or typed much into it.
-  const comparable = Math.min(seen.length, copyKnown);
+  const comparable = Math.min(seen.length, copy.text.length);
+  // Nothing to compare: nothing the renamer had is left on this page (it
+  // deleted it all, say, and typed its own), or the copy is empty (the renamer
+  // had none of the text, or it is a new empty file: the two look the same).
   const shared = seen.length === 0 && copy.text.length === 0 ? 1 : comparable === 0 ? undefined : sharedChars / comparable;
   const toCopy = (p: number): number => {
     // After the renamer's character it followed: p characters of `seen` come before it.

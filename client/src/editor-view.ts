@@ -319,7 +319,15 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
   function follow(path: string): void {
     const view = editor.saveViewState();
     show(path);
-    if (view) editor.restoreViewState(view);
+    if (!view) return;
+    editor.restoreViewState(view);
+    // Again once the update has applied: typing of this page's that the rename
+    // missed goes back in after this (rename-rescue.ts), and the caret was
+    // after it, not where the copy without it put the same line and column.
+    const model = editor.getModel();
+    queueMicrotask(() => {
+      if (editor.getModel() === model) editor.restoreViewState(view);
+    });
   }
   // Someone else's rename that missed this page's typing: the page types it again into the new file.
   const stopRescue = keepOwnEditsAcrossRenames(files);

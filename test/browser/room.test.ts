@@ -916,14 +916,15 @@ describe.skipIf(!hasChromium)('browser client', () => {
   it('a file renamed while a page was reconnecting keeps what that page typed meanwhile', async () => {
     const { node, iv, interviewer, candidate } = await interviewerAndCandidate('Rename while away', 'python');
     await focusEditor(candidate);
-    await candidate.page.keyboard.type('x = 1');
-    await until(async () => (await interviewer.text()) === 'x = 1' && (await candidate.pending()) === 0);
+    await candidate.page.keyboard.type('x = 1\nprint()');
+    await until(async () => (await interviewer.text()) === 'x = 1\nprint()' && (await candidate.pending()) === 0);
     // The candidate's connection drops, and its way back in waits at the handshake's read of the interview.
     const held = holdNextStoreAnswer(node.server.ctx.store, 'getInterview');
     for (const s of node.server.ctx.io.of('/').sockets.values()) if (s.data.actor.name === 'Cy') s.conn.close();
     await held.answered;
     await focusEditor(candidate);
-    await candidate.page.keyboard.type('\ny = 2');
+    await candidate.page.keyboard.press('ArrowLeft');
+    await candidate.page.keyboard.type('x');
     expect(await candidate.connected()).toBe(false);
     // Meanwhile the interviewer renames the file: the copy has only what the interviewer's page had.
     await interviewer.page.locator('.file-tab-name[data-path="main.py"]').dblclick();
@@ -932,18 +933,20 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await until(async () => Object.keys(await interviewer.files()).join() === 'solution.py' && (await interviewer.pending()) === 0);
     held.release();
 
-    const both = 'x = 1\ny = 2';
+    const both = 'x = 1\nprint(x)';
     await until(async () => (await candidate.connected()) && (await candidate.pending()) === 0 && (await interviewer.files())['solution.py'] === both);
     expect(await candidate.files()).toEqual({ 'solution.py': both });
     expect(await candidate.page.locator('.file-tab-name').allInnerTexts()).toEqual(['solution.py']);
-    // The editor shows it once, and typing goes on where it was: the caret followed the rename.
+    // The editor shows it once, and typing goes on where it was, inside the brackets: the caret
+    // followed the rename, and stayed after the typing put back.
     const shown = async () => (await candidate.page.locator('.editor-pane .view-lines').innerText()).replace(/\u00a0/g, ' ');
     expect(await shown()).toBe(both);
     await candidate.page.keyboard.type('!');
-    await until(async () => (await candidate.pending()) === 0 && (await interviewer.files())['solution.py'] === `${both}!`);
-    expect(await shown()).toBe(`${both}!`);
+    const after = 'x = 1\nprint(x!)';
+    await until(async () => (await candidate.pending()) === 0 && (await interviewer.files())['solution.py'] === after);
+    expect(await shown()).toBe(after);
     const stored = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
-    expect(stored.body.files).toEqual({ 'solution.py': `${both}!` });
+    expect(stored.body.files).toEqual({ 'solution.py': after });
     for (const p of [interviewer, candidate]) expect(p.errors).toEqual([]);
   });
 

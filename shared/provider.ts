@@ -17,7 +17,7 @@ import { isErrorBody, type WireError } from './errors.js';
 import type { Ack, ClientToServerEvents, DocSyncReply, ServerToClientEvents, SessionInfo } from './protocol.js';
 import { can, type DocName } from './roles.js';
 import { applyUpdateCut } from './yjs-overlap.js';
-import { changesSomething } from './yjs-transactions.js';
+import { changesSomething, deletionsOf } from './yjs-transactions.js';
 
 export type DuetClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -659,33 +659,14 @@ function hasContent(update: Uint8Array): boolean {
 
 /** Whether every deletion in `update` is in `known`'s delete set. */
 function deletesNothingNew(update: Uint8Array, known: Uint8Array): boolean {
-  let theirs: ReturnType<typeof Y.decodeUpdate>['ds'];
+  let knownDeletes: ReturnType<typeof deletionsOf>;
   try {
-    theirs = Y.decodeUpdate(known).ds;
+    knownDeletes = deletionsOf(known);
   } catch {
     return false;
   }
   for (const [client, ranges] of Y.decodeUpdate(update).ds.clients) {
-    // Their ranges for this client, sorted and joined where they touch: a deletion is known when one holds it whole.
-    const joined: Array<[number, number]> = [];
-    for (const { clock, len } of [...(theirs.clients.get(client) ?? [])].sort((x, y) => x.clock - y.clock)) {
-      const last = joined[joined.length - 1];
-      if (last && clock <= last[1]) last[1] = Math.max(last[1], clock + len);
-      else joined.push([clock, clock + len]);
-    }
-    for (const { clock, len } of ranges) {
-      let lo = 0;
-      let hi = joined.length - 1;
-      let holder: [number, number] | undefined;
-      while (lo <= hi) {
-        const mid = (lo + hi) >> 1;
-        if (joined[mid]![0] <= clock) {
-          holder = joined[mid];
-          lo = mid + 1;
-        } else hi = mid - 1;
-      }
-      if (!holder || holder[1] < clock + len) return false;
-    }
+    if (!ranges.every(({ clock, len }) => knownDeletes(client, clock, len))) return false;
   }
   return true;
 }

@@ -22,6 +22,7 @@
 import * as Y from 'yjs';
 import { FromServer } from './provider.js';
 import { idsOf, sharedRuns, type TextIds } from './text-align.js';
+import { deletionsOf } from './yjs-transactions.js';
 
 /**
  * A deleted file and an added one are taken for a rename when at least this
@@ -51,7 +52,7 @@ export function keepOwnEditsAcrossRenames(files: Y.Map<Y.Text>): () => void {
     for (const before of deleted) {
       const old = oldFile(before, tr);
       if (!old.clients.includes(tr.doc.clientID)) continue;
-      renamerHad ??= deletedIds(update);
+      renamerHad ??= deletionsOf(update);
       const missed = missedOf(old, tr.doc.clientID, renamerHad);
       if (!missed) continue;
       let best: { file: Y.Text; shared: number; inserts: Insert[] } | undefined;
@@ -182,26 +183,4 @@ function placeIn(
     i = end;
   }
   return { shared, inserts };
-}
-
-/** Whether the update deletes the character with this id. */
-function deletedIds(update: Uint8Array): (client: number, clock: number) => boolean {
-  const byClient = new Map<number, Array<[number, number]>>();
-  for (const [client, items] of Y.decodeUpdate(update).ds.clients) {
-    byClient.set(client, items.map((d): [number, number] => [d.clock, d.clock + d.len]).sort((x, y) => x[0] - y[0]));
-  }
-  return (client, clock) => {
-    const ranges = byClient.get(client);
-    if (!ranges) return false;
-    let lo = 0;
-    let hi = ranges.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const [from, to] = ranges[mid]!;
-      if (clock < from) hi = mid - 1;
-      else if (clock >= to) lo = mid + 1;
-      else return true;
-    }
-    return false;
-  };
 }

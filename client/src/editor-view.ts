@@ -8,11 +8,11 @@ import { MonacoBinding } from 'y-monaco';
 import * as Y from 'yjs';
 import type { Awareness } from 'y-protocols/awareness';
 import { LANGUAGES, type Language } from '../../shared/languages.js';
+import { keepOwnEditsAcrossRenames } from '../../shared/rename-rescue.js';
 import { clear, h } from './dom.js';
 import { fileNameProblem, freshFileName } from './file-names.js';
 import { fileTabButton } from './file-tab.js';
 import { monaco, monacoLanguage, monacoTheme } from './monaco-setup.js';
-import { keepOwnEditsAcrossRenames } from '../../shared/rename-rescue.js';
 import { peersByFile, publishCursor, RemoteCursors } from './remote-cursors.js';
 
 interface FileModel {

@@ -156,7 +156,8 @@ export function svgChart(r: BenchResults): string {
     [20, 'p99 target 20 ms'],
   ] as const) {
     parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${y(v)}" y2="${y(v)}" stroke="#999" stroke-dasharray="2,3"/>`);
-    parts.push(`<text x="${W - m.r + 4}" y="${y(v) + 4}" fill="#777" font-size="11">${label}</text>`);
+    // Inside the plot, above its line: right of it, the legend's rows can fall at the same height.
+    parts.push(`<text x="${m.l + 4}" y="${y(v) - 3}" fill="#777" font-size="11">${label}</text>`);
   }
   for (const v of xs) {
     parts.push(`<line x1="${x(v)}" x2="${x(v)}" y1="${H - m.b}" y2="${H - m.b + 5}" stroke="#555"/>`);

@@ -44,13 +44,17 @@ export async function loadInterview(ctx: ServerContext, claims: TokenClaims, id:
 export async function createInterview(
   ctx: ServerContext,
   creator: Actor,
-  input: { title: string; language?: Language | undefined },
+  input: { title: string; language?: Language | undefined; starterCode?: string | undefined },
 ): Promise<Interview> {
   const language = input.language ?? DEFAULT_LANGUAGE;
   const at = new Date().toISOString();
   const id = randomId();
-  // The server seeds `main` so clients never race to create the first file.
-  const seed = seedMainDoc(LANGUAGES[language].file);
+  // The server seeds `main` so clients never race to create the first file,
+  // with the question's starter code in it: the log's first event, so the
+  // replay opens on it and credits it to the creator (not a candidate's paste).
+  // One kind of line end: Monaco's model keeps one for a whole file, so mixed
+  // ones would not map onto the Y.Text character for character.
+  const seed = seedMainDoc(LANGUAGES[language].file, input.starterCode?.replace(/\r\n?/g, '\n'));
   return ctx.store.createInterview(
     { id, title: input.title, language, createdAt: at, createdBy: creator },
     // The seed carries the first language, so a replay of the log alone knows it.

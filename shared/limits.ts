@@ -18,6 +18,11 @@ export const LIMITS = {
   docChars: 1_000_000,
   chatChars: 4000,
   titleChars: 200,
+  /**
+   * The first file's text given when an interview is created (the question's
+   * template): a page of code, well inside the JSON body limit below.
+   */
+  starterCodeChars: 32 * 1024,
   nameChars: 100,
   /** Socket.IO packet limit: above the largest legal payload, so oversize gets a code, not a closed transport. */
   socketPacketBytes: 2 * 1024 * 1024,

@@ -97,6 +97,8 @@ export const signalReportSchema = z.strictObject({
 export const createInterviewSchema = z.strictObject({
   title: z.string().trim().min(1).max(LIMITS.titleChars),
   language: z.enum(LANGUAGE_IDS).optional(),
+  /** The text the interview's one file starts with. */
+  starterCode: z.string().max(LIMITS.starterCodeChars, `longer than ${LIMITS.starterCodeChars} characters`).optional(),
 });
 
 export const createInviteSchema = z.strictObject({

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../server/config.js';
+import { LIMITS } from '../shared/limits.js';
 import { api, connectClient, createInterview, interviewerToken, mainFile, startNode, tempDir, waitFor } from './helpers.js';
 
 describe('configuration', () => {
@@ -91,6 +92,35 @@ describe('REST contract', () => {
     const events = await api(node.url, `/api/interviews/${id}/events`, { token });
     expect(events.body.events[0]).toMatchObject({ seq: 1, type: 'doc', actor: { name: 'Ada', role: 'interviewer' }, data: { doc: 'main' } });
     expect((await api(node.url, `/api/interviews/${id}/document`, { token })).body).toEqual({ files: { 'main.go': '' } });
+  });
+
+  it('starts an interview from starter code: in its one file, the log\'s first event, for every client; bad starter code changes nothing', async () => {
+    const node = await startNode();
+    const owner = await interviewerToken(node);
+    const starterCode = 'def solve(xs):\r\n    # your code here\r\n    pass\n';
+    const created = await api(node.url, '/api/interviews', { token: owner, body: { title: 'Two sum', language: 'python', starterCode } });
+    expect(created.status).toBe(201);
+    const { id, token } = created.body;
+    const expected = 'def solve(xs):\n    # your code here\n    pass\n';
+    expect((await api(node.url, `/api/interviews/${id}/document`, { token })).body).toEqual({ files: { 'main.py': expected } });
+    const events = await api(node.url, `/api/interviews/${id}/events`, { token });
+    expect(events.body.events.map((e: { seq: number; type: string }) => [e.seq, e.type])).toEqual([[1, 'doc']]);
+    // A candidate's client starts from it and edits it like any text.
+    const candidate = await connectClient(node.url, (await api(node.url, `/api/interviews/${id}/invites`, { token, body: { role: 'candidate', name: 'Cy' } })).body.token);
+    expect(mainFile(candidate).toString()).toBe(expected);
+    mainFile(candidate).insert(expected.indexOf('pass'), 'return sorted(xs)\n    ');
+    await waitFor(async () => (await api(node.url, `/api/interviews/${id}/document`, { token })).body.files['main.py'].includes('return sorted(xs)'));
+
+    const before = (await api(node.url, '/api/interviews', { token: owner })).body.interviews.length;
+    for (const [body, status, code] of [
+      [{ title: 'Too long', starterCode: 'x'.repeat(LIMITS.starterCodeChars + 1) }, 413, 'too_large'],
+      [{ title: 'Not text', starterCode: ['print(1)'] }, 400, 'invalid_payload'],
+      [{ title: 'Not text', starterCode: 42 }, 400, 'invalid_payload'],
+    ] as const) {
+      const res = await api(node.url, '/api/interviews', { token: owner, body });
+      expect([res.status, res.body.error.code]).toEqual([status, code]);
+    }
+    expect((await api(node.url, '/api/interviews', { token: owner })).body.interviews.length).toBe(before);
   });
 
   it('pages the event log with after and next without skipping', async () => {

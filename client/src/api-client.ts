@@ -51,8 +51,8 @@ export interface InviteInfo {
 export const api = {
   listInterviews: (token: string) => call<{ interviews: Interview[] }>(token, 'GET', '/interviews'),
   getInterview: (token: string, id: string) => call<Interview>(token, 'GET', `/interviews/${encodeURIComponent(id)}`),
-  createInterview: (token: string, title: string, language: Language) =>
-    call<CreatedInterview>(token, 'POST', '/interviews', { title, language }),
+  createInterview: (token: string, title: string, language: Language, starterCode?: string) =>
+    call<CreatedInterview>(token, 'POST', '/interviews', starterCode ? { title, language, starterCode } : { title, language }),
   invite: (token: string, id: string, role: InviteRole, name: string) =>
     call<{ token: string; url: string }>(token, 'POST', `/interviews/${encodeURIComponent(id)}/invites`, { role, name }),
   /** A token for yourself, scoped to the interview: you open its room or replay as you, not as a new invitee. */

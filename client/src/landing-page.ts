@@ -4,6 +4,7 @@
  * links, and find earlier interviews.
  */
 import { DEFAULT_LANGUAGE, LANGUAGE_IDS, LANGUAGES, type Language } from '../../shared/languages.js';
+import { LIMITS } from '../../shared/limits.js';
 import type { Interview } from '../../shared/protocol.js';
 import { api, ApiError, type CreatedInterview } from './api-client.js';
 import { clear, copyText, h } from './dom.js';
@@ -73,6 +74,15 @@ function renderHome(root: HTMLElement, token: string, name: string): void {
   const language = h('select', { class: 'select', name: 'language', 'aria-label': 'Language' });
   for (const id of LANGUAGE_IDS) language.append(h('option', { value: id, selected: id === DEFAULT_LANGUAGE }, LANGUAGES[id].label));
   const candidate = h('input', { class: 'input', name: 'candidate', maxlength: 100, value: 'Candidate', 'aria-label': 'Candidate name' });
+  const starterCode = h('textarea', {
+    class: 'input',
+    name: 'starterCode',
+    rows: 4,
+    maxlength: LIMITS.starterCodeChars,
+    spellcheck: 'false',
+    placeholder: 'Optional: the code the candidate starts from',
+    'aria-label': 'Starter code',
+  });
   const formError = h('p', { class: 'form-error', role: 'alert' });
   const submit = h('button', { type: 'submit', class: 'button primary' }, 'Create interview');
   const form = h(
@@ -80,6 +90,7 @@ function renderHome(root: HTMLElement, token: string, name: string): void {
     { class: 'card' },
     h('h2', {}, 'New interview'),
     h('div', { class: 'form-grid' }, h('label', {}, 'Title', title), h('label', {}, 'Language', language), h('label', {}, 'Candidate name', candidate)),
+    h('label', { class: 'form-wide' }, 'Starter code', starterCode),
     formError,
     h('div', { class: 'actions' }, submit),
   );
@@ -88,12 +99,13 @@ function renderHome(root: HTMLElement, token: string, name: string): void {
     submit.disabled = true;
     formError.textContent = '';
     try {
-      const iv = await api.createInterview(token, title.value.trim(), language.value as Language);
+      const iv = await api.createInterview(token, title.value.trim(), language.value as Language, starterCode.value);
       // The creator's own room token: the room then knows them as the same person every time.
       sessionStorage.setItem(`duet.token:room:${iv.id}`, iv.token);
       const invite = await api.invite(iv.token, iv.id, 'candidate', candidate.value.trim() || 'Candidate');
       renderCreated(created, iv, invite.url);
       title.value = '';
+      starterCode.value = '';
       void loadList(list, token);
     } catch (err) {
       formError.textContent = err instanceof ApiError ? err.message : 'Could not create the interview.';

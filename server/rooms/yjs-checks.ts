@@ -322,10 +322,14 @@ export function filesOf(ydoc: Y.Doc): Record<string, string> {
   return files;
 }
 
-/** The first update of a new interview's `main` document: one empty file. */
-export function seedMainDoc(file: string): Uint8Array {
+/** The first update of a new interview's `main` document: one file, empty or holding `text`. */
+export function seedMainDoc(file: string, text = ''): Uint8Array {
   const ydoc = new Y.Doc();
-  ydoc.getMap('files').set(file, new Y.Text());
+  ydoc.transact(() => {
+    const ytext = new Y.Text();
+    ydoc.getMap('files').set(file, ytext);
+    if (text) ytext.insert(0, text);
+  });
   const update = Y.encodeStateAsUpdate(ydoc);
   ydoc.destroy();
   return update;

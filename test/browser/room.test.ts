@@ -561,7 +561,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await Promise.all([interviewer, candidate].map((p) => p.page.close()));
   }, 60_000);
 
-  it('the start page signs in with a token, creates an interview with a candidate link, lists it and opens the room', async () => {
+  it('the start page signs in with a token, creates an interview from starter code with a candidate link, lists it and opens the room', async () => {
     const node = await startNode({}, NODE_OPTIONS);
     const owner = await interviewerToken(node);
     const page = await browser.context.newPage();
@@ -574,6 +574,8 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await page.getByTestId('title').fill('Frontend pairing');
     await page.getByLabel('Language').selectOption('typescript');
     await page.getByLabel('Candidate name').fill('Grace');
+    const starter = 'export function twoSum(xs: number[], target: number): number[] {\n  return [];\n}\n';
+    await page.getByLabel('Starter code').fill(starter);
     await page.getByRole('button', { name: 'Create interview' }).click();
     const link = page.getByLabel('Candidate link (send this to the candidate)');
     await link.waitFor({ timeout: WAIT });
@@ -583,6 +585,10 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await page.getByTestId('open-room').click();
     await page.getByTestId('end-interview').waitFor({ timeout: WAIT });
     expect(await page.locator('.room-title').innerText()).toBe('Frontend pairing');
+    // The room opens on the starter code, in the language's one file.
+    const shown = async () => (await page.locator('.editor-pane .view-lines').innerText()).replace(/\u00a0/g, ' ');
+    await until(async () => (await shown()).includes('export function twoSum(xs: number[], target: number): number[] {'));
+    expect(await page.locator('.file-tab-name').allInnerTexts()).toEqual(['main.ts']);
     // Opened from the list in another tab (which keeps no room token), the room has the same person,
     // not a new invitee: one entry in People, and no invite made for it.
     const id = /\/room\/([^#/?]+)/.exec(page.url())![1]!;
@@ -595,6 +601,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
     expect((await page.getByTestId('participants').innerText()).replace(/\s+/g, ' ').toLowerCase()).toContain('ada (you) interviewer');
     const invites = await api(node.url, `/api/interviews/${id}/invites`, { token: owner });
     expect(invites.body.invites.map((i: { name: string }) => i.name)).toEqual(['Grace']);
+    expect((await api(node.url, `/api/interviews/${id}/document`, { token: owner })).body).toEqual({ files: { 'main.ts': starter } });
     await again.close();
     // Back on the start page (the sign-in survives in this tab), the list opens the replay.
     await page.goto(`${node.url}/`);

@@ -52,9 +52,10 @@ export async function createInterview(
   // The server seeds `main` so clients never race to create the first file,
   // with the question's starter code in it: the log's first event, so the
   // replay opens on it and credits it to the creator (not a candidate's paste).
-  // One kind of line end: Monaco's model keeps one for a whole file, so mixed
-  // ones would not map onto the Y.Text character for character.
-  const seed = seedMainDoc(LANGUAGES[language].file, input.starterCode?.replace(/\r\n?/g, '\n'));
+  // Only what Monaco's model keeps as it is, or the editors' offsets would not
+  // be the Y.Text's: one kind of line end (a model has one for the whole
+  // file), and no byte order mark at the start (a model drops it).
+  const seed = seedMainDoc(LANGUAGES[language].file, input.starterCode?.replace(/\r\n?/g, '\n').replace(/^\uFEFF/, ''));
   return ctx.store.createInterview(
     { id, title: input.title, language, createdAt: at, createdBy: creator },
     // The seed carries the first language, so a replay of the log alone knows it.

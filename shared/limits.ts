@@ -18,16 +18,19 @@ export const LIMITS = {
   docChars: 1_000_000,
   chatChars: 4000,
   titleChars: 200,
-  /**
-   * The first file's text given when an interview is created (the question's
-   * template): a page of code, well inside the JSON body limit below.
-   */
+  /** The first file's text given when an interview is created (the question's template). */
   starterCodeChars: 32 * 1024,
   nameChars: 100,
   /** Socket.IO packet limit: above the largest legal payload, so oversize gets a code, not a closed transport. */
   socketPacketBytes: 2 * 1024 * 1024,
   /** JSON REST bodies. */
   httpBodyBytes: 64 * 1024,
+  /**
+   * The body that creates an interview: its starter code, every character
+   * escaped as JSON's six-byte \uXXXX at worst, fits, so the character limit
+   * above is the one a client meets.
+   */
+  createInterviewBodyBytes: 6 * 32 * 1024 + 4096,
   /** Chat messages sent in `session`. */
   sessionChatMessages: 500,
   eventsPageMax: 1000,

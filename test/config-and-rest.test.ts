@@ -111,6 +111,15 @@ describe('REST contract', () => {
     mainFile(candidate).insert(expected.indexOf('pass'), 'return sorted(xs)\n    ');
     await waitFor(async () => (await api(node.url, `/api/interviews/${id}/document`, { token })).body.files['main.py'].includes('return sorted(xs)'));
 
+    // A template saved with a byte order mark: Monaco's model would drop it, so the document does too.
+    const bom = await api(node.url, '/api/interviews', { token: owner, body: { title: 'BOM', starterCode: '\uFEFFprint(1)\n' } });
+    expect((await api(node.url, `/api/interviews/${bom.body.id}/document`, { token: owner })).body).toEqual({ files: { 'main.py': 'print(1)\n' } });
+    // The longest starter code fits its body whatever its characters (two bytes each here: over the 64 KiB other bodies get).
+    const longest = 'é'.repeat(LIMITS.starterCodeChars);
+    const big = await api(node.url, '/api/interviews', { token: owner, body: { title: 'Longest', starterCode: longest } });
+    expect(big.status).toBe(201);
+    expect((await api(node.url, `/api/interviews/${big.body.id}/document`, { token: owner })).body.files['main.py']).toBe(longest);
+
     const before = (await api(node.url, '/api/interviews', { token: owner })).body.interviews.length;
     for (const [body, status, code] of [
       [{ title: 'Too long', starterCode: 'x'.repeat(LIMITS.starterCodeChars + 1) }, 413, 'too_large'],

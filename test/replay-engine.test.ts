@@ -45,9 +45,11 @@ function logWriter(start = Date.parse('2026-11-28T10:00:00.000Z')) {
       Y.applyUpdate(server, update);
       push('doc', actor, { doc: 'main', update: encodeBase64(update) }, dt);
     },
-    seed(actor: Actor) {
+    /** The server's seed, as createInterview writes it: one file, holding the starter code if any. */
+    seed(actor: Actor, starterCode = '') {
       const d = new Y.Doc();
       d.getMap('files').set('main.py', new Y.Text());
+      if (starterCode) d.getMap<Y.Text>('files').get('main.py')!.insert(0, starterCode);
       const update = Y.encodeStateAsUpdate(d);
       Y.applyUpdate(server, update);
       push('doc', actor, { doc: 'main', language: 'python', update: encodeBase64(update) }, 0);
@@ -115,6 +117,25 @@ describe('replay engine', () => {
     expect(early.chat).toEqual([]);
     expect(player.cursors()).toEqual([expect.objectContaining({ author: cat, index: 'def f():\n    return 1\n'.length })]);
     expect(player.seek(0)).toMatchObject({ index: 0, seq: 0, files: {}, participants: [] });
+  });
+
+  it('starter code in the seed is there from the first event, credited to the creator, with no caret until someone edits', () => {
+    const log = logWriter();
+    log.seed(ada, 'def solve(xs):\n    pass\n');
+    log.push('join', cat, {});
+    log.edit(cat, (f) => f.get('main.py')!.insert('def solve(xs):\n    '.length, 'return sorted(xs)\n    '));
+    const timeline = new ReplayTimeline({ checkpointEvery: 2 });
+    timeline.append(log.events);
+    const player = new ReplayPlayer(timeline);
+    expect(player.seek(1).files).toEqual({ 'main.py': 'def solve(xs):\n    pass\n' });
+    expect(player.attribution('main', 'main.py')).toEqual([{ from: 0, to: 24, author: 'ada' }]);
+    // The seed is not an edit anyone made in the interview: nobody's caret is shown for it.
+    expect(player.cursors()).toEqual([]);
+    const end = player.seek(timeline.length);
+    expect(end.files['main.py']).toBe('def solve(xs):\n    return sorted(xs)\n    pass\n');
+    expect(player.cursors()).toEqual([expect.objectContaining({ author: cat, index: 'def solve(xs):\n    return sorted(xs)\n    '.length })]);
+    // Nor is it a burst of text at once, however long.
+    expect(timeline.markers.filter((m) => m.kind === 'burst')).toEqual([]);
   });
 
   it('a renamed file keeps its authors: the copy a rename makes is credited to whoever wrote each character', () => {

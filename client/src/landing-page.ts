@@ -99,7 +99,9 @@ function renderHome(root: HTMLElement, token: string, name: string): void {
     submit.disabled = true;
     formError.textContent = '';
     try {
-      const iv = await api.createInterview(token, title.value.trim(), language.value as Language, starterCode.value);
+      // A box left with only blank lines in it starts the file empty; code is sent as typed.
+      const code = starterCode.value.trim() ? starterCode.value : undefined;
+      const iv = await api.createInterview(token, title.value.trim(), language.value as Language, code);
       // The creator's own room token: the room then knows them as the same person every time.
       sessionStorage.setItem(`duet.token:room:${iv.id}`, iv.token);
       const invite = await api.invite(iv.token, iv.id, 'candidate', candidate.value.trim() || 'Candidate');

@@ -41,6 +41,8 @@ function pageUrl(ctx: ServerContext, req: Request, role: Role, interviewId: stri
 
 export function apiRouter(ctx: ServerContext): Router {
   const api = Router();
+  // Parsed here, the body is not parsed again by the router-wide parser below.
+  api.post('/interviews', express.json({ limit: LIMITS.createInterviewBodyBytes, strict: true }));
   api.use(express.json({ limit: LIMITS.httpBodyBytes, strict: true }));
   api.use(authenticate(ctx));
 

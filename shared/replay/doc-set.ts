@@ -196,7 +196,9 @@ export class DocSet {
         // The seed event carries the interview's first language.
         if (this.language === null && typeof event.data.language === 'string') this.language = event.data.language;
         if (update) applyUpdateCut(doc === 'main' ? this.main : this.notes, update);
-        if (this.lastEdit) {
+        // The seed (the log's first event, starter code and all) was written
+        // before anyone joined: no one's caret stands at its end.
+        if (this.lastEdit && this.index > 0) {
           this.cursors.set(`${event.actor.sub} ${doc}`, {
             sub: event.actor.sub,
             doc,

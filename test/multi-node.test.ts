@@ -10,7 +10,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { createRedisAdapter } from '../server/adapter.js';
 import type { ChatMessage, Participant } from '../shared/protocol.js';
 import { listParticipants } from '../server/realtime/participants.js';
-import { api, connectClient, createInterview, mainFile, nextEvent, seededRandom, waitFor, type TestClient } from './helpers.js';
+import { api, connectClient, connectSocket, createInterview, mainFile, nextEvent, refusal, seededRandom, waitFor, type TestClient } from './helpers.js';
 import { startCluster, textFromLog, tokensOf, typistOn } from './fixtures/multi-node.js';
 import { spawnRedis, uniquePrefix } from './fixtures/services.js';
 
@@ -210,3 +210,26 @@ describe('lost broadcasts', () => {
     await waitFor(() => b.text() === 'lost and found', 5000);
   });
 });
+
+describe('revocation across nodes', () => {
+  it('an invite revoked through one node drops its sockets on the others and is refused at every node at once', async () => {
+    const { nodes } = await startCluster(3);
+    const iv = await createInterview(nodes[0]!);
+    const id = iv.interview.id;
+    const made = await api(nodes[0]!.url, `/api/interviews/${id}/invites`, { token: iv.token, body: { role: 'candidate', name: 'Cy' } });
+    // The same link open twice, on the two nodes the revoke does not go through.
+    const live = [nodes[1]!, nodes[2]!].map((n) => connectSocket(n.url, made.body.token, { reconnection: false }));
+    await Promise.all(live.map((s) => nextEvent(s, 'session')));
+    const told = live.map((s) => nextEvent<{ code: string }>(s, 'error'));
+    const dropped = live.map((s) => new Promise<void>((resolve) => s.once('disconnect', () => resolve())));
+    const revoked = await api(nodes[0]!.url, `/api/interviews/${id}/invites/${made.body.id}`, { token: iv.token, method: 'DELETE' });
+    expect(revoked.status).toBe(200);
+    expect((await Promise.all(told)).map((e) => e.code)).toEqual(['invite_revoked', 'invite_revoked']);
+    await Promise.all(dropped);
+    for (const n of nodes) {
+      expect((await refusal(n.url, made.body.token)).code).toBe('invite_revoked');
+      expect((await api(n.url, `/api/interviews/${id}`, { token: made.body.token })).status).toBe(401);
+    }
+  });
+});
+

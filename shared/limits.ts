@@ -6,6 +6,9 @@
  */
 export const LARGE_INSERTION_CHARS = 100;
 
+/** The first file's text given when an interview is created (the question's template). */
+const STARTER_CODE_CHARS = 32 * 1024;
+
 /** Size limits shared by both sides; the server enforces them, the client avoids them. */
 export const LIMITS = {
   /** One Yjs update (a paste of a large file fits; a whole repository does not). */
@@ -18,8 +21,7 @@ export const LIMITS = {
   docChars: 1_000_000,
   chatChars: 4000,
   titleChars: 200,
-  /** The first file's text given when an interview is created (the question's template). */
-  starterCodeChars: 32 * 1024,
+  starterCodeChars: STARTER_CODE_CHARS,
   nameChars: 100,
   /** Socket.IO packet limit: above the largest legal payload, so oversize gets a code, not a closed transport. */
   socketPacketBytes: 2 * 1024 * 1024,
@@ -30,7 +32,7 @@ export const LIMITS = {
    * escaped as JSON's six-byte \uXXXX at worst, fits, so the character limit
    * above is the one a client meets.
    */
-  createInterviewBodyBytes: 6 * 32 * 1024 + 4096,
+  createInterviewBodyBytes: 6 * STARTER_CODE_CHARS + 4096,
   /** Chat messages sent in `session`. */
   sessionChatMessages: 500,
   eventsPageMax: 1000,

@@ -25,6 +25,7 @@ import { registerConnectionCap, registerHandshakeGuard } from './limits/socket-g
 import { createRedisAdapter, type AdapterFactory, type RedisAdapterHandle } from './adapter.js';
 import { createMetrics } from './metrics.js';
 import { registerConnections } from './realtime/connection.js';
+import { createPeers } from './realtime/peers.js';
 import { EventWriter } from './rooms/event-writer.js';
 import { RoomRegistry } from './rooms/room-registry.js';
 import { createRunner } from './runner/runner.js';
@@ -134,6 +135,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     log,
     io,
     runner: createRunner(config.runner, log),
+    // The in-memory adapter has no peers (and warns on serverSideEmit).
+    peers: config.redisUrl || config.workers > 1 ? createPeers(io, log) : undefined,
   };
 
   app.use(

@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import type { Metrics } from './metrics.js';
 import type { EventWriter } from './rooms/event-writer.js';
 import type { RoomRegistry } from './rooms/room-registry.js';
+import type { Peers } from './realtime/peers.js';
 import type { Runner } from './runner/runner.js';
 import type { Store } from './store/store.js';
 import type { SocketData } from './realtime/socket-data.js';
@@ -24,6 +25,8 @@ export interface ServerContext {
   io: DuetIO;
   /** Code runs on this node (server/runner/). */
   runner: Runner;
+  /** The other nodes (server/realtime/peers.ts); none for a lone node (no REDIS_URL, one worker). */
+  peers: Peers | undefined;
 }
 
 /** Socket.IO rooms: everyone live in an interview, and its panel (interviewers and observers). */

@@ -6,7 +6,8 @@
  */
 import type { Interview } from '../shared/protocol.js';
 import { inviteRevoked } from './access.js';
-import { channelOf, type ServerContext } from './context.js';
+import type { ServerContext } from './context.js';
+import { dropSockets } from './realtime/drop-sockets.js';
 import type { Invite } from './store/store.js';
 
 /** The invite, revoked, and the invites minted with it (now revoked too); undefined when there is no such invite. */
@@ -33,17 +34,7 @@ export async function revokeInvite(
       grew = true;
     }
   }
-  await dropSockets(ctx, interview.id, revoked);
+  // Whoever is in the room on one of these invites leaves now, on every node.
+  dropSockets(ctx, { interviewId: interview.id, error: inviteRevoked().toBody().error, inviteIds: [...revoked] });
   return { invite, minted };
-}
-
-/** Whoever is in the room on one of these invites leaves now, on every node. */
-async function dropSockets(ctx: ServerContext, interviewId: string, inviteIds: Set<string>): Promise<void> {
-  const sockets = await ctx.io.in(channelOf.all(interviewId)).fetchSockets();
-  for (const s of sockets) {
-    const jti = s.data.claims?.jti;
-    if (jti === undefined || !inviteIds.has(jti)) continue;
-    s.emit('error', inviteRevoked().toBody().error);
-    s.disconnect(true);
-  }
 }

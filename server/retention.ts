@@ -4,7 +4,8 @@
  * interviews ended more than RETENTION_DAYS ago. Every node sweeps; two nodes
  * deleting the same interview is harmless.
  */
-import { channelOf, type ServerContext } from './context.js';
+import type { ServerContext } from './context.js';
+import { dropSockets } from './realtime/drop-sockets.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 /** How often a node sweeps (and once right after it starts). */
@@ -18,11 +19,7 @@ export const RETENTION_SWEEP_MS = 3600 * 1000;
 export async function deleteInterview(ctx: ServerContext, interviewId: string): Promise<boolean> {
   const deleted = await ctx.store.deleteInterview(interviewId);
   if (!deleted) return false;
-  const sockets = await ctx.io.in(channelOf.all(interviewId)).fetchSockets();
-  for (const s of sockets) {
-    s.emit('error', { code: 'not_found', message: 'this interview has been deleted' });
-    s.disconnect(true);
-  }
+  dropSockets(ctx, { interviewId, error: { code: 'not_found', message: 'this interview has been deleted' } });
   ctx.log.info({ interviewId }, 'interview deleted');
   return true;
 }

@@ -1,7 +1,8 @@
 /**
  * Three nodes in one process on the machine's Redis and PostgreSQL: chat,
  * edits, notes and participants cross nodes, and the join rule holds while
- * writers on other nodes keep typing.
+ * writers on other nodes keep typing. A third node that is stuck stops none
+ * of it on the other two.
  */
 import { pino } from 'pino';
 import { createClient } from '@redis/client';
@@ -12,7 +13,8 @@ import type { ChatMessage, Participant } from '../shared/protocol.js';
 import { listParticipants } from '../server/realtime/participants.js';
 import { api, connectClient, connectSocket, createInterview, mainFile, nextEvent, refusal, seededRandom, waitFor, type TestClient } from './helpers.js';
 import { startCluster, textFromLog, tokensOf, typistOn } from './fixtures/multi-node.js';
-import { spawnRedis, uniquePrefix } from './fixtures/services.js';
+import { spawnNode } from './fixtures/processes.js';
+import { PG_URL, REDIS_URL, spawnRedis, uniquePrefix } from './fixtures/services.js';
 
 function lastParticipants(client: TestClient): () => Participant[] {
   let latest: Participant[] = client.provider.session?.participants ?? [];
@@ -43,8 +45,9 @@ describe.each(['sharded', 'classic'] as const)('three nodes, %s Redis adapter', 
     // Participants: everyone online on every node, and every node agrees.
     for (const sees of [adaSees, cySees, obiSees]) await waitFor(() => online(sees()).join() === 'Ada,Cy,Obi');
     for (const node of nodes) {
-      const list = await listParticipants(node.server.ctx, iv.interview.id);
+      const { list, complete } = await listParticipants(node.server.ctx, iv.interview.id);
       expect(online(list)).toEqual(['Ada', 'Cy', 'Obi']);
+      expect(complete).toBe(true);
     }
 
     // Edits both ways across nodes.
@@ -233,3 +236,37 @@ describe('revocation across nodes', () => {
   });
 });
 
+
+describe.each(['sharded', 'classic'] as const)('a stuck node, %s Redis adapter', (redisAdapter) => {
+  it('does not stop joins, participant lists, revokes or deletes on the other nodes', async () => {
+    const { nodes, prefix, schema } = await startCluster(2, { redisAdapter });
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    // A third node, as a process, so it can be frozen: it stays subscribed (counted) but answers nothing,
+    // as a node does whose host died without closing its connections.
+    const stuck = await spawnNode({ REDIS_URL, REDIS_KEY_PREFIX: prefix, REDIS_ADAPTER: redisAdapter, DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema });
+    await waitFor(async () => (await a.server.ctx.io.of('/').adapter.serverCount()) === 3 && (await b.server.ctx.io.of('/').adapter.serverCount()) === 3);
+    process.kill(stuck.child.pid!, 'SIGSTOP');
+
+    const iv = await createInterview(a);
+    const ada = await connectClient(a.url, await iv.invite('interviewer', 'Ada'));
+    const adaSees = lastParticipants(ada);
+    const made = await api(a.url, `/api/interviews/${iv.interview.id}/invites`, { token: iv.token, body: { role: 'candidate', name: 'Cy' } });
+    const cy = await connectClient(b.url, made.body.token);
+    const cySees = lastParticipants(cy);
+    for (const sees of [adaSees, cySees]) await waitFor(() => online(sees()).join() === 'Ada,Cy');
+    mainFile(cy).insert(0, 'typed on node B');
+    await waitFor(() => ada.text() === 'typed on node B');
+
+    // Revoked through node A: Cy, on node B, is told and dropped; Ada sees Cy go.
+    const told = nextEvent<{ code: string }>(cy.socket, 'error');
+    const revoked = await api(a.url, `/api/interviews/${iv.interview.id}/invites/${made.body.id}`, { token: iv.token, method: 'DELETE' });
+    expect(revoked.status).toBe(200);
+    expect((await told).code).toBe('invite_revoked');
+    await waitFor(() => online(adaSees()).join() === 'Ada');
+
+    // Deleted through node B: Ada, on node A, is told and dropped.
+    const gone = nextEvent<{ code: string }>(ada.socket, 'error');
+    expect((await api(b.url, `/api/interviews/${iv.interview.id}`, { token: iv.token, method: 'DELETE' })).status).toBe(204);
+    expect((await gone).code).toBe('not_found');
+  });
+});

@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { defaultRunnerConfig } from '../server/runner/config.js';
 import { api, connectClient, connectSocket, createInterview, waitFor } from './helpers.js';
 import { startCluster } from './fixtures/multi-node.js';
+import { spawnNode } from './fixtures/processes.js';
+import { PG_URL, REDIS_URL } from './fixtures/services.js';
 import type { PeerIO } from '../server/realtime/peers.js';
 import { hasBwrap, runIdOf, startRun, TEST_LIMITS, watchRuns, writeCode } from './runner-fixtures.js';
 
@@ -76,5 +78,41 @@ describe.skipIf(!hasBwrap)('runs on two nodes', () => {
     const { body } = await api(b.url, `/api/interviews/${iv.interview.id}/events?limit=1000`, { token: iv.token });
     expect(body.events.slice(-2).map((e: { type: string }) => e.type)).toEqual(['run', 'end']);
     expect(body.events.at(-2).data).toMatchObject({ runId, stoppedBy: { name: 'Ada' } });
+  });
+});
+
+describe.skipIf(!hasBwrap)('runs on three nodes, one of them stuck', () => {
+  it('the node with the run answers for it, though a third node never answers', async () => {
+    const { nodes, prefix, schema } = await startCluster(2, { runner: defaultRunnerConfig({ ...TEST_LIMITS, wallTimeMs: 30_000, uidBase: 402_000, uidCount: 1000 }) });
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    // A third node, as a process, so it can be frozen: it stays subscribed (counted) but answers nothing.
+    const stuck = await spawnNode({ REDIS_URL, REDIS_KEY_PREFIX: prefix, DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema });
+    await waitFor(async () => (await a.server.ctx.io.of('/').adapter.serverCount()) === 3 && (await b.server.ctx.io.of('/').adapter.serverCount()) === 3);
+    process.kill(stuck.child.pid!, 'SIGSTOP');
+
+    const iv = await createInterview(a, 'A stuck node', 'python');
+    const candidate = await connectClient(a.url, await iv.invite('candidate', 'Cy'));
+    const interviewer = await connectClient(b.url, await iv.invite('interviewer', 'Ada'));
+    const w = watchRuns(candidate.socket);
+    await writeCode(candidate, 'import time\nprint("on node A", flush=True)\ntime.sleep(60)\n');
+    const first = runIdOf(await startRun(candidate.socket));
+    await waitFor(() => w.view(first).stdout() === 'on node A\n');
+
+    // Node B learns of the run from node A without waiting for the stuck node.
+    expect(await startRun(interviewer.socket)).toMatchObject({ error: { code: 'runner_busy' } });
+    const late = watchRuns(connectSocket(b.url, await iv.invite('observer', 'Late')));
+    await waitFor(() => late.view(first).output.length > 0);
+    expect(late.view(first).states[0]).toMatchObject({ runId: first, state: 'running' });
+    expect(await interviewer.socket.emitWithAck('run:stop', { runId: first })).toEqual({ ok: true });
+    expect((await w.exited(first)).exit).toMatchObject({ signal: 'SIGKILL', stoppedBy: { name: 'Ada' } });
+
+    // An end through node B stops a run on node A, and the replay has it.
+    const second = runIdOf(await startRun(candidate.socket));
+    await waitFor(() => w.view(second).stdout() === 'on node A\n');
+    expect((await api(b.url, `/api/interviews/${iv.interview.id}/end`, { token: iv.token, method: 'POST' })).status).toBe(200);
+    expect((await w.exited(second)).exit).toMatchObject({ signal: 'SIGKILL', stoppedBy: { name: 'Ada' } });
+    const { body } = await api(b.url, `/api/interviews/${iv.interview.id}/events?limit=1000`, { token: iv.token });
+    expect(body.events.slice(-2).map((e: { type: string }) => e.type)).toEqual(['run', 'end']);
+    expect(body.events.at(-2).data).toMatchObject({ runId: second });
   });
 });

@@ -17,6 +17,7 @@ import type { NewEvent } from '../store/store.js';
 import { awarenessHandlers, clearAwareness, sendAwarenessState } from './awareness.js';
 import { chatHandlers, chatMessageOf, visibleChannels } from './chat.js';
 import { answerSync, documentHandlers, reportApplyFailure } from './documents.js';
+import { registerSocketDrops } from './drop-sockets.js';
 import { createDispatcher, parseOrThrow, toErrorBody } from './handle.js';
 import { registerRunPeers } from './run-peers.js';
 import { runHandlers, sendRunnerState } from './runs.js';
@@ -45,6 +46,7 @@ function refuse(err: DuetError): Error {
 export function registerConnections(ctx: ServerContext): { close(): void } {
   const { io } = ctx;
   registerRunPeers(ctx);
+  registerSocketDrops(ctx);
   const participantLists = createParticipantLists(ctx);
   const dispatch = createDispatcher(
     ctx,
@@ -292,7 +294,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       const [joined, fresh, listed, chat] = await Promise.all([
         room,
         subscribed.then(() => ctx.store.getInterview(interviewId)),
-        listParticipants(ctx, interviewId),
+        listParticipants(ctx, interviewId).then((read) => read.list),
         subscribed.then(() => ctx.store.recentChat(interviewId, visibleChannels(actor.role), LIMITS.sessionChatMessages)),
       ]);
       if (socket.disconnected) {

@@ -17,18 +17,31 @@
  */
 import type { Actor, Participant } from '../../shared/protocol.js';
 import { channelOf, type ServerContext } from '../context.js';
-import { peersOf } from './peers.js';
 
 const PEER_EVENT = 'duet:participants:changed';
+const ONLINE = 'duet:participants:online';
+/** How long a list waits for the other nodes' sockets; a node that has not answered by then has its people shown offline. */
+const ONLINE_TIMEOUT_MS = 1500;
 
-export async function listParticipants(ctx: ServerContext, interviewId: string): Promise<Participant[]> {
-  const [known, sockets] = await Promise.all([
+/** The interview's participants, each marked online if a socket of theirs is in it on any node that answered in time. */
+export async function listParticipants(ctx: ServerContext, interviewId: string): Promise<{ list: Participant[]; complete: boolean }> {
+  const [known, elsewhere] = await Promise.all([
     ctx.store.listParticipants(interviewId),
-    // With a Redis adapter this asks every node.
-    ctx.io.in(channelOf.all(interviewId)).fetchSockets(),
+    ctx.peers ? ctx.peers.ask<string[]>(ONLINE, interviewId, { timeoutMs: ONLINE_TIMEOUT_MS }) : { answers: [], complete: true },
   ]);
-  const online = new Set(sockets.map((s) => s.data.actor?.sub));
-  return known.map((p) => ({ ...p, online: online.has(p.sub) }));
+  const online = new Set([...onlineHere(ctx, interviewId), ...elsewhere.answers.flatMap((subs) => (Array.isArray(subs) ? subs : []))]);
+  return { list: known.map((p) => ({ ...p, online: online.has(p.sub) })), complete: elsewhere.complete };
+}
+
+/** Who has a socket in the interview on this node. */
+function onlineHere(ctx: ServerContext, interviewId: string): string[] {
+  const ids = ctx.io.sockets.adapter.rooms.get(channelOf.all(interviewId));
+  const subs: string[] = [];
+  for (const id of ids ?? []) {
+    const sub = ctx.io.sockets.sockets.get(id)?.data.actor?.sub;
+    if (sub !== undefined) subs.push(sub);
+  }
+  return subs;
 }
 
 /**
@@ -48,27 +61,31 @@ export interface ParticipantLists {
   changed(interviewId: string): void;
 }
 
-/** A read that failed (a node not answering `fetchSockets`, the database down) is tried again, a few times. */
+/** A read that failed (the database down) or went without some node's answer is tried again, a few times. */
 const RETRY_MS = 1000;
 const RETRIES = 5;
 
 export function createParticipantLists(ctx: ServerContext): ParticipantLists {
   /** Interviews whose list this node is reading; `again` when it changed meanwhile. */
   const reading = new Map<string, { again: boolean }>();
-  const peers = peersOf(ctx);
+  const { peers } = ctx;
   peers?.on(PEER_EVENT, (interviewId: unknown) => {
     if (typeof interviewId === 'string') refreshHere(interviewId);
   });
+  peers?.answer(ONLINE, (interviewId) => (typeof interviewId === 'string' ? onlineHere(ctx, interviewId) : []));
 
   /** Reads the list and sends it to this node's sockets of the interview; resolves false if a read failed. */
   async function readAndSend(interviewId: string, state: { again: boolean }): Promise<boolean> {
     try {
+      let complete: boolean;
       do {
         state.again = false;
-        const list = await listParticipants(ctx, interviewId);
-        ctx.io.local.to(channelOf.all(interviewId)).emit('participants', list);
+        const read = await listParticipants(ctx, interviewId);
+        complete = read.complete;
+        ctx.io.local.to(channelOf.all(interviewId)).emit('participants', read.list);
       } while (state.again);
-      return true;
+      // Sent all the same: people on a node that did not answer show as offline until it does.
+      return complete;
     } catch (err) {
       ctx.log.warn({ err, interviewId }, 'could not read the participant list');
       return false;
@@ -94,12 +111,7 @@ export function createParticipantLists(ctx: ServerContext): ParticipantLists {
 
   return {
     changed(interviewId) {
-      try {
-        peers?.serverSideEmit(PEER_EVENT, interviewId);
-      } catch (err) {
-        // Defensive, as in run-peers.ts: a failed publish is the adapter's to handle (server/adapter.ts).
-        ctx.log.warn({ err, interviewId }, 'could not tell the other nodes of a participant change');
-      }
+      peers?.tell(PEER_EVENT, interviewId);
       refreshHere(interviewId);
     },
   };

@@ -268,5 +268,5 @@ describe.each(['sharded', 'classic'] as const)('a stuck node, %s Redis adapter',
     const gone = nextEvent<{ code: string }>(ada.socket, 'error');
     expect((await api(b.url, `/api/interviews/${iv.interview.id}`, { token: iv.token, method: 'DELETE' })).status).toBe(204);
     expect((await gone).code).toBe('not_found');
-  });
+  }, 120_000);
 });

@@ -114,5 +114,5 @@ describe.skipIf(!hasBwrap)('runs on three nodes, one of them stuck', () => {
     const { body } = await api(b.url, `/api/interviews/${iv.interview.id}/events?limit=1000`, { token: iv.token });
     expect(body.events.slice(-2).map((e: { type: string }) => e.type)).toEqual(['run', 'end']);
     expect(body.events.at(-2).data).toMatchObject({ runId: second });
-  });
+  }, 120_000);
 });

@@ -202,7 +202,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
   });
 
   /**
-   * A revoke drops the sockets it finds connected (fetchSockets), and one
+   * A revoke drops the sockets connected on its invites (drop-sockets.ts), and one
    * committed while this socket's handshake was past its own check found it
    * not connected yet. Looked at again now that any later revoke finds it.
    */

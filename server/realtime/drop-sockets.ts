@@ -11,37 +11,56 @@ import { channelOf, type ServerContext } from '../context.js';
 
 const DROP = 'duet:sockets:drop';
 
-interface Drop {
-  interviewId: string;
-  error: WireError;
-  /** Only the sockets joined on these invites (the token's `jti`); all when absent. */
-  inviteIds?: string[];
-}
+/** Which sockets: every one in the interview, or those joined on these invites (the token's `jti`). */
+type Which = { all: true } | { inviteIds: string[] };
+type Drop = { interviewId: string; error: WireError } & Which;
 
 export function dropSockets(ctx: ServerContext, drop: Drop): void {
-  dropHere(ctx, drop);
-  ctx.peers?.tell(DROP, drop);
+  const matches = matcher(drop);
+  dropHere(ctx, drop.interviewId, drop.error, matches);
+  if (!ctx.peers) return;
+  ctx.peers.tell(DROP, drop);
+  // Nodes from before the broadcast (a rolling upgrade) do not hear it, but
+  // answer fetchSockets. Asked after it, so a newer node has dropped its
+  // sockets before it answers; not waited for, as one stuck node fails it.
+  ctx.io
+    .in(channelOf.all(drop.interviewId))
+    .fetchSockets()
+    .then((sockets) => {
+      for (const s of sockets) {
+        if (!matches(s.data.claims?.jti)) continue;
+        s.emit('error', drop.error);
+        s.disconnect(true);
+      }
+    })
+    .catch(() => {});
 }
 
 /** Drops what other nodes ask to be dropped here. */
 export function registerSocketDrops(ctx: ServerContext): void {
   ctx.peers?.on(DROP, (m) => {
-    const drop = m as Partial<Drop> | undefined;
-    if (typeof drop?.interviewId !== 'string' || typeof drop.error?.code !== 'string') return;
-    if (drop.inviteIds !== undefined && !Array.isArray(drop.inviteIds)) return;
-    dropHere(ctx, drop as Drop);
+    const drop = m as Partial<{ interviewId: unknown; error: Partial<WireError>; all: unknown; inviteIds: unknown }> | undefined;
+    if (typeof drop?.interviewId !== 'string' || typeof drop.error?.code !== 'string' || typeof drop.error.message !== 'string') return;
+    const which: Which | undefined =
+      drop.all === true ? { all: true } : Array.isArray(drop.inviteIds) ? { inviteIds: drop.inviteIds.filter((id): id is string => typeof id === 'string') } : undefined;
+    if (!which) return;
+    dropHere(ctx, drop.interviewId, drop.error as WireError, matcher(which));
   });
 }
 
-function dropHere(ctx: ServerContext, { interviewId, error, inviteIds }: Drop): void {
+function matcher(which: Which): (jti: string | undefined) => boolean {
+  if ('all' in which) return () => true;
+  const ids = new Set(which.inviteIds);
+  return (jti) => jti !== undefined && ids.has(jti);
+}
+
+function dropHere(ctx: ServerContext, interviewId: string, error: WireError, matches: (jti: string | undefined) => boolean): void {
   const ids = ctx.io.sockets.adapter.rooms.get(channelOf.all(interviewId));
   if (!ids) return;
-  const only = inviteIds && new Set(inviteIds);
   // Copied first: a disconnect takes the socket out of the set being read.
   for (const id of [...ids]) {
     const socket = ctx.io.sockets.sockets.get(id);
-    if (!socket) continue;
-    if (only && (socket.data.claims?.jti === undefined || !only.has(socket.data.claims.jti))) continue;
+    if (!socket || !matches(socket.data.claims?.jti)) continue;
     socket.emit('error', error);
     socket.disconnect(true);
   }

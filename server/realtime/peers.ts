@@ -9,7 +9,11 @@
  * in the sharded and cluster adapters), so one node that is stuck or gone
  * (until the adapter stops counting it) hid the answers of all the others.
  * Here each answer counts as it comes, and one that settles the question
- * ends the wait at once.
+ * ends the wait at once. The cost: a server-side emit cannot go to one node,
+ * so every node hears every answer, (N - 1)² deliveries a question for N
+ * nodes, where the adapters sent answers to the asker alone; small for the
+ * few nodes a deployment of interviews runs. Nodes from before this protocol
+ * answer none of it (docs/deploy.md, upgrading).
  */
 import type { Logger } from 'pino';
 import { randomId } from '../auth.js';
@@ -99,6 +103,7 @@ export function createPeers(io: DuetIO, log: Logger): Peers {
       return new Promise<AskResult<T>>((resolve) => {
         const id = randomId();
         const timer = setTimeout(() => p.finish(false), options.timeoutMs);
+        timer.unref();
         const p: Pending = {
           answers: [],
           expected: undefined,

@@ -30,11 +30,11 @@ export async function peerCurrentRun(
   withOutput: boolean,
 ): Promise<{ run: RunInProgress | undefined; certain: boolean }> {
   if (!ctx.peers) return { run: undefined, certain: true };
-  const isRun = (a: PeerAnswer | null): a is PeerAnswer => a !== null && typeof a === 'object';
+  const isRun = (a: PeerAnswer | null): a is PeerAnswer => typeof a === 'object' && a !== null && typeof a.runId === 'string';
   const { answers, complete } = await ctx.peers.ask<PeerAnswer | null>(CURRENT, { interviewId, withOutput }, { timeoutMs: PEER_TIMEOUT_MS, settles: isRun });
   const found = answers.find(isRun);
   if (!found) return { run: undefined, certain: complete };
-  // The state with the output beside it: a node from before the output asks and answers with the state alone.
+  // The state with the output beside it.
   const { output, ...state } = found;
   return { run: { state, output: Array.isArray(output) ? output : [] }, certain: true };
 }

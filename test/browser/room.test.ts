@@ -671,17 +671,18 @@ describe.skipIf(!hasChromium)('browser client', () => {
     // A line every 100 ms for 5 s: the page joins while it prints, whenever that is on a busy machine.
     await writeCode(interviewer, 'import time\nfor i in range(50):\n    print(f"line {i}", flush=True)\n    time.sleep(0.1)\n');
     const lines = Array.from({ length: 50 }, (_, i) => `line ${i}\n`).join('');
-    // Node B hears node A's answer about its run (with the output so far)
+    // Node A sends node B its answer about its run (with the output so far)
     // only when the test lets it, once the page shows the run's next lines
-    // (within node B's 1.5 s wait for answers).
-    const io = b.server.ctx.io as unknown as { serverSideEmit: (event: string, ...args: unknown[]) => boolean };
+    // (within node B's 1.5 s wait for answers). Its other answers go at once.
+    const io = a.server.ctx.io as unknown as { serverSideEmit: (event: string, ...args: unknown[]) => boolean };
     const emit = io.serverSideEmit.bind(io);
     let letAnswer!: () => void;
     const answering = new Promise<void>((r) => (letAnswer = r));
     io.serverSideEmit = (event, ...args) => {
-      const reply = args[args.length - 1];
-      if (event !== 'duet:run:current' || typeof reply !== 'function') return emit(event, ...args);
-      return emit(event, ...args.slice(0, -1), (...answer: unknown[]) => void answering.then(() => (reply as (...x: unknown[]) => void)(...answer)));
+      const about = (args[0] as { answer?: { runId?: unknown } } | undefined)?.answer;
+      if (event !== 'duet:answer' || typeof about?.runId !== 'string') return emit(event, ...args);
+      void answering.then(() => emit(event, ...args));
+      return true;
     };
     onTestFinished(() => {
       letAnswer();

@@ -237,6 +237,27 @@ describe('revocation across nodes', () => {
 });
 
 
+describe('revocation and deletion, with a node of an earlier build', () => {
+  it('a node that does not hear the drop broadcast still has its revoked and deleted sockets dropped', async () => {
+    const { nodes } = await startCluster(2);
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    // Node B as a build from before the broadcast: it does not listen for it.
+    b.server.ctx.io.sockets.removeAllListeners('duet:sockets:drop');
+    const iv = await createInterview(a);
+    const id = iv.interview.id;
+    const made = await api(a.url, `/api/interviews/${id}/invites`, { token: iv.token, body: { role: 'candidate', name: 'Cy' } });
+    const cy = connectSocket(b.url, made.body.token, { reconnection: false });
+    const ada = connectSocket(b.url, iv.token, { reconnection: false });
+    await Promise.all([nextEvent(cy, 'session'), nextEvent(ada, 'session')]);
+    const cyTold = nextEvent<{ code: string }>(cy, 'error');
+    expect((await api(a.url, `/api/interviews/${id}/invites/${made.body.id}`, { token: iv.token, method: 'DELETE' })).status).toBe(200);
+    expect((await cyTold).code).toBe('invite_revoked');
+    const adaTold = nextEvent<{ code: string }>(ada, 'error');
+    expect((await api(a.url, `/api/interviews/${id}`, { token: iv.token, method: 'DELETE' })).status).toBe(204);
+    expect((await adaTold).code).toBe('not_found');
+  });
+});
+
 describe.each(['sharded', 'classic'] as const)('a stuck node, %s Redis adapter', (redisAdapter) => {
   it('does not stop joins, participant lists, revokes or deletes on the other nodes', async () => {
     const { nodes, prefix, schema } = await startCluster(2, { redisAdapter });

@@ -121,9 +121,8 @@ export async function startClusterWorker(config: Config): Promise<DuetServer> {
 
 /**
  * fetchSockets() answers carry each socket's `data`, which may hold values
- * structured clone refuses (a Promise of the loaded room). Duet's own code no
- * longer asks for them (server/realtime/peers.ts), but a message of the kind
- * is sent again without such values rather than crash the worker.
+ * structured clone refuses (a Promise of the loaded room). Such a message is
+ * sent again without them instead of crashing the worker.
  */
 function sendOnlyCloneables(): void {
   const send = process.send?.bind(process);

@@ -3,7 +3,7 @@
  * was deleted) or those on some invites (revoked). Each node drops its own,
  * told with a broadcast, rather than one node listing every node's sockets
  * with fetchSockets: that waits for every node counted, so one stuck node
- * failed the revoke or the delete (after the adapter's 5 s) once the rows
+ * failed the revoke or the delete (after the adapter's 3-5 s) once the rows
  * were already gone.
  */
 import type { WireError } from '../../shared/errors.js';
@@ -20,9 +20,12 @@ export function dropSockets(ctx: ServerContext, drop: Drop): void {
   dropHere(ctx, drop.interviewId, drop.error, matches);
   if (!ctx.peers) return;
   ctx.peers.tell(DROP, drop);
-  // Nodes from before the broadcast (a rolling upgrade) do not hear it, but
-  // answer fetchSockets. Asked after it, so a newer node has dropped its
-  // sockets before it answers; not waited for, as one stuck node fails it.
+  // Cluster workers all run one build; nodes sharing Redis may not.
+  if (!ctx.config.redisUrl) return;
+  // Nodes from before the broadcast (a rolling upgrade from before 4d8bb8b)
+  // do not hear it, but answer fetchSockets. Asked after it, so a newer node
+  // has dropped its sockets before it answers; not waited for, as one stuck
+  // node fails it (and that failure says nothing the broadcast has not done).
   ctx.io
     .in(channelOf.all(drop.interviewId))
     .fetchSockets()

@@ -7,7 +7,7 @@ import type { Interview, SessionInfo } from '../shared/protocol.js';
 import { api, connectClient, connectSocket, createInterview, failNextStoreCall, holdNextStoreAnswer, loseNextStoreAnswer, mainFile, nextEvent, startNode, tempDir, waitFor } from './helpers.js';
 
 describe('interview lifecycle', () => {
-  it('ending tells everyone, refuses further edits with interview_ended, and is idempotent', async () => {
+  it('ending tells everyone, refuses further edits with interview_ended (still acknowledging what the log has), and is idempotent', async () => {
     const node = await startNode();
     const iv = await createInterview(node);
     const cand = await connectClient(node.url, await iv.invite('candidate'));
@@ -25,6 +25,8 @@ describe('interview lifecycle', () => {
     late.getMap<Y.Text>('files').get('main.ts')!.insert(0, 'too late: ');
     const reply = await cand.socket.emitWithAck('doc:update', { doc: 'main', update: Y.encodeStateAsUpdate(late) });
     expect(reply).toMatchObject({ error: { code: 'interview_ended' } });
+    // What the log has is still acknowledged: a client resending its last edits after the end learns they were saved.
+    expect(await cand.socket.emitWithAck('doc:update', { doc: 'main', update: Y.encodeStateAsUpdate(cand.provider.doc('main')) })).toEqual({ ok: true });
     expect(await cand.socket.emitWithAck('chat:send', { channel: 'room', text: 'wait' })).toMatchObject({ error: { code: 'interview_ended' } });
     expect(await cand.socket.emitWithAck('interview:language', { language: 'go' })).toMatchObject({ error: { code: 'interview_ended' } });
 

@@ -123,25 +123,35 @@ export type Config = Readonly<{
 // URLs may carry passwords.
 const SECRET_VARS = new Set(['JWT_SECRET', 'JWT_PUBLIC_KEY', 'REDIS_URL', 'DATABASE_URL']);
 
+/** Every bad variable, one line each (the message joins them), so one restart shows them all. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+  }
 }
 
-/** Parses the environment; the first bad variable becomes one line naming it. */
+/** Parses the environment; each bad variable becomes one line naming it. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   // Empty strings mean "unset", as in most shells' `FOO= cmd`.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const name = String(issue.path[0] ?? 'environment');
-    // Secrets are named, never echoed.
-    const shown = SECRET_VARS.has(name) ? '' : `=${JSON.stringify(env[name] ?? '')}`;
-    throw new ConfigError(`Invalid ${name}${shown}: ${issue.message}`);
-  }
-  const e = parsed.data;
   const runner = loadRunnerConfig(present);
-  if ('error' in runner) throw new ConfigError(runner.error);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    const named = new Set<string>();
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0] ?? 'environment');
+      if (named.has(name)) continue;
+      named.add(name);
+      // Secrets are named, never echoed.
+      const shown = SECRET_VARS.has(name) ? '' : `=${JSON.stringify(env[name] ?? '')}`;
+      problems.push(`Invalid ${name}${shown}: ${issue.message}`);
+    }
+  }
+  if ('errors' in runner) problems.push(...runner.errors);
+  if (!parsed.success || 'errors' in runner) throw new ConfigError(problems);
+  const e = parsed.data;
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,

@@ -13,7 +13,7 @@ try {
   config = loadConfig(process.env);
 } catch (err) {
   if (err instanceof ConfigError) {
-    console.error(`duet: ${err.message}`);
+    for (const problem of err.problems) console.error(`duet: ${problem}`);
     process.exit(1);
   }
   throw err;

@@ -28,6 +28,19 @@ describe('configuration', () => {
     }
   });
 
+  it('names every bad variable at once, the runner\'s too, one line each', () => {
+    try {
+      loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud', JWT_SECRET: 'short-secret', RUNNER_TIMEOUT_MS: 'soon' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const { problems } = err as ConfigError;
+      expect(problems.map((p) => p.split(/[=:]/)[0]).sort()).toEqual(['Invalid JWT_SECRET', 'Invalid LOG_LEVEL', 'Invalid PORT', 'Invalid RUNNER_TIMEOUT_MS']);
+      expect((err as Error).message.split('\n')).toEqual(problems);
+      expect((err as Error).message).not.toContain('short-secret');
+    }
+  });
+
   it('generates a JWT secret once and keeps it in the data directory', async () => {
     const dataDir = tempDir();
     const node = await startNode({ dataDir, jwtSecret: undefined });

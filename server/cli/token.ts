@@ -47,7 +47,7 @@ try {
   process.stdout.write(token + '\n');
 } catch (err) {
   if (err instanceof ConfigError) {
-    console.error(`token: ${err.message}`);
+    for (const problem of err.problems) console.error(`token: ${problem}`);
     process.exit(1);
   }
   throw err;

@@ -132,15 +132,19 @@ export function parseLanguages(text: string): LanguageTable {
 }
 
 /**
- * The runner's part of the environment. Returns an error line naming the bad
- * variable (the caller wraps it in its ConfigError), or the config.
+ * The runner's part of the environment. Returns a line naming each bad
+ * variable (the caller wraps them in its ConfigError), or the config.
  */
-export function loadRunnerConfig(env: Record<string, string | undefined>): { config: RunnerConfig } | { error: string } {
+export function loadRunnerConfig(env: Record<string, string | undefined>): { config: RunnerConfig } | { errors: string[] } {
   const parsed = runnerEnvSchema.safeParse(env);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const name = String(issue.path[0] ?? 'environment');
-    return { error: `Invalid ${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}` };
+    const names = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0] ?? 'environment')))];
+    return {
+      errors: names.map((name) => {
+        const issue = parsed.error.issues.find((i) => String(i.path[0] ?? 'environment') === name)!;
+        return `Invalid ${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`;
+      }),
+    };
   }
   const e = parsed.data;
   let languages = DEFAULT_LANGUAGES;
@@ -150,7 +154,7 @@ export function loadRunnerConfig(env: Record<string, string | undefined>): { con
       const text = source.startsWith('@') ? readFileSync(source.slice(1), 'utf8') : source;
       languages = parseLanguages(text);
     } catch (err) {
-      return { error: `Invalid RUNNER_LANGUAGES: ${(err as Error).message}` };
+      return { errors: [`Invalid RUNNER_LANGUAGES: ${(err as Error).message}`] };
     }
   }
   return {
@@ -176,6 +180,6 @@ export function loadRunnerConfig(env: Record<string, string | undefined>): { con
 /** Defaults plus overrides, for tests and embedding. */
 export function defaultRunnerConfig(overrides: Partial<RunnerConfig> = {}): RunnerConfig {
   const loaded = loadRunnerConfig({});
-  if ('error' in loaded) throw new Error(loaded.error);
+  if ('errors' in loaded) throw new Error(loaded.errors.join('\n'));
   return Object.freeze({ ...loaded.config, ...overrides });
 }

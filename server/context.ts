@@ -34,3 +34,9 @@ export const channelOf = {
   all: (interviewId: string) => `i:${interviewId}`,
   panel: (interviewId: string) => `p:${interviewId}`,
 };
+
+/** This node's own sockets in an interview, copied: dropping one while iterating does not skip another. */
+export function socketsHere(ctx: ServerContext, interviewId: string) {
+  const ids = ctx.io.sockets.adapter.rooms.get(channelOf.all(interviewId)) ?? [];
+  return [...ids].flatMap((id) => ctx.io.sockets.sockets.get(id) ?? []);
+}

@@ -7,7 +7,7 @@
  * were already gone.
  */
 import type { WireError } from '../../shared/errors.js';
-import { channelOf, type ServerContext } from '../context.js';
+import { channelOf, socketsHere, type ServerContext } from '../context.js';
 
 const DROP = 'duet:sockets:drop';
 
@@ -58,12 +58,8 @@ function matcher(which: Which): (jti: string | undefined) => boolean {
 }
 
 function dropHere(ctx: ServerContext, interviewId: string, error: WireError, matches: (jti: string | undefined) => boolean): void {
-  const ids = ctx.io.sockets.adapter.rooms.get(channelOf.all(interviewId));
-  if (!ids) return;
-  // Copied first: a disconnect takes the socket out of the set being read.
-  for (const id of [...ids]) {
-    const socket = ctx.io.sockets.sockets.get(id);
-    if (!socket || !matches(socket.data.claims?.jti)) continue;
+  for (const socket of socketsHere(ctx, interviewId)) {
+    if (!matches(socket.data.claims?.jti)) continue;
     socket.emit('error', error);
     socket.disconnect(true);
   }

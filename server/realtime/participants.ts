@@ -16,7 +16,7 @@
  * sockets drop out of the next list read anywhere.
  */
 import type { Actor, Participant } from '../../shared/protocol.js';
-import { channelOf, type ServerContext } from '../context.js';
+import { channelOf, socketsHere, type ServerContext } from '../context.js';
 
 const PEER_EVENT = 'duet:participants:changed';
 const ONLINE = 'duet:participants:online';
@@ -35,13 +35,7 @@ export async function listParticipants(ctx: ServerContext, interviewId: string):
 
 /** Who has a socket in the interview on this node. */
 function onlineHere(ctx: ServerContext, interviewId: string): string[] {
-  const ids = ctx.io.sockets.adapter.rooms.get(channelOf.all(interviewId));
-  const subs: string[] = [];
-  for (const id of ids ?? []) {
-    const sub = ctx.io.sockets.sockets.get(id)?.data.actor?.sub;
-    if (sub !== undefined) subs.push(sub);
-  }
-  return subs;
+  return socketsHere(ctx, interviewId).flatMap((s) => s.data.actor?.sub ?? []);
 }
 
 /**

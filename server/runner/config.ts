@@ -138,13 +138,13 @@ export function parseLanguages(text: string): LanguageTable {
 export function loadRunnerConfig(env: Record<string, string | undefined>): { config: RunnerConfig } | { errors: string[] } {
   const parsed = runnerEnvSchema.safeParse(env);
   if (!parsed.success) {
-    const names = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0] ?? 'environment')))];
-    return {
-      errors: names.map((name) => {
-        const issue = parsed.error.issues.find((i) => String(i.path[0] ?? 'environment') === name)!;
-        return `Invalid ${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`;
-      }),
-    };
+    // The first issue of each variable.
+    const byName = new Map<string, string>();
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0] ?? 'environment');
+      if (!byName.has(name)) byName.set(name, `Invalid ${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`);
+    }
+    return { errors: [...byName.values()] };
   }
   const e = parsed.data;
   let languages = DEFAULT_LANGUAGES;

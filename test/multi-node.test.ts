@@ -7,6 +7,7 @@
 import { pino } from 'pino';
 import { createClient } from '@redis/client';
 import { Server } from 'socket.io';
+import * as Y from 'yjs';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createRedisAdapter } from '../server/adapter.js';
 import type { ChatMessage, Participant } from '../shared/protocol.js';
@@ -212,6 +213,28 @@ describe('lost broadcasts', () => {
     // The second edit depends on the first: Yjs holds it until b syncs.
     await waitFor(() => b.text() === 'lost and found', 5000);
   });
+});
+
+describe('the document size limit across nodes', () => {
+  it('a paste on one node counts text another node committed earlier, though this node never needed it', async () => {
+    const { nodes } = await startCluster(2);
+    const iv = await createInterview(nodes[0]!);
+    const ada = await connectClient(nodes[0]!.url, await iv.invite('interviewer', 'Ada'));
+    const cy = await connectClient(nodes[1]!.url, await iv.invite('candidate', 'Cy'));
+    mainFile(ada).insert(0, 'a'.repeat(600_000));
+    await waitFor(() => ada.provider.pending === 0, 10_000);
+    await waitFor(() => cy.text().length === 600_000, 10_000);
+    // A new file of its own: nothing in it depends on Ada's text, so node 1
+    // has no reason of the update's to read the log before checking its size.
+    let refused: { code: string } | undefined;
+    cy.provider.on('refused', (e: { code: string }) => (refused = e));
+    cy.provider.doc('main').getMap<Y.Text>('files').set('notes.txt', new Y.Text('b'.repeat(600_000)));
+    await waitFor(() => refused !== undefined || cy.provider.pending === 0, 10_000);
+    expect(refused?.code).toBe('too_large');
+    const doc = await api(nodes[1]!.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
+    expect(Object.keys(doc.body.files)).toEqual(['main.ts']);
+    expect(doc.body.files['main.ts']).toBe('a'.repeat(600_000));
+  }, 30_000);
 });
 
 describe('revocation across nodes', () => {

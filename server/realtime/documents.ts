@@ -1,7 +1,7 @@
 /** `doc:sync` and `doc:update`: the Yjs sync protocol over Socket.IO events. */
 import * as Y from 'yjs';
 import { DuetError } from '../../shared/errors.js';
-import { LIMITS } from '../../shared/limits.js';
+import { LARGE_INSERTION_CHARS, LIMITS } from '../../shared/limits.js';
 import { can, DOC_NAMES, type DocName } from '../../shared/roles.js';
 import type { DocSyncReply } from '../../shared/protocol.js';
 import { docSyncSchema, docUpdateSchema } from '../../shared/schemas.js';
@@ -59,6 +59,15 @@ export function documentHandlers(ctx: ServerContext): Handlers {
     // Everything in it is in the room's document, so already in the log (the
     // document holds committed events only): acknowledged, not logged again.
     if (!adds) return { ok: true as const };
+    if (insertedChars >= LARGE_INSERTION_CHARS) {
+      // Other nodes' commits reach this node's copy only when it reads the log,
+      // and an update that depends on none of them (a new file, say) gives it no
+      // reason to: read it before a paste is measured against the limit. Typing
+      // is left out, so it costs a read per paste.
+      await room.catchUp();
+      ({ insertedChars, adds } = inspectUpdate(doc, update, room.doc(doc)));
+      if (!adds) return { ok: true as const };
+    }
     // Text other sockets' updates are committing counts too: two pastes at
     // once, each within the limit alone, must not both pass.
     if (insertedChars > 0 && docChars(doc, ydoc) + room.charsInFlight[doc] + insertedChars > LIMITS.docChars) {

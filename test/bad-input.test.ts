@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
+import * as encoding from 'lib0/encoding';
 import { LIMITS } from '../shared/limits.js';
 import { api, connectClient, createInterview, holdLogReads, holdNextStoreAnswer, mainFile, nextEvent, startNode, waitFor } from './helpers.js';
 
@@ -50,6 +51,63 @@ describe('bad input over Socket.IO', () => {
     // The connection survived all of it.
     mainFile(cand).insert(9, 'print(2)\n');
     await waitFor(() => ida.text() === 'print(1)\nprint(2)\n');
+  });
+
+  it('refuses content the documents do not hold (values other than texts in the files map, formatting, embeds, attributes, nested types): none of it counts as characters', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const cand = await connectClient(node.url, await iv.invite('candidate'));
+    const ida = await connectClient(node.url, iv.token, ['main', 'notes']);
+    mainFile(cand).insert(0, 'print(1)\n');
+    await waitFor(() => ida.text() === 'print(1)\n');
+    const before = await eventCount(node.url, iv.interview.id, iv.token);
+    const big = 'x'.repeat(600_000);
+
+    // Each change made on a copy of what the client has, sent as the update Yjs makes of it.
+    const made = (doc: 'main' | 'notes', change: (copy: Y.Doc) => void): Uint8Array => {
+      const copy = new Y.Doc();
+      const source = (doc === 'main' ? cand : ida).provider.doc(doc);
+      Y.applyUpdate(copy, Y.encodeStateAsUpdate(source));
+      const vector = Y.encodeStateVector(copy);
+      change(copy);
+      return Y.encodeStateAsUpdate(copy, vector);
+    };
+    const files = (d: Y.Doc) => d.getMap<unknown>('files');
+    const text = (d: Y.Doc) => files(d).get('main.ts') as Y.Text;
+    const rogue: Array<[string, 'main' | 'notes', Uint8Array]> = [
+      ['a string as a file', 'main', made('main', (d) => files(d).set('big.txt', big))],
+      ['a string replacing a file', 'main', made('main', (d) => files(d).set('main.ts', big))],
+      ['a map as a file', 'main', made('main', (d) => files(d).set('dir', new Y.Map()))],
+      ['an array as a file', 'main', made('main', (d) => files(d).set('list', Y.Array.from([big])))],
+      ['formatting in a file', 'main', made('main', (d) => text(d).format(0, 5, { colour: big }))],
+      ['an embed in a file', 'main', made('main', (d) => text(d).insertEmbed(0, { image: big }))],
+      ['an attribute on a file', 'main', made('main', (d) => text(d).setAttribute('meta', big))],
+      ['a text inside a file', 'main', made('main', (d) => text(d).insertEmbed(0, new Y.Text(big)))],
+      ['formatting in the notes', 'notes', made('notes', (d) => d.getText('notes').insert(0, 'n', { bold: big }))],
+      ['a text inside the notes', 'notes', made('notes', (d) => d.getText('notes').insertEmbed(0, new Y.Text(big)))],
+      // No Yjs call makes this one: characters straight in the files map, not in a text.
+      ['characters in the files map', 'main', itemUpdate(new Y.ContentString(big), 'files', 'chars.txt')],
+    ];
+    for (const [what, doc, update] of rogue) {
+      const socket = doc === 'main' ? cand.socket : ida.socket;
+      const reply: any = await socket.emitWithAck('doc:update', { doc, update });
+      expect([what, reply?.error?.code]).toEqual([what, 'invalid_payload']);
+    }
+    expect(await eventCount(node.url, iv.interview.id, iv.token)).toBe(before);
+    const doc = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
+    expect(doc.body.files).toEqual({ 'main.ts': 'print(1)\n' });
+    // What the editors do still goes through: typing, a new file, a rename, notes.
+    mainFile(cand).insert(9, 'print(2)\n');
+    const map = cand.provider.doc('main').getMap<Y.Text>('files');
+    map.set('util.ts', new Y.Text('export {};\n'));
+    cand.provider.doc('main').transact(() => {
+      map.set('app.ts', new Y.Text(map.get('main.ts')!.toString()));
+      map.delete('main.ts');
+    });
+    ida.provider.doc('notes').getText('notes').insert(0, 'good start');
+    await waitFor(() => cand.provider.pending === 0 && ida.provider.pending === 0);
+    const after = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
+    expect(after.body.files).toEqual({ 'app.ts': 'print(1)\nprint(2)\n', 'util.ts': 'export {};\n' });
   });
 
   it('refuses an update that would push the document past its size limit', async () => {
@@ -200,3 +258,17 @@ describe('bad input over REST', () => {
     expect(await api(node.url, '/api/nothing-here', { token: owner })).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
   });
 });
+
+/** An update of one item under a root type, written by hand: what a client built without Yjs's own API could send. */
+function itemUpdate(content: Y.ContentString, root: string, key: string | null): Uint8Array {
+  const client = 4242;
+  const item = new Y.Item(Y.createID(client, 0), null, null, null, null, root as unknown as Y.AbstractType<any>, key, content);
+  const encoder = new Y.UpdateEncoderV1();
+  encoding.writeVarUint(encoder.restEncoder, 1); // clients
+  encoding.writeVarUint(encoder.restEncoder, 1); // structs of this client
+  encoder.writeClient(client);
+  encoding.writeVarUint(encoder.restEncoder, 0); // its first clock
+  item.write(encoder, 0);
+  encoding.writeVarUint(encoder.restEncoder, 0); // an empty delete set
+  return encoder.toUint8Array();
+}

@@ -113,7 +113,68 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc)
     if (struct.content.isCountable()) insertedChars += struct.length - deletedWithin(decoded.ds.clients.get(struct.id.client), struct.id.clock, struct.length);
   }
   if (ranges.size > 1 && !missing) checkNoCycle(decoded.structs as Array<Y.Item | Y.GC>, find, current);
+  if (current && !missing) checkShapes(doc, decoded.structs, find, current);
   return { insertedChars, missing, adds, overlaps };
+}
+
+/** Under its document's root type or inside a type nested in it, and whether it is a map entry (has a key). */
+interface Place {
+  root: boolean;
+  keyed: boolean;
+}
+
+/**
+ * The documents hold texts of characters and nothing else: `files` maps paths
+ * to Y.Texts, a Y.Text holds characters. Anything else Yjs can carry (a plain
+ * value or another type as a file, formatting, embeds, attributes, a text
+ * inside a text) no client of Duet makes, no page shows, and none of it
+ * counts as characters, so the size limit would not hold either.
+ */
+function checkShapes(doc: DocName, structs: Array<Y.Item | Y.GC | Y.Skip>, find: ReturnType<typeof structFinder>, current: Y.Doc): void {
+  const known = new Map<number, Place | undefined>();
+  // Yjs writes where an item sits only for an item with neither neighbour;
+  // the others take their left neighbour's, or else their right one's.
+  // Undefined when that neighbour is collected content: Yjs then drops the item.
+  const placeOf = (start: number): Place | undefined => {
+    const chain: number[] = [];
+    let place: Place | undefined;
+    // Items of one client refer only to earlier ones, and circles across clients were refused: the walk ends.
+    for (let i: number | undefined = start; i !== undefined && chain.length <= structs.length; ) {
+      if (known.has(i)) {
+        place = known.get(i);
+        break;
+      }
+      const s: Y.Item | Y.GC | Y.Skip = structs[i]!;
+      if (!(s instanceof Y.Item)) break;
+      chain.push(i);
+      if (s.parent !== null) {
+        place = { root: typeof s.parent === 'string', keyed: s.parentSub !== null };
+        break;
+      }
+      const ref = s.origin ?? s.rightOrigin;
+      if (!ref) break;
+      if (ref.clock < Y.getState(current.store, ref.client)) {
+        const neighbour = Y.getItem(current.store, ref);
+        if (neighbour instanceof Y.Item) place = { root: (neighbour.parent as Y.AbstractType<unknown>)._item === null, keyed: neighbour.parentSub !== null };
+        break;
+      }
+      i = find(ref.client, ref.clock);
+    }
+    for (const i of chain) known.set(i, place);
+    return place;
+  };
+  structs.forEach((s, i) => {
+    if (!(s instanceof Y.Item) || s.content instanceof Y.ContentDeleted) return;
+    const place = placeOf(i);
+    if (!place) return;
+    if (doc === 'main' && place.root) {
+      if (!place.keyed || !(s.content instanceof Y.ContentType) || s.content.type.constructor !== Y.Text) {
+        throw new DuetError('invalid_payload', 'update puts something other than a text in the files map');
+      }
+    } else if (place.keyed || !(s.content instanceof Y.ContentString)) {
+      throw new DuetError('invalid_payload', 'update puts something other than characters in a text (formatting, an embed, an attribute or a nested type)');
+    }
+  });
 }
 
 /** How many of the clocks [clock, clock + length) the delete ranges (sorted by clock, as Yjs encodes them) cover; out of order, fewer are found, never more. */

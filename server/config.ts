@@ -4,6 +4,7 @@
  */
 import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
+import { LIMITS } from '../shared/limits.js';
 import { loadRunnerConfig, type RunnerConfig } from './runner/config.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -28,6 +29,13 @@ const envSchema = z.object({
   /** Events per second a socket may send (sustained), and its burst. */
   SOCKET_EVENTS_PER_SECOND: positiveInt.default(200),
   SOCKET_EVENT_BURST: positiveInt.default(1000),
+  /**
+   * Bytes a person may add to an interview's log per second (sustained), and
+   * their burst: at least one update of the largest size, or a paste that
+   * large could never be stored.
+   */
+  WRITE_BYTES_PER_SECOND: positiveInt.default(16 * 1024),
+  WRITE_BYTES_BURST: positiveInt.min(LIMITS.updateBytes, `must be at least ${LIMITS.updateBytes} (one update of the largest size)`).default(4 * 1024 * 1024),
   /** Compact a document's log into a snapshot after this many updates. */
   SNAPSHOT_EVERY: positiveInt.default(500),
   /** Default lifetime of an invite, in seconds. */
@@ -100,6 +108,8 @@ export type Config = Readonly<{
   logLevel: (typeof LOG_LEVELS)[number];
   socketEventsPerSecond: number;
   socketEventBurst: number;
+  writeBytesPerSecond: number;
+  writeBytesBurst: number;
   snapshotEvery: number;
   inviteTtlSeconds: number;
   redisUrl: string | undefined;
@@ -162,6 +172,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     socketEventsPerSecond: e.SOCKET_EVENTS_PER_SECOND,
     socketEventBurst: e.SOCKET_EVENT_BURST,
+    writeBytesPerSecond: e.WRITE_BYTES_PER_SECOND,
+    writeBytesBurst: e.WRITE_BYTES_BURST,
     snapshotEvery: e.SNAPSHOT_EVERY,
     inviteTtlSeconds: e.INVITE_TTL,
     redisUrl: e.REDIS_URL,

@@ -56,7 +56,8 @@ async function typeBursts(writer: TestClient, n: number, stop: () => boolean = (
 }
 
 async function setUp(overrides: Parameters<typeof startNode>[0]) {
-  const node = await startNode(overrides);
+  // The writer pastes and deletes far faster than a person may (the write budget): what is tested here is the reader.
+  const node = await startNode({ writeBytesPerSecond: 2 ** 30, writeBytesBurst: 2 ** 30, ...overrides });
   const iv = await createInterview(node);
   const writer = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
   const bystander = await connectClient(node.url, await iv.invite('interviewer', 'Ida'));

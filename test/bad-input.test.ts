@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { LIMITS } from '../shared/limits.js';
-import { api, connectClient, createInterview, holdLogReads, holdNextStoreAnswer, mainFile, nextEvent, startNode, waitFor } from './helpers.js';
+import { api, connectClient, connectSocket, createInterview, holdLogReads, holdNextStoreAnswer, mainFile, nextEvent, startNode, waitFor } from './helpers.js';
 
 async function eventCount(url: string, id: string, token: string): Promise<number> {
   const res = await api(url, `/api/interviews/${id}/events?limit=1000`, { token });
@@ -108,6 +108,39 @@ describe('bad input over Socket.IO', () => {
     await waitFor(() => cand.provider.pending === 0 && ida.provider.pending === 0);
     const after = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
     expect(after.body.files).toEqual({ 'app.ts': 'print(1)\nprint(2)\n', 'util.ts': 'export {};\n' });
+  });
+
+  it('limits the bytes one person writes to the log, whatever socket they send from: a paste-and-delete loop stops, typing goes on', async () => {
+    const node = await startNode({ writeBytesPerSecond: 1000, writeBytesBurst: LIMITS.updateBytes });
+    const iv = await createInterview(node);
+    const invite = await iv.invite('candidate');
+    const cand = await connectClient(node.url, invite);
+    const before = await eventCount(node.url, iv.interview.id, iv.token);
+    // Updates made on a document of our own, sent as they are.
+    const mine = new Y.Doc();
+    Y.applyUpdate(mine, Y.encodeStateAsUpdate(cand.provider.doc('main')));
+    const next = (change: (t: Y.Text) => void): Uint8Array => {
+      const vector = Y.encodeStateVector(mine);
+      change(mine.getMap<Y.Text>('files').get('main.ts')!);
+      return Y.encodeStateAsUpdate(mine, vector);
+    };
+    const send = async (socket: typeof cand.socket, update: Uint8Array) => ((await socket.emitWithAck('doc:update', { doc: 'main', update })) as any).error?.code ?? 'ok';
+    expect(await send(cand.socket, next((t) => t.insert(0, 'x'.repeat(600_000))))).toBe('ok');
+    expect(await send(cand.socket, next((t) => t.delete(0, 600_000)))).toBe('ok');
+    const again = next((t) => t.insert(0, 'y'.repeat(600_000)));
+    expect(await send(cand.socket, again)).toBe('rate_limited');
+    // A new connection with the same invite is the same person: no fresh budget.
+    const other = connectSocket(node.url, invite);
+    await nextEvent(other, 'session');
+    expect(await send(other, again)).toBe('rate_limited');
+    // What is left of the budget still takes typing, and chat.
+    mainFile(cand).insert(0, 'print(1)\n');
+    await waitFor(() => cand.provider.pending === 0);
+    expect(await cand.socket.emitWithAck('chat:send', { channel: 'room', text: 'still here' })).toHaveProperty('message');
+    // Logged: the paste, its deletion, the typing and the chat (and the second connection's join); not the second paste.
+    const events = (await api(node.url, `/api/interviews/${iv.interview.id}/events?limit=1000`, { token: iv.token })).body.events.slice(before);
+    expect(events.map((e: { type: string }) => e.type).filter((t: string) => t !== 'join')).toEqual(['doc', 'doc', 'doc', 'chat']);
+    other.disconnect();
   });
 
   it('refuses an update that would push the document past its size limit', async () => {

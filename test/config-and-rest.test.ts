@@ -18,6 +18,8 @@ describe('configuration', () => {
     expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
     expect(() => loadConfig({ PUBLIC_URL: 'not a url' })).toThrow(/PUBLIC_URL/);
     expect(() => loadConfig({ TRUST_PROXY: 'loopback,not-an-address' })).toThrow(/^Invalid TRUST_PROXY/);
+    // A burst below one full-size update would never let a paste that large be stored.
+    expect(() => loadConfig({ WRITE_BYTES_BURST: '65536' })).toThrow(/^Invalid WRITE_BYTES_BURST="65536": must be at least 1048576/);
     expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toEqual(['loopback', '10.0.0.0/8']);
     try {
       loadConfig({ JWT_SECRET: 'short-secret' });

@@ -6,6 +6,7 @@ import { chatSendSchema } from '../../shared/schemas.js';
 import { channelOf, type ServerContext } from '../context.js';
 import type { StoredEvent } from '../store/store.js';
 import { handler, type Handlers } from './handle.js';
+import { spendWriteBudget } from './write-budget.js';
 
 export function chatMessageOf(event: StoredEvent): ChatMessage {
   return {
@@ -26,6 +27,7 @@ export function chatHandlers(ctx: ServerContext): Handlers {
     'chat:send': handler(chatSendSchema, async (socket, { channel, text }) => {
       const { actor, interviewId } = socket.data;
       if (!can.sendChat(actor.role, channel)) throw new DuetError('forbidden', `your role cannot send ${channel} chat`);
+      spendWriteBudget(ctx.config, await socket.data.room, socket, Buffer.byteLength(text));
       const at = new Date().toISOString();
       const { event } = await ctx.writer.append(interviewId, { type: 'chat', at, actor, data: { channel, text } });
       const message = chatMessageOf(event);

@@ -13,6 +13,7 @@ import type { Snapshot, StoredEvent } from '../store/store.js';
 import { handler, type Handlers } from './handle.js';
 import { reportSnapshotFailure } from './snapshot-failures.js';
 import type { DuetSocket } from './socket-data.js';
+import { spendWriteBudget } from './write-budget.js';
 
 /** Past this many updates after the snapshot (a log that was never snapshotted), apply and encode instead of merging them. */
 const MAX_STORED_TAIL = 1000;
@@ -73,6 +74,7 @@ export function documentHandlers(ctx: ServerContext): Handlers {
     if (insertedChars > 0 && docChars(doc, ydoc) + room.charsInFlight[doc] + insertedChars > LIMITS.docChars) {
       throw new DuetError('too_large', `the ${doc} document would exceed ${LIMITS.docChars} characters`);
     }
+    spendWriteBudget(ctx.config, room, socket, update.byteLength);
     const at = new Date().toISOString();
     // Durable first: apply, broadcast and ack only what the log holds.
     room.charsInFlight[doc] += insertedChars;

@@ -1,4 +1,4 @@
-/** Per-socket event limit: `rate` per second sustained, bursts up to `burst`. */
+/** A budget of `rate` per second sustained, with bursts up to `burst`: events per socket, or bytes. */
 export class TokenBucket {
   private tokens: number;
   private last = performance.now();
@@ -10,12 +10,18 @@ export class TokenBucket {
     this.tokens = burst;
   }
 
-  take(): boolean {
+  /** Takes `n` if there are that many; takes nothing otherwise. */
+  take(n = 1): boolean {
     const now = performance.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
     this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.tokens < n) return false;
+    this.tokens -= n;
     return true;
+  }
+
+  /** Whole seconds until `n` could be taken (at least 1). */
+  secondsUntil(n: number): number {
+    return Math.max(1, Math.ceil((Math.min(n, this.burst) - this.tokens) / this.rate));
   }
 }

@@ -20,6 +20,7 @@ import { DOC_NAMES, type DocName } from '../../shared/roles.js';
 import { applyUpdateCut } from '../../shared/yjs-overlap.js';
 import { changesSomething } from '../../shared/yjs-transactions.js';
 import type { Snapshot, Store, StoredEvent } from '../store/store.js';
+import type { TokenBucket } from '../realtime/token-bucket.js';
 
 /**
  * Longer than a joiner's client takes to integrate a long document (up to
@@ -92,6 +93,8 @@ export class Room {
   readonly charsInFlight: Record<DocName, number> = { main: 0, notes: 0 };
   /** Which of this node's sockets holds each awareness client id, to clear when it leaves (the realtime layer's; awareness.ts). */
   readonly awarenessOwners: Record<DocName, Map<number, object>> = { main: new Map(), notes: new Map() };
+  /** What each person (by sub) may still add to the log from this node (the realtime layer's; write-budget.ts). */
+  readonly writeBudgets = new Map<string, TokenBucket>();
 
   private constructor(
     readonly id: string,

@@ -4,6 +4,7 @@
  * headers, and the CORS allow-list on REST and Socket.IO.
  */
 import { randomBytes } from 'node:crypto';
+import * as encoding from 'lib0/encoding';
 import type { IncomingMessage } from 'node:http';
 import { io as ioc, type Socket } from 'socket.io-client';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -132,6 +133,36 @@ describe('connection caps', () => {
     expect(burst.filter((b) => b.outcome === 'ok').length).toBeLessThanOrEqual(1);
     await new Promise((r) => setTimeout(r, 100));
     expect(live()).toBeLessThanOrEqual(3);
+  });
+
+  it('a connection announces a few cursors per document at most: made-up awareness client ids cannot fill the node', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const socket = ioc(node.url, { auth: { token: await iv.invite('candidate') }, transports: ['websocket'], forceNew: true, reconnection: false });
+    onTestFinished(() => void socket.disconnect());
+    await new Promise((resolve) => socket.once('session', resolve));
+    // y-protocols' layout: entries of (client id, clock, JSON state).
+    const update = (ids: number[]) => {
+      const encoder = encoding.createEncoder();
+      encoding.writeVarUint(encoder, ids.length);
+      for (const id of ids) {
+        encoding.writeVarUint(encoder, id);
+        encoding.writeVarUint(encoder, 1);
+        encoding.writeVarString(encoder, JSON.stringify({ cursor: null, pad: 'x'.repeat(100) }));
+      }
+      return encoding.toUint8Array(encoder);
+    };
+    const send = async (ids: number[]) => ((await socket.emitWithAck('awareness', { doc: 'main', update: update(ids) })) as any).error?.code ?? 'ok';
+    const held = async () => (await node.server.ctx.rooms.peek(iv.interview.id))!.awareness('main').getStates().size;
+    // Fifty at once, or one more at a time: the node keeps four.
+    expect(await send(Array.from({ length: 50 }, (_, i) => 1000 + i))).toBe('invalid_payload');
+    expect(await held()).toBe(0);
+    const outcomes = [];
+    for (let id = 1; id <= 6; id++) outcomes.push(await send([id]));
+    expect(outcomes).toEqual(['ok', 'ok', 'ok', 'ok', 'invalid_payload', 'invalid_payload']);
+    expect(await held()).toBe(4);
+    // Its own ids, again and again, are fine.
+    expect(await send([1, 2, 3, 4])).toBe('ok');
   });
 
   it('parses the abuse settings from the environment', () => {

@@ -28,11 +28,16 @@ export function awarenessHandlers(ctx: ServerContext): Handlers {
       const entries = readEntries(update);
       if (!entries) throw new DuetError('invalid_payload', 'update is not a valid awareness update');
       const owners = ownersOf(room, doc);
-      for (const { clientId } of entries) {
+      const added = new Set<number>();
+      for (const { clientId, state } of entries) {
         const owner = owners.get(clientId);
         if (owner && owner !== socket && owner.connected && owner.data.actor.sub !== actor.sub) {
           throw new DuetError('forbidden', 'that awareness client id is another participant\'s');
         }
+        if (owner !== socket && state !== null) added.add(clientId);
+      }
+      if (added.size > 0 && countOwned(owners, socket) + added.size > MAX_IDS_PER_SOCKET) {
+        throw new DuetError('invalid_payload', `a connection announces at most ${MAX_IDS_PER_SOCKET} awareness client ids per document`);
       }
       const bound = encodeEntries(entries.map((e) => ({ ...e, state: withIdentity(e.state, actor) })));
       const touched: number[] = [];
@@ -103,6 +108,20 @@ function withIdentity(state: unknown, actor: Actor): unknown {
     ...state,
     user: { sub: actor.sub, name: actor.name, role: actor.role, ...(typeof color === 'string' && /^#[0-9a-f]{6}$/i.test(color) ? { color } : {}) },
   };
+}
+
+/**
+ * A page has one awareness client id per document (its Y.Doc's); a few more
+ * leave room for a Yjs client id that changed. Without a bound, a client could
+ * announce made-up ids by the hundred in every update, each state kept by the
+ * node until it leaves and sent to every joiner.
+ */
+const MAX_IDS_PER_SOCKET = 4;
+
+function countOwned(owners: Map<number, DuetSocket>, socket: DuetSocket): number {
+  let n = 0;
+  for (const owner of owners.values()) if (owner === socket) n++;
+  return n;
 }
 
 /** Which socket on this node set each awareness client id of a room's document. */

@@ -142,18 +142,24 @@ describe('connection caps', () => {
     onTestFinished(() => void socket.disconnect());
     await new Promise((resolve) => socket.once('session', resolve));
     // y-protocols' layout: entries of (client id, clock, JSON state).
-    const update = (ids: number[]) => {
+    const update = (ids: number[], state: unknown) => {
       const encoder = encoding.createEncoder();
       encoding.writeVarUint(encoder, ids.length);
       for (const id of ids) {
         encoding.writeVarUint(encoder, id);
         encoding.writeVarUint(encoder, 1);
-        encoding.writeVarString(encoder, JSON.stringify({ cursor: null, pad: 'x'.repeat(100) }));
+        encoding.writeVarString(encoder, JSON.stringify(state));
       }
       return encoding.toUint8Array(encoder);
     };
-    const send = async (ids: number[]) => ((await socket.emitWithAck('awareness', { doc: 'main', update: update(ids) })) as any).error?.code ?? 'ok';
-    const held = async () => (await node.server.ctx.rooms.peek(iv.interview.id))!.awareness('main').getStates().size;
+    const send = async (ids: number[], state: unknown = { cursor: null, pad: 'x'.repeat(100) }) =>
+      ((await socket.emitWithAck('awareness', { doc: 'main', update: update(ids, state) })) as any).error?.code ?? 'ok';
+    const awareness = async () => (await node.server.ctx.rooms.peek(iv.interview.id))!.awareness('main');
+    const held = async () => (await awareness()).getStates().size;
+    // Removals of ids it never announced change nothing: y-protocols would keep a record of each.
+    const records = (await awareness()).meta.size;
+    expect(await send(Array.from({ length: 500 }, (_, i) => 5000 + i), null)).toBe('ok');
+    expect((await awareness()).meta.size).toBe(records);
     // Fifty at once, or one more at a time: the node keeps four.
     expect(await send(Array.from({ length: 50 }, (_, i) => 1000 + i))).toBe('invalid_payload');
     expect(await held()).toBe(0);

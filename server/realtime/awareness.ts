@@ -39,7 +39,11 @@ export function awarenessHandlers(ctx: ServerContext): Handlers {
       if (added.size > 0 && countOwned(owners, socket) + added.size > MAX_IDS_PER_SOCKET) {
         throw new DuetError('invalid_payload', `a connection announces at most ${MAX_IDS_PER_SOCKET} awareness client ids per document`);
       }
-      const bound = encodeEntries(entries.map((e) => ({ ...e, state: withIdentity(e.state, actor) })));
+      // A removal is for an id this socket holds; y-protocols keeps a record of
+      // every id it hears of, so removals of made-up ones would grow it for good.
+      const kept = entries.filter((e) => e.state !== null || owners.get(e.clientId) === socket);
+      if (kept.length === 0) return { ok: true };
+      const bound = encodeEntries(kept.map((e) => ({ ...e, state: withIdentity(e.state, actor) })));
       const touched: number[] = [];
       const track = ({ added, updated }: { added: number[]; updated: number[] }, origin: unknown) => {
         if (origin === socket) touched.push(...added, ...updated);

@@ -28,22 +28,21 @@ export function awarenessHandlers(ctx: ServerContext): Handlers {
       const entries = readEntries(update);
       if (!entries) throw new DuetError('invalid_payload', 'update is not a valid awareness update');
       const owners = ownersOf(room, doc);
-      const added = new Set<number>();
-      for (const { clientId, state } of entries) {
+      // Ids this update gives the socket, removals too: a reconnected page
+      // removes its own state first (provider.ts), and y-protocols keeps a
+      // record of every id it hears of, removed or not, so made-up ones count.
+      const claimed = new Set<number>();
+      for (const { clientId } of entries) {
         const owner = owners.get(clientId);
         if (owner && owner !== socket && owner.connected && owner.data.actor.sub !== actor.sub) {
           throw new DuetError('forbidden', 'that awareness client id is another participant\'s');
         }
-        if (owner !== socket && state !== null) added.add(clientId);
+        if (owner !== socket) claimed.add(clientId);
       }
-      if (added.size > 0 && countOwned(owners, socket) + added.size > MAX_IDS_PER_SOCKET) {
+      if (claimed.size > 0 && countOwned(owners, socket) + claimed.size > MAX_IDS_PER_SOCKET) {
         throw new DuetError('invalid_payload', `a connection announces at most ${MAX_IDS_PER_SOCKET} awareness client ids per document`);
       }
-      // A removal is for an id this socket holds; y-protocols keeps a record of
-      // every id it hears of, so removals of made-up ones would grow it for good.
-      const kept = entries.filter((e) => e.state !== null || owners.get(e.clientId) === socket);
-      if (kept.length === 0) return { ok: true };
-      const bound = encodeEntries(kept.map((e) => ({ ...e, state: withIdentity(e.state, actor) })));
+      const bound = encodeEntries(entries.map((e) => ({ ...e, state: withIdentity(e.state, actor) })));
       const touched: number[] = [];
       const track = ({ added, updated }: { added: number[]; updated: number[] }, origin: unknown) => {
         if (origin === socket) touched.push(...added, ...updated);
@@ -58,7 +57,7 @@ export function awarenessHandlers(ctx: ServerContext): Handlers {
       }
       // The same person's new connection (a reconnect the node has not noticed
       // yet) takes an id over: the old socket's leave then leaves it be.
-      for (const id of touched) owners.set(id, socket);
+      for (const id of [...touched, ...claimed]) owners.set(id, socket);
       socket.to(docChannel(interviewId, doc)).emit('awareness', { doc, update: bound });
       return { ok: true };
     }),

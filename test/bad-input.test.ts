@@ -143,6 +143,26 @@ describe('bad input over Socket.IO', () => {
     other.disconnect();
   });
 
+  it('limits language changes per person, whatever socket they come from: each is logged and turns everyone\'s editor', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const invite = await iv.invite('candidate');
+    const cand = await connectClient(node.url, invite);
+    const change = async (socket: typeof cand.socket, i: number) =>
+      ((await socket.emitWithAck('interview:language', { language: i % 2 ? 'go' : 'python' })) as any).error?.code ?? 'ok';
+    // A second connection with the same invite is the same person.
+    const other = connectSocket(node.url, invite);
+    await nextEvent(other, 'session');
+    const codes = [];
+    for (let i = 0; i < 11; i++) codes.push(await change(cand.socket, i));
+    codes.push(await change(other, 0));
+    expect(codes).toEqual([...Array(10).fill('ok'), 'rate_limited', 'rate_limited']);
+    other.disconnect();
+    // An interviewer has a budget of their own.
+    const ida = await connectClient(node.url, iv.token);
+    expect(await change(ida.socket, 1)).toBe('ok');
+  });
+
   it('refuses an update that would push the document past its size limit', async () => {
     const node = await startNode();
     const iv = await createInterview(node);

@@ -3,10 +3,12 @@ import { languageSchema } from '../../shared/schemas.js';
 import type { ServerContext } from '../context.js';
 import { changeLanguage } from '../interviews.js';
 import { handler, type Handlers } from './handle.js';
+import { takeLanguageChange } from './write-budget.js';
 
 export function interviewHandlers(ctx: ServerContext): Handlers {
   return {
     'interview:language': handler(languageSchema, async (socket, { language }) => {
+      takeLanguageChange(await socket.data.room, socket);
       await changeLanguage(ctx, socket.data.actor, socket.data.interviewId, language);
       return { ok: true };
     }),

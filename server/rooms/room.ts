@@ -95,6 +95,8 @@ export class Room {
   readonly awarenessOwners: Record<DocName, Map<number, object>> = { main: new Map(), notes: new Map() };
   /** What each person (by sub) may still add to the log from this node (the realtime layer's; write-budget.ts). */
   readonly writeBudgets = new Map<string, TokenBucket>();
+  /** Language changes each person may still make from this node (write-budget.ts). */
+  readonly languageChanges = new Map<string, TokenBucket>();
 
   private constructor(
     readonly id: string,

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { RunExit, RunOutput, RunRecord, RunSettings, RunState } from '../shared/protocol.js';
 import type { DuetClientSocket } from '../shared/provider.js';
+import type { Config } from '../server/config.js';
 import { defaultRunnerConfig, type RunnerConfig } from '../server/runner/config.js';
 import { mainFile, startNode, waitFor, type TestClient, type TestNode } from './helpers.js';
 
@@ -23,9 +24,9 @@ export const TEST_LIMITS: Partial<RunnerConfig> = {
   queueLength: 2,
 };
 
-export async function startRunnerNode(overrides: Partial<RunnerConfig> = {}, dataDir?: string): Promise<TestNode> {
+export async function startRunnerNode(overrides: Partial<RunnerConfig> = {}, dataDir?: string, nodeConfig: Partial<Config> = {}): Promise<TestNode> {
   const runner = defaultRunnerConfig({ ...TEST_LIMITS, ...overrides });
-  const node = await startNode({ runner, ...(dataDir ? { dataDir } : {}) });
+  const node = await startNode({ ...nodeConfig, runner, ...(dataDir ? { dataDir } : {}) });
   await node.server.ctx.runner.whenReady();
   return node;
 }

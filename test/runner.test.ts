@@ -152,6 +152,41 @@ describe.skipIf(!hasBwrap)('code runs', () => {
     await watchers[1]!.exited(second);
   });
 
+  it('limits runs per person: how often they start, and what they log (code, input, output), apart from typing', async () => {
+    const node = await startRunnerNode({ outputBytes: 512 * 1024 }, undefined, { writeBytesPerSecond: 1000, writeBytesBurst: LIMITS.updateBytes });
+    const iv = await createInterview(node, 'Budget', 'python');
+    const cand = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    const w = watchRuns(cand.socket);
+    // Each run logs half a megabyte of output: the budget (a megabyte) takes two, and a third
+    // that starts before it is spent, and then no more until it has refilled.
+    await writeCode(cand, 'print("x" * 600000)\n');
+    const outcomes: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const ack = await startRun(cand.socket);
+      if (!('runId' in ack)) {
+        outcomes.push(ack.error.message);
+        break;
+      }
+      await w.exited(ack.runId);
+      outcomes.push('ok');
+    }
+    expect(outcomes.slice(0, 2)).toEqual(['ok', 'ok']);
+    expect(outcomes.at(-1)).toMatch(/^too much logged by runs; retry in \d+ s$/);
+    // Typing has a budget of its own.
+    await writeCode(cand, 'print("still typing")\n');
+
+    // Starts: five at once, then one a second. The runner refuses the ones after
+    // the first as busy; the sixth is not even looked at.
+    const ida = await connectClient(node.url, await iv.invite('interviewer', 'Ida'));
+    await writeCode(ida, 'import time\ntime.sleep(60)\n');
+    const codes: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const ack = await startRun(ida.socket);
+      codes.push('runId' in ack ? 'ok' : ack.error.code);
+    }
+    expect(codes).toEqual(['ok', 'runner_busy', 'runner_busy', 'runner_busy', 'runner_busy', 'rate_limited']);
+  });
+
   it('logs each run with its output and exit, for the replay', async () => {
     const node = await startRunnerNode();
     const iv = await createInterview(node, 'Logged', 'javascript');

@@ -24,6 +24,7 @@ import { handler, type Handlers } from './handle.js';
 import { localRun, runRecordOf, type OutputChunk, type RunInProgress } from './run-output.js';
 import { peerCurrentRun, peerStopRun } from './run-peers.js';
 import type { DuetSocket } from './socket-data.js';
+import { chargeRunOutput, spendRunInput, takeRunStart } from './write-budget.js';
 
 const DEFAULT_SETTINGS: RunSettings = { candidateMayRun: true, seq: 0 };
 /** How long an end waits for the record of the run it stopped: written as the killed process exits, in milliseconds. */
@@ -138,6 +139,8 @@ export function runHandlers(ctx: ServerContext): Handlers {
 
 async function startRun(ctx: ServerContext, socket: DuetSocket, { path, stdin }: RunStartRequest): Promise<{ runId: string }> {
   const { actor, interviewId } = socket.data;
+  const live = await socket.data.room;
+  takeRunStart(live, socket);
   const room = channelOf.all(interviewId);
   const interview = await ctx.store.getInterview(interviewId);
   if (!interview) throw new DuetError('not_found', 'no such interview');
@@ -149,7 +152,6 @@ async function startRun(ctx: ServerContext, socket: DuetSocket, { path, stdin }:
       actor.role === 'candidate' ? 'an interviewer has turned off runs for the candidate' : `the ${actor.role} role cannot run code`,
     );
   }
-  const live = await socket.data.room;
   // Edits other nodes committed are in the log; run what everyone sees.
   await live.catchUp();
   const files = filesOf(live.doc('main'));
@@ -161,6 +163,9 @@ async function startRun(ctx: ServerContext, socket: DuetSocket, { path, stdin }:
   if ((await runAnywhere(ctx, interviewId))?.here === false) {
     throw new DuetError('runner_busy', 'a run of this interview is already queued or running; stop it or wait');
   }
+
+  const logged = loggedCode(files);
+  spendRunInput(ctx.config, live, socket, ('files' in logged ? charsOf(logged.files) : 0) + (stdin?.length ?? 0));
 
   const runId = randomId();
   const startedAt = new Date().toISOString();
@@ -202,7 +207,8 @@ async function startRun(ctx: ServerContext, socket: DuetSocket, { path, stdin }:
       toRoom(() => ctx.io.to(room).emit('run:exit', exit));
       // The code as it was read for this run: the candidate may have typed
       // on while it ran, so the replay's text at the run's event is not it.
-      void recordRun(ctx, interviewId, actor, { ...exit, path: target, language: interview.language, stdin, startedAt, output, ...loggedCode(files) });
+      chargeRunOutput(ctx.config, live, socket, written);
+      void recordRun(ctx, interviewId, actor, { ...exit, path: target, language: interview.language, stdin, startedAt, output, ...logged });
     },
   });
   // The interview may have ended while this run was being set up, after that
@@ -231,8 +237,12 @@ function exitOf(runId: string, r: RunResult, stoppedBy: Actor | undefined): RunE
 
 /** The run's files, or only their size when they are more than a run's event keeps. */
 function loggedCode(files: Record<string, string>): { files: Record<string, string> } | { codeChars: number } {
-  const chars = Object.values(files).reduce((n, text) => n + text.length, 0);
+  const chars = charsOf(files);
   return chars <= LIMITS.runCodeLoggedChars ? { files } : { codeChars: chars };
+}
+
+function charsOf(files: Record<string, string>): number {
+  return Object.values(files).reduce((n, text) => n + text.length, 0);
 }
 
 async function recordRun(ctx: ServerContext, interviewId: string, actor: Actor, data: Record<string, unknown>): Promise<void> {

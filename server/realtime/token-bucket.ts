@@ -20,6 +20,12 @@ export class TokenBucket {
     return true;
   }
 
+  /** Takes `n` even past empty (for work already done): what comes next waits until it has refilled. */
+  charge(n: number): void {
+    this.take(0);
+    this.tokens = Math.max(-this.burst, this.tokens - n);
+  }
+
   /** Whole seconds until `n` could be taken (at least 1). */
   secondsUntil(n: number): number {
     return Math.max(1, Math.ceil((Math.min(n, this.burst) - this.tokens) / this.rate));

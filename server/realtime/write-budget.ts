@@ -2,11 +2,14 @@
  * What one person may add to an interview's log. The event limit counts
  * events, and an update may be 1 MiB: a client pasting a large text and
  * deleting it in a loop, each edit within the document's size limit, could
- * write tens of megabytes a second to the database; so edits and chat draw on
- * a budget of bytes, and language changes on one of their own. Both are per
- * person and interview on this node, kept with the room rather than the
- * socket, so a reconnection does not refill them; typing uses a tiny part of
- * the bytes, and the burst lets several large pastes through at once.
+ * write tens of megabytes a second to the database. So edits and chat draw on
+ * a budget of bytes; code runs, whose logged code, input and output can reach
+ * megabytes each, on a budget of their own (so a run's output never holds up
+ * its author's typing), after a budget of starts; language changes on one of
+ * theirs. All are per person and interview on this node, kept with the room
+ * rather than the socket, so a reconnection does not refill them; typing uses
+ * a tiny part of its budget, and the bursts let several large pastes, or runs,
+ * through at once.
  */
 import { DuetError } from '../../shared/errors.js';
 import type { Config } from '../config.js';
@@ -14,32 +17,47 @@ import type { Room } from '../rooms/room.js';
 import { TokenBucket } from './token-bucket.js';
 import type { DuetSocket } from './socket-data.js';
 
-/**
- * Language changes a person may make: each is logged, and turns every
- * participant's editor to the new language, one commit at a time per
- * interview, ahead of everyone's edits.
- */
-const LANGUAGE_CHANGES_PER_SECOND = 1;
-const LANGUAGE_CHANGE_BURST = 10;
+type ByteConfig = Pick<Config, 'writeBytesPerSecond' | 'writeBytesBurst'>;
 
-export function takeLanguageChange(room: Room, socket: DuetSocket): void {
-  const { sub } = socket.data.actor;
-  let budget = room.languageChanges.get(sub);
+/** Each change is logged and turns every participant's editor, one commit at a time per interview, ahead of everyone's edits. */
+const LANGUAGE_CHANGES = { perSecond: 1, burst: 10 };
+/** A start reads the interview and the document before the runner refuses or queues it. */
+const RUN_STARTS = { perSecond: 1, burst: 5 };
+
+function budgetOf(room: Room, socket: DuetSocket, kind: string, perSecond: number, burst: number): TokenBucket {
+  const key = `${kind}\n${socket.data.actor.sub}`;
+  let budget = room.budgets.get(key);
   if (!budget) {
-    budget = new TokenBucket(LANGUAGE_CHANGES_PER_SECOND, LANGUAGE_CHANGE_BURST);
-    room.languageChanges.set(sub, budget);
+    budget = new TokenBucket(perSecond, burst);
+    room.budgets.set(key, budget);
   }
-  if (!budget.take()) throw new DuetError('rate_limited', `too many language changes; retry in ${budget.secondsUntil(1)} s`);
+  return budget;
 }
 
-export function spendWriteBudget(config: Pick<Config, 'writeBytesPerSecond' | 'writeBytesBurst'>, room: Room, socket: DuetSocket, bytes: number): void {
-  const { sub } = socket.data.actor;
-  let budget = room.writeBudgets.get(sub);
-  if (!budget) {
-    budget = new TokenBucket(config.writeBytesPerSecond, config.writeBytesBurst);
-    room.writeBudgets.set(sub, budget);
-  }
-  if (!budget.take(bytes)) {
-    throw new DuetError('rate_limited', `too much written to this interview; retry in ${budget.secondsUntil(bytes)} s`);
-  }
+function take(budget: TokenBucket, n: number, what: string): void {
+  if (!budget.take(n)) throw new DuetError('rate_limited', `${what}; retry in ${budget.secondsUntil(n)} s`);
+}
+
+/** Bytes of an edit or a chat message. */
+export function spendWriteBudget(config: ByteConfig, room: Room, socket: DuetSocket, bytes: number): void {
+  take(budgetOf(room, socket, 'write', config.writeBytesPerSecond, config.writeBytesBurst), bytes, 'too much written to this interview');
+}
+
+export function takeLanguageChange(room: Room, socket: DuetSocket): void {
+  take(budgetOf(room, socket, 'language', LANGUAGE_CHANGES.perSecond, LANGUAGE_CHANGES.burst), 1, 'too many language changes');
+}
+
+/** Checked before anything else a start does. */
+export function takeRunStart(room: Room, socket: DuetSocket): void {
+  take(budgetOf(room, socket, 'run-start', RUN_STARTS.perSecond, RUN_STARTS.burst), 1, 'too many runs started');
+}
+
+/** The bytes a run's event will log of its code and input, once the start is allowed. */
+export function spendRunInput(config: ByteConfig, room: Room, socket: DuetSocket, bytes: number): void {
+  take(budgetOf(room, socket, 'run', config.writeBytesPerSecond, config.writeBytesBurst), bytes, 'too much logged by runs');
+}
+
+/** Its output, when the run ends: taken whatever is left, so the next run waits until the budget has refilled. */
+export function chargeRunOutput(config: ByteConfig, room: Room, socket: DuetSocket, bytes: number): void {
+  budgetOf(room, socket, 'run', config.writeBytesPerSecond, config.writeBytesBurst).charge(bytes);
 }

@@ -93,10 +93,8 @@ export class Room {
   readonly charsInFlight: Record<DocName, number> = { main: 0, notes: 0 };
   /** Which of this node's sockets holds each awareness client id, to clear when it leaves (the realtime layer's; awareness.ts). */
   readonly awarenessOwners: Record<DocName, Map<number, object>> = { main: new Map(), notes: new Map() };
-  /** What each person (by sub) may still add to the log from this node (the realtime layer's; write-budget.ts). */
-  readonly writeBudgets = new Map<string, TokenBucket>();
-  /** Language changes each person may still make from this node (write-budget.ts). */
-  readonly languageChanges = new Map<string, TokenBucket>();
+  /** What each person may still add to the log from this node, by kind and sub (the realtime layer's; write-budget.ts). */
+  readonly budgets = new Map<string, TokenBucket>();
 
   private constructor(
     readonly id: string,

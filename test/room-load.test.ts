@@ -5,6 +5,8 @@
  * snapshots keep coming when other events (chat, another node's edits) fall
  * between a node's own edits.
  */
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { Room } from '../server/rooms/room.js';
 import type { Snapshot, Store } from '../server/store/store.js';
@@ -152,6 +154,33 @@ describe('snapshots and cold loads', () => {
     second.on('doc:update', (u) => updates.push(u));
     expect(await sync(second)).toMatchObject({ error: { code: 'internal' } });
     expect(updates).toEqual([]);
+  });
+
+  it('keeps one snapshot per document, and snapshots a large document only when what came since is an eighth of it', async () => {
+    const node = await startNode({ snapshotEvery: 10 });
+    const iv = await createInterview(node);
+    const a = await connectClient(node.url, await iv.invite('candidate'));
+    const id = iv.interview.id;
+    const store = node.server.ctx.store;
+    const db = new SQLite(join(node.config.dataDir, 'duet.sqlite'), { readonly: true });
+    onTestFinished(() => void db.close());
+    const rows = () => db.prepare('SELECT doc, seq FROM snapshots WHERE interview_id = ? ORDER BY doc').all(id) as Array<{ doc: string; seq: number }>;
+    // A large paste, then keystrokes: the first ten make a snapshot (the paste is all of it).
+    mainFile(a).insert(0, 'x'.repeat(200_000));
+    await typeAndSettle(a, 9, 'k');
+    const first = (await waitFor(async () => (await store.latestSnapshot(id, 'main'))?.seq ?? false, 5000)) as number;
+    // A hundred keystrokes more are far from an eighth of 200 KB: no snapshot of it again.
+    await typeAndSettle(a, 100, 'k');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await store.latestSnapshot(id, 'main'))?.seq).toBe(first);
+    // Thirty KB more is: a new one, and the old ones are gone.
+    for (let i = 0; i < 10; i++) mainFile(a).insert(0, `${i}`.repeat(3000));
+    await waitFor(() => a.provider.pending === 0);
+    await waitFor(async () => ((await store.latestSnapshot(id, 'main'))?.seq ?? 0) > first, 5000);
+    await waitFor(() => rows().length === 2 && rows()[0]!.seq === rows()[1]!.seq);
+    expect(rows().map((r) => r.doc)).toEqual(['main', 'notes']);
+    // The room loads from it as before.
+    expect(await loadedText(store, iv.interview)).toBe(a.text());
   });
 
   it('keeps snapshotting when chat falls between the edits', async () => {

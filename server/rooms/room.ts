@@ -28,6 +28,9 @@ import type { TokenBucket } from '../realtime/token-bucket.js';
  */
 export const DEFAULT_APPLY_AFTER_MS = 300;
 
+/** A snapshot writes at most this many times the bytes of the updates since the one before (worthSnapshotting). */
+const SNAPSHOT_BYTES_RATIO = 8;
+
 interface Unapplied {
   snapshot?: Snapshot;
   tail: Uint8Array[];
@@ -47,6 +50,10 @@ interface DocState {
   snapshotSeq: number;
   /** Committed updates applied since the last snapshot. */
   sinceSnapshot: number;
+  /** Their bytes. */
+  bytesSinceSnapshot: number;
+  /** Bytes of the newest snapshot (0 if none). */
+  snapshotBytes: number;
   /**
    * The whole document as one update, until it next changes: fresh joiners
    * of a document nobody is editing (a page reloaded, someone joining late)
@@ -107,7 +114,7 @@ export class Room {
       const awareness = new Awareness(ydoc);
       // The server has no cursor of its own.
       awareness.setLocalState(null);
-      const state: DocState = { ydoc, awareness, snapshotSeq: 0, sinceSnapshot: 0 };
+      const state: DocState = { ydoc, awareness, snapshotSeq: 0, sinceSnapshot: 0, bytesSinceSnapshot: 0, snapshotBytes: 0 };
       // Any change, whoever makes it, retires the encoding ('afterTransaction'
       // costs nothing; an 'update' listener would encode every transaction).
       // A catch-up that read nothing is a transaction too, and keeps it.
@@ -142,6 +149,7 @@ export class Room {
       if (snap) {
         room.unapplied![d].snapshot = snap;
         state.snapshotSeq = snap.seq;
+        state.snapshotBytes = snap.state.byteLength;
       }
       from = Math.min(from, state.snapshotSeq);
     });
@@ -342,6 +350,7 @@ export class Room {
         if (this.unapplied) this.unapplied[event.doc].tail.push(event.bin);
         else applyUpdateCut(state.ydoc, event.bin, 'log');
         state.sinceSnapshot++;
+        state.bytesSinceSnapshot += event.bin.byteLength;
       }
     }
     if (event.seq === this.appliedSeq + 1 || fromLog) {
@@ -360,7 +369,7 @@ export class Room {
    * cold load would read its whole log.
    */
   snapshotIfDue(doc: DocName, every: number, at: string): Promise<void> | undefined {
-    return this.snapshotWhen(() => this.docs[doc].sinceSnapshot >= every, at);
+    return this.snapshotWhen(() => this.docs[doc].sinceSnapshot >= every && this.worthSnapshotting(doc), at);
   }
 
   /**
@@ -369,7 +378,19 @@ export class Room {
    * merging a tail, if `min` or more updates came since the last one.
    */
   snapshotIfBehind(min: number, at: string): Promise<void> | undefined {
-    return this.snapshotWhen(() => DOC_NAMES.some((d) => this.docs[d].sinceSnapshot >= min), at);
+    return this.snapshotWhen(() => DOC_NAMES.some((d) => this.docs[d].sinceSnapshot >= min && this.worthSnapshotting(d)), at);
+  }
+
+  /**
+   * A snapshot writes the whole document, so it waits until what came since
+   * the last one is an eighth of that in bytes: without that, single
+   * keystrokes into a document of megabytes (one person's budget allows a
+   * few a second) made the database write it again every few seconds. For an
+   * ordinary document every SNAPSHOT_EVERY updates is enough already.
+   */
+  private worthSnapshotting(doc: DocName): boolean {
+    const s = this.docs[doc];
+    return s.bytesSinceSnapshot * SNAPSHOT_BYTES_RATIO >= s.snapshotBytes;
   }
 
   private snapshotWhen(due: () => boolean, at: string): Promise<void> | undefined {
@@ -397,6 +418,8 @@ export class Room {
       const whole = this.wholeDoc(d);
       const snapshot = { doc: d, seq, state: whole.update, stateVector: whole.stateVector };
       s.sinceSnapshot = 0;
+      s.bytesSinceSnapshot = 0;
+      s.snapshotBytes = whole.update.byteLength;
       s.snapshotSeq = seq;
       return this.store.saveSnapshot(this.id, snapshot, at);
     });

@@ -409,11 +409,16 @@ export class KyselyStore implements Store {
   }
 
   async saveSnapshot(interviewId: string, snapshot: Snapshot, at: string): Promise<void> {
-    await this.db
-      .insertInto('snapshots')
-      .values({ interview_id: interviewId, doc: snapshot.doc, seq: snapshot.seq, at, state: snapshot.state, state_vector: snapshot.stateVector ?? null })
-      .onConflict((oc) => oc.columns(['interview_id', 'doc', 'seq']).doNothing())
-      .execute();
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('snapshots')
+        .values({ interview_id: interviewId, doc: snapshot.doc, seq: snapshot.seq, at, state: snapshot.state, state_vector: snapshot.stateVector ?? null })
+        .onConflict((oc) => oc.columns(['interview_id', 'doc', 'seq']).doNothing())
+        .execute();
+      // Only the newest is ever read (a load; the replay reads the log): the older ones were the
+      // whole document again and again, kept for nothing.
+      await trx.deleteFrom('snapshots').where('interview_id', '=', interviewId).where('doc', '=', snapshot.doc).where('seq', '<', snapshot.seq).execute();
+    });
   }
 
   async upsertParticipant(interviewId: string, actor: Actor, at: string): Promise<void> {

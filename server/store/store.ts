@@ -118,6 +118,7 @@ export interface Store {
   /** The newest chat messages (oldest first) on the given channels. */
   recentChat(interviewId: string, channels: readonly string[], limit: number): Promise<StoredEvent[]>;
   latestSnapshot(interviewId: string, doc: DocName): Promise<Snapshot | undefined>;
+  /** Stores the snapshot and deletes that document's older ones: only the newest is ever read. */
   saveSnapshot(interviewId: string, snapshot: Snapshot, at: string): Promise<void>;
   upsertParticipant(interviewId: string, actor: Actor, at: string): Promise<void>;
   listParticipants(interviewId: string): Promise<Actor[]>;

@@ -167,7 +167,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   registerHandshakeGuard(io, config, limits.handshake, clientIp, metrics);
   const connections = registerConnections(ctx);
   const retention = startRetentionSweeper(ctx, config.retentionDays);
-  registerConnectionCap(io, config.maxSocketsPerInterview, metrics, log);
+  registerConnectionCap(io, { perInterview: config.maxSocketsPerInterview, perPerson: config.maxSocketsPerPerson }, metrics, log);
   registerBackpressureGuard(io, config.socketSendBufferBytes, metrics, log);
 
   let closing: Promise<void> | undefined;

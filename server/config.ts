@@ -66,6 +66,8 @@ const envSchema = z.object({
   HTTP_REQUESTS_PER_MINUTE: positiveInt.default(1200),
   /** Live sockets of one interview on one node. */
   MAX_SOCKETS_PER_INTERVIEW: positiveInt.default(100),
+  /** Live sockets of one person (a token's sub) in one interview on one node: tabs, and reconnections not yet noticed. */
+  MAX_SOCKETS_PER_PERSON: positiveInt.default(10),
   /** Output queued for one socket that does not read; past it the socket is dropped (it reconnects and resyncs). */
   SOCKET_SEND_BUFFER_BYTES: positiveInt.min(64 * 1024).default(16 * 1024 * 1024),
   /** Reverse proxies whose X-Forwarded-For is believed (comma-separated: loopback, uniquelocal, CIDRs, addresses). */
@@ -123,6 +125,7 @@ export type Config = Readonly<{
   handshakesPerMinute: number;
   httpRequestsPerMinute: number;
   maxSocketsPerInterview: number;
+  maxSocketsPerPerson: number;
   socketSendBufferBytes: number;
   corsOrigins: readonly string[];
   trustProxy: readonly string[];
@@ -186,6 +189,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     handshakesPerMinute: e.HANDSHAKES_PER_MINUTE,
     httpRequestsPerMinute: e.HTTP_REQUESTS_PER_MINUTE,
     maxSocketsPerInterview: e.MAX_SOCKETS_PER_INTERVIEW,
+    maxSocketsPerPerson: e.MAX_SOCKETS_PER_PERSON,
     socketSendBufferBytes: e.SOCKET_SEND_BUFFER_BYTES,
     corsOrigins: Object.freeze(e.CORS_ORIGINS),
     trustProxy: Object.freeze(e.TRUST_PROXY),

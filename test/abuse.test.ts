@@ -135,6 +135,24 @@ describe('connection caps', () => {
     expect(live()).toBeLessThanOrEqual(3);
   });
 
+  it('refuses one person\'s sockets past MAX_SOCKETS_PER_PERSON: one invite cannot take the interview\'s places; others still join', async () => {
+    const node = await startNode({ maxSocketsPerInterview: 6, maxSocketsPerPerson: 2 });
+    const iv = await createInterview(node);
+    const token = await iv.invite('candidate', 'Cy');
+    const mine = [];
+    for (let i = 0; i < 3; i++) mine.push((await attempt(node.url, token)).outcome);
+    expect(mine).toEqual(['ok', 'ok', 'too_many_connections']);
+    // Concurrent handshakes of that person cannot race past it.
+    const burst = await Promise.all(Array.from({ length: 5 }, () => attempt(node.url, token)));
+    expect(burst.filter((b) => b.outcome === 'ok')).toEqual([]);
+    await new Promise((r) => setTimeout(r, 100));
+    const cys = [...node.server.ctx.io.of('/').sockets.values()].filter((s) => s.data.actor.name === 'Cy').length;
+    expect(cys).toBe(2);
+    // The interviewer and an observer still get in.
+    expect((await attempt(node.url, iv.token)).outcome).toBe('ok');
+    expect((await attempt(node.url, await iv.invite('observer', 'Obi'))).outcome).toBe('ok');
+  });
+
   it('a connection announces a few cursors per document at most: made-up awareness client ids cannot fill the node', async () => {
     const node = await startNode();
     const iv = await createInterview(node);
@@ -172,12 +190,13 @@ describe('connection caps', () => {
   });
 
   it('parses the abuse settings from the environment', () => {
-    const c = loadConfig({ CORS_ORIGINS: 'https://app.example.com/, http://localhost:5173/x', MAX_SOCKETS_PER_INTERVIEW: '7', HANDSHAKES_PER_MINUTE: '60' });
+    const c = loadConfig({ CORS_ORIGINS: 'https://app.example.com/, http://localhost:5173/x', MAX_SOCKETS_PER_INTERVIEW: '7', MAX_SOCKETS_PER_PERSON: '3', HANDSHAKES_PER_MINUTE: '60', WRITE_BYTES_PER_SECOND: '2048' });
     expect(c.corsOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
-    expect(c.maxSocketsPerInterview).toBe(7);
+    expect([c.maxSocketsPerInterview, c.maxSocketsPerPerson, c.writeBytesPerSecond]).toEqual([7, 3, 2048]);
     expect(c.handshakesPerMinute).toBe(60);
     const d = loadConfig({});
-    expect([d.handshakesPerMinute, d.httpRequestsPerMinute, d.maxSocketsPerInterview, d.socketSendBufferBytes]).toEqual([600, 1200, 100, 16 * 1024 * 1024]);
+    expect([d.handshakesPerMinute, d.httpRequestsPerMinute, d.maxSocketsPerInterview, d.maxSocketsPerPerson, d.socketSendBufferBytes]).toEqual([600, 1200, 100, 10, 16 * 1024 * 1024]);
+    expect([d.writeBytesPerSecond, d.writeBytesBurst]).toEqual([16 * 1024, 4 * 1024 * 1024]);
     expect(d.corsOrigins).toEqual([]);
     expect(() => loadConfig({ CORS_ORIGINS: 'javascript:alert(1)' })).toThrow(ConfigError);
     expect(() => loadConfig({ SOCKET_SEND_BUFFER_BYTES: '100' })).toThrow(/SOCKET_SEND_BUFFER_BYTES/);

@@ -46,36 +46,54 @@ export function registerHandshakeGuard(
 }
 
 /**
- * Runs after authentication (it reads socket.data.interviewId). The handshake
- * check gives a clear connect_error; the count at `connection` is the hard
- * bound, since concurrent handshakes can all pass the check before any of
- * them connects.
+ * Runs after authentication (it reads socket.data.interviewId and the
+ * actor). The handshake check gives a clear connect_error; the count at
+ * `connection` is the hard bound, since concurrent handshakes can all pass
+ * the check before any of them connects. Per interview, and per person in it:
+ * one invite (a leaked link, a candidate's script) must not take all of an
+ * interview's places on a node, nor multiply its per-socket budgets.
  */
-export function registerConnectionCap(io: DuetIO, max: number, metrics: Metrics, log: Logger): void {
+export function registerConnectionCap(io: DuetIO, caps: { perInterview: number; perPerson: number }, metrics: Metrics, log: Logger): void {
   const live = new Map<string, number>();
-  const tooMany = () => new DuetError('too_many_connections', `this interview already has ${max} connections on this node`);
+  const keysOf = (socket: DuetSocket) => [socket.data.interviewId, `${socket.data.interviewId}\n${socket.data.actor.sub}`] as const;
+  /** Why this socket is one too many: `joining`, not counted yet (the handshake); else counted already. */
+  const refusal = (socket: DuetSocket, joining: boolean): DuetError | undefined => {
+    const [interview, person] = keysOf(socket);
+    const after = (key: string) => (live.get(key) ?? 0) + (joining ? 1 : 0);
+    if (after(interview) > caps.perInterview) {
+      return new DuetError('too_many_connections', `this interview already has ${caps.perInterview} connections on this node`);
+    }
+    if (after(person) > caps.perPerson) {
+      return new DuetError('too_many_connections', `you already have ${caps.perPerson} connections to this interview on this node`);
+    }
+    return undefined;
+  };
+  const release = (key: string) => {
+    const left = (live.get(key) ?? 1) - 1;
+    if (left > 0) live.set(key, left);
+    else live.delete(key); // no entry outlives its interview's last socket
+  };
   io.use((socket, next) => {
-    if ((live.get(socket.data.interviewId) ?? 0) < max) return next();
-    metrics.errors.inc({ code: 'too_many_connections' });
-    next(refuse(tooMany()));
+    const err = refusal(socket, true);
+    if (!err) return next();
+    metrics.errors.inc({ code: err.code });
+    next(refuse(err));
   });
   io.on('connection', (socket: DuetSocket) => {
-    const id = socket.data.interviewId;
-    const n = (live.get(id) ?? 0) + 1;
-    live.set(id, n);
+    const keys = keysOf(socket);
+    for (const key of keys) live.set(key, (live.get(key) ?? 0) + 1);
     // Who and where, never the token: logs are read by more people than interviews are.
-    const who = { interviewId: id, sub: socket.data.actor.sub, role: socket.data.actor.role };
+    const who = { interviewId: socket.data.interviewId, sub: socket.data.actor.sub, role: socket.data.actor.role };
     log.debug({ ...who, transport: socket.conn.transport.name }, 'socket connected');
     socket.once('disconnect', (reason) => {
       log.debug({ ...who, reason }, 'socket disconnected');
-      const left = (live.get(id) ?? 1) - 1;
-      if (left > 0) live.set(id, left);
-      else live.delete(id); // no entry outlives its interview's last socket
+      for (const key of keys) release(key);
     });
-    if (n > max) {
+    const err = refusal(socket, false);
+    if (err) {
       metrics.errors.inc({ code: 'too_many_connections' });
-      log.debug({ interviewId: id }, 'connection cap reached');
-      socket.emit('error', tooMany().toBody().error);
+      log.debug({ interviewId: who.interviewId }, 'connection cap reached');
+      socket.emit('error', err.toBody().error);
       socket.disconnect(true);
     }
   });

@@ -163,6 +163,19 @@ describe('bad input over Socket.IO', () => {
     expect(await change(ida.socket, 1)).toBe('ok');
   });
 
+  it('limits doc:syncs per person: each one reads the log and encodes what the client lacks', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const cand = await connectClient(node.url, await iv.invite('candidate'));
+    const stateVector = Y.encodeStateVector(new Y.Doc());
+    const replies = await Promise.all(Array.from({ length: 40 }, () => cand.socket.emitWithAck('doc:sync', { doc: 'main', stateVector })));
+    const codes = replies.map((r: any) => r.error?.code ?? 'ok');
+    // Thirty at once, then five a second.
+    expect(codes.filter((c) => c === 'ok').length).toBeGreaterThanOrEqual(30);
+    expect(codes.filter((c) => c === 'ok').length).toBeLessThan(35);
+    expect(codes.filter((c) => c !== 'ok').every((c) => c === 'rate_limited')).toBe(true);
+  });
+
   it('refuses an update that would push the document past its size limit', async () => {
     const node = await startNode();
     const iv = await createInterview(node);

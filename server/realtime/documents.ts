@@ -13,7 +13,7 @@ import type { Snapshot, StoredEvent } from '../store/store.js';
 import { handler, type Handlers } from './handle.js';
 import { reportSnapshotFailure } from './snapshot-failures.js';
 import type { DuetSocket } from './socket-data.js';
-import { spendWriteBudget } from './write-budget.js';
+import { spendWriteBudget, takeSync } from './write-budget.js';
 
 /** Past this many updates after the snapshot (a log that was never snapshotted), apply and encode instead of merging them. */
 const MAX_STORED_TAIL = 1000;
@@ -95,7 +95,10 @@ export function documentHandlers(ctx: ServerContext): Handlers {
   };
 
   return {
-    'doc:sync': handler(docSyncSchema, (socket, { doc, stateVector }) => answerSync(ctx, socket, doc, stateVector)),
+    'doc:sync': handler(docSyncSchema, async (socket, { doc, stateVector }) => {
+      takeSync(await socket.data.room, socket);
+      return answerSync(ctx, socket, doc, stateVector);
+    }),
 
     // One update at a time per socket, in order: a client's next edit builds on
     // its previous one, which must be in the room's document before the next is

@@ -5,8 +5,8 @@
  * write tens of megabytes a second to the database. So edits and chat draw on
  * a budget of bytes; code runs, whose logged code, input and output can reach
  * megabytes each, on a budget of their own (so a run's output never holds up
- * its author's typing), after a budget of starts; language changes on one of
- * theirs. All are per person and interview on this node, kept with the room
+ * its author's typing), after a budget of starts; language changes and syncs
+ * on budgets of theirs. All are per person and interview on this node, kept with the room
  * rather than the socket, so a reconnection does not refill them; typing uses
  * a tiny part of its budget, and the bursts let several large pastes, or runs,
  * through at once.
@@ -23,6 +23,12 @@ type ByteConfig = Pick<Config, 'writeBytesPerSecond' | 'writeBytesBurst'>;
 const LANGUAGE_CHANGES = { perSecond: 1, burst: 10 };
 /** A start reads the interview and the document before the runner refuses or queues it. */
 const RUN_STARTS = { perSecond: 1, burst: 5 };
+/**
+ * A sync reads the log and encodes what the client lacks: with a made-up
+ * state vector, the whole document, tens of milliseconds for a large one. A
+ * page syncs on connecting and every 30 s, and again after a refusal.
+ */
+const SYNCS = { perSecond: 5, burst: 30 };
 
 function budgetOf(room: Room, socket: DuetSocket, kind: string, perSecond: number, burst: number): TokenBucket {
   const key = `${kind}\n${socket.data.actor.sub}`;
@@ -60,4 +66,9 @@ export function spendRunInput(config: ByteConfig, room: Room, socket: DuetSocket
 /** Its output, when the run ends: taken whatever is left, so the next run waits until the budget has refilled. */
 export function chargeRunOutput(config: ByteConfig, room: Room, socket: DuetSocket, bytes: number): void {
   budgetOf(room, socket, 'run', config.writeBytesPerSecond, config.writeBytesBurst).charge(bytes);
+}
+
+/** A `doc:sync` asked with the event (the handshake's are bounded by the handshake limits). */
+export function takeSync(room: Room, socket: DuetSocket): void {
+  take(budgetOf(room, socket, 'sync', SYNCS.perSecond, SYNCS.burst), 1, 'too many syncs');
 }

@@ -42,7 +42,8 @@ describe('integrity signals', () => {
     const iv = await createInterview(node);
     const interviewer = await connectClient(node.url, iv.token);
     const observer = await connectClient(node.url, await iv.invite('observer'));
-    const candidate = await connectClient(node.url, await iv.invite('candidate'));
+    const candidateToken = await iv.invite('candidate');
+    const candidate = await connectClient(node.url, candidateToken);
 
     expect(codeOf(await interviewer.socket.emitWithAck('signal:report', { kind: 'blur' }))).toBe('forbidden');
     expect(codeOf(await observer.socket.emitWithAck('signal:report', { kind: 'blur' }))).toBe('forbidden');
@@ -54,8 +55,13 @@ describe('integrity signals', () => {
     const ok = replies.filter((r) => !codeOf(r)).length;
     expect(replies.filter((r) => codeOf(r) === 'rate_limited').length).toBeGreaterThan(0);
     expect(replies.every((r) => !codeOf(r) || codeOf(r) === 'rate_limited')).toBe(true);
+    // A new connection of the same person does not bring a fresh burst.
+    const again = await connectClient(node.url, candidateToken);
+    const more = await Promise.all(Array.from({ length: 3 }, () => again.socket.emitWithAck('signal:report', { kind: 'blur' })));
+    expect(more.filter((r) => codeOf(r) === 'rate_limited').length).toBeGreaterThan(0);
+    const okAgain = more.filter((r) => !codeOf(r)).length;
     const log = await api(node.url, `/api/interviews/${iv.interview.id}/events?limit=1000`, { token: iv.token });
-    expect(log.body.events.filter((e: { type: string }) => e.type === 'signal')).toHaveLength(ok);
+    expect(log.body.events.filter((e: { type: string }) => e.type === 'signal')).toHaveLength(ok + okAgain);
 
     await api(node.url, `/api/interviews/${iv.interview.id}/end`, { token: iv.token, body: {} });
     const late = await connectClient(node.url, await iv.invite('candidate', 'Late'));

@@ -5,13 +5,12 @@
  * panel channel (interviewers and observers), never back to the candidate.
  */
 import { DuetError } from '../../shared/errors.js';
-import { LIMITS } from '../../shared/limits.js';
 import type { SignalNotice } from '../../shared/protocol.js';
 import { can } from '../../shared/roles.js';
 import { signalReportSchema } from '../../shared/schemas.js';
 import { channelOf, type ServerContext } from '../context.js';
 import { handler, type Handlers } from './handle.js';
-import { TokenBucket } from './token-bucket.js';
+import { takeSignal } from './write-budget.js';
 
 export function signalHandlers(ctx: ServerContext): Handlers {
   return {
@@ -19,8 +18,7 @@ export function signalHandlers(ctx: ServerContext): Handlers {
       const { actor, interviewId } = socket.data;
       if (!can.reportSignal(actor.role)) throw new DuetError('forbidden', 'only the candidate reports integrity signals');
       // On top of the socket's general limit: a flapping tab must not fill the log.
-      socket.data.signalBucket ??= new TokenBucket(LIMITS.signalsPerSecond, LIMITS.signalBurst);
-      if (!socket.data.signalBucket.take()) throw new DuetError('rate_limited', 'too many signals; slow down');
+      takeSignal(await socket.data.room, socket);
       const at = new Date().toISOString();
       const data: Record<string, unknown> = { kind: report.kind };
       if (report.size !== undefined) data.size = report.size;

@@ -41,8 +41,6 @@ export interface SocketData {
   joined?: boolean;
   /** The socket's event limit (every event). */
   bucket: TokenBucket;
-  /** The extra limit on integrity signals, made at the first one. */
-  signalBucket?: TokenBucket;
   /** The socket's last `doc:update` in progress: updates apply one at a time, in order. */
   docQueue?: Promise<unknown>;
 }

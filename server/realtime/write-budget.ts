@@ -5,13 +5,14 @@
  * write tens of megabytes a second to the database. So edits and chat draw on
  * a budget of bytes; code runs, whose logged code, input and output can reach
  * megabytes each, on a budget of their own (so a run's output never holds up
- * its author's typing), after a budget of starts; language changes and syncs
- * on budgets of theirs. All are per person and interview on this node, kept with the room
+ * its author's typing), after a budget of starts; language changes, syncs
+ * and integrity signals on budgets of theirs. All are per person and interview on this node, kept with the room
  * rather than the socket, so a reconnection does not refill them; typing uses
  * a tiny part of its budget, and the bursts let several large pastes, or runs,
  * through at once.
  */
 import { DuetError } from '../../shared/errors.js';
+import { LIMITS } from '../../shared/limits.js';
 import type { Config } from '../config.js';
 import type { Room } from '../rooms/room.js';
 import { TokenBucket } from './token-bucket.js';
@@ -71,4 +72,9 @@ export function chargeRunOutput(config: ByteConfig, room: Room, socket: DuetSock
 /** A `doc:sync` asked with the event (the handshake's are bounded by the handshake limits). */
 export function takeSync(room: Room, socket: DuetSocket): void {
   take(budgetOf(room, socket, 'sync', SYNCS.perSecond, SYNCS.burst), 1, 'too many syncs');
+}
+
+/** An integrity signal: per person, so a candidate's reconnections do not refill it. */
+export function takeSignal(room: Room, socket: DuetSocket): void {
+  take(budgetOf(room, socket, 'signal', LIMITS.signalsPerSecond, LIMITS.signalBurst), 1, 'too many signals');
 }

@@ -43,8 +43,12 @@ export function documentHandlers(ctx: ServerContext): Handlers {
     }
     const ydoc = room.doc(doc);
     let { insertedChars, missing, adds, overlaps } = inspectUpdate(doc, update, ydoc);
-    if (missing) {
-      // It may depend on edits another node committed: read the log, then look again.
+    // It may depend on edits another node committed: read the log, then look
+    // again. A paste (not typing: a read each would cost too much) reads it
+    // anyway, since other nodes' commits reach this node's copy only then, and
+    // one that depends on none of them (a new file, say) would be measured
+    // against the size limit without them.
+    if (missing || insertedChars >= LARGE_INSERTION_CHARS) {
       await room.catchUp();
       ({ insertedChars, missing, adds, overlaps } = inspectUpdate(doc, update, room.doc(doc)));
       // Retryable: an honest client resyncs and sends the difference from the node's state.
@@ -60,15 +64,6 @@ export function documentHandlers(ctx: ServerContext): Handlers {
     // Everything in it is in the room's document, so already in the log (the
     // document holds committed events only): acknowledged, not logged again.
     if (!adds) return { ok: true as const };
-    if (insertedChars >= LARGE_INSERTION_CHARS) {
-      // Other nodes' commits reach this node's copy only when it reads the log,
-      // and an update that depends on none of them (a new file, say) gives it no
-      // reason to: read it before a paste is measured against the limit. Typing
-      // is left out, so it costs a read per paste.
-      await room.catchUp();
-      ({ insertedChars, adds } = inspectUpdate(doc, update, room.doc(doc)));
-      if (!adds) return { ok: true as const };
-    }
     // Text other sockets' updates are committing counts too: two pastes at
     // once, each within the limit alone, must not both pass.
     if (insertedChars > 0 && docChars(doc, ydoc) + room.charsInFlight[doc] + insertedChars > LIMITS.docChars) {

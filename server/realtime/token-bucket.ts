@@ -20,10 +20,13 @@ export class TokenBucket {
     return true;
   }
 
-  /** Takes `n` even past empty (for work already done): what comes next waits until it has refilled. */
+  /**
+   * Takes `n` even past empty (for work already done): what comes next waits
+   * until it has refilled, a minute at most.
+   */
   charge(n: number): void {
     this.take(0);
-    this.tokens = Math.max(-this.burst, this.tokens - n);
+    this.tokens = Math.max(-Math.min(this.burst, this.rate * 60), this.tokens - n);
   }
 
   /** Whole seconds until `n` could be taken (at least 1). */

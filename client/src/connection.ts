@@ -10,8 +10,12 @@ import type { DocName, Role } from '../../shared/roles.js';
 
 /** Errors after which coming back with the same token cannot work. */
 const FATAL = new Set(['token_expired', 'invalid_token', 'invite_revoked', 'unauthorized', 'forbidden', 'not_found']);
-/** Handshake refusals that pass: try again shortly. */
-const TRANSIENT = new Set(['unavailable', 'rate_limited', 'internal']);
+/**
+ * Handshake refusals that pass: try again shortly. Too many connections too:
+ * on a flapping network this page's own dead sockets count until the node's
+ * pings time them out.
+ */
+const TRANSIENT = new Set(['unavailable', 'rate_limited', 'internal', 'too_many_connections']);
 
 export interface Refusal {
   code: string;

@@ -183,6 +183,46 @@ describe('snapshots and cold loads', () => {
     expect(await loadedText(store, iv.interview)).toBe(a.text());
   });
 
+  it('a large document is not written again for the other one\'s snapshot: marked as of the new seq when unchanged, left behind when it changed a little', async () => {
+    const node = await startNode({ snapshotEvery: 10 });
+    const iv = await createInterview(node);
+    const a = await connectClient(node.url, await iv.invite('candidate'));
+    const ida = await connectClient(node.url, iv.token, ['main', 'notes']);
+    const id = iv.interview.id;
+    const db = new SQLite(join(node.config.dataDir, 'duet.sqlite'), { readonly: true });
+    onTestFinished(() => void db.close());
+    // A row written again gets a new rowid; one marked as of a later seq keeps it.
+    const row = (doc: string) => db.prepare('SELECT rowid, seq FROM snapshots WHERE interview_id = ? AND doc = ?').all(id, doc) as Array<{ rowid: number; seq: number }>;
+    const notes = ida.provider.doc('notes').getText('notes');
+    notes.insert(0, 'n'.repeat(200_000));
+    await waitFor(() => ida.provider.pending === 0);
+    // The next snapshot of main writes the notes too (their last snapshot was small).
+    await typeAndSettle(a, 30, 'a');
+    const large = (await waitFor(() => (row('notes')[0]?.seq ?? 0) > 0 && row('notes'), 5000)) as Array<{ rowid: number; seq: number }>;
+    expect(large).toHaveLength(1);
+    // Unchanged since: marked as of main's next snapshots, not written again.
+    await typeAndSettle(a, 30, 'b');
+    await waitFor(() => row('main')[0]!.seq > large[0]!.seq, 5000);
+    await waitFor(() => row('notes')[0]!.seq === row('main')[0]!.seq, 5000);
+    expect(row('notes')).toEqual([{ rowid: large[0]!.rowid, seq: row('main')[0]!.seq }]);
+    // A little of it changed: far from an eighth of it, so it stays where it is.
+    const marked = row('notes')[0]!;
+    notes.insert(0, 'x');
+    await waitFor(() => ida.provider.pending === 0);
+    await typeAndSettle(a, 30, 'c');
+    await waitFor(() => row('main')[0]!.seq > marked.seq, 5000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(row('notes')).toEqual([marked]);
+    // A cold load has both documents whole.
+    const room = await Room.load(node.server.ctx.store, id, iv.interview);
+    try {
+      expect(room.doc('main').getMap<Y.Text>('files').get('main.ts')?.toString()).toBe(a.text());
+      expect(room.doc('notes').getText('notes').toString()).toBe(notes.toString());
+    } finally {
+      room.destroy();
+    }
+  });
+
   it('keeps snapshotting when chat falls between the edits', async () => {
     const node = await startNode({ snapshotEvery: 10 });
     const iv = await createInterview(node);

@@ -169,7 +169,7 @@ describe.each(backends)('store contract: $name', (backend) => {
     expect(await store.recentChat(iv.id, ['room'], 0)).toEqual([]);
   });
 
-  it('keeps snapshots per document, newest wins, saving twice is harmless', async () => {
+  it('keeps snapshots per document, newest wins, saving twice is harmless, and moves one to a later seq', async () => {
     const { store } = await backend.open();
     const iv = await interview(store);
     expect(await store.latestSnapshot(iv.id, 'main')).toBeUndefined();
@@ -185,6 +185,18 @@ describe.each(backends)('store contract: $name', (backend) => {
     expect(notes?.seq).toBe(5);
     // Saved without one (as snapshots were before state vectors were kept).
     expect(notes?.stateVector).toBeUndefined();
+    // Marked as of a later seq, as it is.
+    await store.moveSnapshot(iv.id, 'notes', 5, 12, at());
+    expect(await store.latestSnapshot(iv.id, 'notes')).toMatchObject({ seq: 12, state: new Uint8Array([5]) });
+    // Another node stored one at that seq meanwhile (and a slow one an older one after it):
+    // the one at that seq stays, and the older goes.
+    await store.saveSnapshot(iv.id, { doc: 'main', seq: 20, state: new Uint8Array([20]) }, at());
+    await store.saveSnapshot(iv.id, { doc: 'main', seq: 15, state: new Uint8Array([15]) }, at());
+    await store.moveSnapshot(iv.id, 'main', 15, 20, at());
+    expect(await store.latestSnapshot(iv.id, 'main')).toMatchObject({ seq: 20, state: new Uint8Array([20]) });
+    await store.saveSnapshot(iv.id, { doc: 'main', seq: 21, state: new Uint8Array([21]) }, at());
+    await store.moveSnapshot(iv.id, 'main', 21, 30, at());
+    expect(await store.latestSnapshot(iv.id, 'main')).toMatchObject({ seq: 30, state: new Uint8Array([21]) });
   });
 
   it('upserts participants once per sub, in first-seen order', async () => {

@@ -30,6 +30,8 @@ export const DEFAULT_APPLY_AFTER_MS = 300;
 
 /** A snapshot writes at most this many times the bytes of the updates since the one before (worthSnapshotting). */
 const SNAPSHOT_BYTES_RATIO = 8;
+/** A document this small is written with the other's snapshot whatever came since: cheap, and it keeps both at one seq. */
+const SMALL_SNAPSHOT_BYTES = 64 * 1024;
 
 interface Unapplied {
   snapshot?: Snapshot;
@@ -409,11 +411,21 @@ export class Room {
   private async snapshot(at: string): Promise<void> {
     this.applyRead();
     const seq = this.appliedSeq;
-    // Every document at the same seq: a load reads the log from the lowest
-    // snapshot, so a document never snapshotted (notes nobody wrote) would
-    // otherwise make every cold join read the whole log.
+    // Every document at the same seq where that is cheap: a load reads the log
+    // from the lowest snapshot, so a document never snapshotted (notes nobody
+    // wrote) would otherwise make every cold join read the whole log. A large
+    // document is not written again for the other's sake, though: nothing of
+    // it came since, its snapshot is only marked as of this seq; a little came,
+    // it stays behind, and a load reads a longer log (every document skips
+    // what its own snapshot holds).
     const saves = DOC_NAMES.map((d) => {
       const s = this.docs[d];
+      if (s.sinceSnapshot === 0 && s.snapshotSeq > 0 && s.snapshotBytes > SMALL_SNAPSHOT_BYTES) {
+        const from = s.snapshotSeq;
+        s.snapshotSeq = seq;
+        return this.store.moveSnapshot(this.id, d, from, seq, at);
+      }
+      if (s.snapshotBytes > SMALL_SNAPSHOT_BYTES && !this.worthSnapshotting(d)) return undefined;
       // The encoding fresh joiners are sent is the snapshot too (and stays for them).
       const whole = this.wholeDoc(d);
       const snapshot = { doc: d, seq, state: whole.update, stateVector: whole.stateVector };

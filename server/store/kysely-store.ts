@@ -421,6 +421,23 @@ export class KyselyStore implements Store {
     });
   }
 
+  async moveSnapshot(interviewId: string, doc: DocName, from: number, to: number, at: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      // Another node may have stored one at `to` meanwhile (the same state): then this one just goes.
+      await trx
+        .updateTable('snapshots')
+        .set({ seq: to, at })
+        .where('interview_id', '=', interviewId)
+        .where('doc', '=', doc)
+        .where('seq', '=', from)
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('snapshots as other').select('other.seq').where('other.interview_id', '=', interviewId).where('other.doc', '=', doc).where('other.seq', '=', to))),
+        )
+        .execute();
+      await trx.deleteFrom('snapshots').where('interview_id', '=', interviewId).where('doc', '=', doc).where('seq', '<', to).execute();
+    });
+  }
+
   async upsertParticipant(interviewId: string, actor: Actor, at: string): Promise<void> {
     await this.db
       .insertInto('participants')

@@ -57,7 +57,7 @@ describe('integrity signals', () => {
     expect(replies.every((r) => !codeOf(r) || codeOf(r) === 'rate_limited')).toBe(true);
     // A new connection of the same person does not bring a fresh burst.
     const again = await connectClient(node.url, candidateToken);
-    const more = await Promise.all(Array.from({ length: 3 }, () => again.socket.emitWithAck('signal:report', { kind: 'blur' })));
+    const more = await Promise.all(Array.from({ length: 10 }, () => again.socket.emitWithAck('signal:report', { kind: 'blur' })));
     expect(more.filter((r) => codeOf(r) === 'rate_limited').length).toBeGreaterThan(0);
     const okAgain = more.filter((r) => !codeOf(r)).length;
     const log = await api(node.url, `/api/interviews/${iv.interview.id}/events?limit=1000`, { token: iv.token });

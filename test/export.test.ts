@@ -1,4 +1,5 @@
 /** Export: the whole record as one JSON file, streamed page by page, and the final files as a zip. */
+import { request, type ClientRequest } from 'node:http';
 import { inflateRawSync, crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
@@ -133,6 +134,45 @@ describe('export', () => {
     const body = JSON.parse(await res.text());
     expect(body.events.map((e: { seq: number }) => e.seq)).toEqual(Array.from({ length: 13 }, (_, i) => i + 1));
     expect(body.events.at(-1).data.output[0].data).toBe(output);
+  });
+
+  it('two exports at once per person: a download nobody reads holds its place, and one cut short frees it', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node, 'Long record');
+    const at = new Date().toISOString();
+    const actor = { sub: 'cy', name: 'Cy', role: 'candidate' as const };
+    // 24 MB of runs: far more than the sockets between here and the node buffer.
+    const output = 'x'.repeat(1_000_000);
+    await node.server.ctx.store.append(
+      iv.interview.id,
+      Array.from({ length: 24 }, (_, i) => ({ type: 'run' as const, at, actor, data: { runId: `r${i}`, path: 'main.py', output: [{ stream: 'stdout', data: output, ms: 1 }] } })),
+      { requireOpen: true },
+    );
+    const { port } = new URL(node.url);
+    // A download that reads its headers and then nothing more.
+    const stalled = () =>
+      new Promise<ClientRequest>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: `/api/interviews/${iv.interview.id}/export`, headers: { authorization: `Bearer ${iv.token}` } }, (res) => {
+          expect(res.statusCode).toBe(200);
+          res.pause();
+          resolve(req);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const held = [await stalled(), await stalled()];
+    await new Promise((r) => setTimeout(r, 300));
+    const third = await fetch(`${node.url}/api/interviews/${iv.interview.id}/export`, { headers: { authorization: `Bearer ${iv.token}` } });
+    expect(third.status).toBe(429);
+    expect(((await third.json()) as { error: { code: string } }).error.code).toBe('rate_limited');
+    // Cut short: their places come back.
+    for (const req of held) req.destroy();
+    await waitFor(async () => {
+      const again = await fetch(`${node.url}/api/interviews/${iv.interview.id}/export`, { headers: { authorization: `Bearer ${iv.token}` } });
+      const ok = again.status === 200;
+      await again.body?.cancel();
+      return ok;
+    }, 5000, 100);
   });
 
   it('files.zip holds the final files, with paths kept inside the archive', async () => {

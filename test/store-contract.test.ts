@@ -186,17 +186,24 @@ describe.each(backends)('store contract: $name', (backend) => {
     // Saved without one (as snapshots were before state vectors were kept).
     expect(notes?.stateVector).toBeUndefined();
     // Marked as of a later seq, as it is.
-    await store.moveSnapshot(iv.id, 'notes', 5, 12, at());
+    expect(await store.moveSnapshot(iv.id, 'notes', 5, 12, at())).toBe(true);
     expect(await store.latestSnapshot(iv.id, 'notes')).toMatchObject({ seq: 12, state: new Uint8Array([5]) });
-    // Another node stored one at that seq meanwhile (and a slow one an older one after it):
-    // the one at that seq stays, and the older goes.
+    // Another node stored one at that seq meanwhile (and a slow one an older one after it): that one holds.
     await store.saveSnapshot(iv.id, { doc: 'main', seq: 20, state: new Uint8Array([20]) }, at());
     await store.saveSnapshot(iv.id, { doc: 'main', seq: 15, state: new Uint8Array([15]) }, at());
-    await store.moveSnapshot(iv.id, 'main', 15, 20, at());
+    expect(await store.moveSnapshot(iv.id, 'main', 15, 20, at())).toBe(true);
     expect(await store.latestSnapshot(iv.id, 'main')).toMatchObject({ seq: 20, state: new Uint8Array([20]) });
     await store.saveSnapshot(iv.id, { doc: 'main', seq: 21, state: new Uint8Array([21]) }, at());
-    await store.moveSnapshot(iv.id, 'main', 21, 30, at());
-    expect(await store.latestSnapshot(iv.id, 'main')).toMatchObject({ seq: 30, state: new Uint8Array([21]) });
+    expect(await store.moveSnapshot(iv.id, 'main', 21, 30, at())).toBe(true);
+    // A node that still believes the row is at 21 moves it again: the row at 30 is the same state, and goes on.
+    expect(await store.moveSnapshot(iv.id, 'main', 21, 40, at())).toBe(true);
+    expect(await store.latestSnapshot(iv.id, 'main')).toMatchObject({ seq: 40, state: new Uint8Array([21]) });
+    // Nothing that recent (pruned by another node's snapshot, or a save that failed): nothing moves, nothing goes.
+    const other = await interview(store);
+    expect(await store.moveSnapshot(other.id, 'main', 10, 20, at())).toBe(false);
+    await store.saveSnapshot(other.id, { doc: 'main', seq: 3, state: new Uint8Array([3]) }, at());
+    expect(await store.moveSnapshot(other.id, 'main', 10, 20, at())).toBe(false);
+    expect(await store.latestSnapshot(other.id, 'main')).toMatchObject({ seq: 3, state: new Uint8Array([3]) });
   });
 
   it('upserts participants once per sub, in first-seen order', async () => {

@@ -10,12 +10,14 @@ import type { DocName, Role } from '../../shared/roles.js';
 
 /** Errors after which coming back with the same token cannot work. */
 const FATAL = new Set(['token_expired', 'invalid_token', 'invite_revoked', 'unauthorized', 'forbidden', 'not_found']);
+/** Handshake refusals that pass: try again shortly. */
+const TRANSIENT = new Set(['unavailable', 'rate_limited', 'internal']);
 /**
- * Handshake refusals that pass: try again shortly. Too many connections too:
- * on a flapping network this page's own dead sockets count until the node's
- * pings time them out.
+ * Too many connections passes too when they are this page's own dead sockets
+ * (a flapping network), which count until the node's pings drop them, 20 s at
+ * most; past this the interview (or this person's share of it) is full.
  */
-const TRANSIENT = new Set(['unavailable', 'rate_limited', 'internal', 'too_many_connections']);
+const FULL_AFTER_MS = 30_000;
 
 export interface Refusal {
   code: string;
@@ -54,14 +56,16 @@ export function connectRoom(token: string, role: Role | undefined, onRefused: (r
     onRefused(r);
   };
 
-  const retryLater = () => {
+  const retryLater = (delay = retryDelay) => {
     retrying = true;
     clearTimeout(retryTimer);
     retryTimer = setTimeout(() => {
       if (!fatal && socket.disconnected) socket.connect();
-    }, retryDelay);
+    }, delay);
     retryDelay = Math.min(retryDelay * 2, 2000);
   };
+  /** When the node first said it has too many connections, since the last connect. */
+  let fullSince: number | undefined;
 
   socket.on('connect_error', (err: Error & { data?: Refusal }) => {
     if (!err.data?.code) {
@@ -70,11 +74,15 @@ export function connectRoom(token: string, role: Role | undefined, onRefused: (r
     }
     // The node refused the handshake. Socket.IO never retries that on its own.
     if (TRANSIENT.has(err.data.code)) retryLater();
-    else refuse(err.data);
+    else if (err.data.code === 'too_many_connections' && Date.now() - (fullSince ??= Date.now()) < FULL_AFTER_MS) {
+      // Spread out: every refused page of a full interview asks again.
+      retryLater(3000 + Math.random() * 4000);
+    } else refuse(err.data);
   });
   socket.on('connect', () => {
     retrying = false;
     retryDelay = 300;
+    fullSince = undefined;
   });
   socket.io.on('reconnect_attempt', () => {
     retrying = true;

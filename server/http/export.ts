@@ -29,11 +29,19 @@ function attachment(res: Response, name: string): void {
   res.setHeader('content-disposition', `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"`);
 }
 
-/** Writes, waiting for the client to take it; returns at once when the client is gone (a `drain` never comes then). */
+/** A client that takes nothing for this long is cut off: the export holds memory for it meanwhile. */
+const STALLED_MS = 60_000;
+
+/**
+ * Writes, waiting for the client to take it; returns at once when the client
+ * is gone (a `drain` never comes then), and cuts off one that stalls.
+ */
 async function write(res: Response, chunk: string): Promise<void> {
   if (res.write(chunk) || res.destroyed) return;
   await new Promise<void>((resolve) => {
+    const stalled = setTimeout(() => res.destroy(new Error('the client stopped reading the export')), STALLED_MS);
     const done = () => {
+      clearTimeout(stalled);
       res.off('drain', done);
       res.off('close', done);
       resolve();
@@ -132,10 +140,10 @@ async function streamExport(ctx: ServerContext, claims: TokenClaims, id: string,
         first = false;
       }
       await write(res, chunk);
-      if (!page.more) break;
+      if (!page.more || res.destroyed) break;
       page = await readPage(page.events[page.events.length - 1]!.seq);
     }
-    res.end(`\n],"files":${JSON.stringify(filesOf(main))},"notes":${JSON.stringify(notes.getText('notes').toString())}}\n`);
+    if (!res.destroyed) res.end(`\n],"files":${JSON.stringify(filesOf(main))},"notes":${JSON.stringify(notes.getText('notes').toString())}}\n`);
   } catch (err) {
     // Headers are gone: all we can do is cut the download short, so it cannot pass for complete.
     ctx.log.error({ err, interviewId: interview.id }, 'export failed');

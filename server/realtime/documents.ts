@@ -48,7 +48,7 @@ export function documentHandlers(ctx: ServerContext): Handlers {
     // anyway, since other nodes' commits reach this node's copy only then, and
     // one that depends on none of them (a new file, say) would be measured
     // against the size limit without them.
-    if (missing || insertedChars >= LARGE_INSERTION_CHARS) {
+    if (missing || (adds && insertedChars >= LARGE_INSERTION_CHARS)) {
       await room.catchUp();
       ({ insertedChars, missing, adds, overlaps } = inspectUpdate(doc, update, room.doc(doc)));
       // Retryable: an honest client resyncs and sends the difference from the node's state.

@@ -423,7 +423,10 @@ export class Room {
       if (s.sinceSnapshot === 0 && s.snapshotSeq > 0 && s.snapshotBytes > SMALL_SNAPSHOT_BYTES) {
         const from = s.snapshotSeq;
         s.snapshotSeq = seq;
-        return this.store.moveSnapshot(this.id, d, from, seq, at);
+        // Not moved (the row is gone): the next snapshot writes this document whole.
+        return this.store.moveSnapshot(this.id, d, from, seq, at).then((moved) => {
+          if (!moved) s.snapshotBytes = 0;
+        });
       }
       if (s.snapshotBytes > SMALL_SNAPSHOT_BYTES && !this.worthSnapshotting(d)) return undefined;
       // The encoding fresh joiners are sent is the snapshot too (and stays for them).

@@ -421,21 +421,34 @@ export class KyselyStore implements Store {
     });
   }
 
-  async moveSnapshot(interviewId: string, doc: DocName, from: number, to: number, at: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      // Another node may have stored one at `to` meanwhile (the same state): then this one just goes.
-      await trx
-        .updateTable('snapshots')
-        .set({ seq: to, at })
-        .where('interview_id', '=', interviewId)
-        .where('doc', '=', doc)
-        .where('seq', '=', from)
-        .where(({ not, exists, selectFrom }) =>
-          not(exists(selectFrom('snapshots as other').select('other.seq').where('other.interview_id', '=', interviewId).where('other.doc', '=', doc).where('other.seq', '=', to))),
-        )
-        .execute();
-      await trx.deleteFrom('snapshots').where('interview_id', '=', interviewId).where('doc', '=', doc).where('seq', '<', to).execute();
-    });
+  async moveSnapshot(interviewId: string, doc: DocName, from: number, to: number, at: string): Promise<boolean> {
+    const rows = () => this.db.selectFrom('snapshots').where('interview_id', '=', interviewId).where('doc', '=', doc);
+    try {
+      return await this.db.transaction().execute(async (trx) => {
+        const newest = await trx
+          .selectFrom('snapshots')
+          .select('seq')
+          .where('interview_id', '=', interviewId)
+          .where('doc', '=', doc)
+          .orderBy('seq', 'desc')
+          .limit(1)
+          .executeTakeFirst();
+        const seq = newest === undefined ? undefined : Number(newest.seq);
+        // Another node stored or moved one at `to` or later: that one holds.
+        if (seq !== undefined && seq >= to) return true;
+        // Nothing of the document came between `from` and `to`, so a row in that
+        // range is its state at `to` too; an older one (or none: another node's
+        // prune, a save of ours that failed) is not, and is left as it is.
+        if (seq === undefined || seq < from) return false;
+        await trx.updateTable('snapshots').set({ seq: to, at }).where('interview_id', '=', interviewId).where('doc', '=', doc).where('seq', '=', seq).execute();
+        await trx.deleteFrom('snapshots').where('interview_id', '=', interviewId).where('doc', '=', doc).where('seq', '<', to).execute();
+        return true;
+      });
+    } catch (err) {
+      // PostgreSQL: another node's snapshot at `to` committed while this moved (the same state).
+      if ((err as { code?: unknown }).code === '23505' && (await rows().select('seq').where('seq', '>=', to).executeTakeFirst())) return true;
+      throw err;
+    }
   }
 
   async upsertParticipant(interviewId: string, actor: Actor, at: string): Promise<void> {

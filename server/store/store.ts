@@ -120,8 +120,12 @@ export interface Store {
   latestSnapshot(interviewId: string, doc: DocName): Promise<Snapshot | undefined>;
   /** Stores the snapshot and deletes that document's older ones: only the newest is ever read. */
   saveSnapshot(interviewId: string, snapshot: Snapshot, at: string): Promise<void>;
-  /** Marks a document's snapshot at `from` as its state at `to` too (nothing of it came in between), without writing it again. */
-  moveSnapshot(interviewId: string, doc: DocName, from: number, to: number, at: string): Promise<void>;
+  /**
+   * Marks a document's newest snapshot, at `from` or later, as its state at
+   * `to` too (nothing of it came in between), without writing it again. False
+   * when there is none that recent: the caller writes one instead.
+   */
+  moveSnapshot(interviewId: string, doc: DocName, from: number, to: number, at: string): Promise<boolean>;
   upsertParticipant(interviewId: string, actor: Actor, at: string): Promise<void>;
   listParticipants(interviewId: string): Promise<Actor[]>;
   createInvite(invite: Invite): Promise<void>;

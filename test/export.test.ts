@@ -4,7 +4,7 @@ import { inflateRawSync, crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { loadTimeline, ReplayLoadError, ReplayPlayer, ReplayTimeline } from '../shared/replay/index.js';
-import { api, connectClient, createInterview, mainFile, startNode, waitFor } from './helpers.js';
+import { api, connectClient, createInterview, mainFile, startNode, waitFor, type TestNode } from './helpers.js';
 
 /** Reads a zip through its central directory (what unzip tools do) and checks every CRC. */
 function readZip(buf: Buffer): Record<string, string> {
@@ -32,6 +32,19 @@ function readZip(buf: Buffer): Record<string, string> {
     p += 46 + nameLen + extraLen + commentLen;
   }
   return out;
+}
+
+/** Logs `count` runs of a candidate's with 1 MB of output each, straight to the store; returns that output. */
+async function logLongRuns(node: TestNode, interviewId: string, count: number): Promise<string> {
+  const at = new Date().toISOString();
+  const actor = { sub: 'cy', name: 'Cy', role: 'candidate' as const };
+  const output = 'x'.repeat(1_000_000);
+  await node.server.ctx.store.append(
+    interviewId,
+    Array.from({ length: count }, (_, i) => ({ type: 'run' as const, at, actor, data: { runId: `r${i}`, path: 'main.py', output: [{ stream: 'stdout', data: output, ms: 1 }] } })),
+    { requireOpen: true },
+  );
+  return output;
 }
 
 describe('export', () => {
@@ -107,15 +120,8 @@ describe('export', () => {
   it('pages of large events (runs with their output) are cut by size, and the REST log, the replay loader and the export still hold every event', async () => {
     const node = await startNode();
     const iv = await createInterview(node, 'Many long runs');
-    const at = new Date().toISOString();
-    const actor = { sub: 'cy', name: 'Cy', role: 'candidate' as const };
     // Twelve runs of 1 MB of output each: 12 MB, more than one page may hold.
-    const output = 'x'.repeat(1_000_000);
-    await node.server.ctx.store.append(
-      iv.interview.id,
-      Array.from({ length: 12 }, (_, i) => ({ type: 'run' as const, at, actor, data: { runId: `r${i}`, path: 'main.py', output: [{ stream: 'stdout', data: output, ms: 1 }] } })),
-      { requireOpen: true },
-    );
+    const output = await logLongRuns(node, iv.interview.id, 12);
     const first = await api(node.url, `/api/interviews/${iv.interview.id}/events?limit=1000`, { token: iv.token });
     expect(first.body.events.length).toBeLessThan(13);
     expect(first.body.next).toBe(first.body.events.at(-1).seq);
@@ -139,15 +145,8 @@ describe('export', () => {
   it('two exports at once per person: a download nobody reads holds its place, and one cut short frees it', async () => {
     const node = await startNode();
     const iv = await createInterview(node, 'Long record');
-    const at = new Date().toISOString();
-    const actor = { sub: 'cy', name: 'Cy', role: 'candidate' as const };
     // 24 MB of runs: far more than the sockets between here and the node buffer.
-    const output = 'x'.repeat(1_000_000);
-    await node.server.ctx.store.append(
-      iv.interview.id,
-      Array.from({ length: 24 }, (_, i) => ({ type: 'run' as const, at, actor, data: { runId: `r${i}`, path: 'main.py', output: [{ stream: 'stdout', data: output, ms: 1 }] } })),
-      { requireOpen: true },
-    );
+    await logLongRuns(node, iv.interview.id, 24);
     const { port } = new URL(node.url);
     // A download that reads its headers and then nothing more.
     const stalled = () =>

@@ -6,7 +6,7 @@ import { chatSendSchema } from '../../shared/schemas.js';
 import { channelOf, type ServerContext } from '../context.js';
 import type { StoredEvent } from '../store/store.js';
 import { handler, type Handlers } from './handle.js';
-import { spendWriteBudget } from './write-budget.js';
+import { spendWriteBudget } from './person-budgets.js';
 
 export function chatMessageOf(event: StoredEvent): ChatMessage {
   return {

@@ -3,7 +3,7 @@ import { languageSchema } from '../../shared/schemas.js';
 import type { ServerContext } from '../context.js';
 import { changeLanguage } from '../interviews.js';
 import { handler, type Handlers } from './handle.js';
-import { takeLanguageChange } from './write-budget.js';
+import { takeLanguageChange } from './person-budgets.js';
 
 export function interviewHandlers(ctx: ServerContext): Handlers {
   return {

@@ -24,7 +24,7 @@ import { handler, type Handlers } from './handle.js';
 import { localRun, runRecordOf, type OutputChunk, type RunInProgress } from './run-output.js';
 import { peerCurrentRun, peerStopRun } from './run-peers.js';
 import type { DuetSocket } from './socket-data.js';
-import { chargeRunOutput, spendRunInput, takeRunStart } from './write-budget.js';
+import { chargeRunOutput, spendRunInput, takeRunStart } from './person-budgets.js';
 
 const DEFAULT_SETTINGS: RunSettings = { candidateMayRun: true, seq: 0 };
 /** How long an end waits for the record of the run it stopped: written as the killed process exits, in milliseconds. */

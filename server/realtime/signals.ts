@@ -10,7 +10,7 @@ import { can } from '../../shared/roles.js';
 import { signalReportSchema } from '../../shared/schemas.js';
 import { channelOf, type ServerContext } from '../context.js';
 import { handler, type Handlers } from './handle.js';
-import { takeSignal } from './write-budget.js';
+import { takeSignal } from './person-budgets.js';
 
 export function signalHandlers(ctx: ServerContext): Handlers {
   return {

@@ -102,7 +102,7 @@ export class Room {
   readonly charsInFlight: Record<DocName, number> = { main: 0, notes: 0 };
   /** Which of this node's sockets holds each awareness client id, to clear when it leaves (the realtime layer's; awareness.ts). */
   readonly awarenessOwners: Record<DocName, Map<number, object>> = { main: new Map(), notes: new Map() };
-  /** What each person may still add to the log from this node, by kind and sub (the realtime layer's; write-budget.ts). */
+  /** What each person may still do here, by kind and sub: bytes to log, runs, syncs... (the realtime layer's; person-budgets.ts). */
   readonly budgets = new Map<string, TokenBucket>();
 
   private constructor(

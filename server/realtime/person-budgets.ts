@@ -1,15 +1,15 @@
 /**
- * What one person may add to an interview's log. The event limit counts
- * events, and an update may be 1 MiB: a client pasting a large text and
- * deleting it in a loop, each edit within the document's size limit, could
- * write tens of megabytes a second to the database. So edits and chat draw on
- * a budget of bytes; code runs, whose logged code, input and output can reach
- * megabytes each, on a budget of their own (so a run's output never holds up
- * its author's typing), after a budget of starts; language changes, syncs
- * and integrity signals on budgets of theirs. All are per person and interview on this node, kept with the room
- * rather than the socket, so a reconnection does not refill them; typing uses
- * a tiny part of its budget, and the bursts let several large pastes, or runs,
- * through at once.
+ * What one person may do in an interview, on this node, beyond the socket's
+ * event limit, which counts events: an update may be 1 MiB, so a client
+ * pasting a large text and deleting it in a loop, each edit within the
+ * document's size limit, could write tens of megabytes a second to the
+ * database. Edits and chat draw on a budget of bytes; code runs, whose logged
+ * code, input and output can reach megabytes each, on one of their own (so a
+ * run's output never holds up its author's typing), after a budget of starts;
+ * language changes, syncs and integrity signals on budgets of theirs. Kept
+ * with the room rather than the socket, so a reconnection does not refill
+ * them; typing uses a tiny part of its budget, and the bursts let several
+ * large pastes, or runs, through at once.
  */
 import { DuetError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';

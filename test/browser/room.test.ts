@@ -421,6 +421,28 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await Promise.all([interviewer, candidate].map((p) => p.page.close()));
   }, 60_000);
 
+  it('a page refused for too many connections of that person keeps asking, and gets in once one of them has gone', async () => {
+    const node = await startNode({ maxSocketsPerPerson: 1 }, NODE_OPTIONS);
+    const iv = await createInterview(node);
+    const token = await iv.invite('candidate', 'Cy');
+    const first = await openRoom(browser, node.url, iv.interview.id, token);
+    // The same link in a second tab: one connection is all this person may have here.
+    const second = await browser.context.newPage();
+    const errors: string[] = [];
+    second.on('pageerror', (e) => errors.push(String(e)));
+    await second.goto(`${node.url}/room/${iv.interview.id}#token=${token}`);
+    const connected = () => second.evaluate(() => Boolean((globalThis as any).duetDebug?.connected()));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await connected()).toBe(false);
+    expect(await second.getByTestId('screen-error').count()).toBe(0);
+    // Like a tab whose socket died: once it is gone, the waiting page comes in on its own.
+    await first.page.close();
+    await until(connected);
+    await second.getByTestId('end-interview').or(second.getByTestId('editor')).first().waitFor({ timeout: WAIT });
+    expect(errors).toEqual([]);
+    await second.close();
+  });
+
   it("Ctrl+Z undoes this page's own edit, not the text someone else typed since; Ctrl+Shift+Z redoes it", async () => {
     const { node, iv, interviewer, candidate } = await interviewerAndCandidate('Undo', 'python');
     await focusEditor(candidate);

@@ -91,7 +91,7 @@ export function registerConnectionCap(io: DuetIO, caps: { perInterview: number; 
     });
     const err = refusal(socket, false);
     if (err) {
-      metrics.errors.inc({ code: 'too_many_connections' });
+      metrics.errors.inc({ code: err.code });
       log.debug({ interviewId: who.interviewId }, 'connection cap reached');
       socket.emit('error', err.toBody().error);
       socket.disconnect(true);

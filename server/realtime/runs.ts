@@ -165,7 +165,7 @@ async function startRun(ctx: ServerContext, socket: DuetSocket, { path, stdin }:
   }
 
   const logged = loggedCode(files);
-  spendRunInput(ctx.config, live, socket, ('files' in logged ? charsOf(logged.files) : 0) + (stdin?.length ?? 0));
+  spendRunInput(ctx.config, live, socket, ('files' in logged ? logged.chars : 0) + (stdin?.length ?? 0));
 
   const runId = randomId();
   const startedAt = new Date().toISOString();
@@ -208,7 +208,7 @@ async function startRun(ctx: ServerContext, socket: DuetSocket, { path, stdin }:
       // The code as it was read for this run: the candidate may have typed
       // on while it ran, so the replay's text at the run's event is not it.
       chargeRunOutput(ctx.config, live, socket, written);
-      void recordRun(ctx, interviewId, actor, { ...exit, path: target, language: interview.language, stdin, startedAt, output, ...logged });
+      void recordRun(ctx, interviewId, actor, { ...exit, path: target, language: interview.language, stdin, startedAt, output, ...('files' in logged ? { files: logged.files } : logged) });
     },
   });
   // The interview may have ended while this run was being set up, after that
@@ -235,14 +235,10 @@ function exitOf(runId: string, r: RunResult, stoppedBy: Actor | undefined): RunE
   };
 }
 
-/** The run's files, or only their size when they are more than a run's event keeps. */
-function loggedCode(files: Record<string, string>): { files: Record<string, string> } | { codeChars: number } {
-  const chars = charsOf(files);
-  return chars <= LIMITS.runCodeLoggedChars ? { files } : { codeChars: chars };
-}
-
-function charsOf(files: Record<string, string>): number {
-  return Object.values(files).reduce((n, text) => n + text.length, 0);
+/** The run's files (and their size), or only their size when they are more than a run's event keeps. */
+function loggedCode(files: Record<string, string>): { files: Record<string, string>; chars: number } | { codeChars: number } {
+  const chars = Object.values(files).reduce((n, text) => n + text.length, 0);
+  return chars <= LIMITS.runCodeLoggedChars ? { files, chars } : { codeChars: chars };
 }
 
 async function recordRun(ctx: ServerContext, interviewId: string, actor: Actor, data: Record<string, unknown>): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * The Store on Kysely: one implementation for SQLite and PostgreSQL.
  */
-import { Migrator, sql, type Kysely, type Selectable } from 'kysely';
+import { Migrator, sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
 import { DuetError } from '../../shared/errors.js';
 import type { Language } from '../../shared/languages.js';
 import type { Actor, EventType, Interview, InterviewStatus } from '../../shared/protocol.js';
@@ -55,6 +55,11 @@ function appendGroupStatementFor(requireOpen: boolean): { name: string; text: st
 
 /** Both variants, built once: the text is the same for every commit. */
 const APPEND_GROUP = { open: appendGroupStatementFor(true), any: appendGroupStatementFor(false) };
+
+/** One document's snapshot rows, as a condition for a select, an update or a delete. */
+function snapshotsOf(interviewId: string, doc: DocName) {
+  return (eb: ExpressionBuilder<Database, 'snapshots'>) => eb.and([eb('interview_id', '=', interviewId), eb('doc', '=', doc)]);
+}
 
 function toInterview(row: Selectable<InterviewsTable>): Interview {
   return {
@@ -409,6 +414,7 @@ export class KyselyStore implements Store {
   }
 
   async saveSnapshot(interviewId: string, snapshot: Snapshot, at: string): Promise<void> {
+    const ofDoc = snapshotsOf(interviewId, snapshot.doc);
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('snapshots')
@@ -417,22 +423,15 @@ export class KyselyStore implements Store {
         .execute();
       // Only the newest is ever read (a load; the replay reads the log): the older ones were the
       // whole document again and again, kept for nothing.
-      await trx.deleteFrom('snapshots').where('interview_id', '=', interviewId).where('doc', '=', snapshot.doc).where('seq', '<', snapshot.seq).execute();
+      await trx.deleteFrom('snapshots').where(ofDoc).where('seq', '<', snapshot.seq).execute();
     });
   }
 
   async moveSnapshot(interviewId: string, doc: DocName, from: number, to: number, at: string): Promise<boolean> {
-    const rows = () => this.db.selectFrom('snapshots').where('interview_id', '=', interviewId).where('doc', '=', doc);
+    const ofDoc = snapshotsOf(interviewId, doc);
     try {
       return await this.db.transaction().execute(async (trx) => {
-        const newest = await trx
-          .selectFrom('snapshots')
-          .select('seq')
-          .where('interview_id', '=', interviewId)
-          .where('doc', '=', doc)
-          .orderBy('seq', 'desc')
-          .limit(1)
-          .executeTakeFirst();
+        const newest = await trx.selectFrom('snapshots').select('seq').where(ofDoc).orderBy('seq', 'desc').limit(1).executeTakeFirst();
         const seq = newest === undefined ? undefined : Number(newest.seq);
         // Another node stored or moved one at `to` or later: that one holds.
         if (seq !== undefined && seq >= to) return true;
@@ -440,13 +439,13 @@ export class KyselyStore implements Store {
         // range is its state at `to` too; an older one (or none: another node's
         // prune, a save of ours that failed) is not, and is left as it is.
         if (seq === undefined || seq < from) return false;
-        await trx.updateTable('snapshots').set({ seq: to, at }).where('interview_id', '=', interviewId).where('doc', '=', doc).where('seq', '=', seq).execute();
-        await trx.deleteFrom('snapshots').where('interview_id', '=', interviewId).where('doc', '=', doc).where('seq', '<', to).execute();
+        await trx.updateTable('snapshots').set({ seq: to, at }).where(ofDoc).where('seq', '=', seq).execute();
+        await trx.deleteFrom('snapshots').where(ofDoc).where('seq', '<', to).execute();
         return true;
       });
     } catch (err) {
       // PostgreSQL: another node's snapshot at `to` committed while this moved (the same state).
-      if ((err as { code?: unknown }).code === '23505' && (await rows().select('seq').where('seq', '>=', to).executeTakeFirst())) return true;
+      if ((err as { code?: unknown }).code === '23505' && (await this.db.selectFrom('snapshots').select('seq').where(ofDoc).where('seq', '>=', to).executeTakeFirst())) return true;
       throw err;
     }
   }

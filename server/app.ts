@@ -29,6 +29,7 @@ import { createPeers } from './realtime/peers.js';
 import { EventWriter } from './rooms/event-writer.js';
 import { RoomRegistry } from './rooms/room-registry.js';
 import { createRunner } from './runner/runner.js';
+import { FinalFiles } from './replay/final-files.js';
 import { warmUpYjs } from './rooms/yjs-warm-up.js';
 import { coalesceWrites } from './realtime/write-coalescing.js';
 import { startRetentionSweeper } from './retention.js';
@@ -134,6 +135,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     metrics,
     log,
     io,
+    finalFiles: new FinalFiles(store),
     runner: createRunner(config.runner, log),
     // The in-memory adapter has no peers (and warns on serverSideEmit).
     peers: config.redisUrl || config.workers > 1 ? createPeers(io, log) : undefined,
@@ -216,6 +218,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         // 4. What the disconnects queued (leave events), then release the rest.
         await timeLimit(ctx.writer.idle(), left());
         await ctx.rooms.closeAll();
+        ctx.finalFiles.close();
         await redis?.close();
         if (ownsStore) await store.close();
       })();

@@ -8,6 +8,7 @@ import type { Metrics } from './metrics.js';
 import type { EventWriter } from './rooms/event-writer.js';
 import type { RoomRegistry } from './rooms/room-registry.js';
 import type { Peers } from './realtime/peers.js';
+import type { FinalFiles } from './replay/final-files.js';
 import type { Runner } from './runner/runner.js';
 import type { Store } from './store/store.js';
 import type { SocketData } from './realtime/socket-data.js';
@@ -23,6 +24,8 @@ export interface ServerContext {
   metrics: Metrics;
   log: Logger;
   io: DuetIO;
+  /** Interviews' final files for GET /document and files.zip, kept between calls. */
+  finalFiles: FinalFiles;
   /** Code runs on this node (server/runner/). */
   runner: Runner;
   /** The other nodes (server/realtime/peers.ts); none for a lone node (no REDIS_URL, one worker). */

@@ -286,6 +286,16 @@ function beforeStoreCalls(store: Store, method: keyof Store, before: () => Promi
   });
 }
 
+/** Counts the calls of one of this store's methods (those whose arguments `matches`) from now until the test ends. */
+export function countStoreCalls(store: Store, method: keyof Store, matches: (args: unknown[]) => boolean = () => true): () => number {
+  let calls = 0;
+  wrapStoreCalls(store, method, (call, args) => {
+    if (matches(args)) calls++;
+    return call();
+  });
+  return () => calls;
+}
+
 /** Makes every call of one of this store's methods take `ms` longer. */
 export function slowStoreCalls(store: Store, method: keyof Store, ms: number): void {
   beforeStoreCalls(store, method, () => new Promise((resolve) => setTimeout(resolve, ms)));

@@ -11,7 +11,6 @@ import { actorOf, createInterview, endInterview, loadInterview } from '../interv
 import { revokeInvite } from '../invites.js';
 import { parseOrThrow } from '../realtime/handle.js';
 import type { Invite, StoredEvent } from '../store/store.js';
-import { finalFiles } from '../replay/final-docs.js';
 import { authenticate, claimsOf } from './authenticate.js';
 import { registerExportRoutes } from './export.js';
 
@@ -148,7 +147,7 @@ export function apiRouter(ctx: ServerContext): Router {
     if (!can.readRecord(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot read the document`);
     const interview = await loadInterview(ctx, claims, req.params.id);
     // Built from the log (snapshot + tail), so it is exactly what is durable.
-    res.json({ files: await finalFiles(ctx.store, interview.id) });
+    res.json({ files: await ctx.finalFiles.of(interview.id) });
   });
 
   api.get('/interviews/:id/events', async (req, res) => {

@@ -14,7 +14,6 @@ import { can } from '../../shared/roles.js';
 import type { TokenClaims } from '../../shared/schemas.js';
 import type { ServerContext } from '../context.js';
 import { loadInterview } from '../interviews.js';
-import { finalFiles } from '../replay/final-docs.js';
 import { safeEntryNames, zip } from '../replay/zip.js';
 import { deleteInterview } from '../retention.js';
 import { filesOf } from '../rooms/yjs-checks.js';
@@ -82,7 +81,7 @@ export function registerExportRoutes(api: Router, ctx: ServerContext): void {
     const claims = claimsOf(req);
     if (!can.readRecord(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot download files`);
     const interview = await loadInterview(ctx, claims, req.params.id);
-    const files = await finalFiles(ctx.store, interview.id);
+    const files = await ctx.finalFiles.of(interview.id);
     const paths = Object.keys(files);
     const names = safeEntryNames(paths);
     const body = zip(

@@ -19,6 +19,7 @@ export const RETENTION_SWEEP_MS = 3600 * 1000;
 export async function deleteInterview(ctx: ServerContext, interviewId: string): Promise<boolean> {
   const deleted = await ctx.store.deleteInterview(interviewId);
   if (!deleted) return false;
+  ctx.finalFiles.forget(interviewId);
   dropSockets(ctx, { interviewId, error: { code: 'not_found', message: 'this interview has been deleted' }, all: true });
   ctx.log.info({ interviewId }, 'interview deleted');
   return true;

@@ -75,7 +75,7 @@ describe('final files', () => {
     const large = await interviewWith(node, 'x'.repeat(300));
     const readsOf = (id: string) => countStoreCalls(store, 'latestSnapshot', forInterview(id));
     const [readsA, readsB, readsLarge] = [readsOf(a), readsOf(b), readsOf(large)];
-    const files = new FinalFiles(store, { maxEntries: 1, maxChars: 100, idleMs: 200 });
+    const files = new FinalFiles(store, { maxEntries: 1, maxBytes: 200, idleMs: 60_000 });
 
     expect(Object.values(await files.of(a))).toEqual(['a = 1\n']);
     expect(Object.values(await files.of(a))).toEqual(['a = 1\n']);
@@ -85,17 +85,45 @@ describe('final files', () => {
     await files.of(a);
     expect(readsA()).toBe(2);
     expect(readsB()).toBe(1);
-    // Over maxChars: built every time, and it does not push out what is kept.
+    // Over maxBytes: built every time, and it does not push out what is kept.
     expect(Object.values(await files.of(large))).toEqual(['x'.repeat(300)]);
     await files.of(large);
     expect(readsLarge()).toBe(2);
     await files.of(a);
     expect(readsA()).toBe(2);
-    // Idle past idleMs: dropped.
-    await new Promise((resolve) => setTimeout(resolve, 400));
+
+    // Calls that end in another order than they began: the one that ends last is kept.
+    const held = holdNextStoreAnswer(store, 'readEvents', 0, forInterview(b));
+    const forB = files.of(b);
+    await held.answered;
+    await files.of(a);
+    held.release();
+    await forB;
+    await files.of(b);
+    expect(readsB()).toBe(2);
     await files.of(a);
     expect(readsA()).toBe(3);
     files.close();
+
+    // Idle past idleMs: dropped.
+    const brief = new FinalFiles(store, { maxEntries: 8, maxBytes: 1 << 20, idleMs: 50 });
+    await brief.of(a);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await brief.of(a);
+    expect(readsA()).toBe(5);
+    brief.close();
+  });
+
+  it("forgets a deleted interview's files on every node", async () => {
+    const { nodes } = await startCluster(2);
+    const [first, second] = nodes as [TestNode, TestNode];
+    const id = await interviewWith(first, 'secret = 42\n');
+    for (const node of nodes) expect(Object.values(await node.server.ctx.finalFiles.of(id))).toEqual(['secret = 42\n']);
+    const res = await api(first.url, `/api/interviews/${id}`, { method: 'DELETE', token: await interviewerToken(first) });
+    expect(res.status).toBe(204);
+    // Read again from a log that is gone: nothing. A copy kept would still answer the text.
+    expect(await first.server.ctx.finalFiles.of(id)).toEqual({});
+    await waitFor(async () => expect(await second.server.ctx.finalFiles.of(id)).toEqual({}));
   });
 
   it('answers a call with what was committed before it, even while an earlier call is under way', async () => {

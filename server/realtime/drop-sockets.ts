@@ -47,6 +47,8 @@ export function registerSocketDrops(ctx: ServerContext): void {
     const which: Which | undefined =
       drop.all === true ? { all: true } : Array.isArray(drop.inviteIds) ? { inviteIds: drop.inviteIds.filter((id): id is string => typeof id === 'string') } : undefined;
     if (!which) return;
+    // Every socket: the interview was deleted (retention.ts), and its files go too.
+    if ('all' in which) ctx.finalFiles.forget(drop.interviewId);
     dropHere(ctx, drop.interviewId, drop.error as WireError, matcher(which));
   });
 }

@@ -174,17 +174,20 @@ describe.each(backends)('store contract: $name', (backend) => {
     const iv = await interview(store);
     expect(await store.latestSnapshot(iv.id, 'main')).toBeUndefined();
     await store.saveSnapshot(iv.id, { doc: 'main', seq: 3, state: new Uint8Array([3]) }, at());
-    await store.saveSnapshot(iv.id, { doc: 'main', seq: 9, state: new Uint8Array([9, 0]), stateVector: new Uint8Array([1, 7, 9]) }, at());
-    await store.saveSnapshot(iv.id, { doc: 'main', seq: 9, state: new Uint8Array([9, 0]), stateVector: new Uint8Array([1, 7, 9]) }, at());
+    const owners: Array<[number, string]> = [[4_294_967_295, 'ada'], [7, 'cy']];
+    await store.saveSnapshot(iv.id, { doc: 'main', seq: 9, state: new Uint8Array([9, 0]), stateVector: new Uint8Array([1, 7, 9]), owners }, at());
+    await store.saveSnapshot(iv.id, { doc: 'main', seq: 9, state: new Uint8Array([9, 0]), stateVector: new Uint8Array([1, 7, 9]), owners }, at());
     await store.saveSnapshot(iv.id, { doc: 'notes', seq: 5, state: new Uint8Array([5]) }, at());
     const main = await store.latestSnapshot(iv.id, 'main');
     expect(main?.seq).toBe(9);
     expect([...main!.state]).toEqual([9, 0]);
     expect([...main!.stateVector!]).toEqual([1, 7, 9]);
+    expect(main?.owners).toEqual(owners);
     const notes = await store.latestSnapshot(iv.id, 'notes');
     expect(notes?.seq).toBe(5);
-    // Saved without one (as snapshots were before state vectors were kept).
+    // Saved without them (as snapshots were before state vectors and editor ids were kept).
     expect(notes?.stateVector).toBeUndefined();
+    expect(notes?.owners).toBeUndefined();
     // Marked as of a later seq, as it is.
     expect(await store.moveSnapshot(iv.id, 'notes', 5, 12, at())).toBe(true);
     expect(await store.latestSnapshot(iv.id, 'notes')).toMatchObject({ seq: 12, state: new Uint8Array([5]) });

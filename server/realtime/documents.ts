@@ -42,28 +42,38 @@ export function documentHandlers(ctx: ServerContext): Handlers {
       throw new DuetError('interview_ended', 'the interview has ended');
     }
     const ydoc = room.doc(doc);
-    let { insertedChars, missing, adds, overlaps } = inspectUpdate(doc, update, ydoc);
+    let { insertedChars, missing, adds, overlaps, writesAs } = inspectUpdate(doc, update, ydoc);
+    // Structs under a client id not known here as the sender's: a new editor
+    // of theirs (its first update), or structs the log has and this node has
+    // not read yet (a resync carries other people's edits): the log says which.
+    const notOwn = (clients: number[]) => clients.some((c) => room.editorOf(doc, c) !== actor.sub);
     // It may depend on edits another node committed: read the log, then look
     // again. A paste (not typing: a read each would cost too much) reads it
     // anyway, since other nodes' commits reach this node's copy only then, and
     // one that depends on none of them (a new file, say) would be measured
     // against the size limit without them.
-    if (missing || (adds && insertedChars >= LARGE_INSERTION_CHARS)) {
+    if (missing || (adds && insertedChars >= LARGE_INSERTION_CHARS) || notOwn(writesAs)) {
       await room.catchUp();
-      ({ insertedChars, missing, adds, overlaps } = inspectUpdate(doc, update, room.doc(doc)));
+      ({ insertedChars, missing, adds, overlaps, writesAs } = inspectUpdate(doc, update, room.doc(doc)));
       // Retryable: an honest client resyncs and sends the difference from the node's state.
       if (missing) throw new DuetError('unavailable', 'update depends on edits this node does not have; sync and send again');
     }
     if (overlaps) {
       // Part of a struct the node has: logged and broadcast as what it lacks.
       update = cutToMissing(update, room.doc(doc));
-      ({ insertedChars, missing, adds } = inspectUpdate(doc, update, room.doc(doc)));
+      ({ insertedChars, missing, adds, writesAs } = inspectUpdate(doc, update, room.doc(doc)));
       // diffUpdate writes a client's structs on from the cut without looking at their clocks; checked above, so never expected.
       if (missing) throw new DuetError('invalid_payload', 'update does not hold together once cut to what the node lacks');
     }
     // Everything in it is in the room's document, so already in the log (the
     // document holds committed events only): acknowledged, not logged again.
     if (!adds) return { ok: true as const };
+    // Another's editor id (server/rooms/editor-ids.ts); an id no one has written under yet becomes the sender's once committed.
+    const impostor = writesAs.find((c) => {
+      const owner = room.editorOf(doc, c);
+      return owner !== undefined && owner !== actor.sub;
+    });
+    if (impostor !== undefined) throw new DuetError('forbidden', `Yjs client id ${impostor} is another participant's editor; write under your own`);
     // Text other sockets' updates are committing counts too: two pastes at
     // once, each within the limit alone, must not both pass.
     if (insertedChars > 0 && docChars(doc, ydoc) + room.charsInFlight[doc] + insertedChars > LIMITS.docChars) {

@@ -35,6 +35,8 @@ export interface UpdateInfo {
    * node lacks, so clients of any make get an update they can apply.
    */
   overlaps: boolean;
+  /** The Yjs client ids under which the update has structs `current` lacks (all of them without `current`). */
+  writesAs: number[];
 }
 
 export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc): UpdateInfo {
@@ -114,7 +116,8 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc)
   }
   if (ranges.size > 1 && !missing) checkNoCycle(decoded.structs as Array<Y.Item | Y.GC>, find, current);
   if (current && !missing) checkShapes(doc, decoded.structs, find, current);
-  return { insertedChars, missing, adds, overlaps };
+  const writesAs = [...ranges].filter(([client, r]) => !current || r.end > Y.getState(current.store, client)).map(([client]) => client);
+  return { insertedChars, missing, adds, overlaps, writesAs };
 }
 
 /** Under its document's root type or inside a type nested in it, and whether it is a map entry (has a key). */

@@ -57,6 +57,17 @@ function appendGroupStatementFor(requireOpen: boolean): { name: string; text: st
 const APPEND_GROUP = { open: appendGroupStatementFor(true), any: appendGroupStatementFor(false) };
 
 /** One document's snapshot rows, as a condition for a select, an update or a delete. */
+/** A snapshot's owners as stored; a row that does not read as pairs of a client id and a sub counts as none. */
+function parseOwners(json: string): Array<[number, string]> | undefined {
+  try {
+    const pairs: unknown = JSON.parse(json);
+    if (!Array.isArray(pairs)) return undefined;
+    return pairs.filter((p): p is [number, string] => Array.isArray(p) && Number.isSafeInteger(p[0]) && typeof p[1] === 'string');
+  } catch {
+    return undefined;
+  }
+}
+
 function snapshotsOf(interviewId: string, doc: DocName) {
   return (eb: ExpressionBuilder<Database, 'snapshots'>) => eb.and([eb('interview_id', '=', interviewId), eb('doc', '=', doc)]);
 }
@@ -410,7 +421,13 @@ export class KyselyStore implements Store {
       .executeTakeFirst();
     if (!row) return undefined;
     const bytes = (b: Uint8Array) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-    return { doc, seq: Number(row.seq), state: bytes(row.state), stateVector: row.state_vector ? bytes(row.state_vector) : undefined };
+    return {
+      doc,
+      seq: Number(row.seq),
+      state: bytes(row.state),
+      stateVector: row.state_vector ? bytes(row.state_vector) : undefined,
+      owners: row.owners ? parseOwners(row.owners) : undefined,
+    };
   }
 
   async saveSnapshot(interviewId: string, snapshot: Snapshot, at: string): Promise<void> {
@@ -418,7 +435,15 @@ export class KyselyStore implements Store {
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('snapshots')
-        .values({ interview_id: interviewId, doc: snapshot.doc, seq: snapshot.seq, at, state: snapshot.state, state_vector: snapshot.stateVector ?? null })
+        .values({
+          interview_id: interviewId,
+          doc: snapshot.doc,
+          seq: snapshot.seq,
+          at,
+          state: snapshot.state,
+          state_vector: snapshot.stateVector ?? null,
+          owners: snapshot.owners ? JSON.stringify(snapshot.owners) : null,
+        })
         .onConflict((oc) => oc.columns(['interview_id', 'doc', 'seq']).doNothing())
         .execute();
       // Only the newest is ever read (a load; the replay reads the log): the older ones were the

@@ -91,6 +91,14 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('snapshots').addColumn('state_vector', binary).execute();
       },
     },
+    '0004_snapshot_owners': {
+      async up(db: Kysely<any>) {
+        // Whose editor wrote under each Yjs client id in the snapshot (JSON
+        // pairs), so a node that loads it knows who may write under them
+        // (server/rooms/editor-ids.ts). Older snapshots have none.
+        await db.schema.alterTable('snapshots').addColumn('owners', 'text').execute();
+      },
+    },
   };
 }
 

@@ -35,6 +35,7 @@ export interface SnapshotsTable {
   at: string;
   state: Uint8Array;
   state_vector: Uint8Array | null;
+  owners: string | null;
 }
 
 export interface ParticipantsTable {

@@ -59,6 +59,8 @@ export interface Snapshot {
   state: Uint8Array;
   /** Y.encodeStateVector of the state; absent on snapshots written before it was stored. */
   stateVector?: Uint8Array | undefined;
+  /** Each Yjs client id whose structs the state holds, with the `sub` who first wrote under it; absent on older snapshots. */
+  owners?: ReadonlyArray<readonly [number, string]> | undefined;
 }
 
 export interface EventQuery {

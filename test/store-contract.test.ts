@@ -169,25 +169,39 @@ describe.each(backends)('store contract: $name', (backend) => {
     expect(await store.recentChat(iv.id, ['room'], 0)).toEqual([]);
   });
 
+  it("gives a Yjs client id to its first claimant, per document, and forgets it with the interview", async () => {
+    const { store } = await backend.open();
+    const iv = await interview(store);
+    const top = 4_294_967_295; // Yjs client ids are unsigned 32-bit
+    expect(await store.editorIdOwner(iv.id, 'main', top)).toBeUndefined();
+    const claims = await Promise.all([store.claimEditorId(iv.id, 'main', top, 'ada', at()), store.claimEditorId(iv.id, 'main', top, 'cy', at())]);
+    expect(claims[0]).toBe(claims[1]);
+    const first = claims[0];
+    expect(await store.claimEditorId(iv.id, 'main', top, first === 'ada' ? 'cy' : 'ada', at())).toBe(first);
+    expect(await store.editorIdOwner(iv.id, 'main', top)).toBe(first);
+    // Per document.
+    expect(await store.claimEditorId(iv.id, 'notes', top, 'obi', at())).toBe('obi');
+    expect(await store.deleteInterview(iv.id)).toBe(true);
+    expect(await store.editorIdOwner(iv.id, 'main', top)).toBeUndefined();
+    await expect(store.claimEditorId(iv.id, 'main', 7, 'ada', at())).rejects.toMatchObject({ code: 'not_found' });
+  });
+
   it('keeps snapshots per document, newest wins, saving twice is harmless, and moves one to a later seq', async () => {
     const { store } = await backend.open();
     const iv = await interview(store);
     expect(await store.latestSnapshot(iv.id, 'main')).toBeUndefined();
     await store.saveSnapshot(iv.id, { doc: 'main', seq: 3, state: new Uint8Array([3]) }, at());
-    const owners: Array<[number, string]> = [[4_294_967_295, 'ada'], [7, 'cy']];
-    await store.saveSnapshot(iv.id, { doc: 'main', seq: 9, state: new Uint8Array([9, 0]), stateVector: new Uint8Array([1, 7, 9]), owners }, at());
-    await store.saveSnapshot(iv.id, { doc: 'main', seq: 9, state: new Uint8Array([9, 0]), stateVector: new Uint8Array([1, 7, 9]), owners }, at());
+    await store.saveSnapshot(iv.id, { doc: 'main', seq: 9, state: new Uint8Array([9, 0]), stateVector: new Uint8Array([1, 7, 9]) }, at());
+    await store.saveSnapshot(iv.id, { doc: 'main', seq: 9, state: new Uint8Array([9, 0]), stateVector: new Uint8Array([1, 7, 9]) }, at());
     await store.saveSnapshot(iv.id, { doc: 'notes', seq: 5, state: new Uint8Array([5]) }, at());
     const main = await store.latestSnapshot(iv.id, 'main');
     expect(main?.seq).toBe(9);
     expect([...main!.state]).toEqual([9, 0]);
     expect([...main!.stateVector!]).toEqual([1, 7, 9]);
-    expect(main?.owners).toEqual(owners);
     const notes = await store.latestSnapshot(iv.id, 'notes');
     expect(notes?.seq).toBe(5);
-    // Saved without them (as snapshots were before state vectors and editor ids were kept).
+    // Saved without one (as snapshots were before state vectors were kept).
     expect(notes?.stateVector).toBeUndefined();
-    expect(notes?.owners).toBeUndefined();
     // Marked as of a later seq, as it is.
     expect(await store.moveSnapshot(iv.id, 'notes', 5, 12, at())).toBe(true);
     expect(await store.latestSnapshot(iv.id, 'notes')).toMatchObject({ seq: 12, state: new Uint8Array([5]) });

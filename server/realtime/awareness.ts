@@ -28,6 +28,14 @@ export function awarenessHandlers(ctx: ServerContext): Handlers {
       const entries = readEntries(update);
       if (!entries) throw new DuetError('invalid_payload', 'update is not a valid awareness update');
       const owners = ownersOf(room, doc);
+      // A cursor announced under an editor id is relayed only once the id is
+      // the sender's (claimed now for one who may write: no one else can learn
+      // it before), so nobody can write under it first (server/rooms/editor-ids.ts).
+      for (const { clientId, state } of entries) {
+        if (state === null || owners.get(clientId) === socket) continue;
+        const editor = can.writeDoc(actor.role, doc) ? await room.editors.claim(doc, clientId, actor.sub) : await room.editors.owner(doc, clientId);
+        if (editor !== undefined && editor !== actor.sub) throw new DuetError('forbidden', "that awareness client id is another participant's editor");
+      }
       // Ids this update gives the socket, removals too: a reconnected page
       // removes its own state first (provider.ts), and y-protocols keeps a
       // record of every id it hears of, removed or not, so made-up ones count.

@@ -46,7 +46,7 @@ export function documentHandlers(ctx: ServerContext): Handlers {
     // Structs under a client id not known here as the sender's: a new editor
     // of theirs (its first update), or structs the log has and this node has
     // not read yet (a resync carries other people's edits): the log says which.
-    const notOwn = (clients: number[]) => clients.some((c) => room.editorOf(doc, c) !== actor.sub);
+    const notOwn = (clients: number[]) => clients.some((c) => room.editors.ownerKnown(doc, c) !== actor.sub);
     // It may depend on edits another node committed: read the log, then look
     // again. A paste (not typing: a read each would cost too much) reads it
     // anyway, since other nodes' commits reach this node's copy only then, and
@@ -68,12 +68,11 @@ export function documentHandlers(ctx: ServerContext): Handlers {
     // Everything in it is in the room's document, so already in the log (the
     // document holds committed events only): acknowledged, not logged again.
     if (!adds) return { ok: true as const };
-    // Another's editor id (server/rooms/editor-ids.ts); an id no one has written under yet becomes the sender's once committed.
-    const impostor = writesAs.find((c) => {
-      const owner = room.editorOf(doc, c);
-      return owner !== undefined && owner !== actor.sub;
-    });
-    if (impostor !== undefined) throw new DuetError('forbidden', `Yjs client id ${impostor} is another participant's editor; write under your own`);
+    // New structs only under the sender's own editor ids (server/rooms/editor-ids.ts): an id no one has yet becomes theirs.
+    for (const client of writesAs) {
+      const owner = room.editors.ownerKnown(doc, client) ?? (await room.editors.claim(doc, client, actor.sub));
+      if (owner !== actor.sub) throw new DuetError('forbidden', `Yjs client id ${client} is another participant's editor; write under your own`);
+    }
     // Text other sockets' updates are committing counts too: two pastes at
     // once, each within the limit alone, must not both pass.
     if (insertedChars > 0 && docChars(doc, ydoc) + room.charsInFlight[doc] + insertedChars > LIMITS.docChars) {

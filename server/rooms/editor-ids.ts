@@ -1,45 +1,62 @@
 /**
- * Who writes under each Yjs client id of a document. Yjs trusts the id an
- * update's structs carry, and keeps whichever struct for an id and clock
- * arrives first: a participant who sent structs under another's id, ahead of
- * them, would make that person's next keystrokes vanish for everyone else
- * while their own screen kept them (and the log, and so the replay, would
- * have the impostor's instead). So the first person to write under an id
- * owns it, in the log's order, and a node refuses anyone else's new structs
- * under it (server/realtime/documents.ts).
+ * Who writes under each Yjs client id of an interview's documents. Yjs trusts
+ * the id an update's structs carry, and keeps whichever struct for an id and
+ * clock arrives first: a participant who sent structs under another's id,
+ * ahead of them, would make that person's next keystrokes vanish for everyone
+ * else while their own screen kept them (and the log, so the replay, would
+ * hold the impostor's text instead).
  *
- * A node learns the owners from the log as it reads or commits it, and from
- * the snapshot it loads, which stores them (migration 0004): an id's first
- * structs are always its owner's own commit, since nobody else can know a
- * client id before that commit is broadcast.
+ * So an id is claimed, in the store, before anyone else can learn it: when
+ * its page first announces its cursor under it (awareness.ts relays the state
+ * only once the claim is in) or first writes under it (documents.ts, before
+ * the commit that broadcasts it). The first claim holds across nodes (the
+ * table's key), and a node refuses anyone else's new structs under the id.
+ * Each room keeps the answers it has had; an id is only ever claimed once.
  */
-import * as Y from 'yjs';
+import type { DocName } from '../../shared/roles.js';
+import type { Store } from '../store/store.js';
 
 export class EditorIds {
-  private readonly owners = new Map<number, string>();
+  private readonly known: Record<DocName, Map<number, string>> = { main: new Map(), notes: new Map() };
+  private readonly asking = new Map<string, Promise<string | undefined>>();
 
-  constructor(known?: ReadonlyArray<readonly [number, string]>) {
-    for (const [client, sub] of known ?? []) this.owners.set(client, sub);
+  constructor(
+    private readonly store: Store,
+    private readonly interviewId: string,
+  ) {}
+
+  /** Whose the id is, as far as this node has asked. */
+  ownerKnown(doc: DocName, client: number): string | undefined {
+    return this.known[doc].get(client);
   }
 
-  ownerOf(client: number): string | undefined {
-    return this.owners.get(client);
+  /** Claims the id for `sub` unless it is someone's already; answers whose it is. */
+  claim(doc: DocName, client: number, sub: string): Promise<string> {
+    return this.ask(doc, client, () => this.store.claimEditorId(this.interviewId, doc, client, sub, new Date().toISOString())) as Promise<string>;
   }
 
-  /** A logged update of `sub`'s, in the log's order: the ids it is the first to write under are theirs. */
-  learn(update: Uint8Array, sub: string): void {
-    let from: Map<number, number>;
-    try {
-      ({ from } = Y.parseUpdateMeta(update));
-    } catch {
-      // Logged before the checks read it this way; it owns nothing.
-      return;
-    }
-    for (const client of from.keys()) if (!this.owners.has(client)) this.owners.set(client, sub);
+  /** Whose the id is, if anyone's, without claiming it. */
+  owner(doc: DocName, client: number): Promise<string | undefined> {
+    return this.ask(doc, client, () => this.store.editorIdOwner(this.interviewId, doc, client));
   }
 
-  /** Stored with a snapshot of the document. */
-  entries(): Array<[number, string]> {
-    return [...this.owners];
+  private ask(doc: DocName, client: number, query: () => Promise<string | undefined>): Promise<string | undefined> {
+    const cached = this.known[doc].get(client);
+    if (cached !== undefined) return Promise.resolve(cached);
+    const key = `${doc}:${client}`;
+    // One question at a time per id: a claim asked during a lookup that finds no one claims after it.
+    const before = this.asking.get(key) ?? Promise.resolve(undefined);
+    const answer: Promise<string | undefined> = before
+      .catch(() => undefined)
+      .then((owner) => owner ?? this.known[doc].get(client) ?? query())
+      .then((owner) => {
+        if (owner !== undefined) this.known[doc].set(client, owner);
+        return owner;
+      })
+      .finally(() => {
+        if (this.asking.get(key) === answer) this.asking.delete(key);
+      });
+    this.asking.set(key, answer);
+    return answer;
   }
 }

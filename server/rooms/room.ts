@@ -37,8 +37,6 @@ const SMALL_SNAPSHOT_BYTES = 64 * 1024;
 interface Unapplied {
   snapshot?: Snapshot;
   tail: Uint8Array[];
-  /** The `sub` of each update of the tail: its editor ids are learnt when it is applied. */
-  authors: string[];
 }
 
 /** A document as stored, ready to send: apply `updates` in order and you have it. */
@@ -66,8 +64,6 @@ interface DocState {
    * snapshot itself.
    */
   whole?: WholeDoc;
-  /** Who may write under each Yjs client id. */
-  editorIds: EditorIds;
 }
 
 /** A document encoded whole: what a client with nothing is sent. */
@@ -96,7 +92,7 @@ export class Room {
   /** A snapshot is due but waits for the log to be read (it must be exact). */
   private snapshotWaiting = false;
   /** Read from the store and not applied yet, per document: the snapshot, then the log's updates in order. */
-  private unapplied: Record<DocName, Unapplied> | null = { main: { tail: [], authors: [] }, notes: { tail: [], authors: [] } };
+  private unapplied: Record<DocName, Unapplied> | null = { main: { tail: [] }, notes: { tail: [] } };
   /** A deferred apply of what was read (applyReadSoon). */
   private applyTimer: NodeJS.Timeout | undefined;
   /** What was read did not apply: it must not be sent to joiners as the document either. */
@@ -109,6 +105,8 @@ export class Room {
   readonly awarenessOwners: Record<DocName, Map<number, object>> = { main: new Map(), notes: new Map() };
   /** What each person may still do here, by kind and sub: bytes to log, runs, syncs... (the realtime layer's; person-budgets.ts). */
   readonly budgets = new Map<string, TokenBucket>();
+  /** Who writes under each Yjs client id (editor-ids.ts). */
+  readonly editors: EditorIds;
 
   private constructor(
     readonly id: string,
@@ -116,12 +114,13 @@ export class Room {
     private readonly store: Store,
     private readonly applyAfterMs: number,
   ) {
+    this.editors = new EditorIds(store, id);
     const make = (): DocState => {
       const ydoc = new Y.Doc({ gc: true });
       const awareness = new Awareness(ydoc);
       // The server has no cursor of its own.
       awareness.setLocalState(null);
-      const state: DocState = { ydoc, awareness, snapshotSeq: 0, sinceSnapshot: 0, bytesSinceSnapshot: 0, snapshotBytes: 0, editorIds: new EditorIds() };
+      const state: DocState = { ydoc, awareness, snapshotSeq: 0, sinceSnapshot: 0, bytesSinceSnapshot: 0, snapshotBytes: 0 };
       // Any change, whoever makes it, retires the encoding ('afterTransaction'
       // costs nothing; an 'update' listener would encode every transaction).
       // A catch-up that read nothing is a transaction too, and keeps it.
@@ -157,20 +156,12 @@ export class Room {
         room.unapplied![d].snapshot = snap;
         state.snapshotSeq = snap.seq;
         state.snapshotBytes = snap.state.byteLength;
-        state.editorIds = new EditorIds(snap.owners);
       }
       from = Math.min(from, state.snapshotSeq);
     });
     room.appliedSeq = from;
     await room.readTail();
     return room;
-  }
-
-  /** Who may write under a Yjs client id of the document, as far as this node has read the log. */
-  editorOf(name: DocName, client: number): string | undefined {
-    // Learnt as the log is applied.
-    this.applyRead();
-    return this.docs[name].editorIds.ownerOf(client);
   }
 
   awareness(name: DocName): Awareness {
@@ -267,7 +258,7 @@ export class Room {
     const read = this.unapplied;
     if (!read) return;
     for (const d of DOC_NAMES) {
-      const { snapshot, tail, authors } = read[d];
+      const { snapshot, tail } = read[d];
       if (!snapshot && tail.length === 0) continue;
       const ydoc = this.docs[d].ydoc;
       try {
@@ -279,7 +270,6 @@ export class Room {
         this.applyFailed = true;
         throw err;
       }
-      tail.forEach((u, i) => this.docs[d].editorIds.learn(u, authors[i]!));
       // A snapshot with nothing after it already is the whole document, encoded.
       if (snapshot?.stateVector && tail.length === 0) this.docs[d].whole = { update: snapshot.state, stateVector: snapshot.stateVector };
     }
@@ -362,15 +352,9 @@ export class Room {
   private applyEvent(event: StoredEvent, fromLog: boolean): void {
     if (event.type === 'doc' && event.doc && event.bin) {
       const state = this.docs[event.doc];
-      // Older ones are in the snapshot, and so are their editor ids.
       if (!fromLog || event.seq > state.snapshotSeq) {
-        if (this.unapplied) {
-          this.unapplied[event.doc].tail.push(event.bin);
-          this.unapplied[event.doc].authors.push(event.actor.sub);
-        } else {
-          applyUpdateCut(state.ydoc, event.bin, 'log');
-          state.editorIds.learn(event.bin, event.actor.sub);
-        }
+        if (this.unapplied) this.unapplied[event.doc].tail.push(event.bin);
+        else applyUpdateCut(state.ydoc, event.bin, 'log');
         state.sinceSnapshot++;
         state.bytesSinceSnapshot += event.bin.byteLength;
       }
@@ -451,7 +435,7 @@ export class Room {
       if (s.snapshotBytes > SMALL_SNAPSHOT_BYTES && !this.worthSnapshotting(d)) return undefined;
       // The encoding fresh joiners are sent is the snapshot too (and stays for them).
       const whole = this.wholeDoc(d);
-      const snapshot = { doc: d, seq, state: whole.update, stateVector: whole.stateVector, owners: s.editorIds.entries() };
+      const snapshot = { doc: d, seq, state: whole.update, stateVector: whole.stateVector };
       s.sinceSnapshot = 0;
       s.bytesSinceSnapshot = 0;
       s.snapshotBytes = whole.update.byteLength;

@@ -57,17 +57,6 @@ function appendGroupStatementFor(requireOpen: boolean): { name: string; text: st
 const APPEND_GROUP = { open: appendGroupStatementFor(true), any: appendGroupStatementFor(false) };
 
 /** One document's snapshot rows, as a condition for a select, an update or a delete. */
-/** A snapshot's owners as stored; a row that does not read as pairs of a client id and a sub counts as none. */
-function parseOwners(json: string): Array<[number, string]> | undefined {
-  try {
-    const pairs: unknown = JSON.parse(json);
-    if (!Array.isArray(pairs)) return undefined;
-    return pairs.filter((p): p is [number, string] => Array.isArray(p) && Number.isSafeInteger(p[0]) && typeof p[1] === 'string');
-  } catch {
-    return undefined;
-  }
-}
-
 function snapshotsOf(interviewId: string, doc: DocName) {
   return (eb: ExpressionBuilder<Database, 'snapshots'>) => eb.and([eb('interview_id', '=', interviewId), eb('doc', '=', doc)]);
 }
@@ -421,13 +410,7 @@ export class KyselyStore implements Store {
       .executeTakeFirst();
     if (!row) return undefined;
     const bytes = (b: Uint8Array) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-    return {
-      doc,
-      seq: Number(row.seq),
-      state: bytes(row.state),
-      stateVector: row.state_vector ? bytes(row.state_vector) : undefined,
-      owners: row.owners ? parseOwners(row.owners) : undefined,
-    };
+    return { doc, seq: Number(row.seq), state: bytes(row.state), stateVector: row.state_vector ? bytes(row.state_vector) : undefined };
   }
 
   async saveSnapshot(interviewId: string, snapshot: Snapshot, at: string): Promise<void> {
@@ -442,7 +425,6 @@ export class KyselyStore implements Store {
           at,
           state: snapshot.state,
           state_vector: snapshot.stateVector ?? null,
-          owners: snapshot.owners ? JSON.stringify(snapshot.owners) : null,
         })
         .onConflict((oc) => oc.columns(['interview_id', 'doc', 'seq']).doNothing())
         .execute();
@@ -481,6 +463,36 @@ export class KyselyStore implements Store {
       .values({ interview_id: interviewId, sub: actor.sub, name: actor.name, role: actor.role, first_seen: at })
       .onConflict((oc) => oc.columns(['interview_id', 'sub']).doUpdateSet({ name: actor.name, role: actor.role }))
       .execute();
+  }
+
+  async claimEditorId(interviewId: string, doc: DocName, clientId: number, sub: string, at: string): Promise<string> {
+    try {
+      await this.db
+        .insertInto('editor_ids')
+        .values({ interview_id: interviewId, doc, client_id: clientId, sub, at })
+        .onConflict((oc) => oc.columns(['interview_id', 'doc', 'client_id']).doNothing())
+        .execute();
+    } catch (err) {
+      // The interview is gone (its foreign key): PostgreSQL's code, then SQLite's.
+      const code = (err as { code?: unknown }).code;
+      if (code === '23503' || code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new DuetError('not_found', 'no such interview');
+      throw err;
+    }
+    const owner = await this.editorIdOwner(interviewId, doc, clientId);
+    // Only a deletion of the interview in between removes the row just claimed.
+    if (owner === undefined) throw new DuetError('not_found', 'no such interview');
+    return owner;
+  }
+
+  async editorIdOwner(interviewId: string, doc: DocName, clientId: number): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('editor_ids')
+      .select('sub')
+      .where('interview_id', '=', interviewId)
+      .where('doc', '=', doc)
+      .where('client_id', '=', clientId)
+      .executeTakeFirst();
+    return row?.sub;
   }
 
   async listParticipants(interviewId: string): Promise<Actor[]> {

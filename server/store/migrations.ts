@@ -91,12 +91,20 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('snapshots').addColumn('state_vector', binary).execute();
       },
     },
-    '0004_snapshot_owners': {
+    '0004_editor_ids': {
       async up(db: Kysely<any>) {
-        // Whose editor wrote under each Yjs client id in the snapshot (JSON
-        // pairs), so a node that loads it knows who may write under them
-        // (server/rooms/editor-ids.ts). Older snapshots have none.
-        await db.schema.alterTable('snapshots').addColumn('owners', 'text').execute();
+        // Who writes under each Yjs client id of a document (server/rooms/editor-ids.ts):
+        // the first claim holds, whichever node makes it.
+        await db.schema
+          .createTable('editor_ids')
+          .addColumn('interview_id', 'text', (c) => c.notNull().references('interviews.id').onDelete('cascade'))
+          .addColumn('doc', 'text', (c) => c.notNull())
+          // Yjs client ids are unsigned 32-bit: past PostgreSQL's integer.
+          .addColumn('client_id', 'bigint', (c) => c.notNull())
+          .addColumn('sub', 'text', (c) => c.notNull())
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('editor_ids_pk', ['interview_id', 'doc', 'client_id'])
+          .execute();
       },
     },
   };

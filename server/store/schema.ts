@@ -35,7 +35,14 @@ export interface SnapshotsTable {
   at: string;
   state: Uint8Array;
   state_vector: Uint8Array | null;
-  owners: string | null;
+}
+
+export interface EditorIdsTable {
+  interview_id: string;
+  doc: string;
+  client_id: number;
+  sub: string;
+  at: string;
 }
 
 export interface ParticipantsTable {
@@ -65,4 +72,5 @@ export interface Database {
   snapshots: SnapshotsTable;
   participants: ParticipantsTable;
   invites: InvitesTable;
+  editor_ids: EditorIdsTable;
 }

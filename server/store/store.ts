@@ -59,8 +59,6 @@ export interface Snapshot {
   state: Uint8Array;
   /** Y.encodeStateVector of the state; absent on snapshots written before it was stored. */
   stateVector?: Uint8Array | undefined;
-  /** Each Yjs client id whose structs the state holds, with the `sub` who first wrote under it; absent on older snapshots. */
-  owners?: ReadonlyArray<readonly [number, string]> | undefined;
 }
 
 export interface EventQuery {
@@ -129,6 +127,13 @@ export interface Store {
    */
   moveSnapshot(interviewId: string, doc: DocName, from: number, to: number, at: string): Promise<boolean>;
   upsertParticipant(interviewId: string, actor: Actor, at: string): Promise<void>;
+  /**
+   * Claims a Yjs client id of a document for `sub`, unless someone has it
+   * already; answers whose it is now. The first claim holds, across nodes.
+   */
+  claimEditorId(interviewId: string, doc: DocName, clientId: number, sub: string, at: string): Promise<string>;
+  /** Whose a Yjs client id of a document is, if anyone's. */
+  editorIdOwner(interviewId: string, doc: DocName, clientId: number): Promise<string | undefined>;
   listParticipants(interviewId: string): Promise<Actor[]>;
   createInvite(invite: Invite): Promise<void>;
   listInvites(interviewId: string): Promise<Invite[]>;

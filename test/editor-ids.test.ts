@@ -98,4 +98,20 @@ describe("editors' Yjs client ids", () => {
     expect(code(await resync.emitWithAck('doc:update', { doc: 'main', update: everything }))).toBeUndefined();
     await waitFor(() => ada.text() === 'Aada C');
   }, 60_000);
+
+  it('bounds the new ids one person may claim: each is a row in the database', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const cy = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    const replies: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const update = forgedUpdate(cy, 1_000_000 + i, 'x');
+      replies.push(code(await cy.socket.emitWithAck('doc:update', { doc: 'main', update })) ?? 'ok');
+    }
+    // A burst of 20 (the page's own cursor took one), then one each 10 s.
+    expect(replies.slice(0, 15)).toEqual(Array(15).fill('ok'));
+    expect(replies.slice(20)).toEqual(Array(10).fill('rate_limited'));
+    const claimed = await Promise.all(replies.map((_, i) => node.server.ctx.store.editorIdOwner(iv.interview.id, 'main', 1_000_000 + i)));
+    expect(claimed.filter((sub) => sub !== undefined).length).toBeLessThanOrEqual(22);
+  });
 });

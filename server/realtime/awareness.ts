@@ -14,6 +14,7 @@ import type { ServerContext } from '../context.js';
 import type { Room } from '../rooms/room.js';
 import { docChannel } from './documents.js';
 import { handler, type Handlers } from './handle.js';
+import { takeEditorId } from './person-budgets.js';
 import type { DuetSocket } from './socket-data.js';
 
 export function awarenessHandlers(ctx: ServerContext): Handlers {
@@ -28,14 +29,6 @@ export function awarenessHandlers(ctx: ServerContext): Handlers {
       const entries = readEntries(update);
       if (!entries) throw new DuetError('invalid_payload', 'update is not a valid awareness update');
       const owners = ownersOf(room, doc);
-      // A cursor announced under an editor id is relayed only once the id is
-      // the sender's (claimed now for one who may write: no one else can learn
-      // it before), so nobody can write under it first (server/rooms/editor-ids.ts).
-      for (const { clientId, state } of entries) {
-        if (state === null || owners.get(clientId) === socket) continue;
-        const editor = can.writeDoc(actor.role, doc) ? await room.editors.claim(doc, clientId, actor.sub) : await room.editors.owner(doc, clientId);
-        if (editor !== undefined && editor !== actor.sub) throw new DuetError('forbidden', "that awareness client id is another participant's editor");
-      }
       // Ids this update gives the socket, removals too: a reconnected page
       // removes its own state first (provider.ts), and y-protocols keeps a
       // record of every id it hears of, removed or not, so made-up ones count.
@@ -49,6 +42,18 @@ export function awarenessHandlers(ctx: ServerContext): Handlers {
       }
       if (claimed.size > 0 && countOwned(owners, socket) + claimed.size > MAX_IDS_PER_SOCKET) {
         throw new DuetError('invalid_payload', `a connection announces at most ${MAX_IDS_PER_SOCKET} awareness client ids per document`);
+      }
+      // A cursor announced under an editor id is relayed only once the id is
+      // the sender's (claimed now for one who may write: no one else can learn
+      // it before), so nobody can write under it first (server/rooms/editor-ids.ts).
+      for (const { clientId, state } of entries) {
+        if (state === null || owners.get(clientId) === socket) continue;
+        let editor = room.editors.ownerKnown(doc, clientId);
+        if (editor === undefined) {
+          takeEditorId(room, socket);
+          editor = can.writeDoc(actor.role, doc) ? await room.editors.claim(doc, clientId, actor.sub) : await room.editors.owner(doc, clientId);
+        }
+        if (editor !== undefined && editor !== actor.sub) throw new DuetError('forbidden', "that awareness client id is another participant's editor");
       }
       const bound = encodeEntries(entries.map((e) => ({ ...e, state: withIdentity(e.state, actor) })));
       const touched: number[] = [];

@@ -13,7 +13,7 @@ import type { Snapshot, StoredEvent } from '../store/store.js';
 import { handler, type Handlers } from './handle.js';
 import { reportSnapshotFailure } from './snapshot-failures.js';
 import type { DuetSocket } from './socket-data.js';
-import { spendWriteBudget, takeSync } from './person-budgets.js';
+import { spendWriteBudget, takeEditorId, takeSync } from './person-budgets.js';
 
 /** Past this many updates after the snapshot (a log that was never snapshotted), apply and encode instead of merging them. */
 const MAX_STORED_TAIL = 1000;
@@ -70,7 +70,11 @@ export function documentHandlers(ctx: ServerContext): Handlers {
     if (!adds) return { ok: true as const };
     // New structs only under the sender's own editor ids (server/rooms/editor-ids.ts): an id no one has yet becomes theirs.
     for (const client of writesAs) {
-      const owner = room.editors.ownerKnown(doc, client) ?? (await room.editors.claim(doc, client, actor.sub));
+      let owner = room.editors.ownerKnown(doc, client);
+      if (owner === undefined) {
+        takeEditorId(room, socket);
+        owner = await room.editors.claim(doc, client, actor.sub);
+      }
       if (owner !== actor.sub) throw new DuetError('forbidden', `Yjs client id ${client} is another participant's editor; write under your own`);
     }
     // Text other sockets' updates are committing counts too: two pastes at

@@ -30,6 +30,12 @@ const RUN_STARTS = { perSecond: 1, burst: 5 };
  * page syncs on connecting and every 30 s, and again after a refusal.
  */
 const SYNCS = { perSecond: 5, burst: 30 };
+/**
+ * Each Yjs client id a node has not seen yet is claimed or looked up in the
+ * database (a row per claim, kept with the interview). A page claims one per
+ * document when it loads; reconnecting keeps its ids.
+ */
+const EDITOR_IDS = { perSecond: 0.1, burst: 20 };
 
 function budgetOf(room: Room, socket: DuetSocket, kind: string, perSecond: number, burst: number): TokenBucket {
   const key = `${kind}\n${socket.data.actor.sub}`;
@@ -77,4 +83,9 @@ export function takeSync(room: Room, socket: DuetSocket): void {
 /** An integrity signal: per person, so a candidate's reconnections do not refill it. */
 export function takeSignal(room: Room, socket: DuetSocket): void {
   take(budgetOf(room, socket, 'signal', LIMITS.signalsPerSecond, LIMITS.signalBurst), 1, 'too many signals');
+}
+
+/** A Yjs client id this node does not know yet, claimed or looked up (editor-ids.ts). */
+export function takeEditorId(room: Room, socket: DuetSocket): void {
+  take(budgetOf(room, socket, 'editor-id', EDITOR_IDS.perSecond, EDITOR_IDS.burst), 1, 'too many new editor ids');
 }

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness';
 import * as Y from 'yjs';
-import { api, connectClient, connectSocket, createInterview, mainFile, startNode, waitFor, type TestClient } from './helpers.js';
+import { api, connectClient, connectSocket, createInterview, holdNextStoreAnswer, mainFile, startNode, waitFor, type TestClient } from './helpers.js';
 import { startCluster } from './fixtures/multi-node.js';
 
 const code = (reply: any) => reply?.error?.code;
@@ -30,12 +30,12 @@ function forgedUpdate(from: TestClient, as: number, text: string): Uint8Array {
   return update!;
 }
 
-/** A cursor announced under client id `as`. */
-function forgedCursor(as: number): Uint8Array {
+/** A cursor announced under client id `as`, or (`remove`) its removal. */
+function forgedCursor(as: number, remove = false): Uint8Array {
   const doc = new Y.Doc();
   doc.clientID = as;
   const awareness = new Awareness(doc);
-  awareness.setLocalState({ user: { name: 'Ada' }, cursor: null });
+  awareness.setLocalState(remove ? null : { user: { name: 'Ada' }, cursor: null });
   const update = encodeAwarenessUpdate(awareness, [as]);
   awareness.destroy();
   doc.destroy();
@@ -80,8 +80,12 @@ describe("editors' Yjs client ids", () => {
     const cy = await connectClient(b.url, cyToken);
     const adaId = await waitFor(() => heardId(cy, 'Ada') ?? Promise.reject(new Error("Ada's cursor not heard yet")));
     expect(code(await cy.socket.emitWithAck('doc:update', { doc: 'main', update: forgedUpdate(cy, adaId, 'EARLY ') }))).toBe('forbidden');
-    // Posing as Ada's cursor from another node is refused too.
+    // Posing as Ada's cursor from another node is refused too, removal first or not.
     expect(code(await cy.socket.emitWithAck('awareness', { doc: 'main', update: forgedCursor(adaId) }))).toBe('forbidden');
+    expect(code(await cy.socket.emitWithAck('awareness', { doc: 'main', update: forgedCursor(adaId, true) }))).toBe('forbidden');
+    await cy.socket.emitWithAck('awareness', { doc: 'main', update: forgedCursor(424242, true) });
+    expect(code(await cy.socket.emitWithAck('awareness', { doc: 'main', update: forgedCursor(424242) }))).toBeUndefined();
+    expect(await b.server.ctx.store.editorIdOwner(iv.interview.id, 'main', 424242)).toBe(cy.provider.session!.you.sub);
     mainFile(ada).insert(0, 'ada ');
     await waitFor(() => cy.text() === 'ada ');
     expect(code(await cy.socket.emitWithAck('doc:update', { doc: 'main', update: forgedUpdate(cy, adaId, 'FORGED ') }))).toBe('forbidden');
@@ -113,5 +117,19 @@ describe("editors' Yjs client ids", () => {
     expect(replies.slice(20)).toEqual(Array(10).fill('rate_limited'));
     const claimed = await Promise.all(replies.map((_, i) => node.server.ctx.store.editorIdOwner(iv.interview.id, 'main', 1_000_000 + i)));
     expect(claimed.filter((sub) => sub !== undefined).length).toBeLessThanOrEqual(22);
+  });
+
+  it("relays a page's first cursor only once its id is claimed", async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const cy = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    const ada = await connectClient(node.url, iv.token);
+    const held = holdNextStoreAnswer(node.server.ctx.store, 'claimEditorId', 0, (args) => args[2] === ada.provider.doc('main').clientID);
+    ada.provider.awareness('main').setLocalStateField('user', { name: 'Ada' });
+    await held.answered;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(heardId(cy, 'Ada')).toBeUndefined();
+    held.release();
+    await waitFor(() => heardId(cy, 'Ada') === ada.provider.doc('main').clientID);
   });
 });

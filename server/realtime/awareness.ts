@@ -28,6 +28,25 @@ export function awarenessHandlers(ctx: ServerContext): Handlers {
       // ones before it without telling anyone (found by fuzzing): check it all first.
       const entries = readEntries(update);
       if (!entries) throw new DuetError('invalid_payload', 'update is not a valid awareness update');
+      // A cursor under an editor id is relayed only once the id is the
+      // sender's (claimed now by one who may write: no one else can have
+      // learnt it before), so nobody can write under it first
+      // (server/rooms/editor-ids.ts). Checked before the local checks below,
+      // which must not be separated from the apply by a wait.
+      const writer = can.writeDoc(actor.role, doc);
+      for (const { clientId, state } of entries) {
+        let editor = room.editors.ownerKnown(doc, clientId);
+        const askedBefore = !writer && socket.data.unclaimedIds?.has(`${doc}:${clientId}`);
+        // A removal claims nothing (a reconnected page removes its own state first, then sends it again).
+        if (editor === undefined && state !== null && !askedBefore) {
+          if (!room.editors.asking(doc, clientId)) takeEditorId(room, socket);
+          editor = writer ? await room.editors.claim(doc, clientId, actor.sub) : await room.editors.owner(doc, clientId);
+          // Looked up for one who does not write: nobody's, and asked once per connection.
+          if (editor === undefined) (socket.data.unclaimedIds ??= new Set()).add(`${doc}:${clientId}`);
+        }
+        if (editor !== undefined && editor !== actor.sub) throw new DuetError('forbidden', "that awareness client id is another participant's editor");
+      }
+      if (socket.disconnected) throw new DuetError('unavailable', 'disconnected');
       const owners = ownersOf(room, doc);
       // Ids this update gives the socket, removals too: a reconnected page
       // removes its own state first (provider.ts), and y-protocols keeps a
@@ -42,18 +61,6 @@ export function awarenessHandlers(ctx: ServerContext): Handlers {
       }
       if (claimed.size > 0 && countOwned(owners, socket) + claimed.size > MAX_IDS_PER_SOCKET) {
         throw new DuetError('invalid_payload', `a connection announces at most ${MAX_IDS_PER_SOCKET} awareness client ids per document`);
-      }
-      // A cursor announced under an editor id is relayed only once the id is
-      // the sender's (claimed now for one who may write: no one else can learn
-      // it before), so nobody can write under it first (server/rooms/editor-ids.ts).
-      for (const { clientId, state } of entries) {
-        if (state === null || owners.get(clientId) === socket) continue;
-        let editor = room.editors.ownerKnown(doc, clientId);
-        if (editor === undefined) {
-          takeEditorId(room, socket);
-          editor = can.writeDoc(actor.role, doc) ? await room.editors.claim(doc, clientId, actor.sub) : await room.editors.owner(doc, clientId);
-        }
-        if (editor !== undefined && editor !== actor.sub) throw new DuetError('forbidden', "that awareness client id is another participant's editor");
       }
       const bound = encodeEntries(entries.map((e) => ({ ...e, state: withIdentity(e.state, actor) })));
       const touched: number[] = [];

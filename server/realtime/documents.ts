@@ -72,7 +72,7 @@ export function documentHandlers(ctx: ServerContext): Handlers {
     for (const client of writesAs) {
       let owner = room.editors.ownerKnown(doc, client);
       if (owner === undefined) {
-        takeEditorId(room, socket);
+        if (!room.editors.asking(doc, client)) takeEditorId(room, socket);
         owner = await room.editors.claim(doc, client, actor.sub);
       }
       if (owner !== actor.sub) throw new DuetError('forbidden', `Yjs client id ${client} is another participant's editor; write under your own`);

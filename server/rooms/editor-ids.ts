@@ -18,7 +18,7 @@ import type { Store } from '../store/store.js';
 
 export class EditorIds {
   private readonly known: Record<DocName, Map<number, string>> = { main: new Map(), notes: new Map() };
-  private readonly asking = new Map<string, Promise<string | undefined>>();
+  private readonly questions = new Map<string, Promise<string | undefined>>();
 
   constructor(
     private readonly store: Store,
@@ -28,6 +28,11 @@ export class EditorIds {
   /** Whose the id is, as far as this node has asked. */
   ownerKnown(doc: DocName, client: number): string | undefined {
     return this.known[doc].get(client);
+  }
+
+  /** A question about the id is on its way to the database. */
+  asking(doc: DocName, client: number): boolean {
+    return this.questions.has(`${doc}:${client}`);
   }
 
   /** Claims the id for `sub` unless it is someone's already; answers whose it is. */
@@ -45,7 +50,7 @@ export class EditorIds {
     if (cached !== undefined) return Promise.resolve(cached);
     const key = `${doc}:${client}`;
     // One question at a time per id: a claim asked during a lookup that finds no one claims after it.
-    const before = this.asking.get(key) ?? Promise.resolve(undefined);
+    const before = this.questions.get(key) ?? Promise.resolve(undefined);
     const answer: Promise<string | undefined> = before
       .catch(() => undefined)
       .then((owner) => owner ?? this.known[doc].get(client) ?? query())
@@ -54,9 +59,9 @@ export class EditorIds {
         return owner;
       })
       .finally(() => {
-        if (this.asking.get(key) === answer) this.asking.delete(key);
+        if (this.questions.get(key) === answer) this.questions.delete(key);
       });
-    this.asking.set(key, answer);
+    this.questions.set(key, answer);
     return answer;
   }
 }

@@ -28,11 +28,31 @@ export function awarenessHandlers(ctx: ServerContext): Handlers {
       // ones before it without telling anyone (found by fuzzing): check it all first.
       const entries = readEntries(update);
       if (!entries) throw new DuetError('invalid_payload', 'update is not a valid awareness update');
+      const owners = ownersOf(room, doc);
+      // Ids this update gives the socket, removals too: a reconnected page
+      // removes its own state first (provider.ts), and y-protocols keeps a
+      // record of every id it hears of, removed or not, so made-up ones count.
+      // Checked before the claims (no database work for what is refused
+      // anyway) and again after them, right before the apply.
+      const checkHere = (): Set<number> => {
+        const claimed = new Set<number>();
+        for (const { clientId } of entries) {
+          const owner = owners.get(clientId);
+          if (owner && owner !== socket && owner.connected && owner.data.actor.sub !== actor.sub) {
+            throw new DuetError('forbidden', 'that awareness client id is another participant\'s');
+          }
+          if (owner !== socket) claimed.add(clientId);
+        }
+        if (claimed.size > 0 && countOwned(owners, socket) + claimed.size > MAX_IDS_PER_SOCKET) {
+          throw new DuetError('invalid_payload', `a connection announces at most ${MAX_IDS_PER_SOCKET} awareness client ids per document`);
+        }
+        return claimed;
+      };
+      checkHere();
       // A cursor under an editor id is relayed only once the id is the
       // sender's (claimed now by one who may write: no one else can have
       // learnt it before), so nobody can write under it first
-      // (server/rooms/editor-ids.ts). Checked before the local checks below,
-      // which must not be separated from the apply by a wait.
+      // (server/rooms/editor-ids.ts).
       const writer = can.writeDoc(actor.role, doc);
       for (const { clientId, state } of entries) {
         let editor = room.editors.ownerKnown(doc, clientId);
@@ -47,21 +67,7 @@ export function awarenessHandlers(ctx: ServerContext): Handlers {
         if (editor !== undefined && editor !== actor.sub) throw new DuetError('forbidden', "that awareness client id is another participant's editor");
       }
       if (socket.disconnected) throw new DuetError('unavailable', 'disconnected');
-      const owners = ownersOf(room, doc);
-      // Ids this update gives the socket, removals too: a reconnected page
-      // removes its own state first (provider.ts), and y-protocols keeps a
-      // record of every id it hears of, removed or not, so made-up ones count.
-      const claimed = new Set<number>();
-      for (const { clientId } of entries) {
-        const owner = owners.get(clientId);
-        if (owner && owner !== socket && owner.connected && owner.data.actor.sub !== actor.sub) {
-          throw new DuetError('forbidden', 'that awareness client id is another participant\'s');
-        }
-        if (owner !== socket) claimed.add(clientId);
-      }
-      if (claimed.size > 0 && countOwned(owners, socket) + claimed.size > MAX_IDS_PER_SOCKET) {
-        throw new DuetError('invalid_payload', `a connection announces at most ${MAX_IDS_PER_SOCKET} awareness client ids per document`);
-      }
+      const claimed = checkHere();
       const bound = encodeEntries(entries.map((e) => ({ ...e, state: withIdentity(e.state, actor) })));
       const touched: number[] = [];
       const track = ({ added, updated }: { added: number[]; updated: number[] }, origin: unknown) => {

@@ -467,11 +467,14 @@ export class KyselyStore implements Store {
 
   async claimEditorId(interviewId: string, doc: DocName, clientId: number, sub: string, at: string): Promise<string> {
     try {
-      await this.db
+      // One round trip for a new id (the usual claim); a second to read whose an old one is.
+      const inserted = await this.db
         .insertInto('editor_ids')
         .values({ interview_id: interviewId, doc, client_id: clientId, sub, at })
         .onConflict((oc) => oc.columns(['interview_id', 'doc', 'client_id']).doNothing())
-        .execute();
+        .returning('sub')
+        .executeTakeFirst();
+      if (inserted) return inserted.sub;
     } catch (err) {
       // The interview is gone (its foreign key): PostgreSQL's code, then SQLite's.
       const code = (err as { code?: unknown }).code;
@@ -479,7 +482,7 @@ export class KyselyStore implements Store {
       throw err;
     }
     const owner = await this.editorIdOwner(interviewId, doc, clientId);
-    // Only a deletion of the interview in between removes the row just claimed.
+    // It conflicted, so the row was there: only a deletion of the interview in between removes it.
     if (owner === undefined) throw new DuetError('not_found', 'no such interview');
     return owner;
   }

@@ -49,23 +49,7 @@ export function awarenessHandlers(ctx: ServerContext): Handlers {
         return claimed;
       };
       checkHere();
-      // A cursor under an editor id is relayed only once the id is the
-      // sender's (claimed now by one who may write: no one else can have
-      // learnt it before), so nobody can write under it first
-      // (server/rooms/editor-ids.ts).
-      const writer = can.writeDoc(actor.role, doc);
-      for (const { clientId, state } of entries) {
-        let editor = room.editors.ownerKnown(doc, clientId);
-        const askedBefore = !writer && socket.data.unclaimedIds?.has(`${doc}:${clientId}`);
-        // A removal claims nothing (a reconnected page removes its own state first, then sends it again).
-        if (editor === undefined && state !== null && !askedBefore) {
-          if (!room.editors.asking(doc, clientId)) takeEditorId(room, socket);
-          editor = writer ? await room.editors.claim(doc, clientId, actor.sub) : await room.editors.owner(doc, clientId);
-          // Looked up for one who does not write: nobody's, and asked once per connection.
-          if (editor === undefined) (socket.data.unclaimedIds ??= new Set()).add(`${doc}:${clientId}`);
-        }
-        if (editor !== undefined && editor !== actor.sub) throw new DuetError('forbidden', "that awareness client id is another participant's editor");
-      }
+      await checkEditorIds(room, socket, doc, entries);
       if (socket.disconnected) throw new DuetError('unavailable', 'disconnected');
       const claimed = checkHere();
       const bound = encodeEntries(entries.map((e) => ({ ...e, state: withIdentity(e.state, actor) })));
@@ -88,6 +72,28 @@ export function awarenessHandlers(ctx: ServerContext): Handlers {
       return { ok: true };
     }),
   };
+}
+
+/**
+ * A cursor under an editor id is relayed only once the id is the sender's
+ * (claimed now by one who may write: no one else can have learnt it before),
+ * so nobody can write under it first (server/rooms/editor-ids.ts).
+ */
+async function checkEditorIds(room: Room, socket: DuetSocket, doc: DocName, entries: Entry[]): Promise<void> {
+  const { actor } = socket.data;
+  const writer = can.writeDoc(actor.role, doc);
+  const charge = () => takeEditorId(room, socket);
+  for (const { clientId, state } of entries) {
+    let editor = room.editors.ownerKnown(doc, clientId);
+    const askedBefore = !writer && socket.data.unclaimedIds?.has(`${doc}:${clientId}`);
+    // A removal claims nothing (a reconnected page removes its own state first, then sends it again).
+    if (editor === undefined && state !== null && !askedBefore) {
+      editor = writer ? await room.editors.claim(doc, clientId, actor.sub, charge) : await room.editors.owner(doc, clientId, charge);
+      // Looked up for one who does not write: nobody's, and asked once per connection.
+      if (editor === undefined) (socket.data.unclaimedIds ??= new Set()).add(`${doc}:${clientId}`);
+    }
+    if (editor !== undefined && editor !== actor.sub) throw new DuetError('forbidden', "that awareness client id is another participant's editor");
+  }
 }
 
 interface Entry {

@@ -70,11 +70,7 @@ export function documentHandlers(ctx: ServerContext): Handlers {
     if (!adds) return { ok: true as const };
     // New structs only under the sender's own editor ids (server/rooms/editor-ids.ts): an id no one has yet becomes theirs.
     for (const client of writesAs) {
-      let owner = room.editors.ownerKnown(doc, client);
-      if (owner === undefined) {
-        if (!room.editors.asking(doc, client)) takeEditorId(room, socket);
-        owner = await room.editors.claim(doc, client, actor.sub);
-      }
+      const owner = room.editors.ownerKnown(doc, client) ?? (await room.editors.claim(doc, client, actor.sub, () => takeEditorId(room, socket)));
       if (owner !== actor.sub) throw new DuetError('forbidden', `Yjs client id ${client} is another participant's editor; write under your own`);
     }
     // Text other sockets' updates are committing counts too: two pastes at

@@ -30,22 +30,20 @@ export class EditorIds {
     return this.known[doc].get(client);
   }
 
-  /** A question about the id is on its way to the database. */
-  asking(doc: DocName, client: number): boolean {
-    return this.questions.has(`${doc}:${client}`);
-  }
-
-  /** Claims the id for `sub` unless it is someone's already; answers whose it is. */
-  claim(doc: DocName, client: number, sub: string): Promise<string> {
-    return this.ask(doc, client, () => this.store.claimEditorId(this.interviewId, doc, client, sub, new Date().toISOString())) as Promise<string>;
+  /**
+   * Claims the id for `sub` unless it is someone's already; answers whose it
+   * is. `charge` is called (and may throw) only when the database is asked.
+   */
+  claim(doc: DocName, client: number, sub: string, charge: () => void): Promise<string> {
+    return this.ask(doc, client, charge, () => this.store.claimEditorId(this.interviewId, doc, client, sub, new Date().toISOString())) as Promise<string>;
   }
 
   /** Whose the id is, if anyone's, without claiming it. */
-  owner(doc: DocName, client: number): Promise<string | undefined> {
-    return this.ask(doc, client, () => this.store.editorIdOwner(this.interviewId, doc, client));
+  owner(doc: DocName, client: number, charge: () => void): Promise<string | undefined> {
+    return this.ask(doc, client, charge, () => this.store.editorIdOwner(this.interviewId, doc, client));
   }
 
-  private ask(doc: DocName, client: number, query: () => Promise<string | undefined>): Promise<string | undefined> {
+  private ask(doc: DocName, client: number, charge: () => void, query: () => Promise<string | undefined>): Promise<string | undefined> {
     const cached = this.known[doc].get(client);
     if (cached !== undefined) return Promise.resolve(cached);
     const key = `${doc}:${client}`;
@@ -53,7 +51,11 @@ export class EditorIds {
     const before = this.questions.get(key) ?? Promise.resolve(undefined);
     const answer: Promise<string | undefined> = before
       .catch(() => undefined)
-      .then((owner) => owner ?? this.known[doc].get(client) ?? query())
+      .then((owner) => {
+        if (owner !== undefined) return owner;
+        charge();
+        return query();
+      })
       .then((owner) => {
         if (owner !== undefined) this.known[doc].set(client, owner);
         return owner;

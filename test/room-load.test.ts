@@ -183,6 +183,30 @@ describe('snapshots and cold loads', () => {
     expect(await loadedText(store, iv.interview)).toBe(a.text());
   });
 
+  it('snapshots a document by its updates as well as their bytes: keystrokes cost a load more than their bytes say', async () => {
+    const node = await startNode({ snapshotEvery: 10 });
+    const iv = await createInterview(node);
+    const a = await connectClient(node.url, await iv.invite('candidate'));
+    const id = iv.interview.id;
+    const store = node.server.ctx.store;
+    mainFile(a).insert(0, 'x'.repeat(60_000));
+    await typeAndSettle(a, 9, 'k');
+    const first = (await waitFor(async () => (await store.latestSnapshot(id, 'main'))?.seq ?? false, 5000)) as number;
+    // One keystroke per update (each acknowledged before the next): ~30 bytes
+    // each, so 130 are a sixteenth of the 60 KB in bytes, but at 512 bytes an
+    // update they are worth more than the snapshot.
+    for (let i = 0; i < 130; i++) {
+      mainFile(a).insert(mainFile(a).length, 'q');
+      await waitFor(() => a.provider.pending === 0);
+    }
+    const next = (await waitFor(async () => {
+      const seq = (await store.latestSnapshot(id, 'main'))?.seq ?? 0;
+      return seq > first && seq;
+    }, 5000)) as number;
+    expect(next - first).toBeGreaterThan(110);
+    expect(await loadedText(store, iv.interview)).toBe(a.text());
+  });
+
   it('a large document is not written again for the other one\'s snapshot: marked as of the new seq when unchanged, left behind when it changed a little', async () => {
     const node = await startNode({ snapshotEvery: 10 });
     const iv = await createInterview(node);

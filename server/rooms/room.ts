@@ -29,8 +29,15 @@ import { EditorIds } from './editor-ids.js';
  */
 export const DEFAULT_APPLY_AFTER_MS = 300;
 
-/** A snapshot writes at most this many times the bytes of the updates since the one before (worthSnapshotting). */
+/** A snapshot writes at most this many times the bytes of the updates since the one before (worthSnapshotting)... */
 const SNAPSHOT_BYTES_RATIO = 8;
+/**
+ * ...or this many bytes per update since: a load pays for a tail by the
+ * update, not by the byte. 490 keystrokes of eight writers (8 KB) after a
+ * 113 KB snapshot took a just-started node 6-28 ms to merge and its joiner
+ * ~20 ms to integrate, more than the whole snapshot (~8 ms).
+ */
+const SNAPSHOT_BYTES_PER_UPDATE = 512;
 /** A document this small is written with the other's snapshot whatever came since: cheap, and it keeps both at one seq. */
 const SMALL_SNAPSHOT_BYTES = 64 * 1024;
 
@@ -389,14 +396,17 @@ export class Room {
 
   /**
    * A snapshot writes the whole document, so it waits until what came since
-   * the last one is an eighth of that in bytes: without that, single
-   * keystrokes into a document of megabytes (one person's budget allows a
-   * few a second) made the database write it again every few seconds. For an
-   * ordinary document every SNAPSHOT_EVERY updates is enough already.
+   * the last one is an eighth of that in bytes, or 512 bytes of it per
+   * update: without that, single keystrokes into a document of megabytes
+   * (one person's budget allows a few a second) made the database write it
+   * again every few seconds. For an ordinary document (up to 256 KB) every
+   * SNAPSHOT_EVERY updates is enough already, and so are the 50 a room that
+   * empties needs (snapshotIfBehind), so the next cold load reads little
+   * past its snapshot.
    */
   private worthSnapshotting(doc: DocName): boolean {
     const s = this.docs[doc];
-    return s.bytesSinceSnapshot * SNAPSHOT_BYTES_RATIO >= s.snapshotBytes;
+    return Math.max(s.bytesSinceSnapshot * SNAPSHOT_BYTES_RATIO, s.sinceSnapshot * SNAPSHOT_BYTES_PER_UPDATE) >= s.snapshotBytes;
   }
 
   private snapshotWhen(due: () => boolean, at: string): Promise<void> | undefined {

@@ -399,10 +399,9 @@ export class Room {
    * the last one is an eighth of that in bytes, or 512 bytes of it per
    * update: without that, single keystrokes into a document of megabytes
    * (one person's budget allows a few a second) made the database write it
-   * again every few seconds. For an ordinary document (up to 256 KB) every
-   * SNAPSHOT_EVERY updates is enough already, and so are the 50 a room that
-   * empties needs (snapshotIfBehind), so the next cold load reads little
-   * past its snapshot.
+   * again every few seconds. For a document up to 256 KB every SNAPSHOT_EVERY
+   * updates is enough, and a room that empties (snapshotIfBehind) leaves the
+   * next cold load at most size / 512 updates to read past its snapshot.
    */
   private worthSnapshotting(doc: DocName): boolean {
     const s = this.docs[doc];

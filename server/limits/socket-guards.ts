@@ -10,14 +10,10 @@ import type { Config } from '../config.js';
 import type { DuetIO } from '../context.js';
 import { isAllowedOrigin } from '../http/security.js';
 import type { Metrics } from '../metrics.js';
+import { handshakeRefusal } from '../realtime/handle.js';
 import type { DuetSocket } from '../realtime/socket-data.js';
 import type { ClientIp } from './client-ip.js';
 import type { IpLimiter } from './rate-limits.js';
-
-/** A refused handshake: socket.io-client exposes `data` on connect_error. */
-function refuse(err: DuetError): Error {
-  return Object.assign(new Error(err.message), { data: err.toBody().error });
-}
 
 /** Runs before authentication. */
 export function registerHandshakeGuard(
@@ -41,7 +37,7 @@ export function registerHandshakeGuard(
     }
     if (!err) return next();
     metrics.errors.inc({ code: err.code });
-    next(refuse(err));
+    next(handshakeRefusal(err));
   });
 }
 
@@ -77,7 +73,7 @@ export function registerConnectionCap(io: DuetIO, caps: { perInterview: number; 
     const err = refusal(socket, true);
     if (!err) return next();
     metrics.errors.inc({ code: err.code });
-    next(refuse(err));
+    next(handshakeRefusal(err));
   });
   io.on('connection', (socket: DuetSocket) => {
     const keys = keysOf(socket);

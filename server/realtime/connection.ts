@@ -18,7 +18,7 @@ import { awarenessHandlers, clearAwareness, sendAwarenessState } from './awarene
 import { chatHandlers, chatMessageOf, visibleChannels } from './chat.js';
 import { answerSync, documentHandlers, reportApplyFailure } from './documents.js';
 import { registerSocketDrops } from './drop-sockets.js';
-import { createDispatcher, parseOrThrow, toErrorBody } from './handle.js';
+import { createDispatcher, handshakeRefusal, parseOrThrow, toErrorBody } from './handle.js';
 import { registerRunPeers } from './run-peers.js';
 import { runHandlers, sendRunnerState } from './runs.js';
 import { interviewHandlers } from './interview-events.js';
@@ -36,11 +36,6 @@ async function subscribe(socket: DuetSocket, role: Role, interviewId: string): P
   const chans = [channelOf.all(interviewId)];
   if (can.readDoc(role, 'notes')) chans.push(channelOf.panel(interviewId));
   await socket.join(chans);
-}
-
-function refuse(err: DuetError): Error {
-  // socket.io-client exposes `data` on connect_error.
-  return Object.assign(new Error(err.message), { data: err.toBody().error });
 }
 
 export function registerConnections(ctx: ServerContext): { close(): void } {
@@ -106,7 +101,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       const e = err instanceof DuetError ? err : new DuetError('unavailable', 'could not check the interview; retry later');
       if (!(err instanceof DuetError)) ctx.log.error({ err }, 'handshake failed');
       ctx.metrics.errors.inc({ code: e.code });
-      next(refuse(e));
+      next(handshakeRefusal(e));
     }
   });
 

@@ -16,6 +16,11 @@ export function toErrorBody(err: unknown, ctx: ServerContext): ErrorBody {
   return new DuetError('internal', 'internal error').toBody();
 }
 
+/** A refused handshake, for a middleware's next(): socket.io-client exposes `data` on connect_error. */
+export function handshakeRefusal(err: DuetError): Error {
+  return Object.assign(new Error(err.message), { data: err.toBody().error });
+}
+
 /** zod issues -> our codes: a size limit is `too_large`, anything else `invalid_payload`. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, payload: unknown): z.output<S> {
   // No payload is binary at its top level, and zod would walk every index of a

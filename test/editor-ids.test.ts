@@ -103,6 +103,22 @@ describe("editors' Yjs client ids", () => {
     await waitFor(() => ada.text() === 'Aada C');
   }, 60_000);
 
+  it("claims an observer's id too: its cursor cannot be posed as from another node, nor the observer locked out of it", async () => {
+    const { nodes } = await startCluster(2);
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    const iv = await createInterview(a);
+    const obi = await connectClient(a.url, await iv.invite('observer', 'Obi'));
+    obi.provider.awareness('main').setLocalStateField('user', { name: 'Obi' });
+    const cy = await connectClient(b.url, await iv.invite('candidate', 'Cy'));
+    const obiId = await waitFor(() => heardId(cy, 'Obi') ?? Promise.reject(new Error("Obi's cursor not heard yet")));
+    expect(code(await cy.socket.emitWithAck('awareness', { doc: 'main', update: forgedCursor(obiId) }))).toBe('forbidden');
+    expect(await a.server.ctx.store.editorIdOwner(iv.interview.id, 'main', obiId)).toBe(obi.provider.session!.you.sub);
+    // Obi's cursor still moves, and everyone still sees it as Obi's.
+    obi.provider.awareness('main').setLocalStateField('cursor', { at: 1 });
+    await waitFor(() => (cy.provider.awareness('main').getStates().get(obiId) as any)?.cursor?.at === 1);
+    expect((cy.provider.awareness('main').getStates().get(obiId) as any)?.user?.name).toBe('Obi');
+  }, 60_000);
+
   it('bounds the new ids one person may claim: each is a row in the database', async () => {
     const node = await startNode();
     const iv = await createInterview(node);

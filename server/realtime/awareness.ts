@@ -75,24 +75,18 @@ export function awarenessHandlers(ctx: ServerContext): Handlers {
 }
 
 /**
- * A cursor under an editor id is relayed only once the id is the sender's
- * (claimed now by one who may write: no one else can have learnt it before),
- * so nobody can write under it first (server/rooms/editor-ids.ts).
+ * A cursor under a client id is relayed only once the id is the sender's,
+ * claimed now (no one else can have learnt it before), whatever their role:
+ * so nobody can write under it first, nor pose as its cursor from another
+ * node (server/rooms/editor-ids.ts).
  */
 async function checkEditorIds(room: Room, socket: DuetSocket, doc: DocName, entries: Entry[]): Promise<void> {
   const { actor } = socket.data;
-  const writer = can.writeDoc(actor.role, doc);
   const charge = () => takeEditorId(room, socket);
   for (const { clientId, state } of entries) {
-    let editor = room.editors.ownerKnown(doc, clientId);
-    const askedBefore = !writer && socket.data.unclaimedIds?.has(`${doc}:${clientId}`);
     // A removal claims nothing (a reconnected page removes its own state first, then sends it again).
-    if (editor === undefined && state !== null && !askedBefore) {
-      editor = writer ? await room.editors.claim(doc, clientId, actor.sub, charge) : await room.editors.owner(doc, clientId, charge);
-      // Looked up for one who does not write: nobody's, and asked once per connection.
-      if (editor === undefined) (socket.data.unclaimedIds ??= new Set()).add(`${doc}:${clientId}`);
-    }
-    if (editor !== undefined && editor !== actor.sub) throw new DuetError('forbidden', "that awareness client id is another participant's editor");
+    const editor = room.editors.ownerKnown(doc, clientId) ?? (state === null ? undefined : await room.editors.claim(doc, clientId, actor.sub, charge));
+    if (editor !== undefined && editor !== actor.sub) throw new DuetError('forbidden', "that awareness client id is another participant's");
   }
 }
 

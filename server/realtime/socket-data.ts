@@ -41,8 +41,6 @@ export interface SocketData {
   joined?: boolean;
   /** The socket's event limit (every event). */
   bucket: TokenBucket;
-  /** Awareness ids this socket (one who may not write) found nobody's editor: not asked again (awareness.ts). */
-  unclaimedIds?: Set<string>;
   /** The socket's last `doc:update` in progress: updates apply one at a time, in order. */
   docQueue?: Promise<unknown>;
 }

@@ -143,6 +143,26 @@ describe('bad input over Socket.IO', () => {
     other.disconnect();
   });
 
+  it('charges every update at least 64 bytes of the write budget: keystrokes by the thousand cannot multiply the snapshots they warrant', async () => {
+    const node = await startNode({ writeBytesPerSecond: 1, writeBytesBurst: 64 * 20 });
+    const iv = await createInterview(node);
+    const cand = await connectClient(node.url, await iv.invite('candidate'));
+    const mine = new Y.Doc();
+    Y.applyUpdate(mine, Y.encodeStateAsUpdate(cand.provider.doc('main')));
+    const replies: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const vector = Y.encodeStateVector(mine);
+      mine.getMap<Y.Text>('files').get('main.ts')!.insert(0, 'k');
+      const update = Y.encodeStateAsUpdate(mine, vector);
+      expect(update.byteLength).toBeLessThan(40);
+      replies.push(((await cand.socket.emitWithAck('doc:update', { doc: 'main', update })) as any).error?.code ?? 'ok');
+    }
+    // 1,280 bytes of burst are twenty keystrokes at 64, not forty at their own ~30
+    // (each later one builds on the refused one: refused as not holding together).
+    expect(replies.slice(0, 21)).toEqual([...Array(20).fill('ok'), 'rate_limited']);
+    expect(replies.slice(21)).not.toContain('ok');
+  });
+
   it('limits language changes per person, whatever socket they come from: each is logged and turns everyone\'s editor', async () => {
     const node = await startNode();
     const iv = await createInterview(node);

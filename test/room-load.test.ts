@@ -22,6 +22,22 @@ async function typeAndSettle(client: TestClient, count: number, tag: string): Pr
   await waitFor(() => client.provider.pending === 0, 30_000);
 }
 
+/** One keystroke per update: each acknowledged before the next is typed. */
+async function typeOneByOne(client: TestClient, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    mainFile(client).insert(mainFile(client).length, 'q');
+    await waitFor(() => client.provider.pending === 0);
+  }
+}
+
+/** The seq of the main document's newest snapshot, once there is one newer than `after`. */
+async function latestMainSnapshot(store: Store, id: string, after = 0): Promise<number> {
+  return (await waitFor(async () => {
+    const seq = (await store.latestSnapshot(id, 'main'))?.seq ?? 0;
+    return seq > after && seq;
+  }, 5000)) as number;
+}
+
 /** The file's text in a room loaded cold from the store, as a node would load it. */
 async function loadedText(store: Store, interview: Interview): Promise<string | undefined> {
   const room = await Room.load(store, interview.id, interview);
@@ -191,20 +207,37 @@ describe('snapshots and cold loads', () => {
     const store = node.server.ctx.store;
     mainFile(a).insert(0, 'x'.repeat(60_000));
     await typeAndSettle(a, 9, 'k');
-    const first = (await waitFor(async () => (await store.latestSnapshot(id, 'main'))?.seq ?? false, 5000)) as number;
-    // One keystroke per update (each acknowledged before the next): ~30 bytes
-    // each, so 130 are a sixteenth of the 60 KB in bytes, but at 512 bytes an
-    // update they are worth more than the snapshot.
-    for (let i = 0; i < 130; i++) {
-      mainFile(a).insert(mainFile(a).length, 'q');
-      await waitFor(() => a.provider.pending === 0);
-    }
-    const next = (await waitFor(async () => {
-      const seq = (await store.latestSnapshot(id, 'main'))?.seq ?? 0;
-      return seq > first && seq;
-    }, 5000)) as number;
+    const first = await latestMainSnapshot(store, id);
+    // ~30 bytes each, so 130 are a sixteenth of the 60 KB in bytes, but at
+    // 512 bytes an update they are worth more than the snapshot.
+    await typeOneByOne(a, 130);
+    const next = await latestMainSnapshot(store, id, first);
     expect(next - first).toBeGreaterThan(110);
     expect(await loadedText(store, iv.interview)).toBe(a.text());
+  });
+
+  it('snapshots a document whose room empties after keystrokes worth more than their bytes, so the next load reads no tail', async () => {
+    const node = await startNode(); // a room that empties snapshots after 50 updates
+    const iv = await createInterview(node);
+    const token = await iv.invite('candidate');
+    const id = iv.interview.id;
+    const store = node.server.ctx.store;
+    const a = await connectClient(node.url, token);
+    mainFile(a).insert(0, 'x'.repeat(20_000));
+    await typeOneByOne(a, 55);
+    a.socket.disconnect();
+    const first = await latestMainSnapshot(store, id);
+    // 60 keystrokes are far from an eighth of 20 KB in bytes, and worth 30 KB by their count.
+    const b = await connectClient(node.url, token);
+    await typeOneByOne(b, 60);
+    b.socket.disconnect();
+    expect((await latestMainSnapshot(store, id, first)) - first).toBeGreaterThanOrEqual(60);
+    const room = await Room.load(store, id, iv.interview);
+    try {
+      expect(room.storedDoc('main', 10)?.updates).toHaveLength(1);
+    } finally {
+      room.destroy();
+    }
   });
 
   it('a large document is not written again for the other one\'s snapshot: marked as of the new seq when unchanged, left behind when it changed a little', async () => {

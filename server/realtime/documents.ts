@@ -8,7 +8,7 @@ import { docSyncSchema, docUpdateSchema } from '../../shared/schemas.js';
 import { cutToMissing } from '../../shared/yjs-overlap.js';
 import { channelOf, type ServerContext } from '../context.js';
 import { docChars, inspectUpdate } from '../rooms/yjs-checks.js';
-import type { Room } from '../rooms/room.js';
+import { MIN_UPDATE_CHARGE_BYTES, type Room } from '../rooms/room.js';
 import type { Snapshot, StoredEvent } from '../store/store.js';
 import { handler, type Handlers } from './handle.js';
 import { reportSnapshotFailure } from './snapshot-failures.js';
@@ -78,7 +78,7 @@ export function documentHandlers(ctx: ServerContext): Handlers {
     if (insertedChars > 0 && docChars(doc, ydoc) + room.charsInFlight[doc] + insertedChars > LIMITS.docChars) {
       throw new DuetError('too_large', `the ${doc} document would exceed ${LIMITS.docChars} characters`);
     }
-    spendWriteBudget(ctx.config, room, socket, update.byteLength);
+    spendWriteBudget(ctx.config, room, socket, Math.max(update.byteLength, MIN_UPDATE_CHARGE_BYTES));
     const at = new Date().toISOString();
     // Durable first: apply, broadcast and ack only what the log holds.
     room.charsInFlight[doc] += insertedChars;

@@ -29,16 +29,23 @@ import { EditorIds } from './editor-ids.js';
  */
 export const DEFAULT_APPLY_AFTER_MS = 300;
 
-/** A snapshot writes at most this many times the bytes of the updates since the one before (worthSnapshotting)... */
+/** A document is snapshotted again once the bytes of the updates since its snapshot are this fraction of it (worthSnapshotting)... */
 const SNAPSHOT_BYTES_RATIO = 8;
 /**
- * ...or this many bytes per update since: a load pays for a tail by the
- * update, not by the byte. 490 keystrokes of eight writers (8 KB) after a
- * 113 KB snapshot took a just-started node 6-28 ms to merge and its joiner
- * ~20 ms to integrate, more than the whole snapshot (~8 ms).
+ * ...or once there are as many updates since as it has bytes / this: a load
+ * pays for a tail by the update, not by the byte. 490 keystrokes of eight
+ * writers (8 KB) after a 113 KB snapshot took a just-started node 6-28 ms to
+ * merge and its joiner ~20 ms to integrate, more than the whole snapshot (~8 ms).
  */
 const SNAPSHOT_BYTES_PER_UPDATE = 512;
-/** A document this small is written with the other's snapshot whatever came since: cheap, and it keeps both at one seq. */
+/**
+ * The least a document update costs its author's write budget: so the
+ * snapshots an update's count warrants write at most SNAPSHOT_BYTES_RATIO
+ * bytes per byte of budget, as those its bytes warrant do (typing spends a few
+ * hundred bytes a second of a budget of 16 KiB).
+ */
+export const MIN_UPDATE_CHARGE_BYTES = SNAPSHOT_BYTES_PER_UPDATE / SNAPSHOT_BYTES_RATIO;
+/** A document this small that changed at all is written with the other's snapshot: cheap, and it keeps both at one seq. */
 const SMALL_SNAPSHOT_BYTES = 64 * 1024;
 
 interface Unapplied {
@@ -396,12 +403,13 @@ export class Room {
 
   /**
    * A snapshot writes the whole document, so it waits until what came since
-   * the last one is an eighth of that in bytes, or 512 bytes of it per
-   * update: without that, single keystrokes into a document of megabytes
+   * the last one is an eighth of that in bytes, or one update per 512 bytes
+   * of it: without that, single keystrokes into a document of megabytes
    * (one person's budget allows a few a second) made the database write it
-   * again every few seconds. For a document up to 256 KB every SNAPSHOT_EVERY
-   * updates is enough, and a room that empties (snapshotIfBehind) leaves the
-   * next cold load at most size / 512 updates to read past its snapshot.
+   * again every few seconds. So a document of up to SNAPSHOT_EVERY × 512
+   * bytes (256 KB by default) is snapshotted every SNAPSHOT_EVERY updates,
+   * and one whose room empties (snapshotIfBehind) leaves the next cold load
+   * at most max(size / 512, SNAPSHOT_EVERY / 10) of its updates past its snapshot.
    */
   private worthSnapshotting(doc: DocName): boolean {
     const s = this.docs[doc];
@@ -426,14 +434,13 @@ export class Room {
     const seq = this.appliedSeq;
     // Every document at the same seq where that is cheap: a load reads the log
     // from the lowest snapshot, so a document never snapshotted (notes nobody
-    // wrote) would otherwise make every cold join read the whole log. A large
-    // document is not written again for the other's sake, though: nothing of
-    // it came since, its snapshot is only marked as of this seq; a little came,
-    // it stays behind, and a load reads a longer log (every document skips
-    // what its own snapshot holds).
+    // wrote) would otherwise make every cold join read the whole log. One
+    // nothing came to since is not written again, its snapshot only marked as
+    // of this seq; a large one a little came to stays behind, and a load reads
+    // a longer log (every document skips what its own snapshot holds).
     const saves = DOC_NAMES.map((d) => {
       const s = this.docs[d];
-      if (s.sinceSnapshot === 0 && s.snapshotSeq > 0 && s.snapshotBytes > SMALL_SNAPSHOT_BYTES) {
+      if (s.sinceSnapshot === 0 && s.snapshotSeq > 0) {
         const from = s.snapshotSeq;
         s.snapshotSeq = seq;
         // Not moved (the row is gone): the next snapshot writes this document whole.

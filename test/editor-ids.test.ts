@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness';
 import * as Y from 'yjs';
-import { api, connectClient, connectSocket, createInterview, holdNextStoreAnswer, mainFile, startNode, waitFor, type TestClient } from './helpers.js';
+import { api, connectClient, connectSocket, createInterview, holdNextStoreAnswer, mainFile, nextEvent, startNode, waitFor, type TestClient } from './helpers.js';
 import { startCluster } from './fixtures/multi-node.js';
 
 const code = (reply: any) => reply?.error?.code;
@@ -103,20 +103,27 @@ describe("editors' Yjs client ids", () => {
     await waitFor(() => ada.text() === 'Aada C');
   }, 60_000);
 
-  it("claims an observer's id too: its cursor cannot be posed as from another node, nor the observer locked out of it", async () => {
+  it("claims an observer's id too: from another node its cursor can be neither removed nor posed as, nor the observer locked out of it", async () => {
     const { nodes } = await startCluster(2);
     const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
     const iv = await createInterview(a);
-    const obi = await connectClient(a.url, await iv.invite('observer', 'Obi'));
+    const obiToken = await iv.invite('observer', 'Obi');
+    const obi = await connectClient(a.url, obiToken);
     obi.provider.awareness('main').setLocalStateField('user', { name: 'Obi' });
     const cy = await connectClient(b.url, await iv.invite('candidate', 'Cy'));
     const obiId = await waitFor(() => heardId(cy, 'Obi') ?? Promise.reject(new Error("Obi's cursor not heard yet")));
+    // Node b has not met the id: it asks the database, the removal first.
+    expect(code(await cy.socket.emitWithAck('awareness', { doc: 'main', update: forgedCursor(obiId, true) }))).toBe('forbidden');
     expect(code(await cy.socket.emitWithAck('awareness', { doc: 'main', update: forgedCursor(obiId) }))).toBe('forbidden');
     expect(await a.server.ctx.store.editorIdOwner(iv.interview.id, 'main', obiId)).toBe(obi.provider.session!.you.sub);
     // Obi's cursor still moves, and everyone still sees it as Obi's.
     obi.provider.awareness('main').setLocalStateField('cursor', { at: 1 });
     await waitFor(() => (cy.provider.awareness('main').getStates().get(obiId) as any)?.cursor?.at === 1);
     expect((cy.provider.awareness('main').getStates().get(obiId) as any)?.user?.name).toBe('Obi');
+    // Obi's page, reconnected to node b, announces its cursor there as before.
+    const again = connectSocket(b.url, obiToken);
+    await nextEvent(again, 'session');
+    expect(code(await again.emitWithAck('awareness', { doc: 'main', update: forgedCursor(obiId) }))).toBeUndefined();
   }, 60_000);
 
   it('bounds the new ids one person may claim: each is a row in the database', async () => {

@@ -84,8 +84,11 @@ async function checkEditorIds(room: Room, socket: DuetSocket, doc: DocName, entr
   const { actor } = socket.data;
   const charge = () => takeEditorId(room, socket);
   for (const { clientId, state } of entries) {
-    // A removal claims nothing (a reconnected page removes its own state first, then sends it again).
-    const editor = room.editors.ownerKnown(doc, clientId) ?? (state === null ? undefined : await room.editors.claim(doc, clientId, actor.sub, charge));
+    // A removal claims nothing (a reconnected page removes its own state
+    // first, then sends it again), but another's id is theirs to remove.
+    const editor =
+      room.editors.ownerKnown(doc, clientId) ??
+      (await (state === null ? room.editors.owner(doc, clientId, charge) : room.editors.claim(doc, clientId, actor.sub, charge)));
     if (editor !== undefined && editor !== actor.sub) throw new DuetError('forbidden', "that awareness client id is another participant's");
   }
 }

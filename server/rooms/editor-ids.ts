@@ -18,7 +18,7 @@ import type { Store } from '../store/store.js';
 
 export class EditorIds {
   private readonly known: Record<DocName, Map<number, string>> = { main: new Map(), notes: new Map() };
-  private readonly claims = new Map<string, Promise<string>>();
+  private readonly questions = new Map<string, Promise<string | undefined>>();
 
   constructor(
     private readonly store: Store,
@@ -35,26 +35,36 @@ export class EditorIds {
    * is. `charge` is called (and may throw) only when the database is asked.
    */
   claim(doc: DocName, client: number, sub: string, charge: () => void): Promise<string> {
+    return this.ask(doc, client, charge, () => this.store.claimEditorId(this.interviewId, doc, client, sub, new Date().toISOString())) as Promise<string>;
+  }
+
+  /** Whose the id is, if anyone's, without claiming it (a cursor's removal claims nothing). */
+  owner(doc: DocName, client: number, charge: () => void): Promise<string | undefined> {
+    return this.ask(doc, client, charge, () => this.store.editorIdOwner(this.interviewId, doc, client));
+  }
+
+  private ask(doc: DocName, client: number, charge: () => void, query: () => Promise<string | undefined>): Promise<string | undefined> {
     const cached = this.known[doc].get(client);
     if (cached !== undefined) return Promise.resolve(cached);
     const key = `${doc}:${client}`;
-    // One claim at a time per id: a second asked meanwhile has the first's answer.
-    const before = this.claims.get(key) ?? Promise.resolve(undefined);
-    const answer: Promise<string> = before
+    // One question at a time per id: a claim asked during a lookup that finds
+    // no one claims after it, and one asked after a failed question asks again.
+    const before = this.questions.get(key) ?? Promise.resolve(undefined);
+    const answer: Promise<string | undefined> = before
       .catch(() => undefined)
       .then((owner) => {
         if (owner !== undefined) return owner;
         charge();
-        return this.store.claimEditorId(this.interviewId, doc, client, sub, new Date().toISOString());
+        return query();
       })
       .then((owner) => {
-        this.known[doc].set(client, owner);
+        if (owner !== undefined) this.known[doc].set(client, owner);
         return owner;
       })
       .finally(() => {
-        if (this.claims.get(key) === answer) this.claims.delete(key);
+        if (this.questions.get(key) === answer) this.questions.delete(key);
       });
-    this.claims.set(key, answer);
+    this.questions.set(key, answer);
     return answer;
   }
 }

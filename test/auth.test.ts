@@ -30,6 +30,8 @@ describe('handshake authentication', () => {
     const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
     const payload = Buffer.from(JSON.stringify({ ...base, exp: now + 60 })).toString('base64url');
     expect((await refusal(node.url, `${header}.${payload}.`)).code).toBe('invalid_token');
+    // Another namespace is Socket.IO's own refusal, with no data (docs/protocol.md).
+    await expect(refusal(`${node.url}/other`, await iv.invite('candidate'))).rejects.toThrow('Invalid namespace');
   });
 
   it('tells a socket and disconnects it when its token expires mid-session', async () => {

@@ -184,7 +184,7 @@ describe('snapshots and cold loads', () => {
     // A large paste, then keystrokes: the first ten make a snapshot (the paste is all of it).
     mainFile(a).insert(0, 'x'.repeat(200_000));
     await typeAndSettle(a, 9, 'k');
-    const first = (await waitFor(async () => (await store.latestSnapshot(id, 'main'))?.seq ?? false, 5000)) as number;
+    const first = await latestMainSnapshot(store, id);
     // A hundred keystrokes more are far from an eighth of 200 KB: no snapshot of it again.
     await typeAndSettle(a, 100, 'k');
     await new Promise((r) => setTimeout(r, 300));
@@ -192,7 +192,7 @@ describe('snapshots and cold loads', () => {
     // Thirty KB more is: a new one, and the old ones are gone.
     for (let i = 0; i < 10; i++) mainFile(a).insert(0, `${i}`.repeat(3000));
     await waitFor(() => a.provider.pending === 0);
-    await waitFor(async () => ((await store.latestSnapshot(id, 'main'))?.seq ?? 0) > first, 5000);
+    await latestMainSnapshot(store, id, first);
     await waitFor(() => rows().length === 2 && rows()[0]!.seq === rows()[1]!.seq);
     expect(rows().map((r) => r.doc)).toEqual(['main', 'notes']);
     // The room loads from it as before.

@@ -29,7 +29,7 @@ import { EditorIds } from './editor-ids.js';
  */
 export const DEFAULT_APPLY_AFTER_MS = 300;
 
-/** A document is snapshotted again once the bytes of the updates since its snapshot are this fraction of it (worthSnapshotting)... */
+/** A document is snapshotted again once the updates since its snapshot hold its size / this in bytes (worthSnapshotting)... */
 const SNAPSHOT_BYTES_RATIO = 8;
 /**
  * ...or once there are as many updates since as it has bytes / this: a load

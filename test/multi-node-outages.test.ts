@@ -157,6 +157,13 @@ describe('outages', () => {
     expect(ackedDuringCut()).toBe(before);
     const typedDuringCut = typists.reduce((n, t) => n + t.typed.length, 0);
     expect(typedDuringCut).toBeGreaterThan(before);
+    // Reads fail the same way: a retryable 503 / `unavailable`, not a 500 `internal` (a bug).
+    const read = await api(n0.url, `/api/interviews/${iv.interview.id}`, { token: iv.token });
+    expect(read.status).toBe(503);
+    expect(read.body.error.code).toBe('unavailable');
+    // A sync after the first reads the log afresh.
+    const sync = await typists[1]!.client.socket.timeout(10_000).emitWithAck('doc:sync', { doc: 'main', stateVector: new Uint8Array([0]) });
+    expect(sync).toMatchObject({ error: { code: 'unavailable' } });
 
     db.restore();
     await waitFor(async () => (await ready(n0)) === 200 && (await ready(n1)) === 200, 10_000);

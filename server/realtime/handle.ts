@@ -8,10 +8,15 @@ import type { z } from 'zod';
 import { DuetError, type ErrorBody } from '../../shared/errors.js';
 import { CLIENT_EVENTS } from '../../shared/protocol.js';
 import type { ServerContext } from '../context.js';
+import { isStoreUnreachable, storeUnavailable } from '../store/unreachable.js';
 import type { DuetSocket } from './socket-data.js';
 
 export function toErrorBody(err: unknown, ctx: ServerContext): ErrorBody {
   if (err instanceof DuetError) return err.toBody();
+  if (isStoreUnreachable(err)) {
+    ctx.log.warn({ err }, 'the database is unavailable');
+    return storeUnavailable().toBody();
+  }
   ctx.log.error({ err }, 'unexpected error in event handler');
   return new DuetError('internal', 'internal error').toBody();
 }

@@ -2,7 +2,6 @@
  * Shared pieces of the runner tests: small limits so the suite stays fast, a
  * node with them, and a watcher that collects what a client sees of runs.
  */
-import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { RunExit, RunOutput, RunRecord, RunSettings, RunState } from '../shared/protocol.js';
 import type { DuetClientSocket } from '../shared/provider.js';
@@ -10,8 +9,7 @@ import type { Config } from '../server/config.js';
 import { defaultRunnerConfig, type RunnerConfig } from '../server/runner/config.js';
 import { mainFile, startNode, waitFor, type TestClient, type TestNode } from './helpers.js';
 
-/** CI installs bubblewrap; only a machine without it skips these files. */
-export const hasBwrap = spawnSync('bwrap', ['--version']).status === 0;
+export { hasBwrap } from './fixtures/tools.js';
 
 export const TEST_LIMITS: Partial<RunnerConfig> = {
   wallTimeMs: 3000,

@@ -3,7 +3,7 @@
  * record their console errors and every WebSocket frame they receive, and a
  * node restarted on the same port and data directory.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -11,8 +11,8 @@ import { startNode, type TestNode } from '../helpers.js';
 import { CLIENT_DIST, ensureClientBuilt } from '../../client/scripts/ensure-built.js';
 import { afterAll, beforeAll } from 'vitest';
 
-export const CHROMIUM = '/usr/bin/chromium';
-export const hasChromium = existsSync(CHROMIUM);
+import { CHROMIUM, hasChromium } from '../fixtures/tools.js';
+export { CHROMIUM, hasChromium };
 export const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'docs', 'screenshots');
 export { CLIENT_DIST, ensureClientBuilt };
 

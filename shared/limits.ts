@@ -43,7 +43,7 @@ export const LIMITS = {
    * of megabytes.
    */
   eventsPageBytes: 8 * 1024 * 1024,
-  /** Integrity signals per socket: sustained per second, and burst (a tab flapping must not flood the log). */
+  /** Integrity signals per person and interview (on each node): sustained per second, and burst (a tab flapping must not flood the log). */
   signalsPerSecond: 2,
   signalBurst: 30,
   signalPathChars: 200,

@@ -336,9 +336,10 @@ describe('without a sandbox', () => {
     const iv3 = await createInterview(unsafe, 'Unsafe', 'python');
     const c = await connectClient(unsafe.url, await iv3.invite('interviewer'));
     const w = watchRuns(c.socket);
-    await writeCode(c, 'print("unsandboxed")\n');
+    await writeCode(c, 'import os, tempfile\nprint("unsandboxed", tempfile.gettempdir() == os.environ["HOME"] != "/tmp")\n');
     const run = await w.exited(runIdOf(await startRun(c.socket)));
-    expect(run.stdout()).toBe('unsandboxed\n');
+    // Its temporary files go to the run's own directory, removed afterwards, not the host's /tmp.
+    expect(run.stdout()).toBe('unsandboxed True\n');
   });
 });
 

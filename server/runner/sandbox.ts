@@ -230,6 +230,7 @@ export function sandboxCommand(spec: SandboxSpec): Command {
 /**
  * RUNNER_UNSAFE_DEV: the same limits and clean environment, but no namespaces:
  * the program sees the host's filesystem and network as the node's user.
+ * HOME and TMPDIR are the run's own directory.
  * The files are written into `workDir` by the caller.
  */
 export function unsafeCommand(spec: SandboxSpec, workDir: string): Command {
@@ -239,7 +240,8 @@ export function unsafeCommand(spec: SandboxSpec, workDir: string): Command {
     ...prlimitArgs(limitsFor(spec.config, spec.row, spec.processBaseline)),
     ...innerArgv(spec, p, posix.join(workDir, '.duet-usage')),
   ];
-  return { file: all[0]!, args: all.slice(1), env: { ...sandboxEnv(spec.row, p, workDir) } };
+  // No private /tmp without namespaces: the run's own directory stands in for it.
+  return { file: all[0]!, args: all.slice(1), env: { ...sandboxEnv(spec.row, p, workDir), TMPDIR: workDir } };
 }
 
 /** The probe: does bwrap, with the flags above, run anything here at all? */

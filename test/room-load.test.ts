@@ -477,6 +477,42 @@ describe('snapshots and cold loads', () => {
     expect(b.text().startsWith('[bo]early0 ')).toBe(true);
   });
 
+  it("works out a cold room's stored answer once for all its joiners, and again once the log's tail grows", async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const id = iv.interview.id;
+    const store = node.server.ctx.store;
+    const a = await connectClient(node.url, await iv.invite('candidate'));
+    await typeOneByOne(a, 5);
+    const room = await Room.load(store, id, iv.interview);
+    try {
+      const first = room.storedDoc('main', 1000)!;
+      const fresh = (doc: { updates: Uint8Array[] }) => {
+        const d = new Y.Doc();
+        for (const u of doc.updates) Y.applyUpdate(d, u);
+        return d.getMap<Y.Text>('files').get('main.ts')!.toString();
+      };
+      expect(fresh(first)).toBe(a.text());
+      // The next joiner, and a reconnecting one, get the same bytes, not a second merge.
+      expect(room.storedDoc('main', 1000)).toBe(first);
+      const stale = new Y.Doc();
+      Y.applyUpdate(stale, first.updates[0]!);
+      expect(room.storedDiff('main', Y.encodeStateVector(stale), 1000)!.stateVector).toBe(first.stateVector);
+
+      mainFile(a).insert(mainFile(a).length, 'late');
+      await waitFor(() => a.provider.pending === 0);
+      await room.catchUp();
+      const second = room.storedDoc('main', 1000)!;
+      expect(second).not.toBe(first);
+      expect(fresh(second)).toBe(a.text());
+      expect(fresh(second)).toContain('late');
+      // What the first joiners were sent is as it was.
+      expect(fresh(first)).not.toContain('late');
+    } finally {
+      room.destroy();
+    }
+  });
+
   it('a catch-up asked while a read is in flight reads again, so an edit committed meanwhile is not missed', async () => {
     const node = await startNode();
     const iv = await createInterview(node);

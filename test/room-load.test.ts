@@ -483,15 +483,28 @@ describe('snapshots and cold loads', () => {
     const id = iv.interview.id;
     const store = node.server.ctx.store;
     const a = await connectClient(node.url, await iv.invite('candidate'));
-    await typeOneByOne(a, 5);
+    const fresh = (doc: { updates: Uint8Array[] }) => {
+      const d = new Y.Doc();
+      for (const u of doc.updates) Y.applyUpdate(d, u);
+      return d.getMap<Y.Text>('files').get('main.ts')?.toString();
+    };
+    // A tail of one update (the seed) is sent as it is; when it grows, what was sent stays as it was.
+    const seeded = await Room.load(store, id, iv.interview);
+    try {
+      const answer = seeded.storedDoc('main', 1000)!;
+      expect(answer.updates).toHaveLength(1);
+      await typeOneByOne(a, 1);
+      await seeded.catchUp();
+      expect(answer.updates).toHaveLength(1);
+      expect(seeded.storedDoc('main', 1000)!.updates).toHaveLength(1);
+      expect(fresh(seeded.storedDoc('main', 1000)!)).toBe(a.text());
+    } finally {
+      seeded.destroy();
+    }
+    await typeOneByOne(a, 4);
     const room = await Room.load(store, id, iv.interview);
     try {
       const first = room.storedDoc('main', 1000)!;
-      const fresh = (doc: { updates: Uint8Array[] }) => {
-        const d = new Y.Doc();
-        for (const u of doc.updates) Y.applyUpdate(d, u);
-        return d.getMap<Y.Text>('files').get('main.ts')!.toString();
-      };
       expect(fresh(first)).toBe(a.text());
       // The next joiner, and a reconnecting one, get the same bytes, not a second merge.
       expect(room.storedDoc('main', 1000)).toBe(first);

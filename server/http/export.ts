@@ -17,6 +17,7 @@ import { loadInterview } from '../interviews.js';
 import { safeEntryNames, zip } from '../replay/zip.js';
 import { deleteInterview } from '../retention.js';
 import { filesOf } from '../rooms/yjs-checks.js';
+import { logLevelOf } from '../store/unreachable.js';
 import { claimsOf } from './authenticate.js';
 import { toLoggedEvent } from './api.js';
 
@@ -145,7 +146,7 @@ async function streamExport(ctx: ServerContext, claims: TokenClaims, id: string,
     if (!res.destroyed) res.end(`\n],"files":${JSON.stringify(filesOf(main))},"notes":${JSON.stringify(notes.getText('notes').toString())}}\n`);
   } catch (err) {
     // Headers are gone: all we can do is cut the download short, so it cannot pass for complete.
-    ctx.log.error({ err, interviewId: interview.id }, 'export failed');
+    ctx.log[logLevelOf(err)]({ err, interviewId: interview.id }, 'export failed');
     res.destroy(err instanceof Error ? err : new Error('export failed'));
   } finally {
     main.destroy();

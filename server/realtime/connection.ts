@@ -14,6 +14,7 @@ import { channelOf, type ServerContext } from '../context.js';
 import { actorOf } from '../interviews.js';
 import type { Room } from '../rooms/room.js';
 import type { NewEvent } from '../store/store.js';
+import { logLevelOf } from '../store/unreachable.js';
 import { awarenessHandlers, clearAwareness, sendAwarenessState } from './awareness.js';
 import { chatHandlers, chatMessageOf, visibleChannels } from './chat.js';
 import { answerSync, documentHandlers, reportApplyFailure } from './documents.js';
@@ -99,7 +100,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       next();
     } catch (err) {
       const e = err instanceof DuetError ? err : new DuetError('unavailable', 'could not check the interview; retry later');
-      if (!(err instanceof DuetError)) ctx.log.error({ err }, 'handshake failed');
+      if (!(err instanceof DuetError)) ctx.log[logLevelOf(err)]({ err }, 'handshake failed');
       ctx.metrics.errors.inc({ code: e.code });
       next(handshakeRefusal(e));
     }
@@ -327,7 +328,7 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     } catch (err) {
       const e = err instanceof DuetError ? err : new DuetError('unavailable', 'could not open the interview; retry later');
       refuse(e);
-      if (!(err instanceof DuetError)) ctx.log.error({ err, interviewId }, 'join failed');
+      if (!(err instanceof DuetError)) ctx.log[logLevelOf(err)]({ err, interviewId }, 'join failed');
       giveBack();
       socket.emit('error', e.toBody().error);
       socket.disconnect(true);

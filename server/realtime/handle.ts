@@ -8,13 +8,13 @@ import type { z } from 'zod';
 import { DuetError, type ErrorBody } from '../../shared/errors.js';
 import { CLIENT_EVENTS } from '../../shared/protocol.js';
 import type { ServerContext } from '../context.js';
-import { isStoreUnreachable, storeUnavailable } from '../store/unreachable.js';
+import { logLevelOf, storeOutage, storeUnavailable } from '../store/unreachable.js';
 import type { DuetSocket } from './socket-data.js';
 
 export function toErrorBody(err: unknown, ctx: ServerContext): ErrorBody {
   if (err instanceof DuetError) return err.toBody();
-  if (isStoreUnreachable(err)) {
-    ctx.log.warn({ err }, 'the database is unavailable');
+  if (storeOutage(err)) {
+    ctx.log[logLevelOf(err)]({ err }, 'the database is unavailable');
     return storeUnavailable().toBody();
   }
   ctx.log.error({ err }, 'unexpected error in event handler');

@@ -12,6 +12,7 @@ import type { Interview } from '../../shared/protocol.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import type { InterviewPatch, NewEvent, Store, StoredEvent } from '../store/store.js';
+import { logLevelOf } from '../store/unreachable.js';
 
 interface Pending {
   event: NewEvent;
@@ -145,7 +146,7 @@ export class EventWriter {
 
   private fail(group: Part[], err: unknown): void {
     const failure = err instanceof DuetError ? err : new DuetError('unavailable', 'the event log is unavailable; retry later');
-    if (!(err instanceof DuetError)) this.log.error({ err, interviews: group.map((g) => g.interviewId) }, 'event log write failed');
+    if (!(err instanceof DuetError)) this.log[logLevelOf(err)]({ err, interviews: group.map((g) => g.interviewId) }, 'event log write failed');
     for (const g of group) for (const p of g.batch) p.reject(failure);
   }
 

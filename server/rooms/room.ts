@@ -202,7 +202,7 @@ export class Room {
     if (!read || this.applyFailed || (read.snapshot && !read.snapshot.stateVector) || read.tail.length > maxTail) return undefined;
     // Worked out once for every joiner until the log's tail grows: after a
     // node dies, its rooms' clients reconnect to another node together, and
-    // merging a tail of a few hundred updates took 5-15 ms each time.
+    // merging a tail of 490 updates took 12-49 ms each time (change 46).
     if (read.stored?.tailLength === read.tail.length) return read.stored.doc;
     const vector = read.snapshot ? Y.decodeStateVector(read.snapshot.stateVector!) : new Map<number, number>();
     // Every logged update was checked for missing dependencies before it was

@@ -75,8 +75,8 @@ export function programArgv(row: LanguageRow, p: Placeholders): string[] {
   return ['/bin/sh', '-c', `${build.map(shellQuote).join(' ')} && exec ${run.map(shellQuote).join(' ')}`];
 }
 
-export function sandboxEnv(row: LanguageRow, p: Placeholders, home: string): Record<string, string> {
-  const env: Record<string, string> = { PATH: SANDBOX_PATH, HOME: home, TMPDIR: '/tmp', LANG: 'C.UTF-8', USER: 'runner' };
+export function sandboxEnv(row: LanguageRow, p: Placeholders, home: string, tmp = '/tmp'): Record<string, string> {
+  const env: Record<string, string> = { PATH: SANDBOX_PATH, HOME: home, TMPDIR: tmp, LANG: 'C.UTF-8', USER: 'runner' };
   for (const [k, v] of Object.entries(row.env ?? {})) env[k] = expand(v, p);
   return env;
 }
@@ -241,7 +241,7 @@ export function unsafeCommand(spec: SandboxSpec, workDir: string): Command {
     ...innerArgv(spec, p, posix.join(workDir, '.duet-usage')),
   ];
   // No private /tmp without namespaces: the run's own directory stands in for it.
-  return { file: all[0]!, args: all.slice(1), env: { ...sandboxEnv(spec.row, p, workDir), TMPDIR: workDir } };
+  return { file: all[0]!, args: all.slice(1), env: sandboxEnv(spec.row, p, workDir, workDir) };
 }
 
 /** The probe: does bwrap, with the flags above, run anything here at all? */

@@ -1,9 +1,10 @@
 /**
  * A store failure that is the database out of reach rather than a bug: the
- * server down or restarting, a cut network, a pool that cannot open a
- * connection, a locked or full SQLite file. Callers answer those
- * `unavailable` (503, worth retrying; nothing was stored) instead of
- * `internal`, and log them as a warning, not as an unexpected error.
+ * server down, restarting or failed over, a cut network, a pool that cannot
+ * open a connection, a locked or full SQLite file. Callers answer those
+ * `unavailable` (503, worth retrying) instead of `internal`. A connection
+ * lost during a commit may have lost it after it landed, so "retry" is safe
+ * for what is idempotent (an edit) and may repeat what is not (a create).
  */
 import { DuetError } from '../../shared/errors.js';
 
@@ -11,23 +12,44 @@ import { DuetError } from '../../shared/errors.js';
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /**
- * PostgreSQL's SQLSTATEs for it: class 08 (connection exception), the server
- * shutting down or starting (57P01-57P03), too many connections (53300).
- * SQLite's result codes: the file locked past busy_timeout, or unwritable.
+ * PostgreSQL's SQLSTATEs: connection failures (08000, 08001, 08003, 08004,
+ * 08006), the server shutting down or starting (57P01-57P03), a read-only
+ * transaction after a failover (25006). SQLite's: the file locked past
+ * busy_timeout.
  */
-const DATABASE_CODE = /^(08...|57P0[123]|53300|SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN)\w*)$/;
+const PASSING_CODE = /^(0800[01346]|57P0[123]|25006|SQLITE_(BUSY|LOCKED)\w*)$/;
 
-/** pg and pg-pool raise these as plain Errors, known only by their text. */
-const PG_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|timeout expired|Client has encountered a connection error)/;
+/** Outages an operator has to end: too many connections (53300), a full, unreadable or unwritable SQLite file. */
+const LASTING_CODE = /^(53300|SQLITE_(FULL|IOERR|CANTOPEN|READONLY)\w*)$/;
 
-export function isStoreUnreachable(err: unknown, depth = 0): boolean {
-  if (!(err instanceof Error) || depth > 3) return false;
+/** pg and pg-pool raise these as plain Errors, known only by their text (the last two while the node shuts down). */
+const PG_MESSAGE =
+  /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|timeout expired|Client has encountered a connection error|Client was closed and is not queryable|Cannot use a pool after calling end on the pool)/;
+
+export type StoreOutage = 'passing' | 'lasting';
+
+/** Whether, and how, a failure is the database out of reach; undefined for anything else (a bug). */
+export function storeOutage(err: unknown, depth = 0): StoreOutage | undefined {
+  if (!(err instanceof Error) || depth > 3) return undefined;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (NETWORK_CODES.has(code) || DATABASE_CODE.test(code))) return true;
-  if (PG_MESSAGE.test(err.message)) return true;
+  if (typeof code === 'string') {
+    if (LASTING_CODE.test(code)) return 'lasting';
+    if (NETWORK_CODES.has(code) || PASSING_CODE.test(code)) return 'passing';
+  }
+  if (PG_MESSAGE.test(err.message)) return 'passing';
   // Node's connect with several addresses to try fails with an AggregateError of each attempt's.
-  if (err instanceof AggregateError && err.errors.some((e) => isStoreUnreachable(e, depth + 1))) return true;
-  return isStoreUnreachable(err.cause, depth + 1);
+  if (err instanceof AggregateError) {
+    for (const e of err.errors) {
+      const outage = storeOutage(e, depth + 1);
+      if (outage) return outage;
+    }
+  }
+  return storeOutage(err.cause, depth + 1);
+}
+
+/** How loudly to log a failure: a passing outage is a warning; one an operator must end, or a bug, an error. */
+export function logLevelOf(err: unknown): 'warn' | 'error' {
+  return storeOutage(err) === 'passing' ? 'warn' : 'error';
 }
 
 export function storeUnavailable(): DuetError {

@@ -10,8 +10,8 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startNode, type TestNode } from '../helpers.js';
 import { CLIENT_DIST, ensureClientBuilt } from '../../client/scripts/ensure-built.js';
 import { afterAll, beforeAll } from 'vitest';
-
 import { CHROMIUM, hasChromium } from '../fixtures/tools.js';
+
 export { CHROMIUM, hasChromium };
 export const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'docs', 'screenshots');
 export { CLIENT_DIST, ensureClientBuilt };

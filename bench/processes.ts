@@ -48,6 +48,8 @@ export interface Child {
   exited: Promise<number | null>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once it is gone. */
   stop(graceMs?: number): Promise<void>;
+  /** SIGKILL at once, no chance to shut down (a node dying); resolves once it is gone. */
+  kill(): Promise<void>;
 }
 
 /** A child in its own process group (so stop() reaches anything it spawned), with IPC. */
@@ -79,6 +81,16 @@ export function spawnChild(cmd: string, args: string[], options: SpawnOptions & 
     proc,
     pid,
     exited,
+    async kill() {
+      stopping = true;
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      await exited;
+    },
     async stop(graceMs = 3000) {
       stopping = true;
       if (proc.exitCode !== null || proc.signalCode !== null) return;

@@ -50,8 +50,11 @@ export interface Cluster {
   httpUrls: string[];
   secret: string;
   stop(): Promise<void>;
-  /** Stops node i and starts a fresh process in its place (same port, same settings). */
-  restart(i: number): Promise<void>;
+  /**
+   * Stops node i and starts a fresh process in its place (same port, same
+   * settings): gracefully, or with SIGKILL, as when a node dies.
+   */
+  restart(i: number, how?: 'stop' | 'kill'): Promise<void>;
 }
 
 export interface Probe {
@@ -242,8 +245,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     httpUrls,
     secret,
     stop,
-    async restart(i) {
-      await nodes[i]!.stop(5000);
+    async restart(i, how = 'stop') {
+      await (how === 'kill' ? nodes[i]!.kill() : nodes[i]!.stop(5000));
       await startNode(i, ports[i]!);
     },
   };

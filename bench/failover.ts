@@ -1,0 +1,239 @@
+/**
+ * A node killed under live rooms (SIGKILL, no shutdown) and started again in
+ * its place, as an orchestrator would: how long until its clients are back
+ * and synced, how long until every room has converged once typing stops,
+ * what the restarted node's event loop went through while all its rooms
+ * loaded cold at once, and that nothing acknowledged was lost (every
+ * client's text, and the document the database holds, equal the typist's).
+ *
+ *   npx tsx bench/failover.ts [--rooms 100] [--tail 250] [--rounds 3]
+ *     [--duet-root DIR[,DIR...]] [--name NAME]
+ *
+ * Each room: 4 clients, two on each node, one typist (on the node that dies
+ * in half the rooms). First each typist types `--tail` edits at 25 a second,
+ * so each room's log has that many updates past its last snapshot, as a room
+ * mid-interview does (up to SNAPSHOT_EVERY, 500); then 5 a second, through
+ * the kill, until every client of the dead node is back, and 2 s more.
+ * With several roots (before/after), rounds alternate between them.
+ * Results: bench/results/NAME.json and NAME.md.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { io } from 'socket.io-client';
+import * as Y from 'yjs';
+import { DuetProvider, type DuetClientSocket } from '../shared/provider.js';
+import { FILE } from './clients.js';
+import { machine, versions } from './machine.js';
+import { createRng } from './prng.js';
+import { PROJECT_ROOT, probe, startCluster, type Cluster } from './systems/cluster.js';
+import { signToken } from './tokens.js';
+import { applyEdit, syntheticSource, type EditSource } from './typing.js';
+
+const { values: a } = parseArgs({
+  options: {
+    rooms: { type: 'string', default: '100' },
+    tail: { type: 'string', default: '250' },
+    rounds: { type: 'string', default: '3' },
+    'duet-root': { type: 'string' },
+    name: { type: 'string', default: 'failover' },
+  },
+});
+const ROOMS = Number(a.rooms);
+const TAIL = Number(a.tail);
+const ROUNDS = Number(a.rounds);
+const ROOTS = a['duet-root'] ? a['duet-root'].split(',') : [PROJECT_ROOT];
+const DEAD = 0;
+
+interface Client {
+  provider: DuetProvider;
+  socket: DuetClientSocket;
+  node: number;
+}
+
+interface Room {
+  id: string;
+  clients: Client[];
+  typist: Client;
+  source: EditSource;
+}
+
+interface RoundResult {
+  root: string;
+  commit: string;
+  rooms: number;
+  tail: number;
+  /** Kill to the new process answering /readyz. */
+  restartMs: number;
+  /** Kill to the last of the dead node's clients connected and synced again. */
+  backMs: number;
+  /** Typing stopped to every room converged with nothing unacknowledged. */
+  settleMs: number;
+  /** The restarted node's event loop, from its being ready to the end of the round (ms). */
+  loopP99: number;
+  loopMax: number;
+  /** Rooms whose clients disagree, or whose stored document is not the typist's text. */
+  diverged: number;
+  notDurable: number;
+  clientsBack: number;
+}
+
+const textOf = (c: Client) => c.provider.doc('main').getMap<Y.Text>('files').get(FILE)?.toString();
+const isBack = (c: Client) => c.provider.status === 'connected' && c.provider.docs.get('main')!.synced;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<number> {
+  const start = performance.now();
+  while (!cond()) {
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+  return performance.now() - start;
+}
+
+async function commitOf(root: string): Promise<string> {
+  return (await versions(root)).duet ?? '?';
+}
+
+async function openRooms(cluster: Cluster): Promise<Room[]> {
+  const admin = await signToken(cluster.secret, { role: 'admin', name: 'bench' });
+  const rooms: Room[] = [];
+  for (let i = 0; i < ROOMS; i++) {
+    const res = await fetch(`${cluster.httpUrls[i % 2]}/api/interviews`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ title: `failover ${i}`, language: 'typescript' }),
+    });
+    if (res.status !== 201) throw new Error(`create interview: ${res.status} ${await res.text()}`);
+    const { id } = (await res.json()) as { id: string };
+    const typistNode = i % 2;
+    const clients = await Promise.all(
+      [0, 1, 2, 3].map(async (c): Promise<Client> => {
+        const node = (typistNode + c) % 2;
+        const role = c === 0 ? 'candidate' : 'interviewer';
+        const token = await signToken(cluster.secret, { role, name: `${role} ${c}`, iid: id });
+        const socket: DuetClientSocket = io(cluster.httpUrls[node]!, {
+          auth: { token },
+          transports: ['websocket'],
+          forceNew: true,
+          reconnectionDelay: 500,
+        });
+        const provider = new DuetProvider(socket, ['main']);
+        await provider.whenSynced('main');
+        return { provider, socket, node };
+      }),
+    );
+    rooms.push({ id, clients, typist: clients[0]!, source: syntheticSource(createRng(1000 + i)) });
+  }
+  await until(() => rooms.every((r) => r.clients.every((c) => textOf(c) !== undefined)), 30_000, 'every room to have its file');
+  return rooms;
+}
+
+function type(room: Room): void {
+  const text = room.typist.provider.doc('main').getMap<Y.Text>('files').get(FILE)!;
+  room.typist.provider.doc('main').transact(() => applyEdit(text, room.source.next(text.length)));
+}
+
+/** Every room types at `perSecond` until stopped, spread over the second. */
+function keepTyping(rooms: Room[], perSecond: number): () => void {
+  const timers = rooms.map((room, i) =>
+    setTimeout(() => {
+      type(room);
+      timers[i] = setInterval(() => type(room), 1000 / perSecond);
+    }, (1000 / perSecond) * (i / rooms.length)),
+  );
+  return () => timers.forEach((t) => clearInterval(t));
+}
+
+const converged = (rooms: Room[]) =>
+  rooms.every((r) => r.typist.provider.pending === 0 && r.clients.every((c) => isBack(c) && textOf(c) === textOf(r.typist)));
+
+async function round(root: string): Promise<RoundResult> {
+  const cluster = await startCluster({ system: 'duet', nodes: 2, store: 'postgres', adapter: 'sharded', hpPersist: 'none', duetRoot: root });
+  const rooms: Room[] = [];
+  try {
+    rooms.push(...(await openRooms(cluster)));
+    // The tail past the last snapshot that a room mid-interview has.
+    let stop = keepTyping(rooms, 25);
+    await sleep((TAIL / 25) * 1000);
+    stop();
+    await until(() => converged(rooms), 60_000, 'the tail to be acknowledged everywhere');
+    stop = keepTyping(rooms, 5);
+    await sleep(3000);
+    const killedAt = performance.now();
+    await cluster.restart(DEAD, 'kill');
+    const restartMs = performance.now() - killedAt;
+    // From here the restarted node's loop measures the rooms' cold loads, not its own start.
+    await probe(cluster.nodes[DEAD]!, { reset: true });
+    const ofDead = rooms.flatMap((r) => r.clients.filter((c) => c.node === DEAD));
+    await until(() => ofDead.every(isBack), 60_000, "the dead node's clients to be back");
+    const backMs = performance.now() - killedAt;
+    await sleep(2000);
+    stop();
+    const settleMs = await until(() => converged(rooms), 60_000, 'every room to converge');
+    const loop = await probe(cluster.nodes[DEAD]!);
+    // Durable: what the database holds is what the typist typed.
+    const admin = await signToken(cluster.secret, { role: 'admin', name: 'bench' });
+    let notDurable = 0;
+    for (const r of rooms) {
+      const res = await fetch(`${cluster.httpUrls[1 - DEAD]}/api/interviews/${r.id}/document`, { headers: { authorization: `Bearer ${admin}` } });
+      const stored = ((await res.json()) as { files?: Record<string, string> }).files?.[FILE];
+      if (stored !== textOf(r.typist)) notDurable++;
+    }
+    return {
+      root,
+      commit: await commitOf(root),
+      rooms: ROOMS,
+      tail: TAIL,
+      restartMs,
+      backMs,
+      settleMs,
+      loopP99: loop.eld.p99,
+      loopMax: loop.eld.max,
+      diverged: rooms.filter((r) => r.clients.some((c) => textOf(c) !== textOf(r.typist))).length,
+      notDurable,
+      clientsBack: ofDead.filter(isBack).length,
+    };
+  } finally {
+    for (const r of rooms) for (const c of r.clients) {
+      c.provider.destroy();
+      c.socket.close();
+    }
+    await cluster.stop();
+  }
+}
+
+const results: RoundResult[] = [];
+for (let i = 0; i < ROUNDS; i++) {
+  for (const root of i % 2 === 0 ? ROOTS : [...ROOTS].reverse()) {
+    const r = await round(root);
+    results.push(r);
+    console.log(
+      `[failover] ${r.commit} round ${i + 1}: restart ${r.restartMs.toFixed(0)} ms, clients back ${r.backMs.toFixed(0)} ms (${r.clientsBack}), ` +
+        `settled ${r.settleMs.toFixed(0)} ms after typing stopped, restarted node's loop p99 ${r.loopP99.toFixed(1)} max ${r.loopMax.toFixed(1)} ms, ` +
+        `diverged ${r.diverged}, not durable ${r.notDurable}`,
+    );
+  }
+}
+
+const out = join(PROJECT_ROOT, 'bench', 'results', a.name!);
+const rows = results.map(
+  (r) =>
+    `| ${r.commit} | ${r.rooms} | ${r.tail} | ${r.restartMs.toFixed(0)} | ${r.backMs.toFixed(0)} | ${r.settleMs.toFixed(0)} | ${r.loopP99.toFixed(1)} / ${r.loopMax.toFixed(1)} | ${r.diverged} / ${r.notDurable} |`,
+);
+writeFileSync(`${out}.json`, JSON.stringify({ machine: machine(), date: new Date().toISOString(), results }, null, 2));
+writeFileSync(
+  `${out}.md`,
+  [
+    `# Failover: a node killed under ${ROOMS} live rooms (${a.name})`,
+    '',
+    `Machine: ${JSON.stringify(machine())}. Each room: 4 clients, two on each node; one typist, on the killed node in half the rooms; ${TAIL} updates past the last snapshot, then 5 a second through the kill. \`npx tsx bench/failover.ts\`.`,
+    '',
+    '| Duet | rooms | tail | kill → node ready ms | kill → its clients back ms | settled after typing stopped ms | restarted node loop p99 / max ms | diverged / not durable |',
+    '|---|---:|---:|---:|---:|---:|---:|---|',
+    ...rows,
+    '',
+  ].join('\n'),
+);
+console.log(`wrote ${out}.json and .md`);
+process.exit(0);

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { io } from 'socket.io-client';
 import * as Y from 'yjs';
-import { DuetProvider, type DuetClientSocket } from '../shared/provider.js';
+import { DuetProvider, RECONNECTION_DELAYS, type DuetClientSocket } from '../shared/provider.js';
 import { FILE } from './clients.js';
 import { machine, versions } from './machine.js';
 import { createRng } from './prng.js';
@@ -116,7 +116,8 @@ async function openRooms(cluster: Cluster): Promise<Room[]> {
           auth: { token },
           transports: ['websocket'],
           forceNew: true,
-          reconnectionDelay: 500,
+          // As the browser client reconnects.
+          ...RECONNECTION_DELAYS,
         });
         const provider = new DuetProvider(socket, ['main']);
         await provider.whenSynced('main');

@@ -32,6 +32,14 @@ const REMOTE = Symbol('remote');
 export class FromServer {
   constructor(readonly update: Uint8Array) {}
 }
+/**
+ * Socket.IO's reconnection delays the browser client uses: a node that
+ * restarts, or a client moving to another node, is tried again within 2 s
+ * at most (Socket.IO's own default waits up to 5 s), and the attempts of a
+ * dead node's clients are still spread (randomised, doubling from 300 ms).
+ */
+export const RECONNECTION_DELAYS = { reconnectionDelay: 300, reconnectionDelayMax: 2000 } as const;
+
 /** Codes after which an edit is worth sending again (the server kept nothing). */
 const RETRYABLE = new Set(['unavailable', 'rate_limited', 'internal']);
 /** An edit's ack not back by then (or lost with the connection) counts as not stored: the next sync sends it again. */

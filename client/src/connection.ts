@@ -5,7 +5,7 @@
  * the page can show.
  */
 import { io } from 'socket.io-client';
-import { DuetProvider, type DuetClientSocket } from '../../shared/provider.js';
+import { DuetProvider, RECONNECTION_DELAYS, type DuetClientSocket } from '../../shared/provider.js';
 import type { DocName, Role } from '../../shared/roles.js';
 
 /** Errors after which coming back with the same token cannot work. */
@@ -38,8 +38,7 @@ export function connectRoom(token: string, role: Role | undefined, onRefused: (r
     // WebSocket first; long-polling only if the WebSocket cannot open (a proxy that strips upgrades).
     transports: ['websocket', 'polling'],
     tryAllTransports: true,
-    reconnectionDelay: 300,
-    reconnectionDelayMax: 2000,
+    ...RECONNECTION_DELAYS,
   });
   // `notes` is never even attached for a candidate: nothing to leak, nothing asked for.
   const docs: DocName[] = role === 'interviewer' || role === 'observer' ? ['main', 'notes'] : ['main'];

@@ -7,7 +7,12 @@
  * client's text, and the document the database holds, equal the typist's).
  *
  *   npx tsx bench/failover.ts [--rooms 100] [--tail 250] [--rounds 3]
- *     [--duet-root DIR[,DIR...]] [--name NAME]
+ *     [--move] [--duet-root DIR[,DIR...]] [--name NAME]
+ *
+ * `--move`: the node is not started again; each client reaches its node
+ * through a front (a TCP forwarder standing for a load balancer) that sends
+ * it to the other node once its own refuses, so the dead node's clients move
+ * to the surviving one, whose rooms are already open.
  *
  * Each room: 4 clients, two on each node, one typist (on the node that dies
  * in half the rooms). First each typist types `--tail` edits at 25 a second,
@@ -18,7 +23,9 @@
  * Results: bench/results/NAME.json and NAME.md.
  */
 import { writeFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { io } from 'socket.io-client';
 import * as Y from 'yjs';
@@ -35,6 +42,7 @@ const { values: a } = parseArgs({
     rooms: { type: 'string', default: '100' },
     tail: { type: 'string', default: '250' },
     rounds: { type: 'string', default: '3' },
+    move: { type: 'boolean', default: false },
     'duet-root': { type: 'string' },
     name: { type: 'string', default: 'failover' },
   },
@@ -44,6 +52,45 @@ const TAIL = Number(a.tail);
 const ROUNDS = Number(a.rounds);
 const ROOTS = a['duet-root'] ? a['duet-root'].split(',') : [PROJECT_ROOT];
 const DEAD = 0;
+const MOVE = a.move!;
+
+interface Front {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A TCP forwarder to the first of `ports` that accepts the connection, as a load balancer with health checks does. */
+async function front(ports: number[]): Promise<Front> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    sockets.add(client);
+    client.pause();
+    const attempt = (i: number) => {
+      if (i >= ports.length) return client.destroy();
+      const up = connect(ports[i]!, '127.0.0.1');
+      up.once('error', () => attempt(i + 1));
+      up.once('connect', () => {
+        sockets.add(up);
+        up.on('error', () => client.destroy());
+        client.on('error', () => up.destroy());
+        up.on('close', () => client.destroy());
+        client.on('close', () => up.destroy());
+        client.pipe(up).pipe(client);
+        client.resume();
+      });
+    };
+    attempt(0);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
 
 interface Client {
   provider: DuetProvider;
@@ -61,15 +108,29 @@ interface Room {
 interface RoundResult {
   root: string;
   commit: string;
+  /** The dead node's clients moved to the other node (`--move`) rather than waiting for it to start again. */
+  moved: boolean;
   rooms: number;
   tail: number;
-  /** Kill to the new process answering /readyz. */
+  /** Kill to the new process answering /readyz (0 with --move). */
   restartMs: number;
-  /** Kill to the last of the dead node's clients connected and synced again. */
+  /** Kill to the last of the dead node's clients synced again (after it noticed the loss); the first, and the median. */
   backMs: number;
+  backFirstMs: number;
+  backMedianMs: number;
+  /** The median client's handshake done (Socket.IO `connect`) and `session` received, from the kill. */
+  connectedMedianMs: number;
+  sessionMedianMs: number;
+  /** This process's event loop (all the clients') from the kill until they were back, ms. */
+  clientLoopP99: number;
+  clientLoopMax: number;
+  /** Socket.IO reconnection attempts of the dead node's clients, and why attempts failed. */
+  attemptsMax: number;
+  attemptsMean: number;
+  connectErrors: Record<string, number>;
   /** Typing stopped to every room converged with nothing unacknowledged. */
   settleMs: number;
-  /** The restarted node's event loop, from its being ready to the end of the round (ms). */
+  /** The event loop of the node serving the dead node's clients (restarted, or the other with --move), from the kill or its being ready to the end of the round (ms). */
   loopP99: number;
   loopMax: number;
   /** Rooms whose clients disagree, or whose stored document is not the typist's text. */
@@ -95,7 +156,7 @@ async function commitOf(root: string): Promise<string> {
   return (await versions(root)).duet ?? '?';
 }
 
-async function openRooms(cluster: Cluster): Promise<Room[]> {
+async function openRooms(cluster: Cluster, urls: string[]): Promise<Room[]> {
   const admin = await signToken(cluster.secret, { role: 'admin', name: 'bench' });
   const rooms: Room[] = [];
   for (let i = 0; i < ROOMS; i++) {
@@ -112,7 +173,7 @@ async function openRooms(cluster: Cluster): Promise<Room[]> {
         const node = (typistNode + c) % 2;
         const role = c === 0 ? 'candidate' : 'interviewer';
         const token = await signToken(cluster.secret, { role, name: `${role} ${c}`, iid: id });
-        const socket: DuetClientSocket = io(cluster.httpUrls[node]!, {
+        const socket: DuetClientSocket = io(urls[node]!, {
           auth: { token },
           transports: ['websocket'],
           forceNew: true,
@@ -152,8 +213,10 @@ const converged = (rooms: Room[]) =>
 async function round(root: string): Promise<RoundResult> {
   const cluster = await startCluster({ system: 'duet', nodes: 2, store: 'postgres', adapter: 'sharded', hpPersist: 'none', duetRoot: root });
   const rooms: Room[] = [];
+  const ports = cluster.httpUrls.map((u) => Number(new URL(u).port));
+  const fronts = MOVE ? [await front(ports), await front([...ports].reverse())] : [];
   try {
-    rooms.push(...(await openRooms(cluster)));
+    rooms.push(...(await openRooms(cluster, MOVE ? fronts.map((f) => f.url) : cluster.httpUrls)));
     // The tail past the last snapshot that a room mid-interview has.
     let stop = keepTyping(rooms, 25);
     await sleep((TAIL / 25) * 1000);
@@ -161,18 +224,57 @@ async function round(root: string): Promise<RoundResult> {
     await until(() => converged(rooms), 60_000, 'the tail to be acknowledged everywhere');
     stop = keepTyping(rooms, 5);
     await sleep(3000);
-    const killedAt = performance.now();
-    await cluster.restart(DEAD, 'kill');
-    const restartMs = performance.now() - killedAt;
-    // From here the restarted node's loop measures the rooms' cold loads, not its own start.
-    await probe(cluster.nodes[DEAD]!, { reset: true });
+    // When each of the dead node's clients is back: synced again after it noticed the loss.
     const ofDead = rooms.flatMap((r) => r.clients.filter((c) => c.node === DEAD));
-    await until(() => ofDead.every(isBack), 60_000, "the dead node's clients to be back");
-    const backMs = performance.now() - killedAt;
+    const backAt = new Map<Client, number>();
+    const attempts = new Map<Client, number>();
+    const connectedAt = new Map<Client, number>();
+    const sessionAt = new Map<Client, number>();
+    const errors = new Map<string, number>();
+    for (const c of ofDead) {
+      c.socket.io.on('reconnect_attempt', (n) => attempts.set(c, n));
+      c.socket.on('connect', () => {
+        if (!connectedAt.has(c)) connectedAt.set(c, performance.now() - killedAt);
+      });
+      c.provider.on('session', () => {
+        if (!sessionAt.has(c) && connectedAt.has(c)) sessionAt.set(c, performance.now() - killedAt);
+      });
+      c.socket.on('connect_error', (err) => {
+        const code = (err as { data?: { code?: string } }).data?.code ?? err.message;
+        errors.set(code, (errors.get(code) ?? 0) + 1);
+      });
+      let dropped = false;
+      c.provider.on('status', (status) => {
+        if (status !== 'connected') dropped = true;
+      });
+      c.provider.on('synced', () => {
+        if (dropped && !backAt.has(c)) backAt.set(c, performance.now() - killedAt);
+      });
+    }
+    // The clients all live in this process: its own loop delay says how much of their timing is its wait.
+    const clientLoop = monitorEventLoopDelay({ resolution: 10 });
+    clientLoop.enable();
+    const killedAt = performance.now();
+    // The node that serves the dead node's clients from here: the same one started again, or the other.
+    const serving = MOVE ? 1 - DEAD : DEAD;
+    if (MOVE) {
+      await probe(cluster.nodes[serving]!, { reset: true });
+      await cluster.nodes[DEAD]!.kill();
+    } else {
+      await cluster.restart(DEAD, 'kill');
+      // From here the restarted node's loop measures the rooms' cold loads, not its own start.
+      await probe(cluster.nodes[DEAD]!, { reset: true });
+    }
+    const restartMs = MOVE ? 0 : performance.now() - killedAt;
+    await until(() => backAt.size === ofDead.length, 60_000, "the dead node's clients to be back");
+    clientLoop.disable();
+    const backs = [...backAt.values()].sort((x, y) => x - y);
+    const backMs = backs.at(-1)!;
+    const median = (m: Map<Client, number>) => [...m.values()].sort((x, y) => x - y)[Math.floor(m.size / 2)] ?? NaN;
     await sleep(2000);
     stop();
     const settleMs = await until(() => converged(rooms), 60_000, 'every room to converge');
-    const loop = await probe(cluster.nodes[DEAD]!);
+    const loop = await probe(cluster.nodes[serving]!);
     // Durable: what the database holds is what the typist typed.
     const admin = await signToken(cluster.secret, { role: 'admin', name: 'bench' });
     let notDurable = 0;
@@ -184,10 +286,20 @@ async function round(root: string): Promise<RoundResult> {
     return {
       root,
       commit: await commitOf(root),
+      moved: MOVE,
       rooms: ROOMS,
       tail: TAIL,
       restartMs,
       backMs,
+      clientLoopP99: clientLoop.percentile(99) / 1e6,
+      clientLoopMax: clientLoop.max / 1e6,
+      attemptsMax: Math.max(...attempts.values()),
+      attemptsMean: [...attempts.values()].reduce((x, y) => x + y, 0) / Math.max(1, attempts.size),
+      connectErrors: Object.fromEntries(errors),
+      connectedMedianMs: median(connectedAt),
+      sessionMedianMs: median(sessionAt),
+      backFirstMs: backs[0]!,
+      backMedianMs: backs[Math.floor(backs.length / 2)]!,
       settleMs,
       loopP99: loop.eld.p99,
       loopMax: loop.eld.max,
@@ -201,6 +313,7 @@ async function round(root: string): Promise<RoundResult> {
       c.socket.close();
     }
     await cluster.stop();
+    for (const f of fronts) await f.close();
   }
 }
 
@@ -210,8 +323,8 @@ for (let i = 0; i < ROUNDS; i++) {
     const r = await round(root);
     results.push(r);
     console.log(
-      `[failover] ${r.commit} round ${i + 1}: restart ${r.restartMs.toFixed(0)} ms, clients back ${r.backMs.toFixed(0)} ms (${r.clientsBack}), ` +
-        `settled ${r.settleMs.toFixed(0)} ms after typing stopped, restarted node's loop p99 ${r.loopP99.toFixed(1)} max ${r.loopMax.toFixed(1)} ms, ` +
+      `[failover] ${r.commit} round ${i + 1}: ${r.moved ? 'moved to the other node' : `restart ${r.restartMs.toFixed(0)} ms`}, clients back ${r.backFirstMs.toFixed(0)} / ${r.backMedianMs.toFixed(0)} / ${r.backMs.toFixed(0)} ms (first / median / last, ${r.clientsBack}; median connected ${r.connectedMedianMs.toFixed(0)}, session ${r.sessionMedianMs.toFixed(0)}; attempts mean ${r.attemptsMean.toFixed(1)} max ${r.attemptsMax}, failed ${JSON.stringify(r.connectErrors)}; clients' loop p99 ${r.clientLoopP99.toFixed(0)} max ${r.clientLoopMax.toFixed(0)} ms), ` +
+        `settled ${r.settleMs.toFixed(0)} ms after typing stopped, serving node's loop p99 ${r.loopP99.toFixed(1)} max ${r.loopMax.toFixed(1)} ms, ` +
         `diverged ${r.diverged}, not durable ${r.notDurable}`,
     );
   }
@@ -220,7 +333,7 @@ for (let i = 0; i < ROUNDS; i++) {
 const out = join(PROJECT_ROOT, 'bench', 'results', a.name!);
 const rows = results.map(
   (r) =>
-    `| ${r.commit} | ${r.rooms} | ${r.tail} | ${r.restartMs.toFixed(0)} | ${r.backMs.toFixed(0)} | ${r.settleMs.toFixed(0)} | ${r.loopP99.toFixed(1)} / ${r.loopMax.toFixed(1)} | ${r.diverged} / ${r.notDurable} |`,
+    `| ${r.commit} | ${r.rooms} | ${r.tail} | ${r.moved ? 'moved' : r.restartMs.toFixed(0)} | ${r.backFirstMs.toFixed(0)} / ${r.backMedianMs.toFixed(0)} / ${r.backMs.toFixed(0)} | ${r.settleMs.toFixed(0)} | ${r.loopP99.toFixed(1)} / ${r.loopMax.toFixed(1)} | ${r.diverged} / ${r.notDurable} |`,
 );
 writeFileSync(`${out}.json`, JSON.stringify({ machine: machine(), date: new Date().toISOString(), results }, null, 2));
 writeFileSync(
@@ -228,9 +341,9 @@ writeFileSync(
   [
     `# Failover: a node killed under ${ROOMS} live rooms (${a.name})`,
     '',
-    `Machine: ${JSON.stringify(machine())}. Each room: 4 clients, two on each node; one typist, on the killed node in half the rooms; ${TAIL} updates past the last snapshot, then 5 a second through the kill. \`npx tsx bench/failover.ts\`.`,
+    `Machine: ${JSON.stringify(machine())}. Each room: 4 clients, two on each node; one typist, on the killed node in half the rooms; ${TAIL} updates past the last snapshot, then 5 a second through the kill. ${MOVE ? 'The killed node stays down; its clients move to the other node through a front standing for a load balancer' : 'The killed node is started again on its port; its clients reconnect to it'}. \`npm run bench:failover${MOVE ? ' -- --move' : ''}\`.`,
     '',
-    '| Duet | rooms | tail | kill → node ready ms | kill → its clients back ms | settled after typing stopped ms | restarted node loop p99 / max ms | diverged / not durable |',
+    '| Duet | rooms | tail | kill → node ready ms | kill → its clients back ms, first / median / last | settled after typing stopped ms | serving node loop p99 / max ms | diverged / not durable |',
     '|---|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
     '',

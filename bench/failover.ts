@@ -3,8 +3,11 @@
  * its place, as an orchestrator would: how long until its clients are back
  * and synced, how long until every room has converged once typing stops,
  * what the restarted node's event loop went through while all its rooms
- * loaded cold at once, and that nothing acknowledged was lost (every
- * client's text, and the document the database holds, equal the typist's).
+ * loaded cold at once, and that nothing acknowledged was lost: the typists
+ * of the dead node are held offline until their rooms' logs are read, which
+ * must hold every edit they had acknowledged (a typist sending it again
+ * would otherwise hide a loss); then they come back, and every client's text
+ * and every stored document must end equal to the typist's.
  *
  *   npx tsx bench/failover.ts [--rooms 100] [--tail 250] [--rounds 3]
  *     [--move] [--duet-root DIR[,DIR...]] [--name NAME]
@@ -18,7 +21,8 @@
  * in half the rooms). First each typist types `--tail` edits at 25 a second,
  * so each room's log has that many updates past its last snapshot, as a room
  * mid-interview does (up to SNAPSHOT_EVERY, 500); then 5 a second, through
- * the kill, until every client of the dead node is back, and 2 s more.
+ * the kill, until every client of the dead node is back (the held typists
+ * typing on offline), and 2 s more.
  * With several roots (before/after), rounds alternate between them.
  * Results: bench/results/NAME.json and NAME.md.
  */
@@ -59,23 +63,36 @@ interface Front {
   close(): Promise<void>;
 }
 
-/** A TCP forwarder to the first of `ports` that accepts the connection, as a load balancer with health checks does. */
+/**
+ * A TCP forwarder to the first of `ports` that accepts the connection: a
+ * load balancer passing over a node whose process is gone (its port refuses
+ * at once; a lost host, whose connects hang, is not modelled).
+ */
 async function front(ports: number[]): Promise<Front> {
   const sockets = new Set<Socket>();
+  const track = (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  };
   const server: Server = createServer((client) => {
-    sockets.add(client);
+    track(client);
     client.pause();
+    let up: Socket | undefined;
+    client.on('error', () => up?.destroy());
+    client.on('close', () => up?.destroy());
     const attempt = (i: number) => {
-      if (i >= ports.length) return client.destroy();
-      const up = connect(ports[i]!, '127.0.0.1');
-      up.once('error', () => attempt(i + 1));
-      up.once('connect', () => {
-        sockets.add(up);
-        up.on('error', () => client.destroy());
-        client.on('error', () => up.destroy());
-        up.on('close', () => client.destroy());
-        client.on('close', () => up.destroy());
-        client.pipe(up).pipe(client);
+      if (i >= ports.length || client.destroyed) return client.destroy();
+      const next = connect(ports[i]!, '127.0.0.1');
+      const refused = () => attempt(i + 1);
+      next.once('error', refused);
+      next.once('connect', () => {
+        next.off('error', refused);
+        if (client.destroyed) return next.destroy();
+        up = next;
+        track(next);
+        next.on('error', () => client.destroy());
+        next.on('close', () => client.destroy());
+        client.pipe(next).pipe(client);
         client.resume();
       });
     };
@@ -103,6 +120,9 @@ interface Room {
   clients: Client[];
   typist: Client;
   source: EditSource;
+  /** The typist's text after each of its edits, and the newest one acknowledged (the provider had nothing pending). */
+  texts: string[];
+  acked: number;
 }
 
 interface RoundResult {
@@ -114,7 +134,7 @@ interface RoundResult {
   tail: number;
   /** Kill to the new process answering /readyz (0 with --move). */
   restartMs: number;
-  /** Kill to the last of the dead node's clients synced again (after it noticed the loss); the first, and the median. */
+  /** Kill to the last of the dead node's clients (the held typists aside) synced again after it noticed the loss; the first, and the median. */
   backMs: number;
   backFirstMs: number;
   backMedianMs: number;
@@ -128,14 +148,21 @@ interface RoundResult {
   attemptsMax: number;
   attemptsMean: number;
   connectErrors: Record<string, number>;
-  /** Typing stopped to every room converged with nothing unacknowledged. */
+  /** Typing stopped to every room converged with nothing unacknowledged (NaN when some did not within 30 s). */
   settleMs: number;
   /** The event loop of the node serving the dead node's clients (restarted, or the other with --move), from the kill or its being ready to the end of the round (ms). */
   loopP99: number;
   loopMax: number;
-  /** Rooms whose clients disagree, or whose stored document is not the typist's text. */
+  /** Rooms whose clients still disagreed once typing had stopped and 30 s had passed. */
   diverged: number;
-  notDurable: number;
+  /**
+   * Of the rooms whose typist was on the dead node (held offline until
+   * checked), those whose log lacked an edit the typist had had acknowledged.
+   */
+  lostAcked: number;
+  heldTypists: number;
+  /** Rooms whose stored document, at the end, was not the typist's text. */
+  notStored: number;
   clientsBack: number;
 }
 
@@ -156,9 +183,9 @@ async function commitOf(root: string): Promise<string> {
   return (await versions(root)).duet ?? '?';
 }
 
-async function openRooms(cluster: Cluster, urls: string[]): Promise<Room[]> {
+/** Opens the rooms into `rooms` (so a failure part-way still leaves them to close). */
+async function openRooms(cluster: Cluster, urls: string[], rooms: Room[]): Promise<void> {
   const admin = await signToken(cluster.secret, { role: 'admin', name: 'bench' });
-  const rooms: Room[] = [];
   for (let i = 0; i < ROOMS; i++) {
     const res = await fetch(`${cluster.httpUrls[i % 2]}/api/interviews`, {
       method: 'POST',
@@ -185,15 +212,19 @@ async function openRooms(cluster: Cluster, urls: string[]): Promise<Room[]> {
         return { provider, socket, node };
       }),
     );
-    rooms.push({ id, clients, typist: clients[0]!, source: syntheticSource(createRng(1000 + i)) });
+    const room: Room = { id, clients, typist: clients[0]!, source: syntheticSource(createRng(1000 + i)), texts: [], acked: -1 };
+    room.typist.provider.on('pending', (count) => {
+      if (count === 0) room.acked = room.texts.length - 1;
+    });
+    rooms.push(room);
   }
   await until(() => rooms.every((r) => r.clients.every((c) => textOf(c) !== undefined)), 30_000, 'every room to have its file');
-  return rooms;
 }
 
 function type(room: Room): void {
   const text = room.typist.provider.doc('main').getMap<Y.Text>('files').get(FILE)!;
   room.typist.provider.doc('main').transact(() => applyEdit(text, room.source.next(text.length)));
+  room.texts.push(text.toString());
 }
 
 /** Every room types at `perSecond` until stopped, spread over the second. */
@@ -214,18 +245,25 @@ async function round(root: string): Promise<RoundResult> {
   const cluster = await startCluster({ system: 'duet', nodes: 2, store: 'postgres', adapter: 'sharded', hpPersist: 'none', duetRoot: root });
   const rooms: Room[] = [];
   const ports = cluster.httpUrls.map((u) => Number(new URL(u).port));
-  const fronts = MOVE ? [await front(ports), await front([...ports].reverse())] : [];
+  const fronts: Front[] = [];
+  let stop = () => {};
   try {
-    rooms.push(...(await openRooms(cluster, MOVE ? fronts.map((f) => f.url) : cluster.httpUrls)));
+    if (MOVE) fronts.push(await front(ports), await front([...ports].reverse()));
+    await openRooms(cluster, MOVE ? fronts.map((f) => f.url) : cluster.httpUrls, rooms);
     // The tail past the last snapshot that a room mid-interview has.
-    let stop = keepTyping(rooms, 25);
+    stop = keepTyping(rooms, 25);
     await sleep((TAIL / 25) * 1000);
     stop();
     await until(() => converged(rooms), 60_000, 'the tail to be acknowledged everywhere');
     stop = keepTyping(rooms, 5);
     await sleep(3000);
-    // When each of the dead node's clients is back: synced again after it noticed the loss.
-    const ofDead = rooms.flatMap((r) => r.clients.filter((c) => c.node === DEAD));
+    // The dead node's typists stay away until the log has been read: what they
+    // would send again must not stand in for an acknowledged edit the node lost.
+    const held = rooms.filter((r) => r.typist.node === DEAD);
+    for (const r of held) r.typist.socket.io.reconnection(false);
+    // When each of the dead node's other clients is back: connected and synced again after it noticed the loss.
+    const ofDead = rooms.flatMap((r) => r.clients.filter((c) => c.node === DEAD && c !== r.typist));
+    let killedAt = NaN;
     const backAt = new Map<Client, number>();
     const attempts = new Map<Client, number>();
     const connectedAt = new Map<Client, number>();
@@ -244,21 +282,22 @@ async function round(root: string): Promise<RoundResult> {
         errors.set(code, (errors.get(code) ?? 0) + 1);
       });
       let dropped = false;
-      c.provider.on('status', (status) => {
-        if (status !== 'connected') dropped = true;
-      });
-      c.provider.on('synced', () => {
-        if (dropped && !backAt.has(c)) backAt.set(c, performance.now() - killedAt);
-      });
+      const check = () => {
+        if (c.provider.status !== 'connected') dropped = true;
+        else if (dropped && isBack(c) && !backAt.has(c)) backAt.set(c, performance.now() - killedAt);
+      };
+      c.provider.on('status', check);
+      c.provider.on('synced', check);
     }
     // The clients all live in this process: its own loop delay says how much of their timing is its wait.
     const clientLoop = monitorEventLoopDelay({ resolution: 10 });
-    clientLoop.enable();
-    const killedAt = performance.now();
     // The node that serves the dead node's clients from here: the same one started again, or the other.
     const serving = MOVE ? 1 - DEAD : DEAD;
+    if (MOVE) await probe(cluster.nodes[serving]!, { reset: true });
+    const ackedAtKill = new Map(held.map((r) => [r, r.acked]));
+    clientLoop.enable();
+    killedAt = performance.now();
     if (MOVE) {
-      await probe(cluster.nodes[serving]!, { reset: true });
       await cluster.nodes[DEAD]!.kill();
     } else {
       await cluster.restart(DEAD, 'kill');
@@ -269,20 +308,38 @@ async function round(root: string): Promise<RoundResult> {
     await until(() => backAt.size === ofDead.length, 60_000, "the dead node's clients to be back");
     clientLoop.disable();
     const backs = [...backAt.values()].sort((x, y) => x - y);
-    const backMs = backs.at(-1)!;
     const median = (m: Map<Client, number>) => [...m.values()].sort((x, y) => x - y)[Math.floor(m.size / 2)] ?? NaN;
+    // Acknowledged means in the log: before the held typists send anything
+    // again, each of their rooms' stored documents (read from the log) must be
+    // their text as of their last acknowledged edit or later.
+    const admin = await signToken(cluster.secret, { role: 'admin', name: 'bench' });
+    const storedText = async (r: Room) => {
+      const res = await fetch(`${cluster.httpUrls[1 - DEAD]}/api/interviews/${r.id}/document`, { headers: { authorization: `Bearer ${admin}` } });
+      if (!res.ok) throw new Error(`GET /document: ${res.status} ${await res.text()}`);
+      return ((await res.json()) as { files?: Record<string, string> }).files?.[FILE];
+    };
+    let lostAcked = 0;
+    for (const r of held) {
+      const stored = await storedText(r);
+      const since = Math.max(0, ackedAtKill.get(r)!);
+      if (stored === undefined || !r.texts.slice(since).includes(stored)) lostAcked++;
+    }
+    for (const r of held) {
+      r.typist.socket.io.reconnection(true);
+      r.typist.socket.connect();
+    }
     await sleep(2000);
     stop();
-    const settleMs = await until(() => converged(rooms), 60_000, 'every room to converge');
-    const loop = await probe(cluster.nodes[serving]!);
-    // Durable: what the database holds is what the typist typed.
-    const admin = await signToken(cluster.secret, { role: 'admin', name: 'bench' });
-    let notDurable = 0;
-    for (const r of rooms) {
-      const res = await fetch(`${cluster.httpUrls[1 - DEAD]}/api/interviews/${r.id}/document`, { headers: { authorization: `Bearer ${admin}` } });
-      const stored = ((await res.json()) as { files?: Record<string, string> }).files?.[FILE];
-      if (stored !== textOf(r.typist)) notDurable++;
+    let settleMs = NaN;
+    try {
+      settleMs = await until(() => converged(rooms), 30_000, 'every room to converge');
+    } catch {
+      // Counted below as diverged.
     }
+    const loop = await probe(cluster.nodes[serving]!);
+    // In the end, what the database holds is what every typist typed.
+    let notStored = 0;
+    for (const r of rooms) if ((await storedText(r)) !== textOf(r.typist)) notStored++;
     return {
       root,
       commit: await commitOf(root),
@@ -290,7 +347,7 @@ async function round(root: string): Promise<RoundResult> {
       rooms: ROOMS,
       tail: TAIL,
       restartMs,
-      backMs,
+      backMs: backs.at(-1)!,
       clientLoopP99: clientLoop.percentile(99) / 1e6,
       clientLoopMax: clientLoop.max / 1e6,
       attemptsMax: Math.max(...attempts.values()),
@@ -304,16 +361,19 @@ async function round(root: string): Promise<RoundResult> {
       loopP99: loop.eld.p99,
       loopMax: loop.eld.max,
       diverged: rooms.filter((r) => r.clients.some((c) => textOf(c) !== textOf(r.typist))).length,
-      notDurable,
+      lostAcked,
+      heldTypists: held.length,
+      notStored,
       clientsBack: ofDead.filter(isBack).length,
     };
   } finally {
+    stop();
     for (const r of rooms) for (const c of r.clients) {
       c.provider.destroy();
       c.socket.close();
     }
-    await cluster.stop();
     for (const f of fronts) await f.close();
+    await cluster.stop();
   }
 }
 
@@ -325,7 +385,7 @@ for (let i = 0; i < ROUNDS; i++) {
     console.log(
       `[failover] ${r.commit} round ${i + 1}: ${r.moved ? 'moved to the other node' : `restart ${r.restartMs.toFixed(0)} ms`}, clients back ${r.backFirstMs.toFixed(0)} / ${r.backMedianMs.toFixed(0)} / ${r.backMs.toFixed(0)} ms (first / median / last, ${r.clientsBack}; median connected ${r.connectedMedianMs.toFixed(0)}, session ${r.sessionMedianMs.toFixed(0)}; attempts mean ${r.attemptsMean.toFixed(1)} max ${r.attemptsMax}, failed ${JSON.stringify(r.connectErrors)}; clients' loop p99 ${r.clientLoopP99.toFixed(0)} max ${r.clientLoopMax.toFixed(0)} ms), ` +
         `settled ${r.settleMs.toFixed(0)} ms after typing stopped, serving node's loop p99 ${r.loopP99.toFixed(1)} max ${r.loopMax.toFixed(1)} ms, ` +
-        `diverged ${r.diverged}, not durable ${r.notDurable}`,
+        `diverged ${r.diverged}, acknowledged edits lost ${r.lostAcked} of ${r.heldTypists} held typists' rooms, not stored at the end ${r.notStored}`,
     );
   }
 }
@@ -333,7 +393,7 @@ for (let i = 0; i < ROUNDS; i++) {
 const out = join(PROJECT_ROOT, 'bench', 'results', a.name!);
 const rows = results.map(
   (r) =>
-    `| ${r.commit} | ${r.rooms} | ${r.tail} | ${r.moved ? 'moved' : r.restartMs.toFixed(0)} | ${r.backFirstMs.toFixed(0)} / ${r.backMedianMs.toFixed(0)} / ${r.backMs.toFixed(0)} | ${r.settleMs.toFixed(0)} | ${r.loopP99.toFixed(1)} / ${r.loopMax.toFixed(1)} | ${r.diverged} / ${r.notDurable} |`,
+    `| ${r.commit} | ${r.rooms} | ${r.tail} | ${r.moved ? 'moved' : r.restartMs.toFixed(0)} | ${r.backFirstMs.toFixed(0)} / ${r.backMedianMs.toFixed(0)} / ${r.backMs.toFixed(0)} | ${r.settleMs.toFixed(0)} | ${r.loopP99.toFixed(1)} / ${r.loopMax.toFixed(1)} | ${r.lostAcked} of ${r.heldTypists} | ${r.diverged} / ${r.notStored} |`,
 );
 writeFileSync(`${out}.json`, JSON.stringify({ machine: machine(), date: new Date().toISOString(), results }, null, 2));
 writeFileSync(
@@ -341,10 +401,10 @@ writeFileSync(
   [
     `# Failover: a node killed under ${ROOMS} live rooms (${a.name})`,
     '',
-    `Machine: ${JSON.stringify(machine())}. Each room: 4 clients, two on each node; one typist, on the killed node in half the rooms; ${TAIL} updates past the last snapshot, then 5 a second through the kill. ${MOVE ? 'The killed node stays down; its clients move to the other node through a front standing for a load balancer' : 'The killed node is started again on its port; its clients reconnect to it'}. \`npm run bench:failover${MOVE ? ' -- --move' : ''}\`.`,
+    `Machine: ${JSON.stringify(machine())}. Each room: 4 clients, two on each node; one typist, on the killed node in half the rooms (held offline after the kill until its room's log is checked for every edit it had acknowledged); ${TAIL} updates past the last snapshot, then 5 a second through the kill. Times are from the kill; "back" leaves out the held typists. ${MOVE ? 'The killed node stays down; its clients move to the other node through a front standing for a load balancer' : 'The killed node is started again on its port; its clients reconnect to it'}. \`npm run bench:failover${MOVE ? ' -- --move' : ''}\`.`,
     '',
-    '| Duet | rooms | tail | kill → node ready ms | kill → its clients back ms, first / median / last | settled after typing stopped ms | serving node loop p99 / max ms | diverged / not durable |',
-    '|---|---:|---:|---:|---:|---:|---:|---|',
+    '| Duet | rooms | tail | kill → node ready ms | kill → its clients back ms, first / median / last | settled after typing stopped ms | serving node loop p99 / max ms | rooms missing an acknowledged edit | diverged / not stored at the end |',
+    '|---|---:|---:|---:|---:|---:|---:|---|---|',
     ...rows,
     '',
   ].join('\n'),

@@ -28,6 +28,7 @@ import { signalHandlers } from './signals.js';
 import { reportSnapshotFailure } from './snapshot-failures.js';
 import type { DuetSocket } from './socket-data.js';
 import { TokenBucket } from './token-bucket.js';
+import { createLostConnections } from './lost-connections.js';
 
 /** Waits before each new try of a leave the store refused for now. */
 const LEAVE_RETRIES_MS = [1000, 3000];
@@ -39,11 +40,13 @@ async function subscribe(socket: DuetSocket, role: Role, interviewId: string): P
   await socket.join(chans);
 }
 
-export function registerConnections(ctx: ServerContext): { close(): void } {
+/** `lostConnectionSweepMs`: how long after a join this node looks for connections a dead node took with it (lost-connections.ts). */
+export function registerConnections(ctx: ServerContext, lostConnectionSweepMs = 5000): { close(): void } {
   const { io } = ctx;
   registerRunPeers(ctx);
   registerSocketDrops(ctx);
   const participantLists = createParticipantLists(ctx);
+  const lost = createLostConnections(ctx, logLeave, lostConnectionSweepMs);
   const dispatch = createDispatcher(
     ctx,
     {
@@ -191,7 +194,9 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     const syncs = handshake?.syncs;
     const syncDocs = syncs ? DOC_NAMES.filter((d) => syncs[d] !== undefined) : [];
     const subscribing = handshake?.subscribing ?? subscribe(socket, socket.data.actor.role, socket.data.interviewId);
-    void join(socket, room, subscribing, syncDocs);
+    // A client that has the document is coming back (its node went away, or its network did).
+    const returning = syncDocs.some((d) => syncs![d]!.byteLength > 1);
+    void join(socket, room, subscribing, syncDocs, returning);
     // After join() has set the socket's inChannels, which an answer waits for.
     for (const doc of syncDocs) answerHandshakeSync(socket, doc, syncs![doc]!);
     recheckRevocation(socket);
@@ -239,8 +244,9 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
   /**
    * `subscribing`: the socket's subscription to the interview's channels;
    * `syncing`: the documents of the handshake's `auth.sync`, answered apart (told in `session`).
+   * `returning`: the client has the document already, so a node may have died: look for its lost connections.
    */
-  async function join(socket: DuetSocket, room: Promise<Room>, subscribing: Promise<void>, syncing: DocName[]): Promise<void> {
+  async function join(socket: DuetSocket, room: Promise<Room>, subscribing: Promise<void>, syncing: DocName[], returning: boolean): Promise<void> {
     const { actor, interviewId } = socket.data;
     // Counted in the room as soon as it loads; a join that fails or is left
     // before it completes must give that back (a joined socket's leave does).
@@ -320,7 +326,10 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
       sendRunnerState(ctx, socket).catch((err) => ctx.log.warn({ err, interviewId }, 'could not send the runner state'));
       await written;
       // Stamped now: events' times rise with their seqs, which the replay's time search relies on.
-      if (interview.status === 'open') await logJoin(actor, interviewId, socket.id);
+      if (interview.status === 'open') {
+        await logJoin(actor, interviewId, socket.id);
+        if (returning) lost.sweepSoon(interviewId);
+      }
       socket.data.admittedYet = true;
       admit();
       // A list read from here on has this joiner's row.
@@ -358,6 +367,11 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     }
   }, 1000);
   sweep.unref();
-  return { close: () => clearInterval(sweep) };
+  return {
+    close: () => {
+      clearInterval(sweep);
+      lost.close();
+    },
+  };
 }
 

@@ -52,8 +52,6 @@ export interface ServerOptions {
   shutdownTimeoutMs?: number;
   /** Run Yjs on a made-up document in the background at start-up (server/rooms/yjs-warm-up.ts); default on. */
   warmUp?: boolean;
-  /** How long after a join the node looks for connections a dead node took with it (default 5 s). */
-  lostConnectionSweepMs?: number;
 }
 
 export interface DuetServer {
@@ -169,7 +167,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   app.use(errorHandler(ctx));
   // Middlewares run in order: abuse checks, then authentication, then the per-interview cap.
   registerHandshakeGuard(io, config, limits.handshake, clientIp, metrics);
-  const connections = registerConnections(ctx, options.lostConnectionSweepMs);
+  const connections = registerConnections(ctx);
   const retention = startRetentionSweeper(ctx, config.retentionDays);
   registerConnectionCap(io, { perInterview: config.maxSocketsPerInterview, perPerson: config.maxSocketsPerPerson }, metrics, log);
   registerBackpressureGuard(io, config.socketSendBufferBytes, metrics, log);

@@ -119,34 +119,6 @@ describe('replay engine', () => {
     expect(player.seek(0)).toMatchObject({ index: 0, seq: 0, files: {}, participants: [] });
   });
 
-  it('presence counts connections: a second leave of one connection (a lost one logged by another node) does not take another tab offline', () => {
-    const log = logWriter();
-    log.seed(ada);
-    log.push('join', cat, { conn: 'tab1' });
-    log.push('join', cat, { conn: 'tab2' });
-    // tab1's node died; another node logged it as lost, and then (late) tab1's own leave came too.
-    log.push('leave', cat, { conn: 'tab1', lost: true });
-    log.push('leave', cat, { conn: 'tab1' });
-    log.push('chat', ada, { channel: 'room', text: 'still there?' });
-    log.push('leave', cat, { conn: 'tab2' });
-    // Across checkpoints too: every state is seeked from the nearest one.
-    for (const checkpointEvery of [Infinity, 2]) {
-      const timeline = new ReplayTimeline({ checkpointEvery });
-      timeline.append(log.events);
-      const player = new ReplayPlayer(timeline);
-      const online = (index: number) => player.seek(index).participants.find((p) => p.sub === 'cat')?.online;
-      expect([3, 4, 5, 6].map(online)).toEqual([true, true, true, true]);
-      expect(online(7)).toBe(false);
-    }
-    const timeline = new ReplayTimeline();
-    timeline.append(log.events);
-    expect(timeline.markers.filter((m) => m.kind === 'leave').map((m) => m.label)).toEqual([
-      "Cat left (their connection's node went down)",
-      'Cat left',
-      'Cat left',
-    ]);
-  });
-
   it('starter code in the seed is there from the first event, credited to the creator, with no caret until someone edits', () => {
     const log = logWriter();
     log.seed(ada, 'def solve(xs):\n    pass\n');

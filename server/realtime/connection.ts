@@ -28,7 +28,6 @@ import { signalHandlers } from './signals.js';
 import { reportSnapshotFailure } from './snapshot-failures.js';
 import type { DuetSocket } from './socket-data.js';
 import { TokenBucket } from './token-bucket.js';
-import { createLostConnections } from './lost-connections.js';
 
 /** Waits before each new try of a leave the store refused for now. */
 const LEAVE_RETRIES_MS = [1000, 3000];
@@ -40,13 +39,11 @@ async function subscribe(socket: DuetSocket, role: Role, interviewId: string): P
   await socket.join(chans);
 }
 
-/** `lostConnectionSweepMs`: how long after a join this node looks for connections a dead node took with it (lost-connections.ts). */
-export function registerConnections(ctx: ServerContext, lostConnectionSweepMs = 5000): { close(): void } {
+export function registerConnections(ctx: ServerContext): { close(): void } {
   const { io } = ctx;
   registerRunPeers(ctx);
   registerSocketDrops(ctx);
   const participantLists = createParticipantLists(ctx);
-  const lost = createLostConnections(ctx, logLeave, lostConnectionSweepMs);
   const dispatch = createDispatcher(
     ctx,
     {
@@ -194,9 +191,7 @@ export function registerConnections(ctx: ServerContext, lostConnectionSweepMs = 
     const syncs = handshake?.syncs;
     const syncDocs = syncs ? DOC_NAMES.filter((d) => syncs[d] !== undefined) : [];
     const subscribing = handshake?.subscribing ?? subscribe(socket, socket.data.actor.role, socket.data.interviewId);
-    // A client that has the document is coming back (its node went away, or its network did).
-    const returning = syncDocs.some((d) => syncs![d]!.byteLength > 1);
-    void join(socket, room, subscribing, syncDocs, returning);
+    void join(socket, room, subscribing, syncDocs);
     // After join() has set the socket's inChannels, which an answer waits for.
     for (const doc of syncDocs) answerHandshakeSync(socket, doc, syncs![doc]!);
     recheckRevocation(socket);
@@ -244,9 +239,8 @@ export function registerConnections(ctx: ServerContext, lostConnectionSweepMs = 
   /**
    * `subscribing`: the socket's subscription to the interview's channels;
    * `syncing`: the documents of the handshake's `auth.sync`, answered apart (told in `session`).
-   * `returning`: the client has the document already, so a node may have died: look for its lost connections.
    */
-  async function join(socket: DuetSocket, room: Promise<Room>, subscribing: Promise<void>, syncing: DocName[], returning: boolean): Promise<void> {
+  async function join(socket: DuetSocket, room: Promise<Room>, subscribing: Promise<void>, syncing: DocName[]): Promise<void> {
     const { actor, interviewId } = socket.data;
     // Counted in the room as soon as it loads; a join that fails or is left
     // before it completes must give that back (a joined socket's leave does).
@@ -326,10 +320,7 @@ export function registerConnections(ctx: ServerContext, lostConnectionSweepMs = 
       sendRunnerState(ctx, socket).catch((err) => ctx.log.warn({ err, interviewId }, 'could not send the runner state'));
       await written;
       // Stamped now: events' times rise with their seqs, which the replay's time search relies on.
-      if (interview.status === 'open') {
-        await logJoin(actor, interviewId, socket.id);
-        if (returning) lost.sweepSoon(interviewId);
-      }
+      if (interview.status === 'open') await logJoin(actor, interviewId, socket.id);
       socket.data.admittedYet = true;
       admit();
       // A list read from here on has this joiner's row.
@@ -367,11 +358,6 @@ export function registerConnections(ctx: ServerContext, lostConnectionSweepMs = 
     }
   }, 1000);
   sweep.unref();
-  return {
-    close: () => {
-      clearInterval(sweep);
-      lost.close();
-    },
-  };
+  return { close: () => clearInterval(sweep) };
 }
 

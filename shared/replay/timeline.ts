@@ -147,8 +147,7 @@ export class ReplayTimeline {
         push('join', `${name} joined`, {});
         break;
       case 'leave':
-        // Logged by another node for a connection a dead node took with it.
-        push('leave', event.data.lost === true ? `${name} left (their connection's node went down)` : `${name} left`, {});
+        push('leave', `${name} left`, {});
         break;
       case 'language':
         push('language', `language: ${String(event.data.language)}`, { language: event.data.language });

@@ -2,7 +2,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { DuetError } from '../../shared/errors.js';
 import type { ServerContext } from '../context.js';
-import { logLevelOf, storeOutage, storeUnavailable } from '../store/unreachable.js';
+import { outageError } from '../store/unreachable.js';
 
 export function notFound(): RequestHandler {
   return (_req, _res, next) => next(new DuetError('not_found', 'no such route'));
@@ -20,12 +20,9 @@ export function errorHandler(ctx: ServerContext): ErrorRequestHandler {
       // deflate bodies, malformed percent-encoding, ...): found by fuzzing, were 500s.
       const code = err.status === 413 ? 'too_large' : err.status === 404 ? 'not_found' : err.status === 403 ? 'forbidden' : 'invalid_payload';
       e = new DuetError(code, code === 'not_found' ? 'no such file' : 'the request could not be read');
-    } else if (storeOutage(err)) {
-      ctx.log[logLevelOf(err)]({ err }, 'the database is unavailable');
-      e = storeUnavailable();
     } else {
-      ctx.log.error({ err }, 'unhandled error in HTTP handler');
-      e = new DuetError('internal', 'internal error');
+      e = outageError(err, ctx.log) ?? new DuetError('internal', 'internal error');
+      if (e.code === 'internal') ctx.log.error({ err }, 'unhandled error in HTTP handler');
     }
     ctx.metrics.errors.inc({ code: e.code });
     res.status(e.status).json(e.toBody());

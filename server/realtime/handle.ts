@@ -8,15 +8,13 @@ import type { z } from 'zod';
 import { DuetError, type ErrorBody } from '../../shared/errors.js';
 import { CLIENT_EVENTS } from '../../shared/protocol.js';
 import type { ServerContext } from '../context.js';
-import { logLevelOf, storeOutage, storeUnavailable } from '../store/unreachable.js';
+import { outageError } from '../store/unreachable.js';
 import type { DuetSocket } from './socket-data.js';
 
 export function toErrorBody(err: unknown, ctx: ServerContext): ErrorBody {
   if (err instanceof DuetError) return err.toBody();
-  if (storeOutage(err)) {
-    ctx.log[logLevelOf(err)]({ err }, 'the database is unavailable');
-    return storeUnavailable().toBody();
-  }
+  const outage = outageError(err, ctx.log);
+  if (outage) return outage.toBody();
   ctx.log.error({ err }, 'unexpected error in event handler');
   return new DuetError('internal', 'internal error').toBody();
 }

@@ -6,6 +6,7 @@
  * lost during a commit may have lost it after it landed, so "retry" is safe
  * for what is idempotent (an edit) and may repeat what is not (a create).
  */
+import type { Logger } from 'pino';
 import { DuetError } from '../../shared/errors.js';
 
 /** Socket errors of a connection that could not be made or was lost. */
@@ -52,6 +53,10 @@ export function logLevelOf(err: unknown): 'warn' | 'error' {
   return storeOutage(err) === 'passing' ? 'warn' : 'error';
 }
 
-export function storeUnavailable(): DuetError {
+/** For a failure no handler turned into a code: `unavailable`, logged at its level, if it is an outage; undefined if it is a bug. */
+export function outageError(err: unknown, log: Logger): DuetError | undefined {
+  const outage = storeOutage(err);
+  if (!outage) return undefined;
+  log[outage === 'passing' ? 'warn' : 'error']({ err }, 'the database is unavailable');
   return new DuetError('unavailable', 'the database is unavailable; retry later');
 }

@@ -193,7 +193,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         draining = true;
         warmUp?.stop();
         await retention.stop();
-        connections.close();
+        // The heartbeat goes on while the node drains: a node shutting down is not dead.
+        connections.stopSweeps();
         const bound = options.shutdownTimeoutMs ?? 8000;
         const deadline = Date.now() + bound;
         const left = () => Math.max(0, deadline - Date.now());
@@ -217,6 +218,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         await timeLimit(ioClosed, left());
         // 4. What the disconnects queued (leave events), then release the rest.
         await timeLimit(ctx.writer.idle(), left());
+        await timeLimit(connections.close(), 1000);
         await ctx.rooms.closeAll();
         ctx.finalFiles.close();
         await redis?.close();

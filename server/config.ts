@@ -59,6 +59,11 @@ const envSchema = z.object({
     .optional(),
   /** Cluster mode on one machine: this many nodes behind @socket.io/sticky (1: no cluster). */
   WORKERS: positiveInt.max(256).default(1),
+  /**
+   * A node whose heartbeat (every sixth of this) stops this long is taken
+   * for dead: another logs the leaves of its connections (docs/deploy.md).
+   */
+  NODE_DEAD_AFTER_SECONDS: positiveInt.min(3).max(3600).default(60),
   /** Delete interviews this many days after they ended (unset: keep them). */
   RETENTION_DAYS: positiveInt.max(36500).optional(),
   /** Abuse limits (docs/security.md): per client IP, shared through Redis when REDIS_URL is set. */
@@ -120,6 +125,8 @@ export type Config = Readonly<{
   databaseUrl: string | undefined;
   databaseSchema: string | undefined;
   workers: number;
+  /** A node not heard from for this long is taken for dead (server/realtime/dead-nodes.ts). */
+  nodeDeadAfterMs: number;
   /** Days an ended interview is kept; undefined keeps it forever (docs/replay.md). */
   retentionDays: number | undefined;
   handshakesPerMinute: number;
@@ -185,6 +192,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     databaseUrl: e.DATABASE_URL,
     databaseSchema: e.DATABASE_SCHEMA,
     workers: e.WORKERS,
+    nodeDeadAfterMs: e.NODE_DEAD_AFTER_SECONDS * 1000,
     retentionDays: e.RETENTION_DAYS,
     handshakesPerMinute: e.HANDSHAKES_PER_MINUTE,
     httpRequestsPerMinute: e.HTTP_REQUESTS_PER_MINUTE,

@@ -119,6 +119,36 @@ describe('replay engine', () => {
     expect(player.seek(0)).toMatchObject({ index: 0, seq: 0, files: {}, participants: [] });
   });
 
+  it('presence counts connections: a second leave of one connection (a lost one logged by another node) does not take another tab offline', () => {
+    const log = logWriter();
+    log.seed(ada);
+    log.push('join', cat, { conn: 'tab1' });
+    log.push('join', cat, { conn: 'tab2' });
+    // tab1's node died; another node logged it as lost, and then (late) tab1's own leave came too.
+    log.push('leave', cat, { conn: 'tab1', lost: true });
+    // A checkpoint falls here (an edit, with one every edit): what follows is seeked from it.
+    log.edit(ada, (f) => f.get('main.py')!.insert(0, '# hm\n'));
+    log.push('leave', cat, { conn: 'tab1' });
+    log.push('chat', ada, { channel: 'room', text: 'still there?' });
+    log.push('leave', cat, { conn: 'tab2' });
+    for (const checkpointEvery of [Infinity, 1]) {
+      const timeline = new ReplayTimeline({ checkpointEvery });
+      timeline.append(log.events);
+      if (checkpointEvery === 1) expect(timeline.checkpoints.map((c) => c.index)).toContain(5);
+      // A fresh player each time: one seeking forward goes on from where it stands, not from the checkpoint.
+      const online = (index: number) => new ReplayPlayer(timeline).seek(index).participants.find((p) => p.sub === 'cat')?.online;
+      expect([3, 4, 5, 6, 7].map(online)).toEqual([true, true, true, true, true]);
+      expect(online(8)).toBe(false);
+    }
+    const timeline = new ReplayTimeline();
+    timeline.append(log.events);
+    expect(timeline.markers.filter((m) => m.kind === 'leave').map((m) => m.label)).toEqual([
+      "Cat left (their connection's node went down)",
+      'Cat left',
+      'Cat left',
+    ]);
+  });
+
   it('starter code in the seed is there from the first event, credited to the creator, with no caret until someone edits', () => {
     const log = logWriter();
     log.seed(ada, 'def solve(xs):\n    pass\n');

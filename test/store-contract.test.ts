@@ -2,6 +2,7 @@
  * One contract, two stores: every test here runs against SQLite and against
  * PostgreSQL (a fresh schema per test, dropped after).
  */
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DuetError } from '../shared/errors.js';
 import type { Actor } from '../shared/protocol.js';
@@ -230,6 +231,39 @@ describe.each(backends)('store contract: $name', (backend) => {
     await store.upsertParticipant(iv.id, ada, at());
     await store.upsertParticipant(iv.id, { ...cy, name: 'Cyril' }, at());
     expect(await store.listParticipants(iv.id)).toEqual([{ ...cy, name: 'Cyril' }, ada]);
+  });
+
+  it("keeps nodes' heartbeats on its own clock: a stale node is claimed once, fenced, and found by the joins it logged", async () => {
+    const { store } = await backend.open();
+    const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    await store.registerNode(a);
+    await store.registerNode(b);
+    expect(await store.heartbeatNode(a)).toBe(true);
+    expect(await store.claimDeadNodes(a, 60_000)).toEqual([]);
+    await sleep(300);
+    expect(await store.heartbeatNode(a)).toBe(true);
+    // b has not beaten for 300 ms: dead at 200, alive at 60 s.
+    expect(await store.claimDeadNodes(a, 60_000)).toEqual([]);
+    expect(await store.claimDeadNodes(a, 200)).toEqual([b]);
+    // Claimed: b's next beat tells it so; its claimer may claim it again (a sweep that failed), no one else.
+    expect(await store.heartbeatNode(b)).toBe(false);
+    expect(await store.claimDeadNodes(a, 200)).toEqual([b]);
+    expect(await store.claimDeadNodes(c, 200)).toEqual([]);
+    // A claim as stale as its claimer's heartbeat is taken over.
+    await sleep(300);
+    expect((await store.claimDeadNodes(c, 200)).sort()).toEqual([a, b].sort());
+    await store.forgetNode(b);
+    expect(await store.claimDeadNodes(c, 0)).toEqual([a]);
+
+    const open = await interview(store);
+    const ended = await interview(store);
+    const join = (conn: string, data: Record<string, unknown>): NewEvent => ({ type: 'join', at: at(), actor: cy, data: { conn, ...data } });
+    await store.append(open.id, [join('c1', { node: a }), join('c2', { node: b }), join('c3', {}), chat(`"node":"${a}"`)], { requireOpen: true });
+    await store.append(ended.id, [join('c4', { node: a })], { requireOpen: true, patch: { status: 'ended', endedAt: at() } });
+    const found = await store.joinsLoggedBy(a);
+    expect(found.map((e) => [e.interviewId, e.type, e.data.conn, e.actor])).toEqual([[open.id, 'join', 'c1', cy]]);
+    await expect(store.joinsLoggedBy("x%' or 1=1")).rejects.toThrow(/not a node id/);
   });
 
   it('answers ping, and a second handle migrates idempotently', async () => {

@@ -23,6 +23,7 @@ import { createDispatcher, handshakeRefusal, parseOrThrow, toErrorBody } from '.
 import { registerRunPeers } from './run-peers.js';
 import { runHandlers, sendRunnerState } from './runs.js';
 import { interviewHandlers } from './interview-events.js';
+import { startNodeLiveness } from './dead-nodes.js';
 import { createParticipantLists, listParticipants, withParticipant } from './participants.js';
 import { signalHandlers } from './signals.js';
 import { reportSnapshotFailure } from './snapshot-failures.js';
@@ -39,8 +40,15 @@ async function subscribe(socket: DuetSocket, role: Role, interviewId: string): P
   await socket.join(chans);
 }
 
-export function registerConnections(ctx: ServerContext): { close(): void } {
+export function registerConnections(ctx: ServerContext): {
+  /** Stops the token-expiry sweep (a node begins to shut down). */
+  stopSweeps(): void;
+  /** Stops everything, the node's heartbeat included (its last step). */
+  close(): Promise<void>;
+} {
   const { io } = ctx;
+  // Names this node in each join it logs, so its connections are logged as left should it die.
+  const liveness = startNodeLiveness(ctx);
   registerRunPeers(ctx);
   registerSocketDrops(ctx);
   const participantLists = createParticipantLists(ctx);
@@ -340,7 +348,8 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
   async function logJoin(actor: Actor, interviewId: string, conn: string): Promise<void> {
     try {
       // `conn` pairs the join with its connection's leave: one person can be in twice (two tabs).
-      await ctx.writer.append(interviewId, { type: 'join', at: new Date().toISOString(), actor, data: { conn } });
+      // `node`: whose leave to log for it, should this node die (dead-nodes.ts).
+      await ctx.writer.append(interviewId, { type: 'join', at: new Date().toISOString(), actor, data: { conn, node: liveness.id } });
     } catch (err) {
       if (!(err instanceof DuetError && err.code === 'interview_ended')) throw err;
     }
@@ -358,6 +367,12 @@ export function registerConnections(ctx: ServerContext): { close(): void } {
     }
   }, 1000);
   sweep.unref();
-  return { close: () => clearInterval(sweep) };
+  return {
+    stopSweeps: () => clearInterval(sweep),
+    close: async () => {
+      clearInterval(sweep);
+      await liveness.stop();
+    },
+  };
 }
 

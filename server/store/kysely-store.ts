@@ -568,6 +568,60 @@ export class KyselyStore implements Store {
     return rows.map((r) => r.id);
   }
 
+  /** The database's clock, in ms since the epoch: every node's heartbeat is stamped and judged on one clock. */
+  private dbNowMs() {
+    return this.kind === 'postgres'
+      ? sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`
+      : sql<number>`CAST(unixepoch('subsec') * 1000 AS INTEGER)`;
+  }
+
+  async registerNode(id: string): Promise<void> {
+    await this.db.insertInto('nodes').values({ id, seen_at: this.dbNowMs(), swept_by: null, swept_at: null }).execute();
+  }
+
+  async heartbeatNode(id: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('nodes')
+      .set({ seen_at: this.dbNowMs() })
+      .where('id', '=', id)
+      .where('swept_by', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async claimDeadNodes(claimer: string, deadAfterMs: number): Promise<string[]> {
+    const cutoff = sql<number>`${this.dbNowMs()} - ${deadAfterMs}`;
+    const rows = await this.db
+      .updateTable('nodes')
+      .set({ swept_by: claimer, swept_at: this.dbNowMs() })
+      .where('id', '<>', claimer)
+      .where('seen_at', '<', cutoff)
+      .where((eb) => eb.or([eb('swept_by', 'is', null), eb('swept_by', '=', claimer), eb('swept_at', '<', cutoff)]))
+      .returning('id')
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  async forgetNode(id: string): Promise<void> {
+    await this.db.deleteFrom('nodes').where('id', '=', id).execute();
+  }
+
+  async joinsLoggedBy(nodeId: string): Promise<Array<StoredEvent & { interviewId: string }>> {
+    // Node ids are UUIDs (no LIKE wildcards); the pattern narrows the rows, the parsed data decides.
+    if (!/^[0-9a-f-]{36}$/.test(nodeId)) throw new Error(`not a node id: ${nodeId}`);
+    const rows = await this.db
+      .selectFrom('events as e')
+      .innerJoin('interviews as i', 'i.id', 'e.interview_id')
+      .select(['e.interview_id', 'e.seq', 'e.at', 'e.type', 'e.doc', 'e.actor_sub', 'e.actor_name', 'e.actor_role', 'e.data', 'e.bin'])
+      .where('i.status', '=', 'open')
+      .where('e.type', '=', 'join')
+      .where('e.data', 'like', `%"node":"${nodeId}"%`)
+      .orderBy('e.interview_id')
+      .orderBy('e.seq')
+      .execute();
+    return rows.map((r) => ({ ...toEvent(r), interviewId: r.interview_id })).filter((e) => e.data.node === nodeId);
+  }
+
   async ping(): Promise<void> {
     await this.db.selectFrom('interviews').select('id').limit(1).execute();
   }

@@ -107,6 +107,22 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0005_nodes': {
+      async up(db: Kysely<any>) {
+        // Each node process's heartbeat (server/realtime/dead-nodes.ts): a node
+        // whose heartbeat stops is taken for dead, and one that is still alive
+        // logs the leaves its sockets never will. Times are the database's
+        // clock in ms, so the nodes' own clocks need not agree.
+        await db.schema
+          .createTable('nodes')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('seen_at', 'bigint', (c) => c.notNull())
+          // The live node logging this one's leaves, and since when (a claim a stalled sweeper left is taken over).
+          .addColumn('swept_by', 'text')
+          .addColumn('swept_at', 'bigint')
+          .execute();
+      },
+    },
   };
 }
 

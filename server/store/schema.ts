@@ -45,6 +45,14 @@ export interface EditorIdsTable {
   at: string;
 }
 
+export interface NodesTable {
+  id: string;
+  /** Milliseconds since the epoch, on the database's clock. */
+  seen_at: number;
+  swept_by: string | null;
+  swept_at: number | null;
+}
+
 export interface ParticipantsTable {
   interview_id: string;
   sub: string;
@@ -73,4 +81,5 @@ export interface Database {
   participants: ParticipantsTable;
   invites: InvitesTable;
   editor_ids: EditorIdsTable;
+  nodes: NodesTable;
 }

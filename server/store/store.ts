@@ -144,6 +144,23 @@ export interface Store {
   deleteInterview(id: string): Promise<boolean>;
   /** Ids of ended interviews whose end is before `endedBefore` (ISO), oldest first. */
   listEndedBefore(endedBefore: string, limit: number): Promise<string[]>;
+  /**
+   * Node liveness (server/realtime/dead-nodes.ts), on the database's clock.
+   * `registerNode` adds this process's record, seen now.
+   */
+  registerNode(id: string): Promise<void>;
+  /** Marks the node seen now; false when its record is gone or claimed: the others took it for dead. */
+  heartbeatNode(id: string): Promise<boolean>;
+  /**
+   * Claims for `claimer` every other node not seen for `deadAfterMs` and not
+   * claimed by a live sweeper (a claim older than that is taken over; the
+   * claimer's own are claimed again); answers their ids.
+   */
+  claimDeadNodes(claimer: string, deadAfterMs: number): Promise<string[]>;
+  /** Deletes a node's record (its sweep is done). */
+  forgetNode(id: string): Promise<void>;
+  /** The `join` events a node logged (`data.node`) in interviews still open, each with its interview. */
+  joinsLoggedBy(nodeId: string): Promise<Array<StoredEvent & { interviewId: string }>>;
   /** Throws when the database cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

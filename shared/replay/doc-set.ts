@@ -43,6 +43,7 @@ export interface Checkpoint {
   language: string | null;
   ended: boolean;
   online: ReadonlyArray<readonly [string, number]>;
+  connections: ReadonlyArray<readonly [string, readonly string[]]>;
   cursors: ReadonlyArray<readonly [string, CursorMark]>;
   copies: readonly Copy[];
 }
@@ -68,6 +69,12 @@ export class DocSet {
   ended = false;
   /** sub -> live sockets (join minus leave). */
   online = new Map<string, number>();
+  /**
+   * sub -> its open connections (`data.conn` of a join not left yet): a
+   * second leave of one connection (a dead node's, logged by another node
+   * as lost while its own came late) must not take another tab offline.
+   */
+  private connections = new Map<string, Set<string>>();
   /** `${sub} ${doc}` -> last edit. */
   cursors = new Map<string, CursorMark>();
   /** The characters renames copied, for authorship (copies.ts). */
@@ -89,6 +96,7 @@ export class DocSet {
       this.language = checkpoint.language;
       this.ended = checkpoint.ended;
       this.online = new Map(checkpoint.online);
+      this.connections = new Map(checkpoint.connections.map(([sub, conns]) => [sub, new Set(conns)]));
       this.cursors = new Map(checkpoint.cursors);
       this.copies = [...checkpoint.copies];
     }
@@ -209,12 +217,18 @@ export class DocSet {
         }
         break;
       }
-      case 'join':
-        this.online.set(event.actor.sub, (this.online.get(event.actor.sub) ?? 0) + 1);
+      case 'join': {
+        const conns = this.connectionsOf(event.actor.sub);
+        // Logs from before joins named their connection count each join as one.
+        conns.add(typeof event.data.conn === 'string' ? event.data.conn : `#${event.seq}`);
+        this.online.set(event.actor.sub, conns.size);
         break;
+      }
       case 'leave': {
-        const n = (this.online.get(event.actor.sub) ?? 0) - 1;
-        this.online.set(event.actor.sub, Math.max(0, n));
+        const conns = this.connectionsOf(event.actor.sub);
+        if (typeof event.data.conn === 'string') conns.delete(event.data.conn);
+        else conns.delete(conns.values().next().value ?? '');
+        this.online.set(event.actor.sub, conns.size);
         break;
       }
       case 'language':
@@ -224,6 +238,7 @@ export class DocSet {
         this.ended = true;
         // The log records no presence after the end: nobody is shown online.
         for (const sub of this.online.keys()) this.online.set(sub, 0);
+        this.connections.clear();
         break;
       default:
         break;
@@ -232,6 +247,12 @@ export class DocSet {
     this.seq = event.seq;
     this.at = event.at;
     return this.changes;
+  }
+
+  private connectionsOf(sub: string): Set<string> {
+    let conns = this.connections.get(sub);
+    if (!conns) this.connections.set(sub, (conns = new Set()));
+    return conns;
   }
 
   checkpoint(): Checkpoint {
@@ -244,6 +265,7 @@ export class DocSet {
       language: this.language,
       ended: this.ended,
       online: [...this.online],
+      connections: [...this.connections].map(([sub, conns]) => [sub, [...conns]] as const),
       cursors: [...this.cursors],
       copies: [...this.copies],
     };

@@ -147,7 +147,8 @@ export class ReplayTimeline {
         push('join', `${name} joined`, {});
         break;
       case 'leave':
-        push('leave', `${name} left`, {});
+        // Logged by another node for a connection a dead node took with it.
+        push('leave', event.data.lost === true ? `${name} left (their connection's node went down)` : `${name} left`, {});
         break;
       case 'language':
         push('language', `language: ${String(event.data.language)}`, { language: event.data.language });

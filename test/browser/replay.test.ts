@@ -14,6 +14,8 @@ import { createIdleScale, loadTimeline, ReplayPlayer, ReplayTimeline, type Marke
 import type { LoggedEvent } from '../../shared/protocol.js';
 import { api, connectClient, createInterview, mainFile, startNode, waitFor } from '../helpers.js';
 import { hasBwrap, TEST_LIMITS } from '../runner-fixtures.js';
+import { spawnNode } from '../fixtures/processes.js';
+import { PG_URL, REDIS_URL, uniquePrefix, uniqueSchema } from '../fixtures/services.js';
 import { NODE_OPTIONS, focusEditor, hasChromium, openRoom, paste, screenshot, useBrowser, type RoomPage } from './browser.js';
 
 const WAIT = 20_000;
@@ -404,6 +406,46 @@ describe.skipIf(!hasChromium)('replay page', () => {
     expect(player.attribution('main', 'solution.py').map((r) => r.author)).toEqual([candidateSub(timeline)]);
     await page.close();
   }, 60_000);
+
+  it("a candidate whose node was killed shows offline from the leave a live node logged for them, marked as their node going down", async () => {
+    const schema = uniqueSchema();
+    const prefix = uniquePrefix();
+    // The candidate's node, a real process, killed; the interviewer's node, in this process, logs the leave.
+    const victim = await spawnNode({ REDIS_URL, REDIS_KEY_PREFIX: prefix, DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema, NODE_DEAD_AFTER_SECONDS: '3' });
+    const node = await startNode(
+      { redisUrl: REDIS_URL, redisKeyPrefix: prefix, databaseUrl: PG_URL, databaseSchema: schema, nodeDeadAfterMs: 3000 },
+      NODE_OPTIONS,
+    );
+    const iv = await createInterview(node, 'A node dies', 'python');
+    const id = iv.interview.id;
+    const cy = await connectClient(victim.url, await iv.invite('candidate', 'Cy'));
+    mainFile(cy).insert(0, 'print(1)');
+    await waitFor(() => cy.provider.pending === 0);
+    const ada = await connectClient(node.url, await iv.invite('interviewer', 'Ada'));
+    cy.provider.destroy();
+    process.kill(victim.child.pid!, 'SIGKILL');
+    const leaves = async (): Promise<LoggedEvent[]> =>
+      (await api(node.url, `/api/interviews/${id}/events?after=0&limit=1000`, { token: iv.token })).body.events.filter((e: LoggedEvent) => e.type === 'leave');
+    await waitFor(async () => (await leaves()).length === 1, 15_000, 200);
+    expect((await leaves())[0]).toMatchObject({ actor: { name: 'Cy' }, data: { lost: true } });
+    await ada.socket.timeout(5000).emitWithAck('chat:send', { channel: 'room', text: 'Cy dropped' });
+
+    const reviewer = await iv.invite('reviewer', 'Rita');
+    const page = await browser.context.newPage();
+    await page.goto(`${node.url}/replay/${id}#token=${reviewer}`);
+    await until(() => page.evaluate(() => !!(globalThis as any).duetReplay?.loaded()));
+    await page.bringToFront();
+    const cyRow = () => page.getByTestId('participants').locator('li', { hasText: 'Cy' });
+    const marker = page.locator(`.replay-marker[data-tip*="Cy left (their connection's node went down)"]`);
+    await until(async () => (await marker.count()) === 1);
+    // At the end (the chat after the leave): offline. One event back, before the leave: online.
+    await page.keyboard.press('End');
+    await until(async () => (await cyRow().getAttribute('class'))?.split(' ').includes('online') === false);
+    await page.keyboard.press(',');
+    await page.keyboard.press(',');
+    await until(async () => (await cyRow().getAttribute('class'))?.split(' ').includes('online') === true);
+    await page.close();
+  }, 90_000);
 
   it('steps one event at a time with , and . even through events that share a millisecond', async () => {
     const node = await startNode({}, NODE_OPTIONS);

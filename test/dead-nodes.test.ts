@@ -1,0 +1,154 @@
+/**
+ * A node that dies logs no `leave` for its connections. Its heartbeat in the
+ * database stops, and a live node logs them (`data.lost`) once the node has
+ * been silent for NODE_DEAD_AFTER_SECONDS; never a live node's. A node that
+ * was taken for dead while alive closes its connections, which rejoin.
+ */
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import type { StoredEvent } from '../server/store/store.js';
+import { connectClient, createInterview, startNode, tempDir, waitFor } from './helpers.js';
+import { spawnNode, testTokens } from './fixtures/processes.js';
+import { PG_URL, REDIS_URL, tcpProxy, uniquePrefix, uniqueSchema } from './fixtures/services.js';
+import { startCluster } from './fixtures/multi-node.js';
+
+const DEAD_AFTER_S = 3;
+
+/** The interview's joins and leaves, as [name, conn, lost] rows. */
+function presence(events: StoredEvent[]) {
+  return events.map((e) => [e.type, e.actor.name, e.data.conn, e.data.lost ?? false]);
+}
+
+describe('connections a dead node took with it', () => {
+  it('are logged as left by a live node once the dead one has been silent long enough; a live node\'s are not', async () => {
+    const schema = uniqueSchema();
+    const env = {
+      REDIS_URL,
+      REDIS_KEY_PREFIX: uniquePrefix(),
+      DATABASE_URL: PG_URL,
+      DATABASE_SCHEMA: schema,
+      NODE_DEAD_AFTER_SECONDS: String(DEAD_AFTER_S),
+    };
+    const victim = await spawnNode(env);
+    const survivor = await startNode(
+      { redisUrl: env.REDIS_URL, redisKeyPrefix: env.REDIS_KEY_PREFIX, databaseUrl: PG_URL, databaseSchema: schema, nodeDeadAfterMs: DEAD_AFTER_S * 1000 },
+    );
+    const tokens = await testTokens();
+    const iv = await tokens.interview(survivor.url);
+    const cy = await connectClient(victim.url, await tokens.invite(survivor.url, iv, 'candidate', 'Cy'));
+    const ada = await connectClient(survivor.url, await tokens.invite(survivor.url, iv, 'interviewer', 'Ada'));
+    const cyConn = cy.socket.id;
+    const store = survivor.server.ctx.store;
+    const events = () => store.readEvents(iv.id, {}).then((all) => all.filter((e) => e.type === 'join' || e.type === 'leave'));
+    await waitFor(async () => (await events()).length === 2, 5000);
+    // Both nodes live and beating for longer than the threshold: nobody is taken for dead.
+    await new Promise((r) => setTimeout(r, (DEAD_AFTER_S + 1) * 1000));
+    expect(presence(await events())).toEqual([
+      ['join', 'Cy', cyConn, false],
+      ['join', 'Ada', ada.socket.id, false],
+    ]);
+
+    cy.provider.destroy();
+    process.kill(victim.child.pid!, 'SIGKILL');
+    await victim.exited;
+    const killedAt = Date.now();
+    await waitFor(async () => (await events()).length === 3, (DEAD_AFTER_S + 5) * 1000, 100);
+    const tookMs = Date.now() - killedAt;
+    expect(presence(await events())).toEqual([
+      ['join', 'Cy', cyConn, false],
+      ['join', 'Ada', ada.socket.id, false],
+      ['leave', 'Cy', cyConn, true],
+    ]);
+    // Not before the dead node had been silent for the threshold.
+    expect(tookMs).toBeGreaterThan((DEAD_AFTER_S - 1) * 1000);
+    // Its record is gone, and nothing more is logged at the next beats.
+    const db = new pg.Client({ connectionString: PG_URL });
+    await db.connect();
+    try {
+      const { rows } = await db.query(`SELECT count(*)::int AS n FROM ${schema}.nodes`);
+      expect(rows[0].n).toBe(1);
+    } finally {
+      await db.end();
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await events()).toHaveLength(3);
+    expect(ada.socket.connected).toBe(true);
+  }, 60_000);
+
+  it('one node alone, restarted after a crash, logs its predecessor\'s connections as left', async () => {
+    const dataDir = tempDir('duet-dead-');
+    const env = { DATA_DIR: dataDir, NODE_DEAD_AFTER_SECONDS: String(DEAD_AFTER_S) };
+    const first = await spawnNode(env);
+    const tokens = await testTokens();
+    const iv = await tokens.interview(first.url);
+    const cy = await connectClient(first.url, await tokens.invite(first.url, iv, 'candidate', 'Cy'));
+    const oldConn = cy.socket.id;
+    const owner = iv.token;
+    const joinsAndLeaves = async (url: string) => {
+      const res = await fetch(`${url}/api/interviews/${iv.id}/events?limit=1000`, { headers: { authorization: `Bearer ${owner}` } });
+      const body = (await res.json()) as { events: StoredEvent[] };
+      return presence(body.events.filter((e) => e.type === 'join' || e.type === 'leave'));
+    };
+    await waitFor(async () => (await joinsAndLeaves(first.url)).length === 1, 5000);
+    cy.provider.destroy();
+    process.kill(first.child.pid!, 'SIGKILL');
+    await first.exited;
+
+    const second = await spawnNode(env);
+    await waitFor(async () => (await joinsAndLeaves(second.url)).length === 2, (DEAD_AFTER_S + 5) * 1000, 100);
+    expect(await joinsAndLeaves(second.url)).toEqual([
+      ['join', 'Cy', oldConn, false],
+      ['leave', 'Cy', oldConn, true],
+    ]);
+  }, 60_000);
+
+  it('after a database outage longer than the threshold, live nodes do not take each other for dead', async () => {
+    const db = await tcpProxy(() => [Number(new URL(PG_URL).port || 5432)]);
+    const { nodes } = await startCluster(2, { databaseUrl: db.url(PG_URL), nodeDeadAfterMs: DEAD_AFTER_S * 1000 });
+    const [n0, n1] = [nodes[0]!, nodes[1]!];
+    const iv = await createInterview(n0);
+    const id = iv.interview.id;
+    const clients = [
+      await connectClient(n0.url, await iv.invite('interviewer', 'Ada')),
+      await connectClient(n1.url, await iv.invite('candidate', 'Cy')),
+    ];
+    const conns = clients.map((c) => c.socket.id);
+    const store = n0.server.ctx.store;
+    await waitFor(async () => (await store.readEvents(id, { type: 'join' })).length === 2, 5000);
+    // Both nodes have beaten for the threshold, so both judge others, before the cut.
+    await new Promise((r) => setTimeout(r, (DEAD_AFTER_S + 0.5) * 1000));
+    db.cut();
+    // Every record is stale by the time the database is back.
+    await new Promise((r) => setTimeout(r, (DEAD_AFTER_S + 1.5) * 1000));
+    db.restore();
+    await new Promise((r) => setTimeout(r, (DEAD_AFTER_S + 2) * 1000));
+    expect(await store.readEvents(id, { type: 'leave' })).toEqual([]);
+    expect(clients.map((c) => c.socket.id)).toEqual(conns);
+    expect(await store.readEvents(id, { type: 'join' })).toHaveLength(2);
+  }, 60_000);
+
+  it('a node taken for dead while alive closes its connections, and they rejoin under its new id', async () => {
+    const { nodes } = await startCluster(2, { nodeDeadAfterMs: DEAD_AFTER_S * 1000 });
+    const [n0, n1] = [nodes[0]!, nodes[1]!];
+    const iv = await createInterview(n0);
+    const id = iv.interview.id;
+    const cy = await connectClient(n1.url, await iv.invite('candidate', 'Cy'));
+    const ada = await connectClient(n0.url, await iv.invite('interviewer', 'Ada'));
+    const store = n0.server.ctx.store;
+    const joins = () => store.readEvents(id, { type: 'join' });
+    await waitFor(async () => (await joins()).length === 2, 5000);
+    const cyJoin = (await joins()).find((e) => e.actor.name === 'Cy')!;
+    const adaConn = ada.socket.id;
+    // As if another node had found n1 silent and logged its connections as left.
+    await store.forgetNode(cyJoin.data.node as string);
+    await waitFor(async () => (await joins()).length === 3, (DEAD_AFTER_S + 5) * 1000, 100);
+    const rejoined = (await joins())[2]!;
+    expect(rejoined.actor.name).toBe('Cy');
+    expect(rejoined.data.conn).not.toBe(cyJoin.data.conn);
+    expect(rejoined.data.node).not.toBe(cyJoin.data.node);
+    await waitFor(() => cy.socket.connected && cy.socket.id === rejoined.data.conn, 5000);
+    // The other node's connection was not touched.
+    expect(ada.socket.id).toBe(adaConn);
+    expect((await joins()).filter((e) => e.actor.name === 'Ada')).toHaveLength(1);
+  }, 30_000);
+});

@@ -163,6 +163,10 @@ interface RoundResult {
   heldTypists: number;
   /** Rooms whose stored document, at the end, was not the typist's text. */
   notStored: number;
+  /** Kill to every dead connection logged as left (NaN if not within 20 s of the end); rooms still with one; live connections logged as left. */
+  lostLoggedMs: number;
+  staleRooms: number;
+  liveLeft: number;
   clientsBack: number;
 }
 
@@ -340,7 +344,33 @@ async function round(root: string): Promise<RoundResult> {
     // In the end, what the database holds is what every typist typed.
     let notStored = 0;
     for (const r of rooms) if ((await storedText(r)) !== textOf(r.typist)) notStored++;
+    // Presence: every connection the dead node took with it is logged as left
+    // by a live node (a while after its clients came back), none of the live ones.
+    const live = new Set(rooms.flatMap((r) => r.clients.map((c) => c.socket.id)));
+    const openConns = async (r: Room) => {
+      const res = await fetch(`${cluster.httpUrls[1 - DEAD]}/api/interviews/${r.id}/events?after=0&limit=1000`, { headers: { authorization: `Bearer ${admin}` } });
+      if (!res.ok) throw new Error(`GET /events: ${res.status} ${await res.text()}`);
+      const { events } = (await res.json()) as { events: Array<{ type: string; data: { conn?: string } }> };
+      const open = new Set<string>();
+      for (const e of events) if (e.type === 'join' && e.data.conn) open.add(e.data.conn);
+      for (const e of events) if (e.type === 'leave' && e.data.conn) open.delete(e.data.conn);
+      return [...open];
+    };
+    const leftAt = performance.now();
+    let staleRooms = rooms.length;
+    let liveLeft = 0;
+    while (performance.now() - leftAt < 20_000) {
+      const opens = await Promise.all(rooms.map(openConns));
+      staleRooms = opens.filter((o) => o.some((c) => !live.has(c))).length;
+      liveLeft = [...live].filter((c) => !opens.some((o) => o.includes(c ?? ''))).length;
+      if (staleRooms === 0) break;
+      await sleep(500);
+    }
+    const lostLoggedMs = staleRooms === 0 ? performance.now() - killedAt : NaN;
     return {
+      lostLoggedMs,
+      staleRooms,
+      liveLeft,
       root,
       commit: await commitOf(root),
       moved: MOVE,
@@ -385,7 +415,8 @@ for (let i = 0; i < ROUNDS; i++) {
     console.log(
       `[failover] ${r.commit} round ${i + 1}: ${r.moved ? 'moved to the other node' : `restart ${r.restartMs.toFixed(0)} ms`}, clients back ${r.backFirstMs.toFixed(0)} / ${r.backMedianMs.toFixed(0)} / ${r.backMs.toFixed(0)} ms (first / median / last, ${r.clientsBack}; median connected ${r.connectedMedianMs.toFixed(0)}, session ${r.sessionMedianMs.toFixed(0)}; attempts mean ${r.attemptsMean.toFixed(1)} max ${r.attemptsMax}, failed ${JSON.stringify(r.connectErrors)}; clients' loop p99 ${r.clientLoopP99.toFixed(0)} max ${r.clientLoopMax.toFixed(0)} ms), ` +
         `settled ${r.settleMs.toFixed(0)} ms after typing stopped, serving node's loop p99 ${r.loopP99.toFixed(1)} max ${r.loopMax.toFixed(1)} ms, ` +
-        `diverged ${r.diverged}, acknowledged edits lost ${r.lostAcked} of ${r.heldTypists} held typists' rooms, not stored at the end ${r.notStored}`,
+        `diverged ${r.diverged}, acknowledged edits lost ${r.lostAcked} of ${r.heldTypists} held typists' rooms, not stored at the end ${r.notStored}; ` +
+        `dead connections logged as left ${r.lostLoggedMs.toFixed(0)} ms after the kill (rooms still with one ${r.staleRooms}, live connections left ${r.liveLeft})`,
     );
   }
 }

@@ -7,12 +7,13 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../server/store/store.js';
-import { connectClient, createInterview, startNode, tempDir, waitFor } from './helpers.js';
+import { connectClient, createInterview, loseNextStoreAnswer, slowStoreCalls, startNode, tempDir, waitFor } from './helpers.js';
 import { spawnNode, testTokens } from './fixtures/processes.js';
 import { PG_URL, REDIS_URL, tcpProxy, uniquePrefix, uniqueSchema } from './fixtures/services.js';
 import { startCluster } from './fixtures/multi-node.js';
 
-const DEAD_AFTER_S = 3;
+/** Past the smallest allowed (3 s): a loaded CI machine's event-loop lag must not pass for a stalled node. */
+const DEAD_AFTER_S = 5;
 
 /** The interview's joins and leaves, as [name, conn, lost] rows. */
 function presence(events: StoredEvent[]) {
@@ -125,6 +126,55 @@ describe('connections a dead node took with it', () => {
     expect(await store.readEvents(id, { type: 'leave' })).toEqual([]);
     expect(clients.map((c) => c.socket.id)).toEqual(conns);
     expect(await store.readEvents(id, { type: 'join' })).toHaveLength(2);
+  }, 60_000);
+
+  it('a node whose own beats came late (its event loop stalled past the threshold) does not judge the others at once', async () => {
+    const { nodes } = await startCluster(2, { nodeDeadAfterMs: DEAD_AFTER_S * 1000 });
+    const [n0, n1] = [nodes[0]!, nodes[1]!];
+    const iv = await createInterview(n0);
+    const id = iv.interview.id;
+    const clients = [
+      await connectClient(n0.url, await iv.invite('interviewer', 'Ada')),
+      await connectClient(n1.url, await iv.invite('candidate', 'Cy')),
+    ];
+    const conns = clients.map((c) => c.socket.id);
+    const store = n0.server.ctx.store;
+    await waitFor(async () => (await store.readEvents(id, { type: 'join' })).length === 2, 5000);
+    await new Promise((r) => setTimeout(r, (DEAD_AFTER_S + 0.5) * 1000));
+    // Both nodes stall (they share this process, as nodes share a starved
+    // machine); n1 comes back slower, its next beats 2.5 s late. n0, back
+    // first, would find n1 stale past the threshold if it judged at once.
+    slowStoreCalls(n1.server.ctx.store, 'heartbeatNode', 2500);
+    const until = Date.now() + (DEAD_AFTER_S + 1) * 1000;
+    while (Date.now() < until) {
+      // Busy: no timer, no socket, no query answer runs meanwhile.
+    }
+    await new Promise((r) => setTimeout(r, (DEAD_AFTER_S + 2) * 1000));
+    expect(await store.readEvents(id, { type: 'leave' })).toEqual([]);
+    expect(clients.map((c) => c.socket.id)).toEqual(conns);
+  }, 60_000);
+
+  it('a registration whose answer was lost is not retried under the same id: others may sweep it meanwhile', async () => {
+    const { nodes } = await startCluster(2, { nodeDeadAfterMs: DEAD_AFTER_S * 1000 });
+    const [n0, n1] = [nodes[0]!, nodes[1]!];
+    const iv = await createInterview(n0);
+    const id = iv.interview.id;
+    const cy = await connectClient(n1.url, await iv.invite('candidate', 'Cy'));
+    const store = n0.server.ctx.store;
+    const joins = () => store.readEvents(id, { type: 'join' });
+    await waitFor(async () => (await joins()).length === 1, 5000);
+    // n1 is taken for dead; the registration of its next id commits, but n1 never hears so.
+    const { lost } = loseNextStoreAnswer(n1.server.ctx.store, 'registerNode');
+    await store.forgetNode((await joins())[0]!.data.node as string);
+    await lost;
+    await waitFor(async () => (await joins()).length === 2 && cy.socket.connected, 10_000, 100);
+    // The committed record goes stale and is swept: nothing of Cy's live connection may be logged as lost.
+    await new Promise((r) => setTimeout(r, (2 * DEAD_AFTER_S + 3) * 1000));
+    const leaves = await store.readEvents(id, { type: 'leave' });
+    expect(leaves.filter((e) => e.data.conn === cy.socket.id)).toEqual([]);
+    const open = new Set((await joins()).map((e) => e.data.conn));
+    for (const e of leaves) open.delete(e.data.conn);
+    expect([...open]).toEqual([cy.socket.id]);
   }, 60_000);
 
   it('a node taken for dead while alive closes its connections, and they rejoin under its new id', async () => {

@@ -235,26 +235,35 @@ describe.each(backends)('store contract: $name', (backend) => {
 
   it("keeps nodes' heartbeats on its own clock: a stale node is claimed once, fenced, and found by the joins it logged", async () => {
     const { store } = await backend.open();
-    const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+    const [a, b, c, d] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-    await store.registerNode(a);
-    await store.registerNode(b);
+    // Generous margins: each step is a round trip or two on a busy machine.
+    const DEAD = 1000;
+    const FRESH = 60_000;
+    await store.registerNode(a, DEAD);
+    await store.registerNode(b, DEAD);
+    await store.registerNode(d, 60_000);
     expect(await store.heartbeatNode(a)).toBe(true);
-    expect(await store.claimDeadNodes(a, 60_000)).toEqual([]);
-    await sleep(300);
+    expect(await store.claimDeadNodes(a, DEAD, FRESH)).toEqual([]);
+    await sleep(DEAD + 300);
+    // A claimer itself seen too long ago claims nothing: its claim may have waited out a stalled database.
+    expect(await store.claimDeadNodes(a, DEAD, 200)).toEqual([]);
     expect(await store.heartbeatNode(a)).toBe(true);
-    // b has not beaten for 300 ms: dead at 200, alive at 60 s.
-    expect(await store.claimDeadNodes(a, 60_000)).toEqual([]);
-    expect(await store.claimDeadNodes(a, 200)).toEqual([b]);
+    // b is past its own threshold; d, on a longer one, is not.
+    expect(await store.claimDeadNodes(a, DEAD, FRESH)).toEqual([b]);
     // Claimed: b's next beat tells it so; its claimer may claim it again (a sweep that failed), no one else.
     expect(await store.heartbeatNode(b)).toBe(false);
-    expect(await store.claimDeadNodes(a, 200)).toEqual([b]);
-    expect(await store.claimDeadNodes(c, 200)).toEqual([]);
+    expect(await store.claimDeadNodes(a, DEAD, FRESH)).toEqual([b]);
+    await store.registerNode(c, DEAD);
+    expect(await store.claimDeadNodes(c, DEAD, FRESH)).toEqual([]);
     // A claim as stale as its claimer's heartbeat is taken over.
-    await sleep(300);
-    expect((await store.claimDeadNodes(c, 200)).sort()).toEqual([a, b].sort());
+    await sleep(DEAD + 300);
+    expect(await store.heartbeatNode(c)).toBe(true);
+    expect((await store.claimDeadNodes(c, DEAD, FRESH)).sort()).toEqual([a, b].sort());
     await store.forgetNode(b);
-    expect(await store.claimDeadNodes(c, 0)).toEqual([a]);
+    expect(await store.heartbeatNode(b)).toBe(false);
+    // A claimer that is itself claimed claims nothing more.
+    expect(await store.claimDeadNodes(a, DEAD, FRESH)).toEqual([]);
 
     const open = await interview(store);
     const ended = await interview(store);

@@ -328,7 +328,7 @@ export function registerConnections(ctx: ServerContext): {
       sendRunnerState(ctx, socket).catch((err) => ctx.log.warn({ err, interviewId }, 'could not send the runner state'));
       await written;
       // Stamped now: events' times rise with their seqs, which the replay's time search relies on.
-      if (interview.status === 'open') await logJoin(actor, interviewId, socket.id);
+      if (interview.status === 'open') await logJoin(socket, actor, interviewId);
       socket.data.admittedYet = true;
       admit();
       // A list read from here on has this joiner's row.
@@ -345,11 +345,13 @@ export function registerConnections(ctx: ServerContext): {
   }
 
   /** Commits the join (what the socket logs waits for it); an interview that ended meanwhile logs no join, and that is no failure. */
-  async function logJoin(actor: Actor, interviewId: string, conn: string): Promise<void> {
+  async function logJoin(socket: DuetSocket, actor: Actor, interviewId: string): Promise<void> {
     try {
       // `conn` pairs the join with its connection's leave: one person can be in twice (two tabs).
-      // `node`: whose leave to log for it, should this node die (dead-nodes.ts).
-      await ctx.writer.append(interviewId, { type: 'join', at: new Date().toISOString(), actor, data: { conn, node: liveness.id } });
+      // `node`: whose leave to log for it, should this node die (dead-nodes.ts); noted
+      // on the socket before the commit, so giving up that id closes it, even mid-commit.
+      const node = (socket.data.node = liveness.id);
+      await ctx.writer.append(interviewId, { type: 'join', at: new Date().toISOString(), actor, data: { conn: socket.id, node } });
     } catch (err) {
       if (!(err instanceof DuetError && err.code === 'interview_ended')) throw err;
     }

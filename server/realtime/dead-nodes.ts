@@ -3,22 +3,28 @@
  * is lost, logs no `leave` for its sockets, and the replay would show their
  * people online until the interview ends. So every node keeps a heartbeat in
  * the database (the `nodes` table, on the database's clock), and each join it
- * logs names it (`data.node`). A node not seen for NODE_DEAD_AFTER_SECONDS is
- * taken for dead: a live node claims it, logs a leave `{conn, lost: true}`
+ * logs names it (`data.node`). A node not seen for its NODE_DEAD_AFTER_SECONDS
+ * is taken for dead: a live node claims it, logs a leave `{conn, lost: true}`
  * for each of its joins with no leave in interviews still open, and deletes
  * its record. This needs no Redis and works for one node alone, restarted
  * after a crash: it logs its predecessor's leaves.
  *
- * Two rules keep a live node's connections from being taken for lost:
- * - a node judges others only after its own heartbeats have gone through,
- *   without a failure, for the whole threshold: after a database outage every
- *   node's record is stale, and each must have had time to heartbeat again;
- * - a node that was taken for dead all the same (its heartbeat stalled, or
- *   it could not reach the database while the others could) finds its record
- *   gone at its next heartbeat. It takes a new id and closes every transport
- *   it holds, so its clients rejoin, and their joins are logged again: the
- *   log never shows someone offline who is in fact connected, for longer
- *   than that.
+ * What keeps a live node's connections from being logged as lost:
+ * - a node judges others only after its own heartbeats have gone through on
+ *   time for the whole threshold: after a database outage, or a stall of
+ *   this node, the others' records are stale for the same reason;
+ * - the claim itself runs only if the claimer's own record is fresh, on the
+ *   database's clock, so a claim that waited out a stalled database claims
+ *   nothing;
+ * - an id is never used again once others may have taken it for dead: a node
+ *   whose record is gone or claimed at its heartbeat, or whose registration
+ *   failed (it may have committed all the same), takes a new id and closes
+ *   the sockets whose joins were logged under the old one, so they rejoin
+ *   and are logged anew.
+ * A node cut off from the database while the others are not keeps its
+ * clients connected, though nothing they do can be logged; the replay shows
+ * them offline from when a live node logs their leaves until their node
+ * reaches the database again and they rejoin.
  */
 import { randomUUID } from 'node:crypto';
 import { DuetError } from '../../shared/errors.js';
@@ -38,44 +44,66 @@ export const beatEveryMs = (deadAfterMs: number) => Math.max(250, Math.floor(dea
 export function startNodeLiveness(ctx: ServerContext): NodeLiveness {
   const { store, log } = ctx;
   const deadAfterMs = ctx.config.nodeDeadAfterMs;
+  const beatMs = beatEveryMs(deadAfterMs);
   let id = randomUUID();
   let registered = false;
-  /** Since when every heartbeat has gone through (performance.now()); undefined after a failure. */
+  /**
+   * Since when this node's heartbeats have gone through on time
+   * (performance.now()): undefined after a failure, and restarted after a
+   * beat that came late (a slow database, a stalled event loop), since the
+   * others' beats may have been held up by the same cause.
+   */
   let healthySince: number | undefined;
+  let lastBeat: number | undefined;
   let running: Promise<unknown> = Promise.resolve();
+  let sweeping: Promise<void> | undefined;
+  let beating = false;
   let stopped = false;
+
+  /** Gives up `id` for good: the sockets whose joins were logged under it rejoin under the new one. */
+  function renew(): void {
+    const old = id;
+    id = randomUUID();
+    registered = false;
+    for (const socket of ctx.io.of('/').sockets.values()) if (socket.data.node === old) socket.conn.close();
+  }
 
   async function beat(): Promise<void> {
     try {
-      if (!registered) {
-        await store.registerNode(id);
-        registered = true;
-      } else if (!(await store.heartbeatNode(id))) {
-        taken();
-        return;
+      if (registered && !(await store.heartbeatNode(id))) {
+        log.error({ node: id, deadAfterMs }, 'this node was taken for dead (its heartbeat stopped); closing its connections so they rejoin');
+        renew();
       }
-      healthySince ??= performance.now();
+      if (!registered) {
+        try {
+          await store.registerNode(id, deadAfterMs);
+        } catch (err) {
+          // It may have committed, and been swept meanwhile: this id is not used again.
+          renew();
+          throw err;
+        }
+        registered = true;
+      }
     } catch (err) {
-      healthySince = undefined;
+      healthySince = lastBeat = undefined;
       log.warn({ err, node: id }, 'node heartbeat failed; not judging other nodes until heartbeats go through again');
       return;
     }
-    if (performance.now() - healthySince < deadAfterMs) return;
-    try {
-      for (const dead of await store.claimDeadNodes(id, deadAfterMs)) await sweep(dead);
-    } catch (err) {
-      // Claimed by this node still: claimed again at the next beat.
-      log.warn({ err }, 'could not log a dead node\'s connections as left; retrying at the next heartbeat');
-    }
+    const now = performance.now();
+    if (lastBeat === undefined || now - lastBeat > 2 * beatMs) healthySince = now;
+    lastBeat = now;
+    if (healthySince === undefined || now - healthySince < deadAfterMs || sweeping) return;
+    // Apart from the beats: logging a big node's leaves must not hold up this node's own heartbeat.
+    sweeping = sweepDead().finally(() => (sweeping = undefined));
   }
 
-  /** The others took this node for dead and logged its connections as left: its clients rejoin, logged anew. */
-  function taken(): void {
-    log.error({ node: id, deadAfterMs }, 'this node was taken for dead (its heartbeat stopped); closing its connections so they rejoin');
-    id = randomUUID();
-    registered = false;
-    healthySince = undefined;
-    for (const socket of ctx.io.of('/').sockets.values()) socket.conn.close();
+  async function sweepDead(): Promise<void> {
+    try {
+      for (const dead of await store.claimDeadNodes(id, deadAfterMs, 2 * beatMs)) await sweep(dead);
+    } catch (err) {
+      // Claimed by this node still: claimed again at the next beat.
+      log.warn({ err }, "could not log a dead node's connections as left; retrying at the next heartbeat");
+    }
   }
 
   /** Logs a leave for each of a dead node's connections that has none, then forgets the node. */
@@ -89,7 +117,7 @@ export function startNodeLiveness(ctx: ServerContext): NodeLiveness {
     const counts = await Promise.all([...byInterview].map(([interviewId, joins]) => logLost(interviewId, joins)));
     await store.forgetNode(deadId);
     const left = counts.reduce((a, b) => a + b, 0);
-    log.warn({ node: deadId, left, interviews: byInterview.size }, 'a dead node\'s connections were logged as left');
+    log.warn({ node: deadId, left, interviews: byInterview.size }, "a dead node's connections were logged as left");
   }
 
   async function logLost(interviewId: string, joins: StoredEvent[]): Promise<number> {
@@ -111,7 +139,6 @@ export function startNodeLiveness(ctx: ServerContext): NodeLiveness {
     return logged;
   }
 
-  let beating = false;
   // A beat still on its way (a slow database) is not queued behind: the next tick just skips.
   const tick = () => {
     if (beating || stopped) return;
@@ -121,7 +148,7 @@ export function startNodeLiveness(ctx: ServerContext): NodeLiveness {
       .finally(() => (beating = false));
   };
   tick();
-  const timer = setInterval(tick, beatEveryMs(deadAfterMs));
+  const timer = setInterval(tick, beatMs);
   timer.unref();
 
   return {
@@ -133,6 +160,7 @@ export function startNodeLiveness(ctx: ServerContext): NodeLiveness {
       stopped = true;
       clearInterval(timer);
       await running;
+      await sweeping;
     },
   };
 }

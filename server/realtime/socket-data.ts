@@ -39,6 +39,8 @@ export interface SocketData {
   sentStored?: boolean;
   /** Set once `room` has resolved and the socket counts in it (data stays plain: other nodes read it). */
   joined?: boolean;
+  /** The node id its `join` is logged under (dead-nodes.ts): should others log that id's leaves, the socket is closed and rejoins. */
+  node?: string;
   /** The socket's event limit (every event). */
   bucket: TokenBucket;
   /** The socket's last `doc:update` in progress: updates apply one at a time, in order. */

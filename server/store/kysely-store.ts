@@ -575,8 +575,11 @@ export class KyselyStore implements Store {
       : sql<number>`CAST(unixepoch('subsec') * 1000 AS INTEGER)`;
   }
 
-  async registerNode(id: string): Promise<void> {
-    await this.db.insertInto('nodes').values({ id, seen_at: this.dbNowMs(), swept_by: null, swept_at: null }).execute();
+  async registerNode(id: string, deadAfterMs: number): Promise<void> {
+    await this.db
+      .insertInto('nodes')
+      .values({ id, seen_at: this.dbNowMs(), dead_after_ms: deadAfterMs, swept_by: null, swept_at: null })
+      .execute();
   }
 
   async heartbeatNode(id: string): Promise<boolean> {
@@ -589,14 +592,24 @@ export class KyselyStore implements Store {
     return Number(result.numUpdatedRows) > 0;
   }
 
-  async claimDeadNodes(claimer: string, deadAfterMs: number): Promise<string[]> {
-    const cutoff = sql<number>`${this.dbNowMs()} - ${deadAfterMs}`;
+  async claimDeadNodes(claimer: string, deadAfterMs: number, freshMs: number): Promise<string[]> {
+    const now = this.dbNowMs();
     const rows = await this.db
       .updateTable('nodes')
-      .set({ swept_by: claimer, swept_at: this.dbNowMs() })
+      .set({ swept_by: claimer, swept_at: now })
       .where('id', '<>', claimer)
-      .where('seen_at', '<', cutoff)
-      .where((eb) => eb.or([eb('swept_by', 'is', null), eb('swept_by', '=', claimer), eb('swept_at', '<', cutoff)]))
+      .where('seen_at', '<', sql<number>`${now} - dead_after_ms`)
+      .where((eb) => eb.or([eb('swept_by', 'is', null), eb('swept_by', '=', claimer), eb('swept_at', '<', sql<number>`${now} - ${deadAfterMs}`)]))
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('nodes as me')
+            .select('me.id')
+            .where('me.id', '=', claimer)
+            .where('me.swept_by', 'is', null)
+            .where('me.seen_at', '>=', sql<number>`${now} - ${freshMs}`),
+        ),
+      )
       .returning('id')
       .execute();
     return rows.map((r) => r.id);

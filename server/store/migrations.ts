@@ -117,10 +117,14 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .createTable('nodes')
           .addColumn('id', 'text', (c) => c.primaryKey())
           .addColumn('seen_at', 'bigint', (c) => c.notNull())
+          // Its own NODE_DEAD_AFTER_SECONDS: nodes set differently (mid-rollout) judge each other fairly.
+          .addColumn('dead_after_ms', 'bigint', (c) => c.notNull())
           // The live node logging this one's leaves, and since when (a claim a stalled sweeper left is taken over).
           .addColumn('swept_by', 'text')
           .addColumn('swept_at', 'bigint')
           .execute();
+        // A dead node's joins are looked up among joins only, not the whole log.
+        await db.schema.createIndex('events_joins').on('events').column('interview_id').where(sql.ref('type'), '=', 'join').execute();
       },
     },
   };

@@ -49,6 +49,7 @@ export interface NodesTable {
   id: string;
   /** Milliseconds since the epoch, on the database's clock. */
   seen_at: number;
+  dead_after_ms: number;
   swept_by: string | null;
   swept_at: number | null;
 }

@@ -146,17 +146,21 @@ export interface Store {
   listEndedBefore(endedBefore: string, limit: number): Promise<string[]>;
   /**
    * Node liveness (server/realtime/dead-nodes.ts), on the database's clock.
-   * `registerNode` adds this process's record, seen now.
+   * `registerNode` adds this process's record, seen now, taken for dead once
+   * not seen for `deadAfterMs`.
    */
-  registerNode(id: string): Promise<void>;
+  registerNode(id: string, deadAfterMs: number): Promise<void>;
   /** Marks the node seen now; false when its record is gone or claimed: the others took it for dead. */
   heartbeatNode(id: string): Promise<boolean>;
   /**
-   * Claims for `claimer` every other node not seen for `deadAfterMs` and not
-   * claimed by a live sweeper (a claim older than that is taken over; the
-   * claimer's own are claimed again); answers their ids.
+   * Claims for `claimer` every other node not seen for its own threshold and
+   * not claimed by a live sweeper (a claim older than the claimer's threshold
+   * is taken over; the claimer's own are claimed again); answers their ids.
+   * Claims nothing unless the claimer itself was seen in the last `freshMs`
+   * and is not claimed: a claim that waited out a stalled database finds its
+   * claimer stale too.
    */
-  claimDeadNodes(claimer: string, deadAfterMs: number): Promise<string[]>;
+  claimDeadNodes(claimer: string, deadAfterMs: number, freshMs: number): Promise<string[]>;
   /** Deletes a node's record (its sweep is done). */
   forgetNode(id: string): Promise<void>;
   /** The `join` events a node logged (`data.node`) in interviews still open, each with its interview. */

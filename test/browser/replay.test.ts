@@ -411,9 +411,9 @@ describe.skipIf(!hasChromium)('replay page', () => {
     const schema = uniqueSchema();
     const prefix = uniquePrefix();
     // The candidate's node, a real process, killed; the interviewer's node, in this process, logs the leave.
-    const victim = await spawnNode({ REDIS_URL, REDIS_KEY_PREFIX: prefix, DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema, NODE_DEAD_AFTER_SECONDS: '3' });
+    const victim = await spawnNode({ REDIS_URL, REDIS_KEY_PREFIX: prefix, DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema, NODE_DEAD_AFTER_SECONDS: '5' });
     const node = await startNode(
-      { redisUrl: REDIS_URL, redisKeyPrefix: prefix, databaseUrl: PG_URL, databaseSchema: schema, nodeDeadAfterMs: 3000 },
+      { redisUrl: REDIS_URL, redisKeyPrefix: prefix, databaseUrl: PG_URL, databaseSchema: schema, nodeDeadAfterMs: 5000 },
       NODE_OPTIONS,
     );
     const iv = await createInterview(node, 'A node dies', 'python');
@@ -426,7 +426,7 @@ describe.skipIf(!hasChromium)('replay page', () => {
     process.kill(victim.child.pid!, 'SIGKILL');
     const leaves = async (): Promise<LoggedEvent[]> =>
       (await api(node.url, `/api/interviews/${id}/events?after=0&limit=1000`, { token: iv.token })).body.events.filter((e: LoggedEvent) => e.type === 'leave');
-    await waitFor(async () => (await leaves()).length === 1, 15_000, 200);
+    await waitFor(async () => (await leaves()).length === 1, 25_000, 200);
     expect((await leaves())[0]).toMatchObject({ actor: { name: 'Cy' }, data: { lost: true } });
     await ada.socket.timeout(5000).emitWithAck('chat:send', { channel: 'room', text: 'Cy dropped' });
 

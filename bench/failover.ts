@@ -7,10 +7,13 @@
  * of the dead node are held offline until their rooms' logs are read, which
  * must hold every edit they had acknowledged (a typist sending it again
  * would otherwise hide a loss); then they come back, and every client's text
- * and every stored document must end equal to the typist's.
+ * and every stored document must end equal to the typist's. Last, every
+ * connection the dead node took with it must be logged as left by a live
+ * node (the nodes run with NODE_DEAD_AFTER_SECONDS = `--dead-after`), and no
+ * live one.
  *
  *   npx tsx bench/failover.ts [--rooms 100] [--tail 250] [--rounds 3]
- *     [--move] [--duet-root DIR[,DIR...]] [--name NAME]
+ *     [--move] [--dead-after 10] [--duet-root DIR[,DIR...]] [--name NAME]
  *
  * `--move`: the node is not started again; each client reaches its node
  * through a front (a TCP forwarder standing for a load balancer) that sends
@@ -49,6 +52,7 @@ const { values: a } = parseArgs({
     move: { type: 'boolean', default: false },
     'duet-root': { type: 'string' },
     name: { type: 'string', default: 'failover' },
+    'dead-after': { type: 'string', default: '10' },
   },
 });
 const ROOMS = Number(a.rooms);
@@ -57,6 +61,8 @@ const ROUNDS = Number(a.rounds);
 const ROOTS = a['duet-root'] ? a['duet-root'].split(',') : [PROJECT_ROOT];
 const DEAD = 0;
 const MOVE = a.move!;
+/** The nodes' NODE_DEAD_AFTER_SECONDS: how long before a live node logs the dead one's connections as left. */
+const DEAD_AFTER_S = Number(a['dead-after']);
 
 interface Front {
   url: string;
@@ -163,7 +169,7 @@ interface RoundResult {
   heldTypists: number;
   /** Rooms whose stored document, at the end, was not the typist's text. */
   notStored: number;
-  /** Kill to every dead connection logged as left (NaN if not within 20 s of the end); rooms still with one; live connections logged as left. */
+  /** Kill to the last of the dead node's connections logged as left, by the leaves' own times (NaN if some were not within DEAD_AFTER_S + 20 s of the end); rooms still with one; live connections logged as lost. */
   lostLoggedMs: number;
   staleRooms: number;
   liveLeft: number;
@@ -246,7 +252,15 @@ const converged = (rooms: Room[]) =>
   rooms.every((r) => r.typist.provider.pending === 0 && r.clients.every((c) => isBack(c) && textOf(c) === textOf(r.typist)));
 
 async function round(root: string): Promise<RoundResult> {
-  const cluster = await startCluster({ system: 'duet', nodes: 2, store: 'postgres', adapter: 'sharded', hpPersist: 'none', duetRoot: root });
+  const cluster = await startCluster({
+    system: 'duet',
+    nodes: 2,
+    store: 'postgres',
+    adapter: 'sharded',
+    hpPersist: 'none',
+    duetRoot: root,
+    env: { NODE_DEAD_AFTER_SECONDS: String(DEAD_AFTER_S) },
+  });
   const rooms: Room[] = [];
   const ports = cluster.httpUrls.map((u) => Number(new URL(u).port));
   const fronts: Front[] = [];
@@ -268,6 +282,7 @@ async function round(root: string): Promise<RoundResult> {
     // When each of the dead node's other clients is back: connected and synced again after it noticed the loss.
     const ofDead = rooms.flatMap((r) => r.clients.filter((c) => c.node === DEAD && c !== r.typist));
     let killedAt = NaN;
+    let killedWallAt = NaN;
     const backAt = new Map<Client, number>();
     const attempts = new Map<Client, number>();
     const connectedAt = new Map<Client, number>();
@@ -301,6 +316,7 @@ async function round(root: string): Promise<RoundResult> {
     const ackedAtKill = new Map(held.map((r) => [r, r.acked]));
     clientLoop.enable();
     killedAt = performance.now();
+    killedWallAt = Date.now();
     if (MOVE) {
       await cluster.nodes[DEAD]!.kill();
     } else {
@@ -345,28 +361,51 @@ async function round(root: string): Promise<RoundResult> {
     let notStored = 0;
     for (const r of rooms) if ((await storedText(r)) !== textOf(r.typist)) notStored++;
     // Presence: every connection the dead node took with it is logged as left
-    // by a live node (a while after its clients came back), none of the live ones.
-    const live = new Set(rooms.flatMap((r) => r.clients.map((c) => c.socket.id)));
+    // by a live node once the dead one has been silent DEAD_AFTER_S, none of the live ones.
+    const liveNow = () => new Set(rooms.flatMap((r) => r.clients.flatMap((c) => (c.socket.connected && c.socket.id ? [c.socket.id] : []))));
+    // Each room's log read on from where the last look ended, page by page:
+    // its open connections, and the latest time a lost leave was logged.
+    const logs = new Map<Room, { after: number; open: Set<string> }>(rooms.map((r) => [r, { after: 0, open: new Set<string>() }]));
+    const lostConns = new Set<string>();
+    let lastLostAt = NaN;
     const openConns = async (r: Room) => {
-      const res = await fetch(`${cluster.httpUrls[1 - DEAD]}/api/interviews/${r.id}/events?after=0&limit=1000`, { headers: { authorization: `Bearer ${admin}` } });
-      if (!res.ok) throw new Error(`GET /events: ${res.status} ${await res.text()}`);
-      const { events } = (await res.json()) as { events: Array<{ type: string; data: { conn?: string } }> };
-      const open = new Set<string>();
-      for (const e of events) if (e.type === 'join' && e.data.conn) open.add(e.data.conn);
-      for (const e of events) if (e.type === 'leave' && e.data.conn) open.delete(e.data.conn);
-      return [...open];
+      const log = logs.get(r)!;
+      for (;;) {
+        const res = await fetch(`${cluster.httpUrls[1 - DEAD]}/api/interviews/${r.id}/events?after=${log.after}&limit=1000`, { headers: { authorization: `Bearer ${admin}` } });
+        if (!res.ok) throw new Error(`GET /events: ${res.status} ${await res.text()}`);
+        const { events, next } = (await res.json()) as {
+          events: Array<{ seq: number; at: string; type: string; data: { conn?: string; lost?: boolean } }>;
+          next: number | null;
+        };
+        for (const e of events) {
+          if (e.type === 'join' && e.data.conn) log.open.add(e.data.conn);
+          if (e.type === 'leave' && e.data.conn) log.open.delete(e.data.conn);
+          if (e.type === 'leave' && e.data.lost === true && e.data.conn) {
+            lostConns.add(e.data.conn);
+            lastLostAt = Math.max(Number.isNaN(lastLostAt) ? -Infinity : lastLostAt, Date.parse(e.at));
+          }
+          log.after = e.seq;
+        }
+        if (next === null) return [...log.open];
+      }
     };
-    const leftAt = performance.now();
+    // Until every room's log has no open connection but live ones, then one
+    // threshold more: a live connection wrongly logged as lost would show then.
+    const lookFrom = performance.now();
     let staleRooms = rooms.length;
-    let liveLeft = 0;
-    while (performance.now() - leftAt < 20_000) {
+    let settledAt: number | undefined;
+    while (performance.now() - lookFrom < 2 * DEAD_AFTER_S * 1000 + 20_000) {
       const opens = await Promise.all(rooms.map(openConns));
+      const live = liveNow();
       staleRooms = opens.filter((o) => o.some((c) => !live.has(c))).length;
-      liveLeft = [...live].filter((c) => !opens.some((o) => o.includes(c ?? ''))).length;
-      if (staleRooms === 0) break;
+      if (staleRooms === 0) settledAt ??= performance.now();
+      if (settledAt !== undefined && performance.now() - settledAt > DEAD_AFTER_S * 1000) break;
       await sleep(500);
     }
-    const lostLoggedMs = staleRooms === 0 ? performance.now() - killedAt : NaN;
+    const live = liveNow();
+    const liveLeft = [...lostConns].filter((c) => live.has(c)).length;
+    // When the last lost leave was logged (its own time), from the kill.
+    const lostLoggedMs = staleRooms === 0 ? lastLostAt - killedWallAt : NaN;
     return {
       lostLoggedMs,
       staleRooms,
@@ -424,7 +463,7 @@ for (let i = 0; i < ROUNDS; i++) {
 const out = join(PROJECT_ROOT, 'bench', 'results', a.name!);
 const rows = results.map(
   (r) =>
-    `| ${r.commit} | ${r.rooms} | ${r.tail} | ${r.moved ? 'moved' : r.restartMs.toFixed(0)} | ${r.backFirstMs.toFixed(0)} / ${r.backMedianMs.toFixed(0)} / ${r.backMs.toFixed(0)} | ${r.settleMs.toFixed(0)} | ${r.loopP99.toFixed(1)} / ${r.loopMax.toFixed(1)} | ${r.lostAcked} of ${r.heldTypists} | ${r.diverged} / ${r.notStored} |`,
+    `| ${r.commit} | ${r.rooms} | ${r.tail} | ${r.moved ? 'moved' : r.restartMs.toFixed(0)} | ${r.backFirstMs.toFixed(0)} / ${r.backMedianMs.toFixed(0)} / ${r.backMs.toFixed(0)} | ${r.settleMs.toFixed(0)} | ${r.loopP99.toFixed(1)} / ${r.loopMax.toFixed(1)} | ${r.lostAcked} of ${r.heldTypists} | ${r.diverged} / ${r.notStored} | ${r.lostLoggedMs.toFixed(0)} (${r.staleRooms}) / ${r.liveLeft} |`,
 );
 writeFileSync(`${out}.json`, JSON.stringify({ machine: machine(), date: new Date().toISOString(), results }, null, 2));
 writeFileSync(
@@ -432,10 +471,10 @@ writeFileSync(
   [
     `# Failover: a node killed under ${ROOMS} live rooms (${a.name})`,
     '',
-    `Machine: ${JSON.stringify(machine())}. Each room: 4 clients, two on each node; one typist, on the killed node in half the rooms (held offline after the kill until its room's log is checked for every edit it had acknowledged); ${TAIL} updates past the last snapshot, then 5 a second through the kill. Times are from the kill; "back" leaves out the held typists. ${MOVE ? 'The killed node stays down; its clients move to the other node through a front standing for a load balancer' : 'The killed node is started again on its port; its clients reconnect to it'}. \`npm run bench:failover${MOVE ? ' -- --move' : ''}\`.`,
+    `Machine: ${JSON.stringify(machine())}. The nodes take a node silent for ${DEAD_AFTER_S} s for dead (NODE_DEAD_AFTER_SECONDS). Each room: 4 clients, two on each node; one typist, on the killed node in half the rooms (held offline after the kill until its room's log is checked for every edit it had acknowledged); ${TAIL} updates past the last snapshot, then 5 a second through the kill. Times are from the kill; "back" leaves out the held typists. ${MOVE ? 'The killed node stays down; its clients move to the other node through a front standing for a load balancer' : 'The killed node is started again on its port; its clients reconnect to it'}. \`npm run bench:failover${MOVE ? ' -- --move' : ''}\`.`,
     '',
-    '| Duet | rooms | tail | kill → node ready ms | kill → its clients back ms, first / median / last | settled after typing stopped ms | serving node loop p99 / max ms | rooms missing an acknowledged edit | diverged / not stored at the end |',
-    '|---|---:|---:|---:|---:|---:|---:|---|---|',
+    '| Duet | rooms | tail | kill → node ready ms | kill → its clients back ms, first / median / last | settled after typing stopped ms | serving node loop p99 / max ms | rooms missing an acknowledged edit | diverged / not stored at the end | kill → its connections logged as left ms (rooms with one not) / live ones logged as left |',
+    '|---|---:|---:|---:|---:|---:|---:|---|---|---|',
     ...rows,
     '',
   ].join('\n'),

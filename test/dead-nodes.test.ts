@@ -20,6 +20,25 @@ function presence(events: StoredEvent[]) {
   return events.map((e) => [e.type, e.actor.name, e.data.conn, e.data.lost ?? false]);
 }
 
+/**
+ * Two nodes, Ada on one and Cy on the other, both joined and logged, and
+ * both nodes beating for longer than the threshold: each judges the other.
+ */
+async function twoJudgingNodes(overrides: Parameters<typeof startCluster>[1] = {}) {
+  const { nodes } = await startCluster(2, { nodeDeadAfterMs: DEAD_AFTER_S * 1000, ...overrides });
+  const [n0, n1] = [nodes[0]!, nodes[1]!];
+  const iv = await createInterview(n0);
+  const id = iv.interview.id;
+  const clients = [
+    await connectClient(n0.url, await iv.invite('interviewer', 'Ada')),
+    await connectClient(n1.url, await iv.invite('candidate', 'Cy')),
+  ];
+  const store = n0.server.ctx.store;
+  await waitFor(async () => (await store.readEvents(id, { type: 'join' })).length === 2, 5000);
+  await new Promise((r) => setTimeout(r, (DEAD_AFTER_S + 0.5) * 1000));
+  return { id, clients, conns: clients.map((c) => c.socket.id), store, n1 };
+}
+
 describe('connections a dead node took with it', () => {
   it('are logged as left by a live node once the dead one has been silent long enough; a live node\'s are not', async () => {
     const schema = uniqueSchema();
@@ -105,19 +124,7 @@ describe('connections a dead node took with it', () => {
 
   it('after a database outage longer than the threshold, live nodes do not take each other for dead', async () => {
     const db = await tcpProxy(() => [Number(new URL(PG_URL).port || 5432)]);
-    const { nodes } = await startCluster(2, { databaseUrl: db.url(PG_URL), nodeDeadAfterMs: DEAD_AFTER_S * 1000 });
-    const [n0, n1] = [nodes[0]!, nodes[1]!];
-    const iv = await createInterview(n0);
-    const id = iv.interview.id;
-    const clients = [
-      await connectClient(n0.url, await iv.invite('interviewer', 'Ada')),
-      await connectClient(n1.url, await iv.invite('candidate', 'Cy')),
-    ];
-    const conns = clients.map((c) => c.socket.id);
-    const store = n0.server.ctx.store;
-    await waitFor(async () => (await store.readEvents(id, { type: 'join' })).length === 2, 5000);
-    // Both nodes have beaten for the threshold, so both judge others, before the cut.
-    await new Promise((r) => setTimeout(r, (DEAD_AFTER_S + 0.5) * 1000));
+    const { id, clients, conns, store } = await twoJudgingNodes({ databaseUrl: db.url(PG_URL) });
     db.cut();
     // Every record is stale by the time the database is back.
     await new Promise((r) => setTimeout(r, (DEAD_AFTER_S + 1.5) * 1000));
@@ -129,18 +136,7 @@ describe('connections a dead node took with it', () => {
   }, 60_000);
 
   it('a node whose own beats came late (its event loop stalled past the threshold) does not judge the others at once', async () => {
-    const { nodes } = await startCluster(2, { nodeDeadAfterMs: DEAD_AFTER_S * 1000 });
-    const [n0, n1] = [nodes[0]!, nodes[1]!];
-    const iv = await createInterview(n0);
-    const id = iv.interview.id;
-    const clients = [
-      await connectClient(n0.url, await iv.invite('interviewer', 'Ada')),
-      await connectClient(n1.url, await iv.invite('candidate', 'Cy')),
-    ];
-    const conns = clients.map((c) => c.socket.id);
-    const store = n0.server.ctx.store;
-    await waitFor(async () => (await store.readEvents(id, { type: 'join' })).length === 2, 5000);
-    await new Promise((r) => setTimeout(r, (DEAD_AFTER_S + 0.5) * 1000));
+    const { id, clients, conns, store, n1 } = await twoJudgingNodes();
     // Both nodes stall (they share this process, as nodes share a starved
     // machine); n1 comes back slower, its next beats 2.5 s late. n0, back
     // first, would find n1 stale past the threshold if it judged at once.

@@ -13,12 +13,20 @@
  * live one.
  *
  *   npx tsx bench/failover.ts [--rooms 100] [--tail 250] [--rounds 3]
- *     [--move] [--dead-after 10] [--duet-root DIR[,DIR...]] [--name NAME]
+ *     [--move | --lost-host] [--dead-after 10] [--duet-root DIR[,DIR...]] [--name NAME]
  *
  * `--move`: the node is not started again; each client reaches its node
  * through a front (a TCP forwarder standing for a load balancer) that sends
  * it to the other node once its own refuses, so the dead node's clients move
  * to the surviving one, whose rooms are already open.
+ *
+ * `--lost-host`: as `--move`, but the node is frozen (SIGSTOP) instead of
+ * killed, as when its host is lost: its connections stay open and nothing
+ * answers on them, so its clients notice only when the node's pings stop
+ * (Engine.IO's pingInterval + pingTimeout). The front stops sending new
+ * connections to it at once (a load balancer whose health check has
+ * already failed), so the time measured is the clients' own noticing.
+ * The frozen node is killed at the end of the round.
  *
  * Each room: 4 clients, two on each node, one typist (on the node that dies
  * in half the rooms). First each typist types `--tail` edits at 25 a second,
@@ -50,6 +58,7 @@ const { values: a } = parseArgs({
     tail: { type: 'string', default: '250' },
     rounds: { type: 'string', default: '3' },
     move: { type: 'boolean', default: false },
+    'lost-host': { type: 'boolean', default: false },
     'duet-root': { type: 'string' },
     name: { type: 'string', default: 'failover' },
     'dead-after': { type: 'string', default: '10' },
@@ -60,12 +69,15 @@ const TAIL = Number(a.tail);
 const ROUNDS = Number(a.rounds);
 const ROOTS = a['duet-root'] ? a['duet-root'].split(',') : [PROJECT_ROOT];
 const DEAD = 0;
-const MOVE = a.move!;
+const LOST_HOST = a['lost-host']!;
+const MOVE = a.move! || LOST_HOST;
 /** The nodes' NODE_DEAD_AFTER_SECONDS: how long before a live node logs the dead one's connections as left. */
 const DEAD_AFTER_S = Number(a['dead-after']);
 
 interface Front {
   url: string;
+  /** New connections pass over this port from now on (a failed health check); open ones stay. */
+  down(port: number): void;
   close(): Promise<void>;
 }
 
@@ -76,6 +88,7 @@ interface Front {
  */
 async function front(ports: number[]): Promise<Front> {
   const sockets = new Set<Socket>();
+  const downPorts = new Set<number>();
   const track = (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -88,6 +101,7 @@ async function front(ports: number[]): Promise<Front> {
     client.on('close', () => up?.destroy());
     const attempt = (i: number) => {
       if (i >= ports.length || client.destroyed) return client.destroy();
+      if (downPorts.has(ports[i]!)) return attempt(i + 1);
       const next = connect(ports[i]!, '127.0.0.1');
       const refused = () => attempt(i + 1);
       next.once('error', refused);
@@ -108,6 +122,7 @@ async function front(ports: number[]): Promise<Front> {
   const { port } = server.address() as { port: number };
   return {
     url: `http://127.0.0.1:${port}`,
+    down: (p) => downPorts.add(p),
     close: () => {
       for (const s of sockets) s.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
@@ -136,6 +151,8 @@ interface RoundResult {
   commit: string;
   /** The dead node's clients moved to the other node (`--move`) rather than waiting for it to start again. */
   moved: boolean;
+  /** Frozen (SIGSTOP) rather than killed: a lost host. */
+  lostHost: boolean;
   rooms: number;
   tail: number;
   /** Kill to the new process answering /readyz (0 with --move). */
@@ -317,7 +334,10 @@ async function round(root: string): Promise<RoundResult> {
     clientLoop.enable();
     killedAt = performance.now();
     killedWallAt = Date.now();
-    if (MOVE) {
+    if (LOST_HOST) {
+      for (const f of fronts) f.down(ports[DEAD]!);
+      process.kill(cluster.nodes[DEAD]!.pid, 'SIGSTOP');
+    } else if (MOVE) {
       await cluster.nodes[DEAD]!.kill();
     } else {
       await cluster.restart(DEAD, 'kill');
@@ -413,6 +433,7 @@ async function round(root: string): Promise<RoundResult> {
       root,
       commit: await commitOf(root),
       moved: MOVE,
+      lostHost: LOST_HOST,
       rooms: ROOMS,
       tail: TAIL,
       restartMs,
@@ -442,6 +463,8 @@ async function round(root: string): Promise<RoundResult> {
       c.socket.close();
     }
     for (const f of fronts) await f.close();
+    // A frozen process takes no SIGTERM until it runs again.
+    if (LOST_HOST) await cluster.nodes[DEAD]!.kill();
     await cluster.stop();
   }
 }
@@ -452,7 +475,7 @@ for (let i = 0; i < ROUNDS; i++) {
     const r = await round(root);
     results.push(r);
     console.log(
-      `[failover] ${r.commit} round ${i + 1}: ${r.moved ? 'moved to the other node' : `restart ${r.restartMs.toFixed(0)} ms`}, clients back ${r.backFirstMs.toFixed(0)} / ${r.backMedianMs.toFixed(0)} / ${r.backMs.toFixed(0)} ms (first / median / last, ${r.clientsBack}; median connected ${r.connectedMedianMs.toFixed(0)}, session ${r.sessionMedianMs.toFixed(0)}; attempts mean ${r.attemptsMean.toFixed(1)} max ${r.attemptsMax}, failed ${JSON.stringify(r.connectErrors)}; clients' loop p99 ${r.clientLoopP99.toFixed(0)} max ${r.clientLoopMax.toFixed(0)} ms), ` +
+      `[failover] ${r.commit} round ${i + 1}: ${r.lostHost ? 'host lost, moved to the other node' : r.moved ? 'moved to the other node' : `restart ${r.restartMs.toFixed(0)} ms`}, clients back ${r.backFirstMs.toFixed(0)} / ${r.backMedianMs.toFixed(0)} / ${r.backMs.toFixed(0)} ms (first / median / last, ${r.clientsBack}; median connected ${r.connectedMedianMs.toFixed(0)}, session ${r.sessionMedianMs.toFixed(0)}; attempts mean ${r.attemptsMean.toFixed(1)} max ${r.attemptsMax}, failed ${JSON.stringify(r.connectErrors)}; clients' loop p99 ${r.clientLoopP99.toFixed(0)} max ${r.clientLoopMax.toFixed(0)} ms), ` +
         `settled ${r.settleMs.toFixed(0)} ms after typing stopped, serving node's loop p99 ${r.loopP99.toFixed(1)} max ${r.loopMax.toFixed(1)} ms, ` +
         `diverged ${r.diverged}, acknowledged edits lost ${r.lostAcked} of ${r.heldTypists} held typists' rooms, not stored at the end ${r.notStored}; ` +
         `dead connections logged as left ${r.lostLoggedMs.toFixed(0)} ms after the kill (rooms still with one ${r.staleRooms}, live connections left ${r.liveLeft})`,
@@ -471,7 +494,7 @@ writeFileSync(
   [
     `# Failover: a node killed under ${ROOMS} live rooms (${a.name})`,
     '',
-    `Machine: ${JSON.stringify(machine())}. The nodes take a node silent for ${DEAD_AFTER_S} s for dead (NODE_DEAD_AFTER_SECONDS). Each room: 4 clients, two on each node; one typist, on the killed node in half the rooms (held offline after the kill until its room's log is checked for every edit it had acknowledged); ${TAIL} updates past the last snapshot, then 5 a second through the kill. Times are from the kill; "back" leaves out the held typists. ${MOVE ? 'The killed node stays down; its clients move to the other node through a front standing for a load balancer' : 'The killed node is started again on its port; its clients reconnect to it'}. \`npm run bench:failover${MOVE ? ' -- --move' : ''}\`.`,
+    `Machine: ${JSON.stringify(machine())}. The nodes take a node silent for ${DEAD_AFTER_S} s for dead (NODE_DEAD_AFTER_SECONDS). Each room: 4 clients, two on each node; one typist, on the killed node in half the rooms (held offline after the kill until its room's log is checked for every edit it had acknowledged); ${TAIL} updates past the last snapshot, then 5 a second through the kill. Times are from the kill; "back" leaves out the held typists. ${LOST_HOST ? 'The node is frozen (SIGSTOP), as when its host is lost: its connections stay open and silent, so its clients notice when its pings stop; they move to the other node through a front standing for a load balancer that has already taken the node out' : MOVE ? 'The killed node stays down; its clients move to the other node through a front standing for a load balancer' : 'The killed node is started again on its port; its clients reconnect to it'}. \`npm run bench:failover${LOST_HOST ? ' -- --lost-host' : MOVE ? ' -- --move' : ''}\`.`,
     '',
     '| Duet | rooms | tail | kill → node ready ms | kill → its clients back ms, first / median / last | settled after typing stopped ms | serving node loop p99 / max ms | rooms missing an acknowledged edit | diverged / not stored at the end | kill → its connections logged as left ms (rooms with one not) / live ones logged as left |',
     '|---|---:|---:|---:|---:|---:|---:|---|---|---|',

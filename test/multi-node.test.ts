@@ -15,7 +15,7 @@ import { listParticipants } from '../server/realtime/participants.js';
 import { api, connectClient, connectSocket, createInterview, mainFile, nextEvent, refusal, seededRandom, waitFor, type TestClient } from './helpers.js';
 import { startCluster, textFromLog, tokensOf, typistOn } from './fixtures/multi-node.js';
 import { spawnNode } from './fixtures/processes.js';
-import { PG_URL, REDIS_URL, spawnRedis, uniquePrefix } from './fixtures/services.js';
+import { PG_URL, REDIS_URL, spawnRedis, tcpProxy, uniquePrefix } from './fixtures/services.js';
 
 function lastParticipants(client: TestClient): () => Participant[] {
   let latest: Participant[] = client.provider.session?.participants ?? [];
@@ -313,4 +313,30 @@ describe.each(['sharded', 'classic'] as const)('a stuck node, %s Redis adapter',
     expect((await api(b.url, `/api/interviews/${iv.interview.id}`, { token: iv.token, method: 'DELETE' })).status).toBe(204);
     expect((await gone).code).toBe('not_found');
   }, 120_000);
+});
+
+describe('a node whose host is lost', () => {
+  it('its clients notice the silence, come back through the load balancer to another node, and what they typed meanwhile arrives', async () => {
+    const { nodes, prefix, schema } = await startCluster(1);
+    const a = nodes[0]!;
+    // The lost node, as a process, frozen: its connections stay open and nothing answers on them.
+    const lost = await spawnNode({ REDIS_URL, REDIS_KEY_PREFIX: prefix, DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema });
+    const [aPort, lostPort] = [Number(new URL(a.url).port), lost.port];
+    let upstreams = [lostPort];
+    const lb = await tcpProxy(() => upstreams);
+    const iv = await createInterview(a);
+    const ada = await connectClient(a.url, await iv.invite('interviewer', 'Ada'));
+    const cy = await connectClient(lb.url(a.url), await iv.invite('candidate', 'Cy'));
+    mainFile(cy).insert(0, 'before; ');
+    await waitFor(() => ada.text() === 'before; ');
+
+    process.kill(lost.child.pid!, 'SIGSTOP');
+    // The balancer's health check takes the node out; Cy's open connection stays where it was.
+    upstreams = [aPort];
+    mainFile(cy).insert(mainFile(cy).length, 'typed while its node was silent');
+    // Nothing closes Cy's connection: only the node's missing pings tell Cy's client.
+    await waitFor(() => ada.text() === 'before; typed while its node was silent', 30_000, 100);
+    await waitFor(() => cy.provider.pending === 0);
+    process.kill(lost.child.pid!, 'SIGKILL');
+  }, 60_000);
 });

@@ -84,7 +84,8 @@ interface Front {
 /**
  * A TCP forwarder to the first of `ports` that accepts the connection: a
  * load balancer passing over a node whose process is gone (its port refuses
- * at once; a lost host, whose connects hang, is not modelled).
+ * at once) or that its health check has taken out (`down`: a lost host,
+ * whose connects would hang; how long a real check takes is not modelled).
  */
 async function front(ports: number[]): Promise<Front> {
   const sockets = new Set<Socket>();

@@ -112,12 +112,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const io: DuetIO = new IOServer(httpServer, {
     maxHttpBufferSize: LIMITS.socketPacketBytes,
     serveClient: false,
-    // A client that misses a pong for this long is gone, and its cursor with it.
-    // Clients, for their part, take a node whose pings stop (its host lost, a
-    // network cut: nothing closes the connection) for gone after interval +
-    // timeout, 5-10 s, and reconnect elsewhere (bench:failover --lost-host).
-    pingInterval: 5_000,
-    pingTimeout: 5_000,
+    // A client that missed pongs for this long is gone; its cursor goes with it.
+    pingInterval: 10_000,
+    pingTimeout: 10_000,
     ...(cors ? { cors } : {}),
     ...(adapter ? { adapter } : {}),
   });

@@ -334,9 +334,13 @@ describe('a node whose host is lost', () => {
     // The balancer's health check takes the node out; Cy's open connection stays where it was.
     upstreams = [aPort];
     mainFile(cy).insert(mainFile(cy).length, 'typed while its node was silent');
-    // Nothing closes Cy's connection: only the node's missing pings tell Cy's client.
-    await waitFor(() => ada.text() === 'before; typed while its node was silent', 30_000, 100);
+    // Nothing closes Cy's connection: only the node's missing pings tell
+    // Cy's client (within pingInterval + pingTimeout, 20 s), which then
+    // reconnects through the balancer.
+    const closed = new Promise<string>((resolve) => cy.socket.io.engine.once('close', (reason: string) => resolve(reason)));
+    await waitFor(() => ada.text() === 'before; typed while its node was silent', 45_000, 100);
+    expect(await closed).toBe('ping timeout');
     await waitFor(() => cy.provider.pending === 0);
     process.kill(lost.child.pid!, 'SIGKILL');
-  }, 60_000);
+  }, 120_000);
 });

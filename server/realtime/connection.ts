@@ -24,7 +24,7 @@ import { registerRunPeers } from './run-peers.js';
 import { runHandlers, sendRunnerState } from './runs.js';
 import { interviewHandlers } from './interview-events.js';
 import { startNodeLiveness } from './dead-nodes.js';
-import { createParticipantLists, listParticipants, SESSION_ONLINE_TIMEOUT_MS, withParticipant } from './participants.js';
+import { createParticipantLists, listParticipants, withParticipant } from './participants.js';
 import { signalHandlers } from './signals.js';
 import { reportSnapshotFailure } from './snapshot-failures.js';
 import type { DuetSocket } from './socket-data.js';
@@ -298,7 +298,7 @@ export function registerConnections(ctx: ServerContext): {
       const [joined, fresh, listed, chat] = await Promise.all([
         room,
         subscribed.then(() => ctx.store.getInterview(interviewId)),
-        listParticipants(ctx, interviewId, SESSION_ONLINE_TIMEOUT_MS).then((read) => read.list),
+        listParticipants(ctx, interviewId).then((read) => read.list),
         subscribed.then(() => ctx.store.recentChat(interviewId, visibleChannels(actor.role), LIMITS.sessionChatMessages)),
       ]);
       if (socket.disconnected) {

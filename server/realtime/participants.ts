@@ -22,23 +22,12 @@ const PEER_EVENT = 'duet:participants:changed';
 const ONLINE = 'duet:participants:online';
 /** How long a list waits for the other nodes' sockets; a node that has not answered by then has its people shown offline. */
 const ONLINE_TIMEOUT_MS = 1500;
-/**
- * A joiner's `session` waits less: the list read after its join (sent to it
- * too) waits the whole time. With a stuck node (its host lost, its Redis
- * subscription not yet timed out), every client coming back from it would
- * otherwise wait the whole time for its `session`.
- */
-export const SESSION_ONLINE_TIMEOUT_MS = 300;
 
 /** The interview's participants, each marked online if a socket of theirs is in it on any node that answered in time. */
-export async function listParticipants(
-  ctx: ServerContext,
-  interviewId: string,
-  timeoutMs = ONLINE_TIMEOUT_MS,
-): Promise<{ list: Participant[]; complete: boolean }> {
+export async function listParticipants(ctx: ServerContext, interviewId: string): Promise<{ list: Participant[]; complete: boolean }> {
   const [known, elsewhere] = await Promise.all([
     ctx.store.listParticipants(interviewId),
-    ctx.peers ? ctx.peers.ask<string[]>(ONLINE, interviewId, { timeoutMs }) : { answers: [], complete: true },
+    ctx.peers ? ctx.peers.ask<string[]>(ONLINE, interviewId, { timeoutMs: ONLINE_TIMEOUT_MS }) : { answers: [], complete: true },
   ]);
   const online = new Set([...onlineHere(ctx, interviewId), ...elsewhere.answers.flatMap((subs) => (Array.isArray(subs) ? subs : []))]);
   return { list: known.map((p) => ({ ...p, online: online.has(p.sub) })), complete: elsewhere.complete };

@@ -4,7 +4,10 @@
  * join would pay it for each query it makes at once.
  */
 import pg from 'pg';
+import type { Kysely } from 'kysely';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import type { Database } from '../server/store/schema.js';
+import { storeOutage } from '../server/store/unreachable.js';
 import { createPostgresStore } from '../server/store/postgres.js';
 import { PG_URL, uniqueName, uniqueSchema } from './fixtures/services.js';
 import { waitFor } from './helpers.js';
@@ -26,5 +29,28 @@ describe('PostgreSQL pool', () => {
     await waitFor(async () => (await open()) === 4);
     await new Promise((r) => setTimeout(r, 1500));
     expect(await open()).toBe(4);
+  });
+
+  it("ends a transaction its node left open (frozen mid-commit), so its row locks do not hold up the other nodes' commits", async () => {
+    const schema = uniqueSchema();
+    const frozen = await createPostgresStore({ url: PG_URL, schema, idleInTransactionTimeoutMs: 1000 });
+    onTestFinished(() => frozen.close());
+    const other = await createPostgresStore({ url: PG_URL, schema });
+    onTestFinished(() => other.close());
+    const actor = { sub: 'ada', name: 'Ada', role: 'interviewer' as const };
+    const at = new Date().toISOString();
+    const iv = await other.createInterview({ id: uniqueName('iv'), title: 'T', language: 'python', createdAt: at, createdBy: actor }, []);
+    // The frozen node's transaction: the interview's row locked, then nothing more.
+    const db = (frozen as unknown as { db: Kysely<Database> }).db;
+    const trx = await db.startTransaction().execute();
+    await trx.updateTable('interviews').set({ title: 'mid-commit' }).where('id', '=', iv.id).execute();
+    // The other node's commit to the same interview waits for the lock, then goes through once PostgreSQL ends that session.
+    const appended = await other.append(iv.id, [{ type: 'chat', at, actor, data: { channel: 'room', text: 'still here' } }], { requireOpen: true });
+    expect(appended.events.map((e) => e.seq)).toEqual([1]);
+    expect((await other.getInterview(iv.id))?.title).toBe('T');
+    // Its node, were it to wake, finds the transaction gone (an outage to retry, not a bug) and gives the connection back.
+    const woke = await trx.commit().execute().then(() => undefined, (err: unknown) => err);
+    expect(storeOutage(woke)).toBe('passing');
+    await trx.rollback().execute().catch(() => {});
   });
 });

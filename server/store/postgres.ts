@@ -13,7 +13,19 @@ export interface PostgresOptions {
   idleTimeoutMs?: number;
   /** Names the node's connections in pg_stat_activity. */
   applicationName?: string;
+  /** How long PostgreSQL lets one of the node's transactions sit idle before it ends the session (default 10 s). */
+  idleInTransactionTimeoutMs?: number;
 }
+
+/**
+ * Duet's transactions take milliseconds. One left open (its node frozen or
+ * its host lost between two statements, the connection never closed) would
+ * hold its row locks, an interview's among them, until PostgreSQL noticed
+ * the dead connection, which under a frozen process is never: every other
+ * node's commit to that interview would wait on it. PostgreSQL ends such a
+ * session after this long, and the locks go with it.
+ */
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
 
 /**
  * Connections the pool keeps open however quiet the node. Opening one costs
@@ -61,6 +73,13 @@ export async function createPostgresStore(options: PostgresOptions): Promise<Kys
   // A client checked out (inside a transaction, between queries) when the
   // connection drops emits 'error' on itself: same, the query in hand fails.
   pool.on('connect', (client) => client.on('error', () => {}));
+  // Set on the session, not as a startup option, which PgBouncer refuses
+  // unless told to ignore it. A client runs its queries in order, so this
+  // comes before any the pool hands it.
+  const idleInTransactionMs = Math.trunc(options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS);
+  pool.on('connect', (client) => {
+    client.query(`SET idle_in_transaction_session_timeout = ${idleInTransactionMs}`).catch(() => {});
+  });
   try {
     const prepared: PreparedQuery = async <R,>(name: string, text: string, values: unknown[]) => (await pool.query({ name, text, values })) as unknown as { rows: R[] };
     const store = new KyselyStore('postgres', new Kysely<Database>({ dialect: new SchemaScopedPostgresDialect({ pool }, options.schema) }), options.schema, prepared);

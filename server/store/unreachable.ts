@@ -15,10 +15,11 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT
 /**
  * PostgreSQL's SQLSTATEs: connection failures (08000, 08001, 08003, 08004,
  * 08006), the server shutting down or starting (57P01-57P03), a read-only
- * transaction after a failover (25006). SQLite's: the file locked past
- * busy_timeout.
+ * transaction after a failover (25006), a session ended for sitting idle
+ * in a transaction (25P03: this node stalled mid-commit). SQLite's: the
+ * file locked past busy_timeout.
  */
-const PASSING_CODE = /^(0800[01346]|57P0[123]|25006|SQLITE_(BUSY|LOCKED)\w*)$/;
+const PASSING_CODE = /^(0800[01346]|57P0[123]|25006|25P03|SQLITE_(BUSY|LOCKED)\w*)$/;
 
 /** Outages an operator has to end: too many connections (53300), a full, unreadable or unwritable SQLite file. */
 const LASTING_CODE = /^(53300|SQLITE_(FULL|IOERR|CANTOPEN|READONLY)\w*)$/;

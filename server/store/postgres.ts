@@ -1,5 +1,5 @@
 /** PostgreSQL, for many nodes: selected by DATABASE_URL. */
-import { Kysely } from 'kysely';
+import { CompiledQuery, Kysely, type DatabaseConnection } from 'kysely';
 import { KyselyStore, type PreparedQuery } from './kysely-store.js';
 import { SchemaScopedPostgresDialect } from './postgres-introspector.js';
 import type { Database } from './schema.js';
@@ -74,15 +74,17 @@ export async function createPostgresStore(options: PostgresOptions): Promise<Kys
   // connection drops emits 'error' on itself: same, the query in hand fails.
   pool.on('connect', (client) => client.on('error', () => {}));
   // Set on the session, not as a startup option, which PgBouncer refuses
-  // unless told to ignore it. A client runs its queries in order, so this
-  // comes before any the pool hands it.
+  // unless told to ignore it; by Kysely, before its first use of each
+  // connection, since every transaction goes through Kysely (the group
+  // commit, straight on the pool, is one statement).
   const idleInTransactionMs = Math.trunc(options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS);
-  pool.on('connect', (client) => {
-    client.query(`SET idle_in_transaction_session_timeout = ${idleInTransactionMs}`).catch(() => {});
-  });
+  const onCreateConnection = async (connection: DatabaseConnection) => {
+    await connection.executeQuery(CompiledQuery.raw(`SET idle_in_transaction_session_timeout = ${idleInTransactionMs}`));
+  };
   try {
     const prepared: PreparedQuery = async <R,>(name: string, text: string, values: unknown[]) => (await pool.query({ name, text, values })) as unknown as { rows: R[] };
-    const store = new KyselyStore('postgres', new Kysely<Database>({ dialect: new SchemaScopedPostgresDialect({ pool }, options.schema) }), options.schema, prepared);
+    const dialect = new SchemaScopedPostgresDialect({ pool, onCreateConnection }, options.schema);
+    const store = new KyselyStore('postgres', new Kysely<Database>({ dialect }), options.schema, prepared);
     // Nodes starting together: one creates the schema and migrates, the others
     // wait on this session lock and then find nothing to do. (Kysely's own
     // migration lock comes too late: creating its bookkeeping tables races.)

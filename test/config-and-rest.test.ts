@@ -21,6 +21,12 @@ describe('configuration', () => {
     // A burst below one full-size update would never let a paste that large be stored.
     expect(() => loadConfig({ WRITE_BYTES_BURST: '65536' })).toThrow(/^Invalid WRITE_BYTES_BURST="65536": must be at least 1048576/);
     expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toEqual(['loopback', '10.0.0.0/8']);
+    // Under 3 s a busy machine's event-loop lag could pass for a dead node; over an hour no one would notice a dead one.
+    expect(() => loadConfig({ NODE_DEAD_AFTER_SECONDS: '2' })).toThrow(/^Invalid NODE_DEAD_AFTER_SECONDS="2": .*>=3/);
+    expect(() => loadConfig({ NODE_DEAD_AFTER_SECONDS: '3601' })).toThrow(/^Invalid NODE_DEAD_AFTER_SECONDS="3601"/);
+    expect(() => loadConfig({ NODE_DEAD_AFTER_SECONDS: 'soon' })).toThrow(/^Invalid NODE_DEAD_AFTER_SECONDS/);
+    expect(loadConfig({}).nodeDeadAfterMs).toBe(60_000);
+    expect(loadConfig({ NODE_DEAD_AFTER_SECONDS: '10' }).nodeDeadAfterMs).toBe(10_000);
     try {
       loadConfig({ JWT_SECRET: 'short-secret' });
       expect.unreachable();

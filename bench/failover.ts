@@ -388,7 +388,7 @@ async function round(root: string): Promise<RoundResult> {
     // its open connections, and the latest time a lost leave was logged.
     const logs = new Map<Room, { after: number; open: Set<string> }>(rooms.map((r) => [r, { after: 0, open: new Set<string>() }]));
     const lostConns = new Set<string>();
-    let lastLostAt = NaN;
+    let lastLostAt = -Infinity;
     const openConns = async (r: Room) => {
       const log = logs.get(r)!;
       for (;;) {
@@ -403,7 +403,7 @@ async function round(root: string): Promise<RoundResult> {
           if (e.type === 'leave' && e.data.conn) log.open.delete(e.data.conn);
           if (e.type === 'leave' && e.data.lost === true && e.data.conn) {
             lostConns.add(e.data.conn);
-            lastLostAt = Math.max(Number.isNaN(lastLostAt) ? -Infinity : lastLostAt, Date.parse(e.at));
+            lastLostAt = Math.max(lastLostAt, Date.parse(e.at));
           }
           log.after = e.seq;
         }
@@ -426,7 +426,7 @@ async function round(root: string): Promise<RoundResult> {
     const live = liveNow();
     const liveLeft = [...lostConns].filter((c) => live.has(c)).length;
     // When the last lost leave was logged (its own time), from the kill.
-    const lostLoggedMs = staleRooms === 0 ? lastLostAt - killedWallAt : NaN;
+    const lostLoggedMs = staleRooms === 0 && lostConns.size > 0 ? lastLostAt - killedWallAt : NaN;
     return {
       lostLoggedMs,
       staleRooms,

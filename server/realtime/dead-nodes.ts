@@ -55,9 +55,9 @@ export function startNodeLiveness(ctx: ServerContext): NodeLiveness {
    */
   let healthySince: number | undefined;
   let lastBeat: number | undefined;
-  let running: Promise<unknown> = Promise.resolve();
+  /** The beat on its way, if one is; the sweep of dead nodes likewise. */
+  let beating: Promise<void> | undefined;
   let sweeping: Promise<void> | undefined;
-  let beating = false;
   let stopped = false;
 
   /** Gives up `id` for good: the sockets whose joins were logged under it rejoin under the new one. */
@@ -142,10 +142,9 @@ export function startNodeLiveness(ctx: ServerContext): NodeLiveness {
   // A beat still on its way (a slow database) is not queued behind: the next tick just skips.
   const tick = () => {
     if (beating || stopped) return;
-    beating = true;
-    running = beat()
+    beating = beat()
       .catch((err: unknown) => log.error({ err }, 'node heartbeat failed'))
-      .finally(() => (beating = false));
+      .finally(() => (beating = undefined));
   };
   tick();
   const timer = setInterval(tick, beatMs);
@@ -159,7 +158,7 @@ export function startNodeLiveness(ctx: ServerContext): NodeLiveness {
       if (stopped) return;
       stopped = true;
       clearInterval(timer);
-      await running;
+      await beating;
       await sweeping;
     },
   };

@@ -42,8 +42,7 @@ export interface Checkpoint {
   notes: Uint8Array;
   language: string | null;
   ended: boolean;
-  online: ReadonlyArray<readonly [string, number]>;
-  connections: ReadonlyArray<readonly [string, readonly string[]]>;
+  online: ReadonlyArray<readonly [string, readonly string[]]>;
   cursors: ReadonlyArray<readonly [string, CursorMark]>;
   copies: readonly Copy[];
 }
@@ -67,14 +66,14 @@ export class DocSet {
   at: string | null = null;
   language: string | null;
   ended = false;
-  /** sub -> live sockets (join minus leave). */
-  online = new Map<string, number>();
   /**
-   * sub -> its open connections (`data.conn` of a join not left yet): a
-   * second leave of one connection (a dead node's, logged by another node
-   * as lost while its own came late) must not take another tab offline.
+   * sub -> its open connections (`data.conn` of a join not left yet), in the
+   * order people first joined; online while any is open. By connection, not
+   * a count: a second leave of one connection (a dead node's, logged by
+   * another node as lost while its own came late) must not take another tab
+   * offline.
    */
-  private connections = new Map<string, Set<string>>();
+  online = new Map<string, Set<string>>();
   /** `${sub} ${doc}` -> last edit. */
   cursors = new Map<string, CursorMark>();
   /** The characters renames copied, for authorship (copies.ts). */
@@ -95,8 +94,7 @@ export class DocSet {
       this.at = checkpoint.at;
       this.language = checkpoint.language;
       this.ended = checkpoint.ended;
-      this.online = new Map(checkpoint.online);
-      this.connections = new Map(checkpoint.connections.map(([sub, conns]) => [sub, new Set(conns)]));
+      this.online = new Map(checkpoint.online.map(([sub, conns]) => [sub, new Set(conns)]));
       this.cursors = new Map(checkpoint.cursors);
       this.copies = [...checkpoint.copies];
     }
@@ -221,14 +219,12 @@ export class DocSet {
         const conns = this.connectionsOf(event.actor.sub);
         // Logs from before joins named their connection count each join as one.
         conns.add(typeof event.data.conn === 'string' ? event.data.conn : `#${event.seq}`);
-        this.online.set(event.actor.sub, conns.size);
         break;
       }
       case 'leave': {
         const conns = this.connectionsOf(event.actor.sub);
         if (typeof event.data.conn === 'string') conns.delete(event.data.conn);
         else conns.delete(conns.values().next().value ?? '');
-        this.online.set(event.actor.sub, conns.size);
         break;
       }
       case 'language':
@@ -237,8 +233,7 @@ export class DocSet {
       case 'end':
         this.ended = true;
         // The log records no presence after the end: nobody is shown online.
-        for (const sub of this.online.keys()) this.online.set(sub, 0);
-        this.connections.clear();
+        for (const conns of this.online.values()) conns.clear();
         break;
       default:
         break;
@@ -250,8 +245,8 @@ export class DocSet {
   }
 
   private connectionsOf(sub: string): Set<string> {
-    let conns = this.connections.get(sub);
-    if (!conns) this.connections.set(sub, (conns = new Set()));
+    let conns = this.online.get(sub);
+    if (!conns) this.online.set(sub, (conns = new Set()));
     return conns;
   }
 
@@ -264,8 +259,7 @@ export class DocSet {
       notes: Y.encodeStateAsUpdateV2(this.notes),
       language: this.language,
       ended: this.ended,
-      online: [...this.online],
-      connections: [...this.connections].map(([sub, conns]) => [sub, [...conns]] as const),
+      online: [...this.online].map(([sub, conns]) => [sub, [...conns]] as const),
       cursors: [...this.cursors],
       copies: [...this.copies],
     };

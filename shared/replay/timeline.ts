@@ -245,11 +245,11 @@ export class ReplayTimeline {
     return sub === undefined ? undefined : this.actors.get(sub);
   }
 
-  participants(online: ReadonlyMap<string, number>): Participant[] {
+  participants(online: ReadonlyMap<string, ReadonlySet<string>>): Participant[] {
     const out: Participant[] = [];
-    for (const [sub, n] of online) {
+    for (const [sub, conns] of online) {
       const actor = this.actors.get(sub);
-      if (actor) out.push({ ...actor, online: n > 0 });
+      if (actor) out.push({ ...actor, online: conns.size > 0 });
     }
     return out;
   }

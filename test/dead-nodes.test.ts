@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { beatEveryMs } from '../server/realtime/dead-nodes.js';
 import type { StoredEvent } from '../server/store/store.js';
 import { connectClient, createInterview, loseNextStoreAnswer, slowStoreCalls, startNode, tempDir, waitFor } from './helpers.js';
 import { spawnNode, testTokens } from './fixtures/processes.js';
@@ -81,6 +82,13 @@ describe('connections a dead node took with it', () => {
     ]);
     // Not before the dead node had been silent for the threshold.
     expect(tookMs).toBeGreaterThan((DEAD_AFTER_S - 1) * 1000);
+    // The leave names the dead node's last heartbeat: shortly before the kill (it beats every sixth of
+    // the threshold; a margin for a busy machine), and the threshold before the leave was logged.
+    const leave = (await events())[2]!;
+    const lastSeen = Date.parse(String(leave.data.lastSeen));
+    expect(lastSeen).toBeLessThanOrEqual(killedAt);
+    expect(lastSeen).toBeGreaterThan(killedAt - beatEveryMs(DEAD_AFTER_S * 1000) - 2000);
+    expect(Date.parse(leave.at) - lastSeen).toBeGreaterThanOrEqual(DEAD_AFTER_S * 1000);
     // Its record is gone, and nothing more is logged at the next beats.
     const db = new pg.Client({ connectionString: PG_URL });
     await db.connect();

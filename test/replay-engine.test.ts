@@ -149,6 +149,28 @@ describe('replay engine', () => {
     ]);
   });
 
+  it("a lost leave says how long before it was logged its node was last heard from (the heartbeat's clock may run ahead)", () => {
+    const log = logWriter();
+    log.seed(ada);
+    const lastSeen = (leaveAfterMs: number, beforeMs: number) => new Date(Date.parse(log.events.at(-1)!.at) + leaveAfterMs - beforeMs).toISOString();
+    log.push('join', cat, { conn: 'tab1' });
+    log.push('leave', cat, { conn: 'tab1', lost: true, lastSeen: lastSeen(1000, 58_400) }, 1000);
+    log.push('join', cat, { conn: 'tab2' });
+    log.push('leave', cat, { conn: 'tab2', lost: true, lastSeen: lastSeen(1000, 10 * 60_000) }, 1000);
+    log.push('join', cat, { conn: 'tab3' });
+    log.push('leave', cat, { conn: 'tab3', lost: true, lastSeen: lastSeen(1000, -800) }, 1000);
+    log.push('join', cat, { conn: 'tab4' });
+    log.push('leave', cat, { conn: 'tab4', lost: true, lastSeen: 'not a time' }, 1000);
+    const timeline = new ReplayTimeline();
+    timeline.append(log.events);
+    expect(timeline.markers.filter((m) => m.kind === 'leave').map((m) => m.label)).toEqual([
+      "Cat left (their connection's node went down; last heard from 58 s before)",
+      "Cat left (their connection's node went down; last heard from 10 min before)",
+      "Cat left (their connection's node went down; last heard from 0 s before)",
+      "Cat left (their connection's node went down)",
+    ]);
+  });
+
   it('starter code in the seed is there from the first event, credited to the creator, with no caret until someone edits', () => {
     const log = logWriter();
     log.seed(ada, 'def solve(xs):\n    pass\n');

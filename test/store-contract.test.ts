@@ -240,8 +240,11 @@ describe.each(backends)('store contract: $name', (backend) => {
     // Generous margins: each step is a round trip or two on a busy machine.
     const DEAD = 1000;
     const FRESH = 60_000;
+    const ids = (nodes: Array<{ id: string }>) => nodes.map((n) => n.id).sort();
     await store.registerNode(a, DEAD);
+    const bornB = Date.now();
     await store.registerNode(b, DEAD);
+    const bSeen = Date.now();
     await store.registerNode(d, 60_000);
     expect(await store.heartbeatNode(a)).toBe(true);
     expect(await store.claimDeadNodes(a, DEAD, FRESH)).toEqual([]);
@@ -250,16 +253,20 @@ describe.each(backends)('store contract: $name', (backend) => {
     expect(await store.claimDeadNodes(a, DEAD, 200)).toEqual([]);
     expect(await store.heartbeatNode(a)).toBe(true);
     // b is past its own threshold; d, on a longer one, is not.
-    expect(await store.claimDeadNodes(a, DEAD, FRESH)).toEqual([b]);
+    const [deadB, ...others] = await store.claimDeadNodes(a, DEAD, FRESH);
+    expect([deadB?.id, others]).toEqual([b, []]);
+    // When b was last heard from: its registration, its only beat (same machine, so the clocks agree).
+    expect(Date.parse(deadB!.seenAt)).toBeGreaterThanOrEqual(bornB - 50);
+    expect(Date.parse(deadB!.seenAt)).toBeLessThanOrEqual(bSeen + 50);
     // Claimed: b's next beat tells it so; its claimer may claim it again (a sweep that failed), no one else.
     expect(await store.heartbeatNode(b)).toBe(false);
-    expect(await store.claimDeadNodes(a, DEAD, FRESH)).toEqual([b]);
+    expect(ids(await store.claimDeadNodes(a, DEAD, FRESH))).toEqual([b]);
     await store.registerNode(c, DEAD);
     expect(await store.claimDeadNodes(c, DEAD, FRESH)).toEqual([]);
     // A claim as stale as its claimer's heartbeat is taken over.
     await sleep(DEAD + 300);
     expect(await store.heartbeatNode(c)).toBe(true);
-    expect((await store.claimDeadNodes(c, DEAD, FRESH)).sort()).toEqual([a, b].sort());
+    expect(ids(await store.claimDeadNodes(c, DEAD, FRESH))).toEqual([a, b].sort());
     await store.forgetNode(b);
     expect(await store.heartbeatNode(b)).toBe(false);
     // A claimer that is itself claimed claims nothing more.

@@ -4,8 +4,8 @@
  * people online until the interview ends. So every node keeps a heartbeat in
  * the database (the `nodes` table, on the database's clock), and each join it
  * logs names it (`data.node`). A node not seen for its NODE_DEAD_AFTER_SECONDS
- * is taken for dead: a live node claims it, logs a leave `{conn, lost: true}`
- * for each of its joins with no leave in interviews still open, and deletes
+ * is taken for dead: a live node claims it, logs a leave `{conn, lost: true,
+ * lastSeen}` (the dead node's last heartbeat) for each of its joins with no leave in interviews still open, and deletes
  * its record. This needs no Redis and works for one node alone, restarted
  * after a crash: it logs its predecessor's leaves.
  *
@@ -29,7 +29,7 @@
 import { randomUUID } from 'node:crypto';
 import { DuetError } from '../../shared/errors.js';
 import type { ServerContext } from '../context.js';
-import type { StoredEvent } from '../store/store.js';
+import type { DeadNode, StoredEvent } from '../store/store.js';
 
 export interface NodeLiveness {
   /** This process's id as a node: written into each join it logs. A new one after the others took it for dead. */
@@ -107,20 +107,27 @@ export function startNodeLiveness(ctx: ServerContext): NodeLiveness {
   }
 
   /** Logs a leave for each of a dead node's connections that has none, then forgets the node. */
-  async function sweep(deadId: string): Promise<void> {
+  async function sweep(dead: DeadNode): Promise<void> {
     const byInterview = new Map<string, StoredEvent[]>();
-    for (const join of await store.joinsLoggedBy(deadId)) {
+    for (const join of await store.joinsLoggedBy(dead.id)) {
       const joins = byInterview.get(join.interviewId) ?? [];
       joins.push(join);
       byInterview.set(join.interviewId, joins);
     }
-    const counts = await Promise.all([...byInterview].map(([interviewId, joins]) => logLost(interviewId, joins)));
-    await store.forgetNode(deadId);
+    const counts = await Promise.all([...byInterview].map(([interviewId, joins]) => logLost(interviewId, joins, dead.seenAt)));
+    await store.forgetNode(dead.id);
     const left = counts.reduce((a, b) => a + b, 0);
-    log.warn({ node: deadId, left, interviews: byInterview.size }, "a dead node's connections were logged as left");
+    log.warn({ node: dead.id, lastSeen: dead.seenAt, left, interviews: byInterview.size }, "a dead node's connections were logged as left");
   }
 
-  async function logLost(interviewId: string, joins: StoredEvent[]): Promise<number> {
+  /**
+   * The leave is stamped now, when it is logged: events' times rise with their
+   * seqs, which the replay's time search relies on. `lastSeen` tells the
+   * replay how much earlier the connection may have ended: its node was alive
+   * at that heartbeat, and would have logged the leave itself had it closed
+   * before.
+   */
+  async function logLost(interviewId: string, joins: StoredEvent[], lastSeen: string): Promise<number> {
     const leaves = await store.readEvents(interviewId, { type: 'leave' });
     const closed = new Set(leaves.map((e) => e.data.conn));
     const at = new Date().toISOString();
@@ -128,7 +135,7 @@ export function startNodeLiveness(ctx: ServerContext): NodeLiveness {
     for (const join of joins) {
       if (typeof join.data.conn !== 'string' || closed.has(join.data.conn)) continue;
       try {
-        await ctx.writer.append(interviewId, { type: 'leave', at, actor: join.actor, data: { conn: join.data.conn, lost: true } });
+        await ctx.writer.append(interviewId, { type: 'leave', at, actor: join.actor, data: { conn: join.data.conn, lost: true, lastSeen } });
         logged++;
       } catch (err) {
         // Ended meanwhile: the end took everyone offline.

@@ -12,6 +12,7 @@ import type {
   AppendGroupItem,
   AppendGroupResult,
   AppendOptions,
+  DeadNode,
   EventQuery,
   Invite,
   NewEvent,
@@ -592,7 +593,7 @@ export class KyselyStore implements Store {
     return Number(result.numUpdatedRows) > 0;
   }
 
-  async claimDeadNodes(claimer: string, deadAfterMs: number, freshMs: number): Promise<string[]> {
+  async claimDeadNodes(claimer: string, deadAfterMs: number, freshMs: number): Promise<DeadNode[]> {
     const now = this.dbNowMs();
     const rows = await this.db
       .updateTable('nodes')
@@ -610,9 +611,9 @@ export class KyselyStore implements Store {
             .where('me.seen_at', '>=', sql<number>`${now} - ${freshMs}`),
         ),
       )
-      .returning('id')
+      .returning(['id', 'seen_at'])
       .execute();
-    return rows.map((r) => r.id);
+    return rows.map((r) => ({ id: r.id, seenAt: new Date(Number(r.seen_at)).toISOString() }));
   }
 
   async forgetNode(id: string): Promise<void> {

@@ -41,6 +41,12 @@ export interface AppendGroupItem {
   events: NewEvent[];
 }
 
+/** A node taken for dead, and when it was last heard from (its last heartbeat, on the database's clock, ISO 8601). */
+export interface DeadNode {
+  id: string;
+  seenAt: string;
+}
+
 /** Per interview of a group: its events with their seqs, or why it was refused (the others still commit). */
 export type AppendGroupResult = { events: StoredEvent[]; interview: Interview } | { error: DuetError };
 
@@ -155,12 +161,13 @@ export interface Store {
   /**
    * Claims for `claimer` every other node not seen for its own threshold and
    * not claimed by a live sweeper (a claim older than the claimer's threshold
-   * is taken over; the claimer's own are claimed again); answers their ids.
-   * Claims nothing unless the claimer itself was seen in the last `freshMs`
-   * and is not claimed: a claim that waited out a stalled database finds its
-   * claimer stale too.
+   * is taken over; the claimer's own are claimed again); answers their ids,
+   * each with when it was last heard from (its last heartbeat, on the
+   * database's clock, ISO 8601). Claims nothing unless the claimer itself was
+   * seen in the last `freshMs` and is not claimed: a claim that waited out a
+   * stalled database finds its claimer stale too.
    */
-  claimDeadNodes(claimer: string, deadAfterMs: number, freshMs: number): Promise<string[]>;
+  claimDeadNodes(claimer: string, deadAfterMs: number, freshMs: number): Promise<DeadNode[]>;
   /** Deletes a node's record (its sweep is done). */
   forgetNode(id: string): Promise<void>;
   /** The `join` events a node logged (`data.node`) in interviews still open, each with its interview. */

@@ -29,6 +29,21 @@ const SIGNAL_LABELS: Record<string, string> = {
   visible: 'tab visible again',
 };
 
+/**
+ * A leave another node logged for a connection whose node died: logged when
+ * the death was noticed, so it says how long before that the node was last
+ * heard from (`lastSeen`, on the database's clock; leaves from before it was
+ * recorded have none).
+ */
+function lostLeaveLabel(name: string, event: LoggedEvent): string {
+  const ago = (Date.parse(event.at) - Date.parse(String(event.data.lastSeen))) / 1000;
+  if (!Number.isFinite(ago)) return `${name} left (their connection's node went down)`;
+  // Clocks of two machines: a small skew can put the heartbeat after the leave.
+  const s = Math.max(0, Math.round(ago));
+  const span = s < 120 ? `${s} s` : `${Math.round(s / 60)} min`;
+  return `${name} left (their connection's node went down; last heard from ${span} before)`;
+}
+
 function clip(text: string, n = 80): string {
   return text.length > n ? `${text.slice(0, n - 1)}…` : text;
 }
@@ -148,7 +163,7 @@ export class ReplayTimeline {
         break;
       case 'leave':
         // Logged by another node for a connection a dead node took with it.
-        push('leave', event.data.lost === true ? `${name} left (their connection's node went down)` : `${name} left`, {});
+        push('leave', event.data.lost === true ? lostLeaveLabel(name, event) : `${name} left`, {});
         break;
       case 'language':
         push('language', `language: ${String(event.data.language)}`, { language: event.data.language });

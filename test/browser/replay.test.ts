@@ -427,7 +427,7 @@ describe.skipIf(!hasChromium)('replay page', () => {
     const leaves = async (): Promise<LoggedEvent[]> =>
       (await api(node.url, `/api/interviews/${id}/events?after=0&limit=1000`, { token: iv.token })).body.events.filter((e: LoggedEvent) => e.type === 'leave');
     await waitFor(async () => (await leaves()).length === 1, 25_000, 200);
-    expect((await leaves())[0]).toMatchObject({ actor: { name: 'Cy' }, data: { lost: true } });
+    expect((await leaves())[0]).toMatchObject({ actor: { name: 'Cy' }, data: { lost: true, lastSeen: expect.any(String) } });
     await ada.socket.timeout(5000).emitWithAck('chat:send', { channel: 'room', text: 'Cy dropped' });
 
     const reviewer = await iv.invite('reviewer', 'Rita');
@@ -436,8 +436,10 @@ describe.skipIf(!hasChromium)('replay page', () => {
     await until(() => page.evaluate(() => !!(globalThis as any).duetReplay?.loaded()));
     await page.bringToFront();
     const cyRow = () => page.getByTestId('participants').locator('li', { hasText: 'Cy' });
-    const marker = page.locator(`.replay-marker[data-tip*="Cy left (their connection's node went down)"]`);
+    // When its node was last heard from: its last heartbeat, at least the threshold (5 s) before the leave.
+    const marker = page.locator(`.replay-marker[data-tip*="Cy left (their connection's node went down; last heard from "]`);
     await until(async () => (await marker.count()) === 1);
+    expect(await marker.getAttribute('data-tip')).toMatch(/last heard from ([5-9]|\d\d) s before\)/);
     // At the end (the chat after the leave): offline. One event back, before the leave: online.
     await page.keyboard.press('End');
     await until(async () => (await cyRow().getAttribute('class'))?.split(' ').includes('online') === false);

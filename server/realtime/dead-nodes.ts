@@ -4,9 +4,9 @@
  * people online until the interview ends. So every node keeps a heartbeat in
  * the database (the `nodes` table, on the database's clock), and each join it
  * logs names it (`data.node`). A node not seen for its NODE_DEAD_AFTER_SECONDS
- * is taken for dead: a live node claims it, logs a leave `{conn, lost: true,
- * lastSeen}` (the dead node's last heartbeat) for each of its joins with no leave in interviews still open, and deletes
- * its record. This needs no Redis and works for one node alone, restarted
+ * is taken for dead: a live node claims it, logs a leave
+ * `{conn, lost: true, lastSeen}` (lastSeen: its last heartbeat) for each of
+ * its joins with no leave in interviews still open, and deletes its record. This needs no Redis and works for one node alone, restarted
  * after a crash: it logs its predecessor's leaves.
  *
  * What keeps a live node's connections from being logged as lost:
@@ -121,11 +121,10 @@ export function startNodeLiveness(ctx: ServerContext): NodeLiveness {
   }
 
   /**
-   * The leave is stamped now, when it is logged: events' times rise with their
-   * seqs, which the replay's time search relies on. `lastSeen` tells the
-   * replay how much earlier the connection may have ended: its node was alive
-   * at that heartbeat, and would have logged the leave itself had it closed
-   * before.
+   * Stamped now, when it is logged (events' times rise with their seqs), up
+   * to the threshold after the connection ended: `lastSeen` tells the replay
+   * how much earlier that may have been. Its node was alive then, and had the
+   * connection closed before, would most likely have logged its leave itself.
    */
   async function logLost(interviewId: string, joins: StoredEvent[], lastSeen: string): Promise<number> {
     const leaves = await store.readEvents(interviewId, { type: 'leave' });

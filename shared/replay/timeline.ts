@@ -30,17 +30,16 @@ const SIGNAL_LABELS: Record<string, string> = {
 };
 
 /**
- * A leave another node logged for a connection whose node died: logged when
- * the death was noticed, so it says how long before that the node was last
- * heard from (`lastSeen`, on the database's clock; leaves from before it was
- * recorded have none).
+ * A leave is logged when the death of its node was noticed, at least the
+ * node's threshold after its last heartbeat (`lastSeen`), so the label says
+ * how much earlier the connection may have ended. Leaves from before
+ * `lastSeen` was recorded have none; one that reads as after the leave comes
+ * from two clocks (the database's, the logging node's) too far apart to tell.
  */
 function lostLeaveLabel(name: string, event: LoggedEvent): string {
-  const ago = (Date.parse(event.at) - Date.parse(String(event.data.lastSeen))) / 1000;
-  if (!Number.isFinite(ago)) return `${name} left (their connection's node went down)`;
-  // Clocks of two machines: a small skew can put the heartbeat after the leave.
-  const s = Math.max(0, Math.round(ago));
-  const span = s < 120 ? `${s} s` : `${Math.round(s / 60)} min`;
+  const ago = Math.round((Date.parse(event.at) - Date.parse(String(event.data.lastSeen))) / 1000);
+  if (!(ago >= 0)) return `${name} left (their connection's node went down)`;
+  const span = ago < 120 ? `${ago} s` : ago < 7200 ? `${Math.round(ago / 60)} min` : `${Math.round(ago / 3600)} h`;
   return `${name} left (their connection's node went down; last heard from ${span} before)`;
 }
 
@@ -162,7 +161,7 @@ export class ReplayTimeline {
         push('join', `${name} joined`, {});
         break;
       case 'leave':
-        // Logged by another node for a connection a dead node took with it.
+        // `lost`: logged by another node for a connection a dead node took with it.
         push('leave', event.data.lost === true ? lostLeaveLabel(name, event) : `${name} left`, {});
         break;
       case 'language':

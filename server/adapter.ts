@@ -231,6 +231,7 @@ export async function createRedisAdapter(
         });
         return live;
       };
+      deliverHereAtOnce(instance);
     }
     return instance;
   };
@@ -258,6 +259,43 @@ export async function createRedisAdapter(
       );
     },
   };
+}
+
+/** Socket.IO's cluster adapter's message type for a broadcast (socket.io-adapter 2.5). */
+const BROADCAST = 3;
+
+/**
+ * Socket.IO's cluster adapter, which the sharded one builds on, hands a
+ * broadcast to this node's own sockets only once Redis has answered its
+ * publish, for offsets that only connection-state recovery uses (Duet does
+ * not). So every receiver on the sender's node waited a Redis round trip on
+ * top of the commit, and on a busy machine that is a wait for Redis and then
+ * for this node to get a core again. Here the publish is written first, as it
+ * was, and this node's sockets get the packet in the same tick; broadcasts
+ * still reach them in the order they were made. If the library's layout is
+ * not the one this was written against, its own broadcast stays.
+ */
+function deliverHereAtOnce(instance: any): void {
+  if (instance.nsp?.server?.opts?.connectionStateRecovery) return;
+  let cluster = Object.getPrototypeOf(instance);
+  while (cluster && !Object.hasOwn(cluster, 'publishAndReturnOffset')) cluster = Object.getPrototypeOf(cluster);
+  const inMemory = cluster && Object.getPrototypeOf(cluster);
+  if (typeof inMemory?.broadcast !== 'function' || typeof instance.publishAndReturnOffset !== 'function') return;
+  const deliverHere = inMemory.broadcast as (packet: unknown, opts: BroadcastOpts) => void;
+  instance.broadcast = (packet: unknown, opts: BroadcastOpts) => {
+    if (!opts.flags?.local) {
+      const message = { type: BROADCAST, data: { packet, opts: { rooms: [...opts.rooms], except: [...opts.except], flags: opts.flags } } };
+      // Encoded there and then, before the local delivery touches the packet; failures are the adapter's (quietly, above).
+      void Promise.resolve(instance.publishAndReturnOffset(message)).catch(() => {});
+    }
+    deliverHere.call(instance, packet, opts);
+  };
+}
+
+interface BroadcastOpts {
+  rooms: Set<string>;
+  except: Set<string>;
+  flags?: { local?: boolean };
 }
 
 function bounded(p: Promise<void>, ms: number): Promise<void> {

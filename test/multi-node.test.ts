@@ -12,7 +12,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { createRedisAdapter } from '../server/adapter.js';
 import type { ChatMessage, Participant } from '../shared/protocol.js';
 import { listParticipants } from '../server/realtime/participants.js';
-import { api, connectClient, connectSocket, createInterview, mainFile, nextEvent, refusal, seededRandom, waitFor, type TestClient } from './helpers.js';
+import { api, connectClient, connectSocket, createInterview, mainFile, nextEvent, refusal, seededRandom, startNode, waitFor, type TestClient } from './helpers.js';
 import { startCluster, textFromLog, tokensOf, typistOn } from './fixtures/multi-node.js';
 import { spawnNode } from './fixtures/processes.js';
 import { PG_URL, REDIS_URL, spawnRedis, tcpProxy, uniquePrefix } from './fixtures/services.js';
@@ -187,6 +187,30 @@ describe('sharded adapter', () => {
     expect(Number(reply[1])).toBe(1);
     await first;
   });
+
+  it("an edit reaches the sender's own node's sockets without waiting for Redis to answer its publish", async () => {
+    // A private Redis: the test pauses its writes, publishes included.
+    const redis = await spawnRedis();
+    const node = await startNode({ redisUrl: redis.url, redisKeyPrefix: uniquePrefix(), redisAdapter: 'sharded' });
+    const iv = await createInterview(node);
+    const ada = await connectClient(node.url, await iv.invite('interviewer', 'Ada'));
+    const cy = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    const probe = createClient({ url: redis.url });
+    await probe.connect();
+    onTestFinished(() => probe.close());
+    const receivedAfter = async (text: string) => {
+      const started = performance.now();
+      mainFile(ada).insert(0, text);
+      await waitFor(() => mainFile(cy).toString().includes(text), 5000, 5);
+      return performance.now() - started;
+    };
+    // Warm: the first edit's path compiles.
+    await receivedAfter('warm ');
+    await probe.sendCommand(['CLIENT', 'PAUSE', '1500', 'WRITE']);
+    // Committed to the database and handed to Cy at once; the publish waits for Redis.
+    expect(await receivedAfter('now ')).toBeLessThan(750);
+    await waitFor(() => ada.provider.pending === 0, 5000);
+  }, 30_000);
 });
 
 describe('lost broadcasts', () => {

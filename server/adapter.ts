@@ -270,8 +270,9 @@ const BROADCAST = 3;
  * publish, for offsets that only connection-state recovery uses (Duet does
  * not). So every receiver on the sender's node waited a Redis round trip on
  * top of the commit, and on a busy machine that is a wait for Redis and then
- * for this node to get a core again. Here the publish is written first, as it
- * was, and this node's sockets get the packet in the same tick; broadcasts
+ * for this node to get a core again. Here the publish is encoded and queued
+ * first, as it was (node-redis writes it at the next setImmediate), and this
+ * node's sockets get the packet in the same tick; broadcasts
  * still reach them in the order they were made. If the library's layout is
  * not the one this was written against, its own broadcast stays.
  */

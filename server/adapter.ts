@@ -272,9 +272,9 @@ const BROADCAST = 3;
  * top of the commit, and on a busy machine that is a wait for Redis and then
  * for this node to get a core again. Here the publish is encoded and queued
  * first, as it was (node-redis writes it at the next setImmediate), and this
- * node's sockets get the packet in the same tick; broadcasts
- * still reach them in the order they were made. If the library's layout is
- * not the one this was written against, its own broadcast stays.
+ * node's sockets get the packet in the same tick; broadcasts still reach them
+ * in the order they were made. If the library's layout is not the one this
+ * was written against, its own broadcast stays.
  */
 function deliverHereAtOnce(instance: any): void {
   if (instance.nsp?.server?.opts?.connectionStateRecovery) return;

@@ -6,8 +6,9 @@
  * logs names it (`data.node`). A node not seen for its NODE_DEAD_AFTER_SECONDS
  * is taken for dead: a live node claims it, logs a leave
  * `{conn, lost: true, lastSeen}` (lastSeen: its last heartbeat) for each of
- * its joins with no leave in interviews still open, and deletes its record. This needs no Redis and works for one node alone, restarted
- * after a crash: it logs its predecessor's leaves.
+ * its joins with no leave in interviews still open, and deletes its record.
+ * This needs no Redis and works for one node alone, restarted after a crash:
+ * it logs its predecessor's leaves.
  *
  * What keeps a live node's connections from being logged as lost:
  * - a node judges others only after its own heartbeats have gone through on

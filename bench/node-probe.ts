@@ -4,6 +4,9 @@
  * (monitorEventLoopDelay), garbage-collection pauses and memory, answered
  * over the IPC channel.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { constants, monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 
@@ -38,6 +41,7 @@ if (process.send) {
   };
   const observer = new PerformanceObserver((list) => count(list.getEntries()));
   observer.observe({ entryTypes: ['gc'] });
+  const survivors = survivorSampler(process.env.BENCH_HEAP_SAMPLE_DIR);
   process.on('message', async (m: ProbeRequest) => {
     if (m?.type !== 'probe') return;
     const gc = (globalThis as { gc?: () => void }).gc;
@@ -52,6 +56,7 @@ if (process.send) {
       gc();
     }
     if (m.heapSnapshot) writeHeapSnapshot(m.heapSnapshot);
+    await survivors?.stop();
     // Entries are delivered asynchronously: take those still queued, so each lands in its own window.
     count(observer.takeRecords());
     const ms = (ns: number) => Math.round(ns / 1e3) / 1e3;
@@ -67,8 +72,44 @@ if (process.send) {
     if (m.reset) {
       eld.reset();
       Object.assign(gcs, { count: 0, majorCount: 0, totalMs: 0, maxMs: 0, majorMaxMs: 0 });
+      await survivors?.start();
     }
   });
   // The channel must not keep a stopping server alive (a 'message' listener refs it).
   process.channel?.unref();
+}
+
+/**
+ * BENCH_HEAP_SAMPLE_DIR=DIR: from a window's start (a reset) to the next
+ * probe, V8's sampling heap profiler keeps the allocations that survive a
+ * scavenge (those it frees are left out; the process runs with --expose-gc
+ * so that one scavenges at the end), written to DIR as
+ * PID-N.heapprofile; bench/heap-survivors.ts reads them. A diagnostic: the
+ * sampling costs the node a few percent of its CPU.
+ */
+function survivorSampler(dir: string | undefined): { start(): Promise<void>; stop(): Promise<void> } | undefined {
+  if (!dir) return undefined;
+  const session = new Session();
+  session.connect();
+  let sampling = false;
+  let n = 0;
+  return {
+    async start() {
+      await session.post('HeapProfiler.startSampling', {
+        samplingInterval: 4096,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: false,
+      });
+      sampling = true;
+    },
+    async stop() {
+      if (!sampling) return;
+      sampling = false;
+      // Garbage the scavenger has not reached yet still counts as sampled: up
+      // to a young generation's worth, most of it short-lived. A scavenge first.
+      (globalThis as { gc?: (o: { type: 'minor' }) => void }).gc?.({ type: 'minor' });
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      writeFileSync(join(dir, `${process.pid}-${++n}.heapprofile`), JSON.stringify(profile));
+    },
+  };
 }

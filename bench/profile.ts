@@ -16,7 +16,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-interface CallFrame {
+export interface CallFrame {
   functionName: string;
   url: string;
   lineNumber: number;
@@ -74,13 +74,15 @@ export function areaOf(url: string, fn: string): string {
  * through the `.map` beside the file; other frames as they are. One map per
  * bundle, read once.
  */
-function sourceMapper(): (frame: CallFrame) => { url: string; lineNumber: number } {
+export function sourceMapper(): (frame: CallFrame) => { url: string; lineNumber: number } {
   const maps = new Map<string, SourceMap | undefined>();
   const mapOf = (url: string): SourceMap | undefined => {
     if (!maps.has(url)) {
       let map: SourceMap | undefined;
       // Packages' own maps point into sources they do not ship: their frames stay as they are.
-      const file = url.startsWith('file:') && !url.includes('/node_modules/') ? fileURLToPath(url) : undefined;
+      // A CommonJS file's frames name it by path, an ES module's by file: URL.
+      const path = url.startsWith('file:') ? fileURLToPath(url) : url.startsWith('/') ? url : undefined;
+      const file = path && !path.includes('/node_modules/') ? path : undefined;
       if (file && existsSync(`${file}.map`)) {
         const payload = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as ConstructorParameters<typeof SourceMap>[0];
         // Sources are relative to the map's folder (and its sourceRoot): make them absolute paths.

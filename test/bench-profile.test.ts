@@ -1,14 +1,16 @@
 /**
  * The benchmark's profile summary (bench/profile.ts) on a real V8 profile of
  * a bundled program: the README's "where a node's time goes" comes from it,
- * and a node runs Duet as one bundled file.
+ * and a node runs Duet as one bundled file; and the heap survivors' summary
+ * (bench/heap-survivors.ts) on what the node probe samples.
  */
-import { execFile } from 'node:child_process';
+import { execFile, fork } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
+import { summarizeHeapProfile } from '../bench/heap-survivors.js';
 import { summarizeProfile } from '../bench/profile.js';
 import { tempDir } from './helpers.js';
 
@@ -34,5 +36,54 @@ describe('bench profile summary', () => {
     expect(summary.byArea[0]!.percent).toBeGreaterThan(50);
     expect(summary.topFunctions[0]!.name).toMatch(/^spinFor server\/realtime\/spin\.ts:[1-5]$/);
     expect(summary.matchedPercent).toBeGreaterThan(50);
+  });
+});
+
+describe('bench heap survivors', () => {
+  it('keeps, over a probe window, what outlives the young generation, and names the Duet code that allocated it', async () => {
+    const dir = tempDir('duet-heap-');
+    mkdirSync(join(dir, 'server', 'rooms'), { recursive: true });
+    mkdirSync(join(dir, 'server', 'realtime'), { recursive: true });
+    // 'rooms' keeps what it makes; 'realtime' makes forty times as much, all of it garbage at once.
+    // Each runs on its own timer, so neither is inlined into a common caller.
+    const loop = (name: string, body: string) =>
+      `let n = 0;\nexport const stop${name} = setInterval(() => {\n  for (let k = 0; k < ${name === 'Keep' ? 500 : 20000}; k++) ${body}\n}, 5);\n`;
+    writeFileSync(join(dir, 'server', 'rooms', 'keep.ts'), `export const kept: object[] = [];\n${loop('Keep', 'kept.push({ n, s: `kept ${n++}` });')}`);
+    writeFileSync(join(dir, 'server', 'realtime', 'churn.ts'), `export let sum = 0;\n${loop('Churn', 'sum += { n, s: `churn ${n++}` }.s.length;')}`);
+    writeFileSync(
+      join(dir, 'server', 'main.ts'),
+      [
+        "import { stopKeep } from './rooms/keep.js';",
+        "import { stopChurn } from './realtime/churn.js';",
+        "process.on('message', (m: { type?: string }) => { if (m?.type === 'stop') { clearInterval(stopKeep); clearInterval(stopChurn); } });",
+        '',
+      ].join('\n'),
+    );
+    const outfile = join(dir, 'dist', 'server', 'main.js');
+    await build({ entryPoints: [join(dir, 'server', 'main.ts')], bundle: true, platform: 'node', format: 'esm', sourcemap: true, outfile, logLevel: 'silent' });
+    const probe = join(dir, 'dist', 'probe.mjs');
+    await build({ entryPoints: [new URL('../bench/node-probe.ts', import.meta.url).pathname], bundle: true, platform: 'node', format: 'esm', outfile: probe, logLevel: 'silent' });
+    const samples = join(dir, 'samples');
+    mkdirSync(samples);
+    const child = fork(outfile, { execArgv: ['--expose-gc', '--import', probe], env: { ...process.env, BENCH_HEAP_SAMPLE_DIR: samples }, stdio: 'ignore' });
+    try {
+      const ask = (m: object) =>
+        new Promise<void>((resolve) => {
+          child.once('message', () => resolve());
+          child.send({ type: 'probe', ...m });
+        });
+      await ask({ reset: true });
+      await new Promise((r) => setTimeout(r, 1500));
+      await ask({});
+    } finally {
+      child.send({ type: 'stop' });
+      child.kill();
+    }
+    const [file] = readdirSync(samples);
+    const s = summarizeHeapProfile(join(samples, file!));
+    const bytes = (area: string) => s.byArea.find(([name]) => name === area)?.[1] ?? 0;
+    // Forty times as many churned objects as kept ones, yet the kept ones dominate what survived.
+    expect(bytes('duet:server/rooms')).toBeGreaterThan(5 * bytes('duet:server/realtime'));
+    expect(s.byOwnCaller[0]![0]).toMatch(/^duet:server\/rooms: \(anonymous\) server\/rooms\/keep\.ts:\d$/);
   });
 });

@@ -4,9 +4,11 @@
  * scavenger frees left out (BENCH_HEAP_SAMPLE_DIR, bench/node-probe.ts).
  * Such objects are copied by the scavenger, promoted to the old generation
  * and left there for a full collection to find (and often to compact): the
- * cost behind a node's longest collector pauses. Grouped by where the
- * allocation happened, and by the nearest frame of Duet's own code above it
- * (or, for code Duet does not call, the nearest package frame).
+ * cost behind a node's longest collector pauses. (Young garbage that a full
+ * collection frees counts too: V8 files it under the full collection.)
+ * Grouped by where the allocation happened, and by the nearest frame of
+ * Duet's own code above it (or, for code Duet does not call, the nearest
+ * package frame).
  *
  *   npx tsx bench/heap-survivors.ts FILE.heapprofile... [--top 20]
  */

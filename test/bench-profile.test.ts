@@ -83,7 +83,8 @@ describe('bench heap survivors', () => {
     const s = summarizeHeapProfile(join(samples, file!));
     const bytes = (area: string) => s.byArea.find(([name]) => name === area)?.[1] ?? 0;
     // Forty times as many churned objects as kept ones, yet the kept ones dominate what survived.
-    expect(bytes('duet:server/rooms')).toBeGreaterThan(5 * bytes('duet:server/realtime'));
+    // (Not all of the churn is left out: a full collection also frees young garbage, which counts.)
+    expect(bytes('duet:server/rooms')).toBeGreaterThan(2 * bytes('duet:server/realtime'));
     expect(s.byOwnCaller[0]![0]).toMatch(/^duet:server\/rooms: \(anonymous\) server\/rooms\/keep\.ts:\d$/);
   });
 });

@@ -93,10 +93,14 @@ describe('docker-compose.yml and deploy/nginx.conf', () => {
     }
   });
 
-  it('puts nginx in front of every node: WebSocket upgrade, sticky for polling, the nodes\u2019 port', () => {
+  it('puts nginx in front of every node: WebSocket upgrade, routed by interview (so sticky for polling), the nodes\u2019 port', () => {
     expect(nginx.volumes!.some((v) => v.startsWith('./deploy/nginx.conf:'))).toBe(true);
     const upstream = /upstream\s+(\w+)\s*\{([^}]*)\}/.exec(conf)!;
-    expect(upstream[2]).toMatch(/^\s*ip_hash;/m);
+    // The key: the interview the browser client names in its query, else the client's address (test/nginx-routing.test.ts runs it).
+    const key = /^\s*hash \$(\w+) consistent;/m.exec(upstream[2]!)![1]!;
+    const route = new RegExp(`map \\$arg_interview \\$${key}\\s*\\{([^}]*)\\}`).exec(conf)![1]!;
+    expect(route).toMatch(/""\s+\$remote_addr;/);
+    expect(route).toMatch(/default\s+\$arg_interview;/);
     const servers = [...upstream[2]!.matchAll(/server\s+([\w-]+):(\d+)/g)].map((m) => [m[1], Number(m[2])]);
     const expected = nodes.map(([name, s]) => [name, loadConfig({ PORT: s.environment!.PORT }).port]);
     expect(servers.sort()).toEqual(expected.sort());

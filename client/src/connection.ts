@@ -32,9 +32,13 @@ export interface RoomConnection {
   close(): void;
 }
 
-export function connectRoom(token: string, role: Role | undefined, onRefused: (r: Refusal) => void): RoomConnection {
+export function connectRoom(token: string, interviewId: string, role: Role | undefined, onRefused: (r: Refusal) => void): RoomConnection {
   const socket: DuetClientSocket = io({
     auth: { token },
+    // For the load balancer only (the node goes by the token): every request
+    // of every page of one interview can be routed to one node, whose edits
+    // then reach the others without crossing Redis (docs/deploy.md).
+    query: { interview: interviewId },
     // WebSocket first; long-polling only if the WebSocket cannot open (a proxy that strips upgrades).
     transports: ['websocket', 'polling'],
     tryAllTransports: true,

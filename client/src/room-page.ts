@@ -49,7 +49,7 @@ export function startRoom(root: HTMLElement, interviewId: string): void {
   showScreen(root, 'Joining the interview…', 'Connecting to the server.', [], 'info');
   let conn: RoomConnection | undefined;
   let room: ReturnType<typeof buildRoom> | undefined;
-  conn = connectRoom(token, claims.role as Role, (refusal: Refusal) => {
+  conn = connectRoom(token, interviewId, claims.role as Role, (refusal: Refusal) => {
     // Edits the node never confirmed go with the page: show the code as this page has it first.
     const unsaved = conn?.provider.unsaved ? unsavedCode(conn.provider.doc('main')) : null;
     room?.destroy();

@@ -106,6 +106,10 @@ describe.skipIf(!hasChromium)('browser client', () => {
 
     // The token left the address bar as soon as the page read it.
     for (const p of [interviewer, candidate, observer]) expect(p.page.url()).not.toContain('token=');
+    // Each page names its interview to the load balancer, which routes on it (deploy/nginx.conf).
+    const sockets = [...node.server.ctx.io.of('/').sockets.values()];
+    expect(sockets).toHaveLength(3);
+    for (const s of sockets) expect(s.handshake.query.interview).toBe(iv.interview.id);
     const editable = await interviewer.page.evaluate(() => performance.getEntriesByName('duet:editable')[0]?.startTime ?? -1);
     console.log(`time to editable editor: ${Math.round(editable)} ms`);
 

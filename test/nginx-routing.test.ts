@@ -1,0 +1,72 @@
+/**
+ * deploy/nginx.conf as it is, run by nginx in front of two nodes: every
+ * Socket.IO request of one interview's pages (WebSocket or long-polling)
+ * reaches one node, and interviews spread over both.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { io as ioc } from 'socket.io-client';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import type { DuetClientSocket } from '../shared/provider.js';
+import { createInterview, nextEvent, type TestNode } from './helpers.js';
+import { startCluster } from './fixtures/multi-node.js';
+import { freePort, waitForPort } from './fixtures/services.js';
+import { hasNginx } from './fixtures/tools.js';
+
+/** nginx on a random port with the repository's server block, its upstream pointed at `nodes`. */
+async function startNginx(nodes: TestNode[]): Promise<string> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'duet-nginx-'));
+  let conf = readFileSync(new URL('../deploy/nginx.conf', import.meta.url), 'utf8').replace('listen 80;', `listen 127.0.0.1:${port};`);
+  nodes.forEach((n, i) => {
+    const name = `duet-${i + 1}:3000`;
+    expect(conf).toContain(name);
+    conf = conf.replace(name, new URL(n.url).host);
+  });
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/${t};`).join(' ');
+  writeFileSync(join(dir, 'nginx.conf'), `pid ${dir}/nginx.pid; error_log ${dir}/error.log; events {} http { access_log off; ${temp} ${conf} }`);
+  const child = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
+  onTestFinished(async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await waitForPort(port, 5000);
+  return `http://127.0.0.1:${port}`;
+}
+
+describe.skipIf(!hasNginx)('deploy/nginx.conf in front of two nodes', () => {
+  it("routes every page of one interview, WebSocket or long-polling, to one node, and spreads interviews over both", async () => {
+    const { nodes } = await startCluster(2);
+    const front = await startNginx(nodes);
+    const nodeOf = new Map<string, Set<number>>();
+    for (let k = 0; k < 12; k++) {
+      const iv = await createInterview(nodes[0]!, `Interview ${k}`);
+      const id = iv.interview.id;
+      for (const [role, transports] of [
+        ['interviewer', ['websocket']],
+        ['candidate', ['polling']],
+        ['observer', ['polling', 'websocket']],
+      ] as const) {
+        // As the browser client connects (client/src/connection.ts): the interview in the query.
+        const socket: DuetClientSocket = ioc(front, { auth: { token: await iv.invite(role) }, query: { interview: id }, transports: [...transports], forceNew: true });
+        onTestFinished(() => void socket.disconnect());
+        await nextEvent(socket, 'session');
+      }
+      nodes.forEach((n, i) => {
+        for (const s of n.server.ctx.io.of('/').sockets.values()) {
+          if (s.data.interviewId === id) nodeOf.set(id, (nodeOf.get(id) ?? new Set()).add(i));
+        }
+      });
+      expect(nodeOf.get(id)?.size).toBe(1);
+    }
+    // 12 interviews all on one node would be a 1 in 2,000 chance of a fair hash (and certain with ip_hash).
+    const used = new Set([...nodeOf.values()].flatMap((s) => [...s]));
+    expect(used.size).toBe(2);
+  });
+});

@@ -4,9 +4,9 @@
  * (monitorEventLoopDelay), garbage-collection pauses and memory, answered
  * over the IPC channel.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { constants, monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 
@@ -89,6 +89,9 @@ if (process.send) {
  */
 function survivorSampler(dir: string | undefined): { start(): Promise<void>; stop(): Promise<void> } | undefined {
   if (!dir) return undefined;
+  // Absolute: Duet's nodes and Hocuspocus's run from different directories.
+  const out = resolve(dir);
+  mkdirSync(out, { recursive: true });
   const session = new Session();
   session.connect();
   let sampling = false;
@@ -109,7 +112,12 @@ function survivorSampler(dir: string | undefined): { start(): Promise<void>; sto
       // to a young generation's worth, most of it short-lived. A scavenge first.
       (globalThis as { gc?: (o: { type: 'minor' }) => void }).gc?.({ type: 'minor' });
       const { profile } = await session.post('HeapProfiler.stopSampling');
-      writeFileSync(join(dir, `${process.pid}-${++n}.heapprofile`), JSON.stringify(profile));
+      try {
+        writeFileSync(join(out, `${process.pid}-${++n}.heapprofile`), JSON.stringify(profile));
+      } catch (err) {
+        // A diagnostic must not take the node down (or leave the probe unanswered).
+        process.stderr.write(`[probe] could not write a heap profile: ${String(err)}\n`);
+      }
     },
   };
 }

@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { areaOf, sourceMapper, type CallFrame } from './profile.js';
+import { areaOf, frameLabel, sourceMapper, type CallFrame } from './profile.js';
 
 interface HeapNode {
   callFrame: CallFrame;
@@ -43,11 +43,9 @@ export function summarizeHeapProfile(file: string, top = 20): HeapSurvivors {
   const callers = new Map<string, number>();
   let total = 0;
   const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + v);
-  const label = (fn: string, url: string, line: number) =>
-    `${fn || '(anonymous)'} ${url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(server|shared|bench)\//, '$1/')}:${line + 1}`;
   const walk = (node: HeapNode, stack: Array<{ area: string; name: string }>) => {
     const { url, lineNumber } = original(node.callFrame);
-    const frame = { area: areaOf(url, node.callFrame.functionName), name: label(node.callFrame.functionName, url, lineNumber) };
+    const frame = { area: areaOf(url, node.callFrame.functionName), name: frameLabel(node.callFrame.functionName, url, lineNumber) };
     const here = [...stack, frame];
     if (node.selfSize > 0) {
       total += node.selfSize;

@@ -69,6 +69,12 @@ export function areaOf(url: string, fn: string): string {
   return url.split('/').slice(-2).join('/');
 }
 
+/** A frame as the summaries name it: function, then its file (a package's, or Duet's from its folder) and line. */
+export function frameLabel(functionName: string, url: string, lineNumber: number): string {
+  const where = url ? `${url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(server|shared|bench)\//, '$1/')}:${lineNumber + 1}` : '';
+  return `${functionName || '(anonymous)'} ${where}`.trim();
+}
+
 /**
  * Maps a frame of a bundled file of Duet's to its source (url and line),
  * through the `.map` beside the file; other frames as they are. One map per
@@ -130,7 +136,7 @@ export function summarizeProfile(file: string, window?: [number, number], top = 
     }
     const area = areaOf(url, functionName);
     areas.set(area, (areas.get(area) ?? 0) + us);
-    const name = `${functionName || '(anonymous)'} ${url ? `${url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(server|shared|bench)\//, '$1/')}:${lineNumber + 1}` : ''}`.trim();
+    const name = frameLabel(functionName, url, lineNumber);
     fns.set(name, (fns.get(name) ?? 0) + us);
     if (match?.test(name)) matched += us;
   }

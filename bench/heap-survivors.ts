@@ -5,7 +5,8 @@
  * Such objects are copied by the scavenger, promoted to the old generation
  * and left there for a full collection to find (and often to compact): the
  * cost behind a node's longest collector pauses. (Young garbage that a full
- * collection frees counts too: V8 files it under the full collection.)
+ * collection in the window frees counts too: V8 files it under the full
+ * collection. The probe stops sampling before its own full collections.)
  * Grouped by where the allocation happened, and by the nearest frame of
  * Duet's own code above it (or, for code Duet does not call, the nearest
  * package frame).

@@ -44,6 +44,10 @@ if (process.send) {
   const survivors = survivorSampler(process.env.BENCH_HEAP_SAMPLE_DIR);
   process.on('message', async (m: ProbeRequest) => {
     if (m?.type !== 'probe') return;
+    // Before the probe's own collections: a full one would count the young
+    // generation's garbage as having outlived it, and the promoted garbage is
+    // what the profile is for.
+    await survivors?.stop();
     const gc = (globalThis as { gc?: () => void }).gc;
     if (m.gc && gc) {
       gc();
@@ -56,7 +60,6 @@ if (process.send) {
       gc();
     }
     if (m.heapSnapshot) writeHeapSnapshot(m.heapSnapshot);
-    await survivors?.stop();
     // Entries are delivered asynchronously: take those still queued, so each lands in its own window.
     count(observer.takeRecords());
     const ms = (ns: number) => Math.round(ns / 1e3) / 1e3;

@@ -92,7 +92,7 @@ if (process.send) {
  */
 function survivorSampler(dir: string | undefined): { start(): Promise<void>; stop(): Promise<void> } | undefined {
   if (!dir) return undefined;
-  // Absolute: Duet's nodes and Hocuspocus's run from different directories.
+  // The benchmark passes it absolute (bench/systems/cluster.ts); so should anyone else.
   const out = resolve(dir);
   mkdirSync(out, { recursive: true });
   const session = new Session();

@@ -4,6 +4,7 @@
  * event-loop delay and memory around the measurement window, stop everything.
  */
 import { appendFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ask, cpuDelta, cpuSeconds, cpuSecondsOfNamed, cpuSecondsOfPids, machineBusySeconds, pinToCpu, rssBytes, runQueueSeconds, spawnChild, waitFor, type Child } from './processes.js';
 import { PROJECT_ROOT, probe, startCluster, type ClusterOptions, type Probe } from './systems/cluster.js';
 import { encode, merge } from './histogram.js';
@@ -172,7 +173,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
 
     await race(all('connected', 60_000 + spec.rooms * spec.clientsPerRoom * 60));
     const joined = await Promise.all(cluster.nodes.map((n) => probe(n, { gc: true })));
-    if (process.env.BENCH_HEAP_SNAPSHOT) await ask(cluster.nodes[0]!, { type: 'probe', heapSnapshot: process.env.BENCH_HEAP_SNAPSHOT }, 120_000);
+    if (process.env.BENCH_HEAP_SNAPSHOT) await ask(cluster.nodes[0]!, { type: 'probe', heapSnapshot: resolve(process.env.BENCH_HEAP_SNAPSHOT) }, 120_000);
     const resultP = all<WorkloadResult>('result', (spec.warmupS + spec.durationS + 120) * 1000);
     resultP.catch(() => {});
     const startP = waitFor(gens[0]!, 'window-start', (spec.warmupS + 30) * 1000);

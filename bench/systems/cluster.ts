@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import pg from 'pg';
 import { ask, spawnChild, waitFor, type Child } from '../processes.js';
@@ -181,7 +181,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const nodeArgs = ['--expose-gc', '--import', PROBE_JS];
     // One directory per node: each thread (the main one, tsx's loader in older checkouts) writes its own profile.
     if (options.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', join(options.cpuProfDir, `node${i}`));
-    const common = { PORT: String(port), JWT_SECRET: secret, NODE_ENV: 'production' };
+    const common = {
+      PORT: String(port),
+      JWT_SECRET: secret,
+      NODE_ENV: 'production',
+      // Duet's nodes run from their checkout (--duet-root), Hocuspocus's from this one: a relative
+      // directory means one under where the benchmark was started, for both.
+      ...(process.env.BENCH_HEAP_SAMPLE_DIR ? { BENCH_HEAP_SAMPLE_DIR: resolve(process.env.BENCH_HEAP_SAMPLE_DIR) } : {}),
+    };
     let child: Child;
     if (options.system === 'duet') {
       const env = {

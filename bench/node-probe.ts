@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join, resolve } from 'node:path';
 import { constants, monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 
 interface ProbeRequest {
   type: 'probe';
@@ -42,8 +42,12 @@ if (process.send) {
   const observer = new PerformanceObserver((list) => count(list.getEntries()));
   observer.observe({ entryTypes: ['gc'] });
   const survivors = survivorSampler(process.env.BENCH_HEAP_SAMPLE_DIR);
+  // What the window promoted, less what its full collections freed: no
+  // profiler running, so a check on the heap survivors' total.
+  let oldAtReset = oldGenerationBytes();
   process.on('message', async (m: ProbeRequest) => {
     if (m?.type !== 'probe') return;
+    const oldGrowth = oldGenerationBytes() - oldAtReset;
     // Before the probe's own collections: a full one would count the young
     // generation's garbage as having outlived it, and the promoted garbage is
     // what the profile is for.
@@ -68,6 +72,7 @@ if (process.send) {
       type: 'probe',
       eld: { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max), mean: ms(eld.mean) },
       gc: { ...gcs, totalMs: round(gcs.totalMs), maxMs: round(gcs.maxMs), majorMaxMs: round(gcs.majorMaxMs) },
+      oldGrowthMiB: Math.round((oldGrowth / 1048576) * 100) / 100,
       memory: process.memoryUsage(),
       // CLOCK_MONOTONIC in µs: the clock of V8's CPU profile timestamps.
       monoUs: Number(process.hrtime.bigint() / 1000n),
@@ -76,10 +81,18 @@ if (process.send) {
       eld.reset();
       Object.assign(gcs, { count: 0, majorCount: 0, totalMs: 0, maxMs: 0, majorMaxMs: 0 });
       await survivors?.start();
+      oldAtReset = oldGenerationBytes();
     }
   });
   // The channel must not keep a stopping server alive (a 'message' listener refs it).
   process.channel?.unref();
+}
+
+/** Bytes in use outside the young generation (old, code, large-object spaces and the rest). */
+function oldGenerationBytes(): number {
+  return getHeapSpaceStatistics()
+    .filter((s) => !s.space_name.startsWith('new_'))
+    .reduce((sum, s) => sum + s.space_used_size, 0);
 }
 
 /**

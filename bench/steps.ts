@@ -39,6 +39,8 @@ export interface StepSummary {
   nodeGcMajorMaxMs?: number;
   nodeGcTotalMs?: number;
   nodeGcMajorCount?: number;
+  /** The old generation's growth over the window on the node where it grew most (MiB; net of full collections). */
+  nodeOldGrowthMiB?: number;
   /**
    * Seconds per second a main thread spent runnable but waiting for a core
    * (the scheduler's run delay), the mean of the valid trials: the nodes' (the
@@ -106,6 +108,7 @@ export function summarizeStep(system: SystemName, rooms: number, trials: TrialRe
     nodeGcMajorMaxMs: round(worstNode((n) => n.gcMajorMaxMs)),
     nodeGcTotalMs: round(worstNode((n) => n.gcTotalMs)),
     nodeGcMajorCount: worstNode((n) => n.gcMajorCount),
+    nodeOldGrowthMiB: round(worstNode((n) => n.oldGrowthMiB), 2),
     ...(use.length && use.every((t) => t.workload.generator.waited !== undefined && t.nodes.every((n) => n.waited !== undefined))
       ? {
           nodeWaited: round(mean(use.map((t) => Math.max(...t.nodes.map((n) => n.waited!)))), 2),

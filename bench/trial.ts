@@ -24,6 +24,8 @@ export interface NodeSample {
   gcMajorMaxMs: number;
   gcTotalMs: number;
   gcMajorCount: number;
+  /** The old generation's growth over the window (Probe.oldGrowthMiB). */
+  oldGrowthMiB: number;
   /** After a full GC, MiB: idle node, rooms joined (before typing), after the window. */
   rssBaseMiB: number;
   rssJoinedMiB: number;
@@ -215,6 +217,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       gcMajorMaxMs: eld[i]!.gc.majorMaxMs,
       gcTotalMs: eld[i]!.gc.totalMs,
       gcMajorCount: eld[i]!.gc.majorCount,
+      oldGrowthMiB: eld[i]!.oldGrowthMiB,
       rssBaseMiB: MiB(base[i]!.memory.rss),
       rssJoinedMiB: MiB(joined[i]!.memory.rss),
       heapBaseMiB: MiB(heapOf(base[i]!)),

@@ -40,7 +40,7 @@ describe('bench profile summary', () => {
 });
 
 describe('bench heap survivors', () => {
-  it('keeps, over a probe window, what outlives the young generation, and names the Duet code that allocated it', async () => {
+  it('keeps, over a probe window, what outlives the young generation, names the Duet code that allocated it, and reports the old generation growing by as much', async () => {
     const dir = tempDir('duet-heap-');
     mkdirSync(join(dir, 'server', 'rooms'), { recursive: true });
     mkdirSync(join(dir, 'server', 'realtime'), { recursive: true });
@@ -65,17 +65,18 @@ describe('bench heap survivors', () => {
     await build({ entryPoints: [new URL('../bench/node-probe.ts', import.meta.url).pathname], bundle: true, platform: 'node', format: 'esm', outfile: probe, logLevel: 'silent' });
     const samples = join(dir, 'samples');
     mkdirSync(samples);
+    let oldGrowthMiB = 0;
     const child = fork(outfile, { execArgv: ['--expose-gc', '--import', probe], env: { ...process.env, BENCH_HEAP_SAMPLE_DIR: samples }, stdio: 'ignore' });
     try {
       const ask = (m: object) =>
-        new Promise<void>((resolve) => {
-          child.once('message', () => resolve());
+        new Promise<{ oldGrowthMiB: number }>((resolve) => {
+          child.once('message', resolve);
           child.send({ type: 'probe', ...m });
         });
       await ask({ reset: true });
       await new Promise((r) => setTimeout(r, 1500));
       // As the benchmark asks: collect everything before reading memory.
-      await ask({ gc: true });
+      ({ oldGrowthMiB } = await ask({ gc: true }));
     } finally {
       child.send({ type: 'stop' });
       child.kill();
@@ -88,5 +89,8 @@ describe('bench heap survivors', () => {
     // (4-14 times as much kept as churned then; 1-2 times when they came before it).
     expect(bytes('duet:server/rooms')).toBeGreaterThan(3 * bytes('duet:server/realtime'));
     expect(s.byOwnCaller[0]![0]).toMatch(/^duet:server\/rooms: \(anonymous\) server\/rooms\/keep\.ts:\d$/);
+    // The old generation grew by about what was kept, counted without the profiler's help.
+    expect(oldGrowthMiB * 1048576).toBeGreaterThan(bytes('duet:server/rooms') / 2);
+    expect(oldGrowthMiB * 1048576).toBeLessThan(bytes('duet:server/rooms') * 2);
   });
 });

@@ -42,15 +42,16 @@ if (process.send) {
   const observer = new PerformanceObserver((list) => count(list.getEntries()));
   observer.observe({ entryTypes: ['gc'] });
   const survivors = survivorSampler(process.env.BENCH_HEAP_SAMPLE_DIR);
-  // What the window promoted, less what its full collections freed: no
-  // profiler running, so a check on the heap survivors' total.
+  // About what the window promoted (plus code compiled and large objects
+  // made in it), less what its full collections freed; needs no profiler, so
+  // it checks the heap survivors' total.
   let oldAtReset = oldGenerationBytes();
   process.on('message', async (m: ProbeRequest) => {
     if (m?.type !== 'probe') return;
     const oldGrowth = oldGenerationBytes() - oldAtReset;
-    // Before the probe's own collections: a full one would count the young
-    // generation's garbage as having outlived it, and the promoted garbage is
-    // what the profile is for.
+    // Before this probe's own collections (when asked for them): a forced
+    // full one would count the young garbage it frees as having outlived the
+    // young generation, which is what the profile is meant to single out.
     await survivors?.stop();
     const gc = (globalThis as { gc?: () => void }).gc;
     if (m.gc && gc) {

@@ -108,7 +108,8 @@ export function summarizeStep(system: SystemName, rooms: number, trials: TrialRe
     nodeGcMajorMaxMs: round(worstNode((n) => n.gcMajorMaxMs)),
     nodeGcTotalMs: round(worstNode((n) => n.gcTotalMs)),
     nodeGcMajorCount: worstNode((n) => n.gcMajorCount),
-    nodeOldGrowthMiB: round(worstNode((n) => n.oldGrowthMiB), 2),
+    // Not floored at 0 like the others: a full collection can free more than the window promoted.
+    ...(use.length ? { nodeOldGrowthMiB: round(Math.max(...use.flatMap((t) => t.nodes.map((n) => n.oldGrowthMiB))), 2) } : {}),
     ...(use.length && use.every((t) => t.workload.generator.waited !== undefined && t.nodes.every((n) => n.waited !== undefined))
       ? {
           nodeWaited: round(mean(use.map((t) => Math.max(...t.nodes.map((n) => n.waited!)))), 2),

@@ -62,7 +62,7 @@ export interface Probe {
   eld: { p50: number; p99: number; max: number; mean: number };
   /** The collector's entries since the last reset: how many (all, full), and their sum, longest and longest full one (ms). */
   gc: { count: number; majorCount: number; totalMs: number; maxMs: number; majorMaxMs: number };
-  /** The old generation's growth since the last reset, before this probe's own collections (net of the window's full ones). */
+  /** The old generation's growth since the last reset (or the process's start), before this probe's own collections; net of the window's full ones, so it can be negative. */
   oldGrowthMiB: number;
   memory: NodeJS.MemoryUsage;
   monoUs: number;

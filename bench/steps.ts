@@ -82,7 +82,7 @@ export function summarizeStep(system: SystemName, rooms: number, trials: TrialRe
   const unacknowledged = trials.reduce((a, t) => a + t.workload.unacknowledged, 0);
   const mism = trials.map((t) => t.workload.serverMismatch);
   const perNode = (f: (n: TrialResult['nodes'][number]) => number) => mean(use.flatMap((t) => t.nodes.map(f)));
-  const worstNode = (f: (n: TrialResult['nodes'][number]) => number) => Math.max(0, ...use.flatMap((t) => t.nodes.map(f)));
+  const worstNode = (f: (n: TrialResult['nodes'][number]) => number, floor = 0) => Math.max(floor, ...use.flatMap((t) => t.nodes.map(f)));
   return {
     system,
     rooms,
@@ -109,7 +109,7 @@ export function summarizeStep(system: SystemName, rooms: number, trials: TrialRe
     nodeGcTotalMs: round(worstNode((n) => n.gcTotalMs)),
     nodeGcMajorCount: worstNode((n) => n.gcMajorCount),
     // Not floored at 0 like the others: a full collection can free more than the window promoted.
-    ...(use.length ? { nodeOldGrowthMiB: round(Math.max(...use.flatMap((t) => t.nodes.map((n) => n.oldGrowthMiB))), 2) } : {}),
+    ...(use.length ? { nodeOldGrowthMiB: round(worstNode((n) => n.oldGrowthMiB, -Infinity), 2) } : {}),
     ...(use.length && use.every((t) => t.workload.generator.waited !== undefined && t.nodes.every((n) => n.waited !== undefined))
       ? {
           nodeWaited: round(mean(use.map((t) => Math.max(...t.nodes.map((n) => n.waited!)))), 2),

@@ -100,6 +100,33 @@ describe.each(backends)('store contract: $name', (backend) => {
     expect(seqs).toEqual(Array.from({ length: 81 }, (_, i) => i + 1));
   });
 
+  it('commits a group over several interviews with every byte and character intact', async () => {
+    const { store } = await backend.open();
+    const [a, b] = [await interview(store), await interview(store)];
+    // A name from outside with a lone surrogate is stored as UTF-8 stores it
+    // (U+FFFD) on both databases; in an event's data it survives as JSON's escape.
+    const odd: Actor = { sub: 'sub "q" \\ é', name: 'Zoë \ud800 🎉', role: 'candidate' };
+    const group = [
+      { interviewId: a.id, events: [docEvent([0, 255, 92, 120, 0]), chat('a "quote" \\ \ud83d\ude00 \udc00 x', 'room', odd), docEvent([])] },
+      { interviewId: b.id, events: [chat('', 'panel'), docEvent(Array.from({ length: 3000 }, (_, i) => i % 256), odd)] },
+    ];
+    const results = await store.appendMany(group, { requireOpen: true });
+    expect(results.map((r) => ('events' in r ? r.events.map((e) => e.seq) : r.error))).toEqual([[2, 3, 4], [2, 3]]);
+    const stored = { sub: odd.sub, name: 'Zoë \ufffd 🎉', role: odd.role };
+    const [logA, logB] = [await store.readEvents(a.id, { after: 1 }), await store.readEvents(b.id, { after: 1 })];
+    expect(logA.map((e) => [e.type, e.bin && [...e.bin], e.data])).toEqual([
+      ['doc', [0, 255, 92, 120, 0], { doc: 'main' }],
+      ['chat', undefined, { channel: 'room', text: 'a "quote" \\ \ud83d\ude00 \udc00 x' }],
+      ['doc', [], { doc: 'main' }],
+    ]);
+    expect(logA[1]!.actor).toEqual(stored);
+    expect(logB.map((e) => [e.type, e.bin?.length, e.actor])).toEqual([
+      ['chat', undefined, ada],
+      ['doc', 3000, stored],
+    ]);
+    expect([...logB[1]!.bin!]).toEqual(Array.from({ length: 3000 }, (_, i) => i % 256));
+  });
+
   it('refuses appends to an ended interview and to a missing one, changing nothing', async () => {
     const { store } = await backend.open();
     const iv = await interview(store);

@@ -30,7 +30,12 @@ export type PreparedQuery = <R>(name: string, text: string, values: unknown[]) =
  * commit. The MATERIALIZED, ordered FOR UPDATE takes the interviews' row
  * locks in id order whatever plan the UPDATE gets, so two nodes' groups over
  * the same interviews never deadlock. Parameters: $1 interview ids, $2 events
- * per interview, $3..$12 the events' columns.
+ * per interview, $3 the events as one JSON array of rows [interview id, k,
+ * at, type, doc, sub, name, role, data, offset, length], $4 every event's
+ * bytes end to end (length -1: none). Two values, not an array per column:
+ * with those, held by the query until its answer, a node's old generation
+ * grew half as fast again under load (docs/performance.md, thirty-fourth
+ * session).
  */
 function appendGroupStatementFor(requireOpen: boolean): { name: string; text: string } {
   return {
@@ -45,10 +50,10 @@ function appendGroupStatementFor(requireOpen: boolean): { name: string; text: st
         RETURNING i.*, c.n AS added
       ), inserted AS (
         INSERT INTO events (interview_id, seq, at, type, doc, actor_sub, actor_name, actor_role, data, bin)
-        SELECT e.iid, b.last_seq - b.added + e.k, e.at, e.type, e.doc, e.sub, e.name, e.role, e.data, e.bin
-        FROM unnest($3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bytea[])
-             AS e(iid, k, at, type, doc, sub, name, role, data, bin)
-        JOIN bumped b ON b.id = e.iid
+        SELECT e->>0, b.last_seq - b.added + (e->>1)::int, e->>2, e->>3, e->>4, e->>5, e->>6, e->>7, e->>8,
+               CASE WHEN (e->>10)::int < 0 THEN NULL ELSE substring($4::bytea FROM (e->>9)::int + 1 FOR (e->>10)::int) END
+        FROM json_array_elements($3::json) AS e
+        JOIN bumped b ON b.id = e->>0
       )
       SELECT (SELECT json_agg(b) FROM bumped b) AS bumped, (SELECT json_agg(l.id) FROM locked l) AS found`,
   };
@@ -56,6 +61,28 @@ function appendGroupStatementFor(requireOpen: boolean): { name: string; text: st
 
 /** Both variants, built once: the text is the same for every commit. */
 const APPEND_GROUP = { open: appendGroupStatementFor(true), any: appendGroupStatementFor(false) };
+
+/**
+ * The group's events as APPEND_GROUP's $3 and $4. Built apart from the
+ * commit, so nothing but these two values is held while it waits.
+ */
+function groupEvents(items: AppendGroupItem[]): [string, Buffer] {
+  const events: unknown[] = [];
+  const bins: Uint8Array[] = [];
+  let offset = 0;
+  for (const item of items) {
+    item.events.forEach((e, k) => {
+      const row = eventRow(item.interviewId, 0, e);
+      const length = row.bin ? row.bin.byteLength : -1;
+      events.push([row.interview_id, k + 1, row.at, row.type, row.doc, row.actor_sub, row.actor_name, row.actor_role, row.data, offset, length]);
+      if (row.bin) {
+        bins.push(row.bin);
+        offset += length;
+      }
+    });
+  }
+  return [JSON.stringify(events), Buffer.concat(bins, offset)];
+}
 
 /** One document's snapshot rows, as a condition for a select, an update or a delete. */
 function snapshotsOf(interviewId: string, doc: DocName) {
@@ -110,8 +137,10 @@ function eventRow(interviewId: string, seq: number, e: NewEvent) {
     at: e.at,
     type: e.type,
     doc: e.doc ?? null,
-    actor_sub: e.actor.sub,
-    actor_name: e.actor.name,
+    // Well-formed: a lone surrogate from outside would be stored as invalid
+    // UTF-8 by SQLite and refused inside the group commit's JSON by PostgreSQL.
+    actor_sub: e.actor.sub.toWellFormed(),
+    actor_name: e.actor.name.toWellFormed(),
     actor_role: e.actor.role,
     data: JSON.stringify(e.data),
     bin: e.bin ?? null,
@@ -277,24 +306,7 @@ export class KyselyStore implements Store {
   private async appendManyPostgres(items: AppendGroupItem[], options: { requireOpen: boolean }): Promise<AppendGroupResult[]> {
     const ids = items.map((i) => i.interviewId);
     const counts = items.map((i) => i.events.length);
-    const cols = { iid: [] as string[], k: [] as number[], at: [] as string[], type: [] as string[], doc: [] as Array<string | null> };
-    const who = { sub: [] as string[], name: [] as string[], role: [] as string[], data: [] as string[], bin: [] as Array<Uint8Array | null> };
-    for (const item of items) {
-      item.events.forEach((e, k) => {
-        const row = eventRow(item.interviewId, 0, e);
-        cols.iid.push(row.interview_id);
-        cols.k.push(k + 1);
-        cols.at.push(row.at);
-        cols.type.push(row.type);
-        cols.doc.push(row.doc);
-        who.sub.push(row.actor_sub);
-        who.name.push(row.actor_name);
-        who.role.push(row.actor_role);
-        who.data.push(row.data);
-        who.bin.push(row.bin);
-      });
-    }
-    const values = [ids, counts, cols.iid, cols.k, cols.at, cols.type, cols.doc, who.sub, who.name, who.role, who.data, who.bin];
+    const values = [ids, counts, ...groupEvents(items)];
     const statement = options.requireOpen ? APPEND_GROUP.open : APPEND_GROUP.any;
     type Row = { bumped: Array<Selectable<InterviewsTable>> | null; found: string[] | null };
     // A named statement is parsed and planned once per connection: it halved

@@ -7,6 +7,7 @@ import { CHAT_CHANNELS, DOC_NAMES, INVITE_ROLES, ROLES } from './roles.js';
 import { LANGUAGE_IDS } from './languages.js';
 import { LIMITS } from './limits.js';
 import { RUN_PATH_MAX_CHARS, RUN_PATH_PATTERN } from './run-paths.js';
+import { wellFormed } from './well-formed.js';
 
 /** Binary payload: a Buffer in Node, a Uint8Array from browsers (socket.io-client sends views as-is). */
 export const bytes = (maxBytes: number) =>
@@ -15,6 +16,14 @@ export const bytes = (maxBytes: number) =>
     .refine((v) => v.byteLength <= maxBytes, { message: `larger than ${maxBytes} bytes`, params: { tooLarge: true } });
 
 const docName = z.enum(DOC_NAMES);
+
+/**
+ * A person's id or name, which goes into every event they cause: no NUL (no
+ * PostgreSQL text holds one, and one would fail the commit of every
+ * interview in its group), lone surrogates replaced.
+ */
+const personText = (text: z.ZodString) =>
+  text.refine((s) => !s.includes('\u0000'), { message: 'contains a NUL character' }).transform(wellFormed);
 
 export const docSyncSchema = z.strictObject({
   doc: docName,
@@ -103,7 +112,7 @@ export const createInterviewSchema = z.strictObject({
 
 export const createInviteSchema = z.strictObject({
   role: z.enum(INVITE_ROLES),
-  name: z.string().trim().min(1).max(LIMITS.nameChars),
+  name: personText(z.string().trim().min(1).max(LIMITS.nameChars)),
   /** Seconds; at most 30 days. */
   expiresIn: z.number().int().min(60).max(30 * 24 * 3600).optional(),
 });
@@ -120,8 +129,8 @@ export const eventsQuerySchema = z.strictObject({
 
 /** Claims Duet reads from a token; anything else in it is ignored. */
 export const tokenClaimsSchema = z.object({
-  sub: z.string().min(1).max(200),
-  name: z.string().min(1).max(LIMITS.nameChars),
+  sub: personText(z.string().min(1).max(200)),
+  name: personText(z.string().min(1).max(LIMITS.nameChars)),
   role: z.enum(ROLES),
   iid: z.string().min(1).max(100).optional(),
   jti: z.string().max(100).optional(),

@@ -23,6 +23,8 @@ describe('handshake authentication', () => {
     expect((await refusal(node.url, await sign({ ...base, exp: now - 10 }))).code).toBe('token_expired');
     expect((await refusal(node.url, await sign(base))).code).toBe('invalid_token'); // no exp
     expect((await refusal(node.url, await sign({ ...base, role: 'wizard', exp: now + 60 }))).code).toBe('invalid_token');
+    // No PostgreSQL text holds a NUL: one in a name would fail the commit of its whole group.
+    expect((await refusal(node.url, await sign({ ...base, name: 'E\u0000ve', exp: now + 60 }))).code).toBe('invalid_token');
     expect((await refusal(node.url, await interviewerToken(node))).code).toBe('forbidden'); // unscoped
     expect((await refusal(node.url, await iv.invite('reviewer'))).code).toBe('forbidden'); // replay only
     expect((await refusal(node.url, await sign({ ...base, iid: 'nope', exp: now + 60 }))).code).toBe('not_found');
@@ -32,6 +34,18 @@ describe('handshake authentication', () => {
     expect((await refusal(node.url, `${header}.${payload}.`)).code).toBe('invalid_token');
     // Another namespace is Socket.IO's own refusal, with no data (docs/protocol.md).
     await expect(refusal(`${node.url}/other`, await iv.invite('candidate'))).rejects.toThrow('Invalid namespace');
+  });
+
+  it('takes a name or id with a lone surrogate as UTF-8 would hold it, and an invite name with a NUL not at all', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    const socket = connectSocket(node.url, await sign({ sub: 'u\udc00', name: 'Zoë \ud800 🎉', role: 'candidate', iid: iv.interview.id, exp }));
+    await nextEvent(socket, 'session');
+    const joins = await node.server.ctx.store.readEvents(iv.interview.id, { type: 'join' });
+    expect(joins.map((e) => e.actor)).toEqual([{ sub: 'u\ufffd', name: 'Zoë \ufffd 🎉', role: 'candidate' }]);
+    const refused = await api(node.url, `/api/interviews/${iv.interview.id}/invites`, { token: iv.token, body: { role: 'candidate', name: 'C\u0000y' } });
+    expect(refused).toMatchObject({ status: 400, body: { error: { code: 'invalid_payload' } } });
   });
 
   it('tells a socket and disconnects it when its token expires mid-session', async () => {

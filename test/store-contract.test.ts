@@ -106,23 +106,29 @@ describe.each(backends)('store contract: $name', (backend) => {
     // A name from outside with a lone surrogate is stored as UTF-8 stores it
     // (U+FFFD) on both databases; in an event's data it survives as JSON's escape.
     const odd: Actor = { sub: 'sub "q" \\ é', name: 'Zoë \ud800 🎉', role: 'candidate' };
+    const timed = (ms: number, e: NewEvent): NewEvent => ({ ...e, at: at(ms) });
     const group = [
-      { interviewId: a.id, events: [docEvent([0, 255, 92, 120, 0]), chat('a "quote" \\ \ud83d\ude00 \udc00 x', 'room', odd), docEvent([])] },
-      { interviewId: b.id, events: [chat('', 'panel'), docEvent(Array.from({ length: 3000 }, (_, i) => i % 256), odd)] },
+      {
+        interviewId: a.id,
+        events: [timed(1, docEvent([0, 255, 92, 120, 0])), timed(2, chat('a "quote" \\ \ud83d\ude00 \udc00 x', 'room', odd)), timed(3, docEvent([]))],
+      },
+      // Refused between the two: its bytes must not shift the next one's.
+      { interviewId: `${a.id}_missing`, events: [timed(9, docEvent([7, 7, 7]))] },
+      { interviewId: b.id, events: [timed(4, chat('', 'panel')), timed(5, docEvent(Array.from({ length: 3000 }, (_, i) => i % 256), odd))] },
     ];
     const results = await store.appendMany(group, { requireOpen: true });
-    expect(results.map((r) => ('events' in r ? r.events.map((e) => e.seq) : r.error))).toEqual([[2, 3, 4], [2, 3]]);
+    expect(results.map((r) => ('events' in r ? r.events.map((e) => e.seq) : r.error.code))).toEqual([[2, 3, 4], 'not_found', [2, 3]]);
     const stored = { sub: odd.sub, name: 'Zoë \ufffd 🎉', role: odd.role };
     const [logA, logB] = [await store.readEvents(a.id, { after: 1 }), await store.readEvents(b.id, { after: 1 })];
-    expect(logA.map((e) => [e.type, e.bin && [...e.bin], e.data])).toEqual([
-      ['doc', [0, 255, 92, 120, 0], { doc: 'main' }],
-      ['chat', undefined, { channel: 'room', text: 'a "quote" \\ \ud83d\ude00 \udc00 x' }],
-      ['doc', [], { doc: 'main' }],
+    expect(logA.map((e) => [e.type, e.at, e.doc, e.bin && [...e.bin], e.data])).toEqual([
+      ['doc', at(1), 'main', [0, 255, 92, 120, 0], { doc: 'main' }],
+      ['chat', at(2), undefined, undefined, { channel: 'room', text: 'a "quote" \\ \ud83d\ude00 \udc00 x' }],
+      ['doc', at(3), 'main', [], { doc: 'main' }],
     ]);
     expect(logA[1]!.actor).toEqual(stored);
-    expect(logB.map((e) => [e.type, e.bin?.length, e.actor])).toEqual([
-      ['chat', undefined, ada],
-      ['doc', 3000, stored],
+    expect(logB.map((e) => [e.type, e.at, e.doc, e.bin?.length, e.actor])).toEqual([
+      ['chat', at(4), undefined, undefined, ada],
+      ['doc', at(5), 'main', 3000, stored],
     ]);
     expect([...logB[1]!.bin!]).toEqual(Array.from({ length: 3000 }, (_, i) => i % 256));
   });

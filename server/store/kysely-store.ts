@@ -3,6 +3,7 @@
  */
 import { Migrator, sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
 import { DuetError } from '../../shared/errors.js';
+import { wellFormed } from '../../shared/well-formed.js';
 import type { Language } from '../../shared/languages.js';
 import type { Actor, EventType, Interview, InterviewStatus } from '../../shared/protocol.js';
 import type { DocName, InviteRole, Role } from '../../shared/roles.js';
@@ -34,8 +35,7 @@ export type PreparedQuery = <R>(name: string, text: string, values: unknown[]) =
  * at, type, doc, sub, name, role, data, offset, length], $4 every event's
  * bytes end to end (length -1: none). Two values, not an array per column:
  * with those, held by the query until its answer, a node's old generation
- * grew half as fast again under load (docs/performance.md, thirty-fourth
- * session).
+ * grew half as fast again under load (docs/performance.md, change 48).
  */
 function appendGroupStatementFor(requireOpen: boolean): { name: string; text: string } {
   return {
@@ -64,7 +64,8 @@ const APPEND_GROUP = { open: appendGroupStatementFor(true), any: appendGroupStat
 
 /**
  * The group's events as APPEND_GROUP's $3 and $4. Built apart from the
- * commit, so nothing but these two values is held while it waits.
+ * commit, so that of the events' columns only these two values are held
+ * while it waits.
  */
 function groupEvents(items: AppendGroupItem[]): [string, Buffer] {
   const events: unknown[] = [];
@@ -137,10 +138,10 @@ function eventRow(interviewId: string, seq: number, e: NewEvent) {
     at: e.at,
     type: e.type,
     doc: e.doc ?? null,
-    // Well-formed: a lone surrogate from outside would be stored as invalid
-    // UTF-8 by SQLite and refused inside the group commit's JSON by PostgreSQL.
-    actor_sub: e.actor.sub.toWellFormed(),
-    actor_name: e.actor.name.toWellFormed(),
+    // Token claims arrive well-formed (shared/schemas.ts); this is for any
+    // other caller, since one lone surrogate here would fail a whole group.
+    actor_sub: wellFormed(e.actor.sub),
+    actor_name: wellFormed(e.actor.name),
     actor_role: e.actor.role,
     data: JSON.stringify(e.data),
     bin: e.bin ?? null,

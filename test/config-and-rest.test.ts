@@ -1,6 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../server/config.js';
 import { LIMITS } from '../shared/limits.js';
@@ -66,16 +67,24 @@ describe('configuration', () => {
   it("`npm run token` mints tokens this node accepts, and a new token for the same name still lists that person's interviews", async () => {
     const dataDir = tempDir();
     const node = await startNode({ dataDir, jwtSecret: undefined });
-    const mint = (...args: string[]) =>
-      execFileSync(process.execPath, ['--import', 'tsx', 'server/cli/token.ts', ...args], { env: { ...process.env, DATA_DIR: dataDir, JWT_SECRET: '' }, encoding: 'utf8' }).trim();
-    const first = mint('--role', 'interviewer', '--name', 'Ada');
+    // Not execFileSync: blocking this process (the node's too) for seconds let
+    // the node close fetch's idle keep-alive socket just as the next request
+    // went out on it (ECONNRESET, seen with three test files at once).
+    const mint = async (...args: string[]) =>
+      (
+        await promisify(execFile)(process.execPath, ['--import', 'tsx', 'server/cli/token.ts', ...args], {
+          env: { ...process.env, DATA_DIR: dataDir, JWT_SECRET: '' },
+          encoding: 'utf8',
+        })
+      ).stdout.trim();
+    const first = await mint('--role', 'interviewer', '--name', 'Ada');
     const made = await api(node.url, '/api/interviews', { token: first, body: { title: 'Kept' } });
     expect(made.status).toBe(201);
-    const later = mint('--role', 'interviewer', '--name', 'Ada', '--ttl', '600');
+    const later = await mint('--role', 'interviewer', '--name', 'Ada', '--ttl', '600');
     expect(later).not.toBe(first);
     expect((await api(node.url, '/api/interviews', { token: later })).body.interviews.map((i: { id: string }) => i.id)).toEqual([made.body.id]);
     // Another name, or the same name under another --sub, is another person.
-    for (const other of [mint('--name', 'Bea'), mint('--name', 'Ada', '--sub', 'ada-2')]) {
+    for (const other of await Promise.all([mint('--name', 'Bea'), mint('--name', 'Ada', '--sub', 'ada-2')])) {
       expect((await api(node.url, '/api/interviews', { token: other })).body.interviews).toEqual([]);
     }
   });

@@ -7,6 +7,8 @@ import { ConfigError, loadConfig } from '../server/config.js';
 import { LIMITS } from '../shared/limits.js';
 import { api, connectClient, createInterview, interviewerToken, mainFile, startNode, tempDir, waitFor } from './helpers.js';
 
+const run = promisify(execFile);
+
 describe('configuration', () => {
   it('has working defaults with no environment', () => {
     const config = loadConfig({});
@@ -72,7 +74,7 @@ describe('configuration', () => {
     // went out on it (ECONNRESET, seen with three test files at once).
     const mint = async (...args: string[]) =>
       (
-        await promisify(execFile)(process.execPath, ['--import', 'tsx', 'server/cli/token.ts', ...args], {
+        await run(process.execPath, ['--import', 'tsx', 'server/cli/token.ts', ...args], {
           env: { ...process.env, DATA_DIR: dataDir, JWT_SECRET: '' },
           encoding: 'utf8',
         })

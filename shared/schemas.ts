@@ -18,11 +18,13 @@ export const bytes = (maxBytes: number) =>
 const docName = z.enum(DOC_NAMES);
 
 /**
- * A person's id or name, which goes into every event they cause: no NUL (no
- * PostgreSQL text holds one, and one would fail the commit of every
- * interview in its group), lone surrogates replaced.
+ * Text stored in a column of its own (a person's id or name, which goes into
+ * every event they cause; an interview's title): no NUL (no PostgreSQL text
+ * holds one: in a name it would fail the commit of every interview in its
+ * group, in a title the insert), lone surrogates replaced, so both databases
+ * keep the same text.
  */
-const personText = (text: z.ZodString) =>
+const storableText = (text: z.ZodString) =>
   text.refine((s) => !s.includes('\u0000'), { message: 'contains a NUL character' }).transform(wellFormed);
 
 export const docSyncSchema = z.strictObject({
@@ -104,7 +106,7 @@ export const signalReportSchema = z.strictObject({
 // REST bodies
 
 export const createInterviewSchema = z.strictObject({
-  title: z.string().trim().min(1).max(LIMITS.titleChars),
+  title: storableText(z.string().trim().min(1).max(LIMITS.titleChars)),
   language: z.enum(LANGUAGE_IDS).optional(),
   /** The text the interview's one file starts with. */
   starterCode: z.string().max(LIMITS.starterCodeChars, `longer than ${LIMITS.starterCodeChars} characters`).optional(),
@@ -112,7 +114,7 @@ export const createInterviewSchema = z.strictObject({
 
 export const createInviteSchema = z.strictObject({
   role: z.enum(INVITE_ROLES),
-  name: personText(z.string().trim().min(1).max(LIMITS.nameChars)),
+  name: storableText(z.string().trim().min(1).max(LIMITS.nameChars)),
   /** Seconds; at most 30 days. */
   expiresIn: z.number().int().min(60).max(30 * 24 * 3600).optional(),
 });
@@ -129,8 +131,8 @@ export const eventsQuerySchema = z.strictObject({
 
 /** Claims Duet reads from a token; anything else in it is ignored. */
 export const tokenClaimsSchema = z.object({
-  sub: personText(z.string().min(1).max(200)),
-  name: personText(z.string().min(1).max(LIMITS.nameChars)),
+  sub: storableText(z.string().min(1).max(200)),
+  name: storableText(z.string().min(1).max(LIMITS.nameChars)),
   role: z.enum(ROLES),
   iid: z.string().min(1).max(100).optional(),
   jti: z.string().max(100).optional(),

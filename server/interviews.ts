@@ -6,7 +6,7 @@ import { LANGUAGES, DEFAULT_LANGUAGE, type Language } from '../shared/languages.
 import type { Actor, Interview } from '../shared/protocol.js';
 import { newerInterview } from '../shared/interview-copies.js';
 import { can } from '../shared/roles.js';
-import type { TokenClaims } from '../shared/schemas.js';
+import { recordIdSchema, type TokenClaims } from '../shared/schemas.js';
 import { randomId } from './auth.js';
 import { channelOf, type ServerContext } from './context.js';
 import { stopRunAfterEnd, stopRunBeforeEnd } from './realtime/runs.js';
@@ -31,7 +31,7 @@ export function assertAccess(claims: TokenClaims, interview: Interview): void {
 }
 
 export async function loadInterview(ctx: ServerContext, claims: TokenClaims, id: string): Promise<Interview> {
-  const interview = await ctx.store.getInterview(id);
+  const interview = recordIdSchema.safeParse(id).success ? await ctx.store.getInterview(id) : undefined;
   // A scoped token learns nothing about other interviews, not even whether they exist.
   if (!interview || (claims.iid !== undefined && claims.iid !== id)) {
     if (claims.iid !== undefined && claims.iid !== id) throw new DuetError('forbidden', 'this token is for another interview');

@@ -5,6 +5,7 @@
  * themselves before they were revoked (docs/security.md).
  */
 import type { Interview } from '../shared/protocol.js';
+import { recordIdSchema } from '../shared/schemas.js';
 import { inviteRevoked } from './access.js';
 import type { ServerContext } from './context.js';
 import { dropSockets } from './realtime/drop-sockets.js';
@@ -16,6 +17,7 @@ export async function revokeInvite(
   interview: Interview,
   inviteId: string,
 ): Promise<{ invite: Invite; minted: Invite[] } | undefined> {
+  if (!recordIdSchema.safeParse(inviteId).success) return undefined;
   const at = new Date().toISOString();
   const invite = await ctx.store.revokeInvite(interview.id, inviteId, at);
   if (!invite) return undefined;

@@ -27,6 +27,13 @@ const docName = z.enum(DOC_NAMES);
 const storableText = (text: z.ZodString) =>
   text.refine((s) => !s.includes('\u0000'), { message: 'contains a NUL character' }).transform(wellFormed);
 
+/**
+ * An interview's or an invite's id as Duet makes them (base64url,
+ * server/auth.ts). A path naming anything else names no record, and is not
+ * looked up: a NUL in it was a database error on PostgreSQL.
+ */
+export const recordIdSchema = z.string().min(1).max(100).regex(/^[A-Za-z0-9_-]+$/);
+
 export const docSyncSchema = z.strictObject({
   doc: docName,
   stateVector: bytes(LIMITS.stateVectorBytes),
@@ -125,7 +132,8 @@ export const ownTokenSchema = z.strictObject({
 });
 
 export const eventsQuerySchema = z.strictObject({
-  after: z.coerce.number().int().min(0).default(0),
+  // A sequence number is a 32-bit integer in the log (PostgreSQL's integer).
+  after: z.coerce.number().int().min(0).max(2 ** 31 - 1, 'past any sequence number').default(0),
   limit: z.coerce.number().int().min(1).max(LIMITS.eventsPageMax).default(500),
 });
 
@@ -134,8 +142,9 @@ export const tokenClaimsSchema = z.object({
   sub: storableText(z.string().min(1).max(200)),
   name: storableText(z.string().min(1).max(LIMITS.nameChars)),
   role: z.enum(ROLES),
-  iid: z.string().min(1).max(100).optional(),
-  jti: z.string().max(100).optional(),
+  // Looked up, not stored: an id with a NUL would be a database error on PostgreSQL.
+  iid: storableText(z.string().min(1).max(100)).optional(),
+  jti: storableText(z.string().max(100)).optional(),
   exp: z.number(),
 });
 

@@ -26,6 +26,9 @@ describe('handshake authentication', () => {
     expect((await refusal(node.url, await sign({ ...base, role: 'wizard', exp: now + 60 }))).code).toBe('invalid_token');
     // No PostgreSQL text holds a NUL: one in a name would fail the commit of its whole group.
     expect((await refusal(node.url, await sign({ ...base, name: 'E\u0000ve', exp: now + 60 }))).code).toBe('invalid_token');
+    // Nor an id looked up in it (a database error there, not an answer).
+    expect((await refusal(node.url, await sign({ ...base, iid: 'a\u0000b', exp: now + 60 }))).code).toBe('invalid_token');
+    expect((await refusal(node.url, await sign({ ...base, jti: 'j\u0000', exp: now + 60 }))).code).toBe('invalid_token');
     expect((await refusal(node.url, await interviewerToken(node))).code).toBe('forbidden'); // unscoped
     expect((await refusal(node.url, await iv.invite('reviewer'))).code).toBe('forbidden'); // replay only
     expect((await refusal(node.url, await sign({ ...base, iid: 'nope', exp: now + 60 }))).code).toBe('not_found');

@@ -3,6 +3,7 @@ import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { LIMITS } from '../shared/limits.js';
 import { api, connectClient, connectSocket, createInterview, holdLogReads, holdNextStoreAnswer, mainFile, nextEvent, startNode, waitFor } from './helpers.js';
+import { startCluster } from './fixtures/multi-node.js';
 
 async function eventCount(url: string, id: string, token: string): Promise<number> {
   const res = await api(url, `/api/interviews/${id}/events?limit=1000`, { token });
@@ -319,8 +320,8 @@ describe('bad input over Socket.IO', () => {
 });
 
 describe('bad input over REST', () => {
-  it('answers malformed, oversized and unknown requests with codes', async () => {
-    const node = await startNode();
+  it.each(['sqlite', 'postgres'] as const)('answers malformed, oversized and unknown requests with codes (%s)', async (backend) => {
+    const node = backend === 'sqlite' ? await startNode() : (await startCluster(1)).nodes[0]!;
     const iv = await createInterview(node);
     const owner = iv.token;
     const id = iv.interview.id;
@@ -340,8 +341,24 @@ describe('bad input over REST', () => {
       status: 400,
     });
     expect(await api(node.url, `/api/interviews/${id}/events?after=-1`, { token: owner })).toMatchObject({ status: 400 });
+    // Past what a sequence number can be (PostgreSQL's integer): refused, not a database error.
+    expect(await api(node.url, `/api/interviews/${id}/events?after=3000000000`, { token: owner })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'invalid_payload' } },
+    });
+    expect(await api(node.url, `/api/interviews/${id}/events?after=1e400`, { token: owner })).toMatchObject({ status: 400 });
     expect(await api(node.url, `/api/interviews/${id}/events?limit=100000`, { token: owner })).toMatchObject({ status: 400 });
     expect(await api(node.url, '/api/nothing-here', { token: owner })).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
+    // Ids no database row can have: not found, as any other unknown id (a NUL was a 500 on PostgreSQL).
+    for (const bad of ['%00', 'a%00b', '%E2%80%AE', 'x'.repeat(5000)]) {
+      expect(await api(node.url, `/api/interviews/${bad}`, { token: admin })).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
+      expect(await api(node.url, `/api/interviews/${id}/invites/${bad}`, { method: 'DELETE', token: owner })).toMatchObject({
+        status: 404,
+        body: { error: { code: 'not_found' } },
+      });
+    }
+    // Not UTF-8 once decoded: a bad path.
+    expect(await api(node.url, '/api/interviews/%ED%A0%80', { token: admin })).toMatchObject({ status: 400, body: { error: { code: 'invalid_payload' } } });
   });
 });
 

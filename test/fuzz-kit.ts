@@ -13,6 +13,7 @@ import * as Y from 'yjs';
 import { ERROR_CODES } from '../shared/errors.js';
 import type { LoggedEvent } from '../shared/protocol.js';
 import { api, connectClient, createInterview, mainFile, startNode, waitFor, type TestClient, type TestInterview, type TestNode } from './helpers.js';
+import { PG_URL, REDIS_URL, uniquePrefix, uniqueSchema } from './fixtures/services.js';
 
 export const FUZZ_SCALE = Math.max(1, Number(process.env.FUZZ_SCALE ?? 1) || 1);
 
@@ -29,7 +30,12 @@ const KNOWN_CODES = new Set<string>(ERROR_CODES);
 /** Error-level lines the node logged: an unexpected error anywhere in the node shows up here. */
 export const nodeErrors: string[] = [];
 
-export async function startFuzzNode(): Promise<TestNode> {
+/**
+ * A node that lets the fuzzer's requests through its rate limits, on SQLite
+ * or on PostgreSQL and Redis (which refuse input SQLite takes: a NUL in text,
+ * an integer past 32 bits).
+ */
+export async function startFuzzNode(backend: Backend = 'sqlite'): Promise<TestNode> {
   const logger = pino({ level: 'error' }, { write: (line: string) => void nodeErrors.push(line) });
   return startNode(
     {
@@ -37,10 +43,15 @@ export async function startFuzzNode(): Promise<TestNode> {
       socketEventBurst: 1_000_000,
       handshakesPerMinute: 1_000_000,
       httpRequestsPerMinute: 1_000_000,
+      ...(backend === 'postgres'
+        ? { databaseUrl: PG_URL, databaseSchema: uniqueSchema(), redisUrl: REDIS_URL, redisKeyPrefix: uniquePrefix() }
+        : {}),
     },
     { logger },
   );
 }
+
+export type Backend = 'sqlite' | 'postgres';
 
 /**
  * An ack is either a success or `{error: {code, message}}` with a code from
@@ -141,8 +152,8 @@ export async function readRecord(node: TestNode, iv: TestInterview): Promise<Rec
 }
 
 /** A fuzz target: a node, an interview with some content, and a bystander. */
-export async function fuzzTarget() {
-  const node = await startFuzzNode();
+export async function fuzzTarget(backend: Backend = 'sqlite') {
+  const node = await startFuzzNode(backend);
   const iv = await createInterview(node, 'Fuzz target');
   const seedClient = await connectClient(node.url, await iv.invite('candidate', 'Seeder'));
   mainFile(seedClient).insert(0, 'def solve(xs):\n    return sorted(xs)\n');

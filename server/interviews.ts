@@ -31,12 +31,11 @@ export function assertAccess(claims: TokenClaims, interview: Interview): void {
 }
 
 export async function loadInterview(ctx: ServerContext, claims: TokenClaims, id: string): Promise<Interview> {
-  const interview = recordIdSchema.safeParse(id).success ? await ctx.store.getInterview(id) : undefined;
   // A scoped token learns nothing about other interviews, not even whether they exist.
-  if (!interview || (claims.iid !== undefined && claims.iid !== id)) {
-    if (claims.iid !== undefined && claims.iid !== id) throw new DuetError('forbidden', 'this token is for another interview');
-    throw new DuetError('not_found', 'no such interview');
-  }
+  if (claims.iid !== undefined && claims.iid !== id) throw new DuetError('forbidden', 'this token is for another interview');
+  // An id Duet could not have made names nothing, and is not looked up.
+  const interview = recordIdSchema.safeParse(id).success ? await ctx.store.getInterview(id) : undefined;
+  if (!interview) throw new DuetError('not_found', 'no such interview');
   assertAccess(claims, interview);
   return interview;
 }

@@ -32,7 +32,7 @@ const storableText = (text: z.ZodString) =>
  * server/auth.ts). A path naming anything else names no record, and is not
  * looked up: a NUL in it was a database error on PostgreSQL.
  */
-export const recordIdSchema = z.string().min(1).max(100).regex(/^[A-Za-z0-9_-]+$/);
+export const recordIdSchema = z.string().min(1).max(100).regex(/^[A-Za-z0-9_-]+$/, 'not an id Duet makes (letters, digits, - and _)');
 
 export const docSyncSchema = z.strictObject({
   doc: docName,
@@ -142,8 +142,9 @@ export const tokenClaimsSchema = z.object({
   sub: storableText(z.string().min(1).max(200)),
   name: storableText(z.string().min(1).max(LIMITS.nameChars)),
   role: z.enum(ROLES),
-  // Looked up, not stored: an id with a NUL would be a database error on PostgreSQL.
-  iid: storableText(z.string().min(1).max(100)).optional(),
+  // Looked up, so shaped like an id Duet makes (one with a NUL was a database error on PostgreSQL).
+  iid: recordIdSchema.optional(),
+  // An identity provider's own ids may have any shape: only what no database text holds is refused.
   jti: storableText(z.string().max(100)).optional(),
   exp: z.number(),
 });

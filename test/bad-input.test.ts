@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { LIMITS } from '../shared/limits.js';
-import { api, connectClient, connectSocket, createInterview, holdLogReads, holdNextStoreAnswer, mainFile, nextEvent, startNode, waitFor } from './helpers.js';
-import { startCluster } from './fixtures/multi-node.js';
+import { api, connectClient, connectSocket, createInterview, holdLogReads, holdNextStoreAnswer, interviewerToken, mainFile, nextEvent, startNode, waitFor } from './helpers.js';
+import { BACKENDS, startNodeOn } from './fixtures/multi-node.js';
 
 async function eventCount(url: string, id: string, token: string): Promise<number> {
   const res = await api(url, `/api/interviews/${id}/events?limit=1000`, { token });
@@ -320,8 +320,8 @@ describe('bad input over Socket.IO', () => {
 });
 
 describe('bad input over REST', () => {
-  it.each(['sqlite', 'postgres'] as const)('answers malformed, oversized and unknown requests with codes (%s)', async (backend) => {
-    const node = backend === 'sqlite' ? await startNode() : (await startCluster(1)).nodes[0]!;
+  it.each(BACKENDS)('answers malformed, oversized and unknown requests with codes (%s)', async (backend) => {
+    const node = await startNodeOn(backend);
     const iv = await createInterview(node);
     const owner = iv.token;
     const id = iv.interview.id;
@@ -357,8 +357,21 @@ describe('bad input over REST', () => {
         body: { error: { code: 'not_found' } },
       });
     }
+    // A token scoped to another interview learns nothing of it, whatever its id.
+    expect(await api(node.url, '/api/interviews/a%00b', { token: owner })).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
     // Not UTF-8 once decoded: a bad path.
     expect(await api(node.url, '/api/interviews/%ED%A0%80', { token: admin })).toMatchObject({ status: 400, body: { error: { code: 'invalid_payload' } } });
+  });
+  it.each(BACKENDS)('refuses a title with a NUL and creates nothing; keeps a lone surrogate as U+FFFD (%s)', async (backend) => {
+    // No PostgreSQL text holds a NUL: unchecked, the insert failed as a database error (500).
+    const node = await startNodeOn(backend);
+    const owner = await interviewerToken(node);
+    const refused = await api(node.url, '/api/interviews', { token: owner, body: { title: 'Two\u0000sum' } });
+    expect(refused).toMatchObject({ status: 400, body: { error: { code: 'invalid_payload' } } });
+    const odd = await api(node.url, '/api/interviews', { token: owner, body: { title: 'Two \ud800 sum' } });
+    expect(odd).toMatchObject({ status: 201, body: { title: 'Two \ufffd sum' } });
+    const list = await api(node.url, '/api/interviews', { token: owner });
+    expect(list.body.interviews.map((i: { title: string }) => i.title)).toEqual(['Two \ufffd sum']);
   });
 });
 

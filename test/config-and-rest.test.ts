@@ -89,6 +89,10 @@ describe('configuration', () => {
     for (const other of await Promise.all([mint('--name', 'Bea'), mint('--name', 'Ada', '--sub', 'ada-2')])) {
       expect((await api(node.url, '/api/interviews', { token: other })).body.interviews).toEqual([]);
     }
+    // --iid scopes the token to one interview; one Duet could not have made is refused there and then.
+    const scoped = await mint('--role', 'interviewer', '--name', 'Ada', '--iid', made.body.id);
+    expect((await api(node.url, `/api/interviews/${made.body.id}`, { token: scoped })).status).toBe(200);
+    await expect(mint('--name', 'Ada', '--iid', 'two sum')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--iid: not an id Duet makes') });
   });
 });
 

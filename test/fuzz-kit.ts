@@ -12,8 +12,8 @@ import { expect, onTestFinished } from 'vitest';
 import * as Y from 'yjs';
 import { ERROR_CODES } from '../shared/errors.js';
 import type { LoggedEvent } from '../shared/protocol.js';
-import { api, connectClient, createInterview, mainFile, startNode, waitFor, type TestClient, type TestInterview, type TestNode } from './helpers.js';
-import { PG_URL, REDIS_URL, uniquePrefix, uniqueSchema } from './fixtures/services.js';
+import { api, connectClient, createInterview, mainFile, waitFor, type TestClient, type TestInterview, type TestNode } from './helpers.js';
+import { startNodeOn, type Backend } from './fixtures/multi-node.js';
 
 export const FUZZ_SCALE = Math.max(1, Number(process.env.FUZZ_SCALE ?? 1) || 1);
 
@@ -30,28 +30,20 @@ const KNOWN_CODES = new Set<string>(ERROR_CODES);
 /** Error-level lines the node logged: an unexpected error anywhere in the node shows up here. */
 export const nodeErrors: string[] = [];
 
-/**
- * A node that lets the fuzzer's requests through its rate limits, on SQLite
- * or on PostgreSQL and Redis (which refuse input SQLite takes: a NUL in text,
- * an integer past 32 bits).
- */
+/** A node that lets the fuzzer's requests through its rate limits. */
 export async function startFuzzNode(backend: Backend = 'sqlite'): Promise<TestNode> {
   const logger = pino({ level: 'error' }, { write: (line: string) => void nodeErrors.push(line) });
-  return startNode(
+  return startNodeOn(
+    backend,
     {
       socketEventsPerSecond: 1_000_000,
       socketEventBurst: 1_000_000,
       handshakesPerMinute: 1_000_000,
       httpRequestsPerMinute: 1_000_000,
-      ...(backend === 'postgres'
-        ? { databaseUrl: PG_URL, databaseSchema: uniqueSchema(), redisUrl: REDIS_URL, redisKeyPrefix: uniquePrefix() }
-        : {}),
     },
     { logger },
   );
 }
-
-export type Backend = 'sqlite' | 'postgres';
 
 /**
  * An ack is either a success or `{error: {code, message}}` with a code from

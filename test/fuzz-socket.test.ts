@@ -19,6 +19,7 @@ import { LIMITS } from '../shared/limits.js';
 import { SIGNAL_KINDS } from '../shared/schemas.js';
 import { type AcceptedUpdate, checkAfterFuzz, checkReply, FUZZ_TIMEOUT, fuzzTarget, nodeErrors, readRecord, runs } from './fuzz-kit.js';
 import { connectSocket, nextEvent, waitFor } from './helpers.js';
+import { BACKENDS } from './fixtures/multi-node.js';
 
 type Payload = Record<string, unknown>;
 
@@ -159,7 +160,7 @@ const LOGGED_AS: { [event: string]: string } = {
 };
 
 describe('fuzzing the Socket.IO events', () => {
-  it.each(['sqlite', 'postgres'] as const)('answers every random, malformed, oversized or foreign event with a code and changes only what it accepted (%s)', async (backend) => {
+  it.each(BACKENDS)('answers every random, malformed, oversized or foreign event with a code and changes only what it accepted (%s)', async (backend) => {
     const { node, iv, bystander } = await fuzzTarget(backend);
     const [candToken, obsToken] = [await iv.invite('candidate', 'Fuzz candidate'), await iv.invite('observer', 'Fuzz observer')];
     const sockets = { cand: connectSocket(node.url, candToken), obs: connectSocket(node.url, obsToken) };

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ROLES } from '../../shared/roles.js';
+import { recordIdSchema } from '../../shared/schemas.js';
 import { createTokenService, resolveSecret } from '../auth.js';
 import { ConfigError, loadConfig } from '../config.js';
 
@@ -25,7 +26,7 @@ const args = z
     role: z.enum(ROLES),
     name: z.string().min(1, 'is required'),
     sub: z.string().min(1).optional(),
-    iid: z.string().min(1).optional(),
+    iid: recordIdSchema.optional(),
     ttl: z.coerce.number().int().positive(),
   })
   .safeParse(values);

@@ -71,6 +71,7 @@ describe('handshake authentication', () => {
     const [held] = [...node.server.ctx.io.of('/').sockets.values()];
     expect(held!.data.claims.role).toBe('candidate');
     expect(held!.handshake.auth).toEqual({});
+    expect(held!.handshake.headers).toEqual({});
     expect(held!.conn.request).toBeNull();
     expect(JSON.stringify(held!.handshake)).not.toContain(token);
   });

@@ -104,13 +104,13 @@ describe.each(backends)('store contract: $name', (backend) => {
     const { store } = await backend.open();
     const [a, b] = [await interview(store), await interview(store)];
     // A name from outside with a lone surrogate is stored as UTF-8 stores it
-    // (U+FFFD) on both databases; in an event's data it survives as JSON's escape.
+    // (U+FFFD) on both databases; in an event's data it, and a NUL, survive as JSON's escapes.
     const odd: Actor = { sub: 'sub "q" \\ é', name: 'Zoë \ud800 🎉', role: 'candidate' };
     const timed = (ms: number, e: NewEvent): NewEvent => ({ ...e, at: at(ms) });
     const group = [
       {
         interviewId: a.id,
-        events: [timed(1, docEvent([0, 255, 92, 120, 0])), timed(2, chat('a "quote" \\ \ud83d\ude00 \udc00 x', 'room', odd)), timed(3, docEvent([]))],
+        events: [timed(1, docEvent([0, 255, 92, 120, 0])), timed(2, chat('a "quote" \\ \u0000 \ud83d\ude00 \udc00 x', 'room', odd)), timed(3, docEvent([]))],
       },
       // Refused between the two: its bytes must not shift the next one's.
       { interviewId: `${a.id}_missing`, events: [timed(9, docEvent([7, 7, 7]))] },
@@ -122,7 +122,7 @@ describe.each(backends)('store contract: $name', (backend) => {
     const [logA, logB] = [await store.readEvents(a.id, { after: 1 }), await store.readEvents(b.id, { after: 1 })];
     expect(logA.map((e) => [e.type, e.at, e.doc, e.bin && [...e.bin], e.data])).toEqual([
       ['doc', at(1), 'main', [0, 255, 92, 120, 0], { doc: 'main' }],
-      ['chat', at(2), undefined, undefined, { channel: 'room', text: 'a "quote" \\ \ud83d\ude00 \udc00 x' }],
+      ['chat', at(2), undefined, undefined, { channel: 'room', text: 'a "quote" \\ \u0000 \ud83d\ude00 \udc00 x' }],
       ['doc', at(3), 'main', [], { doc: 'main' }],
     ]);
     expect(logA[1]!.actor).toEqual(stored);

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { api, connectSocket, createInterview, holdNextStoreAnswer, interviewerToken, nextEvent, refusal, startNode, TEST_SECRET, waitFor } from './helpers.js';
@@ -66,8 +67,13 @@ describe('handshake authentication', () => {
     const node = await startNode();
     const iv = await createInterview(node);
     const token = await iv.invite('candidate', 'Cy');
+    // The upgrade request, which engine.io's stand-in upgrade response keeps as long as the connection.
+    let request: IncomingMessage | undefined;
+    node.server.ctx.io.engine.once('connection', (conn: { request: IncomingMessage }) => (request = conn.request));
     const socket = connectSocket(node.url, token);
     await nextEvent(socket, 'session');
+    expect(request!.headers).toEqual({});
+    expect(request!.rawHeaders).toEqual([]);
     const [held] = [...node.server.ctx.io.of('/').sockets.values()];
     expect(held!.data.claims.role).toBe('candidate');
     expect(held!.handshake.auth).toEqual({});

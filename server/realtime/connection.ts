@@ -245,6 +245,8 @@ export function registerConnections(ctx: ServerContext): {
       // long as the connection lives (through a 'close' listener on the TCP
       // socket): its headers, raw and parsed, are most of what it holds.
       request.headers = {};
+      // Left as they were, they would be rebuilt from a raw list now empty (and throw).
+      request.headersDistinct = {};
       request.rawHeaders = [];
     }
     (socket.conn as { request: unknown }).request = null;

@@ -362,6 +362,7 @@ describe('bad input over REST', () => {
     // Not UTF-8 once decoded: a bad path.
     expect(await api(node.url, '/api/interviews/%ED%A0%80', { token: admin })).toMatchObject({ status: 400, body: { error: { code: 'invalid_payload' } } });
   });
+
   it.each(BACKENDS)('refuses a title with a NUL and creates nothing; keeps a lone surrogate as U+FFFD (%s)', async (backend) => {
     // No PostgreSQL text holds a NUL: unchecked, the insert failed as a database error (500).
     const node = await startNodeOn(backend);

@@ -6,6 +6,7 @@
  *
  * FUZZ_SCALE multiplies every fuzz file's case count (`npm run test:fuzz-long`).
  */
+import fc from 'fast-check';
 import * as encoding from 'lib0/encoding';
 import { pino } from 'pino';
 import { expect, onTestFinished } from 'vitest';
@@ -23,6 +24,14 @@ export const FUZZ_TIMEOUT = 300_000 * FUZZ_SCALE;
 /** Cases for one property: `base` per `npm test`, times FUZZ_SCALE. */
 export function runs(base: number): number {
   return Math.round(base * FUZZ_SCALE);
+}
+
+/**
+ * Text as a person types it, or of any code point: a NUL or a lone surrogate
+ * among them (text PostgreSQL refuses or replaces, which SQLite takes).
+ */
+export function anyText(constraints: { minLength?: number; maxLength: number }): fc.Arbitrary<string> {
+  return fc.oneof(fc.string(constraints), fc.string({ ...constraints, unit: 'binary' }));
 }
 
 const KNOWN_CODES = new Set<string>(ERROR_CODES);

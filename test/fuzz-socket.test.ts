@@ -17,7 +17,7 @@ import { DOC_NAMES } from '../shared/roles.js';
 import { LANGUAGE_IDS } from '../shared/languages.js';
 import { LIMITS } from '../shared/limits.js';
 import { SIGNAL_KINDS } from '../shared/schemas.js';
-import { type AcceptedUpdate, checkAfterFuzz, checkReply, FUZZ_TIMEOUT, fuzzTarget, nodeErrors, readRecord, runs } from './fuzz-kit.js';
+import { type AcceptedUpdate, anyText, checkAfterFuzz, checkReply, FUZZ_TIMEOUT, fuzzTarget, nodeErrors, readRecord, runs } from './fuzz-kit.js';
 import { connectSocket, nextEvent, waitFor } from './helpers.js';
 import { BACKENDS } from './fixtures/multi-node.js';
 
@@ -57,14 +57,14 @@ const FIELDS: { [event: string]: { [field: string]: { valid: fc.Arbitrary<unknow
   },
   'chat:send': {
     channel: { valid: fc.constantFrom('room', 'panel') },
-    // Any code point too: a NUL or a lone surrogate must not fail the commit of a group on PostgreSQL.
-    text: { valid: fc.oneof(fc.string({ minLength: 1, maxLength: 40 }), fc.string({ unit: 'binary', minLength: 1, maxLength: 40 })), over: bigString(LIMITS.chatChars) },
+    // A NUL or a lone surrogate must not fail the commit of a group on PostgreSQL.
+    text: { valid: anyText({ minLength: 1, maxLength: 40 }), over: bigString(LIMITS.chatChars) },
   },
   'interview:language': { language: { valid: fc.constantFrom(...LANGUAGE_IDS) } },
   'signal:report': {
     kind: { valid: fc.constantFrom(...SIGNAL_KINDS) },
     size: { valid: fc.nat(LIMITS.docChars), over: fc.integer({ min: LIMITS.docChars + 1 }) },
-    path: { valid: fc.oneof(fc.string({ minLength: 1, maxLength: 30 }), fc.string({ unit: 'binary', minLength: 1, maxLength: 30 })), over: bigString(LIMITS.signalPathChars) },
+    path: { valid: anyText({ minLength: 1, maxLength: 30 }), over: bigString(LIMITS.signalPathChars) },
   },
   'run:start': {
     path: { valid: fc.constantFrom('main.py', 'a/b.py'), over: bigString(200) },

@@ -4,8 +4,10 @@
  * interviews ended more than RETENTION_DAYS ago. Every node sweeps; two nodes
  * deleting the same interview is harmless.
  */
+import type { Actor } from '../shared/protocol.js';
 import type { ServerContext } from './context.js';
 import { dropSockets } from './realtime/drop-sockets.js';
+import { stopRunAfterEnd } from './realtime/runs.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 /** How often a node sweeps (and once right after it starts). */
@@ -13,14 +15,16 @@ export const RETENTION_SWEEP_MS = 3600 * 1000;
 
 /**
  * Deletes the interview with everything it owns (events, snapshots, participants,
- * invites: ON DELETE CASCADE), then drops its live sockets on every node.
- * Deleting first means a socket that reconnects finds nothing to join.
+ * invites: ON DELETE CASCADE), then drops its live sockets and stops its run
+ * on every node. Deleting first means a socket that reconnects finds nothing
+ * to join, and a run that starts meanwhile cannot be logged.
  */
-export async function deleteInterview(ctx: ServerContext, interviewId: string): Promise<boolean> {
+export async function deleteInterview(ctx: ServerContext, interviewId: string, by?: Actor): Promise<boolean> {
   const deleted = await ctx.store.deleteInterview(interviewId);
   if (!deleted) return false;
   ctx.finalFiles.forget(interviewId);
   dropSockets(ctx, { interviewId, error: { code: 'not_found', message: 'this interview has been deleted' }, all: true });
+  stopRunAfterEnd(ctx, interviewId, by);
   ctx.log.info({ interviewId }, 'interview deleted');
   return true;
 }

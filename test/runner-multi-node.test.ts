@@ -4,6 +4,7 @@
  * other node through the adapter, and that node still knows about it (busy,
  * a joiner's state and output so far, stop, and the last run once logged).
  */
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { defaultRunnerConfig } from '../server/runner/config.js';
 import { api, connectClient, connectSocket, createInterview, waitFor } from './helpers.js';
@@ -78,6 +79,26 @@ describe.skipIf(!hasBwrap)('runs on two nodes', () => {
     const { body } = await api(b.url, `/api/interviews/${iv.interview.id}/events?limit=1000`, { token: iv.token });
     expect(body.events.slice(-2).map((e: { type: string }) => e.type)).toEqual(['run', 'end']);
     expect(body.events.at(-2).data).toMatchObject({ runId, stoppedBy: { name: 'Ada' } });
+  });
+  it('a delete on the other node stops the run there, and its record, with no interview to go to, logs no error', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const runner = defaultRunnerConfig({ ...TEST_LIMITS, wallTimeMs: 30_000, uidBase: 403_000, uidCount: 1000 });
+    const { nodes } = await startCluster(2, { runner }, { logger });
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    const iv = await createInterview(a, 'Deleted mid-run', 'python');
+    const candidate = await connectClient(a.url, await iv.invite('candidate', 'Cy'));
+    const w = watchRuns(candidate.socket);
+    await writeCode(candidate, 'import time\nprint("on node A", flush=True)\ntime.sleep(60)\n');
+    const runId = runIdOf(await startRun(candidate.socket));
+    await waitFor(() => w.view(runId).stdout() === 'on node A\n');
+
+    // Deleted through node B, which has no run of its own: node A's run stops long before its 30 s.
+    expect((await api(b.url, `/api/interviews/${iv.interview.id}`, { token: iv.token, method: 'DELETE' })).status).toBe(204);
+    await waitFor(() => a.server.ctx.runner.current(iv.interview.id) === undefined, 10_000);
+    // The record it tried to log is refused (no such interview) by now, quietly.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(lines.map((line) => JSON.parse(line)).filter((entry) => entry.level >= 50)).toEqual([]);
   });
 });
 

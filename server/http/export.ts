@@ -13,7 +13,7 @@ import { applyUpdateCut } from '../../shared/yjs-overlap.js';
 import { can } from '../../shared/roles.js';
 import type { TokenClaims } from '../../shared/schemas.js';
 import type { ServerContext } from '../context.js';
-import { loadInterview } from '../interviews.js';
+import { actorOf, loadInterview } from '../interviews.js';
 import { safeEntryNames, zip } from '../replay/zip.js';
 import { deleteInterview } from '../retention.js';
 import { filesOf } from '../rooms/yjs-checks.js';
@@ -103,7 +103,7 @@ export function registerExportRoutes(api: Router, ctx: ServerContext): void {
     if (claims.role !== 'admin' && interview.createdBy.sub !== claims.sub) {
       throw new DuetError('forbidden', 'only the interviewer who created the interview (or an admin) can delete it');
     }
-    if (!(await deleteInterview(ctx, interview.id))) throw new DuetError('not_found', 'no such interview');
+    if (!(await deleteInterview(ctx, interview.id, actorOf(claims)))) throw new DuetError('not_found', 'no such interview');
     res.status(204).end();
   });
 }

@@ -70,7 +70,7 @@ async function runAnywhere(ctx: ServerContext, interviewId: string): Promise<{ s
   return run && { state: run.state, here: false };
 }
 
-async function stopAnywhere(ctx: ServerContext, interviewId: string, run: { state: RunState; here: boolean }, by: Actor): Promise<void> {
+async function stopAnywhere(ctx: ServerContext, interviewId: string, run: { state: RunState; here: boolean }, by: Actor | undefined): Promise<void> {
   // Not stopped: it ended on its own meanwhile, and its record is on its way just the same.
   if (run.here) ctx.runner.stop(run.state.runId, interviewId, by);
   else await peerStopRun(ctx, run.state.runId, interviewId, by);
@@ -102,14 +102,16 @@ export async function stopRunBeforeEnd(ctx: ServerContext, interviewId: string, 
 }
 
 /**
- * Once the interview has ended: a run started while the end waited is
- * stopped too (its record is refused, as the log takes nothing after the
- * end). Not awaited by the end.
+ * Once the interview is over, its run stops, on whichever node has it. After
+ * an end: one started while the end waited (its record is refused, as the log
+ * takes nothing after the end). After a delete: the run no one is left to
+ * see, its record with nowhere to go; `by` is whoever deleted it, or no one
+ * for the retention sweep. Not awaited by either.
  */
-export function stopRunAfterEnd(ctx: ServerContext, interviewId: string, by: Actor): void {
+export function stopRunAfterEnd(ctx: ServerContext, interviewId: string, by: Actor | undefined): void {
   runAnywhere(ctx, interviewId)
     .then((run) => run && stopAnywhere(ctx, interviewId, run, by))
-    .catch((err: unknown) => ctx.log.warn({ err, interviewId }, 'could not stop a run after the end'));
+    .catch((err: unknown) => ctx.log.warn({ err, interviewId }, 'could not stop the run of an interview that is over'));
 }
 
 export function runHandlers(ctx: ServerContext): Handlers {
@@ -245,7 +247,7 @@ async function recordRun(ctx: ServerContext, interviewId: string, actor: Actor, 
   try {
     await ctx.writer.append(interviewId, { type: 'run', at: new Date().toISOString(), actor, data });
   } catch (err) {
-    // An interview that ended mid-run logs nothing more; anything else is worth a line.
-    if (!(err instanceof DuetError && err.code === 'interview_ended')) ctx.log.error({ err, interviewId }, 'could not log a run');
+    // An interview that ended (or was deleted) mid-run logs nothing more; anything else is worth a line.
+    if (!(err instanceof DuetError && (err.code === 'interview_ended' || err.code === 'not_found'))) ctx.log.error({ err, interviewId }, 'could not log a run');
   }
 }

@@ -4,12 +4,29 @@
  * a departed co-interviewer keeps the room through a link they made for
  * themselves before they were revoked (docs/security.md).
  */
+import { DuetError } from '../shared/errors.js';
 import type { Interview } from '../shared/protocol.js';
-import { recordIdSchema } from '../shared/schemas.js';
+import { recordIdSchema, type TokenClaims } from '../shared/schemas.js';
 import { inviteRevoked } from './access.js';
 import type { ServerContext } from './context.js';
 import { dropSockets } from './realtime/drop-sockets.js';
 import type { Invite } from './store/store.js';
+
+/**
+ * Seconds an invite made by `claims` lasts: as asked, but an invite made on an
+ * invite's token expires with that invite, as it is revoked with it. A time-boxed
+ * co-interviewer cannot hand out access that outlives their own. A person's own
+ * token (the CLI's, an identity provider's, the one creating an interview
+ * answers) is a session, not a limit, and has no invite behind it.
+ */
+export async function inviteLifetime(ctx: ServerContext, interviewId: string, claims: TokenClaims, askedSeconds: number): Promise<number> {
+  // Invite subs are minted per invite (u_...), so the caller's invite is the one with their sub.
+  const own = (await ctx.store.listInvites(interviewId)).find((invite) => invite.sub === claims.sub);
+  if (!own) return askedSeconds;
+  const left = Math.floor((Date.parse(own.expiresAt) - Date.now()) / 1000);
+  if (left < 1) throw new DuetError('token_expired', 'the invite your token came from has expired');
+  return Math.min(askedSeconds, left);
+}
 
 /** The invite, revoked, and the invites minted with it (now revoked too); undefined when there is no such invite. */
 export async function revokeInvite(

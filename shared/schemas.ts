@@ -126,6 +126,9 @@ export const createInviteSchema = z.strictObject({
   expiresIn: z.number().int().min(60).max(30 * 24 * 3600).optional(),
 });
 
+/** The body of a request that takes none (ending an interview, deleting one, revoking an invite): absent or `{}`. */
+export const noBodySchema = z.strictObject({});
+
 /** A token for yourself, scoped to one interview: to open its room, or its replay. */
 export const ownTokenSchema = z.strictObject({
   role: z.enum(['interviewer', 'reviewer']).default('interviewer'),

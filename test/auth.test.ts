@@ -149,6 +149,32 @@ describe('your own token for an interview', () => {
 });
 
 describe('invites', () => {
+  it("made with an invite's token expire with it; made with a person's own token, as asked", async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const id = iv.interview.id;
+    const inDays = (n: number) => Date.now() + n * 24 * 3600 * 1000;
+    const cohost = await api(node.url, `/api/interviews/${id}/invites`, { token: iv.token, body: { role: 'interviewer', name: 'Bea', expiresIn: 120 } });
+    const cohostEnds = Date.parse(cohost.body.expiresAt);
+
+    // A time-boxed co-interviewer cannot hand out access that outlives their own, from their invite's
+    // token or from the room token it gets them.
+    const cohostRoom = (await api(node.url, `/api/interviews/${id}/token`, { token: cohost.body.token, body: {} })).body.token as string;
+    for (const [token, body] of [
+      [cohost.body.token, { role: 'candidate', name: 'Cy', expiresIn: 30 * 24 * 3600 }],
+      [cohost.body.token, { role: 'observer', name: 'Obi' }],
+      [cohostRoom, { role: 'interviewer', name: 'Dee', expiresIn: 30 * 24 * 3600 }],
+    ] as const) {
+      const minted = await api(node.url, `/api/interviews/${id}/invites`, { token, body });
+      expect(minted.status).toBe(201);
+      expect(Date.parse(minted.body.expiresAt)).toBeLessThanOrEqual(cohostEnds);
+      expect((await node.server.ctx.tokens.verify(minted.body.token)).exp * 1000).toBeLessThanOrEqual(cohostEnds);
+    }
+    // The interviewer's own token for the interview (no invite behind it) lasts a week; the invite it makes, the 30 days asked.
+    const mine = await api(node.url, `/api/interviews/${id}/invites`, { token: iv.token, body: { role: 'candidate', name: 'Cy', expiresIn: 30 * 24 * 3600 } });
+    expect(Date.parse(mine.body.expiresAt)).toBeGreaterThan(inDays(29));
+  });
+
   it('are listed without tokens and revocable: a revoked invite is refused at the handshake and on REST, and its live socket is dropped', async () => {
     const node = await startNode();
     const iv = await createInterview(node);

@@ -361,6 +361,17 @@ describe('bad input over REST', () => {
     expect(await api(node.url, '/api/interviews/a%00b', { token: owner })).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
     // Not UTF-8 once decoded: a bad path.
     expect(await api(node.url, '/api/interviews/%ED%A0%80', { token: admin })).toMatchObject({ status: 400, body: { error: { code: 'invalid_payload' } } });
+    // Requests that take no body refuse one, and change nothing: an end, a revoke, a delete.
+    const invite = await api(node.url, `/api/interviews/${id}/invites`, { token: owner, body: { role: 'candidate', name: 'Cy' } });
+    const invalid = { status: 400, body: { error: { code: 'invalid_payload' } } };
+    for (const body of [{ status: 'open' }, [1, 2], 'end']) {
+      expect(await api(node.url, `/api/interviews/${id}/end`, { token: owner, method: 'POST', body })).toMatchObject(invalid);
+      expect(await api(node.url, `/api/interviews/${id}/invites/${invite.body.id}`, { token: owner, method: 'DELETE', body })).toMatchObject(invalid);
+      expect(await api(node.url, `/api/interviews/${id}`, { token: owner, method: 'DELETE', body })).toMatchObject(invalid);
+    }
+    expect((await api(node.url, `/api/interviews/${id}`, { token: owner })).body.status).toBe('open');
+    expect((await api(node.url, `/api/interviews/${id}/invites`, { token: owner })).body.invites[0].revokedAt).toBeNull();
+    expect(await api(node.url, `/api/interviews/${id}/end`, { token: owner, method: 'POST', body: {} })).toMatchObject({ status: 200, body: { status: 'ended' } });
   });
 
   it.each(BACKENDS)('refuses a title with a NUL and creates nothing; keeps a lone surrogate as U+FFFD (%s)', async (backend) => {

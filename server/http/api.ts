@@ -4,11 +4,11 @@ import { DuetError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
 import type { LoggedEvent } from '../../shared/protocol.js';
 import { can, type Role } from '../../shared/roles.js';
-import { createInterviewSchema, createInviteSchema, eventsQuerySchema, ownTokenSchema } from '../../shared/schemas.js';
+import { createInterviewSchema, createInviteSchema, eventsQuerySchema, noBodySchema, ownTokenSchema } from '../../shared/schemas.js';
 import { randomId } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { actorOf, createInterview, endInterview, loadInterview } from '../interviews.js';
-import { revokeInvite } from '../invites.js';
+import { inviteLifetime, revokeInvite } from '../invites.js';
 import { parseOrThrow } from '../realtime/handle.js';
 import type { Invite, StoredEvent } from '../store/store.js';
 import { authenticate, claimsOf } from './authenticate.js';
@@ -83,7 +83,7 @@ export function apiRouter(ctx: ServerContext): Router {
     if (!can.manageInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot invite`);
     const interview = await loadInterview(ctx, claims, req.params.id);
     const body = parseOrThrow(createInviteSchema, req.body);
-    const ttl = body.expiresIn ?? ctx.config.inviteTtlSeconds;
+    const ttl = await inviteLifetime(ctx, interview.id, claims, body.expiresIn ?? ctx.config.inviteTtlSeconds);
     const invite: Invite = {
       id: randomId(),
       interviewId: interview.id,
@@ -130,6 +130,7 @@ export function apiRouter(ctx: ServerContext): Router {
     const claims = claimsOf(req);
     if (!can.manageInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot revoke invites`);
     const interview = await loadInterview(ctx, claims, req.params.id);
+    parseOrThrow(noBodySchema, req.body ?? {});
     const revoked = await revokeInvite(ctx, interview, req.params.inviteId);
     if (!revoked) throw new DuetError('not_found', 'no such invite');
     res.json({ ...publicInvite(revoked.invite), minted: revoked.minted.map(publicInvite) });
@@ -139,6 +140,7 @@ export function apiRouter(ctx: ServerContext): Router {
     const claims = claimsOf(req);
     if (!can.manageInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot end interviews`);
     const interview = await loadInterview(ctx, claims, req.params.id);
+    parseOrThrow(noBodySchema, req.body ?? {});
     res.json(await endInterview(ctx, actorOf(claims), interview));
   });
 

@@ -11,9 +11,10 @@ import { DuetError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
 import { applyUpdateCut } from '../../shared/yjs-overlap.js';
 import { can } from '../../shared/roles.js';
-import type { TokenClaims } from '../../shared/schemas.js';
+import { noBodySchema, type TokenClaims } from '../../shared/schemas.js';
 import type { ServerContext } from '../context.js';
 import { actorOf, loadInterview } from '../interviews.js';
+import { parseOrThrow } from '../realtime/handle.js';
 import { safeEntryNames, zip } from '../replay/zip.js';
 import { deleteInterview } from '../retention.js';
 import { filesOf } from '../rooms/yjs-checks.js';
@@ -103,6 +104,7 @@ export function registerExportRoutes(api: Router, ctx: ServerContext): void {
     if (claims.role !== 'admin' && interview.createdBy.sub !== claims.sub) {
       throw new DuetError('forbidden', 'only the interviewer who created the interview (or an admin) can delete it');
     }
+    parseOrThrow(noBodySchema, req.body ?? {});
     if (!(await deleteInterview(ctx, interview.id, actorOf(claims)))) throw new DuetError('not_found', 'no such interview');
     res.status(204).end();
   });

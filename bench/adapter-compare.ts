@@ -109,8 +109,9 @@ async function run(adapter: 'classic' | 'sharded', schema: string): Promise<Resu
         applyAwarenessUpdate(awareness, new Uint8Array(update), 'remote');
         if (!measuring) return;
         for (const [id, state] of awareness.getStates()) {
-          if (id !== doc.clientID && state.t !== undefined && before.get(id)?.t !== state.t) {
-            latencies.push(performance.now() - (state.t as number));
+          const sentAt = Number(state.cursor?.file);
+          if (id !== doc.clientID && Number.isFinite(sentAt) && before.get(id)?.cursor?.file !== state.cursor?.file) {
+            latencies.push(performance.now() - sentAt);
           }
         }
       });
@@ -125,7 +126,8 @@ async function run(adapter: 'classic' | 'sharded', schema: string): Promise<Resu
   const interval = 1000 / RATE;
   const timers = senders.map(({ socket, awareness }, i) =>
     setTimeout(function tick() {
-      awareness.setLocalState({ t: performance.now(), cursor: Math.random() });
+      // A cursor state holds nothing but a file and selections (the node checks): the send time goes in as the file.
+      awareness.setLocalState({ cursor: { file: String(performance.now()), selections: [] } });
       socket.emit('awareness', { doc: 'main', update: encodeAwarenessUpdate(awareness, [awareness.doc.clientID]) });
       timers[i] = setTimeout(tick, interval);
     }, Math.random() * interval),

@@ -176,7 +176,7 @@ function typeOnce(run: RoomRun): void {
   if (cfg.caretPerKey) {
     // As the browser client publishes its caret after every key.
     const at = Y.relativePositionToJSON(Y.createRelativePositionFromTypeIndex(text, caret));
-    run.typist.awareness.setLocalStateField('cursor', { anchor: at, head: at });
+    run.typist.awareness.setLocalStateField('cursor', { file: 'main', selections: [{ anchor: at, head: at }] });
   }
   const clock = Y.getState(doc.store, doc.clientID);
   const len = text.length;
@@ -214,7 +214,11 @@ function startActivity(run: RoomRun, rng: Rng): void {
       let pos = randInt(rng, 0, avoid ? len - 1 : len);
       if (avoid && pos >= last) pos++;
       last = pos;
-      client.awareness.setLocalStateField('cursor', { anchor: pos, head: pos });
+      // Shaped as the browser's (a relative position's JSON), which Duet's
+      // node checks; computing a real one would cost the generator a walk of
+      // the text per move.
+      const at = { item: { client: client.doc.clientID, clock: pos }, assoc: 0 };
+      client.awareness.setLocalStateField('cursor', { file: 'main', selections: [{ anchor: at, head: at }] });
     };
   };
   every(run, rng, cfg.typistAwarenessHz, cursor(run.typist));

@@ -121,7 +121,8 @@ async function cycle(n: number, whileLoaded?: () => Promise<void>): Promise<numb
         const writer = i % 2 === 0 ? cand! : ida!;
         const text = [...writer.provider.doc('main').getMap<Y.Text>('files').values()][0]!;
         text.insert(text.length, i % 10 === 9 ? '\n' : 'x');
-        writer.provider.awareness('main').setLocalStateField('cursor', { at: text.length });
+        const at = Y.relativePositionToJSON(Y.createRelativePositionFromTypeIndex(text, text.length));
+        writer.provider.awareness('main').setLocalStateField('cursor', { file: 'main.py', selections: [{ anchor: at, head: at }] });
         if (i % 10 === 0) obs!.provider.doc('notes').getText('notes').insert(0, 'n');
         if (i % 4 === 0) await new Promise((r) => setTimeout(r, 1));
       }

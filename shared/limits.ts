@@ -15,6 +15,8 @@ export const LIMITS = {
   updateBytes: 1024 * 1024,
   /** One awareness update: a cursor, a selection, a name and a colour. */
   awarenessBytes: 16 * 1024,
+  /** Selections one cursor state carries (Monaco's multi-cursor); the page sends its first ones. */
+  cursorSelections: 100,
   /** A state vector: a few bytes per client that ever edited. */
   stateVectorBytes: 64 * 1024,
   /** Characters across all files of one document. */

@@ -71,6 +71,36 @@ export const awarenessSchema = z.strictObject({
   update: bytes(LIMITS.awarenessBytes),
 });
 
+/** A Yjs id, as a relative position's JSON holds it. */
+const yjsId = z.strictObject({ client: z.number().int().min(0), clock: z.number().int().min(0) });
+
+/** A Yjs relative position as `Y.relativePositionToJSON` writes it. */
+const relativePosition = z.strictObject({
+  type: yjsId.nullable().optional(),
+  tname: z.string().max(200).nullable().optional(),
+  item: yjsId.nullable().optional(),
+  assoc: z.number().int().optional(),
+});
+
+/**
+ * What a page shares of itself on a document's awareness
+ * (client/src/remote-cursors.ts): who it is, which the server overwrites with
+ * the token's identity, and where its selections are. Nothing else: what the
+ * server relays here goes to everyone in the room and is not in the log, so it
+ * must not carry free text from one person to another.
+ */
+export const awarenessStateSchema = z.strictObject({
+  user: z.unknown().optional(),
+  cursor: z
+    .strictObject({
+      file: z.string().min(1).max(200),
+      selections: z.array(z.strictObject({ anchor: relativePosition, head: relativePosition })).max(LIMITS.cursorSelections),
+    })
+    .nullable()
+    .optional(),
+});
+export type AwarenessState = z.infer<typeof awarenessStateSchema>;
+
 export const chatSendSchema = z.strictObject({
   channel: z.enum(CHAT_CHANNELS),
   text: z

@@ -170,7 +170,7 @@ describe('connection caps', () => {
       }
       return encoding.toUint8Array(encoder);
     };
-    const send = async (ids: number[], state: unknown = { cursor: null, pad: 'x'.repeat(100) }) =>
+    const send = async (ids: number[], state: unknown = { cursor: { file: 'x'.repeat(100), selections: [] } }) =>
       ((await socket.emitWithAck('awareness', { doc: 'main', update: update(ids, state) })) as any).error?.code ?? 'ok';
     const awareness = async () => (await node.server.ctx.rooms.peek(iv.interview.id))!.awareness('main');
     const held = async () => (await awareness()).getStates().size;

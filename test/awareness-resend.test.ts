@@ -31,8 +31,8 @@ async function meet(a: TestClient, b: TestClient): Promise<void> {
   // Then a round trip each way: whatever either sent before has arrived.
   for (const [from, to] of [[a, b], [b, a]] as const) {
     const mark = `${Math.random()}`;
-    from.provider.awareness('main').setLocalStateField('mark', mark);
-    await waitFor(() => (to.provider.awareness('main').getStates().get(from.provider.doc('main').clientID) as any)?.mark === mark);
+    from.provider.awareness('main').setLocalStateField('cursor', { file: mark, selections: [] });
+    await waitFor(() => (to.provider.awareness('main').getStates().get(from.provider.doc('main').clientID) as any)?.cursor?.file === mark);
   }
 }
 
@@ -43,7 +43,7 @@ function watch(client: TestClient, from: TestClient) {
   const id = from.provider.doc('main').clientID;
   return {
     received: () => received,
-    state: () => client.provider.awareness('main').getStates().get(id) as { cursor?: { mark: string } } | undefined,
+    state: () => client.provider.awareness('main').getStates().get(id) as { cursor?: { file: string } } | undefined,
     clock: () => client.provider.awareness('main').meta.get(id)?.clock ?? -1,
   };
 }
@@ -62,9 +62,12 @@ describe('awareness resend', () => {
     // As the browser client publishes a caret: a Yjs relative position, anchored
     // to the character on its right (here the start of 'tail').
     let at = 0;
-    const caret = () => ({ mark: 'a', at: Y.relativePositionToJSON(Y.createRelativePositionFromTypeIndex(text, at)) });
+    const caret = () => {
+      const position = Y.relativePositionToJSON(Y.createRelativePositionFromTypeIndex(text, at));
+      return { file: 'a', selections: [{ anchor: position, head: position }] };
+    };
     awareness.setLocalStateField('cursor', caret());
-    await waitFor(() => seen.state()?.cursor?.mark === 'a');
+    await waitFor(() => seen.state()?.cursor?.file === 'a');
     const before = seen.received();
 
     // What an editor does on every key: insert at the caret, then set the caret after it.
@@ -74,8 +77,8 @@ describe('awareness resend', () => {
       awareness.setLocalStateField('cursor', caret());
     }
     // A change after them: anything sent before it arrives before it (one connection, in order).
-    awareness.setLocalStateField('cursor', { ...caret(), mark: 'b' });
-    await waitFor(() => seen.state()?.cursor?.mark === 'b');
+    awareness.setLocalStateField('cursor', { ...caret(), file: 'b' });
+    await waitFor(() => seen.state()?.cursor?.file === 'b');
     expect(seen.received() - before).toBe(1);
     await waitFor(() => mainFile(peer).toString() === text.toString());
     expect(text.toString().startsWith(`${'x'.repeat(20)}tail`)).toBe(true);
@@ -91,17 +94,17 @@ describe('awareness resend', () => {
     const seen = watch(peer, typist);
     const awareness = typist.provider.awareness('main');
 
-    awareness.setLocalStateField('cursor', { mark: 'a' });
-    await waitFor(() => seen.state()?.cursor?.mark === 'a');
+    awareness.setLocalStateField('cursor', { file: 'a', selections: [] });
+    await waitFor(() => seen.state()?.cursor?.file === 'a');
     const sentAt = performance.now();
     const [received, clock] = [seen.received(), seen.clock()];
-    awareness.setLocalStateField('cursor', { mark: 'a' }); // too soon: not sent
+    awareness.setLocalStateField('cursor', { file: 'a', selections: [] }); // too soon: not sent
     // An edit after it, on the same connection: once the peer has it, anything sent before has arrived.
     mainFile(typist).insert(0, 'x');
     await waitFor(() => mainFile(peer).toString().startsWith('x'));
     expect(seen.received()).toBe(received);
     await new Promise((r) => setTimeout(r, resendMs + 50 - (performance.now() - sentAt)));
-    awareness.setLocalStateField('cursor', { mark: 'a' }); // the interval has passed: sent, a renewal
+    awareness.setLocalStateField('cursor', { file: 'a', selections: [] }); // the interval has passed: sent, a renewal
     // The renewal carries the typist's newest clock (two sets later).
     await waitFor(() => seen.clock() === clock + 2);
     expect(seen.received()).toBe(received + 1);
@@ -114,12 +117,12 @@ describe('awareness resend', () => {
     const peer = await connectClient(node.url, await iv.invite('interviewer', 'Ida'));
     const seen = watch(peer, typist);
     const awareness = typist.provider.awareness('main');
-    awareness.setLocalStateField('cursor', { mark: 'a' });
-    await waitFor(() => seen.state()?.cursor?.mark === 'a');
+    awareness.setLocalStateField('cursor', { file: 'a', selections: [] });
+    await waitFor(() => seen.state()?.cursor?.file === 'a');
     awareness.setLocalState(null);
     await waitFor(() => seen.state() === undefined);
-    awareness.setLocalState({ cursor: { mark: 'a' } });
-    await waitFor(() => seen.state()?.cursor?.mark === 'a');
+    awareness.setLocalState({ cursor: { file: 'a', selections: [] } });
+    await waitFor(() => seen.state()?.cursor?.file === 'a');
   });
 
   it('someone joining through another node gets an idle cursor at once: its owner announces it again', async () => {
@@ -127,14 +130,14 @@ describe('awareness resend', () => {
     const iv = await createInterview(nodes[0]!);
     const typist = await connectClient(nodes[0]!.url, await iv.invite('candidate', 'Cy'));
     const id = typist.provider.doc('main').clientID;
-    typist.provider.awareness('main').setLocalStateField('cursor', { mark: 'idle' });
+    typist.provider.awareness('main').setLocalStateField('cursor', { file: 'idle', selections: [] });
     const early = named(await connectClient(nodes[0]!.url, await iv.invite('interviewer', 'Ida')), 'Ida');
-    await waitFor(() => (early.provider.awareness('main').getStates().get(id) as any)?.cursor?.mark === 'idle');
+    await waitFor(() => (early.provider.awareness('main').getStates().get(id) as any)?.cursor?.file === 'idle');
 
     // Node 1 never held the typist's state (awareness is relayed, not stored, across nodes),
     // and the typist sets nothing from here on: the resend interval (8 s) is far off.
     const late = named(await connectClient(nodes[1]!.url, await iv.invite('observer', 'Obi')), 'Obi');
-    await waitFor(() => (late.provider.awareness('main').getStates().get(id) as any)?.cursor?.mark === 'idle', 3000);
+    await waitFor(() => (late.provider.awareness('main').getStates().get(id) as any)?.cursor?.file === 'idle', 3000);
   });
 
   it('a client reconnecting through another node gets an idle cursor at once, though its peers still held its state', async () => {
@@ -142,9 +145,9 @@ describe('awareness resend', () => {
     const iv = await createInterview(nodes[0]!);
     const typist = named(await connectClient(nodes[0]!.url, await iv.invite('candidate', 'Cy')), 'Cy');
     const id = typist.provider.doc('main').clientID;
-    typist.provider.awareness('main').setLocalStateField('cursor', { mark: 'idle' });
+    typist.provider.awareness('main').setLocalStateField('cursor', { file: 'idle', selections: [] });
     const watcher = named(await connectClient(nodes[1]!.url, await iv.invite('interviewer', 'Ida')), 'Ida');
-    const watcherSees = () => (watcher.provider.awareness('main').getStates().get(id) as any)?.cursor?.mark;
+    const watcherSees = () => (watcher.provider.awareness('main').getStates().get(id) as any)?.cursor?.file;
     await waitFor(() => watcherSees() === 'idle');
 
     // The watcher's connection drops and comes back (to node 1, which never held the
@@ -168,10 +171,10 @@ describe('awareness resend', () => {
     const refused: string[] = [];
     typist.socket.on('error', (e: { code: string }) => refused.push(e.code));
     const awareness = typist.provider.awareness('main');
-    for (let i = 0; i < 60; i++) awareness.setLocalStateField('cursor', { mark: `m${i}` });
+    for (let i = 0; i < 60; i++) awareness.setLocalStateField('cursor', { file: `m${i}`, selections: [] });
     await waitFor(() => refused.includes('rate_limited'));
     // The last move was refused with the others past the budget; it arrives all the same, in about a second.
-    await waitFor(() => seen.state()?.cursor?.mark === 'm59', 5000);
+    await waitFor(() => seen.state()?.cursor?.file === 'm59', 5000);
   });
 
   it("a peer this client timed out is not removed for everyone: only the client's own state is sent", async () => {
@@ -189,8 +192,8 @@ describe('awareness resend', () => {
     // What y-protocols does to a peer not renewed for 30 s (a throttled background tab, say).
     removeAwarenessStates(a.provider.awareness('main'), [bId], 'timeout');
     // A's own next state still goes out, and C still sees B.
-    a.provider.awareness('main').setLocalStateField('cursor', { mark: 'after' });
-    await waitFor(() => (c.provider.awareness('main').getStates().get(a.provider.doc('main').clientID) as any)?.cursor?.mark === 'after');
+    a.provider.awareness('main').setLocalStateField('cursor', { file: 'after', selections: [] });
+    await waitFor(() => (c.provider.awareness('main').getStates().get(a.provider.doc('main').clientID) as any)?.cursor?.file === 'after');
     expect(c.provider.awareness('main').getStates().has(bId)).toBe(true);
     expect(errors).toEqual([]);
   });

@@ -117,8 +117,8 @@ describe("editors' Yjs client ids", () => {
     expect(code(await cy.socket.emitWithAck('awareness', { doc: 'main', update: forgedCursor(obiId) }))).toBe('forbidden');
     expect(await a.server.ctx.store.editorIdOwner(iv.interview.id, 'main', obiId)).toBe(obi.provider.session!.you.sub);
     // Obi's cursor still moves, and everyone still sees it as Obi's.
-    obi.provider.awareness('main').setLocalStateField('cursor', { at: 1 });
-    await waitFor(() => (cy.provider.awareness('main').getStates().get(obiId) as any)?.cursor?.at === 1);
+    obi.provider.awareness('main').setLocalStateField('cursor', { file: 'at-1', selections: [] });
+    await waitFor(() => (cy.provider.awareness('main').getStates().get(obiId) as any)?.cursor?.file === 'at-1');
     expect((cy.provider.awareness('main').getStates().get(obiId) as any)?.user?.name).toBe('Obi');
     // Obi's page, reconnected to node b, announces its cursor there as before.
     const again = connectSocket(b.url, obiToken);

@@ -86,7 +86,8 @@ function awarenessPool(n: number): Uint8Array[] {
   for (let i = 0; i < n; i++) {
     const doc = new Y.Doc();
     const a = new Awareness(doc);
-    a.setLocalState({ user: { name: `fuzz-${i}`, color: '#123456' }, cursor: { anchor: i, head: i + 1 } });
+    const at = (clock: number) => ({ type: null, tname: 'main.py', item: { client: doc.clientID, clock }, assoc: 0 });
+    a.setLocalState({ user: { name: `fuzz-${i}`, color: '#123456' }, cursor: { file: 'main.py', selections: [{ anchor: at(i), head: at(i + 1) }] } });
     out.push(encodeAwarenessUpdate(a, [doc.clientID]));
     a.destroy();
     doc.destroy();

@@ -70,14 +70,14 @@ describe('nodes as processes', () => {
     const tokens = await testTokens();
     const iv = await tokens.interview(nodes[0]!.url);
     const idle = await connectClient(nodes[0]!.url, await tokens.invite(nodes[0]!.url, iv, 'candidate', 'Cy'));
-    idle.provider.awareness('main').setLocalStateField('cursor', { mark: 'idle' });
+    idle.provider.awareness('main').setLocalStateField('cursor', { file: 'idle', selections: [] });
     const id = idle.provider.doc('main').clientID;
     // The watcher goes through a balancer the test steers: node 1 first, then node 2.
     let upstream = nodes[1]!.port;
     const lb = await tcpProxy(() => [upstream]);
     const watcher = await connectClient(lb.url(nodes[0]!.url), await tokens.invite(nodes[0]!.url, iv, 'interviewer', 'Ida'));
     watcher.provider.awareness('main').setLocalStateField('user', { name: 'Ida' });
-    const watcherSees = () => (watcher.provider.awareness('main').getStates().get(id) as { cursor?: { mark: string } } | undefined)?.cursor?.mark;
+    const watcherSees = () => (watcher.provider.awareness('main').getStates().get(id) as { cursor?: { file: string } } | undefined)?.cursor?.file;
     await waitFor(() => watcherSees() === 'idle');
 
     // Node 1 dies without a word: Cy's client still holds the watcher's state.

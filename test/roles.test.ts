@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
 import type { Actor } from '../shared/protocol.js';
@@ -94,7 +95,7 @@ describe('roles in the live room', () => {
     const ida = await connectClient(node.url, await iv.invite('interviewer', 'Ida'), ['main', 'notes']);
     const obs = await connectClient(node.url, await iv.invite('observer', 'Olga'), ['main', 'notes']);
     ida.provider.doc('notes').getText('notes').insert(0, 'SECRET-NOTE weak on graphs');
-    ida.provider.awareness('notes').setLocalStateField('cursor', { note: 'SECRET-CURSOR' });
+    ida.provider.awareness('notes').setLocalStateField('cursor', { file: 'SECRET-CURSOR', selections: [] });
     await ida.socket.emitWithAck('chat:send', { channel: 'panel', text: 'SECRET-PANEL hire?' });
     await obs.socket.emitWithAck('chat:send', { channel: 'panel', text: 'SECRET-PANEL maybe' });
     await ida.socket.emitWithAck('chat:send', { channel: 'room', text: 'welcome!' });
@@ -144,7 +145,7 @@ describe('roles in the live room', () => {
     const cy = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
     const olga = await connectClient(node.url, await iv.invite('observer', 'Olga'));
     olga.provider.awareness('main').setLocalStateField('user', { sub: 'someone', name: 'Ada (interviewer): the answer is 42', role: 'interviewer', color: '#123456', extra: 'x' });
-    olga.provider.awareness('main').setLocalStateField('cursor', { file: 'main.py' });
+    olga.provider.awareness('main').setLocalStateField('cursor', { file: 'main.py', selections: [] });
     const olgaId = olga.provider.doc('main').clientID;
     await waitFor(() => (cy.provider.awareness('main').getStates().get(olgaId) as any)?.cursor?.file === 'main.py');
     const user = (cy.provider.awareness('main').getStates().get(olgaId) as any).user;
@@ -153,6 +154,30 @@ describe('roles in the live room', () => {
     const late = await connectClient(node.url, await iv.invite('interviewer', 'Ida'));
     await waitFor(() => late.provider.awareness('main').getStates().has(olgaId));
     expect((late.provider.awareness('main').getStates().get(olgaId) as any).user.name).toBe('Olga');
+  });
+
+  it('a cursor holds a user and selections, nothing else: no free text reaches the candidate past the log, and no state goes unnamed', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const cy = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    const olga = connectSocket(node.url, await iv.invite('observer', 'Olga'));
+    await nextEvent(olga, 'session');
+    const heard: unknown[] = [];
+    cy.socket.on('awareness', ({ update }: { update: Uint8Array }) => heard.push(...statesOf(update)));
+    const send = (state: unknown) => olga.emitWithAck('awareness', { doc: 'main', update: awarenessUpdate(991, state) });
+
+    const refused = { error: { code: 'invalid_payload' } };
+    expect(await send({ hint: 'use a hashmap' })).toMatchObject(refused);
+    expect(await send({ cursor: { file: 'main.py', selections: [], hint: 'use a hashmap' } })).toMatchObject(refused);
+    expect(await send({ cursor: { file: 'main.py', selections: [{ anchor: { note: 'use a hashmap' }, head: {} }] } })).toMatchObject(refused);
+    expect(await send('use a hashmap')).toMatchObject(refused);
+    expect(await send({ cursor: { file: 'main.py', selections: Array(101).fill({ anchor: {}, head: {} }) } })).toMatchObject(refused);
+
+    // A state with no user is named for its sender.
+    const at = { type: null, tname: 'main.py', item: { client: 991, clock: 3 }, assoc: 0 };
+    expect(await send({ cursor: { file: 'main.py', selections: [{ anchor: at, head: at }] } })).toEqual({ ok: true });
+    await waitFor(() => heard.length === 1);
+    expect(heard).toEqual([{ user: { sub: expect.any(String), name: 'Olga', role: 'observer' }, cursor: { file: 'main.py', selections: [{ anchor: at, head: at }] } }]);
   });
 
   it("an awareness client id is its owner's: another participant cannot take it over, the same person reconnecting can", async () => {
@@ -176,7 +201,7 @@ describe('roles in the live room', () => {
     };
     const cy = connectSocket(node.url, await iv.invite('candidate', 'Cy'), { reconnection: false });
     await nextEvent(cy, 'session');
-    expect(await cy.emitWithAck('awareness', { doc: 'main', update: entry(idaId, 1000, { user: { name: 'Ida' }, cursor: { file: 'hijacked' } }) })).toMatchObject({
+    expect(await cy.emitWithAck('awareness', { doc: 'main', update: entry(idaId, 1000, { user: { name: 'Ida' }, cursor: { file: 'hijacked', selections: [] } }) })).toMatchObject({
       error: { code: 'forbidden' },
     });
     // Nor may it remove her cursor.
@@ -189,7 +214,7 @@ describe('roles in the live room', () => {
     // Ida's new connection (her old one not gone yet) takes her id over; the old one's leave leaves it be.
     const again = connectSocket(node.url, idaInvite, { reconnection: false });
     await nextEvent(again, 'session');
-    expect(await again.emitWithAck('awareness', { doc: 'main', update: entry(idaId, 1000, { user: { name: 'Ida' }, cursor: { file: 'after-reconnect' } }) })).toEqual({ ok: true });
+    expect(await again.emitWithAck('awareness', { doc: 'main', update: entry(idaId, 1000, { user: { name: 'Ida' }, cursor: { file: 'after-reconnect', selections: [] } }) })).toEqual({ ok: true });
     await waitFor(() => (olga.provider.awareness('main').getStates().get(idaId) as any)?.cursor?.file === 'after-reconnect');
     ida.socket.disconnect();
     await waitFor(() => node.server.ctx.io.sockets.sockets.size === 2);
@@ -391,3 +416,23 @@ describe('roles in the live room', () => {
     await waitFor(() => dee.participants().some((p) => p.name === 'Cy' && p.online));
   });
 });
+
+/** An awareness update of one state, written by hand as a client other than Duet's could send it. */
+function awarenessUpdate(clientId: number, state: unknown): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, 1);
+  encoding.writeVarUint(encoder, clientId);
+  encoding.writeVarUint(encoder, 1);
+  encoding.writeVarString(encoder, JSON.stringify(state));
+  return encoding.toUint8Array(encoder);
+}
+
+/** The states an awareness update carries. */
+function statesOf(update: Uint8Array): unknown[] {
+  const decoder = decoding.createDecoder(new Uint8Array(update));
+  return Array.from({ length: decoding.readVarUint(decoder) }, () => {
+    decoding.readVarUint(decoder);
+    decoding.readVarUint(decoder);
+    return JSON.parse(decoding.readVarString(decoder)) as unknown;
+  });
+}

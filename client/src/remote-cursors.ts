@@ -10,6 +10,7 @@
  */
 import type { Awareness } from 'y-protocols/awareness';
 import * as Y from 'yjs';
+import { LIMITS } from '../../shared/limits.js';
 import { monaco } from './monaco-setup.js';
 
 export interface AwarenessUser {
@@ -36,7 +37,8 @@ interface PeerState {
 
 /** Publishes the local editor's selections for the file it shows. */
 export function publishCursor(awareness: Awareness, file: string, text: Y.Text, selections: monaco.Selection[], model: monaco.editor.ITextModel): void {
-  const wire = selections.map((sel) => {
+  // The server takes LIMITS.cursorSelections of them; the rest are still this page's own.
+  const wire = selections.slice(0, LIMITS.cursorSelections).map((sel) => {
     const anchor = model.getOffsetAt(sel.getSelectionStart());
     const head = model.getOffsetAt(sel.getPosition());
     return {

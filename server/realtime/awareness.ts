@@ -9,7 +9,7 @@ import { applyAwarenessUpdate, encodeAwarenessUpdate } from 'y-protocols/awarene
 import { DuetError } from '../../shared/errors.js';
 import type { Actor } from '../../shared/protocol.js';
 import { can, DOC_NAMES, type DocName } from '../../shared/roles.js';
-import { awarenessSchema } from '../../shared/schemas.js';
+import { awarenessSchema, awarenessStateSchema, type AwarenessState } from '../../shared/schemas.js';
 import type { ServerContext } from '../context.js';
 import type { Room } from '../rooms/room.js';
 import { docChannel } from './documents.js';
@@ -28,6 +28,9 @@ export function awarenessHandlers(ctx: ServerContext): Handlers {
       // ones before it without telling anyone (found by fuzzing): check it all first.
       const entries = readEntries(update);
       if (!entries) throw new DuetError('invalid_payload', 'update is not a valid awareness update');
+      if (!entries.every((e) => e.state === null || awarenessStateSchema.safeParse(e.state).success)) {
+        throw new DuetError('invalid_payload', 'an awareness state holds a user and a cursor ({file, selections: [{anchor, head}]}), nothing else');
+      }
       const owners = ownersOf(room, doc);
       // Ids this update gives the socket, removals too: a reconnected page
       // removes its own state first (provider.ts), and y-protocols keeps a
@@ -52,7 +55,7 @@ export function awarenessHandlers(ctx: ServerContext): Handlers {
       await checkEditorIds(room, socket, doc, entries);
       if (socket.disconnected) throw new DuetError('unavailable', 'disconnected');
       const claimed = checkHere();
-      const bound = encodeEntries(entries.map((e) => ({ ...e, state: withIdentity(e.state, actor) })));
+      const bound = encodeEntries(entries.map((e) => ({ ...e, state: e.state && withIdentity(e.state, actor) })));
       const touched: number[] = [];
       const track = ({ added, updated }: { added: number[]; updated: number[] }, origin: unknown) => {
         if (origin === socket) touched.push(...added, ...updated);
@@ -96,7 +99,7 @@ async function checkEditorIds(room: Room, socket: DuetSocket, doc: DocName, entr
 interface Entry {
   clientId: number;
   clock: number;
-  state: unknown;
+  state: AwarenessState | null;
 }
 
 /** Every entry of an awareness update (client id, clock, JSON state), or undefined if any does not decode. */
@@ -108,7 +111,7 @@ function readEntries(update: Uint8Array): Entry[] | undefined {
     for (let i = 0; i < count; i++) {
       const clientId = decoding.readVarUint(decoder);
       const clock = decoding.readVarUint(decoder);
-      entries.push({ clientId, clock, state: JSON.parse(decoding.readVarString(decoder)) as unknown });
+      entries.push({ clientId, clock, state: JSON.parse(decoding.readVarString(decoder)) as AwarenessState | null });
     }
     return entries;
   } catch {
@@ -129,16 +132,16 @@ function encodeEntries(entries: Entry[]): Uint8Array {
 }
 
 /**
- * A state's `user` is who the token says, whatever the client wrote: a caret
- * label is not a way to pass the candidate a note, or to pose as someone else.
- * The client's colour is kept when it is one.
+ * A state's `user` is who the token says, whatever the client wrote, and
+ * every state has one: a caret label is not a way to pass the candidate a
+ * note, to pose as someone else, or to be there without a name. The client's
+ * colour is kept when it is one.
  */
-function withIdentity(state: unknown, actor: Actor): unknown {
-  if (state === null || typeof state !== 'object' || Array.isArray(state) || !('user' in state)) return state;
-  const color = (state.user as { color?: unknown } | null)?.color;
+function withIdentity(state: AwarenessState, actor: Actor): AwarenessState {
+  const color = (state.user as { color?: unknown } | null | undefined)?.color;
   return {
-    ...state,
     user: { sub: actor.sub, name: actor.name, role: actor.role, ...(typeof color === 'string' && /^#[0-9a-f]{6}$/i.test(color) ? { color } : {}) },
+    ...(state.cursor !== undefined ? { cursor: state.cursor } : {}),
   };
 }
 

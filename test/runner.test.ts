@@ -81,6 +81,19 @@ describe.skipIf(!hasBwrap)('code runs', () => {
     const broken = await wb.exited(runIdOf(await startRun(b.socket)));
     expect(broken.exit.code).toBe(1);
     expect(broken.stderr()).toContain('main.ts:1:10: error');
+
+    // Switched to TypeScript, an interview keeps its main.py: its code runs as TypeScript, not as JavaScript.
+    expect(await a.socket.emitWithAck('interview:language', { language: 'typescript' })).toEqual({ ok: true });
+    const mainPy = a.files().get('main.py')!;
+    a.provider.doc('main').transact(() => {
+      mainPy.delete(0, mainPy.length);
+      mainPy.insert(0, 'const n: number = 41;\nconsole.log(n + 1);\n');
+    });
+    await waitFor(() => a.provider.pending === 0);
+    const switched = await w.exited(runIdOf(await startRun(a.socket, { path: 'main.py' })));
+    expect(switched.stderr()).toBe('');
+    expect(switched.stdout()).toBe('42\n');
+    expect(switched.exit.code).toBe(0);
   });
 
   it('observers cannot run; an interviewer turns candidate runs off, for good, and on again', async () => {

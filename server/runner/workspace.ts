@@ -31,6 +31,21 @@ export class BuildFailure extends Error {
 }
 
 const TS_EXT: Record<string, string> = { '.ts': '.js', '.mts': '.mjs', '.cts': '.cjs', '.tsx': '.js' };
+/** What Node runs as it is, TypeScript or not. */
+const JS_EXT = new Set(['.js', '.mjs', '.cjs', '.json']);
+
+/**
+ * Where a TypeScript file's JavaScript goes, or undefined for a file run as it
+ * is. The entry is the interview's language whatever its name: an interview
+ * switched to TypeScript keeps its `main.py` (a language change renames no
+ * file), and its code must run as TypeScript, not fail as JavaScript.
+ */
+function compiledPath(path: string, entry: string): string | undefined {
+  const ext = posix.extname(path);
+  if (path.endsWith('.d.ts')) return undefined;
+  if (TS_EXT[ext] !== undefined) return path.slice(0, -ext.length) + TS_EXT[ext];
+  return path === entry && !JS_EXT.has(ext) ? `${path}.js` : undefined;
+}
 
 export function isRunnablePath(path: string): boolean {
   return runPathSchema.safeParse(path).success;
@@ -48,21 +63,20 @@ export async function prepareWorkspace(files: Record<string, string>, entry: str
   const out: WorkFile[] = [];
   const errors: string[] = [];
   for (const path of paths) {
-    const ext = posix.extname(path);
-    const jsExt = TS_EXT[ext];
-    if (jsExt === undefined || path.endsWith('.d.ts')) {
+    const jsPath = compiledPath(path, entry);
+    if (jsPath === undefined) {
       out.push({ path, content: Buffer.from(files[path] ?? '', 'utf8') });
       continue;
     }
     try {
       const result = await transform(files[path] ?? '', {
-        loader: ext === '.tsx' ? 'tsx' : 'ts',
+        loader: posix.extname(path) === '.tsx' ? 'tsx' : 'ts',
         target: 'node20',
         sourcefile: path,
         // Stack traces point at the TypeScript lines (node --enable-source-maps).
         sourcemap: 'inline',
       });
-      out.push({ path: path.slice(0, -ext.length) + jsExt, content: Buffer.from(result.code, 'utf8') });
+      out.push({ path: jsPath, content: Buffer.from(result.code, 'utf8') });
     } catch (err) {
       const failures = (err as { errors?: Array<{ text: string; location: { file: string; line: number; column: number; lineText: string } | null }> }).errors;
       if (!failures) throw err;
@@ -73,9 +87,7 @@ export async function prepareWorkspace(files: Record<string, string>, entry: str
     }
   }
   if (errors.length > 0) throw new BuildFailure(errors.join('\n') + '\n');
-  const entryExt = posix.extname(entry);
-  const jsEntry = TS_EXT[entryExt] !== undefined ? entry.slice(0, -entryExt.length) + TS_EXT[entryExt] : entry;
   // A .ts file and a .js file of the same name: the transpiled one wins.
   const byPath = new Map(out.map((f) => [f.path, f]));
-  return { files: [...byPath.values()], entry: jsEntry };
+  return { files: [...byPath.values()], entry: compiledPath(entry, entry) ?? entry };
 }

@@ -55,6 +55,17 @@ function logWriter(start = Date.parse('2026-11-28T10:00:00.000Z')) {
       push('doc', actor, { doc: 'main', language: 'python', update: encodeBase64(update) }, 0);
     },
     text: (path: string) => server.getMap<Y.Text>('files').get(path)?.toString(),
+    /** The author's page, for what it does itself (an undo manager's transactions). */
+    page: (actor: Actor) => docOf(actor),
+    /** Logs what `fn` does to the author's page, in whatever transactions it makes. */
+    act(actor: Actor, fn: () => void, dt = 1000) {
+      const d = docOf(actor);
+      const sv = Y.encodeStateVector(d);
+      fn();
+      const update = Y.encodeStateAsUpdate(d, sv);
+      Y.applyUpdate(server, update);
+      push('doc', actor, { doc: 'main', update: encodeBase64(update) }, dt);
+    },
   };
 }
 
@@ -291,6 +302,31 @@ describe('replay engine', () => {
     expect(bursts).toEqual([
       expect.objectContaining({ index: 2, actor: cat, label: 'Cat: 150 characters at once into main.py', data: { size: 150, path: 'main.py' } }),
     ]);
+  });
+
+  it('an undo (or redo) that puts deleted text back where it was is no burst; new text where text was deleted is', () => {
+    const log = logWriter();
+    log.seed(ada);
+    const page = log.page(cat);
+    const text = page.getMap<Y.Text>('files').get('main.py')!;
+    const undo = new Y.UndoManager(text, { captureTimeout: 0 });
+    const code = 'def two_sum(nums, target):\n    seen = {}\n    for i, n in enumerate(nums):\n        if target - n in seen:\n            return [seen[target - n], i]\n        seen[n] = i\n';
+    // Typed three characters at a time, each its own event: no burst.
+    for (let i = 0; i < code.length; i += 3) log.act(cat, () => page.transact(() => text.insert(i, code.slice(i, i + 3))));
+    log.act(cat, () => page.transact(() => text.delete(0, text.length)));
+    log.act(cat, () => undo.undo()); // the deletion undone: all of it back at once
+    expect(log.text('main.py')).toBe(code);
+    log.act(cat, () => undo.redo()); // deleted again
+    log.act(cat, () => undo.undo()); // and back again: the copies' own copies
+    expect(log.text('main.py')).toBe(code);
+    const undoneAt = log.events.length - 1;
+    // Other text of the same length where that text was: a paste, however it is dressed.
+    log.act(cat, () => page.transact(() => text.delete(0, text.length)));
+    log.act(cat, () => page.transact(() => text.insert(0, 'x'.repeat(code.length))));
+    const timeline = new ReplayTimeline();
+    timeline.append(log.events);
+    const bursts = timeline.markers.filter((m) => m.kind === 'burst');
+    expect(bursts).toEqual([expect.objectContaining({ index: undoneAt + 2, label: `Cat: ${code.length} characters at once into main.py` })]);
   });
 
   it('a cursor follows later edits by others, and marks file adds, renames and deletes', () => {

@@ -24,7 +24,17 @@ export interface CursorMark {
 export interface Insertion {
   chars: number;
   path: string | null;
+  /**
+   * Of `chars`, those that put back text deleted before, where it was: what
+   * Yjs's undo (and redo) does, each character a new item whose right origin
+   * is the deleted one and whose text is the same. Counted only on a DocSet
+   * made with `{ restores: true }` (the timeline's), else 0.
+   */
+  restored: number;
 }
+
+/** Deleted text a DocSet keeps for `restored`, oldest dropped first: far more than any undo brings back. */
+const DELETED_TEXT_KEPT_CHARS = 1_000_000;
 
 export interface FileChange {
   action: 'add' | 'delete' | 'rename' | 'replace';
@@ -82,10 +92,14 @@ export class DocSet {
   /** File changes of the event being applied (filled by the observer). */
   private changes: FileChange[] = [];
   private lastEdit: Y.RelativePosition | null = null;
-  private inserted: Insertion = { chars: 0, path: null };
+  private inserted: Insertion = { chars: 0, path: null, restored: 0 };
+  /** Text deleted from `main`'s files, by the id of the item that held it (`restores` only). */
+  private readonly deletedText: Map<string, string> | undefined;
+  private deletedChars = 0;
 
-  constructor(initialLanguage: string | null, checkpoint?: Checkpoint) {
+  constructor(initialLanguage: string | null, checkpoint?: Checkpoint, options: { restores?: boolean } = {}) {
     this.language = initialLanguage;
+    if (options.restores) this.deletedText = new Map();
     if (checkpoint) {
       Y.applyUpdateV2(this.main, checkpoint.main);
       Y.applyUpdateV2(this.notes, checkpoint.notes);
@@ -129,6 +143,8 @@ export class DocSet {
     this.main.on('afterTransaction', (tr: Y.Transaction) => {
       this.noteEdit(tr);
       this.noteInsertion(tr);
+      // Here the deleted items still hold their text: the collector takes it after this event.
+      if (this.deletedText) this.noteDeletion(tr, this.deletedText);
     });
     this.notes.on('afterTransaction', (tr: Y.Transaction) => this.noteEdit(tr));
   }
@@ -165,6 +181,7 @@ export class DocSet {
   /** Characters of text the transaction inserted into `main`'s files, and the file that took most. */
   private noteInsertion(tr: Y.Transaction): void {
     const perPath = new Map<string, number>();
+    let restored = 0;
     for (const [client, after] of tr.afterState) {
       for (let clock = tr.beforeState.get(client) ?? 0; clock < after; ) {
         const struct = Y.getItem(tr.doc.store, Y.createID(client, clock));
@@ -173,6 +190,7 @@ export class DocSet {
           // Only what this transaction wrote of the item (Yjs may have merged it with earlier text).
           const from = Math.max(clock, struct.id.clock);
           perPath.set(path, (perPath.get(path) ?? 0) + struct.id.clock + struct.length - from);
+          if (from === struct.id.clock && this.restores(struct)) restored += struct.length;
         }
         clock = struct.id.clock + struct.length;
       }
@@ -183,7 +201,27 @@ export class DocSet {
       chars += n;
       if (path === null || n > perPath.get(path)!) path = p;
     }
-    this.inserted = { chars: this.inserted.chars + chars, path: path ?? this.inserted.path };
+    this.inserted = { chars: this.inserted.chars + chars, path: path ?? this.inserted.path, restored: this.inserted.restored + restored };
+  }
+
+  /** Whether a new item puts back deleted text where it was (Insertion.restored). */
+  private restores(item: Y.Item): boolean {
+    const origin = item.rightOrigin;
+    if (!this.deletedText || origin === null || !(item.content instanceof Y.ContentString)) return false;
+    return this.deletedText.get(`${origin.client}:${origin.clock}`) === item.content.str;
+  }
+
+  private noteDeletion(tr: Y.Transaction, kept: Map<string, string>): void {
+    Y.iterateDeletedStructs(tr, tr.deleteSet, (struct) => {
+      if (!(struct instanceof Y.Item && struct.content instanceof Y.ContentString && struct.parent instanceof Y.Text)) return;
+      kept.set(`${struct.id.client}:${struct.id.clock}`, struct.content.str);
+      this.deletedChars += struct.content.str.length;
+    });
+    for (const [key, text] of kept) {
+      if (this.deletedChars <= DELETED_TEXT_KEPT_CHARS) break;
+      kept.delete(key);
+      this.deletedChars -= text.length;
+    }
   }
 
   /** What the last applied event inserted into `main` (a rename's copy included). */
@@ -195,7 +233,7 @@ export class DocSet {
   apply(event: LoggedEvent, update: Uint8Array | null): FileChange[] {
     this.changes = [];
     this.lastEdit = null;
-    this.inserted = { chars: 0, path: null };
+    this.inserted = { chars: 0, path: null, restored: 0 };
     switch (event.type) {
       case 'doc': {
         const doc: DocName = event.data.doc === 'notes' ? 'notes' : 'main';

@@ -69,7 +69,7 @@ export class ReplayTimeline {
   constructor(options: TimelineOptions = {}) {
     this.checkpointEvery = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
     this.initialLanguage = options.initialLanguage ?? null;
-    this.head = new DocSet(this.initialLanguage);
+    this.head = new DocSet(this.initialLanguage, undefined, { restores: true });
   }
 
   get length(): number {
@@ -196,11 +196,13 @@ export class ReplayTimeline {
    * One logged edit that put a lot of text in at once: a paste, or edits made
    * offline and sent together on reconnecting. Read from the log itself, so
    * it does not depend on what the candidate's page reported. A rename's copy
-   * and the interview's seed are not.
+   * and the interview's seed are not, nor text put back where it had been
+   * deleted (an undo of a deletion, a redo): it came from the document.
    */
   private markBurst(event: LoggedEvent, index: number, changes: FileChange[]): void {
     if (event.type !== 'doc' || index === 0 || changes.some((c) => c.action === 'rename')) return;
-    const { chars, path } = this.head.lastInsertion;
+    const { chars: inserted, path, restored } = this.head.lastInsertion;
+    const chars = inserted - restored;
     if (chars < LARGE_INSERTION_CHARS) return;
     this.markers.push({
       kind: 'burst',

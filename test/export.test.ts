@@ -197,4 +197,23 @@ describe('export', () => {
     const r = await api(node.url, `/api/interviews/${id}/files.zip`, { token: await iv.invite('candidate') });
     expect(r.status).toBe(403);
   });
+
+  it('files.zip unpacks whole on any desktop: no two names that differ only in case, no file where a folder goes', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node, 'Zip names', 'python');
+    const candidate = await connectClient(node.url, await iv.invite('candidate'));
+    const files = { 'Solution.py': 'A', 'solution.py': 'B', lib: 'C', 'lib/util.py': 'D', 'LIB/Util.py': 'E', 'a:b?.py': 'F' };
+    for (const [path, text] of Object.entries(files)) candidate.files().set(path, new Y.Text(text));
+    await waitFor(() => candidate.provider.pending === 0);
+
+    const res = await fetch(`${node.url}/api/interviews/${iv.interview.id}/files.zip`, { headers: { authorization: `Bearer ${iv.token}` } });
+    const unpacked = readZip(Buffer.from(await res.arrayBuffer()));
+    const names = Object.keys(unpacked).map((name) => name.slice(iv.interview.id.length + 1));
+    // Every text is there once, under a name no other entry shadows.
+    expect(Object.values(unpacked).sort()).toEqual(['', 'A', 'B', 'C', 'D', 'E', 'F']);
+    const lower = names.map((name) => name.toLowerCase());
+    expect(new Set(lower).size).toBe(names.length);
+    for (const name of lower) expect(lower.some((other) => other.startsWith(`${name}/`)), name).toBe(false);
+    expect(names.filter((name) => /[<>:"|?*]/.test(name))).toEqual([]);
+  });
 });

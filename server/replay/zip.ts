@@ -70,17 +70,34 @@ export function zip(entries: readonly ZipEntry[], modified = new Date()): Buffer
 }
 
 /**
- * File paths come from clients' Yjs maps: keep them inside the archive
- * (no absolute paths, no `..`, no empty segments) and unique.
+ * File paths come from clients' Yjs maps: keep them inside the archive (no
+ * absolute paths, no `..`, no empty segments), and make every file come out
+ * of it on any desktop: names unique whatever their case (`Solution.py` and
+ * `solution.py` are one file on Windows' and macOS's file systems), no file
+ * where another entry needs a folder (`lib` and `lib/util.py`), and none of
+ * the characters Windows refuses. A name taken gets `~2` (`~3`, ...) before
+ * its extension.
  */
 export function safeEntryNames(paths: readonly string[]): string[] {
-  const used = new Set<string>();
-  return paths.map((path, i) => {
+  const cleaned = paths.map((path, i) => {
     const segments = path.split(/[\\/]+/).filter((s) => s !== '' && s !== '.' && s !== '..');
-    let name = segments.join('/').replace(/[\u0000-\u001f]/g, '_') || `file-${i + 1}`;
-    const base = name;
-    for (let n = 2; used.has(name); n++) name = `${base}~${n}`;
-    used.add(name);
+    return segments.join('/').replace(/[\u0000-\u001f<>:"|?*]/g, '_') || `file-${i + 1}`;
+  });
+  const folders = new Set<string>();
+  for (const name of cleaned) {
+    for (let at = name.indexOf('/'); at !== -1; at = name.indexOf('/', at + 1)) folders.add(name.slice(0, at).toLowerCase());
+  }
+  const used = new Set<string>();
+  const taken = (name: string) => used.has(name.toLowerCase()) || folders.has(name.toLowerCase());
+  return cleaned.map((base) => {
+    let name = base;
+    for (let n = 2; taken(name); n++) name = withSuffix(base, n);
+    used.add(name.toLowerCase());
     return name;
   });
+}
+
+function withSuffix(name: string, n: number): string {
+  const dot = name.lastIndexOf('.');
+  return dot > name.lastIndexOf('/') + 1 ? `${name.slice(0, dot)}~${n}${name.slice(dot)}` : `${name}~${n}`;
 }

@@ -26,6 +26,7 @@ export interface ChatView {
 }
 
 const CHANNEL_LABEL: Record<ChatChannel, string> = { room: 'Room', panel: 'Panel' };
+const OFFLINE_NOTICE = 'Offline: the message was not sent. It stays here until you can send it.';
 const CHANNEL_HINT: Record<ChatChannel, string> = {
   room: 'Everyone in the room, the candidate included',
   panel: 'Interviewers and observers only: never shown to the candidate',
@@ -80,7 +81,7 @@ export function createChatView(socket: DuetClientSocket, role: Role, selfSub: st
     const text = input.value.trim();
     if (!text || input.disabled) return;
     if (!socket.connected) {
-      status.textContent = 'Offline: the message was not sent. It stays here until you can send it.';
+      status.textContent = OFFLINE_NOTICE;
       return;
     }
     const channel = active;
@@ -144,6 +145,8 @@ export function createChatView(socket: DuetClientSocket, role: Role, selfSub: st
   return {
     element,
     reset(history) {
+      // Back from a lost connection (`session` comes on every connect): the offline notice is stale.
+      if (status.textContent === OFFLINE_NOTICE) status.textContent = input.value.trim() ? 'Connected again: press Enter to send your message.' : '';
       const first = seen.size === 0;
       for (const m of history) add(m);
       // The history found on arrival is not news; what came in while offline is.

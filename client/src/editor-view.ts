@@ -47,7 +47,12 @@ export interface EditorView {
 
 let uriCounter = 0;
 
-export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLanguage: Language): EditorView {
+/**
+ * `quietUntilFocus`: publish no caret until the person puts theirs in the
+ * editor. For observers, who cannot type: a caret at 1:1 they never placed,
+ * labelled with their name on the candidate's code, is noise.
+ */
+export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLanguage: Language, options: { quietUntilFocus?: boolean } = {}): EditorView {
   const files = doc.getMap<Y.Text>('files');
   const models = new Map<string, FileModel>();
   let language = initialLanguage;
@@ -86,7 +91,9 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     currentPath !== undefined && files.get(currentPath) ? { file: currentPath, text: files.get(currentPath)! } : undefined,
   );
 
+  let quiet = options.quietUntilFocus === true;
   const publish = () => {
+    if (quiet) return;
     const model = editor.getModel();
     const path = currentPath;
     const text = path === undefined ? undefined : files.get(path);
@@ -95,7 +102,10 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     publishCursor(awareness, path, text, selections, model);
   };
   editor.onDidChangeCursorSelection(publish);
-  editor.onDidFocusEditorText(publish);
+  editor.onDidFocusEditorText(() => {
+    quiet = false;
+    publish();
+  });
 
   // Undo and redo through Yjs (FileModel.undo), by key and by the browser's own
   // history input events (a context menu's Undo, a platform shortcut).

@@ -26,7 +26,7 @@ export function createParticipantsView(selfSub: string): ParticipantsView {
             'li',
             { class: `participant${p.online ? ' online' : ''}`, 'data-role': p.role },
             h('span', { class: 'avatar', style: `background:${colorOf(p.sub)}`, 'aria-hidden': 'true' }, initials(p.name)),
-            h('span', { class: 'participant-name' }, p.name, p.sub === selfSub ? h('span', { class: 'muted' }, ' (you)') : null),
+            h('span', { class: 'participant-name', title: p.name }, p.name, p.sub === selfSub ? h('span', { class: 'muted' }, ' (you)') : null),
             h('span', { class: `role-tag role-${p.role}` }, p.role),
             h('span', { class: 'online-dot', title: p.online ? 'online' : 'offline', 'aria-label': p.online ? 'online' : 'offline' }),
           ),

@@ -128,7 +128,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
       : null;
 
   // Editor, and the run panel under it
-  const editorView = createEditorView(main, awareness, first.interview.language);
+  const editorView = createEditorView(main, awareness, first.interview.language, { quietUntilFocus: role === 'observer' });
   const runPanel = createRunPanel(socket, first.interview.id, role, () => editorView.currentPath());
   editorView.element.append(runPanel.element);
   editorView.editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.Enter, () => runPanel.run());

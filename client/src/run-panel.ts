@@ -94,6 +94,11 @@ export function createRunPanel(socket: DuetClientSocket, interviewId: string, ro
 
   function run(): void {
     if (!mayRun() || current) return;
+    if (!socket.connected) {
+      // Not queued for later: a run is started by a press, and nobody would expect it minutes on.
+      status.textContent = 'Offline: the run did not start. Press Run again once you are connected.';
+      return;
+    }
     const path = currentPath();
     const stdin = input.value();
     runButton.disabled = true;
@@ -130,8 +135,16 @@ export function createRunPanel(socket: DuetClientSocket, interviewId: string, ro
     render();
   });
 
+  // The candidate is told when their Run button goes away or comes back, not left to wonder.
+  let candidateMayRun = settings.value.candidateMayRun;
+  const runsOff = 'The interviewer has turned off running code for you.';
   socket.on('run:settings', (next) => {
     settings.take(next);
+    if (role === 'candidate' && settings.value.candidateMayRun !== candidateMayRun && !current) {
+      if (!settings.value.candidateMayRun) status.textContent = runsOff;
+      else if (status.textContent === runsOff) status.textContent = 'The interviewer has turned running code back on.';
+    }
+    candidateMayRun = settings.value.candidateMayRun;
     render();
   });
   socket.on('run:state', (state) => {

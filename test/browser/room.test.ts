@@ -130,9 +130,19 @@ describe.skipIf(!hasChromium)('browser client', () => {
     const stored = await api(node.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
     expect(stored.body.files['main.py']).toBe(converged);
 
+    // An observer's caret is drawn for others only once they put it in the editor: not at 1:1 on the candidate's code from the start.
+    const drawsCaretOf = (p: typeof candidate, name: string) =>
+      p.page.evaluate((n) => {
+        const g = globalThis as any;
+        return [...g.document.querySelectorAll('style')].some((style: { textContent: string | null }) => style.textContent?.includes(JSON.stringify(n)));
+      }, name);
+    await until(() => drawsCaretOf(candidate, 'Ada'));
+    expect(await drawsCaretOf(candidate, 'Obi Observer')).toBe(false);
+
     // The observer's editor is read-only: typing changes nothing, anywhere.
     await observer.page.getByTestId('observing').waitFor({ state: 'visible', timeout: WAIT });
     await focusEditor(observer);
+    await until(() => drawsCaretOf(candidate, 'Obi Observer'));
     await observer.page.keyboard.type('zzz');
     expect(await observer.text()).toBe(converged);
     await interviewer.page.keyboard.type('!');
@@ -656,6 +666,11 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await screenshot(candidate, 'room-run.png');
     await interviewer.page.getByLabel('Candidate may run').uncheck();
     await candidate.page.getByTestId('run').waitFor({ state: 'hidden', timeout: WAIT });
+    // The candidate is told why the button went away, and when it is back.
+    expect(await candidate.page.getByTestId('run-status').innerText()).toBe('The interviewer has turned off running code for you.');
+    await interviewer.page.getByLabel('Candidate may run').check();
+    await candidate.page.getByTestId('run').waitFor({ state: 'visible', timeout: WAIT });
+    expect(await candidate.page.getByTestId('run-status').innerText()).toBe('The interviewer has turned running code back on.');
     for (const p of [interviewer, candidate]) expect(p.errors).toEqual([]);
     await Promise.all([interviewer, candidate].map((p) => p.page.close()));
   }, 60_000);
@@ -927,6 +942,13 @@ describe.skipIf(!hasChromium)('browser client', () => {
     expect(await candidate.pending()).toBeGreaterThan(0);
     await until(async () => (await candidate.page.getByTestId('connection').getAttribute('data-state')) !== 'connected');
     expect(await candidate.page.getByTestId('connection').innerText()).toMatch(/waiting/);
+    // Run and chat say at once that they are offline (Run waited 15 s for an answer).
+    await candidate.page.getByTestId('run').click();
+    expect(await candidate.page.getByTestId('run-status').innerText()).toMatch(/^Offline: the run did not start/);
+    await candidate.page.getByTestId('chat-input').fill('sent once back');
+    await candidate.page.getByTestId('chat-input').press('Enter');
+    const chatStatus = candidate.page.locator('.chat-status');
+    expect(await chatStatus.innerText()).toMatch(/^Offline: the message was not sent/);
 
     const second = await startNodeAt(port, dataDir);
     try {
@@ -937,6 +959,10 @@ describe.skipIf(!hasChromium)('browser client', () => {
       expect(final).toContain('before');
       expect(final).toContain(' offline');
       expect(final).toContain(' also');
+      // Back online, the chat's offline notice does not linger: the message waits for Enter.
+      await until(async () => (await chatStatus.innerText()) === 'Connected again: press Enter to send your message.');
+      await candidate.page.getByTestId('chat-input').press('Enter');
+      await until(async () => (await interviewer.page.getByTestId('chat-list').innerText()).includes('sent once back'));
       const stored = await api(second.url, `/api/interviews/${iv.interview.id}/document`, { token: iv.token });
       expect(stored.body.files['main.py']).toBe(final);
     } finally {

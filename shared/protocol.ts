@@ -79,6 +79,12 @@ export interface SessionInfo {
    * predates it: a client then sends `doc:sync` itself.
    */
   handshakeSync?: DocName[];
+  /**
+   * The interview languages the node's code runner runs (none when it runs
+   * no code). Absent from a node that predates it: a client then offers Run
+   * whatever the language.
+   */
+  runLanguages?: Language[];
 }
 
 export type Ack<T> = T | ErrorBody;

@@ -338,6 +338,8 @@ describe('without a sandbox', () => {
     const iv = await createInterview(node, 'No sandbox', 'python');
     const a = await connectClient(node.url, await iv.invite('interviewer'));
     expect(await startRun(a.socket)).toMatchObject({ error: { code: 'runner_unavailable', message: expect.stringContaining('bubblewrap') } });
+    // Its rooms are told it runs nothing, so they offer no Run.
+    expect(a.provider.session!.runLanguages).toEqual([]);
 
     const off = await startNode({ runner: defaultRunnerConfig({ enabled: false }) });
     const iv2 = await createInterview(off, 'Off', 'python');
@@ -348,6 +350,7 @@ describe('without a sandbox', () => {
     expect((await unsafe.server.ctx.runner.whenReady()).mode).toBe('unsafe');
     const iv3 = await createInterview(unsafe, 'Unsafe', 'python');
     const c = await connectClient(unsafe.url, await iv3.invite('interviewer'));
+    expect(c.provider.session!.runLanguages).toEqual(['javascript', 'typescript', 'python']);
     const w = watchRuns(c.socket);
     await writeCode(c, 'import os, tempfile\nprint("unsandboxed", tempfile.gettempdir() == os.environ["HOME"] != "/tmp")\n');
     const run = await w.exited(runIdOf(await startRun(c.socket)));

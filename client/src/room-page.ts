@@ -197,6 +197,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   };
   const onSession = (session: SessionInfo) => {
     assignColors(session.participants);
+    runPanel.setRunLanguages(session.runLanguages);
     applyInterview(session.interview);
     participants.update(session.participants);
     chat.reset(session.chat);

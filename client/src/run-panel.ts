@@ -5,6 +5,7 @@
  * panel only hides the button from those it would refuse.
  */
 import { isErrorBody } from '../../shared/errors.js';
+import { LANGUAGES, type Language } from '../../shared/languages.js';
 import { seqNotOlder } from '../../shared/interview-copies.js';
 import type { Interview, RunExit, RunSettings, RunState } from '../../shared/protocol.js';
 import type { DuetClientSocket } from '../../shared/provider.js';
@@ -20,6 +21,8 @@ const ENDED_RUNS_KEPT = 20;
 export interface RunPanel {
   readonly element: HTMLElement;
   setInterview(interview: Interview): void;
+  /** The languages the node runs (`session.runLanguages`); undefined when it does not say. */
+  setRunLanguages(languages: readonly Language[] | undefined): void;
   /** Runs the file on screen (Ctrl+Enter in the editor). */
   run(): void;
 }
@@ -71,8 +74,19 @@ export function createRunPanel(socket: DuetClientSocket, interviewId: string, ro
   };
   toggle.addEventListener('click', () => setExpanded(element.classList.contains('collapsed')));
 
-  const mayRun = () => !ended && (role === 'interviewer' || (role === 'candidate' && settings.value.candidateMayRun));
+  let language: Language | undefined;
+  let runLanguages: readonly Language[] | undefined;
+  const runsHere = () => runLanguages === undefined || language === undefined || runLanguages.includes(language);
+  /** Said while the interview's language is one the server does not run, instead of a Run that would only fail. */
+  let noRunner: string | undefined;
+  const mayRun = () => !ended && runsHere() && (role === 'interviewer' || (role === 'candidate' && settings.value.candidateMayRun));
   const render = () => {
+    const nextNoRunner = runsHere() || !language ? undefined : `This server does not run ${LANGUAGES[language].label} code.`;
+    if (nextNoRunner !== noRunner) {
+      if (nextNoRunner && !current) status.textContent = nextNoRunner;
+      else if (!nextNoRunner && status.textContent === noRunner) status.textContent = idle;
+      noRunner = nextNoRunner;
+    }
     runButton.hidden = !mayRun();
     input.setHidden(!mayRun());
     runButton.disabled = current !== undefined;
@@ -200,6 +214,11 @@ export function createRunPanel(socket: DuetClientSocket, interviewId: string, ro
     run,
     setInterview(interview) {
       ended = interview.status === 'ended';
+      language = interview.language;
+      render();
+    },
+    setRunLanguages(languages) {
+      runLanguages = languages;
       render();
     },
   };

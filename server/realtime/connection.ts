@@ -332,6 +332,7 @@ export function registerConnections(ctx: ServerContext): {
         chat: chat.map(chatMessageOf),
         protocol: PROTOCOL_VERSION,
         handshakeSync: syncing,
+        runLanguages: ctx.runner.languages(),
       });
       // The socket was answered from a cold load's stored bytes before `session`: this node's own apply can go now.
       if (socket.data.sentStored) joined.applyReadSoon(reportApplyFailure(ctx, interviewId));

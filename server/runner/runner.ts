@@ -73,6 +73,7 @@ export class Runner {
   private readonly uids: UidPool;
   private readonly timeBinary: string | undefined;
   private closed = false;
+  private probed = false;
 
   constructor(
     readonly config: RunnerConfig,
@@ -80,7 +81,16 @@ export class Runner {
   ) {
     this.timeBinary = executable(TIME_BINARY) ? TIME_BINARY : undefined;
     this.uids = new UidPool(config.uidBase, config.uidCount);
-    this.ready = this.probe();
+    this.ready = this.probe().finally(() => (this.probed = true));
+  }
+
+  /**
+   * The interview languages this node runs, for the room's Run button: none
+   * once it found it cannot run code at all; while it is still finding out,
+   * those of its table (a run asked meanwhile waits for the answer).
+   */
+  languages(): Language[] {
+    return this.probed && this.status.mode === 'off' ? [] : (Object.keys(this.config.languages) as Language[]);
   }
 
   /** Resolves once the probe has decided the mode. */

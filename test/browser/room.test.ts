@@ -671,6 +671,14 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await interviewer.page.getByLabel('Candidate may run').check();
     await candidate.page.getByTestId('run').waitFor({ state: 'visible', timeout: WAIT });
     expect(await candidate.page.getByTestId('run-status').innerText()).toBe('The interviewer has turned running code back on.');
+    // A language the server has no runner for: no Run that could only fail, and everyone is told why.
+    await interviewer.page.getByTestId('language').selectOption('java');
+    for (const p of [interviewer, candidate]) {
+      await p.page.getByTestId('run').waitFor({ state: 'hidden', timeout: WAIT });
+      expect(await p.page.getByTestId('run-status').innerText()).toBe('This server does not run Java code.');
+    }
+    await interviewer.page.getByTestId('language').selectOption('python');
+    await candidate.page.getByTestId('run').waitFor({ state: 'visible', timeout: WAIT });
     for (const p of [interviewer, candidate]) expect(p.errors).toEqual([]);
     await Promise.all([interviewer, candidate].map((p) => p.page.close()));
   }, 60_000);

@@ -6,26 +6,56 @@
  */
 import { DuetError } from '../shared/errors.js';
 import type { Interview } from '../shared/protocol.js';
+import type { InviteRole } from '../shared/roles.js';
 import { recordIdSchema, type TokenClaims } from '../shared/schemas.js';
 import { inviteRevoked } from './access.js';
+import { randomId } from './auth.js';
 import type { ServerContext } from './context.js';
 import { dropSockets } from './realtime/drop-sockets.js';
 import type { Invite } from './store/store.js';
 
 /**
- * Seconds an invite made by `claims` lasts: as asked, but an invite made on an
- * invite's token expires with that invite, as it is revoked with it. A time-boxed
- * co-interviewer cannot hand out access that outlives their own. A person's own
- * token (the CLI's, an identity provider's, the one creating an interview
- * answers) is a session, not a limit, and has no invite behind it.
+ * Makes an invite on `claims`' behalf. It lasts as asked, but one made on an
+ * invite's token expires with that invite, as it is revoked with it: a
+ * time-boxed co-interviewer cannot hand out access that outlives their own.
+ * A person's own token (the CLI's, an identity provider's, the one creating
+ * an interview answers) is a session, not a limit, and has no invite behind it.
+ *
+ * Made while the caller's invite is being revoked, it is revoked too: the
+ * revoke marks that invite, then reads the invites minted with it, so one
+ * inserted after that read finds the mark when it looks again here.
  */
-export async function inviteLifetime(ctx: ServerContext, interviewId: string, claims: TokenClaims, askedSeconds: number): Promise<number> {
+export async function mintInvite(
+  ctx: ServerContext,
+  interview: Interview,
+  claims: TokenClaims,
+  request: { role: InviteRole; name: string; expiresIn?: number | undefined },
+): Promise<{ invite: Invite; ttl: number }> {
   // Invite subs are minted per invite (u_...), so the caller's invite is the one with their sub.
-  const own = (await ctx.store.listInvites(interviewId)).find((invite) => invite.sub === claims.sub);
-  if (!own) return askedSeconds;
-  const left = Math.floor((Date.parse(own.expiresAt) - Date.now()) / 1000);
-  if (left < 1) throw new DuetError('token_expired', 'the invite your token came from has expired');
-  return Math.min(askedSeconds, left);
+  const own = (await ctx.store.listInvites(interview.id)).find((invite) => invite.sub === claims.sub);
+  let ttl = request.expiresIn ?? ctx.config.inviteTtlSeconds;
+  if (own) {
+    const left = Math.floor((Date.parse(own.expiresAt) - Date.now()) / 1000);
+    if (left < 1) throw new DuetError('token_expired', 'the invite your token came from has expired');
+    ttl = Math.min(ttl, left);
+  }
+  const invite: Invite = {
+    id: randomId(),
+    interviewId: interview.id,
+    role: request.role,
+    name: request.name,
+    sub: `u_${randomId()}`,
+    createdAt: new Date().toISOString(),
+    expiresAt: new Date(Date.now() + ttl * 1000).toISOString(),
+    createdBy: claims.sub,
+    revokedAt: null,
+  };
+  await ctx.store.createInvite(invite);
+  if (own && (await ctx.store.isInviteRevoked(own.id))) {
+    await revokeInvite(ctx, interview, invite.id);
+    throw inviteRevoked();
+  }
+  return { invite, ttl };
 }
 
 /** The invite, revoked, and the invites minted with it (now revoked too); undefined when there is no such invite. */

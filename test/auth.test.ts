@@ -175,6 +175,26 @@ describe('invites', () => {
     expect(Date.parse(mine.body.expiresAt)).toBeGreaterThan(inDays(29));
   });
 
+  it('one made with an invite being revoked meanwhile is revoked with it, not left over', async () => {
+    const node = await startNode();
+    const iv = await createInterview(node);
+    const id = iv.interview.id;
+    const cohost = await api(node.url, `/api/interviews/${id}/invites`, { token: iv.token, body: { role: 'interviewer', name: 'Bea' } });
+    // Bea's request is past its token's check when the revoke lists what Bea minted: her new invite is not there yet.
+    const held = holdNextStoreAnswer(node.server.ctx.store, 'listInvites');
+    const minting = api(node.url, `/api/interviews/${id}/invites`, { token: cohost.body.token, body: { role: 'candidate', name: 'Cy' } });
+    await held.answered;
+    const revoked = await api(node.url, `/api/interviews/${id}/invites/${cohost.body.id}`, { token: iv.token, method: 'DELETE' });
+    expect(revoked).toMatchObject({ status: 200, body: { minted: [] } });
+    held.release();
+    expect(await minting).toMatchObject({ status: 401, body: { error: { code: 'invite_revoked' } } });
+    const invites = (await api(node.url, `/api/interviews/${id}/invites`, { token: iv.token })).body.invites;
+    expect(invites.map((i: { name: string; revokedAt: string | null }) => [i.name, i.revokedAt !== null])).toEqual([
+      ['Bea', true],
+      ['Cy', true],
+    ]);
+  });
+
   it('are listed without tokens and revocable: a revoked invite is refused at the handshake and on REST, and its live socket is dropped', async () => {
     const node = await startNode();
     const iv = await createInterview(node);

@@ -8,7 +8,7 @@ import { createInterviewSchema, createInviteSchema, eventsQuerySchema, noBodySch
 import { randomId } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { actorOf, createInterview, endInterview, loadInterview } from '../interviews.js';
-import { inviteLifetime, revokeInvite } from '../invites.js';
+import { mintInvite, revokeInvite } from '../invites.js';
 import { parseOrThrow } from '../realtime/handle.js';
 import type { Invite, StoredEvent } from '../store/store.js';
 import { authenticate, claimsOf } from './authenticate.js';
@@ -83,19 +83,7 @@ export function apiRouter(ctx: ServerContext): Router {
     if (!can.manageInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot invite`);
     const interview = await loadInterview(ctx, claims, req.params.id);
     const body = parseOrThrow(createInviteSchema, req.body);
-    const ttl = await inviteLifetime(ctx, interview.id, claims, body.expiresIn ?? ctx.config.inviteTtlSeconds);
-    const invite: Invite = {
-      id: randomId(),
-      interviewId: interview.id,
-      role: body.role,
-      name: body.name,
-      sub: `u_${randomId()}`,
-      createdAt: new Date().toISOString(),
-      expiresAt: new Date(Date.now() + ttl * 1000).toISOString(),
-      createdBy: claims.sub,
-      revokedAt: null,
-    };
-    await ctx.store.createInvite(invite);
+    const { invite, ttl } = await mintInvite(ctx, interview, claims, body);
     const token = await ctx.tokens.sign({ sub: invite.sub, name: invite.name, role: invite.role, iid: interview.id, jti: invite.id }, ttl);
     res.status(201).json({ token, url: pageUrl(ctx, req, body.role, interview.id, token), ...publicInvite(invite) });
   });

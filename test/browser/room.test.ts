@@ -365,6 +365,27 @@ describe.skipIf(!hasChromium)('browser client', () => {
     expect(candidate.errors).toEqual([]);
   });
 
+  it('in a narrow window the sidebar goes under the editor: chat, People and End stay on screen, nothing scrolls sideways', async () => {
+    const { interviewer, candidate } = await interviewerAndCandidate('A rather long interview title for a narrow window', 'python');
+    for (const width of [600, 375]) {
+      await interviewer.page.setViewportSize({ width, height: 760 });
+      const onScreen = async (locator: ReturnType<typeof interviewer.page.locator>) => {
+        const box = await locator.boundingBox();
+        return box !== null && box.x >= 0 && box.x + box.width <= width + 0.5 && box.y + box.height <= 760 + 0.5;
+      };
+      await until(async () => onScreen(interviewer.page.getByTestId('chat-input')));
+      for (const testId of ['end-interview', 'participants', 'connection', 'language', 'run-status']) {
+        expect(await onScreen(interviewer.page.getByTestId(testId)), `${testId} at ${width}px`).toBe(true);
+      }
+      expect(await interviewer.page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+    }
+    // Still an editor one can type into.
+    await focusEditor(interviewer);
+    await interviewer.page.keyboard.type('x = 1');
+    await until(async () => (await candidate.text()) === 'x = 1');
+    for (const p of [interviewer, candidate]) expect(p.errors).toEqual([]);
+  });
+
   it('ending the interview makes every editor read-only with a banner; bad and expired links get clear screens', async () => {
     const { node, iv, interviewer, candidate } = await interviewerAndCandidate('Ending', 'typescript');
     await focusEditor(candidate);

@@ -54,7 +54,7 @@ describe('bad input over Socket.IO', () => {
     await waitFor(() => ida.text() === 'print(1)\nprint(2)\n');
   });
 
-  it('refuses content the documents do not hold (values other than texts in the files map, formatting, embeds, attributes, nested types): none of it counts as characters', async () => {
+  it('refuses content the documents do not hold (values other than texts in the files map, formatting, embeds, attributes, nested types, carriage returns): none of it counts as characters', async () => {
     const node = await startNode();
     const iv = await createInterview(node);
     const cand = await connectClient(node.url, await iv.invite('candidate'));
@@ -86,6 +86,10 @@ describe('bad input over Socket.IO', () => {
       ['a text inside a file', 'main', made('main', (d) => text(d).insertEmbed(0, new Y.Text(big)))],
       ['formatting in the notes', 'notes', made('notes', (d) => d.getText('notes').insert(0, 'n', { bold: big }))],
       ['a text inside the notes', 'notes', made('notes', (d) => d.getText('notes').insertEmbed(0, new Y.Text(big)))],
+      // The editors keep LF line ends: a CR would put everyone's Monaco offsets off the text's (\r\n is one character there, two here).
+      ['a CRLF in a file', 'main', made('main', (d) => text(d).insert(0, 'a\r\nb'))],
+      ['a CR in a new file', 'main', made('main', (d) => files(d).set('cr.ts', new Y.Text('x\ry')))],
+      ['a CR in the notes', 'notes', made('notes', (d) => d.getText('notes').insert(0, 'n\r'))],
       // No Yjs call makes this one: characters straight in the files map, not in a text.
       ['characters in the files map', 'main', itemUpdate(new Y.ContentString(big), 'files', 'chars.txt')],
     ];

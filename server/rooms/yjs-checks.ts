@@ -109,6 +109,13 @@ export function inspectUpdate(doc: DocName, update: Uint8Array, current?: Y.Doc)
     if (struct.parentSub !== null && struct.parentSub.length > 200) {
       throw new DuetError('invalid_payload', 'file path too long');
     }
+    // Every editor keeps LF line ends (Monaco's models, set to LF), and maps
+    // its offsets one to one onto the text's: a CR, which a model would turn
+    // into a line end of its own (CRLF one character for two), would put
+    // every page's edits off. Browsers never send one; other clients may not.
+    if (struct.content instanceof Y.ContentString && struct.content.str.includes('\r')) {
+      throw new DuetError('invalid_payload', 'text holds a carriage return: documents keep LF line ends only');
+    }
     // Text the same update also deletes does not grow the document: a client's
     // undone paste, sent later with what else the server lacks, carries both
     // (the undo keeps the content, for a redo).

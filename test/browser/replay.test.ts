@@ -483,6 +483,29 @@ describe.skipIf(!hasChromium)('replay page', () => {
     await page.close();
   }, 60_000);
 
+  it("the Panel tab keeps the log's order when a later event was stamped earlier on another node's clock", async () => {
+    const node = await startNode({}, NODE_OPTIONS);
+    const iv = await createInterview(node, 'Two clocks', 'python');
+    const id = iv.interview.id;
+    const ada = { sub: 'ada', name: 'Ada', role: 'interviewer' as const };
+    const cy = { sub: 'cy', name: 'Cy', role: 'candidate' as const };
+    const at = Date.now() + 1000;
+    // The tab switch is committed first; the message after it came from a node whose clock is 300 ms behind.
+    await node.server.ctx.writer.append(id, { type: 'signal', at: new Date(at + 300).toISOString(), actor: cy, data: { kind: 'hidden' } });
+    await node.server.ctx.writer.append(id, { type: 'chat', at: new Date(at).toISOString(), actor: ada, data: { channel: 'panel', text: 'after the switch' } });
+    const page = await browser.context.newPage();
+    await page.goto(`${node.url}/replay/${id}#token=${await iv.invite('reviewer', 'Rita')}`);
+    await until(() => page.evaluate(() => !!(globalThis as any).duetReplay?.loaded()));
+    await page.bringToFront();
+    await page.keyboard.press('End');
+    await page.locator('.chat-tab[data-channel="panel"]').click();
+    const items = page.getByTestId('replay-chat').locator('li');
+    await until(async () => (await items.count()) === 2);
+    expect(await items.first().innerText()).toContain('Cy switched away from the interview tab.');
+    expect(await items.last().innerText()).toContain('after the switch');
+    await page.close();
+  }, 60_000);
+
   it('renders from the first page of the log, extends the timeline as the rest loads, and opens a ?t= past the first page once it exists', async () => {
     const node = await startNode({}, NODE_OPTIONS);
     const iv = await createInterview(node, 'Long log', 'python');

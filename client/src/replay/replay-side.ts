@@ -90,14 +90,16 @@ export function createReplaySide(selfSub: string): ReplaySide {
   function renderChat(state: SideState): void {
     const counts = { room: 0, panel: 0 };
     for (const m of state.chat) counts[m.channel]++;
-    type Entry = { at: string; item: () => HTMLLIElement };
-    const entries: Entry[] = state.chat.filter((m) => m.channel === channel).map((m) => ({ at: m.at, item: () => chatMessageItem(m, selfSub) }));
+    // In the log's order (a message's id is its seq), as the room showed them:
+    // times are stamped on each node's clock and can run a little backwards.
+    type Entry = { seq: number; item: () => HTMLLIElement };
+    const entries: Entry[] = state.chat.filter((m) => m.channel === channel).map((m) => ({ seq: Number(m.id), item: () => chatMessageItem(m, selfSub) }));
     if (channel === 'panel') {
       for (const s of state.signals) {
         const text = describeSignal({ ...s, id: String(s.seq) } as SignalNotice);
-        if (text) entries.push({ at: s.at, item: () => chatNoticeItem('panel', s.at, text) });
+        if (text) entries.push({ seq: s.seq, item: () => chatNoticeItem('panel', s.at, text) });
       }
-      entries.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+      entries.sort((a, b) => a.seq - b.seq);
     }
     for (const [c, b] of channelTabs) {
       b.setAttribute('aria-selected', String(c === channel));

@@ -25,8 +25,21 @@ export function createInvitePanel(token: string, interviewId: string, role: Role
   }
   const handedOut = createHandedOutList(token, interviewId);
   const rows = KINDS.map((kind) => inviteRow(token, interviewId, kind, handedOut.refresh));
-  const replay = h('button', { type: 'button', class: 'button', 'data-testid': 'open-replay' }, 'Open the replay');
-  replay.addEventListener('click', async () => {
+  const replay = openReplayButton(token, interviewId, 'open-replay');
+  return h(
+    'section',
+    { class: 'invites', 'aria-label': 'Invite links' },
+    h('p', { class: 'hint' }, 'Each link carries its own sign-in. Send it to one person only.'),
+    ...rows,
+    h('div', { class: 'replay-link' }, replay),
+    handedOut.element,
+  );
+}
+
+/** A button that opens the interview's replay in a new tab, as the person signed in (their own reviewer token). */
+export function openReplayButton(token: string, interviewId: string, testId: string): HTMLButtonElement {
+  const button = h('button', { type: 'button', class: 'button', 'data-testid': testId }, 'Open the replay');
+  button.addEventListener('click', async () => {
     // Opened before the await so the popup blocker sees a user gesture.
     const win = window.open('about:blank', '_blank');
     try {
@@ -37,17 +50,10 @@ export function createInvitePanel(token: string, interviewId: string, role: Role
       } else location.href = url;
     } catch (err) {
       win?.close();
-      replay.textContent = `Could not open: ${err instanceof ApiError ? err.message : 'error'}`;
+      button.textContent = `Could not open: ${err instanceof ApiError ? err.message : 'error'}`;
     }
   });
-  return h(
-    'section',
-    { class: 'invites', 'aria-label': 'Invite links' },
-    h('p', { class: 'hint' }, 'Each link carries its own sign-in. Send it to one person only.'),
-    ...rows,
-    h('div', { class: 'replay-link' }, replay),
-    handedOut.element,
-  );
+  return button;
 }
 
 /**

@@ -18,7 +18,7 @@ import { connectRoom, type Refusal, type RoomConnection } from './connection.js'
 import { copyText, h, tablistKeys } from './dom.js';
 import { keepEarlyEvents, type EarlyEvents } from './early-events.js';
 import { createEditorView } from './editor-view.js';
-import { createInvitePanel } from './invite-panel.js';
+import { createInvitePanel, openReplayButton } from './invite-panel.js';
 import { monaco } from './monaco-setup.js';
 import { newestCopy } from './newest-copy.js';
 import { createNotesView } from './notes-view.js';
@@ -175,6 +175,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   root.replaceChildren(h('div', { class: 'room', 'data-role': role }, header, banner, recorded, h('main', { class: 'room-main' }, editorView.element, sidebar)));
 
   // State
+  let bannerReplay: HTMLButtonElement | undefined;
   const applyInterview = (next: Interview) => {
     if (!interview.take(next)) return;
     title.textContent = next.title;
@@ -189,9 +190,14 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     chat.setEnded(ended);
     languageSelect.disabled = ended || !can.changeLanguage(role);
     banner.hidden = !ended;
-    banner.textContent = ended
-      ? `This interview ended${next.endedAt ? ` at ${new Date(next.endedAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}` : ''}. Everything is read-only now.`
-      : '';
+    // An interviewer's next step after the end is the replay: offered here, not only under Invite.
+    if (ended && !bannerReplay && role === 'interviewer') bannerReplay = openReplayButton(token, next.id, 'banner-open-replay');
+    banner.replaceChildren(
+      ended
+        ? `This interview ended${next.endedAt ? ` at ${new Date(next.endedAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}` : ''}. Everything is read-only now.`
+        : '',
+      ...(ended && bannerReplay ? [' ', bannerReplay] : []),
+    );
     if (endButton) endButton.hidden = ended;
     root.querySelector('.room')?.classList.toggle('ended', ended);
   };

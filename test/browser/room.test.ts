@@ -427,6 +427,14 @@ describe.skipIf(!hasChromium)('browser client', () => {
     interviewer.page.once('dialog', (d) => void d.accept());
     await interviewer.page.getByTestId('end-interview').click();
     for (const p of [interviewer, candidate]) await p.page.getByTestId('ended-banner').waitFor({ state: 'visible', timeout: WAIT });
+    // The interviewer's banner offers the replay (in a new tab); the candidate's does not.
+    const [replayTab] = await Promise.all([
+      interviewer.page.context().waitForEvent('page'),
+      interviewer.page.getByTestId('banner-open-replay').click(),
+    ]);
+    await replayTab.waitForURL(/\/replay\//, { timeout: WAIT });
+    await replayTab.close();
+    expect(await candidate.page.getByTestId('banner-open-replay').count()).toBe(0);
     const final = await candidate.text();
     await focusEditor(candidate);
     await candidate.page.keyboard.type('more');

@@ -21,9 +21,10 @@ import type { Invite } from './store/store.js';
  * A person's own token (the CLI's, an identity provider's, the one creating
  * an interview answers) is a session, not a limit, and has no invite behind it.
  *
- * Made while the caller's invite is being revoked, it is revoked too: the
- * revoke marks that invite, then reads the invites minted with it, so one
- * inserted after that read finds the mark when it looks again here.
+ * Made while the caller's invite (or one it came from) is being revoked, it
+ * is revoked too: a revoke marks its invite, then reads the invites of the
+ * interview once to revoke those minted from it, so one inserted after that
+ * read finds the mark on one of its ancestors when it looks again here.
  */
 export async function mintInvite(
   ctx: ServerContext,
@@ -51,11 +52,22 @@ export async function mintInvite(
     revokedAt: null,
   };
   await ctx.store.createInvite(invite);
-  if (own && (await ctx.store.isInviteRevoked(own.id))) {
+  if (own && revokedUpstream(own, await ctx.store.listInvites(interview.id))) {
     await revokeInvite(ctx, interview, invite.id);
     throw inviteRevoked();
   }
   return { invite, ttl };
+}
+
+/** Whether the invite, or any invite it was minted from (its maker's, theirs, ...), is revoked. */
+function revokedUpstream(invite: Invite, all: Invite[]): boolean {
+  const bySub = new Map(all.map((i) => [i.sub, i]));
+  const seen = new Set<string>();
+  for (let at: Invite | undefined = bySub.get(invite.sub) ?? invite; at && !seen.has(at.id); at = bySub.get(at.createdBy)) {
+    if (at.revokedAt !== null) return true;
+    seen.add(at.id);
+  }
+  return false;
 }
 
 /** The invite, revoked, and the invites minted with it (now revoked too); undefined when there is no such invite. */

@@ -15,8 +15,8 @@ export const RETENTION_SWEEP_MS = 3600 * 1000;
 
 /**
  * Deletes the interview with everything it owns (events, snapshots, participants,
- * invites: ON DELETE CASCADE), then drops its live sockets and stops its run
- * on every node. Deleting first means a socket that reconnects finds nothing
+ * invites: ON DELETE CASCADE), then drops its live sockets and, deleted by
+ * someone (`by`), stops its run on every node. Deleting first means a socket that reconnects finds nothing
  * to join, and a run that starts meanwhile cannot be logged.
  */
 export async function deleteInterview(ctx: ServerContext, interviewId: string, by?: Actor): Promise<boolean> {
@@ -24,7 +24,10 @@ export async function deleteInterview(ctx: ServerContext, interviewId: string, b
   if (!deleted) return false;
   ctx.finalFiles.forget(interviewId);
   dropSockets(ctx, { interviewId, error: { code: 'not_found', message: 'this interview has been deleted' }, all: true });
-  stopRunAfterEnd(ctx, interviewId, by);
+  // A request's delete may catch an open interview mid-run; the sweep deletes
+  // only interviews ended long ago, whose runs stopped at their end, and asks
+  // the other nodes about none of them.
+  if (by) stopRunAfterEnd(ctx, interviewId, by);
   ctx.log.info({ interviewId }, 'interview deleted');
   return true;
 }

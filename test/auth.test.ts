@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { api, connectSocket, createInterview, holdNextStoreAnswer, interviewerToken, nextEvent, refusal, startNode, TEST_SECRET, waitFor } from './helpers.js';
+import { api, connectSocket, createInterview, holdNextStoreAnswer, holdNextStoreCall, interviewerToken, nextEvent, refusal, startNode, TEST_SECRET, waitFor } from './helpers.js';
 
 const secret = new TextEncoder().encode(TEST_SECRET);
 
@@ -191,6 +191,34 @@ describe('invites', () => {
     const invites = (await api(node.url, `/api/interviews/${id}/invites`, { token: iv.token })).body.invites;
     expect(invites.map((i: { name: string; revokedAt: string | null }) => [i.name, i.revokedAt !== null])).toEqual([
       ['Bea', true],
+      ['Cy', true],
+    ]);
+  });
+
+  it('one made two links down from an invite being revoked is revoked too, though its maker was not marked yet when it was made', async () => {
+    const node = await startNode();
+    const { store } = node.server.ctx;
+    const iv = await createInterview(node);
+    const id = iv.interview.id;
+    const bea = await api(node.url, `/api/interviews/${id}/invites`, { token: iv.token, body: { role: 'interviewer', name: 'Bea' } });
+    const dee = await api(node.url, `/api/interviews/${id}/invites`, { token: bea.body.token, body: { role: 'interviewer', name: 'Dee' } });
+    // Dee mints a link; its first read is held.
+    const read = holdNextStoreAnswer(store, 'listInvites');
+    const minting = api(node.url, `/api/interviews/${id}/invites`, { token: dee.body.token, body: { role: 'candidate', name: 'Cy' } });
+    await read.answered;
+    // Bea is revoked: marked, the invites read (no Cy yet), and Dee's mark held before it is made.
+    const deeMarked = holdNextStoreCall(store, 'revokeInvite', 1);
+    const revoking = api(node.url, `/api/interviews/${id}/invites/${bea.body.id}`, { token: iv.token, method: 'DELETE' });
+    await deeMarked.reached;
+    // Cy's invite is stored now, while Dee is not marked yet: Bea's mark is what it finds.
+    read.release();
+    expect(await minting).toMatchObject({ status: 401, body: { error: { code: 'invite_revoked' } } });
+    deeMarked.release();
+    expect(await revoking).toMatchObject({ status: 200 });
+    const invites = (await api(node.url, `/api/interviews/${id}/invites`, { token: iv.token })).body.invites;
+    expect(invites.map((i: { name: string; revokedAt: string | null }) => [i.name, i.revokedAt !== null])).toEqual([
+      ['Bea', true],
+      ['Dee', true],
       ['Cy', true],
     ]);
   });

@@ -330,6 +330,25 @@ export function holdNextStoreAnswer(
 }
 
 /**
+ * Holds a call of one of this store's methods before it runs: the `skip`
+ * calls before it run at once, and so do those after it. `reached` resolves
+ * once it waits; it runs once `release` is called (or the test finishes).
+ */
+export function holdNextStoreCall(store: Store, method: keyof Store, skip = 0): { reached: Promise<void>; release: () => void } {
+  const gate = deferred();
+  const reached = deferred();
+  let calls = 0;
+  wrapStoreCalls(store, method, async (call) => {
+    if (calls++ !== skip) return call();
+    reached.resolve();
+    await gate.promise;
+    return call();
+  });
+  onTestFinished(() => gate.resolve());
+  return { reached: reached.promise, release: () => gate.resolve() };
+}
+
+/**
  * The next call of one of this store's methods fails, as if the database had
  * not answered; later calls run. With `held`, it fails only once the returned
  * `fail` is called (`reached` resolves once the call is waiting).

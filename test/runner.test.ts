@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { api, connectClient, connectSocket, createInterview, holdNextStoreAnswer, nextEvent, startNode, tempDir, waitFor } from './helpers.js';
 import { defaultRunnerConfig } from '../server/runner/config.js';
+import { prepareWorkspace } from '../server/runner/workspace.js';
 import { LIMITS } from '../shared/limits.js';
 import { hasBwrap, runIdOf, startRun, startRunnerNode, watchRuns, writeCode } from './runner-fixtures.js';
 
@@ -327,6 +328,19 @@ describe.skipIf(!hasBwrap)('code runs', () => {
     const iv = await createInterview(node, 'Go', 'go');
     const a = await connectClient(node.url, await iv.invite('interviewer'));
     expect(await startRun(a.socket)).toMatchObject({ error: { code: 'unsupported_language' } });
+  });
+});
+
+describe("a TypeScript run's files", () => {
+  it('the entry is transpiled whatever its name, and wins over a file of the name its JavaScript takes', async () => {
+    const row = defaultRunnerConfig({}).languages.typescript!;
+    const files = { main: 'const a: number = 1;\nconsole.log(a);\n', 'main.js': 'console.log("not this one");\n', 'lib.ts': 'export const b: number = 2;\n', 'lib.js': 'old' };
+    const workspace = await prepareWorkspace(files, 'main', row);
+    expect(workspace.entry).toBe('main.js');
+    const byPath = new Map(workspace.files.map((f) => [f.path, f.content.toString()]));
+    expect(workspace.files.map((f) => f.path).sort()).toEqual(['lib.js', 'main.js']);
+    expect(byPath.get('main.js')).toContain('const a = 1;');
+    expect(byPath.get('lib.js')).toContain('const b = 2;');
   });
 });
 

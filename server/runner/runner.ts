@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { DuetError } from '../../shared/errors.js';
-import type { Language } from '../../shared/languages.js';
+import { LANGUAGE_IDS, type Language } from '../../shared/languages.js';
 import type { Actor, RunState } from '../../shared/protocol.js';
 import type { RunnerConfig } from './config.js';
 import { execute, feedFds, type ExecResult, type Stream } from './execute.js';
@@ -90,7 +90,9 @@ export class Runner {
    * those of its table (a run asked meanwhile waits for the answer).
    */
   languages(): Language[] {
-    return this.probed && this.status.mode === 'off' ? [] : (Object.keys(this.config.languages) as Language[]);
+    if (this.probed && this.status.mode === 'off') return [];
+    // The table may hold rows for no interview language (RUNNER_LANGUAGES): no room asks for those.
+    return LANGUAGE_IDS.filter((id) => this.config.languages[id] !== undefined);
   }
 
   /** Resolves once the probe has decided the mode. */

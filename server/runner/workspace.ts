@@ -60,12 +60,13 @@ export async function prepareWorkspace(files: Record<string, string>, entry: str
   }
   // Loaded on the first TypeScript run, not at start-up.
   const { transform } = await import('esbuild');
-  const out: WorkFile[] = [];
+  const raw: WorkFile[] = [];
+  const built: WorkFile[] = [];
   const errors: string[] = [];
   for (const path of paths) {
     const jsPath = compiledPath(path, entry);
     if (jsPath === undefined) {
-      out.push({ path, content: Buffer.from(files[path] ?? '', 'utf8') });
+      raw.push({ path, content: Buffer.from(files[path] ?? '', 'utf8') });
       continue;
     }
     try {
@@ -76,7 +77,7 @@ export async function prepareWorkspace(files: Record<string, string>, entry: str
         // Stack traces point at the TypeScript lines (node --enable-source-maps).
         sourcemap: 'inline',
       });
-      out.push({ path: jsPath, content: Buffer.from(result.code, 'utf8') });
+      built.push({ path: jsPath, content: Buffer.from(result.code, 'utf8') });
     } catch (err) {
       const failures = (err as { errors?: Array<{ text: string; location: { file: string; line: number; column: number; lineText: string } | null }> }).errors;
       if (!failures) throw err;
@@ -87,7 +88,7 @@ export async function prepareWorkspace(files: Record<string, string>, entry: str
     }
   }
   if (errors.length > 0) throw new BuildFailure(errors.join('\n') + '\n');
-  // A .ts file and a .js file of the same name: the transpiled one wins.
-  const byPath = new Map(out.map((f) => [f.path, f]));
+  // A transpiled file and a file of its name (`a.ts` and `a.js`, an entry `main` and `main.js`): the transpiled one wins.
+  const byPath = new Map([...raw, ...built].map((f) => [f.path, f]));
   return { files: [...byPath.values()], entry: compiledPath(entry, entry) ?? entry };
 }

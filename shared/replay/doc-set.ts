@@ -33,8 +33,13 @@ export interface Insertion {
   restored: number;
 }
 
-/** Deleted text a DocSet keeps for `restored`, oldest dropped first: far more than any undo brings back. */
+/**
+ * Deleted text a DocSet keeps for `restored`, oldest dropped first: far more
+ * than any undo brings back. Each entry counts its characters and 64 more,
+ * for what the map spends on it (a session of one-character deletions).
+ */
 const DELETED_TEXT_KEPT_CHARS = 1_000_000;
+const DELETED_ENTRY_COST = 64;
 
 export interface FileChange {
   action: 'add' | 'delete' | 'rename' | 'replace';
@@ -215,12 +220,12 @@ export class DocSet {
     Y.iterateDeletedStructs(tr, tr.deleteSet, (struct) => {
       if (!(struct instanceof Y.Item && struct.content instanceof Y.ContentString && struct.parent instanceof Y.Text)) return;
       kept.set(`${struct.id.client}:${struct.id.clock}`, struct.content.str);
-      this.deletedChars += struct.content.str.length;
+      this.deletedChars += struct.content.str.length + DELETED_ENTRY_COST;
     });
     for (const [key, text] of kept) {
       if (this.deletedChars <= DELETED_TEXT_KEPT_CHARS) break;
       kept.delete(key);
-      this.deletedChars -= text.length;
+      this.deletedChars -= text.length + DELETED_ENTRY_COST;
     }
   }
 

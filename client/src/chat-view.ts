@@ -70,6 +70,11 @@ export function createChatView(socket: DuetClientSocket, role: Role, selfSub: st
   const status = h('p', { class: 'chat-status', role: 'status' });
   const element = h('section', { class: 'chat', 'aria-label': 'Chat' }, channels.length > 1 ? tabBar : null, list, status, input);
 
+  // The box takes no more than a message may hold (maxlength): a longer paste is cut, and says so.
+  input.addEventListener('input', () => {
+    if (input.value.length >= LIMITS.chatChars) status.textContent = `A message holds at most ${LIMITS.chatChars.toLocaleString('en')} characters; the rest was not taken.`;
+    else if (status.textContent?.startsWith('A message holds at most')) status.textContent = '';
+  });
   input.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();

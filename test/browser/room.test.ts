@@ -377,8 +377,14 @@ describe.skipIf(!hasChromium)('browser client', () => {
       for (const testId of ['end-interview', 'participants', 'connection', 'language', 'run-status']) {
         expect(await onScreen(interviewer.page.getByTestId(testId)), `${testId} at ${width}px`).toBe(true);
       }
-      expect(await interviewer.page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+      // The editor follows the window's width on its next layout (a ResizeObserver).
+      await until(async () => (await interviewer.page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth)) <= width);
     }
+    // A paste longer than a message may be is cut to fit, and the page says so.
+    await interviewer.page.getByTestId('chat-input').focus();
+    await interviewer.page.keyboard.insertText('y'.repeat(4100));
+    expect((await interviewer.page.getByTestId('chat-input').inputValue()).length).toBe(4000);
+    expect(await interviewer.page.locator('.chat-status').innerText()).toBe('A message holds at most 4,000 characters; the rest was not taken.');
     // Still an editor one can type into.
     await focusEditor(interviewer);
     await interviewer.page.keyboard.type('x = 1');

@@ -8,13 +8,20 @@ const ROLE_ORDER: Record<string, number> = { interviewer: 0, candidate: 1, obser
 export interface ParticipantsView {
   readonly element: HTMLElement;
   update(participants: Participant[]): void;
+  /** While this page is not connected, who is online is not known: the list says so, not who was online when it last heard. */
+  setConnected(connected: boolean): void;
 }
 
 export function createParticipantsView(selfSub: string): ParticipantsView {
   const list = h('ul', { class: 'participants', 'aria-label': 'Participants', 'data-testid': 'participants' });
-  const element = h('section', { class: 'participants-section' }, h('h2', { class: 'section-title' }, 'People'), list);
+  const unknown = h('p', { class: 'hint', hidden: true, 'data-testid': 'participants-unknown' }, 'Not connected: who is online now is not known.');
+  const element = h('section', { class: 'participants-section' }, h('h2', { class: 'section-title' }, 'People'), unknown, list);
   return {
     element,
+    setConnected(connected) {
+      unknown.hidden = connected;
+      list.classList.toggle('stale', !connected);
+    },
     update(participants) {
       clear(list);
       const sorted = [...participants].sort(

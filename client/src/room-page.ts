@@ -211,6 +211,9 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   onSession(first);
 
   socket.on('interview', applyInterview);
+  socket.on('disconnect', () => participants.setConnected(false));
+  // `session` on the new connection brings the list anew.
+  socket.on('connect', () => participants.setConnected(true));
   socket.on('participants', (list) => {
     assignColors(list);
     participants.update(list);

@@ -985,6 +985,8 @@ describe.skipIf(!hasChromium)('browser client', () => {
     expect(await candidate.pending()).toBeGreaterThan(0);
     await until(async () => (await candidate.page.getByTestId('connection').getAttribute('data-state')) !== 'connected');
     expect(await candidate.page.getByTestId('connection').innerText()).toMatch(/waiting/);
+    // People does not claim to know who is online while the page is not connected.
+    await candidate.page.getByTestId('participants-unknown').waitFor({ state: 'visible', timeout: WAIT });
     // Run and chat say at once that they are offline (Run waited 15 s for an answer).
     await candidate.page.getByTestId('run').click();
     expect(await candidate.page.getByTestId('run-status').innerText()).toMatch(/^Offline: the run did not start/);
@@ -1002,6 +1004,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
       expect(final).toContain('before');
       expect(final).toContain(' offline');
       expect(final).toContain(' also');
+      await candidate.page.getByTestId('participants-unknown').waitFor({ state: 'hidden', timeout: WAIT });
       // Back online, the chat's offline notice does not linger: the message waits for Enter.
       await until(async () => (await chatStatus.innerText()) === 'Connected again: press Enter to send your message.');
       await candidate.page.getByTestId('chat-input').press('Enter');

@@ -40,11 +40,6 @@ export interface EditorView {
   setReadOnly(readOnly: boolean, reason: string): void;
   /** The file shown, if any. */
   currentPath(): string | undefined;
-  /**
-   * Renames a file for everyone, as a tab's rename does; whoever shows it
-   * follows it. False when there is no such file or the new name is taken.
-   */
-  rename(from: string, to: string): boolean;
   /** The editor itself, for focus and tests. */
   readonly editor: monaco.editor.IStandaloneCodeEditor;
   destroy(): void;
@@ -300,18 +295,14 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
   }
 
   function renameFile(from: string, to: string): void {
-    if (moveFile(from, to)) show(to);
-  }
-
-  function moveFile(from: string, to: string): boolean {
     const old = files.get(from);
-    if (!old || files.has(to)) return false;
+    if (!old) return;
     // A Y.Text cannot move between keys: copy it under the new key and drop the old one, atomically.
     doc.transact(() => {
       files.set(to, new Y.Text(old.toString()));
       files.delete(from);
     });
-    return true;
+    show(to);
   }
 
   function removeFile(path: string): void {
@@ -362,7 +353,6 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     element,
     editor,
     currentPath: () => currentPath,
-    rename: (from, to) => !readOnly && moveFile(from, to),
     setLanguage(next) {
       language = next;
       for (const { model } of models.values()) monaco.editor.setModelLanguage(model, monacoLanguage(next));

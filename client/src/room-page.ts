@@ -241,13 +241,9 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
 
   languageSelect.addEventListener('change', async () => {
     const language = languageSelect.value as Language;
-    const previous = interview.value.language;
     try {
       const reply = await socket.timeout(10_000).emitWithAck('interview:language', { language });
       if (isErrorBody(reply)) throw new Error(reply.error.message);
-      // The file the interview started with follows the language (main.py becomes main.go), so it
-      // runs and reads as that language; a file renamed since, or a name taken, is left alone.
-      editorView.rename(LANGUAGES[previous].file, LANGUAGES[language].file);
     } catch (err) {
       languageSelect.value = interview.value.language;
       toast(`Could not change the language: ${err instanceof Error ? err.message : 'no answer'}`);

@@ -426,11 +426,9 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await interviewer.page.getByRole('button', { name: 'Delete util.ts' }).click();
     await until(async () => (await tabs(candidate)).join() === 'main.ts');
 
-    // The language switch reaches everyone, and the file the interview started with follows it.
+    // The language switch reaches everyone.
     await candidate.page.getByTestId('language').selectOption('go');
     await until(async () => (await interviewer.page.getByTestId('language').inputValue()) === 'go');
-    for (const p of [interviewer, candidate]) await until(async () => (await tabs(p)).join() === 'main.go');
-    expect(await interviewer.text()).toBe(await candidate.text());
 
     interviewer.page.once('dialog', (d) => void d.accept());
     await interviewer.page.getByTestId('end-interview').click();

@@ -70,10 +70,11 @@ export function createChatView(socket: DuetClientSocket, role: Role, selfSub: st
   const status = h('p', { class: 'chat-status', role: 'status' });
   const element = h('section', { class: 'chat', 'aria-label': 'Chat' }, channels.length > 1 ? tabBar : null, list, status, input);
 
-  // The box takes no more than a message may hold (maxlength): a longer paste is cut, and says so.
+  // The box takes no more than a message may hold (maxlength), cutting a longer paste: said once the box is full.
+  const full = `A message holds at most ${LIMITS.chatChars.toLocaleString('en')} characters.`;
   input.addEventListener('input', () => {
-    if (input.value.length >= LIMITS.chatChars) status.textContent = `A message holds at most ${LIMITS.chatChars.toLocaleString('en')} characters; the rest was not taken.`;
-    else if (status.textContent?.startsWith('A message holds at most')) status.textContent = '';
+    if (input.value.length >= LIMITS.chatChars) status.textContent = full;
+    else if (status.textContent === full) status.textContent = '';
   });
   input.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {

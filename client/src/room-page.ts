@@ -206,14 +206,15 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     runPanel.setRunLanguages(session.runLanguages);
     applyInterview(session.interview);
     participants.update(session.participants);
+    participants.setConnected(true);
     chat.reset(session.chat);
   };
   onSession(first);
 
   socket.on('interview', applyInterview);
+  // Until `session` on a new connection brings the list anew, it is last heard's.
+  participants.setConnected(socket.connected);
   socket.on('disconnect', () => participants.setConnected(false));
-  // `session` on the new connection brings the list anew.
-  socket.on('connect', () => participants.setConnected(true));
   socket.on('participants', (list) => {
     assignColors(list);
     participants.update(list);

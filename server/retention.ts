@@ -16,8 +16,9 @@ export const RETENTION_SWEEP_MS = 3600 * 1000;
 /**
  * Deletes the interview with everything it owns (events, snapshots, participants,
  * invites: ON DELETE CASCADE), then drops its live sockets and, deleted by
- * someone (`by`), stops its run on every node. Deleting first means a socket that reconnects finds nothing
- * to join, and a run that starts meanwhile cannot be logged.
+ * someone (`by`), stops its run on every node. Deleting first means a socket
+ * that reconnects finds nothing to join, and a run that starts meanwhile
+ * cannot be logged.
  */
 export async function deleteInterview(ctx: ServerContext, interviewId: string, by?: Actor): Promise<boolean> {
   const deleted = await ctx.store.deleteInterview(interviewId);

@@ -37,7 +37,7 @@ interface PeerState {
 
 /** Publishes the local editor's selections for the file it shows. */
 export function publishCursor(awareness: Awareness, file: string, text: Y.Text, selections: monaco.Selection[], model: monaco.editor.ITextModel): void {
-  // The server takes LIMITS.cursorSelections of them; the rest are still this page's own.
+  // The node refuses a state with more than LIMITS.cursorSelections: others see the first ones.
   const wire = selections.slice(0, LIMITS.cursorSelections).map((sel) => {
     const anchor = model.getOffsetAt(sel.getSelectionStart());
     const head = model.getOffsetAt(sel.getPosition());

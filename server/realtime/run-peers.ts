@@ -43,7 +43,7 @@ export async function peerCurrentRun(
 type PeerAnswer = RunState & { output?: RunInProgress['output'] };
 
 /** Stops the run on whichever node has it; false when none does. */
-export async function peerStopRun(ctx: ServerContext, runId: string, interviewId: string, by: Actor | undefined): Promise<boolean> {
+export async function peerStopRun(ctx: ServerContext, runId: string, interviewId: string, by: Actor): Promise<boolean> {
   if (!ctx.peers) return false;
   const { answers } = await ctx.peers.ask<boolean>(STOP, { runId, interviewId, by }, { timeoutMs: PEER_TIMEOUT_MS, settles: (stopped) => stopped === true });
   return answers.includes(true);

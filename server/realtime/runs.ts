@@ -70,7 +70,7 @@ async function runAnywhere(ctx: ServerContext, interviewId: string): Promise<{ s
   return run && { state: run.state, here: false };
 }
 
-async function stopAnywhere(ctx: ServerContext, interviewId: string, run: { state: RunState; here: boolean }, by: Actor | undefined): Promise<void> {
+async function stopAnywhere(ctx: ServerContext, interviewId: string, run: { state: RunState; here: boolean }, by: Actor): Promise<void> {
   // Not stopped: it ended on its own meanwhile, and its record is on its way just the same.
   if (run.here) ctx.runner.stop(run.state.runId, interviewId, by);
   else await peerStopRun(ctx, run.state.runId, interviewId, by);
@@ -105,10 +105,9 @@ export async function stopRunBeforeEnd(ctx: ServerContext, interviewId: string, 
  * Once the interview is over, its run stops, on whichever node has it. After
  * an end: one started while the end waited (its record is refused, as the log
  * takes nothing after the end). After a delete: the run no one is left to
- * see, its record with nowhere to go; `by` is whoever deleted it, or no one
- * for the retention sweep. Not awaited by either.
+ * see, its record with nowhere to go. Not awaited by either.
  */
-export function stopRunAfterEnd(ctx: ServerContext, interviewId: string, by: Actor | undefined): void {
+export function stopRunAfterEnd(ctx: ServerContext, interviewId: string, by: Actor): void {
   runAnywhere(ctx, interviewId)
     .then((run) => run && stopAnywhere(ctx, interviewId, run, by))
     .catch((err: unknown) => ctx.log.warn({ err, interviewId }, 'could not stop the run of an interview that is over'));

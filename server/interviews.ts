@@ -3,7 +3,7 @@
  */
 import { DuetError } from '../shared/errors.js';
 import { LANGUAGES, DEFAULT_LANGUAGE, type Language } from '../shared/languages.js';
-import type { Actor, Interview } from '../shared/protocol.js';
+import type { Actor, Interview, InterviewChange } from '../shared/protocol.js';
 import { newerInterview } from '../shared/interview-copies.js';
 import { can } from '../shared/roles.js';
 import { recordIdSchema, type TokenClaims } from '../shared/schemas.js';
@@ -81,7 +81,7 @@ export async function endInterview(ctx: ServerContext, actor: Actor, interview: 
     throw err;
   }
   stopRunAfterEnd(ctx, interview.id, actor);
-  await publishInterview(ctx, ended);
+  await publishInterview(ctx, ended, { by: actor, at });
   return ended;
 }
 
@@ -89,14 +89,14 @@ export async function changeLanguage(ctx: ServerContext, actor: Actor, interview
   if (!can.changeLanguage(actor.role)) throw new DuetError('forbidden', 'your role cannot change the language');
   const at = new Date().toISOString();
   const { interview } = await ctx.writer.append(interviewId, { type: 'language', at, actor, data: { language } }, { language });
-  await publishInterview(ctx, interview);
+  await publishInterview(ctx, interview, { by: actor, at });
   return interview;
 }
 
 /** Tells every node's sockets in the interview, and refreshes this node's cached copy. */
-async function publishInterview(ctx: ServerContext, interview: Interview): Promise<void> {
+async function publishInterview(ctx: ServerContext, interview: Interview, change: InterviewChange): Promise<void> {
   const room = await ctx.rooms.peek(interview.id);
   // Two changes on this node can get here out of order (their commits and this read overlap).
   if (room) room.interview = newerInterview(room.interview, interview);
-  ctx.io.to(channelOf.all(interview.id)).emit('interview', interview);
+  ctx.io.to(channelOf.all(interview.id)).emit('interview', interview, change);
 }

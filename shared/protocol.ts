@@ -49,6 +49,12 @@ export interface Participant extends Actor {
   online: boolean;
 }
 
+/** Who made a change to the interview (its language, its end), and when: sent beside the `interview` it made. */
+export interface InterviewChange {
+  by: Actor;
+  at: string;
+}
+
 export interface ChatMessage {
   id: string;
   at: string;
@@ -190,7 +196,8 @@ export interface ServerToClientEvents {
   awareness: (payload: { doc: DocName; update: Uint8Array }) => void;
   'chat:message': (message: ChatMessage) => void;
   participants: (participants: Participant[]) => void;
-  interview: (interview: Interview) => void;
+  /** `change` names who made it (absent from nodes before it). */
+  interview: (interview: Interview, change?: InterviewChange) => void;
   error: (error: { code: string; message: string }) => void;
   /** Integrity signals of the candidate, to interviewers and observers only. */
   signal: (signal: SignalNotice) => void;

@@ -176,8 +176,9 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
 
   // State
   let bannerReplay: HTMLButtonElement | undefined;
-  const applyInterview = (next: Interview) => {
-    if (!interview.take(next)) return;
+  /** Says whether `next` was taken (it is not older than the copy shown). */
+  const applyInterview = (next: Interview): boolean => {
+    if (!interview.take(next)) return false;
     title.textContent = next.title;
     document.title = `${next.title} · Duet`;
     languageSelect.value = next.language;
@@ -200,6 +201,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     );
     if (endButton) endButton.hidden = ended;
     root.querySelector('.room')?.classList.toggle('ended', ended);
+    return true;
   };
   const onSession = (session: SessionInfo) => {
     assignColors(session.participants);
@@ -211,7 +213,15 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   };
   onSession(first);
 
-  socket.on('interview', applyInterview);
+  socket.on('interview', (next, change) => {
+    const before = interview.value;
+    if (!applyInterview(next) || !change) return;
+    // Said in the room's chat, so a language switched under someone's hands has a name.
+    const who = change.by.sub === you.sub ? 'You' : change.by.name;
+    const id = `interview:${next.seq ?? change.at}`;
+    if (next.language !== before.language) chat.addNotice('room', id, change.at, `${who} changed the language to ${LANGUAGES[next.language].label}.`);
+    else if (next.status === 'ended' && before.status !== 'ended') chat.addNotice('room', id, change.at, `${who} ended the interview.`);
+  });
   // Until `session` on a new connection brings the list anew, it is last heard's.
   participants.setConnected(socket.connected);
   socket.on('disconnect', () => participants.setConnected(false));

@@ -426,13 +426,17 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await interviewer.page.getByRole('button', { name: 'Delete util.ts' }).click();
     await until(async () => (await tabs(candidate)).join() === 'main.ts');
 
-    // The language switch reaches everyone.
+    // The language switch reaches everyone, and the room's chat says who made it.
     await candidate.page.getByTestId('language').selectOption('go');
     await until(async () => (await interviewer.page.getByTestId('language').inputValue()) === 'go');
+    await interviewer.page.locator('.chat-tab[data-channel="room"]').click();
+    await until(async () => (await interviewer.page.getByTestId('chat-list').innerText()).includes('Cy changed the language to Go.'));
+    await until(async () => (await candidate.page.getByTestId('chat-list').innerText()).includes('You changed the language to Go.'));
 
     interviewer.page.once('dialog', (d) => void d.accept());
     await interviewer.page.getByTestId('end-interview').click();
     for (const p of [interviewer, candidate]) await p.page.getByTestId('ended-banner').waitFor({ state: 'visible', timeout: WAIT });
+    await until(async () => (await candidate.page.getByTestId('chat-list').innerText()).includes('Ada ended the interview.'));
     // The interviewer's banner offers the replay (in a new tab); the candidate's does not.
     const [replayTab] = await Promise.all([
       interviewer.page.context().waitForEvent('page'),

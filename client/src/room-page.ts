@@ -25,7 +25,7 @@ import { createNotesView } from './notes-view.js';
 import { createRunPanel } from './run-panel.js';
 import { createParticipantsView } from './participants-view.js';
 import { guardPasteSize } from './paste-guard.js';
-import { explain, showScreen, toast } from './screens.js';
+import { explain, refusalActions, showScreen, toast } from './screens.js';
 import { describeSignal, reportSignals } from './signals.js';
 import { createStatusView } from './status-view.js';
 import { isExpired, peekClaims, takeToken } from './token-store.js';
@@ -35,7 +35,8 @@ export function startRoom(root: HTMLElement, interviewId: string): void {
   const claims = token ? peekClaims(token) : undefined;
   const fail = (code: string, message = '', unsaved: HTMLElement | null = null) => {
     const { title, message: text } = explain(code, message);
-    showScreen(root, title, text, [{ label: 'Go to the start page', href: '/' }], 'error', unsaved);
+    // A reload would lose the unsaved code shown for copying.
+    showScreen(root, title, text, refusalActions(code, claims?.role, !unsaved), 'error', unsaved);
   };
   if (!token || !claims) return fail('no_token');
   if (isExpired(claims)) return fail('token_expired');

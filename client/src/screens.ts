@@ -49,12 +49,40 @@ export function explain(code: string, fallback: string): { title: string; messag
     case 'not_found':
       return { title: 'Interview not found', message: 'There is no such interview on this server. It may have been deleted, or the link points at another server.' };
     case 'forbidden':
-      return { title: 'You cannot join this room', message: fallback };
+      return { title: 'You cannot join this room', message: asSentence(fallback) || 'This link does not let you into the live room.' };
     case 'wrong_interview':
       return { title: 'This link is for another interview', message: 'The invite does not belong to this room. Open the link exactly as you received it.' };
-    default:
-      return { title: 'Something went wrong', message: fallback };
+    case 'too_many_connections':
+      return {
+        title: 'Too many open pages',
+        message: 'This interview is already open in as many tabs or windows as the server allows, on this link or in all. Close the ones you do not need, then try again.',
+      };
+    default: {
+      const said = asSentence(fallback);
+      return { title: 'Something went wrong', message: `${said ? `${said} ` : ''}Try again in a moment; if it keeps happening, tell your interviewer.` };
+    }
   }
+}
+
+/** The server's own words (lower case, no full stop) as a sentence. */
+function asSentence(text: string): string {
+  const t = text.trim().replace(/\.$/, '');
+  return t ? `${t.charAt(0).toUpperCase()}${t.slice(1)}.` : '';
+}
+
+/** Refusals that mean the link itself will not work: trying again does not help. */
+const LINK_REFUSALS = new Set(['token_expired', 'invite_revoked', 'invalid_token', 'unauthorized', 'no_token', 'not_found', 'forbidden', 'wrong_interview']);
+
+/**
+ * What someone refused can do next. Trying again, when the refusal may pass;
+ * the start page (where a token signs in) for everyone but those who came on
+ * an invite for a candidate, observer or reviewer, who can only ask for a new link.
+ */
+export function refusalActions(code: string, role: string | undefined, mayReload = true): ScreenAction[] {
+  const actions: ScreenAction[] = [];
+  if (mayReload && !LINK_REFUSALS.has(code)) actions.push({ label: 'Try again', onClick: () => location.reload() });
+  if (role !== 'candidate' && role !== 'observer' && role !== 'reviewer') actions.push({ label: 'Go to the start page', href: '/' });
+  return actions;
 }
 
 /** A short message that goes away by itself. */

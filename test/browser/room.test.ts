@@ -465,6 +465,13 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await page.goto('about:blank'); // a fragment-only change would not reload the page
     await page.goto(`${node.url}/room/${iv.interview.id}#token=${expired}`);
     await until(async () => (await page.locator('h1').innerText()) === 'This link has expired');
+    // A candidate can only ask for a new link: no start page (where interviewers sign in), no retry.
+    expect(await page.locator('.screen-card .actions').count()).toBe(0);
+    const expiredInterviewer = await node.server.ctx.tokens.sign({ sub: 'ada', name: 'Ada', role: 'interviewer', iid: iv.interview.id }, -10);
+    await page.goto('about:blank');
+    await page.goto(`${node.url}/room/${iv.interview.id}#token=${expiredInterviewer}`);
+    await until(async () => (await page.locator('h1').innerText()) === 'This link has expired');
+    expect(await page.locator('.screen-card .actions').innerText()).toBe('Go to the start page');
     const elsewhere = await node.server.ctx.tokens.sign({ sub: 'x', name: 'X', role: 'candidate', iid: 'nope' }, 600);
     await page.goto('about:blank');
     await page.goto(`${node.url}/room/nope#token=${elsewhere}`);

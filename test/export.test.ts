@@ -198,11 +198,11 @@ describe('export', () => {
     expect(r.status).toBe(403);
   });
 
-  it('files.zip unpacks whole on any desktop: no two names that differ only in case, no file where a folder goes', async () => {
+  it("files.zip unpacks whole on any desktop: no two names that differ only in case, no file where a folder goes, no name Windows refuses", async () => {
     const node = await startNode();
     const iv = await createInterview(node, 'Zip names', 'python');
     const candidate = await connectClient(node.url, await iv.invite('candidate'));
-    const files = { 'Solution.py': 'A', 'solution.py': 'B', lib: 'C', 'lib/util.py': 'D', 'LIB/Util.py': 'E', 'a:b?.py': 'F' };
+    const files = { 'Solution.py': 'A', 'solution.py': 'B', lib: 'C', 'lib/util.py': 'D', 'LIB/Util.py': 'E', 'a:b?.py': 'F', CON: 'G', 'src/aux.py': 'H', 'notes.': 'I', 'com1.txt/x.py': 'J' };
     for (const [path, text] of Object.entries(files)) candidate.files().set(path, new Y.Text(text));
     await waitFor(() => candidate.provider.pending === 0);
 
@@ -210,10 +210,13 @@ describe('export', () => {
     const unpacked = readZip(Buffer.from(await res.arrayBuffer()));
     const names = Object.keys(unpacked).map((name) => name.slice(iv.interview.id.length + 1));
     // Every text is there once, under a name no other entry shadows.
-    expect(Object.values(unpacked).sort()).toEqual(['', 'A', 'B', 'C', 'D', 'E', 'F']);
+    expect(Object.values(unpacked).sort()).toEqual(['', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J']);
     const lower = names.map((name) => name.toLowerCase());
     expect(new Set(lower).size).toBe(names.length);
     for (const name of lower) expect(lower.some((other) => other.startsWith(`${name}/`)), name).toBe(false);
     expect(names.filter((name) => /[<>:"|?*]/.test(name))).toEqual([]);
+    const segments = names.flatMap((name) => name.split('/'));
+    expect(segments.filter((s) => /^(con|prn|aux|nul|com\d|lpt\d)(\.|$)/i.test(s) || /[. ]$/.test(s))).toEqual([]);
+    expect(names).toEqual(expect.arrayContaining(['_CON', 'src/_aux.py', 'notes_', '_com1.txt/x.py']));
   });
 });

@@ -75,13 +75,14 @@ export function zip(entries: readonly ZipEntry[], modified = new Date()): Buffer
  * of it on any desktop: names unique whatever their case (`Solution.py` and
  * `solution.py` are one file on Windows' and macOS's file systems), no file
  * where another entry needs a folder (`lib` and `lib/util.py`), and none of
- * the characters Windows refuses. A name taken gets `~2` (`~3`, ...) before
- * its extension.
+ * the names Windows refuses: its characters (as `_`), its device names
+ * (`CON`, `aux.py`: `_` before them) and a trailing dot or space (as `_`).
+ * A name taken gets `~2` (`~3`, ...) before its extension.
  */
 export function safeEntryNames(paths: readonly string[]): string[] {
   const cleaned = paths.map((path, i) => {
     const segments = path.split(/[\\/]+/).filter((s) => s !== '' && s !== '.' && s !== '..');
-    return segments.join('/').replace(/[\u0000-\u001f<>:"|?*]/g, '_') || `file-${i + 1}`;
+    return segments.map(windowsSafeSegment).join('/') || `file-${i + 1}`;
   });
   const folders = new Set<string>();
   for (const name of cleaned) {
@@ -95,6 +96,14 @@ export function safeEntryNames(paths: readonly string[]): string[] {
     used.add(name.toLowerCase());
     return name;
   });
+}
+
+/** Windows opens a device for these, whatever the extension. */
+const DEVICE_NAME = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\.|$)/i;
+
+function windowsSafeSegment(segment: string): string {
+  const named = segment.replace(/[\u0000-\u001f<>:"|?*]/g, '_').replace(/[. ]$/, '_');
+  return DEVICE_NAME.test(named) ? `_${named}` : named;
 }
 
 function withSuffix(name: string, n: number): string {

@@ -1,7 +1,8 @@
 /**
  * deploy/nginx.conf as it is, run by nginx in front of two nodes: every
  * Socket.IO request of one interview's pages (WebSocket or long-polling)
- * reaches one node, and interviews spread over both.
+ * reaches one node, and interviews spread over both; and a browser's page
+ * gets in on whatever address it used.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { io as ioc } from 'socket.io-client';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { DuetClientSocket } from '../shared/provider.js';
-import { createInterview, nextEvent, type TestNode } from './helpers.js';
+import { api, createInterview, nextEvent, type TestNode } from './helpers.js';
 import { startCluster } from './fixtures/multi-node.js';
 import { freePort, waitForPort } from './fixtures/services.js';
 import { hasNginx } from './fixtures/tools.js';
@@ -67,5 +68,27 @@ describe.skipIf(!hasNginx)('deploy/nginx.conf in front of two nodes', () => {
     }
     // Certain with ip_hash, every request coming from one address.
     expect(used.size).toBe(2);
+  });
+
+  it("lets a browser in on whatever address and port it opened, and invite links name that address", { timeout: 60_000 }, async () => {
+    // No PUBLIC_URL, as compose runs by default: the nodes go by the Host nginx passes on.
+    const { nodes } = await startCluster(2);
+    const front = await startNginx(nodes);
+    const iv = await createInterview(nodes[0]!, 'Behind nginx');
+    const invite = await api(front, `/api/interviews/${iv.interview.id}/invites`, { token: iv.token, body: { role: 'candidate', name: 'Cy' } });
+    expect(invite.status).toBe(201);
+    expect(invite.body.url).toMatch(new RegExp(`^${front}/room/${iv.interview.id}#token=`));
+    for (const transports of [['websocket'], ['polling']]) {
+      // A page's handshake carries its Origin, which the node checks against the Host (port included).
+      const socket: DuetClientSocket = ioc(front, {
+        auth: { token: invite.body.token },
+        query: { interview: iv.interview.id },
+        transports,
+        extraHeaders: { origin: front },
+        forceNew: true,
+      });
+      onTestFinished(() => void socket.disconnect());
+      await nextEvent(socket, 'session');
+    }
   });
 });

@@ -1,13 +1,13 @@
 /**
- * What a refused page says and offers (client/src/screens.ts): the server's
+ * What a refused page says and offers (client/src/refusals.ts): the server's
  * own words as a sentence when nothing better is known, a retry only where
  * one can work, and the start page (where interviewers sign in) for no one
  * who came on a candidate's, observer's or reviewer's invite.
  */
 import { describe, expect, it } from 'vitest';
-import { explain, refusalActions } from '../client/src/screens.js';
+import { explain, refusalActions } from '../client/src/refusals.js';
 
-const labels = (code: string, role: string | undefined, mayReload?: boolean) => refusalActions(code, role, mayReload).map((a) => a.label);
+const labels = (code: string, role: string | undefined, mayReload = true) => refusalActions(code, role, mayReload ? () => {} : undefined).map((a) => a.label);
 
 describe('refusal screens', () => {
   it('explain a refusal in the words of the person holding the link', () => {

@@ -31,7 +31,8 @@ import { formatDay } from './replay/format.js';
 import { createReplayEditor, type EditorSource } from './replay/replay-editor.js';
 import { createReplaySide } from './replay/replay-side.js';
 import { createTimelineBar, type BarMarker } from './replay/timeline-bar.js';
-import { explain, refusalActions, showScreen, toast } from './screens.js';
+import { explain, refusalActions } from './refusals.js';
+import { showScreen, toast } from './screens.js';
 import { isExpired, peekClaims, takeToken, type TokenClaims } from './token-store.js';
 
 /** Gaps longer than this take this long with "skip idle" on. */
@@ -46,7 +47,7 @@ export async function startReplay(root: HTMLElement, interviewId: string): Promi
   const fail = (code: string, message = '') => {
     const { title, message: text } =
       code === 'forbidden' ? { title: 'You cannot open this replay', message: message || 'Replays are for interviewers and the hiring panel.' } : explain(code, message);
-    showScreen(root, title, text, refusalActions(code, claims?.role));
+    showScreen(root, title, text, refusalActions(code, claims?.role, () => location.reload()));
   };
   if (!token || !claims) return fail('no_token');
   if (isExpired(claims)) return fail('token_expired');

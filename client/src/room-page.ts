@@ -25,7 +25,8 @@ import { createNotesView } from './notes-view.js';
 import { createRunPanel } from './run-panel.js';
 import { createParticipantsView } from './participants-view.js';
 import { guardPasteSize } from './paste-guard.js';
-import { explain, refusalActions, showScreen, toast } from './screens.js';
+import { explain, refusalActions } from './refusals.js';
+import { showScreen, toast } from './screens.js';
 import { describeSignal, reportSignals } from './signals.js';
 import { createStatusView } from './status-view.js';
 import { isExpired, peekClaims, takeToken } from './token-store.js';
@@ -36,7 +37,7 @@ export function startRoom(root: HTMLElement, interviewId: string): void {
   const fail = (code: string, message = '', unsaved: HTMLElement | null = null) => {
     const { title, message: text } = explain(code, message);
     // A reload would lose the unsaved code shown for copying.
-    showScreen(root, title, text, refusalActions(code, claims?.role, !unsaved), 'error', unsaved);
+    showScreen(root, title, text, refusalActions(code, claims?.role, unsaved ? undefined : () => location.reload()), 'error', unsaved);
   };
   if (!token || !claims) return fail('no_token');
   if (isExpired(claims)) return fail('token_expired');

@@ -1,0 +1,59 @@
+/** What a refused page says, and what it offers to do next (no DOM here: tested in Node). */
+export interface ScreenAction {
+  label: string;
+  href?: string;
+  onClick?: () => void;
+}
+
+/** What each refusal means to the person holding the link. */
+export function explain(code: string, fallback: string): { title: string; message: string } {
+  switch (code) {
+    case 'token_expired':
+      return { title: 'This link has expired', message: 'Invite links are valid for a limited time. Ask your interviewer for a new one.' };
+    case 'invite_revoked':
+      return { title: 'This link was revoked', message: 'Ask your interviewer for a new invite link.' };
+    case 'invalid_token':
+    case 'unauthorized':
+    case 'no_token':
+      return {
+        title: 'This link is not valid',
+        message: 'The invite in this link is missing or damaged. Open the link exactly as you received it, or ask for a new one.',
+      };
+    case 'not_found':
+      return { title: 'Interview not found', message: 'There is no such interview on this server. It may have been deleted, or the link points at another server.' };
+    case 'forbidden':
+      return { title: 'You cannot join this room', message: asSentence(fallback) || 'This link does not let you into the live room.' };
+    case 'wrong_interview':
+      return { title: 'This link is for another interview', message: 'The invite does not belong to this room. Open the link exactly as you received it.' };
+    case 'too_many_connections':
+      return {
+        title: 'Too many open pages',
+        message: 'This interview is already open in as many tabs or windows as the server allows, on this link or in all. Close the ones you do not need, then try again.',
+      };
+    default: {
+      const said = asSentence(fallback);
+      return { title: 'Something went wrong', message: `${said ? `${said} ` : ''}Try again in a moment; if it keeps happening, tell your interviewer.` };
+    }
+  }
+}
+
+/** The server's own words (lower case, no full stop) as a sentence. */
+function asSentence(text: string): string {
+  const t = text.trim().replace(/\.$/, '');
+  return t ? `${t.charAt(0).toUpperCase()}${t.slice(1)}.` : '';
+}
+
+/** Refusals that mean the link itself will not work: trying again does not help. */
+const LINK_REFUSALS = new Set(['token_expired', 'invite_revoked', 'invalid_token', 'unauthorized', 'no_token', 'not_found', 'forbidden', 'wrong_interview']);
+
+/**
+ * What someone refused can do next. Trying again (`reload`), when the refusal may pass;
+ * the start page (where a token signs in) for everyone but those who came on
+ * an invite for a candidate, observer or reviewer, who can only ask for a new link.
+ */
+export function refusalActions(code: string, role: string | undefined, reload?: () => void): ScreenAction[] {
+  const actions: ScreenAction[] = [];
+  if (reload && !LINK_REFUSALS.has(code)) actions.push({ label: 'Try again', onClick: reload });
+  if (role !== 'candidate' && role !== 'observer' && role !== 'reviewer') actions.push({ label: 'Go to the start page', href: '/' });
+  return actions;
+}

@@ -10,10 +10,8 @@ import { io as ioc, type Socket } from 'socket.io-client';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ConfigError, loadConfig } from '../server/config.js';
 import { createClientIp } from '../server/limits/client-ip.js';
-import { spawnRedis, uniquePrefix } from './fixtures/services.js';
+import { REDIS_URL, spawnRedis, uniquePrefix } from './fixtures/services.js';
 import { api, createInterview, startNode, waitFor } from './helpers.js';
-
-const REDIS_URL = 'redis://127.0.0.1:6379';
 
 /** Connects and resolves with 'ok' or the connect_error code. */
 function attempt(url: string, token: string, headers: Record<string, string> = {}): Promise<{ outcome: string; socket: Socket }> {

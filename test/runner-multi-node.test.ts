@@ -16,7 +16,8 @@ import { hasBwrap, runIdOf, startRun, TEST_LIMITS, watchRuns, writeCode } from '
 
 describe.skipIf(!hasBwrap)('runs on two nodes', () => {
   it('output crosses nodes; the other node refuses a second run, tells joiners, and stops it', async () => {
-    const { nodes } = await startCluster(2, { runner: defaultRunnerConfig({ ...TEST_LIMITS, uidBase: 400_000, uidCount: 1000 }) });
+    // The long run must outlast every step up to its stop on a loaded machine: the wall limit is no part of this test.
+    const { nodes } = await startCluster(2, { runner: defaultRunnerConfig({ ...TEST_LIMITS, wallTimeMs: 30_000, uidBase: 400_000, uidCount: 1000 }) });
     const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
     const iv = await createInterview(a, 'Two nodes', 'python');
     const candidate = await connectClient(a.url, await iv.invite('candidate', 'Cy'));

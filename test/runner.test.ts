@@ -135,7 +135,8 @@ describe.skipIf(!hasBwrap)('code runs', () => {
   });
 
   it('one run per interview, a stop button, and a bounded queue per node', async () => {
-    const node = await startRunnerNode({ concurrency: 1, queueLength: 1 });
+    // Runs that sleep until stopped: a wall limit must not end one first on a loaded machine.
+    const node = await startRunnerNode({ concurrency: 1, queueLength: 1, wallTimeMs: 30_000 });
     const ivs = await Promise.all([1, 2, 3].map((i) => createInterview(node, `Queue ${i}`, 'python')));
     const clients = await Promise.all(ivs.map(async (iv) => connectClient(node.url, await iv.invite('interviewer'))));
     const watchers = clients.map((c) => watchRuns(c.socket));
@@ -426,14 +427,14 @@ describe.skipIf(!hasBwrap)('the language table', () => {
   });
 
   it("a joiner is sent the run in progress with its output so far, and once it is over the last run, output and exit", async () => {
-    const node = await startRunnerNode();
+    const node = await startRunnerNode({ wallTimeMs: 10_000 });
     const iv = await createInterview(node, 'Late joiners', 'python');
     const candidate = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
     const w = watchRuns(candidate.socket);
     // A joiner of an interview that never ran anything hears of no last run.
     const first = watchRuns(connectSocket(node.url, await iv.invite('observer', 'Early')));
     await waitFor(() => first.settings.length > 0);
-    await writeCode(candidate, 'import sys, time\nprint("first", flush=True)\nprint("oops", file=sys.stderr, flush=True)\ntime.sleep(1)\nprint("second")\n');
+    await writeCode(candidate, 'import sys, time\nprint("first", flush=True)\nprint("oops", file=sys.stderr, flush=True)\ntime.sleep(3)\nprint("second")\n');
     const runId = runIdOf(await startRun(candidate.socket));
     await waitFor(() => w.view(runId).output.length >= 2, 5000);
 
@@ -473,17 +474,18 @@ describe.skipIf(!hasBwrap)('the language table', () => {
   });
 
   it('output streams while the program runs, not at its end', async () => {
-    const node = await startRunnerNode();
+    const node = await startRunnerNode({ wallTimeMs: 10_000 });
     const iv = await createInterview(node, 'Live', 'python');
     const a = await connectClient(node.url, await iv.invite('candidate'));
     const w = watchRuns(a.socket);
     let firstAt = 0;
     a.socket.on('run:output', () => (firstAt ||= Date.now()));
-    await writeCode(a, 'import time\nprint("first", flush=True)\ntime.sleep(1)\nprint("second")\n');
+    // Two seconds apart: a stall of the test's own process shortens the gap it sees by as much.
+    await writeCode(a, 'import time\nprint("first", flush=True)\ntime.sleep(2)\nprint("second")\n');
     const run = await w.exited(runIdOf(await startRun(a.socket)));
     const exitAt = Date.now();
     expect(run.stdout()).toBe('first\nsecond\n');
     expect(run.output[0]!.data).toBe('first\n');
-    expect(exitAt - firstAt).toBeGreaterThan(700);
+    expect(exitAt - firstAt).toBeGreaterThan(1000);
   });
 });

@@ -604,13 +604,14 @@ describe.skipIf(!hasChromium)('browser client', () => {
   it("a link that expires while edits are unconfirmed shows the page's code to copy, not just the expiry", async () => {
     const node = await startNode({}, NODE_OPTIONS);
     const iv = await createInterview(node, 'Expiring', 'python');
-    const shortLived = await node.server.ctx.tokens.sign({ sub: 'cy', name: 'Cy', role: 'candidate', iid: iv.interview.id }, 10);
-    const candidate = await openRoom(browser, node.url, iv.interview.id, shortLived);
+    const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
     // The node takes the edit but has not confirmed it when the token runs out.
     const held = holdNextStoreAnswer(node.server.ctx.store, 'appendMany');
     await focusEditor(candidate);
     await candidate.page.keyboard.type('print("my unsaved work")');
     await until(async () => (await candidate.pending()) > 0);
+    // The token runs out now, whatever the time the steps above took (the node's sweep looks every second).
+    for (const s of node.server.ctx.io.of('/').sockets.values()) if (s.data.actor.name === 'Cy') s.data.claims.exp = 0;
     await until(async () => (await candidate.page.locator('h1').innerText()) === 'This link has expired');
     expect(await candidate.page.getByTestId('unsaved-code').inputValue()).toBe('print("my unsaved work")');
     held.release();
@@ -773,23 +774,10 @@ describe.skipIf(!hasChromium)('browser client', () => {
     const interviewer = await connectClient(a.url, iv.token);
     // A line every 100 ms until the test stops it: the page joins while it prints, however busy the machine.
     await writeCode(interviewer, 'import time\nfor i in range(300):\n    print(f"line {i}", flush=True)\n    time.sleep(0.1)\n');
-    // Node A sends node B its answer about its run (with the output so far)
-    // only when the test lets it, once the page shows the run's next lines
-    // (within node B's 1.5 s wait for answers). Its other answers go at once.
-    const io = a.server.ctx.io as unknown as { serverSideEmit: (event: string, ...args: unknown[]) => boolean };
-    const emit = io.serverSideEmit.bind(io);
-    let letAnswer!: () => void;
-    const answering = new Promise<void>((r) => (letAnswer = r));
-    io.serverSideEmit = (event, ...args) => {
-      const about = (args[0] as { answer?: { runId?: unknown } } | undefined)?.answer;
-      if (event !== 'duet:answer' || typeof about?.runId !== 'string') return emit(event, ...args);
-      void answering.then(() => emit(event, ...args));
-      return true;
-    };
-    onTestFinished(() => {
-      letAnswer();
-      io.serverSideEmit = emit;
-    });
+    // Node B asks node A for its run (and the output so far) only when the
+    // test lets it, once the page shows the run's next lines: the joiner's
+    // run settings, read just before that question, are held until then.
+    const settingsRead = holdNextStoreAnswer(b.server.ctx.store, 'latestEvent', 0, (args) => args[1] === 'run_settings');
     const runs = watchRuns(interviewer.socket);
     const runId = runIdOf(await startRun(interviewer.socket));
     await until(() => runs.view(runId).stdout().startsWith('line 0\n'));
@@ -799,7 +787,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
     // Later lines are shown at once, without waiting for what came before them.
     await until(async () => /line \d+/.test(await shown()));
     expect(await shown()).not.toContain('line 0\n');
-    letAnswer();
+    settingsRead.release();
     // The output so far (from offset 0) reaches the page after later lines did, and goes before them.
     await until(() => outputFrames().some((f) => f.includes('"offset":0')));
     expect(outputFrames()[0]).not.toContain('"offset":0');

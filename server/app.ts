@@ -34,6 +34,7 @@ import { warmUpYjs } from './rooms/yjs-warm-up.js';
 import { coalesceWrites } from './realtime/write-coalescing.js';
 import { startRetentionSweeper } from './retention.js';
 import { openStore } from './store/open-store.js';
+import { listenStartError, storeStartError } from './start-failure.js';
 import type { Store } from './store/store.js';
 
 export interface ServerOptions {
@@ -81,7 +82,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const log = options.logger ?? pino({ level: config.logLevel, base: { pid: process.pid } });
   const metrics = createMetrics();
   const ownsStore = !options.store;
-  const store = options.store ?? (await openStore(config));
+  const store = options.store ?? (await openStore(config).catch((err: unknown): never => {
+    throw storeStartError(config, err);
+  }));
   let redis: RedisAdapterHandle | undefined;
   try {
     if (!options.adapter && config.redisUrl) {
@@ -97,7 +100,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   }
   const adapter = options.adapter ?? redis?.adapter;
   const tokens = await createTokenService({
-    secret: resolveSecret(config.jwtSecret, config.dataDir),
+    secret: resolveSecret(config.jwtSecret, config.dataDir, (file) => log.info({ file }, 'made a JWT secret for this data directory (set JWT_SECRET to share one between nodes)')),
     publicKeyPem: config.jwtPublicKey,
   });
 
@@ -179,9 +182,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     warmedUp: warmUp?.done ?? Promise.resolve(),
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
-        httpServer.once('error', reject);
+        const failed = (err: unknown) => reject(listenStartError(err, port, host));
+        httpServer.once('error', failed);
         httpServer.listen(port, host, () => {
-          httpServer.off('error', reject);
+          httpServer.off('error', failed);
           const addr = httpServer.address() as AddressInfo;
           const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
           resolve({ port: addr.port, url: `http://${shownHost}:${addr.port}` });

@@ -70,17 +70,19 @@ export async function createTokenService(options: { secret: string; publicKeyPem
 
 /**
  * The configured secret, or the one generated on first start and kept in the
- * data directory (mode 0600) so tokens survive restarts.
+ * data directory (mode 0600) so tokens survive restarts. `onCreated` hears of
+ * a secret made here: only what reads this directory accepts its tokens.
  */
-export function resolveSecret(configured: string | undefined, dataDir: string): string {
+export function resolveSecret(configured: string | undefined, dataDir: string, onCreated?: (file: string) => void): string {
   if (configured) return configured;
   const file = join(dataDir, 'jwt-secret');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const secret = randomBytes(48).toString('base64url');
   // 'wx' fails if another process created it meanwhile; then read theirs.
   try {
     writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+    onCreated?.(file);
     return secret;
   } catch {
     return readFileSync(file, 'utf8').trim();

@@ -12,6 +12,7 @@ import { createServer as createHttpServer } from 'node:http';
 import type { Logger } from 'pino';
 import { createServer, type DuetServer } from './app.js';
 import { resolveSecret } from './auth.js';
+import { listenStartError, storeStartError } from './start-failure.js';
 import type { Config } from './config.js';
 import { openStore } from './store/open-store.js';
 
@@ -30,8 +31,12 @@ export interface ClusterPrimary {
 export async function startClusterPrimary(config: Config, workers: number, log: Logger): Promise<ClusterPrimary> {
   // Done once here, not raced by N workers: the generated secret every worker
   // must agree on, and the migrations.
-  const jwtSecret = config.jwtPublicKey ? undefined : resolveSecret(config.jwtSecret, config.dataDir);
-  const store = await openStore(config);
+  const jwtSecret = config.jwtPublicKey
+    ? undefined
+    : resolveSecret(config.jwtSecret, config.dataDir, (file) => log.info({ file }, 'made a JWT secret for this data directory (set JWT_SECRET to share one between nodes)'));
+  const store = await openStore(config).catch((err: unknown): never => {
+    throw storeStartError(config, err);
+  });
   await store.close();
 
   // Structured clone over IPC: sticky's connection bytes and the adapter's
@@ -77,7 +82,7 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   }
 
   await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
+    httpServer.once('error', (err) => reject(listenStartError(err, config.port, config.host)));
     httpServer.listen(config.port, config.host, () => resolve());
   });
   const addr = httpServer.address() as { port: number };

@@ -2,6 +2,7 @@
  * Environment -> a frozen, validated Config. `main.ts` is the only caller that
  * passes `process.env`; tests build configs directly.
  */
+import { createPublicKey } from 'node:crypto';
 import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { LIMITS } from '../shared/limits.js';
@@ -11,6 +12,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+const REDIS_URL_PATTERN = /^rediss?:\/\//;
 
 const envSchema = z.object({
   PORT: port.default(3000),
@@ -20,10 +22,18 @@ const envSchema = z.object({
   JWT_PUBLIC_KEY: z
     .string()
     .refine((v) => v.includes('BEGIN PUBLIC KEY'), 'must be a PEM "PUBLIC KEY" (SPKI)')
+    .refine(readsAsPublicKey, 'is not a public key that can be read (check the PEM body)')
     .optional(),
+  /** Invite links are made from it, so it is an origin: the client is served at the root. */
   PUBLIC_URL: z
-    .url()
-    .transform((v) => v.replace(/\/+$/, ''))
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL, like https://duet.example.org' })
+    .refine((v) => {
+      // Runs after a failed URL check too (zod goes on): that one is the line shown.
+      if (!URL.canParse(v)) return true;
+      const u = new URL(v);
+      return u.pathname === '/' && !u.search && !u.hash;
+    }, 'must have no path, like https://duet.example.org (Duet is served at the root of its address)')
+    .transform((v) => new URL(v).origin)
     .optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   /** Events per second a socket may send (sustained), and its burst. */
@@ -43,7 +53,7 @@ const envSchema = z.object({
   /** Many nodes: Redis carries cross-node broadcasts (see docs/deploy.md). */
   REDIS_URL: z
     .string()
-    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .regex(REDIS_URL_PATTERN, 'must be a redis:// or rediss:// URL')
     .optional(),
   REDIS_KEY_PREFIX: z.string().regex(/^[\w:.-]{1,64}$/, 'must be 1-64 of letters, digits, _ : . -').default('duet'),
   /** classic: PSUBSCRIBE, every broadcast to every node; sharded: SPUBLISH per room (Redis 7, Redis Cluster). */
@@ -99,7 +109,22 @@ const envSchema = z.object({
     // An origin is scheme://host[:port]; a path someone pasted along is dropped.
     .transform((list) => list.map((o) => (o === '*' ? o : new URL(o).origin)))
     .default([]),
+}).superRefine((env, ctx) => {
+  // A secret generated in each node's data directory differs from node to node:
+  // a token one node made would be refused by the next.
+  if (env.REDIS_URL && REDIS_URL_PATTERN.test(env.REDIS_URL) && !env.JWT_SECRET) {
+    ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be set when REDIS_URL is: every node must sign and check tokens with the same secret' });
+  }
 });
+
+function readsAsPublicKey(pem: string): boolean {
+  try {
+    createPublicKey(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Every variable envSchema reads (deployment files are checked against it); RUNNER_* are read by runner/config.ts. */
 export const ENV_NAMES: readonly string[] = Object.freeze(Object.keys(envSchema.shape));

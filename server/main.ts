@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { createServer } from './app.js';
 import { startClusterPrimary, startClusterWorker } from './cluster.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { StartError } from './start-failure.js';
 
 let config: Config;
 try {
@@ -30,26 +31,37 @@ if (workersArg !== -1) {
   config = Object.freeze({ ...config, workers: n });
 }
 
-/** What a signal stops: this process's node, or the cluster's workers. */
-let stop: () => Promise<void>;
-let url: string;
 const log = pino({ level: config.logLevel, base: { pid: process.pid } });
-if (cluster.isWorker) {
-  // Cluster mode, a worker: the primary owns the port and hands connections over.
-  const server = await startClusterWorker(config);
-  stop = () => server.close();
-  url = '';
-} else if (config.workers > 1) {
-  const primary = await startClusterPrimary(config, config.workers, log);
-  stop = () => primary.close(9000);
-  url = primary.url;
-  log.info({ url, workers: config.workers, adapter: config.redisUrl ? 'redis' : 'cluster' }, 'duet cluster is listening');
-} else {
+
+/** Starts this process's node, or the cluster's workers; answers what a signal stops. */
+async function start(): Promise<{ stop: () => Promise<void>; url: string }> {
+  if (cluster.isWorker) {
+    // Cluster mode, a worker: the primary owns the port and hands connections over.
+    const server = await startClusterWorker(config);
+    return { stop: () => server.close(), url: '' };
+  }
+  if (config.workers > 1) {
+    const primary = await startClusterPrimary(config, config.workers, log);
+    log.info({ url: primary.url, workers: config.workers, adapter: config.redisUrl ? 'redis' : 'cluster' }, 'duet cluster is listening');
+    return { stop: () => primary.close(9000), url: primary.url };
+  }
   const server = await createServer(config, { logger: log });
-  stop = () => server.close();
-  url = (await server.listen()).url;
+  const { url } = await server.listen();
   log.info({ url, store: server.ctx.store.kind, dataDir: config.dataDir }, 'duet is listening');
+  return { stop: () => server.close(), url };
 }
+
+let started: Awaited<ReturnType<typeof start>>;
+try {
+  started = await start();
+} catch (err) {
+  // One line an operator can act on (it names the setting when it is known), not a stack trace.
+  log.debug({ err }, 'start-up failed');
+  const reason = err instanceof Error ? err.message || (err as NodeJS.ErrnoException).code || err.name : String(err);
+  console.error(`duet: Could not start: ${reason}${err instanceof StartError ? '' : ' (LOG_LEVEL=debug shows where)'}`);
+  process.exit(1);
+}
+const { stop, url } = started;
 if (!cluster.isWorker && (process.stdout.isTTY || config.logLevel !== 'silent')) {
   process.stderr.write(
     `\n  Duet is running at ${url}\n` +

@@ -1,11 +1,22 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../server/config.js';
 import { LIMITS } from '../shared/limits.js';
 import { api, connectClient, createInterview, interviewerToken, mainFile, startNode, tempDir, waitFor } from './helpers.js';
+import { duetNodeArgs } from '../bench/systems/cluster.js';
+import { startCommandHere } from './fixtures/processes.js';
+import { PG_URL } from './fixtures/services.js';
+
+/** A file where a directory is wanted. */
+function writeTempFile(): string {
+  const file = join(tempDir(), 'not-a-directory');
+  writeFileSync(file, '');
+  return file;
+}
 
 const run = promisify(execFile);
 
@@ -20,6 +31,14 @@ describe('configuration', () => {
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/^Invalid PORT="70000"/);
     expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
     expect(() => loadConfig({ PUBLIC_URL: 'not a url' })).toThrow(/PUBLIC_URL/);
+    // Invite links are made from it: a scheme browsers open, and no path (the client is served at the root).
+    expect(() => loadConfig({ PUBLIC_URL: 'localhost:3000' })).toThrow(/^Invalid PUBLIC_URL="localhost:3000": must be an http/);
+    expect(() => loadConfig({ PUBLIC_URL: 'ftp://duet.example.org' })).toThrow(/must be an http/);
+    expect(() => loadConfig({ PUBLIC_URL: 'https://duet.example.org/duet/' })).toThrow(/must have no path/);
+    expect(loadConfig({ PUBLIC_URL: 'https://duet.example.org/' }).publicUrl).toBe('https://duet.example.org');
+    expect(() => loadConfig({ JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nnot base64 at all\n-----END PUBLIC KEY-----\n' })).toThrow(
+      /^Invalid JWT_PUBLIC_KEY: is not a public key that can be read/,
+    );
     expect(() => loadConfig({ TRUST_PROXY: 'loopback,not-an-address' })).toThrow(/^Invalid TRUST_PROXY/);
     // A burst below one full-size update would never let a paste that large be stored.
     expect(() => loadConfig({ WRITE_BYTES_BURST: '65536' })).toThrow(/^Invalid WRITE_BYTES_BURST="65536": must be at least 1048576/);
@@ -52,12 +71,45 @@ describe('configuration', () => {
     }
   });
 
-  it('generates a JWT secret once and keeps it in the data directory', async () => {
-    const dataDir = tempDir();
+  it('a node that cannot start says why in one line naming the setting, and exits 1', async () => {
+    const taken = createNetServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    const start = (env: Record<string, string>) =>
+      run(process.execPath, duetNodeArgs(startCommandHere()), {
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', PORT: '0', DATA_DIR: tempDir(), LOG_LEVEL: 'warn', ...env },
+        encoding: 'utf8',
+        timeout: 60_000,
+      }).then(
+        (r) => ({ code: 0, stderr: r.stderr }),
+        (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
+      );
+    try {
+      const cases: Array<[Record<string, string>, RegExp]> = [
+        [{ PORT: String(port) }, new RegExp(`^duet: Could not start: port ${port} on 127\\.0\\.0\\.1 is in use .*set PORT\n$`)],
+        [{ HOST: '10.255.255.254' }, /^duet: Could not start: HOST 10\.255\.255\.254 is not an address of this machine/],
+        [{ DATA_DIR: writeTempFile() }, /^duet: Could not start: cannot keep data in DATA_DIR \(.*\): EEXIST/],
+        [{ DATABASE_URL: `${PG_URL.replace(/\/[^/]*$/, '')}/duet_no_such_database_${process.pid}` }, /^duet: Could not start: cannot use the database at DATABASE_URL: database "duet_no_such_database_\d+" does not exist\n$/],
+      ];
+      for (const [env, message] of cases) {
+        const { code, stderr } = await start(env);
+        expect(code, stderr).toBe(1);
+        expect(stderr).toMatch(message);
+        expect(stderr.trim().split('\n')).toHaveLength(1);
+      }
+    } finally {
+      taken.close();
+    }
+  }, 90_000);
+
+  it('generates a JWT secret once and keeps it in the data directory, which only its user may read', async () => {
+    const dataDir = join(tempDir(), 'data');
     const node = await startNode({ dataDir, jwtSecret: undefined });
     const file = join(dataDir, 'jwt-secret');
     expect(existsSync(file)).toBe(true);
     expect(statSync(file).mode & 0o777).toBe(0o600);
+    // The SQLite files in it hold code, chat and the panel's notes.
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     const secret = readFileSync(file, 'utf8');
     const token = await interviewerToken(node);
     await node.close();
@@ -93,6 +145,15 @@ describe('configuration', () => {
     const scoped = await mint('--role', 'interviewer', '--name', 'Ada', '--iid', made.body.id);
     expect((await api(node.url, `/api/interviews/${made.body.id}`, { token: scoped })).status).toBe(200);
     await expect(mint('--name', 'Ada', '--iid', 'two sum')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--iid: not an id Duet makes') });
+    await expect(mint('--role', 'interviewer')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--name: is required') });
+    expect(await mint('--help')).toMatch(/^usage: npm run token -- --role/);
+    // With a DATA_DIR no node has used, the token is made all the same, and the CLI says what it means.
+    const elsewhere = await run(process.execPath, ['--import', 'tsx', 'server/cli/token.ts', '--name', 'Ada'], {
+      env: { ...process.env, DATA_DIR: join(tempDir(), 'other'), JWT_SECRET: '' },
+      encoding: 'utf8',
+    });
+    expect(elsewhere.stderr).toMatch(/^token: made a new secret in .*other\/jwt-secret: only a node started with this DATA_DIR/);
+    expect((await api(node.url, '/api/interviews', { token: elsewhere.stdout.trim() })).status).toBe(401);
   });
 });
 

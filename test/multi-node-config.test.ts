@@ -13,6 +13,7 @@ describe('many-node configuration', () => {
   it('reads Redis, PostgreSQL and workers', () => {
     const c = loadConfig({
       REDIS_URL: 'rediss://:pw@redis.internal:6380/0',
+      JWT_SECRET: 'a-secret-every-node-shares-0123456789',
       REDIS_KEY_PREFIX: 'duet:prod',
       REDIS_ADAPTER: 'classic',
       DATABASE_URL: 'postgresql://duet:pw@db:5432/duet',
@@ -47,6 +48,12 @@ describe('many-node configuration', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('refuses Redis without JWT_SECRET: a secret each node generates for itself differs from the next', () => {
+    expect(() => loadConfig({ REDIS_URL: 'redis://redis:6379' })).toThrow(/^Invalid JWT_SECRET: must be set when REDIS_URL is/);
+    // One node on PostgreSQL alone may keep its generated secret in DATA_DIR.
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/duet' }).jwtSecret).toBeUndefined();
   });
 
   it('never echoes a URL, which may carry a password', () => {

@@ -11,20 +11,35 @@ import { recordIdSchema } from '../../shared/schemas.js';
 import { createTokenService, resolveSecret } from '../auth.js';
 import { ConfigError, loadConfig } from '../config.js';
 
-const { values } = parseArgs({
-  options: {
-    role: { type: 'string', default: 'interviewer' },
-    name: { type: 'string' },
-    sub: { type: 'string' },
-    iid: { type: 'string' },
-    ttl: { type: 'string', default: String(12 * 3600) },
-  },
-});
+const USAGE = 'usage: npm run token -- --role interviewer|admin|candidate|observer|reviewer --name "Ada" [--sub ID] [--iid ID] [--ttl SECONDS]';
+
+let values: Record<string, string | boolean | undefined>;
+try {
+  ({ values } = parseArgs({
+    options: {
+      role: { type: 'string', default: 'interviewer' },
+      name: { type: 'string' },
+      sub: { type: 'string' },
+      iid: { type: 'string' },
+      ttl: { type: 'string', default: String(12 * 3600) },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }));
+} catch (err) {
+  console.error(`token: ${err instanceof Error ? err.message : String(err)}`);
+  console.error(USAGE);
+  process.exit(2);
+}
+if (values.help) {
+  console.log(USAGE);
+  console.log('Prints a token signed with the secret a node on this machine uses: JWT_SECRET, or the one kept in DATA_DIR (default ./data).');
+  process.exit(0);
+}
 
 const args = z
   .object({
     role: z.enum(ROLES),
-    name: z.string().min(1, 'is required'),
+    name: z.string({ error: 'is required' }).min(1, 'is required'),
     sub: z.string().min(1).optional(),
     iid: recordIdSchema.optional(),
     ttl: z.coerce.number().int().positive(),
@@ -33,13 +48,17 @@ const args = z
 if (!args.success) {
   const issue = args.error.issues[0]!;
   console.error(`token: --${String(issue.path[0])}: ${issue.message}`);
-  console.error('usage: npm run token -- --role interviewer|admin|candidate|observer|reviewer --name "Ada" [--sub ID] [--iid ID] [--ttl SECONDS]');
+  console.error(USAGE);
   process.exit(2);
 }
 
 try {
   const config = loadConfig(process.env);
-  const tokens = await createTokenService({ secret: resolveSecret(config.jwtSecret, config.dataDir) });
+  // A new secret here means no node has used this DATA_DIR yet (or the wrong one is set).
+  const secret = resolveSecret(config.jwtSecret, config.dataDir, (file) =>
+    console.error(`token: made a new secret in ${file}: only a node started with this DATA_DIR (and no JWT_SECRET) accepts this token`),
+  );
+  const tokens = await createTokenService({ secret });
   const { role, name, sub, iid, ttl } = args.data;
   // The same name is the same person by default: a token minted again once the last expired
   // still lists the interviews the last one created (they are kept per sub).

@@ -6,7 +6,8 @@ import { KyselyStore } from './kysely-store.js';
 import type { Database } from './schema.js';
 
 export async function createSqliteStore(dataDir: string): Promise<KyselyStore> {
-  mkdirSync(dataDir, { recursive: true });
+  // Only this user may read what a new data directory holds: code, chat, the panel's notes.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   // Loaded here, not at start-up: a node on PostgreSQL never needs it.
   const { default: SQLite } = await import('better-sqlite3');
   const sqlite = new SQLite(join(dataDir, 'duet.sqlite'));

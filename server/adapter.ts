@@ -12,6 +12,7 @@
 import type { Logger } from 'pino';
 import type { createClient } from '@redis/client';
 import type { Config } from './config.js';
+import { StartError } from './start-failure.js';
 
 type RedisClient = ReturnType<typeof createClient>;
 /** What Socket.IO's `adapter` option takes: a factory of one adapter per namespace. */
@@ -41,6 +42,12 @@ export async function createRedisAdapter(
    * edits: the caller makes them resync.
    */
   onRecovered: () => void = () => {},
+  /**
+   * How long the start waits for Redis. A running node rides out an outage,
+   * but at start-up a URL that cannot work (a wrong host, port, password or
+   * database number) would otherwise keep the node from ever listening.
+   */
+  startTimeoutMs = 30_000,
 ): Promise<RedisAdapterHandle> {
   if (!config.redisUrl) throw new Error('createRedisAdapter needs a REDIS_URL');
   // Loaded here, not at start-up: a node without Redis (a laptop) never needs them.
@@ -61,6 +68,7 @@ export async function createRedisAdapter(
   const sub = pub.duplicate({ socket: { ...SOCKET, highWaterMark: BUFFER, writableHighWaterMark: BUFFER } as typeof SOCKET });
   // Without listeners a lost connection would crash the node; node-redis reconnects by itself.
   let lastLogged = 0;
+  let lastError = 'no answer';
   let lost = false;
   let closing = false;
   /** The adapters' subscription changes that failed with the connection, by channel, to make again once Redis is back. */
@@ -69,6 +77,7 @@ export async function createRedisAdapter(
     client.on('error', (err: Error) => {
       if (closing) return;
       lost = true;
+      lastError = err.message || (err as NodeJS.ErrnoException).code || err.name;
       if (Date.now() - lastLogged > 5000) {
         lastLogged = Date.now();
         log.warn({ err: err.message, client: name }, 'redis connection error (reconnecting)');
@@ -91,7 +100,17 @@ export async function createRedisAdapter(
       );
     });
   }
-  await Promise.all([pub.connect(), sub.connect()]);
+  const connected = Promise.all([pub.connect(), sub.connect()]);
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<'gave up'>((resolve) => (timer = setTimeout(() => resolve('gave up'), startTimeoutMs)));
+  const outcome = await Promise.race([connected, gaveUp]);
+  clearTimeout(timer);
+  if (outcome === 'gave up') {
+    closing = true;
+    connected.catch(() => {}); // destroyed below while connecting
+    await Promise.allSettled([pub, sub].map(async (c) => c.destroy()));
+    throw new StartError(`cannot reach Redis at REDIS_URL within ${startTimeoutMs / 1000} s: ${lastError}`);
+  }
 
   const prefix = `${config.redisKeyPrefix}#sio`;
   let barrierSeq = 0;
@@ -115,7 +134,7 @@ export async function createRedisAdapter(
   } catch (err) {
     await Promise.all([pub, sub].map((c) => c.destroy()));
     if (config.redisAdapter === 'sharded' && /unknown command/i.test(String(err))) {
-      throw new Error('REDIS_ADAPTER=sharded needs Redis 7 or newer (sharded pub/sub); upgrade Redis or set REDIS_ADAPTER=classic');
+      throw new StartError('REDIS_ADAPTER=sharded needs Redis 7 or newer (sharded pub/sub); upgrade Redis or set REDIS_ADAPTER=classic');
     }
     throw err;
   }

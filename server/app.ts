@@ -53,6 +53,8 @@ export interface ServerOptions {
   shutdownTimeoutMs?: number;
   /** Run Yjs on a made-up document in the background at start-up (server/rooms/yjs-warm-up.ts); default on. */
   warmUp?: boolean;
+  /** How long the start waits for Redis before it fails (default 30 s). */
+  redisStartTimeoutMs?: number;
 }
 
 export interface DuetServer {
@@ -88,11 +90,16 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   let redis: RedisAdapterHandle | undefined;
   try {
     if (!options.adapter && config.redisUrl) {
-      redis = await createRedisAdapter(config, log, () => {
-        // Close this node's transports: each client reconnects and syncs both ways,
-        // getting what the lost broadcasts carried (socket.io-client spreads the retries).
-        for (const socket of io.of('/').sockets.values()) socket.conn.close();
-      });
+      redis = await createRedisAdapter(
+        config,
+        log,
+        () => {
+          // Close this node's transports: each client reconnects and syncs both ways,
+          // getting what the lost broadcasts carried (socket.io-client spreads the retries).
+          for (const socket of io.of('/').sockets.values()) socket.conn.close();
+        },
+        options.redisStartTimeoutMs,
+      );
     }
   } catch (err) {
     if (ownsStore) await store.close();

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../shared/protocol.js';
 import { api, connectClient, createInterview, mainFile, nextEvent, startNode, waitFor, type TestClient, type TestNode } from './helpers.js';
 import { expectEverythingKept, keepTyping, typist } from './fixtures/multi-node.js';
-import { PG_URL, REDIS_URL, spawnRedis, tcpProxy, uniquePrefix, uniqueSchema } from './fixtures/services.js';
+import { freePort, PG_URL, REDIS_URL, spawnRedis, tcpProxy, uniquePrefix, uniqueSchema } from './fixtures/services.js';
 
 const ready = async (node: TestNode) => (await api(node.url, '/readyz')).status;
 
@@ -173,4 +173,20 @@ describe('outages', () => {
     await expectEverythingKept(typists, schema, iv.interview.id);
     await waitFor(() => typists.every((t) => t.typed.every((token) => t.acked.has(token))), 10_000);
   }, 60_000);
+
+  it('a node started with a Redis URL that cannot work stops with the reason, naming REDIS_URL, instead of waiting for ever', async () => {
+    const closed = await freePort();
+    const started = Date.now();
+    await expect(startNode({ redisUrl: `redis://127.0.0.1:${closed}`, redisKeyPrefix: uniquePrefix() }, { redisStartTimeoutMs: 1000 })).rejects.toThrow(
+      new RegExp(`^cannot reach Redis at REDIS_URL within 1 s: .*ECONNREFUSED`),
+    );
+    // A database number this Redis does not have is a Redis that answers, and refuses.
+    const [, db] = /^redis:\/\/[^/]+\/?(\d*)$/.exec(REDIS_URL) ?? [];
+    if (db === '') {
+      await expect(startNode({ redisUrl: `${REDIS_URL.replace(/\/$/, '')}/99999`, redisKeyPrefix: uniquePrefix() }, { redisStartTimeoutMs: 1000 })).rejects.toThrow(
+        /^cannot reach Redis at REDIS_URL within 1 s: .*DB index/,
+      );
+    }
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
 });

@@ -12,7 +12,7 @@
 import type { Logger } from 'pino';
 import type { createClient } from '@redis/client';
 import type { Config } from './config.js';
-import { StartError } from './start-failure.js';
+import { reasonOf, StartError } from './start-failure.js';
 
 type RedisClient = ReturnType<typeof createClient>;
 /** What Socket.IO's `adapter` option takes: a factory of one adapter per namespace. */
@@ -70,14 +70,16 @@ export async function createRedisAdapter(
   let lastLogged = 0;
   let lastError = 'no answer';
   let lost = false;
+  /** Connected once: an error before that is a start-up retry, not a lost connection (nothing is subscribed yet). */
+  let started = false;
   let closing = false;
   /** The adapters' subscription changes that failed with the connection, by channel, to make again once Redis is back. */
   const failedSubscriptions = new Map<string, () => Promise<unknown>>();
   for (const [name, client] of [['pub', pub], ['sub', sub]] as const) {
     client.on('error', (err: Error) => {
       if (closing) return;
-      lost = true;
-      lastError = err.message || (err as NodeJS.ErrnoException).code || err.name;
+      if (started) lost = true;
+      lastError = reasonOf(err);
       if (Date.now() - lastLogged > 5000) {
         lastLogged = Date.now();
         log.warn({ err: err.message, client: name }, 'redis connection error (reconnecting)');
@@ -103,14 +105,21 @@ export async function createRedisAdapter(
   const connected = Promise.all([pub.connect(), sub.connect()]);
   let timer: NodeJS.Timeout | undefined;
   const gaveUp = new Promise<'gave up'>((resolve) => (timer = setTimeout(() => resolve('gave up'), startTimeoutMs)));
-  const outcome = await Promise.race([connected, gaveUp]);
-  clearTimeout(timer);
+  let outcome: unknown;
+  try {
+    outcome = await Promise.race([connected, gaveUp]);
+  } finally {
+    clearTimeout(timer);
+  }
   if (outcome === 'gave up') {
     closing = true;
-    connected.catch(() => {}); // destroyed below while connecting
-    await Promise.allSettled([pub, sub].map(async (c) => c.destroy()));
+    const destroy = () => Promise.allSettled([pub, sub].map(async (c) => c.destroy()));
+    // A connection still being made when the clients are destroyed may finish later: closed then.
+    connected.then(destroy, () => {});
+    await destroy();
     throw new StartError(`cannot reach Redis at REDIS_URL within ${startTimeoutMs / 1000} s: ${lastError}`);
   }
+  started = true;
 
   const prefix = `${config.redisKeyPrefix}#sio`;
   let barrierSeq = 0;

@@ -10,7 +10,7 @@ import express from 'express';
 import { pino, type Logger } from 'pino';
 import { Server as IOServer } from 'socket.io';
 import { LIMITS } from '../shared/limits.js';
-import { createTokenService, resolveSecret } from './auth.js';
+import { createTokenService, logMadeSecret, resolveSecret } from './auth.js';
 import type { Config } from './config.js';
 import type { DuetIO, ServerContext } from './context.js';
 import { apiRouter } from './http/api.js';
@@ -107,7 +107,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   }
   const adapter = options.adapter ?? redis?.adapter;
   const tokens = await createTokenService({
-    secret: resolveSecret(config.jwtSecret, config.dataDir, (file) => log.info({ file }, 'made a JWT secret for this data directory (set JWT_SECRET to share one between nodes)')),
+    secret: resolveSecret(config.jwtSecret, config.dataDir, logMadeSecret(log)),
     publicKeyPem: config.jwtPublicKey,
   });
 

@@ -9,9 +9,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errors, importSPKI, jwtVerify, SignJWT, type CryptoKey, type JWTHeaderParameters, type KeyObject } from 'jose';
+import type { Logger } from 'pino';
 import { DuetError } from '../shared/errors.js';
 import type { Role } from '../shared/roles.js';
 import { tokenClaimsSchema, type TokenClaims } from '../shared/schemas.js';
+import { reasonOf, StartError } from './start-failure.js';
 
 export interface TokenInput {
   sub: string;
@@ -76,18 +78,26 @@ export async function createTokenService(options: { secret: string; publicKeyPem
 export function resolveSecret(configured: string | undefined, dataDir: string, onCreated?: (file: string) => void): string {
   if (configured) return configured;
   const file = join(dataDir, 'jwt-secret');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const secret = randomBytes(48).toString('base64url');
-  // 'wx' fails if another process created it meanwhile; then read theirs.
   try {
-    writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
-    onCreated?.(file);
-    return secret;
-  } catch {
-    return readFileSync(file, 'utf8').trim();
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const secret = randomBytes(48).toString('base64url');
+    // 'wx' fails if another process created it meanwhile; then read theirs.
+    try {
+      writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+      onCreated?.(file);
+      return secret;
+    } catch {
+      return readFileSync(file, 'utf8').trim();
+    }
+  } catch (err) {
+    throw new StartError(`cannot keep the JWT secret in DATA_DIR (${dataDir}): ${reasonOf(err)}`, { cause: err });
   }
 }
+
+/** For `resolveSecret`'s `onCreated` in a node: says where the secret went, and what it means for other nodes. */
+export const logMadeSecret = (log: Logger) => (file: string) =>
+  log.info({ file }, 'made a JWT secret for this data directory (set JWT_SECRET to share one between nodes)');
 
 export function bearerToken(header: string | undefined): string | undefined {
   const match = header?.match(/^Bearer\s+(\S+)$/i);

@@ -11,7 +11,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { createServer as createHttpServer } from 'node:http';
 import type { Logger } from 'pino';
 import { createServer, type DuetServer } from './app.js';
-import { resolveSecret } from './auth.js';
+import { logMadeSecret, resolveSecret } from './auth.js';
 import { listenStartError, storeStartError } from './start-failure.js';
 import type { Config } from './config.js';
 import { openStore } from './store/open-store.js';
@@ -31,9 +31,7 @@ export interface ClusterPrimary {
 export async function startClusterPrimary(config: Config, workers: number, log: Logger): Promise<ClusterPrimary> {
   // Done once here, not raced by N workers: the generated secret every worker
   // must agree on, and the migrations.
-  const jwtSecret = config.jwtPublicKey
-    ? undefined
-    : resolveSecret(config.jwtSecret, config.dataDir, (file) => log.info({ file }, 'made a JWT secret for this data directory (set JWT_SECRET to share one between nodes)'));
+  const jwtSecret = config.jwtPublicKey ? undefined : resolveSecret(config.jwtSecret, config.dataDir, logMadeSecret(log));
   const store = await openStore(config).catch((err: unknown): never => {
     throw storeStartError(config, err);
   });

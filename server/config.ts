@@ -22,7 +22,7 @@ const envSchema = z.object({
   JWT_PUBLIC_KEY: z
     .string()
     .refine((v) => v.includes('BEGIN PUBLIC KEY'), 'must be a PEM "PUBLIC KEY" (SPKI)')
-    .refine(readsAsPublicKey, 'is not a public key that can be read (check the PEM body)')
+    .refine(readsAsPublicKey, 'is not an RSA public key of 2048 bits or more that can be read (check the PEM body)')
     .optional(),
   /** Invite links are made from it, so it is an origin: the client is served at the root. */
   PUBLIC_URL: z
@@ -109,18 +109,13 @@ const envSchema = z.object({
     // An origin is scheme://host[:port]; a path someone pasted along is dropped.
     .transform((list) => list.map((o) => (o === '*' ? o : new URL(o).origin)))
     .default([]),
-}).superRefine((env, ctx) => {
-  // A secret generated in each node's data directory differs from node to node:
-  // a token one node made would be refused by the next.
-  if (env.REDIS_URL && REDIS_URL_PATTERN.test(env.REDIS_URL) && !env.JWT_SECRET) {
-    ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be set when REDIS_URL is: every node must sign and check tokens with the same secret' });
-  }
 });
 
+/** RS256 needs an RSA key of 2048 bits or more (jose refuses the others, at start or at every token). */
 function readsAsPublicKey(pem: string): boolean {
   try {
-    createPublicKey(pem);
-    return true;
+    const key = createPublicKey(pem);
+    return key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
   } catch {
     return false;
   }
@@ -194,8 +189,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       problems.push(`Invalid ${name}${shown}: ${issue.message}`);
     }
   }
+  // Checked on the raw values, so it is named in the same restart as any other problem.
+  // A secret generated in each node's data directory differs from node to node: a
+  // token one node made would be refused by the next.
+  if (present.REDIS_URL && REDIS_URL_PATTERN.test(present.REDIS_URL) && !present.JWT_SECRET) {
+    problems.push(
+      'Invalid JWT_SECRET: must be set when REDIS_URL is: every node must sign and check tokens with the same secret (to keep the links already sent working, set it to what DATA_DIR/jwt-secret holds)',
+    );
+  }
   if ('errors' in runner) problems.push(...runner.errors);
-  if (!parsed.success || 'errors' in runner) throw new ConfigError(problems);
+  if (!parsed.success || 'errors' in runner || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return Object.freeze({
     port: e.PORT,

@@ -81,7 +81,7 @@ export async function endInterview(ctx: ServerContext, actor: Actor, interview: 
     throw err;
   }
   stopRunAfterEnd(ctx, interview.id, actor);
-  await publishInterview(ctx, ended, { by: actor, at });
+  await publishInterview(ctx, ended, { kind: 'end', by: actor, at });
   return ended;
 }
 
@@ -89,7 +89,7 @@ export async function changeLanguage(ctx: ServerContext, actor: Actor, interview
   if (!can.changeLanguage(actor.role)) throw new DuetError('forbidden', 'your role cannot change the language');
   const at = new Date().toISOString();
   const { interview } = await ctx.writer.append(interviewId, { type: 'language', at, actor, data: { language } }, { language });
-  await publishInterview(ctx, interview, { by: actor, at });
+  await publishInterview(ctx, interview, { kind: 'language', by: actor, at });
   return interview;
 }
 

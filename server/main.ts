@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { createServer } from './app.js';
 import { startClusterPrimary, startClusterWorker } from './cluster.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { StartError } from './start-failure.js';
+import { reasonOf, StartError } from './start-failure.js';
 
 let config: Config;
 try {
@@ -57,8 +57,7 @@ try {
 } catch (err) {
   // One line an operator can act on (it names the setting when it is known), not a stack trace.
   log.debug({ err }, 'start-up failed');
-  const reason = err instanceof Error ? err.message || (err as NodeJS.ErrnoException).code || err.name : String(err);
-  console.error(`duet: Could not start: ${reason}${err instanceof StartError ? '' : ' (LOG_LEVEL=debug shows where)'}`);
+  console.error(`duet: Could not start: ${reasonOf(err)}${err instanceof StartError ? '' : ' (LOG_LEVEL=debug shows where)'}`);
   process.exit(1);
 }
 const { stop, url } = started;

@@ -10,7 +10,7 @@ export class StartError extends Error {
 }
 
 /** An error's own words; a refused connection to `localhost` (both of its addresses) has none. */
-function reasonOf(err: unknown): string {
+export function reasonOf(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   return err.message || (err as NodeJS.ErrnoException).code || err.name;
 }

@@ -49,8 +49,9 @@ export interface Participant extends Actor {
   online: boolean;
 }
 
-/** Who made a change to the interview (its language, its end), and when: sent beside the `interview` it made. */
+/** What changed in the interview, who made the change and when: sent beside the `interview` it made. */
 export interface InterviewChange {
+  kind: 'language' | 'end';
   by: Actor;
   at: string;
 }

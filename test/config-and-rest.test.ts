@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -37,8 +38,14 @@ describe('configuration', () => {
     expect(() => loadConfig({ PUBLIC_URL: 'https://duet.example.org/duet/' })).toThrow(/must have no path/);
     expect(loadConfig({ PUBLIC_URL: 'https://duet.example.org/' }).publicUrl).toBe('https://duet.example.org');
     expect(() => loadConfig({ JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nnot base64 at all\n-----END PUBLIC KEY-----\n' })).toThrow(
-      /^Invalid JWT_PUBLIC_KEY: is not a public key that can be read/,
+      /^Invalid JWT_PUBLIC_KEY: is not an RSA public key of 2048 bits or more that can be read/,
     );
+    // RS256 takes RSA keys of 2048 bits or more: another key would fail at start, or at every token.
+    const rsa = (bits: number) => generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect(loadConfig({ JWT_PUBLIC_KEY: rsa(2048) }).jwtPublicKey).toContain('BEGIN PUBLIC KEY');
+    expect(() => loadConfig({ JWT_PUBLIC_KEY: rsa(1024) })).toThrow(/^Invalid JWT_PUBLIC_KEY/);
+    expect(() => loadConfig({ JWT_PUBLIC_KEY: ec })).toThrow(/^Invalid JWT_PUBLIC_KEY/);
     expect(() => loadConfig({ TRUST_PROXY: 'loopback,not-an-address' })).toThrow(/^Invalid TRUST_PROXY/);
     // A burst below one full-size update would never let a paste that large be stored.
     expect(() => loadConfig({ WRITE_BYTES_BURST: '65536' })).toThrow(/^Invalid WRITE_BYTES_BURST="65536": must be at least 1048576/);
@@ -66,6 +73,16 @@ describe('configuration', () => {
       expect(err).toBeInstanceOf(ConfigError);
       const { problems } = err as ConfigError;
       expect(problems.map((p) => p.split(/[=:]/)[0]).sort()).toEqual(['Invalid JWT_SECRET', 'Invalid LOG_LEVEL', 'Invalid PORT', 'Invalid RUNNER_TIMEOUT_MS']);
+      expect((err as Error).message.split('\n')).toEqual(problems);
+      expect((err as Error).message).not.toContain('short-secret');
+    }
+    // A secret missing beside REDIS_URL is named with the rest, not after they are fixed.
+    try {
+      loadConfig({ LOG_LEVEL: 'loud', REDIS_URL: 'redis://redis:6379' });
+      expect.unreachable();
+    } catch (err) {
+      const { problems } = err as ConfigError;
+      expect(problems.map((p) => p.split(/[=:]/)[0]).sort()).toEqual(['Invalid JWT_SECRET', 'Invalid LOG_LEVEL']);
       expect((err as Error).message.split('\n')).toEqual(problems);
       expect((err as Error).message).not.toContain('short-secret');
     }
@@ -145,16 +162,19 @@ describe('configuration', () => {
     const scoped = await mint('--role', 'interviewer', '--name', 'Ada', '--iid', made.body.id);
     expect((await api(node.url, `/api/interviews/${made.body.id}`, { token: scoped })).status).toBe(200);
     await expect(mint('--name', 'Ada', '--iid', 'two sum')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--iid: not an id Duet makes') });
-    await expect(mint('--role', 'interviewer')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--name: is required') });
-    expect(await mint('--help')).toMatch(/^usage: npm run token -- --role/);
     // With a DATA_DIR no node has used, the token is made all the same, and the CLI says what it means.
-    const elsewhere = await run(process.execPath, ['--import', 'tsx', 'server/cli/token.ts', '--name', 'Ada'], {
-      env: { ...process.env, DATA_DIR: join(tempDir(), 'other'), JWT_SECRET: '' },
-      encoding: 'utf8',
-    });
+    const [, help, elsewhere] = await Promise.all([
+      expect(mint('--role', 'interviewer')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--name: is required') }),
+      mint('--help'),
+      run(process.execPath, ['--import', 'tsx', 'server/cli/token.ts', '--name', 'Ada'], {
+        env: { ...process.env, DATA_DIR: join(tempDir(), 'other'), JWT_SECRET: '' },
+        encoding: 'utf8',
+      }),
+    ]);
+    expect(help).toMatch(/^usage: npm run token -- --role/);
     expect(elsewhere.stderr).toMatch(/^token: made a new secret in .*other\/jwt-secret: only a node started with this DATA_DIR/);
     expect((await api(node.url, '/api/interviews', { token: elsewhere.stdout.trim() })).status).toBe(401);
-  });
+  }, 120_000); // a dozen CLI processes, each compiling the CLI with tsx
 });
 
 describe('REST contract', () => {

@@ -189,4 +189,19 @@ describe('outages', () => {
     }
     expect(Date.now() - started).toBeLessThan(20_000);
   });
+
+  it('a node whose Redis comes up a little after it starts waits for it, and works', async () => {
+    const redis = await spawnRedis();
+    await redis.stop();
+    const starting = startNode({ redisUrl: redis.url, redisKeyPrefix: uniquePrefix() }, { redisStartTimeoutMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    await redis.start();
+    const node = await starting;
+    expect((await fetch(`${node.url}/readyz`)).status).toBe(200);
+    // A join waits for its room's channel in Redis: this one is answered.
+    const iv = await createInterview(node);
+    const cy = await connectClient(node.url, await iv.invite('candidate', 'Cy'));
+    mainFile(cy).insert(0, 'after a late Redis');
+    await waitFor(() => cy.provider.pending === 0);
+  });
 });

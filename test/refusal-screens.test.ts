@@ -16,6 +16,12 @@ describe('refusal screens', () => {
     expect(explain('unavailable', 'The server cannot be reached.').message).toMatch(/^The server cannot be reached\. Try again/);
     expect(explain('internal', '').message).toBe('Try again in a moment; if it keeps happening, tell your interviewer.');
     expect(explain('forbidden', 'your role cannot join').message).toBe('Your role cannot join.');
+    // Who is told to ask whom: a candidate their interviewer; others whoever sent the link; an interviewer signs in again.
+    expect(explain('token_expired', '', 'candidate').message).toMatch(/Ask your interviewer for a new one\.$/);
+    expect(explain('invite_revoked', '', 'reviewer').message).toBe('Ask whoever sent you the link for a new invite link.');
+    expect(explain('token_expired', '', 'interviewer').message).toMatch(/^Sign in again on the start page/);
+    expect(explain('internal', 'boom', 'interviewer').message).toMatch(/tell whoever runs this Duet server\.$/);
+    expect(explain('internal', 'boom', 'candidate').message).toMatch(/tell your interviewer\.$/);
   });
 
   it('offer a retry only where it can work, and the start page only to those who may sign in there', () => {

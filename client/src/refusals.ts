@@ -5,13 +5,23 @@ export interface ScreenAction {
   onClick?: () => void;
 }
 
-/** What each refusal means to the person holding the link. */
-export function explain(code: string, fallback: string): { title: string; message: string } {
+/** Those who sign in on the start page with a token of their own, rather than come on an invite. */
+const SIGNS_IN = new Set(['interviewer', 'admin']);
+
+/** What each refusal means to the person holding the link (`role`, when the link says). */
+export function explain(code: string, fallback: string, role?: string): { title: string; message: string } {
+  // A candidate has an interviewer to ask; an observer or reviewer, whoever sent the link.
+  const ask = role === 'candidate' || role === undefined ? 'your interviewer' : 'whoever sent you the link';
   switch (code) {
     case 'token_expired':
-      return { title: 'This link has expired', message: 'Invite links are valid for a limited time. Ask your interviewer for a new one.' };
+      return {
+        title: 'This link has expired',
+        message: SIGNS_IN.has(role ?? '')
+          ? 'Sign in again on the start page with a new token, or ask for a new link.'
+          : `Invite links are valid for a limited time. Ask ${ask} for a new one.`,
+      };
     case 'invite_revoked':
-      return { title: 'This link was revoked', message: 'Ask your interviewer for a new invite link.' };
+      return { title: 'This link was revoked', message: `Ask ${ask} for a new invite link.` };
     case 'invalid_token':
     case 'unauthorized':
     case 'no_token':
@@ -26,13 +36,15 @@ export function explain(code: string, fallback: string): { title: string; messag
     case 'wrong_interview':
       return { title: 'This link is for another interview', message: 'The invite does not belong to this room. Open the link exactly as you received it.' };
     case 'too_many_connections':
+      // Two limits answer with this code: this person's open pages, and the whole room's.
       return {
         title: 'Too many open pages',
-        message: 'This interview is already open in as many tabs or windows as the server allows, on this link or in all. Close the ones you do not need, then try again.',
+        message: `Either this link is open in too many tabs or windows (close the ones you do not need, then try again), or the room already has as many connections as the server allows: then tell ${ask}.`,
       };
     default: {
       const said = asSentence(fallback);
-      return { title: 'Something went wrong', message: `${said ? `${said} ` : ''}Try again in a moment; if it keeps happening, tell your interviewer.` };
+      const tell = SIGNS_IN.has(role ?? '') ? 'whoever runs this Duet server' : ask;
+      return { title: 'Something went wrong', message: `${said ? `${said} ` : ''}Try again in a moment; if it keeps happening, tell ${tell}.` };
     }
   }
 }

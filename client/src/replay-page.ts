@@ -46,7 +46,7 @@ export async function startReplay(root: HTMLElement, interviewId: string): Promi
   const claims = token ? peekClaims(token) : undefined;
   const fail = (code: string, message = '') => {
     const { title, message: text } =
-      code === 'forbidden' ? { title: 'You cannot open this replay', message: message || 'Replays are for interviewers and the hiring panel.' } : explain(code, message);
+      code === 'forbidden' ? { title: 'You cannot open this replay', message: message || 'Replays are for interviewers and the hiring panel.' } : explain(code, message, claims?.role);
     showScreen(root, title, text, refusalActions(code, claims?.role, () => location.reload()));
   };
   if (!token || !claims) return fail('no_token');

@@ -35,7 +35,7 @@ export function startRoom(root: HTMLElement, interviewId: string): void {
   const token = takeToken(`room:${interviewId}`);
   const claims = token ? peekClaims(token) : undefined;
   const fail = (code: string, message = '', unsaved: HTMLElement | null = null) => {
-    const { title, message: text } = explain(code, message);
+    const { title, message: text } = explain(code, message, claims?.role);
     // A reload would lose the unsaved code shown for copying.
     showScreen(root, title, text, refusalActions(code, claims?.role, unsaved ? undefined : () => location.reload()), 'error', unsaved);
   };
@@ -178,9 +178,8 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
 
   // State
   let bannerReplay: HTMLButtonElement | undefined;
-  /** Says whether `next` was taken (it is not older than the copy shown). */
-  const applyInterview = (next: Interview): boolean => {
-    if (!interview.take(next)) return false;
+  const applyInterview = (next: Interview) => {
+    if (!interview.take(next)) return;
     title.textContent = next.title;
     document.title = `${next.title} · Duet`;
     languageSelect.value = next.language;
@@ -203,7 +202,6 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     );
     if (endButton) endButton.hidden = ended;
     root.querySelector('.room')?.classList.toggle('ended', ended);
-    return true;
   };
   const onSession = (session: SessionInfo) => {
     assignColors(session.participants);
@@ -216,13 +214,14 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   onSession(first);
 
   socket.on('interview', (next, change) => {
-    const before = interview.value;
-    if (!applyInterview(next) || !change) return;
-    // Said in the room's chat, so a language switched under someone's hands has a name.
+    applyInterview(next);
+    // Said in the room's chat, so a language switched under someone's hands has a name:
+    // whether or not this copy was news (the one who ended it had the answer first), once per change.
+    if (!change) return;
     const who = change.by.sub === you.sub ? 'You' : change.by.name;
     const id = `interview:${next.seq ?? change.at}`;
-    if (next.language !== before.language) chat.addNotice('room', id, change.at, `${who} changed the language to ${LANGUAGES[next.language].label}.`);
-    else if (next.status === 'ended' && before.status !== 'ended') chat.addNotice('room', id, change.at, `${who} ended the interview.`);
+    if (change.kind === 'language') chat.addNotice('room', id, change.at, `${who} changed the language to ${LANGUAGES[next.language].label}.`);
+    else if (change.kind === 'end') chat.addNotice('room', id, change.at, `${who} ended the interview.`);
   });
   // Until `session` on a new connection brings the list anew, it is last heard's.
   participants.setConnected(socket.connected);

@@ -437,6 +437,8 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await interviewer.page.getByTestId('end-interview').click();
     for (const p of [interviewer, candidate]) await p.page.getByTestId('ended-banner').waitFor({ state: 'visible', timeout: WAIT });
     await until(async () => (await candidate.page.getByTestId('chat-list').innerText()).includes('Ada ended the interview.'));
+    // The one who ended it had the server's answer before the broadcast: told all the same.
+    await until(async () => (await interviewer.page.getByTestId('chat-list').innerText()).includes('You ended the interview.'));
     // The interviewer's banner offers the replay (in a new tab); the candidate's does not.
     const [replayTab] = await Promise.all([
       interviewer.page.context().waitForEvent('page'),

@@ -10,6 +10,7 @@ import { ROLES } from '../../shared/roles.js';
 import { recordIdSchema } from '../../shared/schemas.js';
 import { createTokenService, resolveSecret } from '../auth.js';
 import { ConfigError, loadConfig } from '../config.js';
+import { StartError } from '../start-failure.js';
 
 const USAGE = 'usage: npm run token -- --role interviewer|admin|candidate|observer|reviewer --name "Ada" [--sub ID] [--iid ID] [--ttl SECONDS]';
 
@@ -68,6 +69,10 @@ try {
 } catch (err) {
   if (err instanceof ConfigError) {
     for (const problem of err.problems) console.error(`token: ${problem}`);
+    process.exit(1);
+  }
+  if (err instanceof StartError) {
+    console.error(`token: ${err.message}`);
     process.exit(1);
   }
   throw err;

@@ -297,8 +297,10 @@ export function countStoreCalls(store: Store, method: keyof Store, matches: (arg
 }
 
 /** Makes every call of one of this store's methods take `ms` longer. */
-export function slowStoreCalls(store: Store, method: keyof Store, ms: number): void {
-  beforeStoreCalls(store, method, () => new Promise((resolve) => setTimeout(resolve, ms)));
+export function slowStoreCalls(store: Store, method: keyof Store, ms: number): { stop: () => void } {
+  let slow = true;
+  beforeStoreCalls(store, method, () => (slow ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve()));
+  return { stop: () => void (slow = false) };
 }
 
 /**

@@ -1073,7 +1073,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
     const iv = await createInterview(node, 'Unsaved', 'python');
     const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
     // Every read of the log takes 1.5 s: the resync's answer waits for one, so it is slow to come back.
-    slowStoreCalls(node.server.ctx.store, 'readEvents', 1500);
+    const slow = slowStoreCalls(node.server.ctx.store, 'readEvents', 1500);
     const line = 'print("a line typed faster than the node takes it")';
     await focusEditor(candidate);
     await candidate.page.keyboard.type(line);
@@ -1087,6 +1087,8 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await until(() => dialogs.length > 0);
     expect(dialogs[0]).toBe('beforeunload');
     expect(candidate.page.isClosed()).toBe(false);
+    // The slow log has done its part (the page had edits out when asked to close).
+    slow.stop();
     // Whenever the page says nothing is unsaved, the node has stored all of it.
     for (;;) {
       if ((await candidate.pending()) === 0) {

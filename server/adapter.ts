@@ -102,6 +102,7 @@ export async function createRedisAdapter(
       );
     });
   }
+  const destroy = () => Promise.allSettled([pub, sub].map(async (c) => c.destroy()));
   const connected = Promise.all([pub.connect(), sub.connect()]);
   let timer: NodeJS.Timeout | undefined;
   const gaveUp = new Promise<'gave up'>((resolve) => (timer = setTimeout(() => resolve('gave up'), startTimeoutMs)));
@@ -113,7 +114,6 @@ export async function createRedisAdapter(
   }
   if (outcome === 'gave up') {
     closing = true;
-    const destroy = () => Promise.allSettled([pub, sub].map(async (c) => c.destroy()));
     // A connection still being made when the clients are destroyed may finish later: closed then.
     connected.then(destroy, () => {});
     await destroy();
@@ -141,7 +141,7 @@ export async function createRedisAdapter(
   try {
     await subscribed();
   } catch (err) {
-    await Promise.all([pub, sub].map((c) => c.destroy()));
+    await destroy();
     if (config.redisAdapter === 'sharded' && /unknown command/i.test(String(err))) {
       throw new StartError('REDIS_ADAPTER=sharded needs Redis 7 or newer (sharded pub/sub); upgrade Redis or set REDIS_ADAPTER=classic');
     }

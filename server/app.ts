@@ -34,7 +34,7 @@ import { warmUpYjs } from './rooms/yjs-warm-up.js';
 import { coalesceWrites } from './realtime/write-coalescing.js';
 import { startRetentionSweeper } from './retention.js';
 import { openStore } from './store/open-store.js';
-import { listenStartError, storeStartError } from './start-failure.js';
+import { listenStartError } from './start-failure.js';
 import type { Store } from './store/store.js';
 
 export interface ServerOptions {
@@ -84,9 +84,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const log = options.logger ?? pino({ level: config.logLevel, base: { pid: process.pid } });
   const metrics = createMetrics();
   const ownsStore = !options.store;
-  const store = options.store ?? (await openStore(config).catch((err: unknown): never => {
-    throw storeStartError(config, err);
-  }));
+  const store = options.store ?? (await openStore(config));
   let redis: RedisAdapterHandle | undefined;
   try {
     if (!options.adapter && config.redisUrl) {

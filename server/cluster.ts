@@ -12,7 +12,7 @@ import { createServer as createHttpServer } from 'node:http';
 import type { Logger } from 'pino';
 import { createServer, type DuetServer } from './app.js';
 import { logMadeSecret, resolveSecret } from './auth.js';
-import { listenStartError, storeStartError } from './start-failure.js';
+import { listenStartError } from './start-failure.js';
 import type { Config } from './config.js';
 import { openStore } from './store/open-store.js';
 
@@ -32,9 +32,7 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   // Done once here, not raced by N workers: the generated secret every worker
   // must agree on, and the migrations.
   const jwtSecret = config.jwtPublicKey ? undefined : resolveSecret(config.jwtSecret, config.dataDir, logMadeSecret(log));
-  const store = await openStore(config).catch((err: unknown): never => {
-    throw storeStartError(config, err);
-  });
+  const store = await openStore(config);
   await store.close();
 
   // Structured clone over IPC: sticky's connection bytes and the adapter's

@@ -22,7 +22,7 @@ const envSchema = z.object({
   JWT_PUBLIC_KEY: z
     .string()
     .refine((v) => v.includes('BEGIN PUBLIC KEY'), 'must be a PEM "PUBLIC KEY" (SPKI)')
-    .refine(readsAsPublicKey, 'is not an RSA public key of 2048 bits or more that can be read (check the PEM body)')
+    .refine(isRs256Key, 'is not an RSA public key of 2048 bits or more that can be read (check the PEM body)')
     .optional(),
   /** Invite links are made from it, so it is an origin: the client is served at the root. */
   PUBLIC_URL: z
@@ -112,7 +112,7 @@ const envSchema = z.object({
 });
 
 /** RS256 needs an RSA key of 2048 bits or more (jose refuses the others, at start or at every token). */
-function readsAsPublicKey(pem: string): boolean {
+function isRs256Key(pem: string): boolean {
   try {
     const key = createPublicKey(pem);
     return key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;

@@ -7,6 +7,8 @@ export interface ScreenAction {
 
 /** Those who sign in on the start page with a token of their own, rather than come on an invite. */
 const SIGNS_IN = new Set(['interviewer', 'admin']);
+/** Those who only ever come on an invite: the start page is of no use to them. */
+const INVITED_ONLY = new Set(['candidate', 'observer', 'reviewer']);
 
 /** What each refusal means to the person holding the link (`role`, when the link says). */
 export function explain(code: string, fallback: string, role?: string): { title: string; message: string } {
@@ -66,6 +68,6 @@ const LINK_REFUSALS = new Set(['token_expired', 'invite_revoked', 'invalid_token
 export function refusalActions(code: string, role: string | undefined, reload?: () => void): ScreenAction[] {
   const actions: ScreenAction[] = [];
   if (reload && !LINK_REFUSALS.has(code)) actions.push({ label: 'Try again', onClick: reload });
-  if (role !== 'candidate' && role !== 'observer' && role !== 'reviewer') actions.push({ label: 'Go to the start page', href: '/' });
+  if (!INVITED_ONLY.has(role ?? '')) actions.push({ label: 'Go to the start page', href: '/' });
   return actions;
 }

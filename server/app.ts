@@ -121,8 +121,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     maxHttpBufferSize: LIMITS.socketPacketBytes,
     serveClient: false,
     // A client that missed pongs for this long is gone; its cursor goes with it.
-    pingInterval: 10_000,
-    pingTimeout: 10_000,
+    pingInterval: config.pingIntervalMs,
+    pingTimeout: config.pingIntervalMs,
     ...(cors ? { cors } : {}),
     ...(adapter ? { adapter } : {}),
   });

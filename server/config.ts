@@ -74,6 +74,12 @@ const envSchema = z.object({
    * for dead: another logs the leaves of its connections (docs/deploy.md).
    */
   NODE_DEAD_AFTER_SECONDS: positiveInt.min(3).max(3600).default(60),
+  /**
+   * Engine.IO's ping interval and timeout: a connection silent for up to twice
+   * this is taken for gone, by the node (the person leaves) and by the client
+   * (it reconnects, through the load balancer, when its node's host is lost).
+   */
+  PING_INTERVAL_SECONDS: positiveInt.min(1).max(300).default(10),
   /** Delete interviews this many days after they ended (unset: keep them). */
   RETENTION_DAYS: positiveInt.max(36500).optional(),
   /** Abuse limits (docs/security.md): per client IP, shared through Redis when REDIS_URL is set. */
@@ -147,6 +153,8 @@ export type Config = Readonly<{
   workers: number;
   /** A node not heard from for this long is taken for dead (server/realtime/dead-nodes.ts). */
   nodeDeadAfterMs: number;
+  /** Engine.IO's pingInterval and pingTimeout (each). */
+  pingIntervalMs: number;
   /** Days an ended interview is kept; undefined keeps it forever (docs/replay.md). */
   retentionDays: number | undefined;
   handshakesPerMinute: number;
@@ -221,6 +229,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     databaseSchema: e.DATABASE_SCHEMA,
     workers: e.WORKERS,
     nodeDeadAfterMs: e.NODE_DEAD_AFTER_SECONDS * 1000,
+    pingIntervalMs: e.PING_INTERVAL_SECONDS * 1000,
     retentionDays: e.RETENTION_DAYS,
     handshakesPerMinute: e.HANDSHAKES_PER_MINUTE,
     httpRequestsPerMinute: e.HTTP_REQUESTS_PER_MINUTE,

@@ -56,6 +56,10 @@ describe('configuration', () => {
     expect(() => loadConfig({ NODE_DEAD_AFTER_SECONDS: 'soon' })).toThrow(/^Invalid NODE_DEAD_AFTER_SECONDS/);
     expect(loadConfig({}).nodeDeadAfterMs).toBe(60_000);
     expect(loadConfig({ NODE_DEAD_AFTER_SECONDS: '10' }).nodeDeadAfterMs).toBe(10_000);
+    expect(loadConfig({}).pingIntervalMs).toBe(10_000);
+    expect(loadConfig({ PING_INTERVAL_SECONDS: '2' }).pingIntervalMs).toBe(2_000);
+    expect(() => loadConfig({ PING_INTERVAL_SECONDS: '0' })).toThrow(/^Invalid PING_INTERVAL_SECONDS="0"/);
+    expect(() => loadConfig({ PING_INTERVAL_SECONDS: '301' })).toThrow(/^Invalid PING_INTERVAL_SECONDS="301"/);
     try {
       loadConfig({ JWT_SECRET: 'short-secret' });
       expect.unreachable();

@@ -345,7 +345,8 @@ describe('a node whose host is lost', () => {
     const { nodes, prefix, schema } = await startCluster(1);
     const a = nodes[0]!;
     // The lost node, as a process, frozen: its connections stay open and nothing answers on them.
-    const lost = await spawnNode({ REDIS_URL, REDIS_KEY_PREFIX: prefix, DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema });
+    // Pings of 2 s + 2 s: the default 10 + 10 s would be waited out here for nothing.
+    const lost = await spawnNode({ REDIS_URL, REDIS_KEY_PREFIX: prefix, DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema, PING_INTERVAL_SECONDS: '2' });
     const [aPort, lostPort] = [Number(new URL(a.url).port), lost.port];
     let upstreams = [lostPort];
     const lb = await tcpProxy(() => upstreams);
@@ -360,7 +361,7 @@ describe('a node whose host is lost', () => {
     upstreams = [aPort];
     mainFile(cy).insert(mainFile(cy).length, 'typed while its node was silent');
     // Nothing closes Cy's connection: only the node's missing pings tell
-    // Cy's client (within pingInterval + pingTimeout, 20 s), which then
+    // Cy's client (within pingInterval + pingTimeout, 4 s here), which then
     // reconnects through the balancer.
     const closed = new Promise<string>((resolve) => cy.socket.io.engine.once('close', (reason: string) => resolve(reason)));
     await waitFor(() => ada.text() === 'before; typed while its node was silent', 45_000, 100);

@@ -40,6 +40,12 @@ export interface EditorView {
   setReadOnly(readOnly: boolean, reason: string): void;
   /** The file shown, if any. */
   currentPath(): string | undefined;
+  /**
+   * Renames a file for everyone (a copy under the new name, in one
+   * transaction); false, and nothing changed, if `from` is not there or `to`
+   * is taken. The page follows the file if it was showing it.
+   */
+  renameFile(from: string, to: string): boolean;
   /** The editor itself, for focus and tests. */
   readonly editor: monaco.editor.IStandaloneCodeEditor;
   destroy(): void;
@@ -249,7 +255,7 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
       done = true;
       editing = undefined;
       if (path === null) addFile(name);
-      else if (name !== path) renameFile(path, name);
+      else if (name !== path && renameFile(path, name)) show(name);
       else renderTabs();
       editor.focus();
     };
@@ -294,15 +300,17 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     show(name);
   }
 
-  function renameFile(from: string, to: string): void {
+  function renameFile(from: string, to: string): boolean {
     const old = files.get(from);
-    if (!old) return;
+    if (!old || files.has(to)) return false;
+    const following = currentPath === from;
     // A Y.Text cannot move between keys: copy it under the new key and drop the old one, atomically.
     doc.transact(() => {
       files.set(to, new Y.Text(old.toString()));
       files.delete(from);
     });
-    show(to);
+    if (following) show(to);
+    return true;
   }
 
   function removeFile(path: string): void {
@@ -353,6 +361,7 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     element,
     editor,
     currentPath: () => currentPath,
+    renameFile: (from, to) => !readOnly && renameFile(from, to),
     setLanguage(next) {
       language = next;
       for (const { model } of models.values()) monaco.editor.setModelLanguage(model, monacoLanguage(next));

@@ -35,6 +35,9 @@ interface PeerState {
   cursor?: CursorState | null;
 }
 
+/** Names on one spot stacked at most this high (more share the top place). */
+const MAX_STACKED = 3;
+
 /** Publishes the local editor's selections for the file it shows. */
 export function publishCursor(awareness: Awareness, file: string, text: Y.Text, selections: monaco.Selection[], model: monaco.editor.ITextModel): void {
   // The node refuses a state with more than LIMITS.cursorSelections: others see the first ones.
@@ -100,6 +103,8 @@ export class RemoteCursors {
       return;
     }
     const decorations: monaco.editor.IModelDeltaDecoration[] = [];
+    // Names already on a caret at each spot: the next one there goes above them, not on top.
+    const labelsAt = new Map<string, number>();
     for (const [id, state] of this.awareness.getStates() as Map<number, PeerState>) {
       if (id === this.doc.clientID || !state.user || state.cursor?.file !== cur.file) continue;
       this.ensureStyle(id, state.user);
@@ -116,11 +121,18 @@ export class RemoteCursors {
             options: { className: `duet-sel duet-sel-${id}`, stickiness: 1 },
           });
         }
+        let label = '';
+        // The name rides on the primary cursor only, so multi-cursor edits stay readable.
+        if (i === 0) {
+          const spot = `${headPos.lineNumber}:${headPos.column}`;
+          const below = labelsAt.get(spot) ?? 0;
+          labelsAt.set(spot, below + 1);
+          label = ` duet-label duet-label-${Math.min(below, MAX_STACKED)}`;
+        }
         decorations.push({
           range: new monaco.Range(headPos.lineNumber, headPos.column, headPos.lineNumber, headPos.column),
           options: {
-            // The name rides on the primary cursor only, so multi-cursor edits stay readable.
-            beforeContentClassName: `duet-head duet-head-${id}${i === 0 ? ' duet-label' : ''}`,
+            beforeContentClassName: `duet-head duet-head-${id}${label}`,
             hoverMessage: { value: state.user!.name },
             stickiness: 1,
           },

@@ -253,9 +253,14 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
 
   languageSelect.addEventListener('change', async () => {
     const language = languageSelect.value as Language;
+    const from = interview.value.language;
     try {
       const reply = await socket.timeout(10_000).emitWithAck('interview:language', { language });
       if (isErrorBody(reply)) throw new Error(reply.error.message);
+      // The file the interview started with follows the language (main.py to main.js), as
+      // a rename by this page, so it reaches everyone and the replay like any other. Only
+      // that file, only under its starting name, and never onto a file already there.
+      editorView.renameFile(LANGUAGES[from].file, LANGUAGES[language].file);
     } catch (err) {
       languageSelect.value = interview.value.language;
       toast(`Could not change the language: ${err instanceof Error ? err.message : 'no answer'}`);

@@ -37,8 +37,9 @@ const JS_EXT = new Set(['.js', '.mjs', '.cjs', '.json']);
 /**
  * Where a TypeScript file's JavaScript goes, or undefined for a file run as it
  * is. The entry is the interview's language whatever its name: an interview
- * switched to TypeScript keeps its `main.py` (a language change renames no
- * file), and its code must run as TypeScript, not fail as JavaScript.
+ * switched to TypeScript can keep a `main.py` (the page renames only the
+ * starting file, and only under its starting name), and its code must run as
+ * TypeScript, not fail as JavaScript.
  */
 function compiledPath(path: string, entry: string): string | undefined {
   const ext = posix.extname(path);

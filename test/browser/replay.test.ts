@@ -193,7 +193,8 @@ describe.skipIf(!hasChromium)('replay page', () => {
     }
     // The files that exist at an instant are the tabs: helper.py only once it was added.
     await page.mouse.click(box.x + box.width - 1, box.y + box.height / 2);
-    await until(async () => (await page.locator('.replay-editor .file-tab-name').allInnerTexts()).join() === 'helper.py,main.py');
+    // main.py became main.js with the language (the interviewer's page renamed it).
+    await until(async () => (await page.locator('.replay-editor .file-tab-name').allInnerTexts()).join() === 'helper.py,main.js');
 
     // ?t= opens at that instant: each marked instant shows exactly what the candidate's page had then.
     for (const mark of [marks[0]!, marks[2]!, marks[3]!]) {

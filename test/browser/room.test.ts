@@ -242,6 +242,21 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await until(async () => (await candidate.page.locator('.monaco-editor.vs-dark').count()) > 0);
     await screenshot(candidate, 'room-candidate-dark.png');
 
+    // Two carets on one spot: both names show, one above the other, not one over the other.
+    await moveTo(candidate, 7);
+    const labels = () =>
+      interviewer.page.evaluate(() => {
+        const g = globalThis as any;
+        return [...g.document.querySelectorAll('.editor-pane .duet-label')].map((el: any) => {
+          const box = el.getBoundingClientRect();
+          return { x: box.left as number, y: box.top as number, top: g.getComputedStyle(el, '::after').top as string };
+        });
+      });
+    // Side by side on one line: Monaco draws the second caret a pixel or two after the first.
+    const oneSpot = ([p, q]: Awaited<ReturnType<typeof labels>>) => !!p && !!q && p.y === q.y && Math.abs(p.x - q.x) < 4;
+    await until(async () => oneSpot(await labels()));
+    expect(new Set((await labels()).map((l) => l.top)).size).toBe(2);
+
     for (const p of [interviewer, candidate, observer]) expect(p.errors).toEqual([]);
     await Promise.all([interviewer, candidate, observer].map((p) => p.page.close()));
   }, 90_000);
@@ -427,11 +442,28 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await until(async () => (await tabs(candidate)).join() === 'main.ts');
 
     // The language switch reaches everyone, and the room's chat says who made it.
+    const code = await candidate.text();
     await candidate.page.getByTestId('language').selectOption('go');
     await until(async () => (await interviewer.page.getByTestId('language').inputValue()) === 'go');
     await interviewer.page.locator('.chat-tab[data-channel="room"]').click();
     await until(async () => (await interviewer.page.getByTestId('chat-list').innerText()).includes('Cy changed the language to Go.'));
     await until(async () => (await candidate.page.getByTestId('chat-list').innerText()).includes('You changed the language to Go.'));
+    // The file the interview started with follows the language, its code as it was.
+    await until(async () => (await tabs(interviewer)).join() === 'main.go' && (await tabs(candidate)).join() === 'main.go');
+    for (const p of [interviewer, candidate]) expect(await p.files()).toEqual({ 'main.go': code });
+    // Never onto a file already there: with a main.rs, Rust leaves main.go as it is.
+    await interviewer.page.getByRole('button', { name: 'New file' }).click();
+    await interviewer.page.getByLabel('New file name').fill('main.rs');
+    await interviewer.page.getByLabel('New file name').press('Enter');
+    await until(async () => (await tabs(candidate)).join() === 'main.go,main.rs');
+    await interviewer.page.getByTestId('language').selectOption('rust');
+    await until(async () => (await candidate.page.getByTestId('language').inputValue()) === 'rust');
+    await until(async () => (await interviewer.page.getByTestId('chat-list').innerText()).includes('You changed the language to Rust.'));
+    // Typed after the change was answered: a rename would have reached the candidate before this.
+    await interviewer.page.keyboard.type('fn main() {}');
+    await until(async () => (await candidate.files())['main.rs'] === 'fn main() {}');
+    expect(await tabs(candidate)).toEqual(['main.go', 'main.rs']);
+    expect((await candidate.files())['main.go']).toBe(code);
 
     interviewer.page.once('dialog', (d) => void d.accept());
     await interviewer.page.getByTestId('end-interview').click();

@@ -12,7 +12,7 @@ import { createServer as createHttpServer } from 'node:http';
 import type { Logger } from 'pino';
 import { createServer, type DuetServer } from './app.js';
 import { logMadeSecret, resolveSecret } from './auth.js';
-import { listenStartError } from './start-failure.js';
+import { listenStartError, StartError } from './start-failure.js';
 import type { Config } from './config.js';
 import { openStore } from './store/open-store.js';
 
@@ -46,11 +46,13 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   if (!config.redisUrl) (await import('@socket.io/cluster-adapter')).setupPrimary();
 
   let stopping = false;
+  // Until every worker is up, a death fails the start (below) instead of starting another.
+  let starting = true;
   const env: Record<string, string> = {};
   if (jwtSecret) env.JWT_SECRET = jwtSecret;
   const fork = (): Worker => cluster.fork(env);
   cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return;
+    if (stopping || starting) return;
     log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
     // Its clients reconnect (through sticky) to the others meanwhile.
     // (Ctrl-C signals the workers too: the primary may hear of a death before its own SIGINT.)
@@ -71,11 +73,14 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
         worker.off('exit', onExit);
         resolve();
       };
-      const onExit = (code: number | null) => reject(new Error(`worker exited during start-up (code ${code})`));
+      // The worker printed why (main.ts); this line only says it was a worker.
+      const onExit = (code: number | null) => reject(new StartError(`a worker exited while starting (code ${code}), for the reason above`));
       worker.on('message', onMessage);
       worker.once('exit', onExit);
     });
   }
+
+  starting = false;
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', (err) => reject(listenStartError(err, config.port, config.host)));

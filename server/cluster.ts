@@ -46,13 +46,13 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   if (!config.redisUrl) (await import('@socket.io/cluster-adapter')).setupPrimary();
 
   let stopping = false;
-  // Until every worker is up, a death fails the start (below) instead of starting another.
-  let starting = true;
+  // The worker being started: its death fails the start (below) instead of starting another.
+  let booting: Worker | undefined;
   const env: Record<string, string> = {};
   if (jwtSecret) env.JWT_SECRET = jwtSecret;
   const fork = (): Worker => cluster.fork(env);
   cluster.on('exit', (worker, code, signal) => {
-    if (stopping || starting) return;
+    if (stopping || worker === booting) return;
     log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
     // Its clients reconnect (through sticky) to the others meanwhile.
     // (Ctrl-C signals the workers too: the primary may hear of a death before its own SIGINT.)
@@ -66,6 +66,7 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   // locks (busy waits block a worker's thread).
   for (let i = 0; i < workers; i++) {
     const worker = fork();
+    booting = worker;
     await new Promise<void>((resolve, reject) => {
       const onMessage = (message: unknown) => {
         if ((message as { type?: unknown } | null)?.type !== READY) return;
@@ -73,14 +74,15 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
         worker.off('exit', onExit);
         resolve();
       };
-      // The worker printed why (main.ts); this line only says it was a worker.
-      const onExit = (code: number | null) => reject(new StartError(`a worker exited while starting (code ${code}), for the reason above`));
+      // A worker that failed printed why (main.ts); this line only says it was a worker.
+      const onExit = (code: number | null, signal: string | null) =>
+        reject(new StartError(signal ? `a worker was killed while starting (${signal})` : `a worker exited while starting (code ${code}), for the reason above`));
       worker.on('message', onMessage);
       worker.once('exit', onExit);
     });
   }
 
-  starting = false;
+  booting = undefined;
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', (err) => reject(listenStartError(err, config.port, config.host)));

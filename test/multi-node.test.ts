@@ -357,15 +357,21 @@ describe('a node whose host is lost', () => {
     await waitFor(() => ada.text() === 'before; ');
 
     process.kill(lost.child.pid!, 'SIGSTOP');
+    const frozenAt = Date.now();
     // The balancer's health check takes the node out; Cy's open connection stays where it was.
     upstreams = [aPort];
     mainFile(cy).insert(mainFile(cy).length, 'typed while its node was silent');
     // Nothing closes Cy's connection: only the node's missing pings tell
     // Cy's client (within pingInterval + pingTimeout, 4 s here), which then
     // reconnects through the balancer.
-    const closed = new Promise<string>((resolve) => cy.socket.io.engine.once('close', (reason: string) => resolve(reason)));
+    const closed = new Promise<{ reason: string; after: number }>((resolve) =>
+      cy.socket.io.engine.once('close', (reason: string) => resolve({ reason, after: Date.now() - frozenAt })),
+    );
     await waitFor(() => ada.text() === 'before; typed while its node was silent', 45_000, 100);
-    expect(await closed).toBe('ping timeout');
+    const { reason, after } = await closed;
+    expect(reason).toBe('ping timeout');
+    // Within the 2 + 2 s the node told its client, not the default 10 + 10 s.
+    expect(after).toBeLessThan(9_000);
     await waitFor(() => cy.provider.pending === 0);
     process.kill(lost.child.pid!, 'SIGKILL');
   }, 120_000);

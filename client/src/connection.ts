@@ -14,8 +14,9 @@ const FATAL = new Set(['token_expired', 'invalid_token', 'invite_revoked', 'unau
 const TRANSIENT = new Set(['unavailable', 'rate_limited', 'internal']);
 /**
  * Too many connections passes too when they are this page's own dead sockets
- * (a flapping network), which count until the node's pings drop them, 20 s at
- * most; past this the interview (or this person's share of it) is full.
+ * (a flapping network), which count until the node's pings drop them, twice
+ * PING_INTERVAL_SECONDS (at most 15) at most; past this the interview (or this
+ * person's share of it) is full.
  */
 const FULL_AFTER_MS = 30_000;
 

@@ -11,6 +11,7 @@
 import type { Awareness } from 'y-protocols/awareness';
 import * as Y from 'yjs';
 import { LIMITS } from '../../shared/limits.js';
+import { caretLabels } from './caret-labels.js';
 import { monaco } from './monaco-setup.js';
 
 export interface AwarenessUser {
@@ -34,9 +35,6 @@ interface PeerState {
   user?: AwarenessUser;
   cursor?: CursorState | null;
 }
-
-/** Names on one spot stacked at most this high (more share the top place). */
-const MAX_STACKED = 3;
 
 /** Publishes the local editor's selections for the file it shows. */
 export function publishCursor(awareness: Awareness, file: string, text: Y.Text, selections: monaco.Selection[], model: monaco.editor.ITextModel): void {
@@ -103,8 +101,7 @@ export class RemoteCursors {
       return;
     }
     const decorations: monaco.editor.IModelDeltaDecoration[] = [];
-    // Names already on a caret at each spot: the next one there goes above them, not on top.
-    const labelsAt = new Map<string, number>();
+    const label = caretLabels();
     for (const [id, state] of this.awareness.getStates() as Map<number, PeerState>) {
       if (id === this.doc.clientID || !state.user || state.cursor?.file !== cur.file) continue;
       this.ensureStyle(id, state.user);
@@ -121,18 +118,11 @@ export class RemoteCursors {
             options: { className: `duet-sel duet-sel-${id}`, stickiness: 1 },
           });
         }
-        let label = '';
-        // The name rides on the primary cursor only, so multi-cursor edits stay readable.
-        if (i === 0) {
-          const spot = `${headPos.lineNumber}:${headPos.column}`;
-          const below = labelsAt.get(spot) ?? 0;
-          labelsAt.set(spot, below + 1);
-          label = ` duet-label duet-label-${Math.min(below, MAX_STACKED)}`;
-        }
         decorations.push({
           range: new monaco.Range(headPos.lineNumber, headPos.column, headPos.lineNumber, headPos.column),
           options: {
-            beforeContentClassName: `duet-head duet-head-${id}${label}`,
+            // The name rides on the primary cursor only, so multi-cursor edits stay readable.
+            beforeContentClassName: `duet-head duet-head-${id}${i === 0 ? ` ${label(headPos.lineNumber, headPos.column)}` : ''}`,
             hoverMessage: { value: state.user!.name },
             stickiness: 1,
           },

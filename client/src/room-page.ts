@@ -178,8 +178,12 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
 
   // State
   let bannerReplay: HTMLButtonElement | undefined;
+  /** The language before the one this page's copy of the interview has now. */
+  let languageBefore: Language | undefined;
   const applyInterview = (next: Interview) => {
+    const before = interview.value.language;
     if (!interview.take(next)) return;
+    if (next.language !== before) languageBefore = before;
     title.textContent = next.title;
     document.title = `${next.title} · Duet`;
     languageSelect.value = next.language;
@@ -251,20 +255,29 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     }
   });
 
-  languageSelect.addEventListener('change', async () => {
-    const language = languageSelect.value as Language;
-    const from = interview.value.language;
+  const changeLanguage = async (language: Language) => {
     try {
       const reply = await socket.timeout(10_000).emitWithAck('interview:language', { language });
       if (isErrorBody(reply)) throw new Error(reply.error.message);
-      // The file the interview started with follows the language (main.py to main.js), as
-      // a rename by this page, so it reaches everyone and the replay like any other. Only
-      // that file, only under its starting name, and never onto a file already there.
-      editorView.renameFile(LANGUAGES[from].file, LANGUAGES[language].file);
     } catch (err) {
       languageSelect.value = interview.value.language;
       toast(`Could not change the language: ${err instanceof Error ? err.message : 'no answer'}`);
+      return;
     }
+    // The file the old language starts with follows the new one (main.py to main.js), as a
+    // rename by this page, so it reaches everyone and the replay like any other; never onto
+    // a file already there. The node broadcast the change before it answered, so this page's
+    // copy has it and the language it replaced, unless someone changed it again meanwhile:
+    // then theirs decides, and nothing is renamed from a language that is no longer current.
+    const from = languageBefore && LANGUAGES[languageBefore]?.file;
+    if (interview.value.language === language && from) editorView.renameFile(from, LANGUAGES[language].file);
+  };
+  // One at a time (arrow keys on the select send a change per key): each then renames from
+  // the language the one before it left.
+  let languageChanges = Promise.resolve();
+  languageSelect.addEventListener('change', () => {
+    const language = languageSelect.value as Language;
+    languageChanges = languageChanges.then(() => changeLanguage(language));
   });
 
   endButton?.addEventListener('click', async () => {

@@ -456,14 +456,27 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await interviewer.page.getByLabel('New file name').fill('main.rs');
     await interviewer.page.getByLabel('New file name').press('Enter');
     await until(async () => (await tabs(candidate)).join() === 'main.go,main.rs');
+    // The node's answers (Socket.IO acks) the interviewer's page has had: the rename, if any, follows one.
+    const answers = () => interviewer.frames.filter((f) => /^43\d+\[\{"ok":true\}\]$/.test(f)).length;
+    const answered = answers();
     await interviewer.page.getByTestId('language').selectOption('rust');
     await until(async () => (await candidate.page.getByTestId('language').inputValue()) === 'rust');
     await until(async () => (await interviewer.page.getByTestId('chat-list').innerText()).includes('You changed the language to Rust.'));
+    await until(() => answers() > answered);
     // Typed after the change was answered: a rename would have reached the candidate before this.
     await interviewer.page.keyboard.type('fn main() {}');
     await until(async () => (await candidate.files())['main.rs'] === 'fn main() {}');
     expect(await tabs(candidate)).toEqual(['main.go', 'main.rs']);
     expect((await candidate.files())['main.go']).toBe(code);
+    // Two changes in a row from one page (arrow keys on the select): the file follows both.
+    await interviewer.page.getByTestId('language').evaluate((select: any) => {
+      for (const value of ['python', 'typescript']) {
+        select.value = value;
+        select.dispatchEvent(new (globalThis as any).Event('change'));
+      }
+    });
+    await until(async () => (await tabs(candidate)).join() === 'main.go,main.ts');
+    expect((await candidate.files())['main.ts']).toBe('fn main() {}');
 
     interviewer.page.once('dialog', (d) => void d.accept());
     await interviewer.page.getByTestId('end-interview').click();

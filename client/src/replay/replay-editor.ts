@@ -6,6 +6,7 @@
  * playback does not reset the scroll position or flicker.
  */
 import type { AttributedRun, AuthorCursor } from '../../../shared/replay/index.js';
+import { caretLabels } from '../caret-labels.js';
 import { colorOf } from '../colors.js';
 import { clear, h } from '../dom.js';
 import { fileTabButton } from '../file-tab.js';
@@ -198,6 +199,7 @@ export function createReplayEditor(): ReplayEditor {
         }
       }
       let latest: AuthorCursor | undefined;
+      const label = caretLabels();
       for (const c of cursors) {
         if (c.doc !== 'main' || c.path !== current) continue;
         if (!latest || c.seq > latest.seq) latest = c;
@@ -205,7 +207,7 @@ export function createReplayEditor(): ReplayEditor {
         list.push({
           range: new monaco.Range(pos.lineNumber, pos.column, pos.lineNumber, pos.column),
           options: {
-            beforeContentClassName: `duet-head duet-head-a${authorClass(c.author.sub, c.author.name)} duet-label`,
+            beforeContentClassName: `duet-head duet-head-a${authorClass(c.author.sub, c.author.name)} ${label(pos.lineNumber, pos.column)}`,
             hoverMessage: { value: `${c.author.name} (${c.author.role}) last edited here` },
             stickiness: 1,
           },

@@ -270,6 +270,31 @@ describe('replay engine', () => {
     expect(straightPlayer.attribution('main', 'answer.py')).toEqual(merged);
   });
 
+  it("a rename moves everyone's last-edit caret to the same character of the copy, and puts none at the copy's end", () => {
+    const log = logWriter();
+    log.seed(ada);
+    const solve = 'def solve():\n    return 42\n';
+    for (const ch of solve) log.edit(cat, (f) => f.get('main.py')!.insert(f.get('main.py')!.length, ch));
+    log.edit(ada, (f) => f.get('main.py')!.insert(0, '# scaffold\n'));
+    // The language changed: Ada's page renames main.py to main.js (the browser client's rename).
+    log.edit(ada, (f) => {
+      f.set('main.js', new Y.Text(f.get('main.py')!.toString()));
+      f.delete('main.py');
+    });
+    for (const every of [Infinity, 3]) {
+      const timeline = new ReplayTimeline({ checkpointEvery: every });
+      timeline.append(log.events);
+      const player = new ReplayPlayer(timeline);
+      expect(Object.keys(player.seek(timeline.length).files)).toEqual(['main.js']);
+      const carets = player.cursors().map((c) => [c.author.sub, c.path, c.index]);
+      // Cat's after the last key Cat typed, Ada's after her scaffold line: where each last typed.
+      expect(carets.sort()).toEqual([
+        ['ada', 'main.js', '# scaffold\n'.length],
+        ['cat', 'main.js', '# scaffold\n'.length + solve.length],
+      ]);
+    }
+  });
+
   it('marks when the interviewer took Run away from the candidate and gave it back', () => {
     const log = logWriter();
     log.seed(ada);

@@ -139,7 +139,11 @@ export class DocSet {
         this.changes.push({ action: 'rename', path: added[0]!, from: deleted[0]!.path });
         const before = deleted[0]!.old;
         const after = files.get(added[0]!);
-        if (before instanceof Y.Text && after instanceof Y.Text) this.copies.push(...copiesOfRename(before, after, tr));
+        if (before instanceof Y.Text && after instanceof Y.Text) {
+          const made = copiesOfRename(before, after, tr);
+          this.copies.push(...made);
+          this.followRename(made);
+        }
       } else {
         for (const path of added) this.changes.push({ action: 'add', path });
         for (const { path } of deleted) this.changes.push({ action: 'delete', path });
@@ -180,6 +184,22 @@ export class DocSet {
           return;
         }
       }
+    }
+  }
+
+  /**
+   * Carets on characters of a renamed file move to the same characters of its
+   * copy: left on the old file's, they would point into a deleted file and
+   * vanish from the replay at every rename.
+   */
+  private followRename(made: readonly Copy[]): void {
+    for (const [key, mark] of this.cursors) {
+      const item = mark.pos.item;
+      if (mark.doc !== 'main' || !item) continue;
+      const copy = made.find((c) => c.fromClient === item.client && item.clock >= c.fromClock && item.clock < c.fromClock + c.length);
+      if (!copy) continue;
+      const pos = Y.createRelativePositionFromJSON({ item: { client: copy.client, clock: copy.clock + item.clock - copy.fromClock }, assoc: mark.pos.assoc });
+      this.cursors.set(key, { ...mark, pos });
     }
   }
 
@@ -246,8 +266,9 @@ export class DocSet {
         if (this.language === null && typeof event.data.language === 'string') this.language = event.data.language;
         if (update) applyUpdateCut(doc === 'main' ? this.main : this.notes, update);
         // The seed (the log's first event, starter code and all) was written
-        // before anyone joined: no one's caret stands at its end.
-        if (this.lastEdit && this.index > 0) {
+        // before anyone joined: no one's caret stands at its end. Nor does a
+        // renamer's at the end of the copy their rename made: they typed none of it.
+        if (this.lastEdit && this.index > 0 && !this.changes.some((c) => c.action === 'rename')) {
           this.cursors.set(`${event.actor.sub} ${doc}`, {
             sub: event.actor.sub,
             doc,

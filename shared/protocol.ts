@@ -47,6 +47,8 @@ export interface Actor {
 
 export interface Participant extends Actor {
   online: boolean;
+  /** When they first joined (ISO). Absent from nodes before it. */
+  firstSeen?: string;
 }
 
 /** What changed in the interview, who made the change and when: sent beside the `interview` it made. */

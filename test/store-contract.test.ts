@@ -260,10 +260,15 @@ describe.each(backends)('store contract: $name', (backend) => {
   it('upserts participants once per sub, in first-seen order', async () => {
     const { store } = await backend.open();
     const iv = await interview(store);
-    await store.upsertParticipant(iv.id, cy, at());
-    await store.upsertParticipant(iv.id, ada, at());
-    await store.upsertParticipant(iv.id, { ...cy, name: 'Cyril' }, at());
-    expect(await store.listParticipants(iv.id)).toEqual([{ ...cy, name: 'Cyril' }, ada]);
+    const [cyFirst, adaFirst] = [at(1), at(2)];
+    await store.upsertParticipant(iv.id, cy, cyFirst);
+    await store.upsertParticipant(iv.id, ada, adaFirst);
+    // A later join keeps when they first joined (the interview's clock starts from it).
+    await store.upsertParticipant(iv.id, { ...cy, name: 'Cyril' }, at(3));
+    expect(await store.listParticipants(iv.id)).toEqual([
+      { ...cy, name: 'Cyril', firstSeen: cyFirst },
+      { ...ada, firstSeen: adaFirst },
+    ]);
   });
 
   it("keeps nodes' heartbeats on its own clock: a stale node is claimed once, fenced, and found by the joins it logged", async () => {

@@ -9,7 +9,7 @@ import type * as Y from 'yjs';
 import { isErrorBody } from '../../shared/errors.js';
 import { isNotOlder } from '../../shared/interview-copies.js';
 import { LANGUAGE_IDS, LANGUAGES, type Language } from '../../shared/languages.js';
-import type { Interview, SessionInfo } from '../../shared/protocol.js';
+import type { Interview, Participant, SessionInfo } from '../../shared/protocol.js';
 import { can, type Role } from '../../shared/roles.js';
 import { api, ApiError } from './api-client.js';
 import { createChatView } from './chat-view.js';
@@ -20,6 +20,7 @@ import { keepEarlyEvents, type EarlyEvents } from './early-events.js';
 import { createEditorView } from './editor-view.js';
 import { createInvitePanel, openReplayButton } from './invite-panel.js';
 import { monaco } from './monaco-setup.js';
+import { clockStart, clockText } from './interview-clock.js';
 import { newestCopy } from './newest-copy.js';
 import { createNotesView } from './notes-view.js';
 import { createRunPanel } from './run-panel.js';
@@ -106,12 +107,14 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   const endButton =
     role === 'interviewer' ? h('button', { type: 'button', class: 'button danger', 'data-testid': 'end-interview' }, 'End interview') : null;
   const title = h('h1', { class: 'room-title' });
+  const clock = h('span', { class: 'interview-clock', role: 'timer', 'data-testid': 'interview-clock', hidden: true });
   const header = h(
     'header',
     { class: 'topbar' },
     h('a', { class: 'brand', href: '/', title: 'Duet home' }, 'Duet'),
     title,
     observing,
+    clock,
     h('div', { class: 'spacer' }),
     h('label', { class: 'inline-label' }, h('span', { class: 'visually-hidden' }, 'Language'), languageSelect),
     createStatusView(conn),
@@ -180,6 +183,22 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   let bannerReplay: HTMLButtonElement | undefined;
   /** The language before the one this page's copy of the interview has now. */
   let languageBefore: Language | undefined;
+  // The clock: from the candidate's first join (a list's, kept: it never moves) to now or the end.
+  let startedAt: number | undefined;
+  const showClock = () => {
+    if (startedAt === undefined) return;
+    const { status, endedAt } = interview.value;
+    const until = status === 'ended' && endedAt ? Date.parse(endedAt) : Date.now();
+    clock.hidden = false;
+    clock.textContent = clockText(until - startedAt);
+    clock.title = `${status === 'ended' ? 'How long the interview ran' : 'Time since the candidate joined'}, from ${new Date(startedAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`;
+  };
+  const noteStart = (list: readonly Participant[]) => {
+    const start = clockStart(list);
+    if (start !== undefined && (startedAt === undefined || start < startedAt)) startedAt = start;
+    showClock();
+  };
+  const ticking = setInterval(showClock, 1000);
   const applyInterview = (next: Interview) => {
     const before = interview.value.language;
     if (!interview.take(next)) return;
@@ -206,11 +225,13 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     );
     if (endButton) endButton.hidden = ended;
     root.querySelector('.room')?.classList.toggle('ended', ended);
+    showClock();
   };
   const onSession = (session: SessionInfo) => {
     assignColors(session.participants);
     runPanel.setRunLanguages(session.runLanguages);
     applyInterview(session.interview);
+    noteStart(session.participants);
     participants.update(session.participants);
     participants.setConnected(true);
     chat.reset(session.chat);
@@ -232,6 +253,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   socket.on('disconnect', () => participants.setConnected(false));
   socket.on('participants', (list) => {
     assignColors(list);
+    noteStart(list);
     participants.update(list);
   });
   socket.on('chat:message', (m) => chat.add(m));
@@ -317,6 +339,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   return {
     onSession,
     destroy() {
+      clearInterval(ticking);
       stopSignals();
       editorView.destroy();
       notes?.destroy();

@@ -328,7 +328,7 @@ export function registerConnections(ctx: ServerContext): {
       socket.emit('session', {
         interview,
         you: actor,
-        participants: withParticipant(listed, actor),
+        participants: withParticipant(listed, actor, at),
         chat: chat.map(chatMessageOf),
         protocol: PROTOCOL_VERSION,
         handshakeSync: syncing,

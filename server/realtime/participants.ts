@@ -44,9 +44,9 @@ function onlineHere(ctx: ServerContext, interviewId: string): string[] {
  * under the name and role its row is being given. Lists read after the join
  * (ParticipantLists.changed, once the row is written) are read whole.
  */
-export function withParticipant(list: Participant[], actor: Actor): Participant[] {
-  const me: Participant = { sub: actor.sub, name: actor.name, role: actor.role, online: true };
+export function withParticipant(list: Participant[], actor: Actor, at: string): Participant[] {
   const i = list.findIndex((p) => p.sub === actor.sub);
+  const me: Participant = { sub: actor.sub, name: actor.name, role: actor.role, online: true, firstSeen: list[i]?.firstSeen ?? at };
   return i < 0 ? [...list, me] : list.map((p, k) => (k === i ? me : p));
 }
 

@@ -512,14 +512,14 @@ export class KyselyStore implements Store {
     return row?.sub;
   }
 
-  async listParticipants(interviewId: string): Promise<Actor[]> {
+  async listParticipants(interviewId: string): Promise<Array<Actor & { firstSeen: string }>> {
     const rows = await this.db
       .selectFrom('participants')
-      .select(['sub', 'name', 'role'])
+      .select(['sub', 'name', 'role', 'first_seen'])
       .where('interview_id', '=', interviewId)
       .orderBy('id', 'asc')
       .execute();
-    return rows.map((r) => ({ sub: r.sub, name: r.name, role: r.role as Role }));
+    return rows.map((r) => ({ sub: r.sub, name: r.name, role: r.role as Role, firstSeen: r.first_seen }));
   }
 
   async createInvite(invite: Invite): Promise<void> {

@@ -140,7 +140,8 @@ export interface Store {
   claimEditorId(interviewId: string, doc: DocName, clientId: number, sub: string, at: string): Promise<string>;
   /** Whose a Yjs client id of a document is, if anyone's. */
   editorIdOwner(interviewId: string, doc: DocName, clientId: number): Promise<string | undefined>;
-  listParticipants(interviewId: string): Promise<Actor[]>;
+  /** Everyone who joined, in the order they first did, with when that was. */
+  listParticipants(interviewId: string): Promise<Array<Actor & { firstSeen: string }>>;
   createInvite(invite: Invite): Promise<void>;
   listInvites(interviewId: string): Promise<Invite[]>;
   /** Marks the invite revoked; returns it, or undefined when it is not this interview's. */

@@ -110,6 +110,11 @@ describe.skipIf(!hasChromium)('browser client', () => {
     const sockets = [...node.server.ctx.io.of('/').sockets.values()];
     expect(sockets).toHaveLength(3);
     for (const s of sockets) expect(s.handshake.query.interview).toBe(iv.interview.id);
+    // The clock runs from the candidate's first join, on every page.
+    const clockOf = (p: RoomPage) => p.page.getByTestId('interview-clock').innerText();
+    for (const p of [interviewer, candidate, observer]) await until(async () => /^0:\d\d$/.test(await clockOf(p)));
+    const ticked = await clockOf(interviewer);
+    await until(async () => (await clockOf(interviewer)) !== ticked);
     const editable = await interviewer.page.evaluate(() => performance.getEntriesByName('duet:editable')[0]?.startTime ?? -1);
     console.log(`time to editable editor: ${Math.round(editable)} ms`);
 
@@ -482,6 +487,11 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await interviewer.page.getByTestId('end-interview').click();
     for (const p of [interviewer, candidate]) await p.page.getByTestId('ended-banner').waitFor({ state: 'visible', timeout: WAIT });
     await until(async () => (await candidate.page.getByTestId('chat-list').innerText()).includes('Ada ended the interview.'));
+    // The clock stops at the end: how long the interview ran.
+    const ran = await candidate.page.getByTestId('interview-clock').innerText();
+    expect(ran).toMatch(/^\d+:\d\d$/);
+    await candidate.page.waitForTimeout(1500);
+    expect(await candidate.page.getByTestId('interview-clock').innerText()).toBe(ran);
     // The one who ended it had the server's answer before the broadcast: told all the same.
     await until(async () => (await interviewer.page.getByTestId('chat-list').innerText()).includes('You ended the interview.'));
     // The interviewer's banner offers the replay (in a new tab); the candidate's does not.

@@ -78,10 +78,10 @@ const envSchema = z.object({
    * Engine.IO's ping interval and timeout: a connection silent for up to twice
    * this is taken for gone, by the node (the person leaves) and by the client
    * (it reconnects, through the load balancer, when its node's host is lost).
-   * At most 15: a page refused as "too many connections" keeps trying for 30 s
+   * At most 14: a page refused as "too many connections" keeps trying for 30 s
    * (client/src/connection.ts), for its own dead sockets to be dropped.
    */
-  PING_INTERVAL_SECONDS: positiveInt.min(1).max(15).default(10),
+  PING_INTERVAL_SECONDS: positiveInt.min(1).max(14).default(10),
   /** Delete interviews this many days after they ended (unset: keep them). */
   RETENTION_DAYS: positiveInt.max(36500).optional(),
   /** Abuse limits (docs/security.md): per client IP, shared through Redis when REDIS_URL is set. */

@@ -94,6 +94,8 @@ export interface SessionInfo {
    * whatever the language.
    */
   runLanguages?: Language[];
+  /** The node's clock when it sent this (ISO), for times the page counts from the node's (the room's clock). Absent from nodes before it. */
+  serverTime?: string;
 }
 
 export type Ack<T> = T | ErrorBody;
@@ -185,7 +187,8 @@ export interface ClientToServerEvents {
   'doc:update': (payload: DocUpdateMessage, ack: AckFn<{ ok: true }>) => void;
   awareness: (payload: AwarenessMessage, ack?: AckFn<{ ok: true }>) => void;
   'chat:send': (payload: ChatSendRequest, ack: AckFn<{ message: ChatMessage }>) => void;
-  'interview:language': (payload: LanguageRequest, ack: AckFn<{ ok: true }>) => void;
+  /** The answer carries the interview as the change left it (absent from nodes before it). */
+  'interview:language': (payload: LanguageRequest, ack: AckFn<{ ok: true; interview?: Interview }>) => void;
   'signal:report': (payload: SignalReport, ack?: AckFn<{ ok: true }>) => void;
   'run:start': (payload: RunStartRequest, ack: AckFn<{ runId: string }>) => void;
   'run:stop': (payload: RunStopRequest, ack: AckFn<{ ok: true }>) => void;

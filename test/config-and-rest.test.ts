@@ -59,7 +59,7 @@ describe('configuration', () => {
     expect(loadConfig({}).pingIntervalMs).toBe(10_000);
     expect(loadConfig({ PING_INTERVAL_SECONDS: '2' }).pingIntervalMs).toBe(2_000);
     expect(() => loadConfig({ PING_INTERVAL_SECONDS: '0' })).toThrow(/^Invalid PING_INTERVAL_SECONDS="0"/);
-    expect(() => loadConfig({ PING_INTERVAL_SECONDS: '16' })).toThrow(/^Invalid PING_INTERVAL_SECONDS="16"/);
+    expect(() => loadConfig({ PING_INTERVAL_SECONDS: '15' })).toThrow(/^Invalid PING_INTERVAL_SECONDS="15"/);
     try {
       loadConfig({ JWT_SECRET: 'short-secret' });
       expect.unreachable();

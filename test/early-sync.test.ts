@@ -72,7 +72,7 @@ describe('syncing before session', () => {
     // Connected, its subscription still being made: both are committed now.
     await new Promise((r) => setTimeout(r, JOIN_DELAY_MS / 3));
     expect(await ada.socket.emitWithAck('chat:send', { channel: 'room', text: 'during' })).toMatchObject({ message: { text: 'during' } });
-    expect(await ada.socket.emitWithAck('interview:language', { language: 'go' })).toEqual({ ok: true });
+    expect(await ada.socket.emitWithAck('interview:language', { language: 'go' })).toMatchObject({ ok: true, interview: { language: 'go' } });
 
     const { chat, interview } = await session;
     await new Promise((r) => setTimeout(r, 200)); // broadcasts sent just after `session`

@@ -73,7 +73,7 @@ describe('interview lifecycle', () => {
     const session = nextEvent<SessionInfo>(socket, 'session');
     const read = (await held.answered) as Interview;
     expect(read).toMatchObject({ language: 'typescript' });
-    expect(await ida.socket.emitWithAck('interview:language', { language: 'go' })).toEqual({ ok: true });
+    expect(await ida.socket.emitWithAck('interview:language', { language: 'go' })).toMatchObject({ ok: true, interview: { language: 'go' } });
     held.release();
     const sent = (await session).interview;
     expect(sent).toMatchObject({ language: 'go' });
@@ -135,7 +135,7 @@ describe('interview lifecycle', () => {
     const obs = await connectClient(node.url, await iv.invite('observer'));
     const told = nextEvent<any>(obs.socket, 'interview');
     const before = cand.provider.session!.interview.seq;
-    expect(await cand.socket.emitWithAck('interview:language', { language: 'go' })).toEqual({ ok: true });
+    expect(await cand.socket.emitWithAck('interview:language', { language: 'go' })).toMatchObject({ ok: true, interview: { language: 'go' } });
     expect(await told).toMatchObject({ language: 'go', seq: expect.any(Number) });
     expect((await told).seq).toBeGreaterThan(before);
     expect((await api(node.url, `/api/interviews/${iv.interview.id}`, { token: iv.token })).body).toMatchObject({ language: 'go', seq: (await told).seq });

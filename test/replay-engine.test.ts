@@ -276,6 +276,8 @@ describe('replay engine', () => {
     const solve = 'def solve():\n    return 42\n';
     for (const ch of solve) log.edit(cat, (f) => f.get('main.py')!.insert(f.get('main.py')!.length, ch));
     log.edit(ada, (f) => f.get('main.py')!.insert(0, '# scaffold\n'));
+    // Cat's last key a Backspace: a caret on a character the copy will not have.
+    log.edit(cat, (f) => f.get('main.py')!.delete(f.get('main.py')!.length - 1, 1));
     // The language changed: Ada's page renames main.py to main.js (the browser client's rename).
     log.edit(ada, (f) => {
       f.set('main.js', new Y.Text(f.get('main.py')!.toString()));
@@ -287,10 +289,10 @@ describe('replay engine', () => {
       const player = new ReplayPlayer(timeline);
       expect(Object.keys(player.seek(timeline.length).files)).toEqual(['main.js']);
       const carets = player.cursors().map((c) => [c.author.sub, c.path, c.index]);
-      // Cat's after the last key Cat typed, Ada's after her scaffold line: where each last typed.
+      // Ada's after her scaffold line, Cat's where Cat's Backspace took the last newline: where each last edited.
       expect(carets.sort()).toEqual([
         ['ada', 'main.js', '# scaffold\n'.length],
-        ['cat', 'main.js', '# scaffold\n'.length + solve.length],
+        ['cat', 'main.js', '# scaffold\n'.length + solve.length - 1],
       ]);
     }
   });

@@ -84,7 +84,7 @@ describe.skipIf(!hasBwrap)('code runs', () => {
     expect(broken.stderr()).toContain('main.ts:1:10: error');
 
     // Switched to TypeScript, an interview keeps its main.py: its code runs as TypeScript, not as JavaScript.
-    expect(await a.socket.emitWithAck('interview:language', { language: 'typescript' })).toEqual({ ok: true });
+    expect(await a.socket.emitWithAck('interview:language', { language: 'typescript' })).toMatchObject({ ok: true, interview: { language: 'typescript' } });
     const mainPy = a.files().get('main.py')!;
     a.provider.doc('main').transact(() => {
       mainPy.delete(0, mainPy.length);

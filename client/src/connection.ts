@@ -15,7 +15,7 @@ const TRANSIENT = new Set(['unavailable', 'rate_limited', 'internal']);
 /**
  * Too many connections passes too when they are this page's own dead sockets
  * (a flapping network), which count until the node's pings drop them, twice
- * PING_INTERVAL_SECONDS (at most 15) at most; past this the interview (or this
+ * PING_INTERVAL_SECONDS (at most 14) at most; past this the interview (or this
  * person's share of it) is full.
  */
 const FULL_AFTER_MS = 30_000;

@@ -183,13 +183,20 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   let bannerReplay: HTMLButtonElement | undefined;
   /** The language before the one this page's copy of the interview has now. */
   let languageBefore: Language | undefined;
-  // The clock: from the candidate's first join (a list's, kept: it never moves) to now or the end.
+  // The clock: from the candidate's first join (a list's, kept: it never moves) to now or the
+  // end. Those are the node's times, so "now" is too: this page's clock plus the difference
+  // `session` showed (a browser minutes off would otherwise count from the wrong moment).
   let startedAt: number | undefined;
+  let clockOffset = 0;
+  /** When this page saw the end, for an end it was told of without its time (a refused edit). */
+  let endSeenAt: number | undefined;
   const showClock = () => {
     if (startedAt === undefined) return;
     const { status, endedAt } = interview.value;
-    const until = status === 'ended' && endedAt ? Date.parse(endedAt) : Date.now();
-    clock.hidden = false;
+    const now = Date.now() + clockOffset;
+    const until = status !== 'ended' ? now : endedAt ? Date.parse(endedAt) : (endSeenAt ??= now);
+    // A candidate who first opened the link after the end: nothing was timed.
+    clock.hidden = startedAt >= until && status === 'ended';
     clock.textContent = clockText(until - startedAt);
     clock.title = `${status === 'ended' ? 'How long the interview ran' : 'Time since the candidate joined'}, from ${new Date(startedAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`;
   };
@@ -228,6 +235,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     showClock();
   };
   const onSession = (session: SessionInfo) => {
+    if (session.serverTime && Number.isFinite(Date.parse(session.serverTime))) clockOffset = Date.parse(session.serverTime) - Date.now();
     assignColors(session.participants);
     runPanel.setRunLanguages(session.runLanguages);
     applyInterview(session.interview);
@@ -281,6 +289,8 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     try {
       const reply = await socket.timeout(10_000).emitWithAck('interview:language', { language });
       if (isErrorBody(reply)) throw new Error(reply.error.message);
+      // The interview as this change left it: whether or not its broadcast came first.
+      if (reply.interview) applyInterview(reply.interview);
     } catch (err) {
       languageSelect.value = interview.value.language;
       toast(`Could not change the language: ${err instanceof Error ? err.message : 'no answer'}`);
@@ -288,9 +298,9 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     }
     // The file the old language starts with follows the new one (main.py to main.js), as a
     // rename by this page, so it reaches everyone and the replay like any other; never onto
-    // a file already there. The node broadcast the change before it answered, so this page's
-    // copy has it and the language it replaced, unless someone changed it again meanwhile:
-    // then theirs decides, and nothing is renamed from a language that is no longer current.
+    // a file already there. This page's copy now has the change and the language it replaced,
+    // unless someone changed it again meanwhile: then theirs decides, and nothing is renamed
+    // from a language that is no longer current.
     const from = languageBefore && LANGUAGES[languageBefore]?.file;
     if (interview.value.language === language && from) editorView.renameFile(from, LANGUAGES[language].file);
   };

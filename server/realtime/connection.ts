@@ -333,6 +333,7 @@ export function registerConnections(ctx: ServerContext): {
         protocol: PROTOCOL_VERSION,
         handshakeSync: syncing,
         runLanguages: ctx.runner.languages(),
+        serverTime: new Date().toISOString(),
       });
       // The socket was answered from a cold load's stored bytes before `session`: this node's own apply can go now.
       if (socket.data.sentStored) joined.applyReadSoon(reportApplyFailure(ctx, interviewId));

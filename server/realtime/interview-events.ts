@@ -9,8 +9,9 @@ export function interviewHandlers(ctx: ServerContext): Handlers {
   return {
     'interview:language': handler(languageSchema, async (socket, { language }) => {
       takeLanguageChange(await socket.data.room, socket);
-      await changeLanguage(ctx, socket.data.actor, socket.data.interviewId, language);
-      return { ok: true };
+      // With the interview it made: the page renames the starting file from what this change replaced.
+      const interview = await changeLanguage(ctx, socket.data.actor, socket.data.interviewId, language);
+      return { ok: true, interview };
     }),
   };
 }

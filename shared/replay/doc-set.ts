@@ -142,7 +142,7 @@ export class DocSet {
         if (before instanceof Y.Text && after instanceof Y.Text) {
           const made = copiesOfRename(before, after, tr);
           this.copies.push(...made);
-          this.followRename(made);
+          this.followRename(made, before, tr);
         }
       } else {
         for (const path of added) this.changes.push({ action: 'add', path });
@@ -192,14 +192,34 @@ export class DocSet {
    * copy: left on the old file's, they would point into a deleted file and
    * vanish from the replay at every rename.
    */
-  private followRename(made: readonly Copy[]): void {
+  private followRename(made: readonly Copy[], renamed: Y.Text, tr: Y.Transaction): void {
+    const copyOf = (client: number, clock: number) => made.find((c) => c.fromClient === client && clock >= c.fromClock && clock < c.fromClock + c.length);
+    const at = (copy: Copy, clock: number, assoc: number) => ({ item: { client: copy.client, clock: copy.clock + clock - copy.fromClock }, assoc });
     for (const [key, mark] of this.cursors) {
       const item = mark.pos.item;
       if (mark.doc !== 'main' || !item) continue;
-      const copy = made.find((c) => c.fromClient === item.client && item.clock >= c.fromClock && item.clock < c.fromClock + c.length);
-      if (!copy) continue;
-      const pos = Y.createRelativePositionFromJSON({ item: { client: copy.client, clock: copy.clock + item.clock - copy.fromClock }, assoc: mark.pos.assoc });
-      this.cursors.set(key, { ...mark, pos });
+      const copy = copyOf(item.client, item.clock);
+      let moved = copy && at(copy, item.clock, mark.pos.assoc);
+      if (!moved) {
+        // On text the copy does not have (a deletion's mark, or a character deleted since):
+        // after the nearest character to its left that it has, else at the copy's start.
+        let struct: Y.Item | Y.GC | Y.Skip | undefined;
+        try {
+          struct = Y.getItem(this.main.store, item);
+        } catch {
+          continue; // not in this document: not a file's
+        }
+        if (!(struct instanceof Y.Item) || struct.parent !== renamed) continue;
+        for (let left = struct.left; left && !moved; left = left.left) {
+          // The rename deleted the whole file: what it deleted was still there to copy.
+          if (!left.countable || (left.deleted && !Y.isDeleted(tr.deleteSet, left.id))) continue;
+          const last = left.id.clock + left.length - 1;
+          const from = copyOf(left.id.client, last);
+          if (from) moved = at(from, last, -1);
+        }
+        if (!moved && made[0]) moved = at(made[0], made[0].fromClock, 0);
+      }
+      if (moved) this.cursors.set(key, { ...mark, pos: Y.createRelativePositionFromJSON(moved) });
     }
   }
 

@@ -318,7 +318,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await until(() => interviewer.participantEvents() > 0);
     const { opening, held } = await candidateHeldBeforeSession(node, iv);
     expect(await interviewer.socket.emitWithAck('chat:send', { channel: 'room', text: 'Welcome, Cy!' })).toMatchObject({ message: { text: 'Welcome, Cy!' } });
-    expect(await interviewer.socket.emitWithAck('interview:language', { language: 'go' })).toEqual({ ok: true });
+    expect(await interviewer.socket.emitWithAck('interview:language', { language: 'go' })).toMatchObject({ ok: true, interview: { language: 'go' } });
     // Both broadcasts reach the page before its session.
     await new Promise((r) => setTimeout(r, 300));
     held.release();
@@ -338,7 +338,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
     const held = holdNextStoreAnswer(node.server.ctx.store, 'getInterview', 1);
     for (const s of node.server.ctx.io.of('/').sockets.values()) if (s.data.actor.name === 'Cy') s.conn.close();
     expect(await held.answered).toMatchObject({ language: 'typescript' });
-    expect(await interviewer.socket.emitWithAck('interview:language', { language: 'go' })).toEqual({ ok: true });
+    expect(await interviewer.socket.emitWithAck('interview:language', { language: 'go' })).toMatchObject({ ok: true, interview: { language: 'go' } });
     await until(async () => (await candidate.page.getByTestId('language').inputValue()) === 'go');
     held.release();
     await until(() => candidate.connected());
@@ -372,12 +372,12 @@ describe.skipIf(!hasChromium)('browser client', () => {
     });
     const toGo = adaOnA.socket.emitWithAck('interview:language', { language: 'go' });
     await publishing;
-    expect(await boOnB.socket.emitWithAck('interview:language', { language: 'rust' })).toEqual({ ok: true });
+    expect(await boOnB.socket.emitWithAck('interview:language', { language: 'rust' })).toMatchObject({ ok: true, interview: { language: 'rust' } });
     await until(async () => (await candidate.page.getByTestId('language').inputValue()) === 'rust');
     const goFrames = () => candidate.frames.filter((f) => f.startsWith('42["interview"') && f.includes('"language":"go"')).length;
     expect(goFrames()).toBe(0);
     release();
-    expect(await toGo).toEqual({ ok: true });
+    expect(await toGo).toMatchObject({ ok: true, interview: { language: 'go' } });
     await until(() => goFrames() > 0);
     await new Promise((r) => setTimeout(r, 100)); // the page handles the frame it has
     expect(await candidate.page.getByTestId('language').inputValue()).toBe('rust');
@@ -461,8 +461,8 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await interviewer.page.getByLabel('New file name').fill('main.rs');
     await interviewer.page.getByLabel('New file name').press('Enter');
     await until(async () => (await tabs(candidate)).join() === 'main.go,main.rs');
-    // The node's answers (Socket.IO acks) the interviewer's page has had: the rename, if any, follows one.
-    const answers = () => interviewer.frames.filter((f) => /^43\d+\[\{"ok":true\}\]$/.test(f)).length;
+    // The node's answers to language changes (Socket.IO acks) the interviewer's page has had: the rename, if any, follows one.
+    const answers = () => interviewer.frames.filter((f) => /^43\d+\[\{"ok":true,"interview":/.test(f)).length;
     const answered = answers();
     await interviewer.page.getByTestId('language').selectOption('rust');
     await until(async () => (await candidate.page.getByTestId('language').inputValue()) === 'rust');

@@ -303,13 +303,12 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
   function renameFile(from: string, to: string): boolean {
     const old = files.get(from);
     if (!old || files.has(to)) return false;
-    const following = currentPath === from;
     // A Y.Text cannot move between keys: copy it under the new key and drop the old one, atomically.
+    // If it was on screen, onFiles follows it there, as for anyone's rename.
     doc.transact(() => {
       files.set(to, new Y.Text(old.toString()));
       files.delete(from);
     });
-    if (following) show(to);
     return true;
   }
 

@@ -55,6 +55,8 @@ export interface ServerOptions {
   warmUp?: boolean;
   /** How long the start waits for Redis before it fails (default 30 s). */
   redisStartTimeoutMs?: number;
+  /** What /metrics serves instead of this node's own registry (cluster mode: the whole cluster's). */
+  metricsText?: () => Promise<string>;
 }
 
 export interface DuetServer {
@@ -150,7 +152,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   };
 
   app.use(
-    healthRouter(ctx, {
+    healthRouter(ctx, options.metricsText, {
       store: () => store.ping(),
       ...(redis ? { redis: redis.ping } : {}),
       // A draining node leaves the load balancer's rotation first.

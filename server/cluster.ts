@@ -15,6 +15,7 @@ import { logMadeSecret, resolveSecret } from './auth.js';
 import { listenStartError, StartError } from './start-failure.js';
 import type { Config } from './config.js';
 import { openStore } from './store/open-store.js';
+import { serveClusterMetrics, workerClusterMetrics } from './cluster-metrics.js';
 
 const READY = 'duet:worker-ready';
 
@@ -48,10 +49,14 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   let stopping = false;
   // The worker being started: its death fails the start (below) instead of starting another.
   let booting: Worker | undefined;
+  // Workers that said they are ready: the ones a /metrics scrape gathers.
+  const ready = new Set<Worker>();
+  cluster.on('message', serveClusterMetrics(() => [...ready]));
   const env: Record<string, string> = {};
   if (jwtSecret) env.JWT_SECRET = jwtSecret;
   const fork = (): Worker => cluster.fork(env);
   cluster.on('exit', (worker, code, signal) => {
+    ready.delete(worker);
     if (stopping || worker === booting) return;
     log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
     // Its clients reconnect (through sticky) to the others meanwhile.
@@ -64,6 +69,9 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   // connection to a worker at once, and one still booting would drop it.
   // One at a time: workers opening one SQLite file together contend on its
   // locks (busy waits block a worker's thread).
+  cluster.on('message', (worker, message) => {
+    if ((message as { type?: unknown } | null)?.type === READY) ready.add(worker);
+  });
   for (let i = 0; i < workers; i++) {
     const worker = fork();
     booting = worker;
@@ -120,7 +128,12 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
 /** Runs in a worker: a whole node that takes its connections from the primary. */
 export async function startClusterWorker(config: Config): Promise<DuetServer> {
   const { setupWorker: setupStickyWorker } = await import('@socket.io/sticky');
-  const server = await createServer(config, config.redisUrl ? {} : { adapter: (await import('@socket.io/cluster-adapter')).createAdapter() });
+  const metrics = workerClusterMetrics();
+  const server = await createServer(config, {
+    ...(config.redisUrl ? {} : { adapter: (await import('@socket.io/cluster-adapter')).createAdapter() }),
+    metricsText: metrics.text,
+  });
+  metrics.share(server.ctx.metrics.registry);
   sendOnlyCloneables();
   setupStickyWorker(server.ctx.io as never);
   process.send?.({ type: READY });

@@ -134,6 +134,14 @@ describe('nodes as processes', () => {
     // Least-connection spread them over both workers, so the broadcast crossed processes.
     const sessions = await Promise.all([a, b].map((p) => p.session));
     expect(sessions.every((s) => s !== undefined)).toBe(true);
+    // Whichever worker takes a scrape, /metrics counts the machine's two sockets, not its own one.
+    for (let i = 0; i < 4; i++) {
+      const scrape = await fetch(`${primary.url}/metrics`);
+      expect(scrape.status).toBe(200);
+      const text = await scrape.text();
+      expect(text).toMatch(/^duet_sockets 2$/m);
+      expect(text.match(/^duet_process_process_cpu_user_seconds_total /gm)).toHaveLength(1);
+    }
     process.kill(primary.child.pid!, 'SIGTERM');
     expect((await primary.exited).code).toBe(0);
   }, 120_000);

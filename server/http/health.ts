@@ -7,7 +7,8 @@ export type ReadinessCheck = () => Promise<void>;
 /** A check's own verdict ("shutting down", "warming up"), shown as is; any other failure shows as "unreachable". */
 export class NotReady extends Error {}
 
-export function healthRouter(ctx: ServerContext, checks: Record<string, ReadinessCheck>): Router {
+/** `metricsText`, when given, replaces this node's registry on /metrics (cluster mode: every worker's, merged). */
+export function healthRouter(ctx: ServerContext, metricsText: (() => Promise<string>) | undefined, checks: Record<string, ReadinessCheck>): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -29,7 +30,15 @@ export function healthRouter(ctx: ServerContext, checks: Record<string, Readines
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks: results });
   });
   router.get('/metrics', async (_req, res) => {
-    res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
+    const { registry } = ctx.metrics;
+    if (!metricsText) return void res.type(registry.contentType).send(await registry.metrics());
+    try {
+      res.type(registry.contentType).send(await metricsText());
+    } catch (err) {
+      // One worker's figures passed off as the machine's would mislead a dashboard more than a failed scrape.
+      ctx.log.warn({ err }, 'cluster metrics unavailable');
+      res.status(503).type('text/plain').send(`cluster metrics unavailable: ${(err as Error).message}\n`);
+    }
   });
   return router;
 }

@@ -11,7 +11,7 @@
 import type { Awareness } from 'y-protocols/awareness';
 import * as Y from 'yjs';
 import { LIMITS } from '../../shared/limits.js';
-import { caretLabels } from './caret-labels.js';
+import { caretLabels, roomAboveIn } from './caret-labels.js';
 import { monaco } from './monaco-setup.js';
 
 export interface AwarenessUser {
@@ -71,6 +71,7 @@ export class RemoteCursors {
   private readonly style = document.createElement('style');
   private readonly styled = new Map<number, { color: string; label: string }>();
   private frame = 0;
+  private readonly scrolled: monaco.IDisposable;
 
   constructor(
     private readonly editor: monaco.editor.IStandaloneCodeEditor,
@@ -82,6 +83,10 @@ export class RemoteCursors {
     document.head.append(this.style);
     awareness.on('change', this.schedule);
     doc.on('afterTransaction', this.schedule);
+    // Whether a name fits above its caret depends on how far the editor is scrolled.
+    this.scrolled = editor.onDidScrollChange((e) => {
+      if (e.scrollTopChanged) this.schedule();
+    });
   }
 
   /** Coalesces bursts of remote edits and cursor moves into one redraw per frame. */
@@ -101,7 +106,7 @@ export class RemoteCursors {
       return;
     }
     const decorations: monaco.editor.IModelDeltaDecoration[] = [];
-    const label = caretLabels();
+    const label = caretLabels(roomAboveIn(this.editor));
     for (const [id, state] of this.awareness.getStates() as Map<number, PeerState>) {
       if (id === this.doc.clientID || !state.user || state.cursor?.file !== cur.file) continue;
       this.ensureStyle(id, state.user);
@@ -161,6 +166,7 @@ export class RemoteCursors {
     cancelAnimationFrame(this.frame);
     this.awareness.off('change', this.schedule);
     this.doc.off('afterTransaction', this.schedule);
+    this.scrolled.dispose();
     this.decorations.clear();
     this.style.remove();
   }

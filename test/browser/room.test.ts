@@ -262,6 +262,47 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await until(async () => oneSpot(await labels()));
     expect(new Set((await labels()).map((l) => l.top)).size).toBe(2);
 
+    // Where the editor's top edge leaves no room above a caret, its names stack downwards: none is cut off.
+    const nameBoxes = () =>
+      interviewer.page.evaluate(() => {
+        const g = globalThis as any;
+        const guard = g.document.querySelector('.editor-pane .overflow-guard').getBoundingClientRect();
+        return [...g.document.querySelectorAll('.editor-pane .duet-label')].map((el: any) => {
+          const caret = el.getBoundingClientRect();
+          const top = caret.top + parseFloat(g.getComputedStyle(el, '::after').top);
+          return { caret: caret.top - guard.top, top: top - guard.top, x: caret.left as number };
+        });
+      });
+    const namesShown = (boxes: Awaited<ReturnType<typeof nameBoxes>>) =>
+      boxes.length === 2 &&
+      boxes[0]!.caret === boxes[1]!.caret &&
+      Math.abs(boxes[0]!.x - boxes[1]!.x) < 4 &&
+      boxes.every((b) => b.top >= 0) &&
+      Math.abs(boxes[0]!.top - boxes[1]!.top) >= 14; // one name's height: not over each other
+    await moveTo(candidate, 1);
+    await moveTo(observer, 1);
+    await until(async () => (await nameBoxes()).every((b) => b.caret < 20) && namesShown(await nameBoxes()));
+    // The same for a caret on the first line the interviewer has scrolled to.
+    await focusEditor(interviewer);
+    await paste(interviewer, Array.from({ length: 40 }, (_, i) => `\n# filler ${i + 1}`).join(''));
+    await until(async () => (await candidate.text()).endsWith('# filler 40'));
+    // Line 10: far enough down to start with room above, near enough the top to scroll there.
+    await moveTo(candidate, 10);
+    await moveTo(observer, 10);
+    await interviewer.page.keyboard.press('Control+Home');
+    await until(async () => (await nameBoxes()).length === 2 && (await nameBoxes())[0]!.caret > 40);
+    // Ctrl+Down scrolls a line at a time (leaving the caret where it is) until that line is the first shown:
+    // room for one name above, the other goes below.
+    const caretTop = async () => (await nameBoxes())[0]!.caret;
+    for (let i = 0; i < 20 && (await caretTop()) >= 19; i++) {
+      const before = await caretTop();
+      await interviewer.page.keyboard.press('Control+ArrowDown');
+      await until(async () => (await caretTop()) !== before);
+    }
+    expect(await caretTop()).toBeGreaterThanOrEqual(15); // the editor's top padding (16 px) above the line
+    await until(async () => namesShown(await nameBoxes()));
+    expect((await nameBoxes()).filter((b) => b.top > b.caret)).toHaveLength(1);
+
     for (const p of [interviewer, candidate, observer]) expect(p.errors).toEqual([]);
     await Promise.all([interviewer, candidate, observer].map((p) => p.page.close()));
   }, 90_000);

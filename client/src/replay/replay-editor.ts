@@ -6,7 +6,7 @@
  * playback does not reset the scroll position or flicker.
  */
 import type { AttributedRun, AuthorCursor } from '../../../shared/replay/index.js';
-import { caretLabels } from '../caret-labels.js';
+import { caretLabels, roomAboveIn } from '../caret-labels.js';
 import { colorOf } from '../colors.js';
 import { clear, h } from '../dom.js';
 import { fileTabButton } from '../file-tab.js';
@@ -66,6 +66,25 @@ export function createReplayEditor(): ReplayEditor {
     ariaLabel: 'Code at this instant (read-only)',
   });
   const decorations = editor.createDecorationsCollection();
+  // Carets apart from the tints: their names are placed again when the editor scrolls.
+  const carets = editor.createDecorationsCollection();
+  let caretSpots: { pos: monaco.Position; author: number; hover: string }[] = [];
+  function drawCarets(): void {
+    const label = caretLabels(roomAboveIn(editor));
+    carets.set(
+      caretSpots.map(({ pos, author, hover }) => ({
+        range: new monaco.Range(pos.lineNumber, pos.column, pos.lineNumber, pos.column),
+        options: {
+          beforeContentClassName: `duet-head duet-head-a${author} ${label(pos.lineNumber, pos.column)}`,
+          hoverMessage: { value: hover },
+          stickiness: 1,
+        },
+      })),
+    );
+  }
+  editor.onDidScrollChange((e) => {
+    if (e.scrollTopChanged) drawCarets();
+  });
 
   // One class per author: a tint for their text, a caret and a name label for their cursor.
   const style = document.createElement('style');
@@ -180,6 +199,8 @@ export function createReplayEditor(): ReplayEditor {
       host.hidden = current === undefined;
       if (current === undefined) {
         decorations.clear();
+        carets.clear();
+        caretSpots = [];
         return;
       }
       const model = modelFor(current);
@@ -199,25 +220,23 @@ export function createReplayEditor(): ReplayEditor {
         }
       }
       let latest: AuthorCursor | undefined;
-      const label = caretLabels();
+      caretSpots = [];
       for (const c of cursors) {
         if (c.doc !== 'main' || c.path !== current) continue;
         if (!latest || c.seq > latest.seq) latest = c;
-        const pos = model.getPositionAt(c.index);
-        list.push({
-          range: new monaco.Range(pos.lineNumber, pos.column, pos.lineNumber, pos.column),
-          options: {
-            beforeContentClassName: `duet-head duet-head-a${authorClass(c.author.sub, c.author.name)} ${label(pos.lineNumber, pos.column)}`,
-            hoverMessage: { value: `${c.author.name} (${c.author.role}) last edited here` },
-            stickiness: 1,
-          },
+        caretSpots.push({
+          pos: model.getPositionAt(c.index),
+          author: authorClass(c.author.sub, c.author.name),
+          hover: `${c.author.name} (${c.author.role}) last edited here`,
         });
       }
       decorations.set(list);
+      drawCarets();
       if (reveal && latest) editor.revealPositionInCenterIfOutsideViewport(model.getPositionAt(latest.index), monaco.editor.ScrollType.Immediate);
     },
     destroy() {
       decorations.clear();
+      carets.clear();
       for (const model of models.values()) model.dispose();
       models.clear();
       editor.dispose();

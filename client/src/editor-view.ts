@@ -172,7 +172,10 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     models.delete(path);
     entry.undo.destroy();
     entry.binding.destroy();
-    entry.model.dispose();
+    // One no longer on screen a moment later: Monaco's word highlighter may be awaiting a reference
+    // to it (a caret move just before a rename) and logs an error if it finds it disposed.
+    if (editor.getModel() === entry.model) entry.model.dispose();
+    else setTimeout(() => entry.model.dispose(), 0);
   }
 
   function sortedPaths(): string[] {

@@ -17,6 +17,7 @@ import { assignColors, colorOf, initials } from './colors.js';
 import { connectRoom, type Refusal, type RoomConnection } from './connection.js';
 import { copyText, h, tablistKeys } from './dom.js';
 import { keepEarlyEvents, type EarlyEvents } from './early-events.js';
+import { LanguageHistory, renameOnceThere } from './language-rename.js';
 import { createEditorView } from './editor-view.js';
 import { createInvitePanel, openReplayButton } from './invite-panel.js';
 import { monaco } from './monaco-setup.js';
@@ -181,8 +182,9 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
 
   // State
   let bannerReplay: HTMLButtonElement | undefined;
-  /** The language before the one this page's copy of the interview has now. */
-  let languageBefore: Language | undefined;
+  /** The language at each copy of the interview seen: what each of this page's changes replaced. */
+  const languages = new LanguageHistory();
+  languages.record(interview.value);
   // The clock: from the candidate's first join (a list's, kept: it never moves) to now or the
   // end. Those are the node's times, so "now" is too: this page's clock plus the difference
   // `session` showed (a browser minutes off would otherwise count from the wrong moment).
@@ -207,9 +209,8 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   };
   const ticking = setInterval(showClock, 1000);
   const applyInterview = (next: Interview) => {
-    const before = interview.value.language;
+    languages.record(next);
     if (!interview.take(next)) return;
-    if (next.language !== before) languageBefore = before;
     title.textContent = next.title;
     document.title = `${next.title} · Duet`;
     languageSelect.value = next.language;
@@ -286,23 +287,24 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   });
 
   const changeLanguage = async (language: Language) => {
+    const held = interview.value.language;
+    let made: Interview | undefined;
     try {
       const reply = await socket.timeout(10_000).emitWithAck('interview:language', { language });
       if (isErrorBody(reply)) throw new Error(reply.error.message);
-      // The interview as this change left it: whether or not its broadcast came first.
-      if (reply.interview) applyInterview(reply.interview);
+      made = reply.interview;
+      if (made) applyInterview(made);
     } catch (err) {
       languageSelect.value = interview.value.language;
       toast(`Could not change the language: ${err instanceof Error ? err.message : 'no answer'}`);
       return;
     }
-    // The file the old language starts with follows the new one (main.py to main.js), as a
-    // rename by this page, so it reaches everyone and the replay like any other; never onto
-    // a file already there. This page's copy now has the change and the language it replaced,
-    // unless someone changed it again meanwhile: then theirs decides, and nothing is renamed
-    // from a language that is no longer current.
-    const from = languageBefore && LANGUAGES[languageBefore]?.file;
-    if (interview.value.language === language && from) editorView.renameFile(from, LANGUAGES[language].file);
+    // This change's link of the chain (language-rename.ts): from the file of the language it
+    // replaced, even if someone has changed it again since (their page renames on from here).
+    // (An older node's answer has no interview: then the language this page held.)
+    const replaced = made ? languages.before(made) : held;
+    const from = replaced && replaced !== language ? LANGUAGES[replaced]?.file : undefined;
+    if (from) await renameOnceThere(main.getMap<Y.Text>('files'), editorView.renameFile, from, LANGUAGES[language].file);
   };
   // One at a time (arrow keys on the select send a change per key): each then renames from
   // the language the one before it left.

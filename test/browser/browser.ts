@@ -68,8 +68,28 @@ export interface RoomPage {
 }
 
 /** Opens a room page with an invite token and waits until its editor is bound and synced. */
-export async function openRoom(browser: Browser, url: string, interviewId: string, token: string): Promise<RoomPage> {
+/**
+ * `clockSkewMs`: the page's clock (Date) runs that far off the node's, as on a
+ * laptop whose time is wrong; the pages share one browser context, so this is
+ * done per page rather than with Playwright's context-wide clock.
+ */
+export async function openRoom(browser: Browser, url: string, interviewId: string, token: string, options: { clockSkewMs?: number } = {}): Promise<RoomPage> {
   const page = await browser.context.newPage();
+  if (options.clockSkewMs) {
+    await page.addInitScript((skew: number) => {
+      const g = globalThis as any;
+      const RealDate = g.Date;
+      class SkewedDate extends RealDate {
+        constructor(...args: unknown[]) {
+          super(...(args.length > 0 ? args : [RealDate.now() + skew]));
+        }
+        static now() {
+          return RealDate.now() + skew;
+        }
+      }
+      g.Date = SkewedDate;
+    }, options.clockSkewMs);
+  }
   const frames: string[] = [];
   const errors: string[] = [];
   page.on('websocket', (ws) => {

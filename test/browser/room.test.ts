@@ -102,7 +102,8 @@ describe.skipIf(!hasChromium)('browser client', () => {
 
   it('interviewer and candidate type at once and converge; the observer cannot edit; chat and notes reach only their audience', async () => {
     const { node, iv, interviewer, candidate } = await interviewerAndCandidate('Two Sum', 'python', 'Cy Candidate');
-    const observer = await openRoom(browser, node.url, iv.interview.id, await iv.invite('observer', 'Obi Observer'));
+    // The observer's laptop clock is ten minutes fast: the room's clock counts in the node's time all the same.
+    const observer = await openRoom(browser, node.url, iv.interview.id, await iv.invite('observer', 'Obi Observer'), { clockSkewMs: 10 * 60_000 });
 
     // The token left the address bar as soon as the page read it.
     for (const p of [interviewer, candidate, observer]) expect(p.page.url()).not.toContain('token=');
@@ -113,6 +114,7 @@ describe.skipIf(!hasChromium)('browser client', () => {
     // The clock runs from the candidate's first join, on every page.
     const clockOf = (p: RoomPage) => p.page.getByTestId('interview-clock').innerText();
     for (const p of [interviewer, candidate, observer]) await until(async () => /^0:\d\d$/.test(await clockOf(p)));
+    expect(await observer.page.evaluate(() => Date.now())).toBeGreaterThan(Date.now() + 9 * 60_000);
     const ticked = await clockOf(interviewer);
     await until(async () => (await clockOf(interviewer)) !== ticked);
     const editable = await interviewer.page.evaluate(() => performance.getEntriesByName('duet:editable')[0]?.startTime ?? -1);
@@ -425,6 +427,34 @@ describe.skipIf(!hasChromium)('browser client', () => {
     expect((await api(b.url, `/api/interviews/${iv.interview.id}`, { token: iv.token })).body.language).toBe('rust');
     expect(candidate.errors).toEqual([]);
   });
+
+  it('two people changing the language at once leave one starting file, named for the language the room ends on, its code kept', async () => {
+    const { interviewer, candidate } = await interviewerAndCandidate('Both at once', 'python');
+    await focusEditor(candidate);
+    await candidate.page.keyboard.type('x = 1');
+    await until(async () => (await interviewer.files())['main.py'] === 'x = 1' && (await candidate.pending()) === 0);
+    const tabs = (p: RoomPage) => p.page.locator('.file-tab-name').allInnerTexts();
+    const starter: Record<string, string> = { javascript: 'main.js', go: 'main.go' };
+    for (let round = 0; round < 3; round++) {
+      // The same instant on both pages: each page's answer comes before the other's rename reaches it.
+      const [first, second] = round % 2 ? ['javascript', 'go'] : ['go', 'javascript'];
+      await Promise.all([interviewer.page.getByTestId('language').selectOption(first!), candidate.page.getByTestId('language').selectOption(second!)]);
+      const settled = async () => {
+        const [li, lc] = await Promise.all([interviewer, candidate].map((p) => p.page.getByTestId('language').inputValue()));
+        if (li !== lc) return false;
+        const [fi, fc] = await Promise.all([interviewer.files(), candidate.files()]);
+        const want = { [starter[li!]!]: 'x = 1' };
+        return JSON.stringify(fi) === JSON.stringify(want) && JSON.stringify(fc) === JSON.stringify(want);
+      };
+      await until(settled);
+      // And it stays so: no late rename from either page.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await settled()).toBe(true);
+      expect((await tabs(interviewer)).length).toBe(1);
+    }
+    for (const p of [interviewer, candidate]) expect(p.errors).toEqual([]);
+    await Promise.all([interviewer, candidate].map((p) => p.page.close()));
+  }, 60_000);
 
   it('in a narrow window the sidebar goes under the editor: chat, People and End stay on screen, nothing scrolls sideways', async () => {
     const { interviewer, candidate } = await interviewerAndCandidate('A rather long interview title for a narrow window', 'python');

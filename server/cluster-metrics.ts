@@ -22,48 +22,82 @@ const COLLECT_TIMEOUT_MS = 3000;
 
 type Message = { type?: unknown; id?: unknown; metrics?: unknown; text?: unknown; error?: unknown };
 
-function isMessage(value: unknown, type: string): value is Message {
+/** Is this IPC message one of ours of `type`? (Sticky's and the cluster adapter's have types of their own.) */
+export function isMessage(value: unknown, type: string): value is Message {
   return typeof value === 'object' && value !== null && (value as Message).type === type;
 }
 
-/** In the primary: answers a worker's ask with the merged metrics of `workers()`. */
-export function serveClusterMetrics(workers: () => Worker[]): (worker: Worker, message: unknown) => void {
+type Reply = { text: string } | { error: string };
+
+interface Gathering {
+  waiting: Set<Worker>;
+  /** One array of metrics per worker, as getMetricsAsJSON() made it. */
+  parts: object[];
+  answer(reply: Reply): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * In the primary: answers a worker's ask with the merged metrics of
+ * `workers()` (the ready ones). `onMessage` takes every worker's messages
+ * (cluster's 'message'), `onExit` every worker's exit.
+ */
+export function serveClusterMetrics(workers: () => Worker[]): {
+  onMessage(worker: Worker, message: unknown): void;
+  onExit(worker: Worker): void;
+} {
   let next = 0;
-  return (asker, message) => {
-    if (!isMessage(message, ASK)) return;
-    const askId = message.id;
-    const answer = (reply: { text: string } | { error: string }) => {
+  const gathering = new Map<number, Gathering>();
+  const settle = (id: number, reply: Reply) => {
+    const g = gathering.get(id);
+    if (!g) return;
+    gathering.delete(id);
+    clearTimeout(g.timer);
+    g.answer(reply);
+  };
+  const completeIfDone = (id: number) => {
+    const g = gathering.get(id);
+    if (!g || g.waiting.size > 0) return;
+    let merged: Promise<string>;
+    try {
+      merged = AggregatorRegistry.aggregate(g.parts).metrics();
+    } catch (err) {
+      // A part it cannot merge (it throws at once): a failed scrape, not a dead primary.
+      merged = Promise.reject(err);
+    }
+    merged.then(
+      (text) => settle(id, { text }),
+      (err: unknown) => settle(id, { error: `could not merge the workers' metrics: ${String(err)}` }),
+    );
+  };
+  const start = (asker: Worker, askId: unknown) => {
+    const answer = (reply: Reply) => {
       if (asker.isConnected()) asker.send({ type: ANSWER, id: askId, ...reply });
     };
     const targets = workers().filter((w) => w.isConnected());
+    if (targets.length === 0) return answer({ error: 'no worker is ready' });
     const id = next++;
-    // One array of metrics per worker, as getMetricsAsJSON() made it.
-    const parts: object[] = [];
-    let pending = targets.length;
-    const done = () => {
-      clearTimeout(timer);
-      for (const w of targets) w.off('message', onPart);
-    };
     const timer = setTimeout(() => {
-      done();
-      answer({ error: `${pending} of ${targets.length} workers did not answer` });
+      const g = gathering.get(id);
+      settle(id, { error: `${g?.waiting.size ?? 0} of ${targets.length} workers did not answer` });
     }, COLLECT_TIMEOUT_MS);
-    const onPart = (reply: unknown) => {
-      if (!isMessage(reply, PART) || reply.id !== id) return;
-      parts.push(reply.metrics as object);
-      if (--pending > 0) return;
-      done();
-      AggregatorRegistry.aggregate(parts)
-        .metrics()
-        .then(
-          (text) => answer({ text }),
-          (err: unknown) => answer({ error: String(err) }),
-        );
-    };
-    for (const w of targets) {
-      w.on('message', onPart);
-      w.send({ type: COLLECT, id });
-    }
+    gathering.set(id, { waiting: new Set(targets), parts: [], answer, timer });
+    for (const w of targets) w.send({ type: COLLECT, id });
+  };
+  return {
+    onMessage(worker, message) {
+      if (isMessage(message, ASK)) return start(worker, message.id);
+      if (!isMessage(message, PART) || typeof message.id !== 'number') return;
+      const g = gathering.get(message.id);
+      if (!g?.waiting.delete(worker)) return;
+      if (typeof message.error === 'string') return settle(message.id, { error: `a worker could not read its metrics: ${message.error}` });
+      g.parts.push(message.metrics as object);
+      completeIfDone(message.id);
+    },
+    onExit(worker) {
+      // Gone mid-scrape: the rest are the machine now (its sockets went with it).
+      for (const [id, g] of gathering) if (g.waiting.delete(worker)) completeIfDone(id);
+    },
   };
 }
 
@@ -76,9 +110,18 @@ export function workerClusterMetrics(): { text: () => Promise<string>; share: (r
   const waiting = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void }>();
   let next = 0;
   let shared: Registry | undefined;
+  // The channel closes when the primary goes: a send then would be an uncaught error.
+  const send = (message: object) => {
+    if (process.connected) process.send?.(message);
+  };
   process.on('message', (message: unknown) => {
     if (isMessage(message, COLLECT)) {
-      void shared?.getMetricsAsJSON().then((metrics) => process.send?.({ type: PART, id: message.id, metrics }));
+      const id = message.id;
+      if (!shared) return send({ type: PART, id, error: 'not started yet' });
+      shared.getMetricsAsJSON().then(
+        (metrics) => send({ type: PART, id, metrics }),
+        (err: unknown) => send({ type: PART, id, error: String(err) }),
+      );
     } else if (isMessage(message, ANSWER) && typeof message.id === 'number') {
       const asked = waiting.get(message.id);
       waiting.delete(message.id);
@@ -98,7 +141,7 @@ export function workerClusterMetrics(): { text: () => Promise<string>; share: (r
         resolve: (text) => (clearTimeout(timer), resolve(text)),
         reject: (err) => (clearTimeout(timer), reject(err)),
       });
-      process.send?.({ type: ASK, id });
+      send({ type: ASK, id });
     });
   return { text, share: (registry) => (shared = registry) };
 }

@@ -15,9 +15,11 @@ import { logMadeSecret, resolveSecret } from './auth.js';
 import { listenStartError, StartError } from './start-failure.js';
 import type { Config } from './config.js';
 import { openStore } from './store/open-store.js';
-import { serveClusterMetrics, workerClusterMetrics } from './cluster-metrics.js';
+import { isMessage, serveClusterMetrics, workerClusterMetrics } from './cluster-metrics.js';
 
 const READY = 'duet:worker-ready';
+/** What a booting worker counts as in sticky's least-connection balancing: more than any real one. */
+const BOOTING_LOAD = 1e9;
 
 export interface ClusterPrimary {
   url: string;
@@ -51,12 +53,21 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   let booting: Worker | undefined;
   // Workers that said they are ready: the ones a /metrics scrape gathers.
   const ready = new Set<Worker>();
-  cluster.on('message', serveClusterMetrics(() => [...ready]));
+  const metrics = serveClusterMetrics(() => [...ready]);
+  cluster.on('message', metrics.onMessage);
   const env: Record<string, string> = {};
   if (jwtSecret) env.JWT_SECRET = jwtSecret;
-  const fork = (): Worker => cluster.fork(env);
+  // Sticky's least-connection picks the worker with the fewest clients, and a worker still
+  // booting has none: every new connection would go to it and hang until it can take them.
+  // Until it says it is ready, it counts as full.
+  const fork = (): Worker => {
+    const worker = cluster.fork(env) as Worker & { clientsCount?: number };
+    worker.clientsCount = (worker.clientsCount ?? 0) + BOOTING_LOAD;
+    return worker;
+  };
   cluster.on('exit', (worker, code, signal) => {
     ready.delete(worker);
+    metrics.onExit(worker);
     if (stopping || worker === booting) return;
     log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
     // Its clients reconnect (through sticky) to the others meanwhile.
@@ -69,15 +80,17 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   // connection to a worker at once, and one still booting would drop it.
   // One at a time: workers opening one SQLite file together contend on its
   // locks (busy waits block a worker's thread).
-  cluster.on('message', (worker, message) => {
-    if ((message as { type?: unknown } | null)?.type === READY) ready.add(worker);
+  cluster.on('message', (worker: Worker & { clientsCount?: number }, message) => {
+    if (!isMessage(message, READY) || ready.has(worker)) return;
+    ready.add(worker);
+    worker.clientsCount = (worker.clientsCount ?? BOOTING_LOAD) - BOOTING_LOAD;
   });
   for (let i = 0; i < workers; i++) {
     const worker = fork();
     booting = worker;
     await new Promise<void>((resolve, reject) => {
       const onMessage = (message: unknown) => {
-        if ((message as { type?: unknown } | null)?.type !== READY) return;
+        if (!isMessage(message, READY)) return;
         worker.off('message', onMessage);
         worker.off('exit', onExit);
         resolve();

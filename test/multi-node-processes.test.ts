@@ -4,6 +4,7 @@
  * stopped with SIGTERM, and cluster mode with long-polling clients.
  */
 import { readFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
@@ -135,13 +136,39 @@ describe('nodes as processes', () => {
     const sessions = await Promise.all([a, b].map((p) => p.session));
     expect(sessions.every((s) => s !== undefined)).toBe(true);
     // Whichever worker takes a scrape, /metrics counts the machine's two sockets, not its own one.
+    // A new connection each time: sticky hands a whole connection to one worker.
+    const scrape = () =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        get(`${primary.url}/metrics`, { agent: false }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (d: string) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        }).on('error', reject);
+      });
     for (let i = 0; i < 4; i++) {
-      const scrape = await fetch(`${primary.url}/metrics`);
-      expect(scrape.status).toBe(200);
-      const text = await scrape.text();
+      const { status, text } = await scrape();
+      expect(status).toBe(200);
       expect(text).toMatch(/^duet_sockets 2$/m);
       expect(text.match(/^duet_process_process_cpu_user_seconds_total /gm)).toHaveLength(1);
     }
+
+    // A worker dies and another is started in its place: while that one boots, the primary
+    // sends new connections to the live one (least-connection would pick the one with no clients).
+    const pid = primary.child.pid!;
+    const workers = () => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    const [victim, survivor] = workers();
+    process.kill(victim!, 'SIGKILL');
+    await waitFor(() => workers().length === 2 && !workers().includes(victim!), 10_000);
+    const replacement = workers().find((w) => w !== survivor)!;
+    // Requests for the second after the fork, each on a new connection, each answered.
+    const answered: number[] = [];
+    for (const started = Date.now(); Date.now() - started < 1500; ) {
+      const res = await Promise.race([scrape(), new Promise<undefined>((r) => setTimeout(() => r(undefined), 4000))]);
+      answered.push(res?.status ?? 0);
+    }
+    expect(answered.length).toBeGreaterThan(3);
+    expect(answered.every((status) => status === 200)).toBe(true);
+    expect(workers()).toContain(replacement);
     process.kill(primary.child.pid!, 'SIGTERM');
     expect((await primary.exited).code).toBe(0);
   }, 120_000);

@@ -34,6 +34,23 @@ import { deletionsOf } from './yjs-transactions.js';
  */
 const MIN_SHARED = 0.5;
 
+/**
+ * A rename as every page makes it: a copy of `from` under `to` and `from`
+ * deleted, in one transaction (a Y.Text cannot move between keys). False, and
+ * nothing changed, if `from` is not there or `to` is taken.
+ */
+export function renameFile(files: Y.Map<Y.Text>, from: string, to: string): boolean {
+  const old = files.get(from);
+  if (!(old instanceof Y.Text) || files.has(to)) return false;
+  const apply = () => {
+    files.set(to, new Y.Text(old.toString()));
+    files.delete(from);
+  };
+  if (files.doc) files.doc.transact(apply);
+  else apply();
+  return true;
+}
+
 /** Watches `files` (the `main` document's) for renames from the server; returns the unsubscribe. */
 export function keepOwnEditsAcrossRenames(files: Y.Map<Y.Text>): () => void {
   const observer = (event: Y.YMapEvent<Y.Text>, tr: Y.Transaction) => {

@@ -2,20 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { LanguageHistory, renameOnceThere } from '../client/src/language-rename.js';
+import { renameFile } from '../shared/rename-rescue.js';
 
 function room(...paths: string[]) {
   const doc = new Y.Doc();
   const files = doc.getMap<Y.Text>('files');
   for (const p of paths) files.set(p, new Y.Text(`code of ${p}`));
-  const rename = (from: string, to: string) => {
-    const old = files.get(from);
-    if (!old || files.has(to)) return false;
-    doc.transact(() => {
-      files.set(to, new Y.Text(old.toString()));
-      files.delete(from);
-    });
-    return true;
-  };
+  const rename = (from: string, to: string) => renameFile(files, from, to);
   return { doc, files, rename };
 }
 
@@ -50,24 +43,27 @@ describe('language change renames', () => {
     const here = room('main.go');
     const there = new Y.Doc();
     Y.applyUpdate(there, Y.encodeStateAsUpdate(here.doc));
-    const waiting = renameOnceThere(here.files, here.rename, 'main.js', 'main.go', 2000);
+    const waiting = renameOnceThere(here.files, here.rename, 'main.js', 'main.go', { waitMs: 2000 });
     await new Promise((r) => setTimeout(r, 50));
     expect([...here.files.keys()]).toEqual(['main.go']);
-    const theirs = there.getMap<Y.Text>('files');
-    there.transact(() => {
-      theirs.set('main.js', new Y.Text(theirs.get('main.go')!.toString()));
-      theirs.delete('main.go');
-    });
+    expect(renameFile(there.getMap<Y.Text>('files'), 'main.go', 'main.js')).toBe(true);
     Y.applyUpdate(here.doc, Y.encodeStateAsUpdate(there, Y.encodeStateVector(here.doc)));
     expect(await waiting).toBe(true);
     expect([...here.files.keys()]).toEqual(['main.go']);
     expect(here.files.get('main.go')!.toString()).toBe('code of main.go');
   });
 
-  it('gives up when the file never comes', async () => {
+  it('gives up when the file never comes, or when the page leaves', async () => {
     const { files, rename } = room('notes.txt');
-    expect(await renameOnceThere(files, rename, 'main.js', 'main.go', 100)).toBe(false);
+    expect(await renameOnceThere(files, rename, 'main.js', 'main.go', { waitMs: 100 })).toBe(false);
     files.set('main.js', new Y.Text('late'));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(files.has('main.go')).toBe(false);
+    const leaving = new AbortController();
+    const waiting = renameOnceThere(files, rename, 'main.rs', 'main.go', { signal: leaving.signal });
+    leaving.abort();
+    expect(await waiting).toBe(false);
+    files.set('main.rs', new Y.Text('later'));
     await new Promise((r) => setTimeout(r, 20));
     expect(files.has('main.go')).toBe(false);
   });

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { FromServer } from '../shared/provider.js';
-import { keepOwnEditsAcrossRenames } from '../shared/rename-rescue.js';
+import { keepOwnEditsAcrossRenames, renameFile } from '../shared/rename-rescue.js';
 import { FUZZ_TIMEOUT, runs } from './fuzz-kit.js';
 import { api, connectClient, createInterview, startNode, waitFor } from './helpers.js';
 
@@ -33,13 +33,9 @@ function page(clientID: number) {
       const updates = outbox.splice(0);
       for (const u of updates) for (const o of others) Y.applyUpdate(o.doc, u, new FromServer(u));
     },
-    /** As the browser client renames: copy under the new key, drop the old one, in one transaction. */
+    /** As the browser client renames. */
     rename(from: string, to: string) {
-      const old = files.get(from)!;
-      doc.transact(() => {
-        files.set(to, new Y.Text(old.toString()));
-        files.delete(from);
-      });
+      expect(renameFile(files, from, to)).toBe(true);
     },
   };
 }

@@ -8,7 +8,7 @@ import { MonacoBinding } from 'y-monaco';
 import * as Y from 'yjs';
 import type { Awareness } from 'y-protocols/awareness';
 import { LANGUAGES, type Language } from '../../shared/languages.js';
-import { keepOwnEditsAcrossRenames } from '../../shared/rename-rescue.js';
+import { keepOwnEditsAcrossRenames, renameFile } from '../../shared/rename-rescue.js';
 import { clear, h } from './dom.js';
 import { fileNameProblem, freshFileName } from './file-names.js';
 import { fileTabButton } from './file-tab.js';
@@ -258,7 +258,7 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
       done = true;
       editing = undefined;
       if (path === null) addFile(name);
-      else if (name !== path && renameFile(path, name)) show(name);
+      else if (name !== path && renameFile(files, path, name)) show(name);
       else renderTabs();
       editor.focus();
     };
@@ -303,17 +303,6 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     show(name);
   }
 
-  function renameFile(from: string, to: string): boolean {
-    const old = files.get(from);
-    if (!old || files.has(to)) return false;
-    // A Y.Text cannot move between keys: copy it under the new key and drop the old one, atomically.
-    // If it was on screen, onFiles follows it there, as for anyone's rename.
-    doc.transact(() => {
-      files.set(to, new Y.Text(old.toString()));
-      files.delete(from);
-    });
-    return true;
-  }
 
   function removeFile(path: string): void {
     if (readOnly || files.size <= 1) return;
@@ -363,7 +352,8 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     element,
     editor,
     currentPath: () => currentPath,
-    renameFile: (from, to) => !readOnly && renameFile(from, to),
+    // If it was on screen, onFiles follows it there, as for anyone's rename.
+    renameFile: (from, to) => !readOnly && renameFile(files, from, to),
     setLanguage(next) {
       language = next;
       for (const { model } of models.values()) monaco.editor.setModelLanguage(model, monacoLanguage(next));

@@ -10,7 +10,8 @@
  * has seen (each carries the event-log seq it was read at), not by what it
  * shows now; and the second waits for main.js, since its answer can come
  * before the first page's rename reaches it. So the room ends with one file,
- * named for the language it ends on.
+ * named for the language it ends on. The same holds for one page's changes in
+ * a row: each waits for the file the one before renames to.
  */
 import type * as Y from 'yjs';
 import type { Language } from '../../shared/languages.js';
@@ -47,10 +48,17 @@ export class LanguageHistory {
 
 /**
  * Renames `from` to `to` with `rename` once `from` is in `files` (at once if it
- * is), unless `to` is there by then; gives up after `waitMs`. Resolves whether
- * it renamed.
+ * is), unless `to` is there by then; gives up after `waitMs`, or when `signal`
+ * aborts (the page is left). Resolves whether it renamed.
  */
-export function renameOnceThere(files: Y.Map<Y.Text>, rename: (from: string, to: string) => boolean, from: string, to: string, waitMs = RENAME_WAIT_MS): Promise<boolean> {
+export function renameOnceThere(
+  files: Y.Map<Y.Text>,
+  rename: (from: string, to: string) => boolean,
+  from: string,
+  to: string,
+  options: { waitMs?: number; signal?: AbortSignal } = {},
+): Promise<boolean> {
+  const { waitMs = RENAME_WAIT_MS, signal } = options;
   return new Promise((resolve) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let settled = false;
@@ -59,9 +67,11 @@ export function renameOnceThere(files: Y.Map<Y.Text>, rename: (from: string, to:
       settled = true;
       clearTimeout(timer);
       if (observing) files.unobserve(onChange);
+      signal?.removeEventListener('abort', abandon);
       resolve(renamed);
       return true;
     };
+    const abandon = () => void finish(false);
     // True once settled. `to` is looked at only once `from` is there: in a chain that comes back
     // (Go to JavaScript to Go), main.go is still there until the rename to main.js arrives.
     const attempt = (): boolean => {
@@ -70,9 +80,11 @@ export function renameOnceThere(files: Y.Map<Y.Text>, rename: (from: string, to:
     };
     // After the transaction, not inside its observers: the editor is still following that one.
     const onChange = () => queueMicrotask(() => void (settled || attempt()));
+    if (signal?.aborted) return void finish(false);
     if (attempt()) return;
     files.observe(onChange);
     observing = true;
-    timer = setTimeout(() => finish(false), waitMs);
+    signal?.addEventListener('abort', abandon);
+    timer = setTimeout(abandon, waitMs);
   });
 }

@@ -185,6 +185,8 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
   /** The language at each copy of the interview seen: what each of this page's changes replaced. */
   const languages = new LanguageHistory();
   languages.record(interview.value);
+  /** Aborted when the page leaves the room: a rename still waiting for its file gives up. */
+  const leaving = new AbortController();
   // The clock: from the candidate's first join (a list's, kept: it never moves) to now or the
   // end. Those are the node's times, so "now" is too: this page's clock plus the difference
   // `session` showed (a browser minutes off would otherwise count from the wrong moment).
@@ -304,7 +306,8 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     // (An older node's answer has no interview: then the language this page held.)
     const replaced = made ? languages.before(made) : held;
     const from = replaced && replaced !== language ? LANGUAGES[replaced]?.file : undefined;
-    if (from) await renameOnceThere(main.getMap<Y.Text>('files'), editorView.renameFile, from, LANGUAGES[language].file);
+    // Not awaited: a starting file renamed away by hand would hold this page's next change for the wait.
+    if (from) void renameOnceThere(main.getMap<Y.Text>('files'), editorView.renameFile, from, LANGUAGES[language].file, { signal: leaving.signal });
   };
   // One at a time (arrow keys on the select send a change per key): each then renames from
   // the language the one before it left.
@@ -352,6 +355,7 @@ function buildRoom(root: HTMLElement, conn: RoomConnection, token: string, first
     onSession,
     destroy() {
       clearInterval(ticking);
+      leaving.abort();
       stopSignals();
       editorView.destroy();
       notes?.destroy();

@@ -79,14 +79,13 @@ export async function openRoom(browser: Browser, url: string, interviewId: strin
     await page.addInitScript((skew: number) => {
       const g = globalThis as any;
       const RealDate = g.Date;
-      class SkewedDate extends RealDate {
-        constructor(...args: unknown[]) {
-          super(...(args.length > 0 ? args : [RealDate.now() + skew]));
-        }
-        static now() {
-          return RealDate.now() + skew;
-        }
+      // A function, as Date is: `Date()` without `new` gives the time as a string.
+      function SkewedDate(this: unknown, ...args: unknown[]) {
+        const date = args.length > 0 ? new RealDate(...args) : new RealDate(RealDate.now() + skew);
+        return new.target ? date : date.toString();
       }
+      SkewedDate.prototype = RealDate.prototype;
+      Object.assign(SkewedDate, { now: () => RealDate.now() + skew, parse: RealDate.parse, UTC: RealDate.UTC });
       g.Date = SkewedDate;
     }, options.clockSkewMs);
   }

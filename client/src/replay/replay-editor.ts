@@ -205,7 +205,11 @@ export function createReplayEditor(): ReplayEditor {
       }
       const model = modelFor(current);
       update(model, source.text('main', current));
-      if (editor.getModel() !== model) editor.setModel(model);
+      // The carets of the file shown before do not belong on this one (setModel scrolls, which redraws them).
+      if (editor.getModel() !== model) {
+        caretSpots = [];
+        editor.setModel(model);
+      }
 
       const list: monaco.editor.IModelDeltaDecoration[] = [];
       if (authorColours) {

@@ -72,9 +72,17 @@ export interface RoomPage {
  * `clockSkewMs`: the page's clock (Date) runs that far off the node's, as on a
  * laptop whose time is wrong; the pages share one browser context, so this is
  * done per page rather than with Playwright's context-wide clock.
+ * `beforeOpen`: set the page up before it loads (a WebSocket route, say).
  */
-export async function openRoom(browser: Browser, url: string, interviewId: string, token: string, options: { clockSkewMs?: number } = {}): Promise<RoomPage> {
+export async function openRoom(
+  browser: Browser,
+  url: string,
+  interviewId: string,
+  token: string,
+  options: { clockSkewMs?: number; beforeOpen?: (page: Page) => Promise<void> } = {},
+): Promise<RoomPage> {
   const page = await browser.context.newPage();
+  await options.beforeOpen?.(page);
   if (options.clockSkewMs) {
     await page.addInitScript((skew: number) => {
       const g = globalThis as any;

@@ -429,28 +429,60 @@ describe.skipIf(!hasChromium)('browser client', () => {
   });
 
   it('two people changing the language at once leave one starting file, named for the language the room ends on, its code kept', async () => {
-    const { interviewer, candidate } = await interviewerAndCandidate('Both at once', 'python');
+    const node = await startNode({}, NODE_OPTIONS);
+    const iv = await createInterview(node, 'Both at once', 'python');
+    // The interviewer's page's frames to the node, held from its next language change on until
+    // released: its rename then reaches the candidate after the candidate's own change is answered.
+    const gate = { armed: false, held: undefined as Array<string | Buffer> | undefined, release: () => {} };
+    const interviewer = await openRoom(browser, node.url, iv.interview.id, iv.token, {
+      beforeOpen: (page) =>
+        page.routeWebSocket(/\/socket\.io\//, (ws) => {
+          const server = ws.connectToServer();
+          ws.onMessage((frame) => {
+            if (gate.held) return void gate.held.push(frame);
+            server.send(frame);
+            if (gate.armed && typeof frame === 'string' && frame.includes('"interview:language"')) {
+              gate.armed = false;
+              gate.held = [];
+            }
+          });
+          gate.release = () => {
+            const frames = gate.held ?? [];
+            gate.held = undefined;
+            for (const f of frames) server.send(f);
+          };
+        }),
+    });
+    const candidate = await openRoom(browser, node.url, iv.interview.id, await iv.invite('candidate', 'Cy'));
     await focusEditor(candidate);
     await candidate.page.keyboard.type('x = 1');
     await until(async () => (await interviewer.files())['main.py'] === 'x = 1' && (await candidate.pending()) === 0);
-    const tabs = (p: RoomPage) => p.page.locator('.file-tab-name').allInnerTexts();
-    const starter: Record<string, string> = { javascript: 'main.js', go: 'main.go' };
-    for (let round = 0; round < 3; round++) {
-      // The same instant on both pages: each page's answer comes before the other's rename reaches it.
-      const [first, second] = round % 2 ? ['javascript', 'go'] : ['go', 'javascript'];
-      await Promise.all([interviewer.page.getByTestId('language').selectOption(first!), candidate.page.getByTestId('language').selectOption(second!)]);
-      const settled = async () => {
-        const [li, lc] = await Promise.all([interviewer, candidate].map((p) => p.page.getByTestId('language').inputValue()));
-        if (li !== lc) return false;
-        const [fi, fc] = await Promise.all([interviewer.files(), candidate.files()]);
-        const want = { [starter[li!]!]: 'x = 1' };
-        return JSON.stringify(fi) === JSON.stringify(want) && JSON.stringify(fc) === JSON.stringify(want);
-      };
-      await until(settled);
+    const languageOf = (p: RoomPage) => p.page.getByTestId('language').inputValue();
+    // The node's answers to the candidate's language changes (Socket.IO acks) that made `language`.
+    const answers = (language: string) => candidate.frames.filter((f) => /^43\d+\[\{"ok":true,"interview":/.test(f) && f.includes(`"language":"${language}"`)).length;
+    const oneFile = async (name: string) => {
+      const want = JSON.stringify({ [name]: 'x = 1' });
+      return JSON.stringify(await interviewer.files()) === want && JSON.stringify(await candidate.files()) === want;
+    };
+
+    // Python to JavaScript (the interviewer, its rename held), then JavaScript to Go (the candidate,
+    // answered while its page has no main.js yet); then, the chain coming back, Go to JavaScript
+    // to Go (the candidate's page still has a main.go, the one the held rename takes away).
+    for (const [round, [theirs, mine]] of [['javascript', 'go'], ['javascript', 'go']].entries()) {
+      gate.armed = true;
+      await interviewer.page.getByTestId('language').selectOption(theirs!);
+      await until(async () => (await languageOf(candidate)) === theirs && gate.held !== undefined);
+      const before = answers(mine!);
+      await candidate.page.getByTestId('language').selectOption(mine!);
+      await until(() => answers(mine!) > before);
+      await new Promise((r) => setTimeout(r, 200)); // the page acts on its answer
+      expect(Object.keys(await candidate.files())).toEqual([round === 0 ? 'main.py' : 'main.go']);
+      gate.release();
+      await until(async () => (await languageOf(interviewer)) === mine && (await oneFile('main.go')));
       // And it stays so: no late rename from either page.
       await new Promise((r) => setTimeout(r, 500));
-      expect(await settled()).toBe(true);
-      expect((await tabs(interviewer)).length).toBe(1);
+      expect(await oneFile('main.go')).toBe(true);
+      expect(await interviewer.page.locator('.file-tab-name').allInnerTexts()).toEqual(['main.go']);
     }
     for (const p of [interviewer, candidate]) expect(p.errors).toEqual([]);
     await Promise.all([interviewer, candidate].map((p) => p.page.close()));

@@ -29,6 +29,9 @@ export function isMessage(value: unknown, type: string): value is Message {
 
 type Reply = { text: string } | { error: string };
 
+/** A send's failure (the other end just died): the wait it belonged to ends by its exit or its timeout. */
+const ignoreSendError = (): void => {};
+
 interface Gathering {
   waiting: Set<Worker>;
   /** One array of metrics per worker, as getMetricsAsJSON() made it. */
@@ -58,6 +61,7 @@ export function serveClusterMetrics(workers: () => Worker[]): {
   const completeIfDone = (id: number) => {
     const g = gathering.get(id);
     if (!g || g.waiting.size > 0) return;
+    clearTimeout(g.timer); // every part is in: the merge's own failure is the answer, not a timeout
     let merged: Promise<string>;
     try {
       merged = AggregatorRegistry.aggregate(g.parts).metrics();
@@ -72,7 +76,8 @@ export function serveClusterMetrics(workers: () => Worker[]): {
   };
   const start = (asker: Worker, askId: unknown) => {
     const answer = (reply: Reply) => {
-      if (asker.isConnected()) asker.send({ type: ANSWER, id: askId, ...reply });
+      // With a callback: a send to a worker that has just died fails there, not as an 'error' nobody handles.
+      if (asker.isConnected()) asker.send({ type: ANSWER, id: askId, ...reply }, undefined, ignoreSendError);
     };
     const targets = workers().filter((w) => w.isConnected());
     if (targets.length === 0) return answer({ error: 'no worker is ready' });
@@ -82,7 +87,7 @@ export function serveClusterMetrics(workers: () => Worker[]): {
       settle(id, { error: `${g?.waiting.size ?? 0} of ${targets.length} workers did not answer` });
     }, COLLECT_TIMEOUT_MS);
     gathering.set(id, { waiting: new Set(targets), parts: [], answer, timer });
-    for (const w of targets) w.send({ type: COLLECT, id });
+    for (const w of targets) w.send({ type: COLLECT, id }, undefined, ignoreSendError); // its exit ends the wait for it
   };
   return {
     onMessage(worker, message) {
@@ -112,7 +117,7 @@ export function workerClusterMetrics(): { text: () => Promise<string>; share: (r
   let shared: Registry | undefined;
   // The channel closes when the primary goes: a send then would be an uncaught error.
   const send = (message: object) => {
-    if (process.connected) process.send?.(message);
+    if (process.connected) process.send?.(message, undefined, undefined, ignoreSendError);
   };
   process.on('message', (message: unknown) => {
     if (isMessage(message, COLLECT)) {

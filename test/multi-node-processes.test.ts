@@ -163,7 +163,9 @@ describe('nodes as processes', () => {
     // Requests for the second after the fork, each on a new connection, each answered.
     const answered: number[] = [];
     for (const started = Date.now(); Date.now() - started < 1500; ) {
-      const res = await Promise.race([scrape(), new Promise<undefined>((r) => setTimeout(() => r(undefined), 4000))]);
+      let timer: NodeJS.Timeout | undefined;
+      const res = await Promise.race([scrape(), new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 4000)))]);
+      clearTimeout(timer);
       answered.push(res?.status ?? 0);
     }
     expect(answered.length).toBeGreaterThan(3);

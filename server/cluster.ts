@@ -76,15 +76,16 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
       if (!stopping) fork();
     }, 500).unref();
   });
-  // Listen only once every worker can take connections: sticky hands a
-  // connection to a worker at once, and one still booting would drop it.
-  // One at a time: workers opening one SQLite file together contend on its
-  // locks (busy waits block a worker's thread).
+  // Ready: in the scrapes, and in sticky's balancing at its real count.
   cluster.on('message', (worker: Worker & { clientsCount?: number }, message) => {
     if (!isMessage(message, READY) || ready.has(worker)) return;
     ready.add(worker);
     worker.clientsCount = (worker.clientsCount ?? BOOTING_LOAD) - BOOTING_LOAD;
   });
+  // Listen only once every worker can take connections: sticky hands a
+  // connection to a worker at once, and one still booting would drop it.
+  // One at a time: workers opening one SQLite file together contend on its
+  // locks (busy waits block a worker's thread).
   for (let i = 0; i < workers; i++) {
     const worker = fork();
     booting = worker;

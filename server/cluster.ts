@@ -62,7 +62,7 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   // Until it says it is ready, it counts as full.
   const fork = (): Worker => {
     const worker = cluster.fork(env) as Worker & { clientsCount?: number };
-    worker.clientsCount = (worker.clientsCount ?? 0) + BOOTING_LOAD;
+    worker.clientsCount = BOOTING_LOAD;
     return worker;
   };
   cluster.on('exit', (worker, code, signal) => {

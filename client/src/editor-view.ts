@@ -303,7 +303,6 @@ export function createEditorView(doc: Y.Doc, awareness: Awareness, initialLangua
     show(name);
   }
 
-
   function removeFile(path: string): void {
     if (readOnly || files.size <= 1) return;
     if (!confirm(`Delete ${path} for everyone?`)) return;

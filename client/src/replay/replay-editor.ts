@@ -197,19 +197,16 @@ export function createReplayEditor(): ReplayEditor {
       renderTabs(paths, cursors);
       empty.hidden = current !== undefined;
       host.hidden = current === undefined;
+      // Before the edit and setModel below, whose scrolls redraw the carets: the old ones are stale.
+      caretSpots = [];
       if (current === undefined) {
         decorations.clear();
         carets.clear();
-        caretSpots = [];
         return;
       }
       const model = modelFor(current);
       update(model, source.text('main', current));
-      // The carets of the file shown before do not belong on this one (setModel scrolls, which redraws them).
-      if (editor.getModel() !== model) {
-        caretSpots = [];
-        editor.setModel(model);
-      }
+      if (editor.getModel() !== model) editor.setModel(model);
 
       const list: monaco.editor.IModelDeltaDecoration[] = [];
       if (authorColours) {
@@ -224,7 +221,6 @@ export function createReplayEditor(): ReplayEditor {
         }
       }
       let latest: AuthorCursor | undefined;
-      caretSpots = [];
       for (const c of cursors) {
         if (c.doc !== 'main' || c.path !== current) continue;
         if (!latest || c.seq > latest.seq) latest = c;

@@ -57,6 +57,8 @@ export interface ServerOptions {
   redisStartTimeoutMs?: number;
   /** What /metrics serves instead of this node's own registry (cluster mode: the whole cluster's). */
   metricsText?: () => Promise<string>;
+  /** Told this node's id (the one its joins name) at start and whenever it changes; see nodesExited. */
+  onNodeId?: (id: string) => void;
 }
 
 export interface DuetServer {
@@ -66,6 +68,12 @@ export interface DuetServer {
   listen(port?: number, host?: string): Promise<{ port: number; url: string }>;
   /** Resolves when the start-up warm-up has finished (at once without one). */
   readonly warmedUp: Promise<void>;
+  /**
+   * Nodes (ids from onNodeId) known to have exited, as a cluster's primary
+   * knows of its workers: this node logs their connections as left in a
+   * second, not after NODE_DEAD_AFTER_SECONDS of silence.
+   */
+  nodesExited(ids: readonly string[]): void;
   close(): Promise<void>;
 }
 
@@ -177,7 +185,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   app.use(errorHandler(ctx));
   // Middlewares run in order: abuse checks, then authentication, then the per-interview cap.
   registerHandshakeGuard(io, config, limits.handshake, clientIp, metrics);
-  const connections = registerConnections(ctx);
+  const connections = registerConnections(ctx, options.onNodeId);
   const retention = startRetentionSweeper(ctx, config.retentionDays);
   registerConnectionCap(io, { perInterview: config.maxSocketsPerInterview, perPerson: config.maxSocketsPerPerson }, metrics, log);
   registerBackpressureGuard(io, config.socketSendBufferBytes, metrics, log);
@@ -187,6 +195,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     ctx,
     httpServer,
     warmedUp: warmUp?.done ?? Promise.resolve(),
+    nodesExited: (ids) => connections.nodesExited(ids),
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
         const failed = (err: unknown) => reject(listenStartError(err, port, host));

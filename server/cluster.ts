@@ -16,6 +16,7 @@ import { listenStartError, StartError } from './start-failure.js';
 import type { Config } from './config.js';
 import { openStore } from './store/open-store.js';
 import { isMessage, serveClusterMetrics, workerClusterMetrics } from './cluster-metrics.js';
+import { trackWorkerNodes, workerNodeIds } from './cluster-dead-workers.js';
 
 const READY = 'duet:worker-ready';
 /** What a booting worker counts as in sticky's least-connection balancing: more than any real one. */
@@ -55,6 +56,8 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   const ready = new Set<Worker>();
   const metrics = serveClusterMetrics(() => [...ready]);
   cluster.on('message', metrics.onMessage);
+  const nodes = trackWorkerNodes(() => [...ready]);
+  cluster.on('message', nodes.onMessage);
   const env: Record<string, string> = {};
   if (jwtSecret) env.JWT_SECRET = jwtSecret;
   // Sticky's least-connection picks the worker with the fewest clients, and a worker still
@@ -70,6 +73,7 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
     metrics.onExit(worker);
     if (stopping || worker === booting) return;
     log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
+    nodes.onExit(worker);
     // Its clients reconnect (through sticky) to the others meanwhile.
     // (Ctrl-C signals the workers too: the primary may hear of a death before its own SIGINT.)
     setTimeout(() => {
@@ -81,6 +85,7 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
     if (!isMessage(message, READY) || ready.has(worker)) return;
     ready.add(worker);
     worker.clientsCount = (worker.clientsCount ?? BOOTING_LOAD) - BOOTING_LOAD;
+    nodes.onReady();
   });
   // Listen only once every worker can take connections: sticky hands a
   // connection to a worker at once, and one still booting would drop it.
@@ -143,11 +148,14 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
 export async function startClusterWorker(config: Config): Promise<DuetServer> {
   const { setupWorker: setupStickyWorker } = await import('@socket.io/sticky');
   const metrics = workerClusterMetrics();
+  const nodes = workerNodeIds();
   const server = await createServer(config, {
     ...(config.redisUrl ? {} : { adapter: (await import('@socket.io/cluster-adapter')).createAdapter() }),
     metricsText: metrics.text,
+    onNodeId: nodes.report,
   });
   metrics.share(server.ctx.metrics.registry);
+  nodes.listen(server);
   sendOnlyCloneables();
   setupStickyWorker(server.ctx.io as never);
   process.send?.({ type: READY });

@@ -171,6 +171,22 @@ describe('nodes as processes', () => {
     expect(answered.length).toBeGreaterThan(3);
     expect(answered.every((status) => status === 200)).toBe(true);
     expect(workers()).toContain(replacement);
+
+    // The primary saw the worker die, so its connection's leave is logged now by the live
+    // worker, not after NODE_DEAD_AFTER_SECONDS (60 s) of silence.
+    type Logged = { type: string; data: { conn?: string; lost?: boolean } };
+    const presence = async () => {
+      const res = await fetch(`${primary.url}/api/interviews/${iv.id}/events`, { headers: { authorization: `Bearer ${iv.token}` } });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { events: Logged[] }).events.filter((e) => e.type === 'join' || e.type === 'leave');
+    };
+    const [first, second] = (await presence()).filter((e) => e.type === 'join');
+    const originals = [first!.data.conn, second!.data.conn];
+    await waitFor(async () => (await presence()).some((e) => e.type === 'leave'), 8000, 200);
+    const leaves = (await presence()).filter((e) => e.type === 'leave');
+    expect(leaves).toHaveLength(1);
+    expect(leaves[0]!.data.lost).toBe(true);
+    expect(originals).toContain(leaves[0]!.data.conn);
     process.kill(primary.child.pid!, 'SIGTERM');
     expect((await primary.exited).code).toBe(0);
   }, 120_000);

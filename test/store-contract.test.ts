@@ -309,6 +309,18 @@ describe.each(backends)('store contract: $name', (backend) => {
     expect(await store.heartbeatNode(b)).toBe(false);
     // A claimer that is itself claimed claims nothing more.
     expect(await store.claimDeadNodes(a, DEAD, FRESH)).toEqual([]);
+    // Nodes known to have exited (cluster mode) are claimed whatever their heartbeat, and only they.
+    const [e, f] = [randomUUID(), randomUUID()];
+    await store.registerNode(e, 60_000);
+    await store.registerNode(f, 60_000);
+    expect(await store.heartbeatNode(c)).toBe(true);
+    expect(await store.claimDeadNodes(c, DEAD, FRESH, [])).toEqual([]);
+    expect(ids(await store.claimDeadNodes(c, DEAD, FRESH, [e]))).toEqual([e]);
+    expect(await store.heartbeatNode(e)).toBe(false);
+    expect(await store.heartbeatNode(f)).toBe(true);
+    // Still fenced: not another live sweeper's claim, nor for a claimer that is itself claimed.
+    expect(await store.claimDeadNodes(f, DEAD, FRESH, [e])).toEqual([]);
+    expect(await store.claimDeadNodes(a, DEAD, FRESH, [f])).toEqual([]);
 
     const open = await interview(store);
     const ended = await interview(store);

@@ -41,15 +41,20 @@ async function subscribe(socket: DuetSocket, role: Role, interviewId: string): P
   await socket.join(chans);
 }
 
-export function registerConnections(ctx: ServerContext): {
+export function registerConnections(
+  ctx: ServerContext,
+  onNodeId?: (id: string) => void,
+): {
   /** Stops the token-expiry sweep (a node begins to shut down). */
   stopSweeps(): void;
+  /** Nodes whose process has ended: their connections are logged as left now (dead-nodes.ts). */
+  nodesExited(ids: readonly string[]): void;
   /** Stops everything, the node's heartbeat included (its last step). */
   close(): Promise<void>;
 } {
   const { io } = ctx;
   // Names this node in each join it logs, so its connections are logged as left should it die.
-  const liveness = startNodeLiveness(ctx);
+  const liveness = startNodeLiveness(ctx, onNodeId);
   registerRunPeers(ctx);
   registerSocketDrops(ctx);
   const participantLists = createParticipantLists(ctx);
@@ -386,6 +391,7 @@ export function registerConnections(ctx: ServerContext): {
   sweep.unref();
   return {
     stopSweeps: () => clearInterval(sweep),
+    nodesExited: (ids) => liveness.exited(ids),
     close: async () => {
       clearInterval(sweep);
       await liveness.stop();

@@ -26,6 +26,13 @@
  * clients connected, though nothing they do can be logged; the replay shows
  * them offline from when a live node logs their leaves until their node
  * reaches the database again and they rejoin.
+ *
+ * In cluster mode the primary sees a worker's process end, so it need not be
+ * guessed from silence: it hands the dead worker's node ids to a live worker
+ * (`exited`), which logs their leaves a moment later instead of after the
+ * threshold. The moment lets a statement the dead process had already sent
+ * the database finish first (a join committed after the sweep read the joins
+ * would never get its leave).
  */
 import { randomUUID } from 'node:crypto';
 import { DuetError } from '../../shared/errors.js';
@@ -35,6 +42,8 @@ import type { DeadNode, StoredEvent } from '../store/store.js';
 export interface NodeLiveness {
   /** This process's id as a node: written into each join it logs. A new one after the others took it for dead. */
   readonly id: string;
+  /** Nodes whose process has ended (cluster mode): their connections are logged as left without waiting for the threshold. */
+  exited(ids: readonly string[]): void;
   /** Stops the heartbeat; the record stays, so a node that shut down without logging every leave is swept too. */
   stop(): Promise<void>;
 }
@@ -42,7 +51,11 @@ export interface NodeLiveness {
 /** How often a node heartbeats and looks for dead nodes: six beats fit in the threshold. */
 export const beatEveryMs = (deadAfterMs: number) => Math.max(250, Math.floor(deadAfterMs / 6));
 
-export function startNodeLiveness(ctx: ServerContext): NodeLiveness {
+/** How long after a node's process ended its connections are logged as left (see above). */
+export const EXITED_GRACE_MS = 1000;
+
+/** `onId`: told this node's id at start and each time it changes (cluster mode: the primary keeps each worker's). */
+export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => void): NodeLiveness {
   const { store, log } = ctx;
   const deadAfterMs = ctx.config.nodeDeadAfterMs;
   const beatMs = beatEveryMs(deadAfterMs);
@@ -60,12 +73,15 @@ export function startNodeLiveness(ctx: ServerContext): NodeLiveness {
   let beating: Promise<void> | undefined;
   let sweeping: Promise<void> | undefined;
   let stopped = false;
+  /** Nodes known to have exited, not yet swept: tried again at each beat until this node is registered. */
+  const exited = new Set<string>();
 
   /** Gives up `id` for good: the sockets whose joins were logged under it rejoin under the new one. */
   function renew(): void {
     const old = id;
     id = randomUUID();
     registered = false;
+    onId?.(id);
     for (const socket of ctx.io.of('/').sockets.values()) if (socket.data.node === old) socket.conn.close();
   }
 
@@ -93,6 +109,7 @@ export function startNodeLiveness(ctx: ServerContext): NodeLiveness {
     const now = performance.now();
     if (lastBeat === undefined || now - lastBeat > 2 * beatMs) healthySince = now;
     lastBeat = now;
+    sweepExited();
     if (healthySince === undefined || now - healthySince < deadAfterMs || sweeping) return;
     // Apart from the beats: logging a big node's leaves must not hold up this node's own heartbeat.
     sweeping = sweepDead().finally(() => (sweeping = undefined));
@@ -105,6 +122,25 @@ export function startNodeLiveness(ctx: ServerContext): NodeLiveness {
       // Claimed by this node still: claimed again at the next beat.
       log.warn({ err }, "could not log a dead node's connections as left; retrying at the next heartbeat");
     }
+  }
+
+  /**
+   * Needs no healthy stretch of beats, unlike sweepDead: these nodes are not
+   * judged by their silence. The claim still needs this node's own record fresh.
+   */
+  function sweepExited(): void {
+    if (!registered || sweeping || stopped || exited.size === 0) return;
+    const ids = [...exited];
+    exited.clear();
+    sweeping = (async () => {
+      try {
+        for (const dead of await store.claimDeadNodes(id, deadAfterMs, 2 * beatMs, ids)) await sweep(dead);
+      } catch (err) {
+        // A claim that went through is this node's to take again.
+        for (const dead of ids) exited.add(dead);
+        log.warn({ err, nodes: ids }, "could not log an exited node's connections as left; retrying at the next heartbeat");
+      }
+    })().finally(() => (sweeping = undefined));
   }
 
   /** Logs a leave for each of a dead node's connections that has none, then forgets the node. */
@@ -156,10 +192,15 @@ export function startNodeLiveness(ctx: ServerContext): NodeLiveness {
   tick();
   const timer = setInterval(tick, beatMs);
   timer.unref();
+  onId?.(id);
 
   return {
     get id() {
       return id;
+    },
+    exited(ids) {
+      for (const dead of ids) if (dead !== id) exited.add(dead);
+      setTimeout(sweepExited, EXITED_GRACE_MS).unref();
     },
     async stop() {
       if (stopped) return;

@@ -606,13 +606,14 @@ export class KyselyStore implements Store {
     return Number(result.numUpdatedRows) > 0;
   }
 
-  async claimDeadNodes(claimer: string, deadAfterMs: number, freshMs: number): Promise<DeadNode[]> {
+  async claimDeadNodes(claimer: string, deadAfterMs: number, freshMs: number, exited?: readonly string[]): Promise<DeadNode[]> {
+    if (exited?.length === 0) return [];
     const now = this.dbNowMs();
     const rows = await this.db
       .updateTable('nodes')
       .set({ swept_by: claimer, swept_at: now })
       .where('id', '<>', claimer)
-      .where('seen_at', '<', sql<number>`${now} - dead_after_ms`)
+      .where((eb) => (exited ? eb('id', 'in', [...exited]) : eb('seen_at', '<', sql<number>`${now} - dead_after_ms`)))
       .where((eb) => eb.or([eb('swept_by', 'is', null), eb('swept_by', '=', claimer), eb('swept_at', '<', sql<number>`${now} - ${deadAfterMs}`)]))
       .where((eb) =>
         eb.exists(

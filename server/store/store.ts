@@ -167,8 +167,11 @@ export interface Store {
    * database's clock, ISO 8601). Claims nothing unless the claimer itself was
    * seen in the last `freshMs` and is not claimed: a claim that waited out a
    * stalled database finds its claimer stale too.
+   *
+   * With `exited`, claims only those nodes, whatever their last heartbeat:
+   * nodes known to be dead (cluster mode: the primary saw their process end).
    */
-  claimDeadNodes(claimer: string, deadAfterMs: number, freshMs: number): Promise<DeadNode[]>;
+  claimDeadNodes(claimer: string, deadAfterMs: number, freshMs: number, exited?: readonly string[]): Promise<DeadNode[]>;
   /** Deletes a node's record (its sweep is done). */
   forgetNode(id: string): Promise<void>;
   /** The `join` events a node logged (`data.node`) in interviews still open, each with its interview. */

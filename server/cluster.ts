@@ -22,6 +22,14 @@ const READY = 'duet:worker-ready';
 /** What a booting worker counts as in sticky's least-connection balancing: more than any real one. */
 const BOOTING_LOAD = 1e9;
 
+/**
+ * How long the primary waits before replacing a dead worker: 0.5 s, then
+ * twice as long for each replacement in a row that died before it was ready
+ * (the database or Redis down, say), up to 30 s, so a cause that outlasts
+ * the restarts is not a fork every half second.
+ */
+export const restartDelayMs = (failedInARow: number) => Math.min(30_000, 500 * 2 ** Math.min(failedInARow, 6));
+
 export interface ClusterPrimary {
   url: string;
   /** Asks every worker to shut down gracefully, then stops listening. */
@@ -52,6 +60,8 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   let stopping = false;
   // The worker being started: its death fails the start (below) instead of starting another.
   let booting: Worker | undefined;
+  // Replacements in a row that died before they were ready: the next one waits longer.
+  let failedInARow = 0;
   // Workers that said they are ready: the ones a /metrics scrape gathers.
   const ready = new Set<Worker>();
   const metrics = serveClusterMetrics(() => [...ready]);
@@ -69,21 +79,24 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
     return worker;
   };
   cluster.on('exit', (worker, code, signal) => {
-    ready.delete(worker);
+    const wasReady = ready.delete(worker);
     metrics.onExit(worker);
     if (stopping || worker === booting) return;
-    log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
+    if (!wasReady) failedInARow++;
+    const delayMs = restartDelayMs(failedInARow);
+    log.error({ worker: worker.process.pid, code, signal, ready: wasReady, restartInMs: delayMs }, 'worker died; starting another');
     nodes.onExit(worker);
     // Its clients reconnect (through sticky) to the others meanwhile.
     // (Ctrl-C signals the workers too: the primary may hear of a death before its own SIGINT.)
     setTimeout(() => {
       if (!stopping) fork();
-    }, 500).unref();
+    }, delayMs).unref();
   });
   // Ready: in the scrapes, and in sticky's balancing at its real count.
   cluster.on('message', (worker: Worker & { clientsCount?: number }, message) => {
     if (!isMessage(message, READY) || ready.has(worker)) return;
     ready.add(worker);
+    failedInARow = 0;
     worker.clientsCount = (worker.clientsCount ?? BOOTING_LOAD) - BOOTING_LOAD;
     nodes.onReady();
   });

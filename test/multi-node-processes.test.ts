@@ -190,4 +190,48 @@ describe('nodes as processes', () => {
     process.kill(primary.child.pid!, 'SIGTERM');
     expect((await primary.exited).code).toBe(0);
   }, 120_000);
+
+  it('cluster mode: a replacement that keeps dying while it starts (the database down) is started less and less often', async () => {
+    let dbUp = true;
+    const pgPort = Number(new URL(PG_URL).port || 5432);
+    // Connections already open stay up; new ones are refused while the database is "down".
+    const db = await tcpProxy(() => (dbUp ? [pgPort] : []));
+    const proxied = new URL(PG_URL);
+    proxied.port = String(db.port);
+    const primary = await spawnNode({ DATABASE_URL: proxied.toString(), DATABASE_SCHEMA: uniqueSchema() }, ['--workers', '2']);
+    const pid = primary.child.pid!;
+    const workers = () => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    const deaths = () =>
+      primary
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('worker died; starting another'))
+        .map((line) => JSON.parse(line) as { restartInMs: number; ready: boolean });
+    const [victim, survivor] = workers();
+    dbUp = false;
+    process.kill(victim!, 'SIGKILL');
+    // The worker that was ready is replaced after 0.5 s; each replacement that cannot start waits twice as long.
+    await waitFor(() => deaths().length >= 3, 30_000, 20);
+    expect(deaths().slice(0, 3)).toEqual([
+      { ...deaths()[0], ready: true, restartInMs: 500 },
+      { ...deaths()[1], ready: false, restartInMs: 1000 },
+      { ...deaths()[2], ready: false, restartInMs: 2000 },
+    ]);
+    // The third waits 2 s: nothing is forked for the next 1.5 (it was every 0.5 s).
+    const quietUntil = Date.now() + 1500;
+    while (Date.now() < quietUntil) {
+      expect(workers()).toEqual([survivor]);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // The database back: the next replacement starts, and stays.
+    dbUp = true;
+    await waitFor(() => workers().length === 2, 20_000, 50);
+    const settled = workers();
+    const died = deaths().length;
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(workers()).toEqual(settled);
+    expect(deaths()).toHaveLength(died);
+    process.kill(pid, 'SIGTERM');
+    expect((await primary.exited).code).toBe(0);
+  }, 120_000);
 });

@@ -408,6 +408,58 @@ describe.skipIf(!hasChromium)('replay page', () => {
     await page.close();
   }, 60_000);
 
+  it("a caret's name moves below its line when the replay is scrolled until there is no room above it", async () => {
+    const node = await startNode({}, NODE_OPTIONS);
+    const iv = await createInterview(node, 'Scrolled', 'python');
+    const id = iv.interview.id;
+    const candidate = await openRoom(browser, node.url, id, await iv.invite('candidate', 'Cy'));
+    await focusEditor(candidate);
+    await candidate.page.keyboard.press('Control+A');
+    await candidate.page.keyboard.press('Delete');
+    await paste(candidate, Array.from({ length: 40 }, (_, i) => `# line ${i + 1}`).join('\n'));
+    // The candidate's last edit, so their caret in the replay, on line 10.
+    await candidate.page.keyboard.press('Control+Home');
+    for (let i = 1; i < 10; i++) await candidate.page.keyboard.press('ArrowDown');
+    await candidate.page.keyboard.press('End');
+    await candidate.page.keyboard.type('!');
+    await until(async () => (await candidate.pending()) === 0 && (await candidate.text()).includes('# line 10!'));
+    await candidate.page.close();
+
+    const page = await browser.context.newPage();
+    await page.goto(`${node.url}/replay/${id}#token=${await iv.invite('reviewer', 'Rita')}`);
+    await until(() => page.evaluate(() => !!(globalThis as any).duetReplay?.loaded()));
+    await page.keyboard.press('End');
+    await until(async () => (await shown(page)).text.includes('# line 10!'));
+    // The caret's top and its name's, from the top of what the editor shows.
+    const caret = () =>
+      page.evaluate(() => {
+        const g = globalThis as any;
+        const el = g.document.querySelector('.replay-editor .duet-label');
+        if (!el) return null;
+        const guard = g.document.querySelector('.replay-editor .overflow-guard').getBoundingClientRect();
+        const top = el.getBoundingClientRect().top - guard.top;
+        return { top, name: top + parseFloat(g.getComputedStyle(el, '::after').top) };
+      });
+    await page.getByTestId('replay-editor').locator('.view-lines').click();
+    await page.keyboard.press('Control+Home');
+    await until(async () => ((await caret())?.top ?? 0) > 40);
+    expect((await caret())!.name).toBeLessThan((await caret())!.top); // room above: the name is above
+    // Ctrl+Down scrolls a line at a time: past the line where the name still fits above (the
+    // editor's top padding), to where the line is partly under the edge.
+    for (let i = 0; i < 20 && (await caret())!.top >= 0; i++) {
+      const before = (await caret())!.top;
+      await page.keyboard.press('Control+ArrowDown');
+      await until(async () => (await caret())?.top !== before);
+    }
+    const scrolled = (await caret())!;
+    expect(scrolled.top).toBeLessThan(0);
+    expect(scrolled.top).toBeGreaterThan(-19); // still drawn: part of the line shows
+    // Placed again on the scroll: below the line, in view, not cut off above it.
+    await until(async () => (await caret())!.name > (await caret())!.top);
+    expect((await caret())!.name).toBeGreaterThanOrEqual(0);
+    await page.close();
+  }, 60_000);
+
   it("a candidate whose node was killed shows offline from the leave a live node logged for them, marked as their node going down", async () => {
     const schema = uniqueSchema();
     const prefix = uniquePrefix();

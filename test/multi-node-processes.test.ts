@@ -15,6 +15,9 @@ import { CLIENT_DIST, ensureClientBuilt } from '../client/scripts/ensure-built.j
 import { pollingProvider, spawnNode, startCommandHere, testTokens, type NodeProcess } from './fixtures/processes.js';
 import { PG_URL, REDIS_URL, tcpProxy, uniquePrefix, uniqueSchema } from './fixtures/services.js';
 
+/** A process's children (a cluster primary's workers), by PID. */
+const childrenOf = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+
 async function startNodes(n: number) {
   const schema = uniqueSchema();
   const env = { REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix(), DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema };
@@ -155,7 +158,7 @@ describe('nodes as processes', () => {
     // A worker dies and another is started in its place: while that one boots, the primary
     // sends new connections to the live one (least-connection would pick the one with no clients).
     const pid = primary.child.pid!;
-    const workers = () => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    const workers = () => childrenOf(pid);
     const [victim, survivor] = workers();
     process.kill(victim!, 'SIGKILL');
     await waitFor(() => workers().length === 2 && !workers().includes(victim!), 10_000);
@@ -200,7 +203,7 @@ describe('nodes as processes', () => {
     proxied.port = String(db.port);
     const primary = await spawnNode({ DATABASE_URL: proxied.toString(), DATABASE_SCHEMA: uniqueSchema() }, ['--workers', '2']);
     const pid = primary.child.pid!;
-    const workers = () => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    const workers = () => childrenOf(pid);
     const deaths = () =>
       primary
         .output()

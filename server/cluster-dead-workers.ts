@@ -20,41 +20,49 @@ const EXITED = 'duet:nodes-exited';
  */
 export function trackWorkerNodes(live: () => Worker[]): {
   onMessage(worker: Worker, message: unknown): void;
-  /** A worker exited unasked (not in a shutdown): its connections' leaves are logged by another. */
-  onExit(worker: Worker): void;
+  /** A worker exited; `unasked` (not in a shutdown, not a failed start): its connections' leaves are logged by another. */
+  onExit(worker: Worker, unasked: boolean): void;
   /** A worker became ready: it takes whatever waits for one. */
   onReady(): void;
 } {
   const ids = new Map<Worker, Set<string>>();
   let waiting: string[] = [];
   let next = 0;
-  const handOn = () => {
-    const workers = live();
+  const note = (worker: Worker, more: Iterable<string>) => {
+    const own = ids.get(worker) ?? new Set<string>();
+    for (const id of more) own.add(id);
+    ids.set(worker, own);
+  };
+  const handOn = (except?: Worker) => {
+    const workers = live().filter((w) => w !== except);
     if (waiting.length === 0 || workers.length === 0) return;
     const sweeper = workers[next++ % workers.length]!;
     const sent = waiting;
     waiting = [];
-    // Sent to a worker that has just died too: they wait for the next one ready.
+    // Its own as well from now on: should it die before it has swept them, they are handed on again.
+    note(sweeper, sent);
+    // Sent to a worker that has just died too: they go to another, or wait for the next one ready.
     sweeper.send({ type: EXITED, ids: sent }, (err: Error | null) => {
-      if (err) waiting.push(...sent);
+      if (!err) return;
+      for (const id of sent) ids.get(sweeper)?.delete(id);
+      waiting.push(...sent);
+      handOn(sweeper);
     });
   };
   return {
     onMessage(worker, message) {
-      if (!isMessage(message, NODE_ID) || typeof (message as { id?: unknown }).id !== 'string') return;
+      if (!isMessage(message, NODE_ID) || typeof (message as { id?: unknown }).id !== 'string' || worker.isDead()) return;
       // Every id it has had: one it gave up may still name joins no one has logged a leave for.
-      const own = ids.get(worker) ?? new Set<string>();
-      own.add((message as { id: string }).id);
-      ids.set(worker, own);
+      note(worker, [(message as { id: string }).id]);
     },
-    onExit(worker) {
+    onExit(worker, unasked) {
       const gone = ids.get(worker);
       ids.delete(worker);
-      if (!gone) return;
+      if (!gone || !unasked) return;
       waiting.push(...gone);
       handOn();
     },
-    onReady: handOn,
+    onReady: () => handOn(),
   };
 }
 

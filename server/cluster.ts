@@ -24,9 +24,9 @@ const BOOTING_LOAD = 1e9;
 
 /**
  * How long the primary waits before replacing a dead worker: 0.5 s, then
- * twice as long for each replacement in a row that died before it was ready
- * (the database or Redis down, say), up to 30 s, so a cause that outlasts
- * the restarts is not a fork every half second.
+ * twice as long for each replacement in a row (of that one worker) that died
+ * before it was ready (the database or Redis down, say), up to 30 s, so a
+ * cause that outlasts the restarts is not a fork every half second.
  */
 export const restartDelayMs = (failedInARow: number) => Math.min(30_000, 500 * 2 ** Math.min(failedInARow, 6));
 
@@ -60,8 +60,10 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   let stopping = false;
   // The worker being started: its death fails the start (below) instead of starting another.
   let booting: Worker | undefined;
-  // Replacements in a row that died before they were ready: the next one waits longer.
-  let failedInARow = 0;
+  // For each replacement: how many before it, in a row, died before they were ready.
+  const failedBefore = new WeakMap<Worker, number>();
+  // Replacements waiting out their delay, each with its failedBefore.
+  const restarts = new Map<NodeJS.Timeout, number>();
   // Workers that said they are ready: the ones a /metrics scrape gathers.
   const ready = new Set<Worker>();
   const metrics = serveClusterMetrics(() => [...ready]);
@@ -73,32 +75,46 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   // Sticky's least-connection picks the worker with the fewest clients, and a worker still
   // booting has none: every new connection would go to it and hang until it can take them.
   // Until it says it is ready, it counts as full.
-  const fork = (): Worker => {
+  const fork = (failed = 0): Worker => {
     const worker = cluster.fork(env) as Worker & { clientsCount?: number };
     worker.clientsCount = BOOTING_LOAD;
+    failedBefore.set(worker, failed);
     return worker;
+  };
+  const restartLater = (failed: number, delayMs: number) => {
+    const timer = setTimeout(() => {
+      restarts.delete(timer);
+      if (!stopping) fork(failed);
+    }, delayMs).unref();
+    restarts.set(timer, failed);
   };
   cluster.on('exit', (worker, code, signal) => {
     const wasReady = ready.delete(worker);
     metrics.onExit(worker);
-    if (stopping || worker === booting) return;
-    if (!wasReady) failedInARow++;
-    const delayMs = restartDelayMs(failedInARow);
+    const unasked = !stopping && worker !== booting;
+    nodes.onExit(worker, unasked);
+    if (!unasked) return;
+    const failed = wasReady ? 0 : (failedBefore.get(worker) ?? 0) + 1;
+    const delayMs = restartDelayMs(failed);
     log.error({ worker: worker.process.pid, code, signal, ready: wasReady, restartInMs: delayMs }, 'worker died; starting another');
-    nodes.onExit(worker);
     // Its clients reconnect (through sticky) to the others meanwhile.
     // (Ctrl-C signals the workers too: the primary may hear of a death before its own SIGINT.)
-    setTimeout(() => {
-      if (!stopping) fork();
-    }, delayMs).unref();
+    restartLater(failed, delayMs);
   });
   // Ready: in the scrapes, and in sticky's balancing at its real count.
   cluster.on('message', (worker: Worker & { clientsCount?: number }, message) => {
     if (!isMessage(message, READY) || ready.has(worker)) return;
     ready.add(worker);
-    failedInARow = 0;
     worker.clientsCount = (worker.clientsCount ?? BOOTING_LOAD) - BOOTING_LOAD;
+    if (!booting) log.info({ worker: worker.process.pid }, 'worker ready');
     nodes.onReady();
+    // One could start, so what kept the others from starting has likely passed: no longer wait it out.
+    for (const [timer, failed] of restarts) {
+      if (failed === 0) continue;
+      clearTimeout(timer);
+      restarts.delete(timer);
+      restartLater(0, restartDelayMs(0));
+    }
   });
   // Listen only once every worker can take connections: sticky hands a
   // connection to a worker at once, and one still booting would drop it.

@@ -177,19 +177,22 @@ describe('nodes as processes', () => {
 
     // The primary saw the worker die, so its connection's leave is logged now by the live
     // worker, not after NODE_DEAD_AFTER_SECONDS (60 s) of silence.
-    type Logged = { type: string; data: { conn?: string; lost?: boolean } };
+    type Logged = { type: string; actor: { name: string }; data: { conn?: string; lost?: boolean } };
     const presence = async () => {
       const res = await fetch(`${primary.url}/api/interviews/${iv.id}/events`, { headers: { authorization: `Bearer ${iv.token}` } });
       expect(res.status).toBe(200);
       return ((await res.json()) as { events: Logged[] }).events.filter((e) => e.type === 'join' || e.type === 'leave');
     };
-    const [first, second] = (await presence()).filter((e) => e.type === 'join');
-    const originals = [first!.data.conn, second!.data.conn];
     await waitFor(async () => (await presence()).some((e) => e.type === 'leave'), 8000, 200);
+    // The victim's client came back through the live worker: a third join, by the person whose
+    // first connection, and only that one, is logged as lost.
+    await waitFor(async () => (await presence()).filter((e) => e.type === 'join').length === 3, 8000, 200);
+    const [first, second, back] = (await presence()).filter((e) => e.type === 'join');
     const leaves = (await presence()).filter((e) => e.type === 'leave');
     expect(leaves).toHaveLength(1);
     expect(leaves[0]!.data.lost).toBe(true);
-    expect(originals).toContain(leaves[0]!.data.conn);
+    expect(leaves[0]!.actor.name).toBe(back!.actor.name);
+    expect(leaves[0]!.data.conn).toBe([first!, second!].find((j) => j.actor.name === back!.actor.name)!.data.conn);
     process.kill(primary.child.pid!, 'SIGTERM');
     expect((await primary.exited).code).toBe(0);
   }, 120_000);
@@ -201,15 +204,16 @@ describe('nodes as processes', () => {
     const db = await tcpProxy(() => (dbUp ? [pgPort] : []));
     const proxied = new URL(PG_URL);
     proxied.port = String(db.port);
-    const primary = await spawnNode({ DATABASE_URL: proxied.toString(), DATABASE_SCHEMA: uniqueSchema() }, ['--workers', '2']);
+    const primary = await spawnNode({ DATABASE_URL: proxied.toString(), DATABASE_SCHEMA: uniqueSchema(), LOG_LEVEL: 'info' }, ['--workers', '2']);
     const pid = primary.child.pid!;
     const workers = () => childrenOf(pid);
-    const deaths = () =>
+    const logged = (msg: string) =>
       primary
         .output()
         .split('\n')
-        .filter((line) => line.includes('worker died; starting another'))
-        .map((line) => JSON.parse(line) as { restartInMs: number; ready: boolean });
+        .filter((line) => line.includes(`"msg":"${msg}"`))
+        .map((line) => JSON.parse(line) as { time: number; worker: number; restartInMs: number; ready: boolean });
+    const deaths = () => logged('worker died; starting another');
     const [victim, survivor] = workers();
     dbUp = false;
     process.kill(victim!, 'SIGKILL');
@@ -221,19 +225,23 @@ describe('nodes as processes', () => {
       { ...deaths()[2], ready: false, restartInMs: 2000 },
     ]);
     // The third waits 2 s: nothing is forked for the next 1.5 (it was every 0.5 s).
-    const quietUntil = Date.now() + 1500;
+    const quietUntil = deaths()[2]!.time + 1500;
     while (Date.now() < quietUntil) {
       expect(workers()).toEqual([survivor]);
       await new Promise((r) => setTimeout(r, 50));
     }
     // The database back: the next replacement starts, and stays.
     dbUp = true;
-    await waitFor(() => workers().length === 2, 20_000, 50);
+    await waitFor(() => logged('worker ready').length === 1, 20_000, 50);
     const settled = workers();
     const died = deaths().length;
-    await new Promise((r) => setTimeout(r, 2000));
+    await new Promise((r) => setTimeout(r, 1000));
     expect(workers()).toEqual(settled);
     expect(deaths()).toHaveLength(died);
+    // Once one was ready, that worker's next death is replaced after 0.5 s again.
+    process.kill(logged('worker ready')[0]!.worker, 'SIGKILL');
+    await waitFor(() => deaths().length === died + 1, 10_000, 20);
+    expect(deaths()[died]).toMatchObject({ ready: true, restartInMs: 500 });
     process.kill(pid, 'SIGTERM');
     expect((await primary.exited).code).toBe(0);
   }, 120_000);

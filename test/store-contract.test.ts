@@ -318,9 +318,12 @@ describe.each(backends)('store contract: $name', (backend) => {
     expect(ids(await store.claimDeadNodes(c, DEAD, FRESH, [e]))).toEqual([e]);
     expect(await store.heartbeatNode(e)).toBe(false);
     expect(await store.heartbeatNode(f)).toBe(true);
-    // Still fenced: not another live sweeper's claim, nor for a claimer that is itself claimed.
+    // Still fenced: not another live sweeper's claim, nor for a claimer that is itself claimed or seen too long ago.
     expect(await store.claimDeadNodes(f, DEAD, FRESH, [e])).toEqual([]);
     expect(await store.claimDeadNodes(a, DEAD, FRESH, [f])).toEqual([]);
+    await sleep(300);
+    expect(await store.claimDeadNodes(c, DEAD, 200, [f])).toEqual([]);
+    expect(await store.heartbeatNode(f)).toBe(true);
 
     const open = await interview(store);
     const ended = await interview(store);

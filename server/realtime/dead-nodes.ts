@@ -29,10 +29,12 @@
  *
  * In cluster mode the primary sees a worker's process end, so it need not be
  * guessed from silence: it hands the dead worker's node ids to a live worker
- * (`exited`), which logs their leaves a moment later instead of after the
- * threshold. The moment lets a statement the dead process had already sent
- * the database finish first (a join committed after the sweep read the joins
- * would never get its leave).
+ * (`exited`), which logs their leaves a second later instead of after the
+ * threshold. A statement the dead process had already sent may still commit
+ * after that (PostgreSQL finishes a statement waiting on a lock even when its
+ * client is gone): so the record is kept, claimed, and swept again by the
+ * heartbeat once the threshold has passed, which logs a leave for any join
+ * that came in late and forgets the node.
  */
 import { randomUUID } from 'node:crypto';
 import { DuetError } from '../../shared/errors.js';
@@ -73,7 +75,11 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
   let beating: Promise<void> | undefined;
   let sweeping: Promise<void> | undefined;
   let stopped = false;
-  /** Nodes known to have exited, not yet swept: tried again at each beat until this node is registered. */
+  /**
+   * Nodes known to have exited, not yet swept: they wait for this node's
+   * registration. A claim that answers nothing for one (another node's, or
+   * this node's own record gone stale) leaves it to the heartbeat's sweep.
+   */
   const exited = new Set<string>();
 
   /** Gives up `id` for good: the sockets whose joins were logged under it rejoin under the new one. */
@@ -134,7 +140,7 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
     exited.clear();
     sweeping = (async () => {
       try {
-        for (const dead of await store.claimDeadNodes(id, deadAfterMs, 2 * beatMs, ids)) await sweep(dead);
+        for (const dead of await store.claimDeadNodes(id, deadAfterMs, 2 * beatMs, ids)) await sweep(dead, { forget: false });
       } catch (err) {
         // A claim that went through is this node's to take again.
         for (const dead of ids) exited.add(dead);
@@ -143,8 +149,8 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
     })().finally(() => (sweeping = undefined));
   }
 
-  /** Logs a leave for each of a dead node's connections that has none, then forgets the node. */
-  async function sweep(dead: DeadNode): Promise<void> {
+  /** Logs a leave for each of a dead node's connections that has none, then forgets the node (unless told not to: see above). */
+  async function sweep(dead: DeadNode, { forget = true } = {}): Promise<void> {
     const byInterview = new Map<string, StoredEvent[]>();
     for (const join of await store.joinsLoggedBy(dead.id)) {
       const joins = byInterview.get(join.interviewId) ?? [];
@@ -152,8 +158,9 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
       byInterview.set(join.interviewId, joins);
     }
     const counts = await Promise.all([...byInterview].map(([interviewId, joins]) => logLost(interviewId, joins, dead.seenAt)));
-    await store.forgetNode(dead.id);
+    if (forget) await store.forgetNode(dead.id);
     const left = counts.reduce((a, b) => a + b, 0);
+    if (!forget && left === 0) return;
     log.warn({ node: dead.id, lastSeen: dead.seenAt, left, interviews: byInterview.size }, "a dead node's connections were logged as left");
   }
 

@@ -105,6 +105,48 @@ describe('connections a dead node took with it', () => {
     expect(ada.socket.connected).toBe(true);
   }, 60_000);
 
+  it('a node known to have exited (cluster mode) has its connections logged as left at once, and a join it committed late at the threshold', async () => {
+    const schema = uniqueSchema();
+    const env = { REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix(), DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema, NODE_DEAD_AFTER_SECONDS: String(DEAD_AFTER_S) };
+    const victim = await spawnNode(env);
+    const survivor = await startNode({
+      redisUrl: env.REDIS_URL,
+      redisKeyPrefix: env.REDIS_KEY_PREFIX,
+      databaseUrl: PG_URL,
+      databaseSchema: schema,
+      nodeDeadAfterMs: DEAD_AFTER_S * 1000,
+    });
+    const tokens = await testTokens();
+    const iv = await tokens.interview(survivor.url);
+    const cy = await connectClient(victim.url, await tokens.invite(survivor.url, iv, 'candidate', 'Cy'));
+    const cyConn = cy.socket.id;
+    const store = survivor.server.ctx.store;
+    const events = () => store.readEvents(iv.id, {}).then((all) => all.filter((e) => e.type === 'join' || e.type === 'leave'));
+    await waitFor(async () => (await events()).length === 1, 5000);
+    const [join] = await events();
+    const victimId = String(join!.data.node);
+    cy.provider.destroy();
+    process.kill(victim.child.pid!, 'SIGKILL');
+    await victim.exited;
+    // What a cluster's primary tells a live worker when it sees a worker's process end.
+    const toldAt = Date.now();
+    survivor.server.nodesExited([victimId]);
+    await waitFor(async () => (await events()).length === 2, DEAD_AFTER_S * 1000, 50);
+    expect(Date.now() - toldAt).toBeLessThan(DEAD_AFTER_S * 1000 - 1000); // well before the threshold
+    expect(presence(await events())).toEqual([
+      ['join', 'Cy', cyConn, false],
+      ['leave', 'Cy', cyConn, true],
+    ]);
+    // A join the dead node had sent before it died, committed only now (it had waited on a lock):
+    // the record was kept, so the heartbeat's sweep logs its leave once the threshold has passed.
+    await survivor.server.ctx.writer.append(iv.id, { type: 'join', at: new Date().toISOString(), actor: join!.actor, data: { conn: 'late', node: victimId } });
+    await waitFor(async () => (await events()).length === 4, (DEAD_AFTER_S + 5) * 1000, 100);
+    expect(presence(await events()).slice(2)).toEqual([
+      ['join', 'Cy', 'late', false],
+      ['leave', 'Cy', 'late', true],
+    ]);
+  }, 60_000);
+
   it('one node alone, restarted after a crash, logs its predecessor\'s connections as left', async () => {
     const dataDir = tempDir('duet-dead-');
     const env = { DATA_DIR: dataDir, NODE_DEAD_AFTER_SECONDS: String(DEAD_AFTER_S) };

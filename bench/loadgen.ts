@@ -89,6 +89,21 @@ async function waitUntil(cond: () => boolean, timeoutMs: number, what: string): 
   }
 }
 
+/** Waits for `cond` while `progress()` keeps changing: fails after `stallMs` without a change, or `capMs` in all. */
+async function waitWhileProgressing(cond: () => boolean, progress: () => number, stallMs: number, capMs: number, what: string): Promise<void> {
+  const start = Date.now();
+  let last = progress();
+  let lastChange = start;
+  while (!cond()) {
+    const now = Date.now();
+    const p = progress();
+    if (p !== last) [last, lastChange] = [p, now];
+    if (now - lastChange > stallMs) throw new Error(`timed out waiting for ${what} (nothing arrived for ${stallMs / 1000} s)`);
+    if (now - start > capMs) throw new Error(`timed out waiting for ${what} (still arriving after ${capMs / 1000} s)`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function joinRoom(index: number, id: string, rng: Rng, trace: Trace | undefined, joinHist: Histogram): Promise<RoomRun> {
   const typistNode = (cfg.roomOffset + index) % 2;
   const clients: BenchClient[] = [];
@@ -307,10 +322,16 @@ async function main(): Promise<void> {
   const eldMax = eld.max / 1e6;
 
   for (const run of runs) stopActivity(run);
-  // The quiet period: everything sent must arrive and be acknowledged.
+  // The quiet period: everything sent must arrive and be acknowledged. A
+  // saturated step ends its window with seconds of backlog: that is latency,
+  // measured above, not loss, so the wait goes on while the backlog drains
+  // and counts as lost only what has not arrived once nothing has for 20 s.
   const settled = () =>
     runs.every((run) => run.receivers.every((r) => r.idx === run.clock.length) && run.typist.unacknowledged() === 0);
-  await waitUntil(settled, 20_000, 'the last updates').catch(noteError);
+  const progress = () => runs.reduce((n, run) => n + run.receivers.reduce((m, r) => m + r.idx, 0) - run.typist.unacknowledged(), 0);
+  const quietStart = performance.now();
+  await waitWhileProgressing(settled, progress, 20_000, 180_000, 'the last updates').catch(noteError);
+  const quietPeriodS = (performance.now() - quietStart) / 1000;
 
   let lost = 0;
   let diverged = 0;
@@ -340,6 +361,7 @@ async function main(): Promise<void> {
       perSecond: Math.round((delivered.doc + delivered.awareness + delivered.chat) / windowS),
     },
     lost,
+    quietPeriodS,
     diverged,
     unacknowledged,
     serverMismatch,

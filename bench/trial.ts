@@ -88,6 +88,7 @@ function mergeWorkloads(results: WorkloadResult[]): WorkloadResult {
       perSecond: sum((r) => r.deliveries.perSecond),
     },
     lost: sum((r) => r.lost),
+    quietPeriodS: max((r) => r.quietPeriodS ?? 0),
     diverged: sum((r) => r.diverged),
     unacknowledged: sum((r) => r.unacknowledged),
     serverMismatch: first.serverMismatch === null ? null : sum((r) => r.serverMismatch ?? 0),
@@ -176,7 +177,8 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     await race(all('connected', 60_000 + spec.rooms * spec.clientsPerRoom * 60));
     const joined = await Promise.all(cluster.nodes.map((n) => probe(n, { gc: true })));
     if (process.env.BENCH_HEAP_SNAPSHOT) await ask(cluster.nodes[0]!, { type: 'probe', heapSnapshot: resolve(process.env.BENCH_HEAP_SNAPSHOT) }, 120_000);
-    const resultP = all<WorkloadResult>('result', (spec.warmupS + spec.durationS + 120) * 1000);
+    // The generators' quiet period may last 180 s while a saturated step's backlog drains (loadgen.ts).
+    const resultP = all<WorkloadResult>('result', (spec.warmupS + spec.durationS + 300) * 1000);
     resultP.catch(() => {});
     const startP = waitFor(gens[0]!, 'window-start', (spec.warmupS + 30) * 1000);
     const endP = waitFor(gens[0]!, 'window-end', (spec.warmupS + spec.durationS + 60) * 1000);

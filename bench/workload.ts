@@ -55,8 +55,13 @@ export interface WorkloadResult {
   /** HdrHistograms (compressed base64) of propagation latency in µs: cross-node receivers, same-node, all. */
   hist: { cross: string; same: string; all: string };
   deliveries: { doc: number; awareness: number; chat: number; perSecond: number };
-  /** (receiver, edit) pairs never applied by the end of the quiet period. */
+  /**
+   * (receiver, edit) pairs never applied by the end of the quiet period,
+   * which lasts while the backlog still drains (see quietPeriodS).
+   */
   lost: number;
+  /** How long the quiet period after the window took, s: until everything arrived, or nothing had for 20 s (at most 180 s). */
+  quietPeriodS?: number;
   /** Clients whose final text differs from the typist's. */
   diverged: number;
   /** Typists' edits never acknowledged by the server. */

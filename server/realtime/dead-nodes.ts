@@ -54,7 +54,7 @@ export interface NodeLiveness {
 export const beatEveryMs = (deadAfterMs: number) => Math.max(250, Math.floor(deadAfterMs / 6));
 
 /** How long after a node's process ended its connections are logged as left (see above). */
-export const EXITED_GRACE_MS = 1000;
+const EXITED_GRACE_MS = 1000;
 
 /** `onId`: told this node's id at start and each time it changes (cluster mode: the primary keeps each worker's). */
 export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => void): NodeLiveness {

@@ -291,6 +291,8 @@ describe.skipIf(!hasChromium)('browser client', () => {
     // Line 10: far enough down to start with room above, near enough the top to scroll there.
     await moveTo(candidate, 10);
     await moveTo(observer, 10);
+    // A page behind the others gets few animation frames, and Monaco draws a scroll in one.
+    await interviewer.page.bringToFront();
     await interviewer.page.keyboard.press('Control+Home');
     await until(async () => (await nameBoxes()).length === 2 && (await nameBoxes())[0]!.caret > 40);
     // Ctrl+Down scrolls a line at a time (leaving the caret where it is) until that line is the first shown:

@@ -33,20 +33,22 @@ export function trackWorkerNodes(live: () => Worker[]): {
     for (const id of more) own.add(id);
     ids.set(worker, own);
   };
-  const handOn = (except?: Worker) => {
-    const workers = live().filter((w) => w !== except);
+  const handOn = () => {
+    // Not one whose channel has closed: its exit is on its way.
+    const workers = live().filter((w) => w.isConnected() && !w.isDead());
     if (waiting.length === 0 || workers.length === 0) return;
     const sweeper = workers[next++ % workers.length]!;
     const sent = waiting;
     waiting = [];
-    // Its own as well from now on: should it die before it has swept them, they are handed on again.
+    // Its own as well from now on: should it die, they are handed on again (a repeat claims
+    // nothing once they are swept).
     note(sweeper, sent);
-    // Sent to a worker that has just died too: they go to another, or wait for the next one ready.
+    // Sent to a worker that has just died too: they wait for the next exit (its own) or ready
+    // worker, not handed on at once, which could bounce between dying workers without end.
     sweeper.send({ type: EXITED, ids: sent }, (err: Error | null) => {
       if (!err) return;
       for (const id of sent) ids.get(sweeper)?.delete(id);
       waiting.push(...sent);
-      handOn(sweeper);
     });
   };
   return {

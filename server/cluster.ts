@@ -106,10 +106,10 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
     if (!isMessage(message, READY) || ready.has(worker)) return;
     ready.add(worker);
     worker.clientsCount = (worker.clientsCount ?? BOOTING_LOAD) - BOOTING_LOAD;
-    if (!booting) log.info({ worker: worker.process.pid }, 'worker ready');
+    if (worker !== booting) log.info({ worker: worker.process.pid }, 'worker ready');
     nodes.onReady();
     // One could start, so what kept the others from starting has likely passed: no longer wait it out.
-    for (const [timer, failed] of restarts) {
+    for (const [timer, failed] of [...restarts]) {
       if (failed === 0) continue;
       clearTimeout(timer);
       restarts.delete(timer);

@@ -76,11 +76,12 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
   let sweeping: Promise<void> | undefined;
   let stopped = false;
   /**
-   * Nodes known to have exited, not yet swept: they wait for this node's
-   * registration. A claim that answers nothing for one (another node's, or
+   * Nodes known to have exited, not yet swept, each with when it may be
+   * (EXITED_GRACE_MS after the word came): they wait for that and for this
+   * node's registration. A claim that answers nothing for one (another node's, or
    * this node's own record gone stale) leaves it to the heartbeat's sweep.
    */
-  const exited = new Set<string>();
+  const exited = new Map<string, number>(); // id → when it may be swept (performance.now())
 
   /** Gives up `id` for good: the sockets whose joins were logged under it rejoin under the new one. */
   function renew(): void {
@@ -136,14 +137,16 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
    */
   function sweepExited(): void {
     if (!registered || sweeping || stopped || exited.size === 0) return;
-    const ids = [...exited];
-    exited.clear();
+    const now = performance.now();
+    const ids = [...exited].filter(([, due]) => due <= now).map(([dead]) => dead);
+    if (ids.length === 0) return;
+    for (const dead of ids) exited.delete(dead);
     sweeping = (async () => {
       try {
         for (const dead of await store.claimDeadNodes(id, deadAfterMs, 2 * beatMs, ids)) await sweep(dead, { forget: false });
       } catch (err) {
         // A claim that went through is this node's to take again.
-        for (const dead of ids) exited.add(dead);
+        for (const dead of ids) exited.set(dead, 0);
         log.warn({ err, nodes: ids }, "could not log an exited node's connections as left; retrying at the next heartbeat");
       }
     })().finally(() => (sweeping = undefined));
@@ -206,8 +209,10 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
       return id;
     },
     exited(ids) {
-      for (const dead of ids) if (dead !== id) exited.add(dead);
-      setTimeout(sweepExited, EXITED_GRACE_MS).unref();
+      const due = performance.now() + EXITED_GRACE_MS;
+      for (const dead of ids) if (dead !== id) exited.set(dead, due);
+      // A little past the due time: timers and performance.now() may disagree by a fraction of a millisecond.
+      setTimeout(sweepExited, EXITED_GRACE_MS + 10).unref();
     },
     async stop() {
       if (stopped) return;

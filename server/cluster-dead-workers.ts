@@ -8,7 +8,7 @@
  */
 import type { Worker } from 'node:cluster';
 import type { DuetServer } from './app.js';
-import { isMessage } from './cluster-metrics.js';
+import { isMessage, sendToPrimary } from './cluster-ipc.js';
 
 const NODE_ID = 'duet:node-id';
 const EXITED = 'duet:nodes-exited';
@@ -53,9 +53,9 @@ export function trackWorkerNodes(live: () => Worker[]): {
   };
   return {
     onMessage(worker, message) {
-      if (!isMessage(message, NODE_ID) || typeof (message as { id?: unknown }).id !== 'string' || worker.isDead()) return;
+      if (!isMessage(message, NODE_ID) || typeof message.id !== 'string' || worker.isDead()) return;
       // Every id it has had: one it gave up may still name joins no one has logged a leave for.
-      note(worker, [(message as { id: string }).id]);
+      note(worker, [message.id]);
     },
     onExit(worker, unasked) {
       const gone = ids.get(worker);
@@ -77,12 +77,12 @@ export function workerNodeIds(): {
 } {
   return {
     report(id) {
-      process.send?.({ type: NODE_ID, id }, undefined, undefined, () => {});
+      sendToPrimary({ type: NODE_ID, id });
     },
     listen(server) {
       process.on('message', (message: unknown) => {
         if (!isMessage(message, EXITED)) return;
-        const ids = (message as { ids?: unknown }).ids;
+        const { ids } = message;
         if (Array.isArray(ids)) server.nodesExited(ids.filter((id): id is string => typeof id === 'string'));
       });
     },

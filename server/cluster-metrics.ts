@@ -11,6 +11,7 @@
  */
 import type { Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
+import { ignoreSendError, isMessage, sendToPrimary } from './cluster-ipc.js';
 
 const ASK = 'duet:metrics-ask';
 const COLLECT = 'duet:metrics-collect';
@@ -20,17 +21,7 @@ const ANSWER = 'duet:metrics-answer';
 /** How long the primary waits for every worker's part; a scrape after that fails rather than undercounts. */
 const COLLECT_TIMEOUT_MS = 3000;
 
-type Message = { type?: unknown; id?: unknown; metrics?: unknown; text?: unknown; error?: unknown };
-
-/** Is this IPC message one of ours of `type`? (Sticky's and the cluster adapter's have types of their own.) */
-export function isMessage(value: unknown, type: string): value is Message {
-  return typeof value === 'object' && value !== null && (value as Message).type === type;
-}
-
 type Reply = { text: string } | { error: string };
-
-/** A send's failure (the other end just died): the wait it belonged to ends by its exit or its timeout. */
-const ignoreSendError = (): void => {};
 
 interface Gathering {
   waiting: Set<Worker>;
@@ -115,17 +106,13 @@ export function workerClusterMetrics(): { text: () => Promise<string>; share: (r
   const waiting = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void }>();
   let next = 0;
   let shared: Registry | undefined;
-  // The channel closes when the primary goes: a send then would be an uncaught error.
-  const send = (message: object) => {
-    if (process.connected) process.send?.(message, undefined, undefined, ignoreSendError);
-  };
   process.on('message', (message: unknown) => {
     if (isMessage(message, COLLECT)) {
       const id = message.id;
-      if (!shared) return send({ type: PART, id, error: 'not started yet' });
+      if (!shared) return sendToPrimary({ type: PART, id, error: 'not started yet' });
       shared.getMetricsAsJSON().then(
-        (metrics) => send({ type: PART, id, metrics }),
-        (err: unknown) => send({ type: PART, id, error: String(err) }),
+        (metrics) => sendToPrimary({ type: PART, id, metrics }),
+        (err: unknown) => sendToPrimary({ type: PART, id, error: String(err) }),
       );
     } else if (isMessage(message, ANSWER) && typeof message.id === 'number') {
       const asked = waiting.get(message.id);
@@ -146,7 +133,7 @@ export function workerClusterMetrics(): { text: () => Promise<string>; share: (r
         resolve: (text) => (clearTimeout(timer), resolve(text)),
         reject: (err) => (clearTimeout(timer), reject(err)),
       });
-      send({ type: ASK, id });
+      sendToPrimary({ type: ASK, id });
     });
   return { text, share: (registry) => (shared = registry) };
 }

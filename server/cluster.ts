@@ -15,7 +15,8 @@ import { logMadeSecret, resolveSecret } from './auth.js';
 import { listenStartError, StartError } from './start-failure.js';
 import type { Config } from './config.js';
 import { openStore } from './store/open-store.js';
-import { isMessage, serveClusterMetrics, workerClusterMetrics } from './cluster-metrics.js';
+import { serveClusterMetrics, workerClusterMetrics } from './cluster-metrics.js';
+import { isMessage, sendToPrimary } from './cluster-ipc.js';
 import { trackWorkerNodes, workerNodeIds } from './cluster-dead-workers.js';
 
 const READY = 'duet:worker-ready';
@@ -187,7 +188,7 @@ export async function startClusterWorker(config: Config): Promise<DuetServer> {
   nodes.listen(server);
   sendOnlyCloneables();
   setupStickyWorker(server.ctx.io as never);
-  process.send?.({ type: READY });
+  sendToPrimary({ type: READY });
   return server;
 }
 

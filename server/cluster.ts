@@ -18,6 +18,7 @@ import { openStore } from './store/open-store.js';
 import { serveClusterMetrics, workerClusterMetrics } from './cluster-metrics.js';
 import { isMessage, sendToPrimary } from './cluster-ipc.js';
 import { trackWorkerNodes, workerNodeIds } from './cluster-dead-workers.js';
+import { heldConnections } from './cluster-held-connections.js';
 
 const READY = 'duet:worker-ready';
 /** What a booting worker counts as in sticky's least-connection balancing: more than any real one. */
@@ -56,6 +57,7 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   const { setupMaster: setupStickyPrimary } = await import('@socket.io/sticky');
   const httpServer = createHttpServer();
   setupStickyPrimary(httpServer, { loadBalancingMethod: 'least-connection' });
+  const held = heldConnections(httpServer);
   if (!config.redisUrl) (await import('@socket.io/cluster-adapter')).setupPrimary();
 
   let stopping = false;
@@ -80,8 +82,21 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
     const worker = cluster.fork(env) as Worker & { clientsCount?: number };
     worker.clientsCount = BOOTING_LOAD;
     failedBefore.set(worker, failed);
+    held.watch(worker);
+    // A send without a callback to a worker whose channel just closed (sticky telling a dead
+    // worker that a relayed client went away) fails as an 'error' event: unheard, it would end
+    // the primary. That one is expected; anything else is worth a line.
+    worker.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ERR_IPC_CHANNEL_CLOSED') log.warn({ worker: worker.process.pid, err }, 'worker error');
+    });
     return worker;
   };
+  // The channel closes as the worker dies, a moment before its exit is seen: new connections
+  // go elsewhere from now on, and those the primary holds for it are answered.
+  cluster.on('disconnect', (worker: Worker & { clientsCount?: number }) => {
+    worker.clientsCount = BOOTING_LOAD;
+    held.lost(worker);
+  });
   const restartLater = (failed: number, delayMs: number) => {
     const timer = setTimeout(() => {
       restarts.delete(timer);
@@ -90,6 +105,8 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
     restarts.set(timer, failed);
   };
   cluster.on('exit', (worker, code, signal) => {
+    // Node does not announce the channel's close when handovers to the worker were queued.
+    held.lost(worker);
     const wasReady = ready.delete(worker);
     metrics.onExit(worker);
     const unasked = !stopping && worker !== booting;

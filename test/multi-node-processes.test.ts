@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
@@ -196,6 +197,76 @@ describe('nodes as processes', () => {
     process.kill(primary.child.pid!, 'SIGTERM');
     expect((await primary.exited).code).toBe(0);
   }, 120_000);
+
+  it('cluster mode: a request the primary relays to a worker that dies is answered 503, not left waiting', async () => {
+    const primary = await spawnNode({}, ['--workers', '2']);
+    const { port } = new URL(primary.url);
+    // Long-polling sessions, one after another so that least-connection spreads them over both workers.
+    const sids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${primary.url}/socket.io/?EIO=4&transport=polling`);
+      sids.push((JSON.parse((await res.text()).slice(1)) as { sid: string }).sid);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // A POST to each (a request with a body: the primary keeps the client's connection and
+    // relays it), its body not sent yet, so each worker holds its requests unanswered.
+    const posts = sids.map((sid) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.write(`POST /socket.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\n`);
+      let answer = '';
+      socket.setEncoding('utf8').on('data', (d: string) => (answer += d));
+      const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(answer)));
+      socket.on('error', () => {});
+      return { socket, closed, answer: () => answer };
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const [victim] = childrenOf(primary.child.pid!);
+    process.kill(victim!, 'SIGKILL');
+    // The dead worker's: a 503 with the API's error body, at once. Before, no answer ever came.
+    await waitFor(() => posts.some((p) => p.answer() !== ''), 5000, 20);
+    await new Promise((r) => setTimeout(r, 500));
+    const lost = posts.filter((p) => p.answer() !== '');
+    const live = posts.filter((p) => p.answer() === '');
+    expect(lost.length).toBeGreaterThan(0);
+    expect(live.length).toBeGreaterThan(0);
+    for (const p of lost) {
+      const answer = await p.closed;
+      expect(answer).toMatch(/^HTTP\/1\.1 503 /);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: 'unavailable' } });
+    }
+    // The live worker's are untouched: their bodies arrive, and they are answered as usual.
+    for (const p of live) p.socket.write('3');
+    for (const p of live) expect(await p.closed).toMatch(/^HTTP\/1\.1 200 [^]*\r\n\r\nok$/);
+    process.kill(primary.child.pid!, 'SIGTERM');
+    expect((await primary.exited).code).toBe(0);
+  }, 60_000);
+
+  it('cluster mode: connections queued for a worker that dies are answered 503, not left waiting', async () => {
+    const primary = await spawnNode({}, ['--workers', '2']);
+    const { port } = new URL(primary.url);
+    // Node passes a worker one connection at a time, each after the last one's acknowledgement:
+    // with the workers stopped, the first is in flight and the rest wait in the primary.
+    const workers = childrenOf(primary.child.pid!);
+    for (const w of workers) process.kill(w, 'SIGSTOP');
+    const requests = Array.from({ length: 3 }, () => {
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      let answer = '';
+      socket.setEncoding('utf8').on('data', (d: string) => (answer += d));
+      socket.on('error', () => {});
+      return new Promise<string>((resolve) => socket.on('close', () => resolve(answer)));
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    for (const w of workers) process.kill(w, 'SIGKILL');
+    // Each gets a 503, the one in flight too. Before, all three waited forever: with others queued,
+    // Node closed not even the one in flight.
+    let timer: NodeJS.Timeout | undefined;
+    const answers = await Promise.race([Promise.all(requests), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('a connection was left open')), 5000)))]);
+    clearTimeout(timer);
+    for (const answer of answers) expect(answer).toMatch(/^HTTP\/1\.1 503 [^]*"code":"unavailable"/);
+    process.kill(primary.child.pid!, 'SIGTERM');
+    expect((await primary.exited).code).toBe(0);
+  }, 60_000);
 
   it('cluster mode: a replacement that keeps dying while it starts (the database down) is started less and less often', async () => {
     let dbUp = true;

@@ -1,0 +1,120 @@
+/**
+ * Cluster mode: a client's connection that the primary still holds for a
+ * worker is answered when that worker dies, instead of waiting forever.
+ *
+ * @socket.io/sticky (2.0.1) keeps two kinds of connection in the primary on a
+ * worker's behalf, and forgets both when the worker dies:
+ * - a request with a body (Content-Length or Transfer-Encoding: every REST
+ *   POST, every long-polling POST), whose bytes and answer it relays over IPC;
+ * - a new connection queued behind another's handover: Node passes a worker
+ *   one socket at a time and queues the rest until that one is acknowledged;
+ *   on the worker's death it closes neither those nor, then, the one in flight.
+ * Each such client would wait for an answer no one will send. Here they get a
+ * 503 (`unavailable`, as for a node that is down), or are closed if part of an
+ * answer had already gone out.
+ */
+import type { Worker } from 'node:cluster';
+import type { Server } from 'node:http';
+import { Socket, type SocketConstructorOpts } from 'node:net';
+import { DuetError } from '../shared/errors.js';
+import { isMessage } from './cluster-ipc.js';
+
+/** Sticky's message that starts relaying a request with a body to a worker. */
+const RELAY_START = 'sticky:http-chunk-start';
+
+export interface HeldConnections {
+  /** Called on each worker as it is forked: its sends from now on are watched. */
+  watch(worker: Worker): void;
+  /** Called once the worker's channel has closed, and at its exit (the channel's close is not always announced). */
+  lost(worker: Worker): void;
+}
+
+/** Call after sticky's setup on the same server, so its listeners come first. */
+export function heldConnections(httpServer: Server): HeldConnections {
+  const held = new Map<Worker, Set<Socket>>();
+  // Sticky sends for a connection from inside that connection's 'data' listener, with
+  // nothing in the message (only a random id) that names the socket. Its listener is
+  // the one it left after dropping all others; these run just before and after it.
+  let reading: Socket | undefined;
+  httpServer.on('connection', (socket: Socket) => {
+    socket.prependListener('data', () => (reading = socket));
+    socket.on('data', () => (reading = undefined));
+  });
+
+  const release = (worker: Worker, socket: Socket) => held.get(worker)?.delete(socket);
+  const hold = (worker: Worker, socket: Socket) => {
+    let sockets = held.get(worker);
+    if (!sockets) held.set(worker, (sockets = new Set()));
+    if (sockets.has(socket)) return;
+    sockets.add(socket);
+    socket.once('close', () => release(worker, socket));
+  };
+
+  return {
+    watch(worker) {
+      const send = worker.send.bind(worker) as (...args: unknown[]) => boolean;
+      // The one place that sees which worker sticky picked for which socket.
+      worker.send = ((message: unknown, ...rest: unknown[]) => {
+        const [handle, callback] = rest;
+        if (handle instanceof Socket) {
+          // Held until Node has written it to the channel (from then on, Node closes it if the worker dies).
+          hold(worker, handle);
+          const written = (err: Error | null) => {
+            if (!err) release(worker, handle);
+            if (typeof callback === 'function') (callback as (err: Error | null) => void)(err);
+          };
+          return send(message, handle, ...(rest.length > 2 ? [rest[1], written] : [written]));
+        }
+        if (reading && isMessage(message, RELAY_START)) hold(worker, reading);
+        return send(message, ...rest);
+      }) as Worker['send'];
+    },
+    lost(worker) {
+      const sockets = held.get(worker);
+      held.delete(worker);
+      for (const socket of sockets ?? []) answerLost(socket);
+      const inFlight = unacknowledgedHandle(worker);
+      // `handle` is how Node itself wraps a received connection (not in the typings).
+      if (inFlight) answerLost(new Socket({ handle: inFlight, writable: true } as SocketConstructorOpts));
+    },
+  };
+}
+
+/**
+ * The connection handed over but not acknowledged when the worker died. Node
+ * closes it when the channel closes, unless others were queued behind it: then
+ * (Node 20) it skips that step and keeps it, and its client, open for good.
+ * Node's own field; if a later Node names it otherwise, this finds nothing and
+ * the test of this case fails.
+ */
+function unacknowledgedHandle(worker: Worker): object | undefined {
+  const child = worker.process as unknown as { _pendingMessage?: { handle?: object } | null };
+  const handle = child._pendingMessage?.handle;
+  if (!handle) return undefined;
+  child._pendingMessage = null;
+  return handle;
+}
+
+function answerLost(socket: Socket): void {
+  if (socket.destroyed) return;
+  // Part of the worker's answer already went out: a 503 now would be read as its continuation.
+  if (socket.bytesWritten > 0) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify(
+    new DuetError('unavailable', 'the server process handling this request stopped before it answered; whether it was carried out is unknown, retry').toBody(),
+  );
+  socket.on('error', () => socket.destroy());
+  socket.end(
+    'HTTP/1.1 503 Service Unavailable\r\n' +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Retry-After: 1\r\n' +
+      'Connection: close\r\n' +
+      '\r\n' +
+      body,
+  );
+  // The client may never read or close its side: do not hold the socket for it.
+  socket.setTimeout(5000, () => socket.destroy());
+}

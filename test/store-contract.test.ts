@@ -335,6 +335,25 @@ describe.each(backends)('store contract: $name', (backend) => {
     await expect(store.joinsLoggedBy("x%' or 1=1")).rejects.toThrow(/not a node id/);
   });
 
+  it("finds the unclaimed nodes of one machine's PID space, with their processes", async () => {
+    const { store } = await backend.open();
+    const space = `boot-${randomUUID()} pid:[1]`;
+    const [a, b, c, d] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    await store.registerNode(a, 60_000, { space, pid: 4_194_304, started: 2 ** 40 });
+    await store.registerNode(b, 60_000, { space, pid: 7, started: 9 });
+    await store.registerNode(c, 60_000, { space: `${space}x`, pid: 7, started: 9 });
+    await store.registerNode(d, 60_000);
+    const found = async () => (await store.nodesInPidSpace(space)).sort((x, y) => x.pid - y.pid);
+    expect(await found()).toEqual([
+      { id: b, space, pid: 7, started: 9 },
+      { id: a, space, pid: 4_194_304, started: 2 ** 40 },
+    ]);
+    // Once claimed, another node is logging its leaves: not found again.
+    expect(await store.heartbeatNode(d)).toBe(true);
+    expect((await store.claimDeadNodes(d, 60_000, 60_000, [b])).map((n) => n.id)).toEqual([b]);
+    expect((await found()).map((n) => n.id)).toEqual([a]);
+  });
+
   it('answers ping, and a second handle migrates idempotently', async () => {
     const { store, sibling } = await backend.open();
     await store.ping();

@@ -30,7 +30,10 @@
  * In cluster mode the primary sees a worker's process end, so it need not be
  * guessed from silence: it hands the dead worker's node ids to a live worker
  * (`exited`), which logs their leaves a second later instead of after the
- * threshold. A statement the dead process had already sent may still commit
+ * threshold. Likewise a node on the same machine as another (the same kernel
+ * and PID namespace: a node restarted after a crash, several nodes on one
+ * host) sees at each heartbeat whether that one's process has ended
+ * (server/realtime/node-process.ts). A statement the dead process had already sent may still commit
  * after that (PostgreSQL finishes a statement waiting on a lock even when its
  * client is gone): so the record is kept, claimed, and swept again by the
  * heartbeat once the threshold has passed, which logs a leave for any join
@@ -40,6 +43,7 @@ import { randomUUID } from 'node:crypto';
 import { DuetError } from '../../shared/errors.js';
 import type { ServerContext } from '../context.js';
 import type { DeadNode, StoredEvent } from '../store/store.js';
+import { hasEnded, thisNodeProcess } from './node-process.js';
 
 export interface NodeLiveness {
   /** This process's id as a node: written into each join it logs. A new one after the others took it for dead. */
@@ -82,6 +86,7 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
    * this node's own record gone stale) leaves it to the heartbeat's sweep.
    */
   const exited = new Map<string, number>(); // id → when it may be swept (performance.now())
+  const me = thisNodeProcess();
 
   /** Gives up `id` for good: the sockets whose joins were logged under it rejoin under the new one. */
   function renew(): void {
@@ -100,7 +105,7 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
       }
       if (!registered) {
         try {
-          await store.registerNode(id, deadAfterMs);
+          await store.registerNode(id, deadAfterMs, me);
         } catch (err) {
           // It may have committed, and been swept meanwhile: this id is not used again.
           renew();
@@ -116,6 +121,7 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
     const now = performance.now();
     if (lastBeat === undefined || now - lastBeat > 2 * beatMs) healthySince = now;
     lastBeat = now;
+    await findEnded();
     sweepExited();
     if (healthySince === undefined || now - healthySince < deadAfterMs || sweeping) return;
     // Apart from the beats: logging a big node's leaves must not hold up this node's own heartbeat.
@@ -129,6 +135,24 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
       // Claimed by this node still: claimed again at the next beat.
       log.warn({ err }, "could not log a dead node's connections as left; retrying at the next heartbeat");
     }
+  }
+
+  /** Nodes on this machine whose process has ended: as good as told they exited. */
+  async function findEnded(): Promise<void> {
+    if (!me) return;
+    try {
+      const ended = (await store.nodesInPidSpace(me.space)).filter((node) => node.id !== id && !exited.has(node.id) && hasEnded(node));
+      if (ended.length > 0) markExited(ended.map((node) => node.id));
+    } catch (err) {
+      log.warn({ err }, 'could not look for ended nodes on this machine; the threshold still finds them');
+    }
+  }
+
+  function markExited(ids: readonly string[]): void {
+    const due = performance.now() + EXITED_GRACE_MS;
+    for (const dead of ids) if (dead !== id) exited.set(dead, due);
+    // A little past the due time: timers and performance.now() may disagree by a fraction of a millisecond.
+    setTimeout(sweepExited, EXITED_GRACE_MS + 10).unref();
   }
 
   /**
@@ -208,12 +232,7 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
     get id() {
       return id;
     },
-    exited(ids) {
-      const due = performance.now() + EXITED_GRACE_MS;
-      for (const dead of ids) if (dead !== id) exited.set(dead, due);
-      // A little past the due time: timers and performance.now() may disagree by a fraction of a millisecond.
-      setTimeout(sweepExited, EXITED_GRACE_MS + 10).unref();
-    },
+    exited: markExited,
     async stop() {
       if (stopped) return;
       stopped = true;

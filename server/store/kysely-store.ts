@@ -18,6 +18,7 @@ import type {
   Invite,
   NewEvent,
   NewInterview,
+  NodeProcessRecord,
   Snapshot,
   Store,
   StoredEvent,
@@ -589,11 +590,30 @@ export class KyselyStore implements Store {
       : sql<number>`CAST(unixepoch('subsec') * 1000 AS INTEGER)`;
   }
 
-  async registerNode(id: string, deadAfterMs: number): Promise<void> {
+  async registerNode(id: string, deadAfterMs: number, process?: NodeProcessRecord): Promise<void> {
     await this.db
       .insertInto('nodes')
-      .values({ id, seen_at: this.dbNowMs(), dead_after_ms: deadAfterMs, swept_by: null, swept_at: null })
+      .values({
+        id,
+        seen_at: this.dbNowMs(),
+        dead_after_ms: deadAfterMs,
+        swept_by: null,
+        swept_at: null,
+        pid_space: process?.space ?? null,
+        pid: process?.pid ?? null,
+        pid_started: process?.started ?? null,
+      })
       .execute();
+  }
+
+  async nodesInPidSpace(space: string): Promise<Array<{ id: string } & NodeProcessRecord>> {
+    const rows = await this.db
+      .selectFrom('nodes')
+      .select(['id', 'pid', 'pid_started'])
+      .where('pid_space', '=', space)
+      .where('swept_by', 'is', null)
+      .execute();
+    return rows.map((r) => ({ id: r.id, space, pid: Number(r.pid), started: Number(r.pid_started) }));
   }
 
   async heartbeatNode(id: string): Promise<boolean> {

@@ -128,6 +128,16 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         // block every node's writes while a rolling upgrade migrates.
       },
     },
+    '0006_node_processes': {
+      async up(db: Kysely<any>) {
+        // Which process a node is (server/realtime/node-process.ts), so a node on
+        // the same machine can see it has ended without waiting out its silence.
+        // Null for nodes where that cannot be told, and for those started before.
+        await db.schema.alterTable('nodes').addColumn('pid_space', 'text').execute();
+        await db.schema.alterTable('nodes').addColumn('pid', 'bigint').execute();
+        await db.schema.alterTable('nodes').addColumn('pid_started', 'bigint').execute();
+      },
+    },
   };
 }
 

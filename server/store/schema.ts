@@ -52,6 +52,10 @@ export interface NodesTable {
   dead_after_ms: number;
   swept_by: string | null;
   swept_at: number | null;
+  /** Its process (server/realtime/node-process.ts); null where that cannot be told. */
+  pid_space: string | null;
+  pid: number | null;
+  pid_started: number | null;
 }
 
 export interface ParticipantsTable {

@@ -6,9 +6,10 @@
  * worker's behalf, and forgets both when the worker dies:
  * - a request with a body (Content-Length or Transfer-Encoding: every REST
  *   POST, every long-polling POST), whose bytes and answer it relays over IPC;
- * - a new connection queued behind another's handover: Node passes a worker
- *   one socket at a time and queues the rest until that one is acknowledged;
- *   on the worker's death it closes neither those nor, then, the one in flight.
+ * - a new connection handed over but not yet acknowledged by the worker, and
+ *   those queued behind it: Node passes a worker one socket at a time and
+ *   queues the rest until that one is acknowledged; when the worker dies
+ *   meanwhile, Node (20) closes none of them.
  * Each such client would wait for an answer no one will send. Here they get a
  * 503 (`unavailable`, as for a node that is down), or are closed if part of an
  * answer had already gone out.
@@ -25,7 +26,7 @@ const RELAY_START = 'sticky:http-chunk-start';
 export interface HeldConnections {
   /** Called on each worker as it is forked: its sends from now on are watched. */
   watch(worker: Worker): void;
-  /** Called once the worker's channel has closed, and at its exit (the channel's close is not always announced). */
+  /** Called once the worker has exited and its channel is read to the end: nothing more can come from it. */
   lost(worker: Worker): void;
 }
 
@@ -55,15 +56,17 @@ export function heldConnections(httpServer: Server): HeldConnections {
       const send = worker.send.bind(worker) as (...args: unknown[]) => boolean;
       // The one place that sees which worker sticky picked for which socket.
       worker.send = ((message: unknown, ...rest: unknown[]) => {
-        const [handle, callback] = rest;
+        const [handle, options] = rest;
         if (handle instanceof Socket) {
-          // Held until Node has written it to the channel (from then on, Node closes it if the worker dies).
+          // Held here until Node has written it to the channel; from then on Node holds it until
+          // the worker acknowledges it (unacknowledgedHandle, below).
           hold(worker, handle);
+          const callback = rest.find((arg) => typeof arg === 'function') as ((err: Error | null) => void) | undefined;
           const written = (err: Error | null) => {
             if (!err) release(worker, handle);
-            if (typeof callback === 'function') (callback as (err: Error | null) => void)(err);
+            callback?.(err);
           };
-          return send(message, handle, ...(rest.length > 2 ? [rest[1], written] : [written]));
+          return send(message, handle, typeof options === 'object' ? options : undefined, written);
         }
         if (reading && isMessage(message, RELAY_START)) hold(worker, reading);
         return send(message, ...rest);
@@ -82,8 +85,8 @@ export function heldConnections(httpServer: Server): HeldConnections {
 
 /**
  * The connection handed over but not acknowledged when the worker died. Node
- * closes it when the channel closes, unless others were queued behind it: then
- * (Node 20) it skips that step and keeps it, and its client, open for good.
+ * (20) would close it when the channel closes, but skips that step while a
+ * handover is unacknowledged, and keeps it, and its client, open for good.
  * Node's own field; if a later Node names it otherwise, this finds nothing and
  * the test of this case fails.
  */
@@ -96,7 +99,11 @@ function unacknowledgedHandle(worker: Worker): object | undefined {
 }
 
 function answerLost(socket: Socket): void {
-  if (socket.destroyed) return;
+  // Gone, or the worker's whole answer already given (sticky ended it; the client has yet to close).
+  if (socket.destroyed || socket.writableEnded) return;
+  // Sticky would relay whatever else the client sends to another worker, as a request of its own.
+  socket.removeAllListeners('data');
+  socket.resume();
   // Part of the worker's answer already went out: a 503 now would be read as its continuation.
   if (socket.bytesWritten > 0) {
     socket.destroy();

@@ -83,6 +83,8 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
     worker.clientsCount = BOOTING_LOAD;
     failedBefore.set(worker, failed);
     held.watch(worker);
+    // After both its exit and the end of its channel: every answer it sent has been relayed.
+    worker.process.once('close', () => held.lost(worker));
     // A send without a callback to a worker whose channel just closed (sticky telling a dead
     // worker that a relayed client went away) fails as an 'error' event: unheard, it would end
     // the primary. That one is expected; anything else is worth a line.
@@ -91,12 +93,9 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
     });
     return worker;
   };
-  // The channel closes as the worker dies, a moment before its exit is seen: new connections
-  // go elsewhere from now on, and those the primary holds for it are answered.
-  cluster.on('disconnect', (worker: Worker & { clientsCount?: number }) => {
-    worker.clientsCount = BOOTING_LOAD;
-    held.lost(worker);
-  });
+  // Dying (its channel closed, or its exit seen first): new connections go elsewhere from now on.
+  const dying = (worker: Worker & { clientsCount?: number }) => (worker.clientsCount = BOOTING_LOAD);
+  cluster.on('disconnect', dying);
   const restartLater = (failed: number, delayMs: number) => {
     const timer = setTimeout(() => {
       restarts.delete(timer);
@@ -105,8 +104,7 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
     restarts.set(timer, failed);
   };
   cluster.on('exit', (worker, code, signal) => {
-    // Node does not announce the channel's close when handovers to the worker were queued.
-    held.lost(worker);
+    dying(worker);
     const wasReady = ready.delete(worker);
     metrics.onExit(worker);
     const unasked = !stopping && worker !== booting;

@@ -258,8 +258,8 @@ describe('nodes as processes', () => {
     });
     await new Promise((r) => setTimeout(r, 500));
     for (const w of workers) process.kill(w, 'SIGKILL');
-    // Each gets a 503, the one in flight too. Before, all three waited forever: with others queued,
-    // Node closed not even the one in flight.
+    // Each gets a 503, the one in flight too. Before, all three waited forever: Node closes none
+    // of them while a handover is unacknowledged.
     let timer: NodeJS.Timeout | undefined;
     const answers = await Promise.race([Promise.all(requests), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('a connection was left open')), 5000)))]);
     clearTimeout(timer);

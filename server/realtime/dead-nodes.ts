@@ -30,10 +30,9 @@
  * In cluster mode the primary sees a worker's process end, so it need not be
  * guessed from silence: it hands the dead worker's node ids to a live worker
  * (`exited`), which logs their leaves a second later instead of after the
- * threshold. Likewise a node on the same machine as another (the same kernel
- * and PID namespace: a node restarted after a crash, several nodes on one
- * host) sees at each heartbeat whether that one's process has ended
- * (server/realtime/node-process.ts). A statement the dead process had already sent may still commit
+ * threshold. Likewise a node starting on a machine (the same kernel and PID
+ * namespace) where a node's process has ended, as one restarted after a crash
+ * does, treats it as exited (server/realtime/node-process.ts). A statement the dead process had already sent may still commit
  * after that (PostgreSQL finishes a statement waiting on a lock even when its
  * client is gone): so the record is kept, claimed, and swept again by the
  * heartbeat once the threshold has passed, which logs a leave for any join
@@ -87,6 +86,7 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
    */
   const exited = new Map<string, number>(); // id → when it may be swept (performance.now())
   const me = thisNodeProcess();
+  let lookedForEnded = false;
 
   /** Gives up `id` for good: the sockets whose joins were logged under it rejoin under the new one. */
   function renew(): void {
@@ -121,7 +121,7 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
     const now = performance.now();
     if (lastBeat === undefined || now - lastBeat > 2 * beatMs) healthySince = now;
     lastBeat = now;
-    await findEnded();
+    if (!lookedForEnded) lookedForEnded = await findEnded();
     sweepExited();
     if (healthySince === undefined || now - healthySince < deadAfterMs || sweeping) return;
     // Apart from the beats: logging a big node's leaves must not hold up this node's own heartbeat.
@@ -137,14 +137,22 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
     }
   }
 
-  /** Nodes on this machine whose process has ended: as good as told they exited. */
-  async function findEnded(): Promise<void> {
-    if (!me) return;
+  /**
+   * Nodes on this machine whose process has ended: as good as told they
+   * exited. Looked for once, at start: what a node restarted after a crash
+   * finds. (Later deaths: a cluster's primary sees its workers'; others wait
+   * for the threshold, and the next node started here finds them.) False when
+   * the lookup failed, to be tried again at the next beat.
+   */
+  async function findEnded(): Promise<boolean> {
+    if (!me) return true;
     try {
-      const ended = (await store.nodesInPidSpace(me.space)).filter((node) => node.id !== id && !exited.has(node.id) && hasEnded(node));
+      const ended = (await store.nodesInPidSpace(me.space)).filter((node) => node.id !== id && hasEnded(node));
       if (ended.length > 0) markExited(ended.map((node) => node.id));
+      return true;
     } catch (err) {
-      log.warn({ err }, 'could not look for ended nodes on this machine; the threshold still finds them');
+      log.warn({ err }, 'could not look for ended nodes on this machine; retrying at the next heartbeat');
+      return false;
     }
   }
 

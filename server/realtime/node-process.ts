@@ -1,12 +1,12 @@
 /**
  * A node's process, as another process on the same machine can tell whether
  * it has ended: a node crashed and restarted by its supervisor (systemd, a
- * shell loop), or one of several nodes on one host, is then known to be dead
- * at once instead of after NODE_DEAD_AFTER_SECONDS of silence
- * (server/realtime/dead-nodes.ts).
+ * shell loop) then knows its predecessor dead at once instead of after
+ * NODE_DEAD_AFTER_SECONDS of silence.
  *
  * Certain, not guessed: the same kernel boot and PID namespace, and that PID
  * either gone, a zombie, or now another process (its start time differs).
+ * Looked at by a node as it starts (server/realtime/dead-nodes.ts).
  * Anywhere else (another machine, container or PID namespace; not Linux) the
  * answer is "unknown", and the threshold decides as before.
  */
@@ -20,9 +20,11 @@ export interface NodeProcess {
   started: number;
 }
 
-/** This process, or undefined where /proc cannot tell (not Linux). */
+/** This process, or undefined where /proc cannot tell (not Linux, or a /proc of another PID namespace). */
 export function thisNodeProcess(): NodeProcess | undefined {
   try {
+    // A /proc mounted for another PID namespace would name other processes by these PIDs.
+    if (readlinkSync('/proc/self') !== String(process.pid)) return undefined;
     const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
     const started = processStat(process.pid)?.started;
     if (!boot || started === undefined) return undefined;
@@ -34,14 +36,22 @@ export function thisNodeProcess(): NodeProcess | undefined {
 
 /** True only when certain that this process (of this process's space) has ended. */
 export function hasEnded(recorded: { pid: number; started: number }): boolean {
+  try {
+    // The kernel's word on whether the PID exists: /proc may hide other users' processes (hidepid).
+    process.kill(recorded.pid, 0);
+  } catch (err) {
+    // EPERM: there, another user's.
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
   let stat: ReturnType<typeof processStat>;
   try {
     stat = processStat(recorded.pid);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  } catch {
+    // There, but not to be read: unknown.
+    return false;
   }
   if (!stat) return false;
-  // A zombie has exited; its parent has not collected it yet.
+  // A zombie has exited (its parent has not collected it yet); another start time, another process.
   return stat.state === 'Z' || stat.started !== recorded.started;
 }
 

@@ -590,7 +590,7 @@ export class KyselyStore implements Store {
       : sql<number>`CAST(unixepoch('subsec') * 1000 AS INTEGER)`;
   }
 
-  async registerNode(id: string, deadAfterMs: number, process?: NodeProcessRecord): Promise<void> {
+  async registerNode(id: string, deadAfterMs: number, nodeProcess?: NodeProcessRecord): Promise<void> {
     await this.db
       .insertInto('nodes')
       .values({
@@ -599,9 +599,9 @@ export class KyselyStore implements Store {
         dead_after_ms: deadAfterMs,
         swept_by: null,
         swept_at: null,
-        pid_space: process?.space ?? null,
-        pid: process?.pid ?? null,
-        pid_started: process?.started ?? null,
+        pid_space: nodeProcess?.space ?? null,
+        pid: nodeProcess?.pid ?? null,
+        pid_started: nodeProcess?.started ?? null,
       })
       .execute();
   }

@@ -41,7 +41,6 @@ export interface AppendGroupItem {
   events: NewEvent[];
 }
 
-/** A node taken for dead, and when it was last heard from (its last heartbeat, on the database's clock, ISO 8601). */
 /** A node's process, where another on the same machine can tell whether it has ended (server/realtime/node-process.ts). */
 export interface NodeProcessRecord {
   space: string;
@@ -49,6 +48,7 @@ export interface NodeProcessRecord {
   started: number;
 }
 
+/** A node taken for dead, and when it was last heard from (its last heartbeat, on the database's clock, ISO 8601). */
 export interface DeadNode {
   id: string;
   seenAt: string;
@@ -163,7 +163,7 @@ export interface Store {
    * `registerNode` adds this process's record, seen now, taken for dead once
    * not seen for `deadAfterMs`.
    */
-  registerNode(id: string, deadAfterMs: number, process?: NodeProcessRecord): Promise<void>;
+  registerNode(id: string, deadAfterMs: number, nodeProcess?: NodeProcessRecord): Promise<void>;
   /** Unclaimed nodes whose process is in this PID space (one machine's kernel boot and PID namespace). */
   nodesInPidSpace(space: string): Promise<Array<{ id: string } & NodeProcessRecord>>;
   /** Marks the node seen now; false when its record is gone or claimed: the others took it for dead. */

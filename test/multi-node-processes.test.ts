@@ -19,6 +19,17 @@ import { PG_URL, REDIS_URL, tcpProxy, uniquePrefix, uniqueSchema } from './fixtu
 /** A process's children (a cluster primary's workers), by PID. */
 const childrenOf = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
 
+/** A request written as is on a connection of its own; `closed`: the whole answer, once the connection closes. */
+function rawRequest(port: number, head: string) {
+  const socket = connect(port, '127.0.0.1');
+  socket.write(head);
+  let answer = '';
+  socket.setEncoding('utf8').on('data', (d: string) => (answer += d));
+  socket.on('error', () => {});
+  const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(answer)));
+  return { socket, closed, answer: () => answer };
+}
+
 async function startNodes(n: number) {
   const schema = uniqueSchema();
   const env = { REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix(), DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema };
@@ -210,15 +221,9 @@ describe('nodes as processes', () => {
     }
     // A POST to each (a request with a body: the primary keeps the client's connection and
     // relays it), its body not sent yet, so each worker holds its requests unanswered.
-    const posts = sids.map((sid) => {
-      const socket = connect(Number(port), '127.0.0.1');
-      socket.write(`POST /socket.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\n`);
-      let answer = '';
-      socket.setEncoding('utf8').on('data', (d: string) => (answer += d));
-      const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(answer)));
-      socket.on('error', () => {});
-      return { socket, closed, answer: () => answer };
-    });
+    const posts = sids.map((sid) =>
+      rawRequest(Number(port), `POST /socket.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\n`),
+    );
     await new Promise((r) => setTimeout(r, 500));
     const [victim] = childrenOf(primary.child.pid!);
     process.kill(victim!, 'SIGKILL');
@@ -248,14 +253,7 @@ describe('nodes as processes', () => {
     // with the workers stopped, the first is in flight and the rest wait in the primary.
     const workers = childrenOf(primary.child.pid!);
     for (const w of workers) process.kill(w, 'SIGSTOP');
-    const requests = Array.from({ length: 3 }, () => {
-      const socket = connect(Number(port), '127.0.0.1');
-      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
-      let answer = '';
-      socket.setEncoding('utf8').on('data', (d: string) => (answer += d));
-      socket.on('error', () => {});
-      return new Promise<string>((resolve) => socket.on('close', () => resolve(answer)));
-    });
+    const requests = Array.from({ length: 3 }, () => rawRequest(Number(port), 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n').closed);
     await new Promise((r) => setTimeout(r, 500));
     for (const w of workers) process.kill(w, 'SIGKILL');
     // Each gets a 503, the one in flight too. Before, all three waited forever: Node closes none

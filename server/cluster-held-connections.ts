@@ -44,6 +44,8 @@ export function heldConnections(httpServer: Server): HeldConnections {
 
   const release = (worker: Worker, socket: Socket) => held.get(worker)?.delete(socket);
   const hold = (worker: Worker, socket: Socket) => {
+    // Its send fails, and sticky closes the socket itself.
+    if (worker.isDead()) return;
     let sockets = held.get(worker);
     if (!sockets) held.set(worker, (sockets = new Set()));
     if (sockets.has(socket)) return;

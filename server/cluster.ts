@@ -83,13 +83,18 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
     worker.clientsCount = BOOTING_LOAD;
     failedBefore.set(worker, failed);
     held.watch(worker);
-    // After both its exit and the end of its channel: every answer it sent has been relayed.
-    worker.process.once('close', () => held.lost(worker));
+    worker.process.once('close', () => {
+      // After both its exit and the end of its channel: every answer it sent has been relayed.
+      held.lost(worker);
+      // Node 20 leaves a worker in cluster.workers for good when its exit came before the end of
+      // its channel while a handover was unacknowledged: sticky would go on picking it.
+      if (cluster.workers?.[worker.id] === worker) delete cluster.workers[worker.id];
+    });
     // A send without a callback to a worker whose channel just closed (sticky telling a dead
     // worker that a relayed client went away) fails as an 'error' event: unheard, it would end
     // the primary. That one is expected; anything else is worth a line.
     worker.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ERR_IPC_CHANNEL_CLOSED') log.warn({ worker: worker.process.pid, err }, 'worker error');
+      if (err.code !== 'ERR_IPC_CHANNEL_CLOSED' && !worker.isDead()) log.warn({ worker: worker.process.pid, err }, 'worker error');
     });
     return worker;
   };

@@ -3,7 +3,7 @@
  * controls): the bundle `npm start` runs, a node killed with SIGKILL, a node
  * stopped with SIGTERM, and cluster mode with long-polling clients.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { get } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -18,6 +18,15 @@ import { PG_URL, REDIS_URL, tcpProxy, uniquePrefix, uniqueSchema } from './fixtu
 
 /** A process's children (a cluster primary's workers), by PID. */
 const childrenOf = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+
+/** How many sockets a process has open, by PID. */
+const socketsOf = (pid: number) => readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+  try {
+    return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+  } catch {
+    return false;
+  }
+}).length;
 
 /** A request written as is on a connection of its own; `closed`: the whole answer, once the connection closes. */
 function rawRequest(port: number, head: string) {
@@ -221,9 +230,12 @@ describe('nodes as processes', () => {
     }
     // A POST to each (a request with a body: the primary keeps the client's connection and
     // relays it), its body not sent yet, so each worker holds its requests unanswered.
+    const held = socketsOf(primary.child.pid!);
     const posts = sids.map((sid) =>
       rawRequest(Number(port), `POST /socket.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\n`),
     );
+    // The primary has taken all four (and then a moment to read and relay them).
+    await waitFor(() => socketsOf(primary.child.pid!) >= held + 4, 10_000, 20);
     await new Promise((r) => setTimeout(r, 500));
     const [victim] = childrenOf(primary.child.pid!);
     process.kill(victim!, 'SIGKILL');
@@ -253,7 +265,9 @@ describe('nodes as processes', () => {
     // with the workers stopped, the first is in flight and the rest wait in the primary.
     const workers = childrenOf(primary.child.pid!);
     for (const w of workers) process.kill(w, 'SIGSTOP');
+    const held = socketsOf(primary.child.pid!);
     const requests = Array.from({ length: 3 }, () => rawRequest(Number(port), 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n').closed);
+    await waitFor(() => socketsOf(primary.child.pid!) >= held + 3, 10_000, 20);
     await new Promise((r) => setTimeout(r, 500));
     for (const w of workers) process.kill(w, 'SIGKILL');
     // Each gets a 503, the one in flight too. Before, all three waited forever: Node closes none

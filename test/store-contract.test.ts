@@ -352,6 +352,14 @@ describe.each(backends)('store contract: $name', (backend) => {
     expect(await store.heartbeatNode(d)).toBe(true);
     expect((await store.claimDeadNodes(d, 60_000, 60_000, [b])).map((n) => n.id)).toEqual([b]);
     expect((await found()).map((n) => n.id)).toEqual([a]);
+    // Read as ended from its process, a node is claimed only once its record has also been silent
+    // for a quarter of its threshold and a second (here 1.5 s).
+    const g = randomUUID();
+    await store.registerNode(g, 2000, { space, pid: 8, started: 9 });
+    expect(await store.claimDeadNodes(d, 60_000, 60_000, [g], { silent: true })).toEqual([]);
+    await new Promise((r) => setTimeout(r, 1800));
+    expect(await store.heartbeatNode(d)).toBe(true);
+    expect((await store.claimDeadNodes(d, 60_000, 60_000, [g], { silent: true })).map((n) => n.id)).toEqual([g]);
   });
 
   it('answers ping, and a second handle migrates idempotently', async () => {

@@ -32,7 +32,8 @@
  * (`exited`), which logs their leaves a second later instead of after the
  * threshold. Likewise a node starting on a machine (the same kernel and PID
  * namespace) where a node's process has ended, as one restarted after a crash
- * does, treats it as exited (server/realtime/node-process.ts). A statement the dead process had already sent may still commit
+ * does, treats it as exited once its record has been silent for a quarter of
+ * its threshold and a second (server/realtime/node-process.ts). A statement the dead process had already sent may still commit
  * after that (PostgreSQL finishes a statement waiting on a lock even when its
  * client is gone): so the record is kept, claimed, and swept again by the
  * heartbeat once the threshold has passed, which logs a leave for any join
@@ -87,6 +88,8 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
   const exited = new Map<string, number>(); // id → when it may be swept (performance.now())
   const me = thisNodeProcess();
   let lookedForEnded = false;
+  /** Nodes of this machine found with their process ended, each with when (performance.now()): see findEnded. */
+  const seenEnded = new Map<string, number>();
 
   /** Gives up `id` for good: the sockets whose joins were logged under it rejoin under the new one. */
   function renew(): void {
@@ -138,17 +141,24 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
   }
 
   /**
-   * Nodes on this machine whose process has ended: as good as told they
-   * exited. Looked for once, at start: what a node restarted after a crash
-   * finds. (Later deaths: a cluster's primary sees its workers'; others wait
-   * for the threshold, and the next node started here finds them.) False when
-   * the lookup failed, to be tried again at the next beat.
+   * Nodes on this machine whose process has ended: swept like exited ones
+   * once their records have also been silent for more than a beat (the
+   * claim's `silent`), since a machine cloned from another's memory shares
+   * its boot id and PIDs, and would read a live node there as ended. Looked
+   * for once, at start: what a node restarted after a crash finds. (Later
+   * deaths: a cluster's primary sees its workers'; others wait for the
+   * threshold, and the next node started here finds them.) False when the
+   * lookup failed, to be tried again at the next beat.
    */
   async function findEnded(): Promise<boolean> {
     if (!me) return true;
     try {
       const ended = (await store.nodesInPidSpace(me.space)).filter((node) => node.id !== id && hasEnded(node));
-      if (ended.length > 0) markExited(ended.map((node) => node.id));
+      if (ended.length === 0) return true;
+      const now = performance.now();
+      for (const node of ended) seenEnded.set(node.id, now);
+      // When a record last seen just before its process ended is silent enough, if our beats share its period.
+      setTimeout(sweepExited, 1.5 * beatMs + 1100).unref();
       return true;
     } catch (err) {
       log.warn({ err }, 'could not look for ended nodes on this machine; retrying at the next heartbeat');
@@ -168,14 +178,25 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
    * judged by their silence. The claim still needs this node's own record fresh.
    */
   function sweepExited(): void {
-    if (!registered || sweeping || stopped || exited.size === 0) return;
+    if (!registered || sweeping || stopped || exited.size + seenEnded.size === 0) return;
     const now = performance.now();
     const ids = [...exited].filter(([, due]) => due <= now).map(([dead]) => dead);
-    if (ids.length === 0) return;
+    // Past the threshold, the sweep of silent nodes has them anyway.
+    for (const [dead, since] of seenEnded) if (now - since > deadAfterMs) seenEnded.delete(dead);
+    const gone = [...seenEnded.keys()];
+    if (ids.length + gone.length === 0) return;
     for (const dead of ids) exited.delete(dead);
     sweeping = (async () => {
       try {
-        for (const dead of await store.claimDeadNodes(id, deadAfterMs, 2 * beatMs, ids)) await sweep(dead, { forget: false });
+        const claimed = [
+          ...(await store.claimDeadNodes(id, deadAfterMs, 2 * beatMs, ids)),
+          ...(await store.claimDeadNodes(id, deadAfterMs, 2 * beatMs, gone, { silent: true })),
+        ];
+        // Those of `gone` not claimed (not silent long enough yet) are tried again at the next beat.
+        for (const dead of claimed) {
+          seenEnded.delete(dead.id);
+          await sweep(dead, { forget: false });
+        }
       } catch (err) {
         // A claim that went through is this node's to take again.
         for (const dead of ids) exited.set(dead, 0);

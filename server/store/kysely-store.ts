@@ -626,14 +626,22 @@ export class KyselyStore implements Store {
     return Number(result.numUpdatedRows) > 0;
   }
 
-  async claimDeadNodes(claimer: string, deadAfterMs: number, freshMs: number, exited?: readonly string[]): Promise<DeadNode[]> {
+  async claimDeadNodes(
+    claimer: string,
+    deadAfterMs: number,
+    freshMs: number,
+    exited?: readonly string[],
+    options?: { silent?: boolean },
+  ): Promise<DeadNode[]> {
     if (exited?.length === 0) return [];
     const now = this.dbNowMs();
-    const rows = await this.db
+    let claim = this.db
       .updateTable('nodes')
       .set({ swept_by: claimer, swept_at: now })
       .where('id', '<>', claimer)
-      .where((eb) => (exited ? eb('id', 'in', [...exited]) : eb('seen_at', '<', sql<number>`${now} - dead_after_ms`)))
+      .where((eb) => (exited ? eb('id', 'in', [...exited]) : eb('seen_at', '<', sql<number>`${now} - dead_after_ms`)));
+    if (exited && options?.silent) claim = claim.where('seen_at', '<', sql<number>`${now} - dead_after_ms / 4 - 1000`);
+    const rows = await claim
       .where((eb) => eb.or([eb('swept_by', 'is', null), eb('swept_by', '=', claimer), eb('swept_at', '<', sql<number>`${now} - ${deadAfterMs}`)]))
       .where((eb) =>
         eb.exists(

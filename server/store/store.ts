@@ -179,8 +179,18 @@ export interface Store {
    *
    * With `exited`, claims only those nodes, whatever their last heartbeat:
    * nodes known to be dead (cluster mode: the primary saw their process end).
+   * With `silent` too, only those of them not heard from for a quarter of
+   * their own threshold and a second, more than one of their beats: for nodes
+   * whose death is read from their process (server/realtime/node-process.ts),
+   * which a machine cloned from another's memory could misread.
    */
-  claimDeadNodes(claimer: string, deadAfterMs: number, freshMs: number, exited?: readonly string[]): Promise<DeadNode[]>;
+  claimDeadNodes(
+    claimer: string,
+    deadAfterMs: number,
+    freshMs: number,
+    exited?: readonly string[],
+    options?: { silent?: boolean },
+  ): Promise<DeadNode[]>;
   /** Deletes a node's record (its sweep is done). */
   forgetNode(id: string): Promise<void>;
   /** The `join` events a node logged (`data.node`) in interviews still open, each with its interview. */

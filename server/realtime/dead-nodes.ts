@@ -33,8 +33,8 @@
  * threshold. Likewise a node starting on a machine (the same kernel and PID
  * namespace) where a node's process has ended, as one restarted after a crash
  * does, treats it as exited once its record has been silent for a quarter of
- * its threshold and a second (server/realtime/node-process.ts). A statement the dead process had already sent may still commit
- * after that (PostgreSQL finishes a statement waiting on a lock even when its
+ * its threshold and a second (server/realtime/node-process.ts). A statement
+ * the dead process had already sent may still commit after that (PostgreSQL finishes a statement waiting on a lock even when its
  * client is gone): so the record is kept, claimed, and swept again by the
  * heartbeat once the threshold has passed, which logs a leave for any join
  * that came in late and forgets the node.
@@ -175,7 +175,8 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
 
   /**
    * Needs no healthy stretch of beats, unlike sweepDead: these nodes are not
-   * judged by their silence. The claim still needs this node's own record fresh.
+   * judged by their silence alone (the ones read as ended from their process
+   * by a short one). The claim still needs this node's own record fresh.
    */
   function sweepExited(): void {
     if (!registered || sweeping || stopped || exited.size + seenEnded.size === 0) return;

@@ -1,14 +1,16 @@
 /**
  * A node's process, as another process on the same machine can tell whether
  * it has ended: a node crashed and restarted by its supervisor (systemd, a
- * shell loop) then knows its predecessor dead at once instead of after
- * NODE_DEAD_AFTER_SECONDS of silence.
+ * shell loop) then sweeps its predecessor's connections once that one's record
+ * has been silent a short while (server/realtime/dead-nodes.ts), instead of
+ * after NODE_DEAD_AFTER_SECONDS and a healthy stretch of its own.
  *
- * Certain, not guessed: the same kernel boot and PID namespace, and that PID
- * either gone, a zombie, or now another process (its start time differs).
- * Looked at by a node as it starts (server/realtime/dead-nodes.ts).
- * Anywhere else (another machine, container or PID namespace; not Linux) the
- * answer is "unknown", and the threshold decides as before.
+ * Read, not guessed from silence: the same kernel boot and PID namespace, and
+ * that PID either gone, a zombie, or now another process (its start time
+ * differs). (Machines cloned from one memory snapshot share all of that, hence
+ * the short silence as well.) Anywhere else (another machine, container or
+ * PID namespace; not Linux) the answer is "unknown", and the threshold decides
+ * as before.
  */
 import { readFileSync, readlinkSync } from 'node:fs';
 

@@ -34,8 +34,8 @@
  * namespace) where a node's process has ended, as one restarted after a crash
  * does, treats it as exited once its record has been silent for a quarter of
  * its threshold and a second (server/realtime/node-process.ts). A statement
- * the dead process had already sent may still commit after that (PostgreSQL finishes a statement waiting on a lock even when its
- * client is gone): so the record is kept, claimed, and swept again by the
+ * the dead process had already sent may still commit after that (PostgreSQL
+ * finishes a statement waiting on a lock even when its client is gone): so the record is kept, claimed, and swept again by the
  * heartbeat once the threshold has passed, which logs a leave for any join
  * that came in late and forgets the node.
  */
@@ -85,7 +85,7 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
    * node's registration. A claim that answers nothing for one (another node's, or
    * this node's own record gone stale) leaves it to the heartbeat's sweep.
    */
-  const exited = new Map<string, number>(); // id → when it may be swept (performance.now())
+  const exited = new Map<string, number>();
   const me = thisNodeProcess();
   let lookedForEnded = false;
   /** Nodes of this machine found with their process ended, each with when (performance.now()): see findEnded. */
@@ -164,13 +164,6 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
       log.warn({ err }, 'could not look for ended nodes on this machine; retrying at the next heartbeat');
       return false;
     }
-  }
-
-  function markExited(ids: readonly string[]): void {
-    const due = performance.now() + EXITED_GRACE_MS;
-    for (const dead of ids) if (dead !== id) exited.set(dead, due);
-    // A little past the due time: timers and performance.now() may disagree by a fraction of a millisecond.
-    setTimeout(sweepExited, EXITED_GRACE_MS + 10).unref();
   }
 
   /**
@@ -262,7 +255,12 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
     get id() {
       return id;
     },
-    exited: markExited,
+    exited(ids) {
+      const due = performance.now() + EXITED_GRACE_MS;
+      for (const dead of ids) if (dead !== id) exited.set(dead, due);
+      // A little past the due time: timers and performance.now() may disagree by a fraction of a millisecond.
+      setTimeout(sweepExited, EXITED_GRACE_MS + 10).unref();
+    },
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -13,6 +13,11 @@
  * Each such client would wait for an answer no one will send. Here they get a
  * 503 (`unavailable`, as for a node that is down), or are closed if part of an
  * answer had already gone out.
+ *
+ * Sticky also hands connections to a worker that is still starting when no
+ * other is left (every worker died at once, or keeps dying), and one that has
+ * not set up its side of sticky yet drops them unanswered. Those get the 503
+ * at once instead.
  */
 import type { Worker } from 'node:cluster';
 import type { Server } from 'node:http';
@@ -30,8 +35,11 @@ export interface HeldConnections {
   lost(worker: Worker): void;
 }
 
-/** Call after sticky's setup on the same server, so its listeners come first. */
-export function heldConnections(httpServer: Server): HeldConnections {
+/**
+ * Call after sticky's setup on the same server, so its listeners come first.
+ * `ready`: whether a worker has said it takes connections (it has set up its side of sticky).
+ */
+export function heldConnections(httpServer: Server, ready: (worker: Worker) => boolean): HeldConnections {
   const held = new Map<Worker, Set<Socket>>();
   // Sticky sends for a connection from inside that connection's 'data' listener, with
   // nothing in the message (only a random id) that names the socket. Its listener is
@@ -59,6 +67,11 @@ export function heldConnections(httpServer: Server): HeldConnections {
       // The one place that sees which worker sticky picked for which socket.
       worker.send = ((message: unknown, ...rest: unknown[]) => {
         const [handle, options] = rest;
+        const relayed = reading && isMessage(message, RELAY_START) ? reading : undefined;
+        if (!ready(worker) && (handle instanceof Socket || relayed)) {
+          answerUnavailable(handle instanceof Socket ? handle : relayed!, NOT_READY);
+          return true;
+        }
         if (handle instanceof Socket) {
           // Held here until Node has written it to the channel; from then on Node holds it until
           // the worker acknowledges it (unacknowledgedHandle, below).
@@ -70,17 +83,17 @@ export function heldConnections(httpServer: Server): HeldConnections {
           };
           return send(message, handle, typeof options === 'object' ? options : undefined, written);
         }
-        if (reading && isMessage(message, RELAY_START)) hold(worker, reading);
+        if (relayed) hold(worker, relayed);
         return send(message, ...rest);
       }) as Worker['send'];
     },
     lost(worker) {
       const sockets = held.get(worker);
       held.delete(worker);
-      for (const socket of sockets ?? []) answerLost(socket);
+      for (const socket of sockets ?? []) answerUnavailable(socket, LOST);
       const inFlight = unacknowledgedHandle(worker);
       // `handle` is how Node itself wraps a received connection (not in the typings).
-      if (inFlight) answerLost(new Socket({ handle: inFlight, writable: true } as SocketConstructorOpts));
+      if (inFlight) answerUnavailable(new Socket({ handle: inFlight, writable: true } as SocketConstructorOpts), LOST);
     },
   };
 }
@@ -100,7 +113,10 @@ function unacknowledgedHandle(worker: Worker): object | undefined {
   return handle;
 }
 
-function answerLost(socket: Socket): void {
+const LOST = 'the server process handling this request stopped before it answered; whether it was carried out is unknown, retry';
+const NOT_READY = 'no server process is ready to take this request yet (they are restarting); it was not carried out, retry';
+
+function answerUnavailable(socket: Socket, message: string): void {
   // Gone, or the worker's whole answer already given (sticky ended it; the client has yet to close).
   if (socket.destroyed || socket.writableEnded) return;
   // Sticky would relay whatever else the client sends to another worker, as a request of its own.
@@ -111,9 +127,7 @@ function answerLost(socket: Socket): void {
     socket.destroy();
     return;
   }
-  const body = JSON.stringify(
-    new DuetError('unavailable', 'the server process handling this request stopped before it answered; whether it was carried out is unknown, retry').toBody(),
-  );
+  const body = JSON.stringify(new DuetError('unavailable', message).toBody());
   socket.on('error', () => socket.destroy());
   socket.end(
     'HTTP/1.1 503 Service Unavailable\r\n' +

@@ -57,7 +57,6 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   const { setupMaster: setupStickyPrimary } = await import('@socket.io/sticky');
   const httpServer = createHttpServer();
   setupStickyPrimary(httpServer, { loadBalancingMethod: 'least-connection' });
-  const held = heldConnections(httpServer);
   if (!config.redisUrl) (await import('@socket.io/cluster-adapter')).setupPrimary();
 
   let stopping = false;
@@ -69,6 +68,8 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   const restarts = new Map<NodeJS.Timeout, number>();
   // Workers that said they are ready: the ones a /metrics scrape gathers.
   const ready = new Set<Worker>();
+  // Connections for a worker still starting are answered 503 here: it would drop them.
+  const held = heldConnections(httpServer, (worker) => ready.has(worker));
   const metrics = serveClusterMetrics(() => [...ready]);
   cluster.on('message', metrics.onMessage);
   const nodes = trackWorkerNodes(() => [...ready]);

@@ -280,6 +280,35 @@ describe('nodes as processes', () => {
     expect((await primary.exited).code).toBe(0);
   }, 60_000);
 
+  it('cluster mode: while every worker is starting again, requests are answered 503 at once, not dropped', async () => {
+    const primary = await spawnNode({}, ['--workers', '2']);
+    const port = Number(new URL(primary.url).port);
+    for (const w of childrenOf(primary.child.pid!)) process.kill(w, 'SIGKILL');
+    // Until a replacement takes them: a request handed over whole (a GET) and one the primary
+    // relays (a POST with a body), again and again. Sticky hands both to a worker still
+    // starting when there is no other, and before, one that had not set up its side of sticky
+    // yet dropped them: their clients waited for good.
+    const answers: string[] = [];
+    for (let served = false; !served; ) {
+      const get = rawRequest(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      const post = rawRequest(port, 'POST /api/interviews HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
+      let timer: NodeJS.Timeout | undefined;
+      const pair = await Promise.race([
+        Promise.all([get.closed, post.closed]),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`a request was left waiting (${answers.length} answered before)`)), 5000))),
+      ]);
+      clearTimeout(timer);
+      answers.push(...pair);
+      served = pair[0].startsWith('HTTP/1.1 200 ');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // Some came while a replacement was starting (sticky's own 503, with no body, is for while there is no worker at all).
+    expect(answers.filter((a) => /^HTTP\/1\.1 503 [^]*"code":"unavailable"/.test(a)).length).toBeGreaterThan(0);
+    for (const a of answers) expect(a).toMatch(/^HTTP\/1\.1 (200|401|503) /);
+    process.kill(primary.child.pid!, 'SIGTERM');
+    expect((await primary.exited).code).toBe(0);
+  }, 60_000);
+
   it('cluster mode: a replacement that keeps dying while it starts (the database down) is started less and less often', async () => {
     let dbUp = true;
     const pgPort = Number(new URL(PG_URL).port || 5432);

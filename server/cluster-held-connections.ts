@@ -37,7 +37,7 @@ export interface HeldConnections {
 
 /**
  * Call after sticky's setup on the same server, so its listeners come first.
- * `ready`: whether a worker has said it takes connections (it has set up its side of sticky).
+ * `ready`: whether a worker takes connections (it has said it has set up its side of sticky, and its channel is open).
  */
 export function heldConnections(httpServer: Server, ready: (worker: Worker) => boolean): HeldConnections {
   const held = new Map<Worker, Set<Socket>>();

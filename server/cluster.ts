@@ -68,8 +68,9 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   const restarts = new Map<NodeJS.Timeout, number>();
   // Workers that said they are ready: the ones a /metrics scrape gathers.
   const ready = new Set<Worker>();
-  // Connections for a worker still starting are answered 503 here: it would drop them.
-  const held = heldConnections(httpServer, (worker) => ready.has(worker));
+  // Connections for a worker still starting, or whose channel has closed (its exit not seen
+  // yet), are answered 503 here: the one would drop them, the other cannot be sent them.
+  const held = heldConnections(httpServer, (worker) => ready.has(worker) && worker.isConnected());
   const metrics = serveClusterMetrics(() => [...ready]);
   cluster.on('message', metrics.onMessage);
   const nodes = trackWorkerNodes(() => [...ready]);
@@ -77,8 +78,8 @@ export async function startClusterPrimary(config: Config, workers: number, log: 
   const env: Record<string, string> = {};
   if (jwtSecret) env.JWT_SECRET = jwtSecret;
   // Sticky's least-connection picks the worker with the fewest clients, and a worker still
-  // booting has none: every new connection would go to it and hang until it can take them.
-  // Until it says it is ready, it counts as full.
+  // booting has none: every new connection would go to it, which drops them until it has set
+  // up its side of sticky. Until it says it is ready, it counts as full.
   const fork = (failed = 0): Worker => {
     const worker = cluster.fork(env) as Worker & { clientsCount?: number };
     worker.clientsCount = BOOTING_LOAD;

@@ -39,6 +39,16 @@ function rawRequest(port: number, head: string) {
   return { socket, closed, answer: () => answer };
 }
 
+/** `promise`, or a failure with `message` if it has not settled within `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message())), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function startNodes(n: number) {
   const schema = uniqueSchema();
   const env = { REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix(), DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema };
@@ -272,9 +282,7 @@ describe('nodes as processes', () => {
     for (const w of workers) process.kill(w, 'SIGKILL');
     // Each gets a 503, the one in flight too. Before, all three waited forever: Node closes none
     // of them while a handover is unacknowledged.
-    let timer: NodeJS.Timeout | undefined;
-    const answers = await Promise.race([Promise.all(requests), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('a connection was left open')), 5000)))]);
-    clearTimeout(timer);
+    const answers = await within(Promise.all(requests), 5000, () => 'a connection was left open');
     for (const answer of answers) expect(answer).toMatch(/^HTTP\/1\.1 503 [^]*"code":"unavailable"/);
     process.kill(primary.child.pid!, 'SIGTERM');
     expect((await primary.exited).code).toBe(0);
@@ -292,12 +300,7 @@ describe('nodes as processes', () => {
     for (let served = false; !served; ) {
       const get = rawRequest(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
       const post = rawRequest(port, 'POST /api/interviews HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
-      let timer: NodeJS.Timeout | undefined;
-      const pair = await Promise.race([
-        Promise.all([get.closed, post.closed]),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`a request was left waiting (${answers.length} answered before)`)), 5000))),
-      ]);
-      clearTimeout(timer);
+      const pair = await within(Promise.all([get.closed, post.closed]), 5000, () => `a request was left waiting (${answers.length} answered before)`);
       answers.push(...pair);
       served = pair[0].startsWith('HTTP/1.1 200 ');
       await new Promise((r) => setTimeout(r, 50));

@@ -142,8 +142,8 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
 
   /**
    * Nodes on this machine whose process has ended: swept like exited ones
-   * once their records have also been silent for more than a beat (the
-   * claim's `silent`), since a machine cloned from another's memory shares
+   * once their records have also been silent for a quarter of their
+   * threshold and a second (the claim's `silent`), since a machine cloned from another's memory shares
    * its boot id and PIDs, and would read a live node there as ended. Looked
    * for once, at start: what a node restarted after a crash finds. (Later
    * deaths: a cluster's primary sees its workers'; others wait for the

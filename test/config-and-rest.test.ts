@@ -165,6 +165,10 @@ describe('configuration', () => {
     // --iid scopes the token to one interview; one Duet could not have made is refused there and then.
     const scoped = await mint('--role', 'interviewer', '--name', 'Ada', '--iid', made.body.id);
     expect((await api(node.url, `/api/interviews/${made.body.id}`, { token: scoped })).status).toBe(200);
+    // One id in 64 starts with "-": it is the option's value, not another option.
+    const dashed = await node.server.ctx.tokens.verify(await mint('--name', 'Ada', '--iid', '-P4bItqSCIPY', '--sub', '-ada'));
+    expect(dashed).toMatchObject({ iid: '-P4bItqSCIPY', sub: '-ada', name: 'Ada' });
+    await expect(mint('--iid', '--name', 'Ada')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("Did you forget to specify the option argument for '--iid'") });
     await expect(mint('--name', 'Ada', '--iid', 'two sum')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--iid: not an id Duet makes') });
     // With a DATA_DIR no node has used, the token is made all the same, and the CLI says what it means.
     const [, help, elsewhere] = await Promise.all([

@@ -14,18 +14,38 @@ import { StartError } from '../start-failure.js';
 
 const USAGE = 'usage: npm run token -- --role interviewer|admin|candidate|observer|reviewer --name "Ada" [--sub ID] [--iid ID] [--ttl SECONDS]';
 
+const OPTIONS = {
+  role: { type: 'string', default: 'interviewer' },
+  name: { type: 'string' },
+  sub: { type: 'string' },
+  iid: { type: 'string' },
+  ttl: { type: 'string', default: String(12 * 3600) },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/**
+ * parseArgs refuses "--iid -P4b…" as ambiguous, yet one id Duet makes in 64 starts with "-"
+ * (base64url). A string option takes the next argument as its value unless that argument is
+ * one of this CLI's own options, so a forgotten value is still reported as missing.
+ */
+function valuesAttached(argv: string[]): string[] {
+  const own = (arg: string) => arg === '-h' || (arg.startsWith('--') && arg.slice(2).split('=')[0]! in OPTIONS);
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const option = arg.startsWith('--') ? OPTIONS[arg.slice(2) as keyof typeof OPTIONS] : undefined;
+    const next = argv[i + 1];
+    if (option?.type === 'string' && next !== undefined && next.startsWith('-') && !own(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
 let values: Record<string, string | boolean | undefined>;
 try {
-  ({ values } = parseArgs({
-    options: {
-      role: { type: 'string', default: 'interviewer' },
-      name: { type: 'string' },
-      sub: { type: 'string' },
-      iid: { type: 'string' },
-      ttl: { type: 'string', default: String(12 * 3600) },
-      help: { type: 'boolean', short: 'h' },
-    },
-  }));
+  ({ values } = parseArgs({ args: valuesAttached(process.argv.slice(2)), options: OPTIONS }));
 } catch (err) {
   console.error(`token: ${err instanceof Error ? err.message : String(err)}`);
   console.error(USAGE);

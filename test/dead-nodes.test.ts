@@ -7,7 +7,7 @@
  * machine seen to have ended), they are logged about a second later instead.
  */
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { beatEveryMs } from '../server/realtime/dead-nodes.js';
 import type { StoredEvent } from '../server/store/store.js';
 import { connectClient, createInterview, loseNextStoreAnswer, slowStoreCalls, startNode, tempDir, waitFor } from './helpers.js';
@@ -64,6 +64,13 @@ describe('connections a dead node took with it', () => {
     const store = survivor.server.ctx.store;
     const events = () => store.readEvents(iv.id, {}).then((all) => all.filter((e) => e.type === 'join' || e.type === 'leave'));
     await waitFor(async () => (await events()).length === 2, 5000);
+    const db = new pg.Client({ connectionString: PG_URL });
+    await db.connect();
+    onTestFinished(() => db.end());
+    // The victim's record as a node on another machine writes it: there its process cannot be seen
+    // ending (on this machine the survivor would see it, and log the leave a quarter of the threshold sooner).
+    const moved = await db.query(`UPDATE ${schema}.nodes SET pid_space = 'another machine' WHERE pid = $1`, [victim.child.pid]);
+    expect(moved.rowCount).toBe(1);
     // Both nodes live and beating for longer than the threshold: nobody is taken for dead.
     await new Promise((r) => setTimeout(r, (DEAD_AFTER_S + 1) * 1000));
     expect(presence(await events())).toEqual([
@@ -94,15 +101,9 @@ describe('connections a dead node took with it', () => {
     expect(lastSeen).toBeGreaterThan(killing - beatEveryMs(DEAD_AFTER_S * 1000) - 2000);
     expect(Date.parse(leave.at) - lastSeen).toBeGreaterThanOrEqual(DEAD_AFTER_S * 1000);
     // Its record goes once its leaves are logged (just after), and nothing more is logged at the next beats.
-    const db = new pg.Client({ connectionString: PG_URL });
-    await db.connect();
-    try {
-      const nodes = async () => (await db.query(`SELECT count(*)::int AS n FROM ${schema}.nodes`)).rows[0].n as number;
-      await waitFor(async () => (await nodes()) === 1, 5000, 50);
-      expect(await nodes()).toBe(1);
-    } finally {
-      await db.end();
-    }
+    const nodes = async () => (await db.query(`SELECT count(*)::int AS n FROM ${schema}.nodes`)).rows[0].n as number;
+    await waitFor(async () => (await nodes()) === 1, 5000, 50);
+    expect(await nodes()).toBe(1);
     await new Promise((r) => setTimeout(r, 1500));
     expect(await events()).toHaveLength(3);
     expect(ada.socket.connected).toBe(true);
@@ -150,35 +151,70 @@ describe('connections a dead node took with it', () => {
     ]);
   }, 60_000);
 
-  it("a node restarted after a crash logs its predecessor's connections as left well before the threshold (it sees the process ended), not a live node's", async () => {
-    // Laptop style: one SQLite file, nodes started by hand (or a supervisor restarting a crashed one).
-    const env = { DATA_DIR: tempDir('duet-proc-'), NODE_DEAD_AFTER_SECONDS: '60' };
-    const [crashed, live] = [await spawnNode(env), await spawnNode(env)];
+  /** Laptop style: one SQLite file, nodes started by hand (or a supervisor restarting a crashed one). */
+  async function nodesOnOneMachine(deadAfterS: number) {
+    const env = { DATA_DIR: tempDir('duet-proc-'), NODE_DEAD_AFTER_SECONDS: String(deadAfterS) };
     const tokens = await testTokens();
-    const iv = await tokens.interview(crashed.url);
+    let iv: Awaited<ReturnType<typeof tokens.interview>> | undefined;
+    const start = async () => {
+      const node = await spawnNode(env);
+      iv ??= await tokens.interview(node.url);
+      return node;
+    };
     const join = async (node: NodeProcess, name: string) => {
-      const client = await connectClient(node.url, await tokens.invite(node.url, iv, 'candidate', name));
+      const client = await connectClient(node.url, await tokens.invite(node.url, iv!, 'candidate', name));
       await client.provider.whenSynced('main');
       return client;
     };
-    await join(crashed, 'Cy');
-    await join(live, 'Fay');
-    process.kill(crashed.child.pid!, 'SIGKILL');
-    await crashed.exited;
-    const restarted = await spawnNode(env);
-    const started = Date.now();
     type Logged = { type: string; actor: { name: string }; data: { lost?: boolean } };
-    const leaves = async () => {
-      const res = await fetch(`${restarted.url}/api/interviews/${iv.id}/events`, { headers: { authorization: `Bearer ${iv.token}` } });
+    const leaves = async (via: NodeProcess) => {
+      const res = await fetch(`${via.url}/api/interviews/${iv!.id}/events`, { headers: { authorization: `Bearer ${iv!.token}` } });
       return ((await res.json()) as { events: Logged[] }).events.filter((e) => e.type === 'leave');
     };
+    const crash = async (node: NodeProcess) => {
+      process.kill(node.child.pid!, 'SIGKILL');
+      await node.exited;
+    };
+    const onlyLost = (name: string) => [expect.objectContaining({ actor: expect.objectContaining({ name }), data: expect.objectContaining({ lost: true }) })];
+    return { start, join, leaves, crash, onlyLost };
+  }
+  const SWEPT = "a dead node's connections were logged as left";
+
+  it("a node restarted after a crash logs its predecessor's connections as left well before the threshold (it sees the process ended), not its own", async () => {
+    const { start, join, leaves, crash, onlyLost } = await nodesOnOneMachine(20);
+    const crashed = await start();
+    await join(crashed, 'Cy');
+    await crash(crashed);
+    // The only node of the machine: the leave can come from no other.
+    const restarted = await start();
+    const started = Date.now();
+    await join(restarted, 'Fay');
     // Its first heartbeat finds the crashed node's process gone: the leave comes once the crashed node's
-    // record has been silent for a quarter of the threshold and a second (16 s), not after 60 s.
-    await waitFor(async () => (await leaves()).length > 0, 45_000, 100);
-    expect(Date.now() - started).toBeLessThan(35_000);
+    // record has been silent for a quarter of the threshold and a second (6 s), where the threshold's
+    // own sweep needs the restarted node to have beaten for 20 s first.
+    await waitFor(async () => (await leaves(restarted)).length > 0, 40_000, 100);
+    expect(Date.now() - started).toBeLessThan(15_000);
     await new Promise((r) => setTimeout(r, 2000));
-    expect(await leaves()).toEqual([expect.objectContaining({ actor: expect.objectContaining({ name: 'Cy' }), data: expect.objectContaining({ lost: true }) })]);
-  }, 120_000);
+    expect(await leaves(restarted)).toEqual(onlyLost('Cy'));
+    expect(restarted.output()).toContain(SWEPT);
+  }, 90_000);
+
+  it("a node running beside one that crashes logs the crashed one's connections as left well before the threshold, not its own", async () => {
+    const { start, join, leaves, crash, onlyLost } = await nodesOnOneMachine(20);
+    const [crashed, live] = [await start(), await start()];
+    await join(crashed, 'Cy');
+    await join(live, 'Fay');
+    await crash(crashed);
+    const crashedAt = Date.now();
+    // The live node looks for ended processes at every beat (a sixth of the threshold), not only as
+    // it starts: the leave comes once the record has been silent for a quarter of the threshold and
+    // a second (6 s), where the threshold's own sweep could come no sooner than 20 s.
+    await waitFor(async () => (await leaves(live)).length > 0, 40_000, 100);
+    expect(Date.now() - crashedAt).toBeLessThan(15_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await leaves(live)).toEqual(onlyLost('Cy'));
+    expect(live.output()).toContain(SWEPT);
+  }, 90_000);
 
   it('after a database outage longer than the threshold, live nodes do not take each other for dead', async () => {
     const db = await tcpProxy(() => [Number(new URL(PG_URL).port || 5432)]);

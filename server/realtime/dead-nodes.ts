@@ -30,10 +30,11 @@
  * In cluster mode the primary sees a worker's process end, so it need not be
  * guessed from silence: it hands the dead worker's node ids to a live worker
  * (`exited`), which logs their leaves a second later instead of after the
- * threshold. Likewise a node starting on a machine (the same kernel and PID
- * namespace) where a node's process has ended, as one restarted after a crash
- * does, treats it as exited once its record has been silent for a quarter of
- * its threshold and a second (server/realtime/node-process.ts). A statement
+ * threshold. Likewise a node on a machine (the same kernel and PID
+ * namespace) where another node's process has ended, whether restarted after
+ * that crash or running beside it, treats it as exited once its record has
+ * been silent for a quarter of its threshold and a second
+ * (server/realtime/node-process.ts). A statement
  * the dead process had already sent may still commit after that (PostgreSQL
  * finishes a statement waiting on a lock even when its client is gone): so the record is kept, claimed, and swept again by the
  * heartbeat once the threshold has passed, which logs a leave for any join
@@ -87,7 +88,6 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
    */
   const exited = new Map<string, number>();
   const me = thisNodeProcess();
-  let lookedForEnded = false;
   /** Nodes of this machine found with their process ended, each with when (performance.now()): see findEnded. */
   const seenEnded = new Map<string, number>();
 
@@ -124,7 +124,7 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
     const now = performance.now();
     if (lastBeat === undefined || now - lastBeat > 2 * beatMs) healthySince = now;
     lastBeat = now;
-    if (!lookedForEnded) lookedForEnded = await findEnded();
+    await findEnded();
     sweepExited();
     if (healthySince === undefined || now - healthySince < deadAfterMs || sweeping) return;
     // Apart from the beats: logging a big node's leaves must not hold up this node's own heartbeat.
@@ -145,24 +145,22 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
    * once their records have also been silent for a quarter of their
    * threshold and a second (the claim's `silent`), since a machine cloned from another's memory shares
    * its boot id and PIDs, and would read a live node there as ended. Looked
-   * for once, at start: what a node restarted after a crash finds. (Later
-   * deaths: a cluster's primary sees its workers'; others wait for the
-   * threshold, and the next node started here finds them.) False when the
-   * lookup failed, to be tried again at the next beat.
+   * for at every beat: what a node restarted after a crash finds as it
+   * starts, and a node finds when another beside it dies. (A cluster's
+   * primary sees its workers die, and hands them over sooner.)
    */
-  async function findEnded(): Promise<boolean> {
-    if (!me) return true;
+  async function findEnded(): Promise<void> {
+    if (!me) return;
     try {
-      const ended = (await store.nodesInPidSpace(me.space)).filter((node) => node.id !== id && hasEnded(node));
-      if (ended.length === 0) return true;
+      // A claimed record is not listed: each ended node is found until one node claims it.
+      const ended = (await store.nodesInPidSpace(me.space)).filter((node) => node.id !== id && !seenEnded.has(node.id) && hasEnded(node));
+      if (ended.length === 0) return;
       const now = performance.now();
       for (const node of ended) seenEnded.set(node.id, now);
       // When a record last seen just before its process ended is silent enough, if our beats share its period.
       setTimeout(sweepExited, 1.5 * beatMs + 1100).unref();
-      return true;
     } catch (err) {
       log.warn({ err }, 'could not look for ended nodes on this machine; retrying at the next heartbeat');
-      return false;
     }
   }
 

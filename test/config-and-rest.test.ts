@@ -169,6 +169,8 @@ describe('configuration', () => {
     const dashed = await node.server.ctx.tokens.verify(await mint('--name', 'Ada', '--iid', '-P4bItqSCIPY', '--sub', '-ada'));
     expect(dashed).toMatchObject({ iid: '-P4bItqSCIPY', sub: '-ada', name: 'Ada' });
     await expect(mint('--iid', '--name', 'Ada')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("Did you forget to specify the option argument for '--iid'") });
+    // A mistyped option after one that takes a value is not taken for that value.
+    await expect(mint('--name', 'Ada', '--sub', '--nmae')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("Did you forget to specify the option argument for '--sub'") });
     await expect(mint('--name', 'Ada', '--iid', 'two sum')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--iid: not an id Duet makes') });
     // With a DATA_DIR no node has used, the token is made all the same, and the CLI says what it means.
     const [, help, elsewhere] = await Promise.all([

@@ -6,9 +6,11 @@
  * the death is known (a worker's exit in cluster mode, a process on the same
  * machine seen to have ended), they are logged about a second later instead.
  */
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { beatEveryMs } from '../server/realtime/dead-nodes.js';
+import { thisNodeProcess } from '../server/realtime/node-process.js';
 import type { StoredEvent } from '../server/store/store.js';
 import { connectClient, createInterview, loseNextStoreAnswer, slowStoreCalls, startNode, tempDir, waitFor } from './helpers.js';
 import { spawnNode, testTokens, type NodeProcess } from './fixtures/processes.js';
@@ -17,6 +19,18 @@ import { startCluster } from './fixtures/multi-node.js';
 
 /** Past the smallest allowed (3 s): a loaded CI machine's event-loop lag must not pass for a stalled node. */
 const DEAD_AFTER_S = 5;
+
+/** Rewrites a node's record as a node on another machine has it: its process cannot be looked up from here. */
+async function elsewhere(schema: string, nodeId: string) {
+  const db = new pg.Client({ connectionString: PG_URL });
+  await db.connect();
+  try {
+    const moved = await db.query(`UPDATE ${schema}.nodes SET pid_space = 'another machine' WHERE id = $1`, [nodeId]);
+    expect(moved.rowCount).toBe(1);
+  } finally {
+    await db.end();
+  }
+}
 
 /** The interview's joins and leaves, as [name, conn, lost] rows. */
 function presence(events: StoredEvent[]) {
@@ -64,13 +78,9 @@ describe('connections a dead node took with it', () => {
     const store = survivor.server.ctx.store;
     const events = () => store.readEvents(iv.id, {}).then((all) => all.filter((e) => e.type === 'join' || e.type === 'leave'));
     await waitFor(async () => (await events()).length === 2, 5000);
-    const db = new pg.Client({ connectionString: PG_URL });
-    await db.connect();
-    onTestFinished(() => db.end());
     // The victim's record as a node on another machine writes it: there its process cannot be seen
     // ending (on this machine the survivor would see it, and log the leave a quarter of the threshold sooner).
-    const moved = await db.query(`UPDATE ${schema}.nodes SET pid_space = 'another machine' WHERE pid = $1`, [victim.child.pid]);
-    expect(moved.rowCount).toBe(1);
+    await elsewhere(schema, String((await events()).find((e) => e.actor.name === 'Cy')!.data.node));
     // Both nodes live and beating for longer than the threshold: nobody is taken for dead.
     await new Promise((r) => setTimeout(r, (DEAD_AFTER_S + 1) * 1000));
     expect(presence(await events())).toEqual([
@@ -101,6 +111,9 @@ describe('connections a dead node took with it', () => {
     expect(lastSeen).toBeGreaterThan(killing - beatEveryMs(DEAD_AFTER_S * 1000) - 2000);
     expect(Date.parse(leave.at) - lastSeen).toBeGreaterThanOrEqual(DEAD_AFTER_S * 1000);
     // Its record goes once its leaves are logged (just after), and nothing more is logged at the next beats.
+    const db = new pg.Client({ connectionString: PG_URL });
+    await db.connect();
+    onTestFinished(() => db.end());
     const nodes = async () => (await db.query(`SELECT count(*)::int AS n FROM ${schema}.nodes`)).rows[0].n as number;
     await waitFor(async () => (await nodes()) === 1, 5000, 50);
     expect(await nodes()).toBe(1);
@@ -129,6 +142,9 @@ describe('connections a dead node took with it', () => {
     await waitFor(async () => (await events()).length === 1, 5000);
     const [join] = await events();
     const victimId = String(join!.data.node);
+    // Recorded as on another machine, so only the word that it exited can hurry its sweep: on this
+    // machine the survivor would find its process gone as well.
+    await elsewhere(schema, victimId);
     cy.provider.destroy();
     process.kill(victim.child.pid!, 'SIGKILL');
     await victim.exited;
@@ -161,15 +177,18 @@ describe('connections a dead node took with it', () => {
       iv ??= await tokens.interview(node.url);
       return node;
     };
+    type Logged = { type: string; actor: { name: string }; data: { lost?: boolean } };
+    const logged = async (via: NodeProcess, type: string) => {
+      const res = await fetch(`${via.url}/api/interviews/${iv!.id}/events`, { headers: { authorization: `Bearer ${iv!.token}` } });
+      return ((await res.json()) as { events: Logged[] }).events.filter((e) => e.type === type);
+    };
+    const leaves = (via: NodeProcess) => logged(via, 'leave');
     const join = async (node: NodeProcess, name: string) => {
       const client = await connectClient(node.url, await tokens.invite(node.url, iv!, 'candidate', name));
       await client.provider.whenSynced('main');
+      // The sync is answered before the join is logged: a crash in between would leave nothing to sweep.
+      await waitFor(async () => (await logged(node, 'join')).some((e) => e.actor.name === name), 10_000, 50);
       return client;
-    };
-    type Logged = { type: string; actor: { name: string }; data: { lost?: boolean } };
-    const leaves = async (via: NodeProcess) => {
-      const res = await fetch(`${via.url}/api/interviews/${iv!.id}/events`, { headers: { authorization: `Bearer ${iv!.token}` } });
-      return ((await res.json()) as { events: Logged[] }).events.filter((e) => e.type === 'leave');
     };
     const crash = async (node: NodeProcess) => {
       process.kill(node.child.pid!, 'SIGKILL');
@@ -189,9 +208,10 @@ describe('connections a dead node took with it', () => {
     const restarted = await start();
     const started = Date.now();
     await join(restarted, 'Fay');
-    // Its first heartbeat finds the crashed node's process gone: the leave comes once the crashed node's
-    // record has been silent for a quarter of the threshold and a second (6 s), where the threshold's
-    // own sweep needs the restarted node to have beaten for 20 s first.
+    // Its first heartbeat finds the crashed node's process gone, its next one confirms the record has
+    // not been seen since: the leave comes once that record has also been silent for a quarter of the
+    // threshold and a second (6 s), where the threshold's own sweep needs the restarted node to have
+    // beaten for 20 s first.
     await waitFor(async () => (await leaves(restarted)).length > 0, 40_000, 100);
     expect(Date.now() - started).toBeLessThan(15_000);
     await new Promise((r) => setTimeout(r, 2000));
@@ -207,14 +227,43 @@ describe('connections a dead node took with it', () => {
     await crash(crashed);
     const crashedAt = Date.now();
     // The live node looks for ended processes at every beat (a sixth of the threshold), not only as
-    // it starts: the leave comes once the record has been silent for a quarter of the threshold and
-    // a second (6 s), where the threshold's own sweep could come no sooner than 20 s.
+    // it starts: the leave comes once a second look has confirmed it and the record has been silent
+    // for a quarter of the threshold and a second (6 s), where the threshold's own sweep could come
+    // no sooner than 20 s.
     await waitFor(async () => (await leaves(live)).length > 0, 40_000, 100);
     expect(Date.now() - crashedAt).toBeLessThan(15_000);
     await new Promise((r) => setTimeout(r, 2000));
     expect(await leaves(live)).toEqual(onlyLost('Cy'));
     expect(live.output()).toContain(SWEPT);
   }, 90_000);
+
+  it('a record on this machine read as ended that beats again (a live node on a machine cloned from this one) waits for the threshold', async () => {
+    const node = await startNode({ nodeDeadAfterMs: DEAD_AFTER_S * 1000 });
+    const { store, writer } = node.server.ctx;
+    const iv = await createInterview(node);
+    const me = thisNodeProcess();
+    expect(me).toBeDefined();
+    // This process's PID with another start time reads as ended (the PID taken by another process),
+    // as a live node's on a clone reads here.
+    const clone = randomUUID();
+    await store.registerNode(clone, DEAD_AFTER_S * 1000, { ...me!, started: me!.started + 1 });
+    await writer.append(iv.interview.id, { type: 'join', at: new Date().toISOString(), actor: { sub: 'u_cy', name: 'Cy', role: 'candidate' }, data: { conn: 'on-the-clone', node: clone } });
+    const leaves = async () => (await store.readEvents(iv.interview.id, { type: 'leave' })).length;
+    // It beats a while, as a live node does, then falls silent (a stall, or a database outage it alone had).
+    const beatUntil = Date.now() + 2.5 * beatEveryMs(DEAD_AFTER_S * 1000);
+    while (Date.now() < beatUntil) {
+      expect(await store.heartbeatNode(clone)).toBe(true);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const silentFrom = Date.now();
+    // Silent for a quarter of the threshold and a second, and several of the node's beats past that:
+    // were it still read as ended, its connection would be logged as left by now.
+    await new Promise((r) => setTimeout(r, (DEAD_AFTER_S / 4 + 1) * 1000 + 3 * beatEveryMs(DEAD_AFTER_S * 1000)));
+    expect(await leaves()).toBe(0);
+    // The threshold's own sweep still takes it: the leave could be seen.
+    await waitFor(async () => (await leaves()) === 1, (DEAD_AFTER_S + 5) * 1000, 100);
+    expect(Date.now() - silentFrom).toBeGreaterThan((DEAD_AFTER_S - 0.5) * 1000);
+  }, 60_000);
 
   it('after a database outage longer than the threshold, live nodes do not take each other for dead', async () => {
     const db = await tcpProxy(() => [Number(new URL(PG_URL).port || 5432)]);

@@ -345,9 +345,14 @@ describe.each(backends)('store contract: $name', (backend) => {
     await store.registerNode(d, 60_000);
     const found = async () => (await store.nodesInPidSpace(space)).sort((x, y) => x.pid - y.pid);
     expect(await found()).toEqual([
-      { id: b, space, pid: 7, started: 9 },
-      { id: a, space, pid: 4_194_304, started: 2 ** 40 },
+      { id: b, space, pid: 7, started: 9, seenAt: expect.any(Number) },
+      { id: a, space, pid: 4_194_304, started: 2 ** 40, seenAt: expect.any(Number) },
     ]);
+    // With when each was last seen: a heartbeat moves it on.
+    const [before] = await found();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(await store.heartbeatNode(b)).toBe(true);
+    expect((await found())[0]!.seenAt).toBeGreaterThan(before!.seenAt);
     // Once claimed, another node is logging its leaves: not found again.
     expect(await store.heartbeatNode(d)).toBe(true);
     expect((await store.claimDeadNodes(d, 60_000, 60_000, [b])).map((n) => n.id)).toEqual([b]);

@@ -23,22 +23,34 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+const optionNamed = (arg: string) => {
+  const name = arg.startsWith('--') ? arg.slice(2).split('=')[0]! : '';
+  return Object.hasOwn(OPTIONS, name) ? OPTIONS[name as keyof typeof OPTIONS] : undefined;
+};
+
 /**
  * parseArgs refuses "--iid -P4b…" as ambiguous, yet one id Duet makes in 64 starts with "-"
- * (base64url). A string option takes the next argument as its value unless that argument is
- * one of this CLI's own options, so a forgotten value is still reported as missing.
+ * (base64url), and one in 4,096 with "--". A string option takes a next argument starting with
+ * a single "-" as its value, and --iid one starting with "--" too (the id's format is checked
+ * after); never one of this CLI's own options, "-h" or "--", so a forgotten value is still
+ * reported as missing and a mistyped option as unknown.
  */
 function valuesAttached(argv: string[]): string[] {
-  const own = (arg: string) => arg === '-h' || (arg.startsWith('--') && arg.slice(2).split('=')[0]! in OPTIONS);
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const option = arg.startsWith('--') ? OPTIONS[arg.slice(2) as keyof typeof OPTIONS] : undefined;
     const next = argv[i + 1];
-    if (option?.type === 'string' && next !== undefined && next.startsWith('-') && !own(next)) {
-      out.push(`${arg}=${next}`);
-      i++;
-    } else out.push(arg);
+    const takes =
+      !arg.includes('=') &&
+      optionNamed(arg)?.type === 'string' &&
+      next !== undefined &&
+      next.startsWith('-') &&
+      next !== '-h' &&
+      next !== '--' &&
+      !optionNamed(next) &&
+      (!next.startsWith('--') || arg === '--iid');
+    out.push(takes ? `${arg}=${next}` : arg);
+    if (takes) i++;
   }
   return out;
 }

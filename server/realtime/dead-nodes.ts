@@ -88,8 +88,16 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
    */
   const exited = new Map<string, number>();
   const me = thisNodeProcess();
-  /** Nodes of this machine found with their process ended, each with when (performance.now()): see findEnded. */
-  const seenEnded = new Map<string, number>();
+  /**
+   * Nodes of this machine found with their process ended (see findEnded):
+   * their record's seen_at then, and when they were first found
+   * (performance.now()); confirmed once the next beat's look finds that
+   * seen_at unchanged.
+   */
+  const seenEnded = new Map<string, { seenAt: number; foundAt: number; confirmed: boolean }>();
+  /** Records read as ended that beat again since: live processes on a machine cloned from this one. */
+  const elsewhere = new Set<string>();
+  let finding: Promise<void> | undefined;
 
   /** Gives up `id` for good: the sockets whose joins were logged under it rejoin under the new one. */
   function renew(): void {
@@ -124,7 +132,8 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
     const now = performance.now();
     if (lastBeat === undefined || now - lastBeat > 2 * beatMs) healthySince = now;
     lastBeat = now;
-    await findEnded();
+    // Apart from the beat, like the sweeps: a slow lookup must not space out this node's heartbeats.
+    finding ??= findEnded().finally(() => (finding = undefined));
     sweepExited();
     if (healthySince === undefined || now - healthySince < deadAfterMs || sweeping) return;
     // Apart from the beats: logging a big node's leaves must not hold up this node's own heartbeat.
@@ -141,27 +150,52 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
   }
 
   /**
-   * Nodes on this machine whose process has ended: swept like exited ones
-   * once their records have also been silent for a quarter of their
-   * threshold and a second (the claim's `silent`), since a machine cloned from another's memory shares
-   * its boot id and PIDs, and would read a live node there as ended. Looked
-   * for at every beat: what a node restarted after a crash finds as it
-   * starts, and a node finds when another beside it dies. (A cluster's
-   * primary sees its workers die, and hands them over sooner.)
+   * Nodes on this machine whose process has ended: looked for at every beat,
+   * so a node restarted after a crash finds its predecessor as it starts, and
+   * a node running beside one that dies finds it at its next beat. (A
+   * cluster's primary sees its workers die, and hands them over sooner.)
+   * A machine cloned from another's memory shares its boot id and PIDs, and
+   * reads a live node there as ended: so one is swept, like an exited node,
+   * only once the next beat's look has found its record not seen since (a
+   * live node beats at every sixth of its threshold, the same period as this
+   * one's where they share a configuration, even just after a database
+   * outage) and the claim finds it silent for a quarter of its threshold and
+   * a second (the claim's `silent`). One seen to beat again is left to the
+   * threshold for good.
    */
   async function findEnded(): Promise<void> {
     if (!me) return;
+    let listed: Awaited<ReturnType<typeof store.nodesInPidSpace>>;
     try {
-      // A claimed record is not listed: each ended node is found until one node claims it.
-      const ended = (await store.nodesInPidSpace(me.space)).filter((node) => node.id !== id && !seenEnded.has(node.id) && hasEnded(node));
-      if (ended.length === 0) return;
-      const now = performance.now();
-      for (const node of ended) seenEnded.set(node.id, now);
-      // When a record last seen just before its process ended is silent enough, if our beats share its period.
-      setTimeout(sweepExited, 1.5 * beatMs + 1100).unref();
+      listed = await store.nodesInPidSpace(me.space);
     } catch (err) {
       log.warn({ err }, 'could not look for ended nodes on this machine; retrying at the next heartbeat');
+      return;
     }
+    // A claimed record is not listed: claimed (here or by another node) or forgotten, it is no longer this node's to try.
+    const listedIds = new Set(listed.map((node) => node.id));
+    for (const dead of seenEnded.keys()) if (!listedIds.has(dead)) seenEnded.delete(dead);
+    for (const other of elsewhere) if (!listedIds.has(other)) elsewhere.delete(other);
+    const now = performance.now();
+    let found = false;
+    for (const node of listed) {
+      if (node.id === id || elsewhere.has(node.id)) continue;
+      const seen = seenEnded.get(node.id);
+      if (!seen) {
+        if (!hasEnded(node)) continue;
+        seenEnded.set(node.id, { seenAt: node.seenAt, foundAt: now, confirmed: false });
+        found = true;
+      } else if (node.seenAt !== seen.seenAt) {
+        seenEnded.delete(node.id);
+        elsewhere.add(node.id);
+      } else if (now - seen.foundAt >= beatMs / 2) {
+        // The next beat's look (not one bunched up behind a late one): a live node's beat fell in between.
+        seen.confirmed = true;
+      }
+    }
+    // Confirmed at the next beat; by then a record last seen just before its process ended is mostly silent enough.
+    if (found) setTimeout(sweepExited, 1.5 * beatMs + 1100).unref();
+    sweepExited();
   }
 
   /**
@@ -173,9 +207,8 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
     if (!registered || sweeping || stopped || exited.size + seenEnded.size === 0) return;
     const now = performance.now();
     const ids = [...exited].filter(([, due]) => due <= now).map(([dead]) => dead);
-    // Past the threshold, the sweep of silent nodes has them anyway.
-    for (const [dead, since] of seenEnded) if (now - since > deadAfterMs) seenEnded.delete(dead);
-    const gone = [...seenEnded.keys()];
+    // One handed over as exited is claimed as such, not twice.
+    const gone = [...seenEnded].filter(([dead, seen]) => seen.confirmed && !ids.includes(dead)).map(([dead]) => dead);
     if (ids.length + gone.length === 0) return;
     for (const dead of ids) exited.delete(dead);
     sweeping = (async () => {
@@ -264,6 +297,7 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
       stopped = true;
       clearInterval(timer);
       await beating;
+      await finding;
       await sweeping;
     },
   };

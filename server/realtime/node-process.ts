@@ -1,9 +1,10 @@
 /**
  * A node's process, as another process on the same machine can tell whether
  * it has ended: a node crashed and restarted by its supervisor (systemd, a
- * shell loop) then sweeps its predecessor's connections once that one's record
- * has been silent a short while (server/realtime/dead-nodes.ts), instead of
- * after NODE_DEAD_AFTER_SECONDS and a healthy stretch of its own.
+ * shell loop), or one running beside a node that crashed, then sweeps the
+ * crashed one's connections once its record has been silent a short while
+ * (server/realtime/dead-nodes.ts), instead of after NODE_DEAD_AFTER_SECONDS
+ * and a healthy stretch of its own.
  *
  * Read, not guessed from silence: the same kernel boot and PID namespace, and
  * that PID either gone, a zombie, or now another process (its start time

@@ -606,14 +606,14 @@ export class KyselyStore implements Store {
       .execute();
   }
 
-  async nodesInPidSpace(space: string): Promise<Array<{ id: string } & NodeProcessRecord>> {
+  async nodesInPidSpace(space: string): Promise<Array<{ id: string; seenAt: number } & NodeProcessRecord>> {
     const rows = await this.db
       .selectFrom('nodes')
-      .select(['id', 'pid', 'pid_started'])
+      .select(['id', 'pid', 'pid_started', 'seen_at'])
       .where('pid_space', '=', space)
       .where('swept_by', 'is', null)
       .execute();
-    return rows.map((r) => ({ id: r.id, space, pid: Number(r.pid), started: Number(r.pid_started) }));
+    return rows.map((r) => ({ id: r.id, seenAt: Number(r.seen_at), space, pid: Number(r.pid), started: Number(r.pid_started) }));
   }
 
   async heartbeatNode(id: string): Promise<boolean> {

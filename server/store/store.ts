@@ -164,8 +164,8 @@ export interface Store {
    * not seen for `deadAfterMs`.
    */
   registerNode(id: string, deadAfterMs: number, nodeProcess?: NodeProcessRecord): Promise<void>;
-  /** Unclaimed nodes whose process is in this PID space (one machine's kernel boot and PID namespace). */
-  nodesInPidSpace(space: string): Promise<Array<{ id: string } & NodeProcessRecord>>;
+  /** Unclaimed nodes whose process is in this PID space (one machine's kernel boot and PID namespace), with when each was last seen (ms, the database's clock). */
+  nodesInPidSpace(space: string): Promise<Array<{ id: string; seenAt: number } & NodeProcessRecord>>;
   /** Marks the node seen now; false when its record is gone or claimed: the others took it for dead. */
   heartbeatNode(id: string): Promise<boolean>;
   /**

@@ -30,8 +30,10 @@ const SIGNAL_LABELS: Record<string, string> = {
 };
 
 /**
- * A leave is logged when the death of its node was noticed, at least the
- * node's threshold after its last heartbeat (`lastSeen`), so the label says
+ * A leave is logged when the death of its node was noticed, after its last
+ * heartbeat (`lastSeen`): the node's threshold later, or less where the
+ * process was seen to end (a second for a cluster's worker, a quarter of the
+ * threshold and a second on the same machine), so the label says
  * how much earlier the connection may have ended. Leaves from before
  * `lastSeen` was recorded have none; one that reads as after the leave comes
  * from two clocks (the database's, the logging node's) too far apart to tell.

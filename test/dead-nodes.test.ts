@@ -194,13 +194,19 @@ describe('connections a dead node took with it', () => {
       process.kill(node.child.pid!, 'SIGKILL');
       await node.exited;
     };
-    const onlyLost = (name: string) => [expect.objectContaining({ actor: expect.objectContaining({ name }), data: expect.objectContaining({ lost: true }) })];
-    return { start, join, leaves, crash, onlyLost };
+    /** `name`'s connection, and no other, is logged as left by `via`, less than `withinMs` after `since`. */
+    const loggedAsLeftBy = async (via: NodeProcess, name: string, since: number, withinMs: number) => {
+      await waitFor(async () => (await leaves(via)).length > 0, 40_000, 100);
+      expect(Date.now() - since).toBeLessThan(withinMs);
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(await leaves(via)).toEqual([expect.objectContaining({ actor: expect.objectContaining({ name }), data: expect.objectContaining({ lost: true }) })]);
+      expect(via.output()).toContain("a dead node's connections were logged as left");
+    };
+    return { start, join, crash, loggedAsLeftBy };
   }
-  const SWEPT = "a dead node's connections were logged as left";
 
   it("a node restarted after a crash logs its predecessor's connections as left well before the threshold (it sees the process ended), not its own", async () => {
-    const { start, join, leaves, crash, onlyLost } = await nodesOnOneMachine(20);
+    const { start, join, crash, loggedAsLeftBy } = await nodesOnOneMachine(20);
     const crashed = await start();
     await join(crashed, 'Cy');
     await crash(crashed);
@@ -212,15 +218,11 @@ describe('connections a dead node took with it', () => {
     // not been seen since: the leave comes once that record has also been silent for a quarter of the
     // threshold and a second (6 s), where the threshold's own sweep needs the restarted node to have
     // beaten for 20 s first.
-    await waitFor(async () => (await leaves(restarted)).length > 0, 40_000, 100);
-    expect(Date.now() - started).toBeLessThan(15_000);
-    await new Promise((r) => setTimeout(r, 2000));
-    expect(await leaves(restarted)).toEqual(onlyLost('Cy'));
-    expect(restarted.output()).toContain(SWEPT);
+    await loggedAsLeftBy(restarted, 'Cy', started, 15_000);
   }, 90_000);
 
   it("a node running beside one that crashes logs the crashed one's connections as left well before the threshold, not its own", async () => {
-    const { start, join, leaves, crash, onlyLost } = await nodesOnOneMachine(20);
+    const { start, join, crash, loggedAsLeftBy } = await nodesOnOneMachine(20);
     const [crashed, live] = [await start(), await start()];
     await join(crashed, 'Cy');
     await join(live, 'Fay');
@@ -230,11 +232,7 @@ describe('connections a dead node took with it', () => {
     // it starts: the leave comes once a second look has confirmed it and the record has been silent
     // for a quarter of the threshold and a second (6 s), where the threshold's own sweep could come
     // no sooner than 20 s.
-    await waitFor(async () => (await leaves(live)).length > 0, 40_000, 100);
-    expect(Date.now() - crashedAt).toBeLessThan(15_000);
-    await new Promise((r) => setTimeout(r, 2000));
-    expect(await leaves(live)).toEqual(onlyLost('Cy'));
-    expect(live.output()).toContain(SWEPT);
+    await loggedAsLeftBy(live, 'Cy', crashedAt, 15_000);
   }, 90_000);
 
   it('a record on this machine read as ended that beats again (a live node on a machine cloned from this one) waits for the threshold', async () => {
@@ -256,9 +254,10 @@ describe('connections a dead node took with it', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     const silentFrom = Date.now();
-    // Silent for a quarter of the threshold and a second, and several of the node's beats past that:
-    // were it still read as ended, its connection would be logged as left by now.
-    await new Promise((r) => setTimeout(r, (DEAD_AFTER_S / 4 + 1) * 1000 + 3 * beatEveryMs(DEAD_AFTER_S * 1000)));
+    // Silent for a quarter of the threshold and a second, and two of the node's beats past that:
+    // were it still read as ended, its connection would be logged as left by now (and the
+    // threshold's own sweep, a second later at the soonest, not yet).
+    await new Promise((r) => setTimeout(r, (DEAD_AFTER_S / 4 + 1) * 1000 + 2 * beatEveryMs(DEAD_AFTER_S * 1000)));
     expect(await leaves()).toBe(0);
     // The threshold's own sweep still takes it: the leave could be seen.
     await waitFor(async () => (await leaves()) === 1, (DEAD_AFTER_S + 5) * 1000, 100);

@@ -32,9 +32,10 @@
  * (`exited`), which logs their leaves a second later instead of after the
  * threshold. Likewise a node on a machine (the same kernel and PID
  * namespace) where another node's process has ended, whether restarted after
- * that crash or running beside it, treats it as exited once its record has
- * been silent for a quarter of its threshold and a second
- * (server/realtime/node-process.ts). A statement
+ * that crash or running beside it, treats it as exited once a second look
+ * has found its record not seen since and it has been silent for a quarter
+ * of its threshold and a second (server/realtime/node-process.ts, findEnded
+ * below). A statement
  * the dead process had already sent may still commit after that (PostgreSQL
  * finishes a statement waiting on a lock even when its client is gone): so the record is kept, claimed, and swept again by the
  * heartbeat once the threshold has passed, which logs a leave for any join
@@ -133,11 +134,20 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
     if (lastBeat === undefined || now - lastBeat > 2 * beatMs) healthySince = now;
     lastBeat = now;
     // Apart from the beat, like the sweeps: a slow lookup must not space out this node's heartbeats.
-    finding ??= findEnded().finally(() => (finding = undefined));
-    sweepExited();
-    if (healthySince === undefined || now - healthySince < deadAfterMs || sweeping) return;
+    finding ??= findEnded()
+      .catch((err: unknown) => log.error({ err }, 'looking for ended nodes on this machine failed'))
+      .finally(() => (finding = undefined));
+    if (healthySince === undefined || now - healthySince < deadAfterMs || sweeping) {
+      sweepExited();
+      return;
+    }
     // Apart from the beats: logging a big node's leaves must not hold up this node's own heartbeat.
-    sweeping = sweepDead().finally(() => (sweeping = undefined));
+    // First, so exited ones whose claims keep coming back empty (not silent enough yet) cannot
+    // hold it off beat after beat; they go right after it.
+    sweeping = sweepDead().finally(() => {
+      sweeping = undefined;
+      sweepExited();
+    });
   }
 
   async function sweepDead(): Promise<void> {
@@ -156,12 +166,13 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
    * cluster's primary sees its workers die, and hands them over sooner.)
    * A machine cloned from another's memory shares its boot id and PIDs, and
    * reads a live node there as ended: so one is swept, like an exited node,
-   * only once the next beat's look has found its record not seen since (a
-   * live node beats at every sixth of its threshold, the same period as this
-   * one's where they share a configuration, even just after a database
-   * outage) and the claim finds it silent for a quarter of its threshold and
-   * a second (the claim's `silent`). One seen to beat again is left to the
-   * threshold for good.
+   * only once the claim finds it silent for a quarter of its threshold and a
+   * second (the claim's `silent`, more than one of its beats), and the next
+   * beat's look has found its record not seen since the first: that narrows
+   * the window in which a live node, silent a while (a stall, a database
+   * outage just over), is taken for ended. One seen to beat again is left to
+   * the threshold for good: rarely, that is a dead node whose last heartbeat
+   * committed after it died (see above), which then waits for the threshold.
    */
   async function findEnded(): Promise<void> {
     if (!me) return;
@@ -189,7 +200,7 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
         seenEnded.delete(node.id);
         elsewhere.add(node.id);
       } else if (now - seen.foundAt >= beatMs / 2) {
-        // The next beat's look (not one bunched up behind a late one): a live node's beat fell in between.
+        // The next beat's look, not one bunched up behind a late one.
         seen.confirmed = true;
       }
     }
@@ -208,7 +219,7 @@ export function startNodeLiveness(ctx: ServerContext, onId?: (id: string) => voi
     const now = performance.now();
     const ids = [...exited].filter(([, due]) => due <= now).map(([dead]) => dead);
     // One handed over as exited is claimed as such, not twice.
-    const gone = [...seenEnded].filter(([dead, seen]) => seen.confirmed && !ids.includes(dead)).map(([dead]) => dead);
+    const gone = [...seenEnded].filter(([dead, seen]) => seen.confirmed && !exited.has(dead)).map(([dead]) => dead);
     if (ids.length + gone.length === 0) return;
     for (const dead of ids) exited.delete(dead);
     sweeping = (async () => {

@@ -12,7 +12,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { beatEveryMs } from '../server/realtime/dead-nodes.js';
 import { thisNodeProcess } from '../server/realtime/node-process.js';
 import type { StoredEvent } from '../server/store/store.js';
-import { connectClient, createInterview, loseNextStoreAnswer, slowStoreCalls, startNode, tempDir, waitFor } from './helpers.js';
+import { api, connectClient, createInterview, loseNextStoreAnswer, slowStoreCalls, startNode, tempDir, waitFor } from './helpers.js';
 import { spawnNode, testTokens, type NodeProcess } from './fixtures/processes.js';
 import { PG_URL, REDIS_URL, tcpProxy, uniquePrefix, uniqueSchema } from './fixtures/services.js';
 import { startCluster } from './fixtures/multi-node.js';
@@ -178,10 +178,8 @@ describe('connections a dead node took with it', () => {
       return node;
     };
     type Logged = { type: string; actor: { name: string }; data: { lost?: boolean } };
-    const logged = async (via: NodeProcess, type: string) => {
-      const res = await fetch(`${via.url}/api/interviews/${iv!.id}/events`, { headers: { authorization: `Bearer ${iv!.token}` } });
-      return ((await res.json()) as { events: Logged[] }).events.filter((e) => e.type === type);
-    };
+    const logged = async (via: NodeProcess, type: string) =>
+      (await api<{ events: Logged[] }>(via.url, `/api/interviews/${iv!.id}/events`, { token: iv!.token })).body.events.filter((e) => e.type === type);
     const leaves = (via: NodeProcess) => logged(via, 'leave');
     const join = async (node: NodeProcess, name: string) => {
       const client = await connectClient(node.url, await tokens.invite(node.url, iv!, 'candidate', name));

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startNode, type TestNode } from '../helpers.js';
 import { CLIENT_DIST, ensureClientBuilt } from '../../client/scripts/ensure-built.js';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { CHROMIUM, hasChromium } from '../fixtures/tools.js';
 
 export { CHROMIUM, hasChromium };
@@ -168,6 +168,13 @@ export function useBrowser(): Browser {
     await ensureClientBuilt({ quiet: true });
     launched = await launchBrowser();
   }, 120_000);
+  // A page a test leaves open goes on running (its clock, its reconnection attempts to a node
+  // already stopped) through every later test of the file, on the same two cores.
+  afterEach(async () => {
+    const context = launched?.context;
+    const first = context?.pages()[0];
+    await Promise.all((context?.pages() ?? []).filter((page) => page !== first).map((page) => page.close()));
+  });
   afterAll(async () => {
     await launched?.close();
   });

@@ -9,5 +9,11 @@ export default defineConfig({
     // Two cores: files run in parallel, each against its own nodes, ports and databases.
     pool: 'forks',
     maxWorkers: 2,
+    // Each worker runs its files one after another in one process, instead of a new process
+    // importing the server afresh for each: measured over the whole suite, ~100 s less node CPU
+    // (347 -> 245 s). Safe because nothing keeps state at module level (createServer makes all
+    // of it), and every test starts and stops its own nodes. A third worker was slower: the
+    // suite already keeps the two cores busy.
+    isolate: false,
   },
 });

@@ -204,8 +204,7 @@ export class KyselyStore implements Store {
   }
 
   async listInterviews(filter: { createdBy?: string }): Promise<Interview[]> {
-    // The id breaks ties (two made in one millisecond), so the list's order is the same at every read.
-    let q = this.db.selectFrom('interviews').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(1000);
+    let q = this.db.selectFrom('interviews').selectAll().orderBy('created_at', 'desc').limit(1000);
     if (filter.createdBy !== undefined) q = q.where('created_by_sub', '=', filter.createdBy);
     return (await q.execute()).map(toInterview);
   }
@@ -547,7 +546,6 @@ export class KyselyStore implements Store {
       .selectAll()
       .where('interview_id', '=', interviewId)
       .orderBy('created_at', 'asc')
-      .orderBy('id', 'asc')
       .execute();
     return rows.map(toInvite);
   }

@@ -36,11 +36,16 @@ export function anyText(constraints: { minLength?: number; maxLength: number }):
 
 const KNOWN_CODES = new Set<string>(ERROR_CODES);
 
-/** Error-level lines the node logged: an unexpected error anywhere in the node shows up here. */
+/**
+ * Error-level lines the test's nodes logged: an unexpected error anywhere in a node shows up
+ * here. Emptied as each test ends: the fuzz files share this module (one process runs a
+ * worker's files), and one test's errors are not the next one's.
+ */
 export const nodeErrors: string[] = [];
 
 /** A node that lets the fuzzer's requests through its rate limits. */
 export async function startFuzzNode(backend: Backend = 'sqlite'): Promise<TestNode> {
+  onTestFinished(() => void (nodeErrors.length = 0));
   const logger = pino({ level: 'error' }, { write: (line: string) => void nodeErrors.push(line) });
   return startNodeOn(
     backend,

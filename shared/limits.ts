@@ -38,6 +38,8 @@ export const LIMITS = {
   /** Chat messages sent in `session`. */
   sessionChatMessages: 500,
   eventsPageMax: 1000,
+  /** A page of the interview list (`GET /api/interviews`), and its size when none is asked for. */
+  interviewsPageMax: 1000,
   /**
    * A page of the log holds no more than this of events as stored (their
    * JSON data and update bytes), though its first event always comes: 1,000

@@ -170,6 +170,12 @@ export const eventsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(LIMITS.eventsPageMax).default(500),
 });
 
+/** `GET /api/interviews`: a page of at most `limit`, made before the cursor `before` (a previous page's `next`). */
+export const interviewsQuerySchema = z.strictObject({
+  before: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER, 'past any cursor').optional(),
+  limit: z.coerce.number().int().min(1).max(LIMITS.interviewsPageMax).default(LIMITS.interviewsPageMax),
+});
+
 /** Claims Duet reads from a token; anything else in it is ignored. */
 export const tokenClaimsSchema = z.object({
   sub: storableText(z.string().min(1).max(200)),

@@ -351,6 +351,11 @@ describe('bad input over REST', () => {
       body: { error: { code: 'invalid_payload' } },
     });
     expect(await api(node.url, `/api/interviews/${id}/events?after=1e400`, { token: owner })).toMatchObject({ status: 400 });
+    // A number past the safe integers is a bad number, not a body too large (it was 413).
+    expect(await api(node.url, `/api/interviews/${id}/events?after=1e300`, { token: owner })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'invalid_payload' } },
+    });
     expect(await api(node.url, `/api/interviews/${id}/events?limit=100000`, { token: owner })).toMatchObject({ status: 400 });
     expect(await api(node.url, '/api/nothing-here', { token: owner })).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
     // Ids no database row can have: not found, as any other unknown id (a NUL was a 500 on PostgreSQL).

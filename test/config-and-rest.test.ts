@@ -201,8 +201,20 @@ describe('REST contract', () => {
     const { id, token } = created.body;
 
     const list = await api(node.url, '/api/interviews', { token: owner });
+    expect(list.body).toMatchObject({ next: null });
     expect(list.body.interviews.map((i: any) => i.title)).toEqual(['Default', 'Graphs']);
-    expect((await api(node.url, '/api/interviews', { token })).body.interviews.map((i: any) => i.id)).toEqual([id]);
+    // A page at a time: `next` is the cursor of the one after.
+    const first = await api(node.url, '/api/interviews?limit=1', { token: owner });
+    expect(first.body.interviews.map((i: any) => i.title)).toEqual(['Default']);
+    expect(first.body.next).toEqual(expect.any(Number));
+    const second = await api(node.url, `/api/interviews?limit=1&before=${first.body.next}`, { token: owner });
+    expect(second.body).toMatchObject({ interviews: [{ title: 'Graphs' }], next: null });
+    for (const query of ['limit=0', 'limit=1001', 'limit=ten', 'before=0', 'before=-3', 'before=1e300', 'page=2']) {
+      const bad = await api(node.url, `/api/interviews?${query}`, { token: owner });
+      expect({ query, status: bad.status, code: bad.body.error?.code }).toEqual({ query, status: 400, code: 'invalid_payload' });
+    }
+    // A token scoped to an interview lists that one.
+    expect((await api(node.url, '/api/interviews', { token })).body).toMatchObject({ interviews: [{ id }], next: null });
 
     for (const role of ['candidate', 'observer', 'interviewer'] as const) {
       const invite = await api(node.url, `/api/interviews/${id}/invites`, { token, body: { role, name: 'Pat', expiresIn: 600 } });

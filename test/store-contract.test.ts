@@ -44,8 +44,63 @@ describe.each(backends)('store contract: $name', (backend) => {
     const { store } = await backend.open();
     const a = await store.createInterview({ id: newId(), title: 'A', language: 'python', createdAt: at(1), createdBy: ada }, []);
     const b = await store.createInterview({ id: newId(), title: 'B', language: 'go', createdAt: at(2), createdBy: cy }, []);
-    expect((await store.listInterviews({})).map((i) => i.id)).toEqual([b.id, a.id]);
-    expect((await store.listInterviews({ createdBy: 'ada' })).map((i) => i.id)).toEqual([a.id]);
+    expect(await ids({})).toEqual([b.id, a.id]);
+    expect(await ids({ createdBy: 'ada' })).toEqual([a.id]);
+
+    async function ids(filter: { createdBy?: string }) {
+      const { interviews, next } = await store.listInterviews({ ...filter, limit: 10 });
+      expect(next).toBeNull();
+      return interviews.map((i) => i.id);
+    }
+  });
+
+  it('lists interviews made in one millisecond in the order they were made, a page at a time', async () => {
+    const { store } = await backend.open();
+    // Ids in the opposite order to creation: the order must not come from them.
+    const made: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const iv = await store.createInterview({ id: `iv_${9 - i}_${newId()}`, title: `T${i}`, language: 'python', createdAt: at(7), createdBy: i === 2 ? cy : ada }, []);
+      made.unshift(iv.id);
+    }
+    expect(await pages({ limit: 2 })).toEqual([made.slice(0, 2), made.slice(2, 4), made.slice(4)]);
+    expect(await pages({ limit: 5 })).toEqual([made]);
+    expect(await pages({ limit: 2, createdBy: 'ada' })).toEqual([
+      [made[0], made[1]],
+      [made[3], made[4]],
+    ]);
+    expect(await pages({ limit: 3, createdBy: 'nobody' })).toEqual([[]]);
+    // One made while a reader pages comes first on a new read, and moves nothing on the pages after the reader's cursor.
+    const first = await store.listInterviews({ limit: 2 });
+    const newer = await store.createInterview({ id: newId(), title: 'N', language: 'go', createdAt: at(7), createdBy: ada }, []);
+    expect((await store.listInterviews({ limit: 2, before: first.next! })).interviews.map((i) => i.id)).toEqual(made.slice(2, 4));
+    expect((await store.listInterviews({ limit: 1 })).interviews.map((i) => i.id)).toEqual([newer.id]);
+
+    async function pages(filter: { limit: number; createdBy?: string }) {
+      const out: string[][] = [];
+      let before: number | undefined;
+      do {
+        const page = await store.listInterviews({ ...filter, ...(before === undefined ? {} : { before }) });
+        out.push(page.interviews.map((i) => i.id));
+        before = page.next ?? undefined;
+      } while (before !== undefined && out.length < 10);
+      return out;
+    }
+  });
+
+  it('upgrading numbers the interviews already made in the order of their creation times, and new ones after them', async () => {
+    const { store: old, sibling } = await backend.open({ migrateUpTo: '0006_node_processes' });
+    // Made out of order, two in one millisecond (those take the order of their ids).
+    const b = await old.createInterview({ id: 'iv_old_b', title: 'B', language: 'python', createdAt: at(20), createdBy: ada }, []);
+    const a = await old.createInterview({ id: 'iv_old_z', title: 'A', language: 'python', createdAt: at(10), createdBy: cy }, []);
+    const c2 = await old.createInterview({ id: 'iv_old_c2', title: 'C2', language: 'python', createdAt: at(30), createdBy: ada }, []);
+    const c1 = await old.createInterview({ id: 'iv_old_c1', title: 'C1', language: 'python', createdAt: at(30), createdBy: ada }, []);
+    const store = await sibling();
+    // Its clock behind the others': still listed as the newest, since it was made last.
+    const d = await store.createInterview({ id: newId(), title: 'D', language: 'go', createdAt: at(0), createdBy: ada }, []);
+    const listed = await store.listInterviews({ limit: 10 });
+    expect(listed.interviews.map((i) => i.id)).toEqual([d.id, c2.id, c1.id, b.id, a.id]);
+    expect(listed.next).toBeNull();
+    expect((await store.listInterviews({ limit: 2, createdBy: 'ada' })).interviews.map((i) => i.title)).toEqual(['D', 'C2']);
   });
 
   it('appends with gapless seqs, binary intact, and reads pages by after/limit/type/doc', async () => {
@@ -174,7 +229,7 @@ describe.each(backends)('store contract: $name', (backend) => {
     const [grouped] = await store.appendMany([{ interviewId: iv.id, events: [docEvent([4]), docEvent([5])] }], { requireOpen: true });
     expect(grouped).toMatchObject({ interview: { seq: 5 } });
     expect(await store.getInterview(iv.id)).toMatchObject({ language: 'go', seq: 5 });
-    expect((await store.listInterviews({})).find((i) => i.id === iv.id)?.seq).toBe(5);
+    expect((await store.listInterviews({ limit: 10 })).interviews.find((i) => i.id === iv.id)?.seq).toBe(5);
   });
 
   it("finds an interview's newest event of a type, and nothing of a type it never had", async () => {

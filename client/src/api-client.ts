@@ -49,7 +49,9 @@ export interface InviteInfo {
 }
 
 export const api = {
-  listInterviews: (token: string) => call<{ interviews: Interview[] }>(token, 'GET', '/interviews'),
+  /** A page of the caller's interviews, newest first; `next` is the `before` of the page after, null on the last. */
+  listInterviews: (token: string, limit: number, before?: number) =>
+    call<{ interviews: Interview[]; next: number | null }>(token, 'GET', `/interviews?limit=${limit}${before === undefined ? '' : `&before=${before}`}`),
   getInterview: (token: string, id: string) => call<Interview>(token, 'GET', `/interviews/${encodeURIComponent(id)}`),
   createInterview: (token: string, title: string, language: Language, starterCode?: string) =>
     call<CreatedInterview>(token, 'POST', '/interviews', starterCode ? { title, language, starterCode } : { title, language }),

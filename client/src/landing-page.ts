@@ -163,42 +163,68 @@ function linkRow(label: string, url: string): HTMLElement {
   return h('label', { class: 'link-row' }, h('span', {}, label), h('span', { class: 'invite-controls' }, output, copy));
 }
 
+/** Interviews shown at first, and added by each "Show older interviews". */
+const LIST_PAGE = 50;
+
 async function loadList(list: HTMLElement, token: string): Promise<void> {
-  let interviews: Interview[];
+  let page: { interviews: Interview[]; next: number | null };
   try {
-    ({ interviews } = await api.listInterviews(token));
+    page = await api.listInterviews(token, LIST_PAGE);
   } catch (err) {
     list.replaceChildren(h('p', { class: 'form-error' }, err instanceof ApiError ? err.message : 'Could not load your interviews.'));
     return;
   }
-  if (interviews.length === 0) {
+  if (page.interviews.length === 0) {
     list.replaceChildren(h('p', { class: 'hint' }, 'No interviews yet. Create one above.'));
     return;
   }
-  const rows = [...interviews]
-    .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
-    .map((iv) => {
-      const open = h('button', { type: 'button', class: 'button' }, iv.status === 'ended' ? 'View' : 'Open room');
-      open.addEventListener('click', () => void go(token, iv, 'interviewer'));
-      const replay = h('button', { type: 'button', class: 'button ghost' }, 'Replay');
-      replay.addEventListener('click', () => void go(token, iv, 'reviewer'));
-      return h(
-        'tr',
-        {},
-        h('td', {}, iv.title),
-        h('td', {}, LANGUAGES[iv.language]?.label ?? iv.language),
-        h('td', {}, h('span', { class: `status-pill ${iv.status}` }, iv.status)),
-        h('td', {}, h('time', { datetime: iv.createdAt }, new Date(iv.createdAt).toLocaleString())),
-        h('td', { class: 'row-actions' }, open, replay),
-      );
+  const body = h('tbody', {}, ...page.interviews.map((iv) => interviewRow(token, iv)));
+  // Pages follow the server's cursor: one made meanwhile is not between two pages, and none is shown twice.
+  const more = h('div', { class: 'list-more' });
+  const showMore = (next: number | null) => {
+    if (next === null) {
+      more.replaceChildren();
+      return;
+    }
+    const button = h('button', { type: 'button', class: 'button', 'data-testid': 'list-more' }, 'Show older interviews');
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      try {
+        const older = await api.listInterviews(token, LIST_PAGE, next);
+        body.append(...older.interviews.map((iv) => interviewRow(token, iv)));
+        showMore(older.next);
+      } catch (err) {
+        button.disabled = false;
+        more.replaceChildren(button, h('p', { class: 'form-error' }, err instanceof ApiError ? err.message : 'Could not load older interviews.'));
+      }
     });
+    more.replaceChildren(button);
+  };
+  showMore(page.next);
   list.replaceChildren(
     h(
       'table',
       { class: 'table' },
       h('thead', {}, h('tr', {}, ...['Title', 'Language', 'Status', 'Created', ''].map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', {}, ...rows),
+      body,
     ),
+    more,
+  );
+}
+
+function interviewRow(token: string, iv: Interview): HTMLElement {
+  const open = h('button', { type: 'button', class: 'button' }, iv.status === 'ended' ? 'View' : 'Open room');
+  open.addEventListener('click', () => void go(token, iv, 'interviewer'));
+  const replay = h('button', { type: 'button', class: 'button ghost' }, 'Replay');
+  replay.addEventListener('click', () => void go(token, iv, 'reviewer'));
+  return h(
+    'tr',
+    {},
+    h('td', {}, iv.title),
+    h('td', {}, LANGUAGES[iv.language]?.label ?? iv.language),
+    h('td', {}, h('span', { class: `status-pill ${iv.status}` }, iv.status)),
+    h('td', {}, h('time', { datetime: iv.createdAt }, new Date(iv.createdAt).toLocaleString())),
+    h('td', { class: 'row-actions' }, open, replay),
   );
 }
 

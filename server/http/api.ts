@@ -4,7 +4,7 @@ import { DuetError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
 import type { LoggedEvent } from '../../shared/protocol.js';
 import { can, type Role } from '../../shared/roles.js';
-import { createInterviewSchema, createInviteSchema, eventsQuerySchema, noBodySchema, ownTokenSchema } from '../../shared/schemas.js';
+import { createInterviewSchema, createInviteSchema, eventsQuerySchema, interviewsQuerySchema, noBodySchema, ownTokenSchema } from '../../shared/schemas.js';
 import { randomId } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { actorOf, createInterview, endInterview, loadInterview } from '../interviews.js';
@@ -61,15 +61,16 @@ export function apiRouter(ctx: ServerContext): Router {
 
   api.get('/interviews', async (req, res) => {
     const claims = claimsOf(req);
+    const { before, limit } = parseOrThrow(interviewsQuerySchema, req.query);
     if (claims.iid !== undefined) {
       const interview = await loadInterview(ctx, claims, claims.iid);
       if (!can.manageInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot list interviews`);
-      res.json({ interviews: [interview] });
+      // A scoped token's list is its one interview, on the first page only.
+      res.json({ interviews: before === undefined ? [interview] : [], next: null });
       return;
     }
     if (!can.manageInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot list interviews`);
-    const interviews = await ctx.store.listInterviews(claims.role === 'admin' ? {} : { createdBy: claims.sub });
-    res.json({ interviews });
+    res.json(await ctx.store.listInterviews({ ...(claims.role === 'admin' ? {} : { createdBy: claims.sub }), before, limit }));
   });
 
   api.get('/interviews/:id', async (req, res) => {

@@ -25,6 +25,9 @@ export function handshakeRefusal(err: DuetError): Error {
 }
 
 /** zod issues -> our codes: a size limit is `too_large`, anything else `invalid_payload`. */
+/** zod's origins of a too-big value, not a too-big size ("int" is a number past the safe integers). */
+const VALUE_ORIGINS = new Set<string>(['number', 'int', 'bigint', 'date']);
+
 export function parseOrThrow<S extends z.ZodType>(schema: S, payload: unknown): z.output<S> {
   // No payload is binary at its top level, and zod would walk every index of a
   // typed array looking for unknown keys: over a second of CPU for 1 MB (found by fuzzing).
@@ -35,8 +38,8 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, payload: unknown): 
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const tooLarge = parsed.error.issues.some(
-    // An out-of-range number is just invalid; too much text or data is too large.
-    (i) => (i.code === 'too_big' && i.origin !== 'number') || (i.code === 'custom' && (i.params as { tooLarge?: boolean } | undefined)?.tooLarge),
+    // An out-of-range number (or date) is just invalid; too much text or data is too large.
+    (i) => (i.code === 'too_big' && !VALUE_ORIGINS.has(i.origin)) || (i.code === 'custom' && (i.params as { tooLarge?: boolean } | undefined)?.tooLarge),
   );
   const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
   // Bounded: zod lists every unknown key, and a client picks how many there are.

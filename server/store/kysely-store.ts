@@ -15,6 +15,7 @@ import type {
   AppendOptions,
   DeadNode,
   EventQuery,
+  InterviewListFilter,
   Invite,
   NewEvent,
   NewInterview,
@@ -159,12 +160,14 @@ export class KyselyStore implements Store {
     private readonly prepared?: PreparedQuery,
   ) {}
 
-  async migrate(): Promise<void> {
-    const { error, results } = await new Migrator({
+  /** To the latest schema; `upTo` stops after the migration of that name (tests of an upgrade start there). */
+  async migrate(upTo?: string): Promise<void> {
+    const migrator = new Migrator({
       db: this.db,
       provider: migrationProvider(this.kind),
       ...(this.schema ? { migrationTableSchema: this.schema } : {}),
-    }).migrateToLatest();
+    });
+    const { error, results } = await (upTo === undefined ? migrator.migrateToLatest() : migrator.migrateTo(upTo));
     const failed = results?.find((r) => r.status === 'Error');
     if (error || failed) {
       throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);
@@ -203,10 +206,17 @@ export class KyselyStore implements Store {
     return row && toInterview(row);
   }
 
-  async listInterviews(filter: { createdBy?: string }): Promise<Interview[]> {
-    let q = this.db.selectFrom('interviews').selectAll().orderBy('created_at', 'desc').limit(1000);
+  async listInterviews(filter: InterviewListFilter): Promise<{ interviews: Interview[]; next: number | null }> {
+    // One row past the page tells whether there is another, without counting.
+    let q = this.db.selectFrom('interviews').selectAll().orderBy('created_seq', 'desc').limit(filter.limit + 1);
     if (filter.createdBy !== undefined) q = q.where('created_by_sub', '=', filter.createdBy);
-    return (await q.execute()).map(toInterview);
+    if (filter.before !== undefined) q = q.where('created_seq', '<', filter.before);
+    const rows = await q.execute();
+    const page = rows.slice(0, filter.limit);
+    return {
+      interviews: page.map(toInterview),
+      next: rows.length > filter.limit ? Number(page[page.length - 1]!.created_seq) : null,
+    };
   }
 
   async append(interviewId: string, events: NewEvent[], options: AppendOptions) {

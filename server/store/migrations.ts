@@ -138,6 +138,37 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('nodes').addColumn('pid_started', 'bigint').execute();
       },
     },
+    '0007_interview_creation_order': {
+      async up(db: Kysely<any>) {
+        // The order interviews were made in, which the list is read by and pages on:
+        // created_at is to the millisecond, so interviews made in one millisecond had
+        // no order at all. The database numbers each new row itself (a sequence on
+        // PostgreSQL, a trigger on SQLite), so a node of the previous version still
+        // inserting mid-upgrade leaves no gap; rows made before take the order of
+        // their created_at.
+        await db.schema.alterTable('interviews').addColumn('created_seq', 'bigint').execute();
+        await sql`UPDATE interviews SET created_seq = o.n
+          FROM (SELECT id, row_number() OVER (ORDER BY created_at, id) AS n FROM interviews) AS o
+          WHERE interviews.id = o.id`.execute(db);
+        if (dialect === 'postgres') {
+          // ALTER TABLE above holds the table's lock until this commits: no insert lands in between.
+          await sql`CREATE SEQUENCE interviews_created_seq_seq OWNED BY interviews.created_seq`.execute(db);
+          await sql`SELECT setval('interviews_created_seq_seq', (SELECT coalesce(max(created_seq), 0) + 1 FROM interviews), false)`.execute(db);
+          await sql`ALTER TABLE interviews ALTER COLUMN created_seq SET DEFAULT nextval('interviews_created_seq_seq')`.execute(db);
+          await sql`ALTER TABLE interviews ALTER COLUMN created_seq SET NOT NULL`.execute(db);
+        } else {
+          // One writer at a time on SQLite, so the next number is simply one past the largest.
+          await sql`CREATE TRIGGER interviews_created_seq AFTER INSERT ON interviews WHEN NEW.created_seq IS NULL
+            BEGIN
+              UPDATE interviews SET created_seq = (SELECT coalesce(max(created_seq), 0) + 1 FROM interviews)
+              WHERE rowid = NEW.rowid;
+            END`.execute(db);
+        }
+        await db.schema.createIndex('interviews_by_created_seq').on('interviews').column('created_seq').unique().execute();
+        await db.schema.createIndex('interviews_by_creator_seq').on('interviews').columns(['created_by_sub', 'created_seq']).execute();
+        await db.schema.dropIndex('interviews_created_by').execute();
+      },
+    },
   };
 }
 

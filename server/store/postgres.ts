@@ -15,6 +15,8 @@ export interface PostgresOptions {
   applicationName?: string;
   /** How long PostgreSQL lets one of the node's transactions sit idle before it ends the session (default 10 s). */
   idleInTransactionTimeoutMs?: number;
+  /** Leaves the schema at that migration: a test of an upgrade starts from there. */
+  migrateUpTo?: string;
 }
 
 /**
@@ -92,7 +94,7 @@ export async function createPostgresStore(options: PostgresOptions): Promise<Kys
     try {
       await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
       if (options.schema) await lock.query(`CREATE SCHEMA IF NOT EXISTS ${options.schema}`);
-      await store.migrate();
+      await store.migrate(options.migrateUpTo);
     } finally {
       await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
       lock.release();

@@ -12,6 +12,8 @@ export interface InterviewsTable {
   created_by_name: string;
   /** The last seq handed out; bumping it row-locks the interview, which keeps seqs gapless in commit order. */
   last_seq: number;
+  /** The order of creation, numbered by the database (migration 0007): the list's order and its cursor. */
+  created_seq: Generated<number>;
 }
 
 export interface EventsTable {

@@ -5,7 +5,8 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { KyselyStore } from './kysely-store.js';
 import type { Database } from './schema.js';
 
-export async function createSqliteStore(dataDir: string): Promise<KyselyStore> {
+/** `migrateUpTo` leaves the schema at that migration: a test of an upgrade starts from there. */
+export async function createSqliteStore(dataDir: string, options: { migrateUpTo?: string } = {}): Promise<KyselyStore> {
   // Only this user may read what a new data directory holds: code, chat, the panel's notes.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   // Loaded here, not at start-up: a node on PostgreSQL never needs it.
@@ -18,6 +19,6 @@ export async function createSqliteStore(dataDir: string): Promise<KyselyStore> {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const store = new KyselyStore('sqlite', new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }));
-  await store.migrate();
+  await store.migrate(options.migrateUpTo);
   return store;
 }

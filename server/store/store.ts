@@ -99,13 +99,23 @@ export interface Invite {
   revokedAt: string | null;
 }
 
+export interface InterviewListFilter {
+  createdBy?: string;
+  before?: number;
+  limit: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Creates the interview and its first events (the seed of `main`) atomically. */
   createInterview(interview: NewInterview, seed: NewEvent[]): Promise<Interview>;
   getInterview(id: string): Promise<Interview | undefined>;
-  /** Newest first; `createdBy` filters by the creator's sub. */
-  listInterviews(filter: { createdBy?: string }): Promise<Interview[]>;
+  /**
+   * Newest first, in the order they were made; `createdBy` filters by the creator's sub.
+   * A page of at most `limit`, of those made before the cursor `before`; `next` is the
+   * cursor of the page after it, or null when this one reaches the oldest.
+   */
+  listInterviews(filter: InterviewListFilter): Promise<{ interviews: Interview[]; next: number | null }>;
   /**
    * Appends events with gapless per-interview seqs in commit order, in one
    * transaction. Returns them with their seqs, and the interview after the patch.

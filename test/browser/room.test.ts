@@ -852,9 +852,23 @@ describe.skipIf(!hasChromium)('browser client', () => {
     expect(invites.body.invites.map((i: { name: string }) => i.name)).toEqual(['Grace']);
     expect((await api(node.url, `/api/interviews/${id}/document`, { token: owner })).body).toEqual({ files: { 'main.ts': starter } });
     await again.close();
+    // Fifty made since (by the API, a millisecond or so apart): the start page lists the newest 50,
+    // in the order they were made, and this one, the oldest, a click later.
+    const titles: string[] = [];
+    for (let i = 1; i <= 50; i++) {
+      titles.unshift(`Pad ${i}`);
+      expect((await api(node.url, '/api/interviews', { token: owner, body: { title: `Pad ${i}` } })).status).toBe(201);
+    }
     // Back on the start page (the sign-in survives in this tab), the list opens the replay.
     await page.goto(`${node.url}/`);
-    await page.getByRole('button', { name: 'Replay' }).click();
+    const listed = () => page.getByTestId('interview-list').locator('tbody tr td:first-child').allInnerTexts();
+    await until(async () => (await listed()).length > 0);
+    expect(await listed()).toEqual(titles);
+    await page.getByTestId('list-more').click();
+    await until(async () => (await listed()).length === 51);
+    expect(await listed()).toEqual([...titles, 'Frontend pairing']);
+    expect(await page.getByTestId('list-more').count()).toBe(0);
+    await page.getByRole('row', { name: /Frontend pairing/ }).getByRole('button', { name: 'Replay' }).click();
     await page.waitForURL(/\/replay\//, { timeout: WAIT });
     await until(async () => (await page.locator('h1').first().innerText()).includes('Frontend pairing'));
     expect(page.url()).not.toContain('token=');

@@ -13,10 +13,10 @@ export default defineConfig({
     // importing the server afresh for each: measured over the whole suite, ~100 s less node CPU
     // (347 -> 245 s). Safe because the server keeps no state at module level (createServer
     // makes all of it) and every test starts and stops its own nodes; test/fuzz-kit.ts empties
-    // its shared error list after each test. What does outlive a node: prom-client's default
-    // metrics (a GC observer and an event-loop histogram per node, which it gives no way to
-    // stop), about 1-5% of a core per 300 nodes in one process. A third worker was slower: the
-    // suite already keeps the two cores busy.
+    // its shared error list after each test, and test/helpers.ts makes prom-client's default
+    // metrics once per process (they cannot be stopped: a GC observer and an event-loop
+    // histogram, about 1-5% of a core per 300 nodes when each node made its own). A third
+    // worker was slower: the suite already keeps the two cores busy.
     isolate: false,
   },
 });

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import express from 'express';
 import { pino, type Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { Server as IOServer } from 'socket.io';
 import { LIMITS } from '../shared/limits.js';
 import { createTokenService, logMadeSecret, resolveSecret } from './auth.js';
@@ -55,6 +56,11 @@ export interface ServerOptions {
   warmUp?: boolean;
   /** How long the start waits for Redis before it fails (default 30 s). */
   redisStartTimeoutMs?: number;
+  /**
+   * The process's default metrics (createProcessMetrics), when one process builds several nodes;
+   * otherwise the node makes its own.
+   */
+  processMetrics?: Registry;
   /** What /metrics serves instead of this node's own registry (cluster mode: the whole cluster's). */
   metricsText?: () => Promise<string>;
   /** Told this node's id (the one its joins name) at start and whenever it changes; see nodesExited. */
@@ -92,7 +98,7 @@ const PROJECT_ROOT = projectRoot(import.meta.dirname);
 
 export async function createServer(config: Config, options: ServerOptions = {}): Promise<DuetServer> {
   const log = options.logger ?? pino({ level: config.logLevel, base: { pid: process.pid } });
-  const metrics = createMetrics();
+  const metrics = createMetrics(options.processMetrics);
   const ownsStore = !options.store;
   const store = options.store ?? (await openStore(config));
   let redis: RedisAdapterHandle | undefined;

@@ -309,5 +309,12 @@ describe('REST contract', () => {
     expect(metrics).toMatch(/^duet_client_events_total\{event="doc:update"\} 1$/m);
     expect(metrics).toMatch(/^duet_client_events_total\{event="chat:send"\} 1$/m);
     expect(metrics).toMatch(/^duet_client_events_total\{event="unknown"\} 1$/m);
+    // The process's own metrics, shared by the nodes this process builds, and each node's counts its own.
+    expect(metrics).toMatch(/^duet_process_process_cpu_user_seconds_total [\d.e-]+$/m);
+    expect(metrics).toMatch(/^duet_process_nodejs_eventloop_lag_p99_seconds [\d.e-]+$/m);
+    const other = await startNode();
+    const otherMetrics = (await api(other.url, '/metrics')).body as string;
+    expect(otherMetrics).toMatch(/^duet_process_nodejs_heap_size_used_bytes \d+$/m);
+    expect(otherMetrics).toMatch(/^duet_sockets 0$/m);
   });
 });

@@ -12,11 +12,15 @@ import { onTestFinished } from 'vitest';
 import * as Y from 'yjs';
 import { createServer, type DuetServer, type ServerOptions } from '../server/app.js';
 import { defaultConfig, type Config } from '../server/config.js';
+import { createProcessMetrics } from '../server/metrics.js';
 import type { Store } from '../server/store/store.js';
 import type { InviteRole, Role } from '../shared/roles.js';
 import type { Interview, Participant } from '../shared/protocol.js';
 import { DuetProvider, type DuetClientSocket } from '../shared/provider.js';
 import type { DocName } from '../shared/roles.js';
+
+/** prom-client's default metrics, once for this test process (server/metrics.ts). */
+let processMetrics: ReturnType<typeof createProcessMetrics> | undefined;
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256!';
 
@@ -47,7 +51,9 @@ export async function startNode(
     ...overrides,
   });
   // No start-up warm-up: hundreds of nodes start in the suite, and it is tested on its own.
-  const server = await createServer(config, { logger: pino({ level: 'silent' }), roomUnloadMs: 200, warmUp: false, ...options });
+  // The process's default metrics made once (they outlive a node): a worker runs many files.
+  processMetrics ??= createProcessMetrics();
+  const server = await createServer(config, { logger: pino({ level: 'silent' }), roomUnloadMs: 200, warmUp: false, processMetrics, ...options });
   const { url } = await server.listen(options.port ?? 0, '127.0.0.1');
   let closed = false;
   const node: TestNode = {

@@ -170,8 +170,12 @@ export const eventsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(LIMITS.eventsPageMax).default(500),
 });
 
-/** `GET /api/interviews`: a page of at most `limit`, made before the cursor `before` (a previous page's `next`). */
+/**
+ * `GET /api/interviews`: a page of at most `limit`, made before the cursor `before` (a previous
+ * page's `next`); with `q`, those whose title has it in it (any case; blank is no filter).
+ */
 export const interviewsQuerySchema = z.strictObject({
+  q: storableText(z.string().trim().max(LIMITS.titleChars)).optional(),
   before: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER, 'past any cursor').optional(),
   limit: z.coerce.number().int().min(1).max(LIMITS.interviewsPageMax).default(LIMITS.interviewsPageMax),
 });

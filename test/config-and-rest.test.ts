@@ -209,12 +209,19 @@ describe('REST contract', () => {
     expect(first.body.next).toEqual(expect.any(Number));
     const second = await api(node.url, `/api/interviews?limit=1&before=${first.body.next}`, { token: owner });
     expect(second.body).toMatchObject({ interviews: [{ title: 'Graphs' }], next: null });
-    for (const query of ['limit=0', 'limit=1001', 'limit=ten', 'before=0', 'before=-3', 'before=1e300', 'page=2']) {
+    // Found by a part of the title, in any case; a blank search is none.
+    expect((await api(node.url, '/api/interviews?q=gRaPh', { token: owner })).body).toMatchObject({ interviews: [{ title: 'Graphs' }], next: null });
+    expect((await api(node.url, '/api/interviews?q=%20%20', { token: owner })).body.interviews).toHaveLength(2);
+    expect((await api(node.url, '/api/interviews?q=trees', { token: owner })).body).toEqual({ interviews: [], next: null });
+    expect((await api(node.url, `/api/interviews?q=${'x'.repeat(LIMITS.titleChars + 1)}`, { token: owner })).status).toBe(413);
+    for (const query of ['limit=0', 'limit=1001', 'limit=ten', 'before=0', 'before=-3', 'before=1e300', 'page=2', 'q=a%00b', 'q=a&q=b']) {
       const bad = await api(node.url, `/api/interviews?${query}`, { token: owner });
       expect({ query, status: bad.status, code: bad.body.error?.code }).toEqual({ query, status: 400, code: 'invalid_payload' });
     }
     // A token scoped to an interview lists that one.
     expect((await api(node.url, '/api/interviews', { token })).body).toMatchObject({ interviews: [{ id }], next: null });
+    expect((await api(node.url, '/api/interviews?q=GRAPHS', { token })).body).toMatchObject({ interviews: [{ id }], next: null });
+    expect((await api(node.url, '/api/interviews?q=Default', { token })).body).toEqual({ interviews: [], next: null });
 
     for (const role of ['candidate', 'observer', 'interviewer'] as const) {
       const invite = await api(node.url, `/api/interviews/${id}/invites`, { token, body: { role, name: 'Pat', expiresIn: 600 } });

@@ -87,6 +87,31 @@ describe.each(backends)('store contract: $name', (backend) => {
     }
   });
 
+  it('finds interviews by a part of their title, in any case, a page at a time', async () => {
+    const { store } = await backend.open();
+    const titles = ['Backend: Ada L.', 'Frontend: Grace H.', 'BACKEND pairing', 'Édith Piaf: backend', '100% done', '100 percent done', 'snake_case', 'snake case', 'Paths like C:\\temp'];
+    for (const title of titles) await store.createInterview({ id: newId(), title, language: 'python', createdAt: at(3), createdBy: ada }, []);
+    const find = async (titleContains: string, limit = 10, createdBy?: string) => {
+      const { interviews, next } = await store.listInterviews({ titleContains, limit, ...(createdBy ? { createdBy } : {}) });
+      return { titles: interviews.map((i) => i.title), next };
+    };
+    expect(await find('backend')).toEqual({ titles: ['Édith Piaf: backend', 'BACKEND pairing', 'Backend: Ada L.'], next: null });
+    // Letters beyond ASCII, either case (SQLite's own LIKE and lower() fold ASCII only).
+    expect((await find('ÉDITH')).titles).toEqual(['Édith Piaf: backend']);
+    expect((await find('édith')).titles).toEqual(['Édith Piaf: backend']);
+    // LIKE's wildcards and its escape are text like any other.
+    expect((await find('0% d')).titles).toEqual(['100% done']);
+    expect((await find('%')).titles).toEqual(['100% done']);
+    expect((await find('e_c')).titles).toEqual(['snake_case']);
+    expect((await find('c:\\t')).titles).toEqual(['Paths like C:\\temp']);
+    // Pages of a search follow the same cursor.
+    const first = await find('backend', 2);
+    expect(first.titles).toEqual(['Édith Piaf: backend', 'BACKEND pairing']);
+    const rest = await store.listInterviews({ titleContains: 'backend', limit: 2, before: first.next! });
+    expect(rest).toMatchObject({ interviews: [{ title: 'Backend: Ada L.' }], next: null });
+    expect((await find('backend', 10, 'cy')).titles).toEqual([]);
+  });
+
   it('upgrading numbers the interviews already made in the order of their creation times, and new ones after them', async () => {
     const { store: old, sibling } = await backend.open({ migrateUpTo: '0006_node_processes' });
     // Made out of order, two in one millisecond (those take the order of their ids).

@@ -49,9 +49,13 @@ export interface InviteInfo {
 }
 
 export const api = {
-  /** A page of the caller's interviews, newest first; `next` is the `before` of the page after, null on the last. */
-  listInterviews: (token: string, limit: number, before?: number) =>
-    call<{ interviews: Interview[]; next: number | null }>(token, 'GET', `/interviews?limit=${limit}${before === undefined ? '' : `&before=${before}`}`),
+  /** A page of the caller's interviews, newest first, with `q` in their title; `next` is the `before` of the page after, null on the last. */
+  listInterviews: (token: string, limit: number, { q, before }: { q?: string; before?: number } = {}) => {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (q) query.set('q', q);
+    if (before !== undefined) query.set('before', String(before));
+    return call<{ interviews: Interview[]; next: number | null }>(token, 'GET', `/interviews?${query}`);
+  },
   getInterview: (token: string, id: string) => call<Interview>(token, 'GET', `/interviews/${encodeURIComponent(id)}`),
   createInterview: (token: string, title: string, language: Language, starterCode?: string) =>
     call<CreatedInterview>(token, 'POST', '/interviews', starterCode ? { title, language, starterCode } : { title, language }),

@@ -69,6 +69,21 @@ function renderHome(root: HTMLElement, token: string, name: string): void {
   });
   const created = h('div', { class: 'created', 'aria-live': 'polite' });
   const list = h('div', { class: 'interview-list', 'data-testid': 'interview-list' }, h('p', { class: 'hint' }, 'Loading…'));
+  const search = h('input', {
+    class: 'input list-search',
+    type: 'search',
+    maxlength: LIMITS.titleChars,
+    placeholder: 'Search titles',
+    'aria-label': 'Search interviews by title',
+    'data-testid': 'list-search',
+  });
+  const lists = createListLoader(list, token);
+  let typing: ReturnType<typeof setTimeout> | undefined;
+  search.addEventListener('input', () => {
+    // Each key is not a request: the list follows once typing pauses.
+    clearTimeout(typing);
+    typing = setTimeout(() => void lists.load(search.value.trim()), 250);
+  });
 
   const title = h('input', { class: 'input', name: 'title', required: true, maxlength: 200, placeholder: 'Backend engineer: Ada L.', 'aria-label': 'Title', 'data-testid': 'title' });
   const language = h('select', { class: 'select', name: 'language', 'aria-label': 'Language' });
@@ -108,7 +123,7 @@ function renderHome(root: HTMLElement, token: string, name: string): void {
       renderCreated(created, iv, invite.url);
       title.value = '';
       starterCode.value = '';
-      void loadList(list, token);
+      void lists.load(search.value.trim());
     } catch (err) {
       formError.textContent = err instanceof ApiError ? err.message : 'Could not create the interview.';
     } finally {
@@ -121,11 +136,11 @@ function renderHome(root: HTMLElement, token: string, name: string): void {
       h('header', { class: 'page-head' }, h('div', { class: 'brand big' }, 'Duet'), h('div', { class: 'spacer' }), h('span', { class: 'muted' }, `Signed in as ${name}`), signOut),
       form,
       created,
-      h('section', { class: 'card' }, h('h2', {}, 'Your interviews'), list),
+      h('section', { class: 'card' }, h('div', { class: 'list-head' }, h('h2', {}, 'Your interviews'), search), list),
     ),
   );
   document.title = 'Duet';
-  void loadList(list, token);
+  void lists.load('');
 }
 
 function renderCreated(host: HTMLElement, iv: CreatedInterview, candidateUrl: string): void {
@@ -166,50 +181,63 @@ function linkRow(label: string, url: string): HTMLElement {
 /** Interviews shown at first, and added by each "Show older interviews". */
 const LIST_PAGE = 50;
 
-async function loadList(list: HTMLElement, token: string): Promise<void> {
-  let page: { interviews: Interview[]; next: number | null };
-  try {
-    page = await api.listInterviews(token, LIST_PAGE);
-  } catch (err) {
-    list.replaceChildren(h('p', { class: 'form-error' }, err instanceof ApiError ? err.message : 'Could not load your interviews.'));
-    return;
-  }
-  if (page.interviews.length === 0) {
-    list.replaceChildren(h('p', { class: 'hint' }, 'No interviews yet. Create one above.'));
-    return;
-  }
-  const body = h('tbody', {}, ...page.interviews.map((iv) => interviewRow(token, iv)));
-  // Pages follow the server's cursor: one made meanwhile is not between two pages, and none is shown twice.
-  const more = h('div', { class: 'list-more' });
-  const showMore = (next: number | null) => {
-    if (next === null) {
-      more.replaceChildren();
-      return;
-    }
-    const button = h('button', { type: 'button', class: 'button', 'data-testid': 'list-more' }, 'Show older interviews');
-    button.addEventListener('click', async () => {
-      button.disabled = true;
+/**
+ * The list of your interviews, newest first, LIST_PAGE at a time, those whose title has `q` in it.
+ * Only the last search asked for is shown: an answer to an earlier one that comes later is dropped.
+ */
+function createListLoader(list: HTMLElement, token: string): { load(q: string): Promise<void> } {
+  let latest = 0;
+  return {
+    async load(q) {
+      const asked = ++latest;
+      const current = () => asked === latest;
+      let page: { interviews: Interview[]; next: number | null };
       try {
-        const older = await api.listInterviews(token, LIST_PAGE, next);
-        body.append(...older.interviews.map((iv) => interviewRow(token, iv)));
-        showMore(older.next);
+        page = await api.listInterviews(token, LIST_PAGE, { q });
       } catch (err) {
-        button.disabled = false;
-        more.replaceChildren(button, h('p', { class: 'form-error' }, err instanceof ApiError ? err.message : 'Could not load older interviews.'));
+        if (current()) list.replaceChildren(h('p', { class: 'form-error' }, err instanceof ApiError ? err.message : 'Could not load your interviews.'));
+        return;
       }
-    });
-    more.replaceChildren(button);
+      if (!current()) return;
+      if (page.interviews.length === 0) {
+        list.replaceChildren(h('p', { class: 'hint' }, q ? `No interview has “${q}” in its title.` : 'No interviews yet. Create one above.'));
+        return;
+      }
+      const body = h('tbody', {}, ...page.interviews.map((iv) => interviewRow(token, iv)));
+      // Pages follow the server's cursor: one made meanwhile is not between two pages, and none is shown twice.
+      const more = h('div', { class: 'list-more' });
+      const showMore = (next: number | null) => {
+        if (next === null) {
+          more.replaceChildren();
+          return;
+        }
+        const button = h('button', { type: 'button', class: 'button', 'data-testid': 'list-more' }, 'Show older interviews');
+        button.addEventListener('click', async () => {
+          button.disabled = true;
+          try {
+            const older = await api.listInterviews(token, LIST_PAGE, { q, before: next });
+            if (!current()) return;
+            body.append(...older.interviews.map((iv) => interviewRow(token, iv)));
+            showMore(older.next);
+          } catch (err) {
+            button.disabled = false;
+            more.replaceChildren(button, h('p', { class: 'form-error' }, err instanceof ApiError ? err.message : 'Could not load older interviews.'));
+          }
+        });
+        more.replaceChildren(button);
+      };
+      showMore(page.next);
+      list.replaceChildren(
+        h(
+          'table',
+          { class: 'table' },
+          h('thead', {}, h('tr', {}, ...['Title', 'Language', 'Status', 'Created', ''].map((t) => h('th', { scope: 'col' }, t)))),
+          body,
+        ),
+        more,
+      );
+    },
   };
-  showMore(page.next);
-  list.replaceChildren(
-    h(
-      'table',
-      { class: 'table' },
-      h('thead', {}, h('tr', {}, ...['Title', 'Language', 'Status', 'Created', ''].map((t) => h('th', { scope: 'col' }, t)))),
-      body,
-    ),
-    more,
-  );
 }
 
 function interviewRow(token: string, iv: Interview): HTMLElement {

@@ -61,16 +61,18 @@ export function apiRouter(ctx: ServerContext): Router {
 
   api.get('/interviews', async (req, res) => {
     const claims = claimsOf(req);
-    const { before, limit } = parseOrThrow(interviewsQuerySchema, req.query);
+    const { q, before, limit } = parseOrThrow(interviewsQuerySchema, req.query);
+    const titleContains = q || undefined;
     if (claims.iid !== undefined) {
       const interview = await loadInterview(ctx, claims, claims.iid);
       if (!can.manageInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot list interviews`);
       // A scoped token's list is its one interview, on the first page only.
-      res.json({ interviews: before === undefined ? [interview] : [], next: null });
+      const listed = before === undefined && (titleContains === undefined || interview.title.toLowerCase().includes(titleContains.toLowerCase()));
+      res.json({ interviews: listed ? [interview] : [], next: null });
       return;
     }
     if (!can.manageInterview(claims.role)) throw new DuetError('forbidden', `the ${claims.role} role cannot list interviews`);
-    res.json(await ctx.store.listInterviews({ ...(claims.role === 'admin' ? {} : { createdBy: claims.sub }), before, limit }));
+    res.json(await ctx.store.listInterviews({ ...(claims.role === 'admin' ? {} : { createdBy: claims.sub }), titleContains, before, limit }));
   });
 
   api.get('/interviews/:id', async (req, res) => {

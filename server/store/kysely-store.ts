@@ -211,6 +211,13 @@ export class KyselyStore implements Store {
     let q = this.db.selectFrom('interviews').selectAll().orderBy('created_seq', 'desc').limit(filter.limit + 1);
     if (filter.createdBy !== undefined) q = q.where('created_by_sub', '=', filter.createdBy);
     if (filter.before !== undefined) q = q.where('created_seq', '<', filter.before);
+    if (filter.titleContains !== undefined) {
+      // Both sides lower-cased: SQLite's LIKE ignores case for ASCII only, PostgreSQL's not at
+      // all, and SQLite's own lower() knows only ASCII too (sqlite.ts adds duet_lower).
+      const title = this.kind === 'sqlite' ? sql`duet_lower(title)` : sql`lower(title)`;
+      const pattern = `%${filter.titleContains.toLowerCase().replace(/[\\%_]/g, '\\$&')}%`;
+      q = q.where(sql<boolean>`${title} LIKE ${pattern} ESCAPE '\\'`);
+    }
     const rows = await q.execute();
     const page = rows.slice(0, filter.limit);
     return {

@@ -18,6 +18,8 @@ export async function createSqliteStore(dataDir: string, options: { migrateUpTo?
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
+  // lower() for every script, as PostgreSQL's is (SQLite's own knows only ASCII): the list's title search.
+  sqlite.function('duet_lower', { deterministic: true }, (s: unknown) => (typeof s === 'string' ? s.toLowerCase() : s));
   const store = new KyselyStore('sqlite', new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }));
   await store.migrate(options.migrateUpTo);
   return store;

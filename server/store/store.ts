@@ -101,6 +101,8 @@ export interface Invite {
 
 export interface InterviewListFilter {
   createdBy?: string;
+  /** Those whose title has this in it, letters in either case. */
+  titleContains?: string;
   before?: number;
   limit: number;
 }

@@ -868,6 +868,14 @@ describe.skipIf(!hasChromium)('browser client', () => {
     await until(async () => (await listed()).length === 51);
     expect(await listed()).toEqual([...titles, 'Frontend pairing']);
     expect(await page.getByTestId('list-more').count()).toBe(0);
+    // Searched by a part of the title, in any case, the list follows as typing pauses.
+    await page.getByTestId('list-search').fill('pad 4');
+    const padFours = ['Pad 49', 'Pad 48', 'Pad 47', 'Pad 46', 'Pad 45', 'Pad 44', 'Pad 43', 'Pad 42', 'Pad 41', 'Pad 40', 'Pad 4'];
+    await until(async () => (await listed()).join() === padFours.join());
+    await page.getByTestId('list-search').fill('no such title');
+    await until(async () => (await page.getByTestId('interview-list').innerText()).includes('No interview has “no such title” in its title.'));
+    await page.getByTestId('list-search').fill('FRONTEND');
+    await until(async () => (await listed()).join() === 'Frontend pairing');
     await page.getByRole('row', { name: /Frontend pairing/ }).getByRole('button', { name: 'Replay' }).click();
     await page.waitForURL(/\/replay\//, { timeout: WAIT });
     await until(async () => (await page.locator('h1').first().innerText()).includes('Frontend pairing'));

@@ -105,7 +105,7 @@ describe('REST authorisation', () => {
     // Another interviewer (unscoped) cannot see an interview it did not create; an admin can.
     const stranger = await interviewerToken(node, 'bob', 'Bob');
     expect(await api(node.url, `/api/interviews/${id}`, { token: stranger })).toMatchObject({ status: 403 });
-    expect((await api(node.url, '/api/interviews', { token: stranger })).body).toEqual({ interviews: [] });
+    expect((await api(node.url, '/api/interviews', { token: stranger })).body).toEqual({ interviews: [], next: null });
     const admin = await node.server.ctx.tokens.sign({ sub: 'root', name: 'Root', role: 'admin' }, 60);
     expect((await api(node.url, '/api/interviews', { token: admin })).body.interviews).toHaveLength(2);
     expect(await api(node.url, '/api/interviews/nope', { token: admin })).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
